@@ -1,0 +1,51 @@
+/*
+ * des_local.h - local-directory storage for archives (PostgreSQL-free).
+ *
+ * Layout: an archive at <dir>/<file>.des keeps its external payloads under
+ * <dir>/_bigFiles/<name>, with the stored key "<basename(dir)>/_bigFiles/<name>"
+ * as the reference writer does with an S3 prefix equal to the archive's folder.
+ */
+#ifndef DES_LOCAL_H
+#define DES_LOCAL_H
+
+#include "des/des_reader.h"
+#include "des/des_writer.h"
+
+/* Open a regular file for reading. */
+extern bool des_local_source_open(const char *path, des_source *src, des_error *err);
+extern void des_local_source_close(des_source *src);
+
+/*
+ * Create a sink writing path atomically (temp file + fsync + rename + fsync of
+ * the directory). External payloads are written to temporary files under
+ * external_root and renamed into place only on commit. Missing directories
+ * are created.
+ */
+extern bool des_local_sink_open(const char *path, const char *external_root,
+								des_sink *sink, des_error *err);
+/* Frees the sink's state; call after commit or abort. */
+extern void des_local_sink_free(des_sink *sink);
+
+/*
+ * Default external layout for an archive path: *prefix = basename of its
+ * directory, *root = the directory above. Both malloc'd.
+ */
+extern bool des_local_default_layout(const char *path, char **root, char **prefix,
+									 des_error *err);
+
+/*
+ * Resolve an external key stored in the archive at archive_path to a local
+ * path: the longest tail of the archive's directory that prefixes the key is
+ * taken as the key's prefix; otherwise the key is relative to the directory.
+ * Returns a malloc'd path.
+ */
+extern char *des_local_resolve_external(const char *archive_path, const char *key);
+
+/* A resolver for des_read_options.external; ctx is the archive path. */
+extern const des_external_resolver *des_local_resolver(des_external_resolver *r,
+													   const char *archive_path);
+
+/* In-memory source (fuzzing, tests). */
+extern void des_memory_source(des_source *src, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,540 @@
+/*
+ * des_local.c - local files as archive sources and sinks.
+ */
+#define _GNU_SOURCE
+#include "des/des_local.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- source ---- */
+
+typedef struct local_source
+{
+	int			fd;
+} local_source;
+
+static bool
+local_read_at(void *ctx, uint64_t off, void *buf, size_t len, des_error *err)
+{
+	local_source *ls = ctx;
+	unsigned char *p = buf;
+
+	while (len > 0)
+	{
+		ssize_t		n = pread(ls->fd, p, len > (1U << 30) ? (1U << 30) : len, (off_t) off);
+
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return des_fail_errno(err, errno, "could not read archive at offset %llu: %s",
+								  (unsigned long long) off, strerror(errno));
+		}
+		if (n == 0)
+			return des_fail(err, DES_E_CORRUPT, "unexpected end of file at offset %llu (file shrank while reading?)",
+							(unsigned long long) off);
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return true;
+}
+
+bool
+des_local_source_open(const char *path, des_source *src, des_error *err)
+{
+	struct stat st;
+	local_source *ls;
+	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	memset(src, 0, sizeof(*src));
+	if (fd < 0)
+		return des_fail_errno(err, errno, "could not open \"%s\": %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0)
+	{
+		int			e = errno;
+
+		close(fd);
+		return des_fail_errno(err, e, "could not stat \"%s\": %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		close(fd);
+		return des_fail(err, DES_E_INVALID_ARGUMENT, "\"%s\" is not a regular file", path);
+	}
+	ls = malloc(sizeof(*ls));
+	if (ls == NULL)
+	{
+		close(fd);
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	}
+	ls->fd = fd;
+	src->read_at = local_read_at;
+	src->size = (uint64_t) st.st_size;
+	src->ctx = ls;
+	return true;
+}
+
+void
+des_local_source_close(des_source *src)
+{
+	local_source *ls = src->ctx;
+
+	if (ls)
+	{
+		close(ls->fd);
+		free(ls);
+	}
+	src->ctx = NULL;
+}
+
+/* ---- memory source ---- */
+
+typedef struct memory_source
+{
+	const unsigned char *data;
+} memory_source;
+
+static bool
+memory_read_at(void *ctx, uint64_t off, void *buf, size_t len, des_error *err)
+{
+	const unsigned char *data = ctx;
+
+	(void) err;
+	memcpy(buf, data + off, len);	/* bounds checked by the reader */
+	return true;
+}
+
+void
+des_memory_source(des_source *src, const void *data, size_t len)
+{
+	src->read_at = memory_read_at;
+	src->size = len;
+	src->ctx = (void *) data;
+}
+
+/* ---- paths ---- */
+
+static bool
+mkdirs(const char *dir, des_error *err)
+{
+	char	   *tmp = strdup(dir);
+	size_t		len;
+
+	if (tmp == NULL)
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	len = strlen(tmp);
+	for (size_t i = 1; i <= len; i++)
+	{
+		if (tmp[i] == '/' || tmp[i] == '\0')
+		{
+			char		c = tmp[i];
+
+			tmp[i] = '\0';
+			if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+			{
+				int			e = errno;
+
+				des_fail_errno(err, e, "could not create directory \"%s\": %s", tmp, strerror(e));
+				free(tmp);
+				return false;
+			}
+			tmp[i] = c;
+		}
+	}
+	free(tmp);
+	return true;
+}
+
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, slash - path);
+}
+
+static bool
+fsync_dir(const char *dir, des_error *err)
+{
+	int			fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return des_fail_errno(err, errno, "could not open directory \"%s\": %s", dir, strerror(errno));
+	if (fsync(fd) != 0 && errno != EINVAL)
+	{
+		int			e = errno;
+
+		close(fd);
+		return des_fail_errno(err, e, "could not fsync directory \"%s\": %s", dir, strerror(e));
+	}
+	close(fd);
+	return true;
+}
+
+bool
+des_local_default_layout(const char *path, char **root, char **prefix, des_error *err)
+{
+	char	   *dir = dir_of(path);
+	const char *slash;
+
+	*root = *prefix = NULL;
+	if (dir == NULL)
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	if (strcmp(dir, "/") == 0)
+	{
+		*root = dir;
+		*prefix = strdup("");
+	}
+	else
+	{
+		slash = strrchr(dir, '/');
+		*prefix = strdup(slash ? slash + 1 : dir);
+		*root = slash == dir ? strdup("/") : (slash ? strndup(dir, slash - dir) : strdup("."));
+		free(dir);
+	}
+	if (*root == NULL || *prefix == NULL)
+	{
+		free(*root);
+		free(*prefix);
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	}
+	return true;
+}
+
+char *
+des_local_resolve_external(const char *archive_path, const char *key)
+{
+	char	   *dir = dir_of(archive_path);
+	size_t		dlen;
+	size_t		klen = strlen(key);
+	const char *rest = key;
+	char	   *out;
+
+	if (dir == NULL)
+		return NULL;
+	dlen = strlen(dir);
+
+	/*
+	 * Try every tail of dir ("c", "b/c", "a/b/c") as the key's prefix, longest
+	 * first, so keys written with a multi-level prefix resolve next to the
+	 * archive.
+	 */
+	for (size_t i = 0; i < dlen; i++)
+	{
+		const char *tail;
+		size_t		tlen;
+
+		if (dir[i] != '/')
+			continue;
+		tail = dir + i + 1;
+		tlen = dlen - i - 1;
+		if (tlen > 0 && tlen < klen && memcmp(key, tail, tlen) == 0 && key[tlen] == '/')
+		{
+			rest = key + tlen + 1;
+			break;
+		}
+	}
+	out = malloc(dlen + 1 + strlen(rest) + 1);
+	if (out)
+		sprintf(out, "%s%s%s", dir, (dlen > 0 && dir[dlen - 1] == '/') ? "" : "/", rest);
+	free(dir);
+	return out;
+}
+
+static bool
+resolver_open(void *ctx, const char *key, des_source *src, des_error *err)
+{
+	char	   *path = des_local_resolve_external((const char *) ctx, key);
+	bool		ok;
+
+	if (path == NULL)
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	ok = des_local_source_open(path, src, err);
+	if (!ok && err->code == DES_E_NOT_FOUND)
+		des_fail(err, DES_E_NOT_FOUND, "external payload \"%s\" not found at \"%s\"", key, path);
+	free(path);
+	return ok;
+}
+
+static void
+resolver_close(void *ctx, des_source *src)
+{
+	(void) ctx;
+	des_local_source_close(src);
+}
+
+const des_external_resolver *
+des_local_resolver(des_external_resolver *r, const char *archive_path)
+{
+	r->open = resolver_open;
+	r->close = resolver_close;
+	r->ctx = (void *) archive_path;
+	return r;
+}
+
+/* ---- sink ---- */
+
+typedef struct pending_external
+{
+	char	   *tmp;
+	char	   *final;
+} pending_external;
+
+typedef struct local_sink
+{
+	char	   *path;
+	char	   *tmp;
+	char	   *dir;
+	char	   *external_root;
+	int			fd;
+	pending_external *ext;
+	size_t		next;
+	size_t		cap;
+} local_sink;
+
+static unsigned long tmp_counter;
+
+static char *
+temp_name_for(const char *path)
+{
+	char	   *t = malloc(strlen(path) + 64);
+
+	if (t)
+		sprintf(t, "%s.tmp.%ld.%lu", path, (long) getpid(), ++tmp_counter);
+	return t;
+}
+
+static bool
+write_all(int fd, const void *buf, size_t len, const char *what, des_error *err)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0)
+	{
+		ssize_t		n = write(fd, p, len > (1U << 30) ? (1U << 30) : len);
+
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return des_fail_errno(err, errno, "could not write \"%s\": %s", what, strerror(errno));
+		}
+		p += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool
+sink_write(void *ctx, const void *buf, size_t len, des_error *err)
+{
+	local_sink *ls = ctx;
+
+	return write_all(ls->fd, buf, len, ls->tmp, err);
+}
+
+static bool
+sink_put_external(void *ctx, const char *key, const void *data, size_t len, des_error *err)
+{
+	local_sink *ls = ctx;
+	pending_external *pe;
+	char	   *final;
+	char	   *dir;
+	int			fd;
+
+	if (ls->next == ls->cap)
+	{
+		size_t		ncap = ls->cap ? ls->cap * 2 : 8;
+		pending_external *n = realloc(ls->ext, ncap * sizeof(*n));
+
+		if (n == NULL)
+			return des_fail(err, DES_E_NOMEM, "out of memory");
+		ls->ext = n;
+		ls->cap = ncap;
+	}
+	final = malloc(strlen(ls->external_root) + strlen(key) + 2);
+	if (final == NULL)
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	sprintf(final, "%s/%s", ls->external_root, key);
+	dir = dir_of(final);
+	if (dir == NULL || !mkdirs(dir, err))
+	{
+		if (dir == NULL)
+			des_fail(err, DES_E_NOMEM, "out of memory");
+		free(dir);
+		free(final);
+		return false;
+	}
+	free(dir);
+	pe = &ls->ext[ls->next];
+	pe->final = final;
+	pe->tmp = temp_name_for(final);
+	if (pe->tmp == NULL)
+	{
+		free(final);
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	}
+	fd = open(pe->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+	{
+		des_fail_errno(err, errno, "could not create \"%s\": %s", pe->tmp, strerror(errno));
+		free(pe->tmp);
+		free(final);
+		return false;
+	}
+	ls->next++;					/* from here on abort removes the temp file */
+	if (!write_all(fd, data, len, pe->tmp, err))
+	{
+		close(fd);
+		return false;
+	}
+	if (fsync(fd) != 0)
+	{
+		des_fail_errno(err, errno, "could not fsync \"%s\": %s", pe->tmp, strerror(errno));
+		close(fd);
+		return false;
+	}
+	if (close(fd) != 0)
+		return des_fail_errno(err, errno, "could not close \"%s\": %s", pe->tmp, strerror(errno));
+	return true;
+}
+
+static bool
+sink_commit(void *ctx, des_error *err)
+{
+	local_sink *ls = ctx;
+
+	if (fsync(ls->fd) != 0)
+		return des_fail_errno(err, errno, "could not fsync \"%s\": %s", ls->tmp, strerror(errno));
+	if (close(ls->fd) != 0)
+	{
+		ls->fd = -1;
+		return des_fail_errno(err, errno, "could not close \"%s\": %s", ls->tmp, strerror(errno));
+	}
+	ls->fd = -1;
+	/* externals first: a visible archive never points at a missing payload */
+	for (size_t i = 0; i < ls->next; i++)
+	{
+		char	   *dir;
+
+		if (rename(ls->ext[i].tmp, ls->ext[i].final) != 0)
+			return des_fail_errno(err, errno, "could not rename \"%s\" to \"%s\": %s",
+								  ls->ext[i].tmp, ls->ext[i].final, strerror(errno));
+		free(ls->ext[i].tmp);
+		ls->ext[i].tmp = NULL;
+		dir = dir_of(ls->ext[i].final);
+		if (dir == NULL || !fsync_dir(dir, err))
+		{
+			free(dir);
+			return dir ? false : des_fail(err, DES_E_NOMEM, "out of memory");
+		}
+		free(dir);
+	}
+	if (rename(ls->tmp, ls->path) != 0)
+		return des_fail_errno(err, errno, "could not rename \"%s\" to \"%s\": %s",
+							  ls->tmp, ls->path, strerror(errno));
+	free(ls->tmp);
+	ls->tmp = NULL;
+	return fsync_dir(ls->dir, err);
+}
+
+static void
+sink_abort(void *ctx)
+{
+	local_sink *ls = ctx;
+
+	if (ls->fd >= 0)
+	{
+		close(ls->fd);
+		ls->fd = -1;
+	}
+	if (ls->tmp)
+	{
+		unlink(ls->tmp);
+		free(ls->tmp);
+		ls->tmp = NULL;
+	}
+	for (size_t i = 0; i < ls->next; i++)
+	{
+		if (ls->ext[i].tmp)
+		{
+			unlink(ls->ext[i].tmp);
+			free(ls->ext[i].tmp);
+			ls->ext[i].tmp = NULL;
+		}
+	}
+}
+
+void
+des_local_sink_free(des_sink *sink)
+{
+	local_sink *ls = sink->ctx;
+
+	if (ls == NULL)
+		return;
+	sink_abort(ls);				/* no-op after a successful commit */
+	for (size_t i = 0; i < ls->next; i++)
+		free(ls->ext[i].final);
+	free(ls->ext);
+	free(ls->path);
+	free(ls->dir);
+	free(ls->external_root);
+	free(ls);
+	sink->ctx = NULL;
+}
+
+bool
+des_local_sink_open(const char *path, const char *external_root, des_sink *sink, des_error *err)
+{
+	local_sink *ls = calloc(1, sizeof(*ls));
+	struct stat st;
+
+	memset(sink, 0, sizeof(*sink));
+	if (ls == NULL)
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	ls->fd = -1;
+	ls->path = strdup(path);
+	ls->dir = dir_of(path);
+	ls->external_root = strdup(external_root ? external_root : ".");
+	ls->tmp = temp_name_for(path);
+	sink->ctx = ls;
+	if (!ls->path || !ls->dir || !ls->external_root || !ls->tmp)
+	{
+		des_local_sink_free(sink);
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	}
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+	{
+		des_local_sink_free(sink);
+		return des_fail(err, DES_E_INVALID_ARGUMENT, "\"%s\" exists and is not a regular file", path);
+	}
+	if (!mkdirs(ls->dir, err))
+	{
+		des_local_sink_free(sink);
+		return false;
+	}
+	ls->fd = open(ls->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (ls->fd < 0)
+	{
+		des_fail_errno(err, errno, "could not create \"%s\": %s", ls->tmp, strerror(errno));
+		free(ls->tmp);
+		ls->tmp = NULL;
+		des_local_sink_free(sink);
+		return false;
+	}
+	sink->write = sink_write;
+	sink->commit = sink_commit;
+	sink->abort = sink_abort;
+	sink->put_external = sink_put_external;
+	return true;
+}

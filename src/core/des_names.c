@@ -1,0 +1,129 @@
+/*
+ * des_names.c - entry-name and key rules, and the name hash.
+ */
+#include "des/des_format.h"
+
+#include <stdbool.h>
+#include <xxhash.h>
+
+uint64_t
+des_name_hash(const char *name, size_t len)
+{
+	return XXH3_64bits(name, len);
+}
+
+static bool
+utf8_valid(const unsigned char *p, size_t len, bool allow_controls)
+{
+	const unsigned char *end = p + len;
+
+	while (p < end)
+	{
+		unsigned char c = *p;
+		int			n;
+		uint32_t	v;
+
+		if (c < 0x80)
+		{
+			if (!allow_controls && (c < 0x20 || c == 0x7f))
+				return false;
+			p++;
+			continue;
+		}
+		if ((c & 0xE0) == 0xC0)
+		{
+			n = 1;
+			v = c & 0x1F;
+		}
+		else if ((c & 0xF0) == 0xE0)
+		{
+			n = 2;
+			v = c & 0x0F;
+		}
+		else if ((c & 0xF8) == 0xF0)
+		{
+			n = 3;
+			v = c & 0x07;
+		}
+		else
+			return false;
+		if (end - p <= n)
+			return false;
+		for (int i = 1; i <= n; i++)
+		{
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			v = (v << 6) | (p[i] & 0x3F);
+		}
+		if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
+			v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* Does any '/'-separated component equal "." or ".."? Optionally reject empty ones. */
+static const char *
+path_component_problem(const char *s, size_t len, bool reject_empty)
+{
+	size_t		start = 0;
+
+	for (size_t i = 0; i <= len; i++)
+	{
+		if (i == len || s[i] == '/')
+		{
+			size_t		clen = i - start;
+
+			if (clen == 0 && reject_empty)
+				return "contains an empty path component";
+			if ((clen == 1 && s[start] == '.') ||
+				(clen == 2 && s[start] == '.' && s[start + 1] == '.'))
+				return "contains a \".\" or \"..\" path component";
+			start = i + 1;
+		}
+	}
+	return NULL;
+}
+
+const char *
+des_name_problem(const char *name, size_t len)
+{
+	if (len == 0)
+		return "is empty";
+	if (len > DES_MAX_NAME_LEN)
+		return "is longer than 65535 bytes";
+	if (memchr(name, '\0', len) != NULL)
+		return "contains a NUL byte";
+	if (!utf8_valid((const unsigned char *) name, len, false))
+		return "is not valid UTF-8 or contains control characters";
+	if (name[0] == '/')
+		return "starts with \"/\"";
+	return path_component_problem(name, len, false);
+}
+
+const char *
+des_name_problem_reference(const char *name, size_t len)
+{
+	if (len == 0)
+		return "is empty";
+	if (len > DES_MAX_NAME_LEN)
+		return "is longer than 65535 bytes";
+	if (memchr(name, '\0', len) != NULL)
+		return "contains a NUL byte";
+	if (!utf8_valid((const unsigned char *) name, len, true))
+		return "is not valid UTF-8";
+	return NULL;
+}
+
+const char *
+des_key_problem(const char *key, size_t len)
+{
+	if (len == 0)
+		return "is empty";
+	if (memchr(key, '\0', len) != NULL)
+		return "contains a NUL byte";
+	if (key[0] == '/')
+		return "is an absolute path";
+	return path_component_problem(key, len, true);
+}

@@ -1,0 +1,705 @@
+/*
+ * test_core.c - unit tests of the PostgreSQL-free core: JSON meta handling,
+ * names, writer/reader round trips, corruption handling, batch planning,
+ * and conformance with the reference archives in shared/fixtures/des-v1.
+ *
+ * Usage: test_core [fixtures-dir]. Prints "core: N passed, N failed[, N skipped]".
+ */
+#define _GNU_SOURCE
+#include "unit.h"
+#include "des/des_json.h"
+#include "des/des_local.h"
+#include "des/des_reader.h"
+#include "des/des_writer.h"
+
+#include <blake2.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int			unit_passed,
+			unit_failed;
+static int	unit_skipped;
+static char tmpdir[256];
+
+static unsigned char *
+slurp(const char *path, size_t *len)
+{
+	FILE	   *f = fopen(path, "rb");
+	unsigned char *buf;
+	long		n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(n ? n : 1);
+	if (fread(buf, 1, n, f) != (size_t) n)
+	{
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static void
+sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+static char *
+compact(const char *in)
+{
+	des_buf		b = {0};
+	des_error	err;
+	unsigned	keys;
+
+	if (!des_json_compact_object(in, strlen(in), &b, &keys, &err))
+		return NULL;
+	des_buf_putc(&b, 0);
+	return (char *) b.data;
+}
+
+static void
+test_json(void)
+{
+	struct
+	{
+		const char *in;
+		const char *out;
+	}			ok[] = {
+		{"{}", "{}"},
+		{" { \"a\" : 1 , \"b\":[1, 2,{\"c\":null}] } ", "{\"a\":1,\"b\":[1,2,{\"c\":null}]}"},
+		{"{\"opis\": \"\xc5\xbc\xc3\xb3\xc5\x82w\"}", "{\"opis\":\"\\u017c\\u00f3\\u0142w\"}"},
+		{"{\"e\":\"\xf0\x9f\x98\x80\"}", "{\"e\":\"\\ud83d\\ude00\"}"},
+		{"{\"s\":\"a\\/b\\u0041\\n\\u001f\\u007f\"}", "{\"s\":\"a/bA\\n\\u001f\\u007f\"}"},
+		{"{\"n\":-0.5e+10,\"t\":true,\"f\":false}", "{\"n\":-0.5e+10,\"t\":true,\"f\":false}"},
+	};
+	const char *bad[] = {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":01}", "{\"a\":1} x",
+		"{\"a\":\"\x01\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
+	"{\"a\":1.}", "{\"a\":\"\\u12\"}", "{'a':1}"};
+	char		deep[2000];
+	des_buf		b = {0};
+	des_error	err;
+	unsigned	keys = 0;
+	bool		found;
+	des_json_span v;
+	uint64_t	n;
+	char		s[64];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+	{
+		char	   *c = compact(ok[i].in);
+
+		CHECK(c && strcmp(c, ok[i].out) == 0, "compact(%s) = %s, want %s", ok[i].in, c ? c : "(null)", ok[i].out);
+		free(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		b.len = 0;
+		CHECK(!des_json_compact_object(bad[i], strlen(bad[i]), &b, &keys, &err) &&
+			  err.code == DES_E_INVALID_META && b.len == 0, "bad JSON accepted: %s", bad[i]);
+	}
+	memset(deep, '[', sizeof(deep));
+	memcpy(deep, "{\"a\":", 5);
+	b.len = 0;
+	CHECK(!des_json_compact_object(deep, sizeof(deep), &b, &keys, &err), "deep nesting accepted");
+	b.len = 0;
+	CHECK(des_json_compact_object("{\"size\":1,\"x\":{\"blake2b\":1}}", 28, &b, &keys, &err) &&
+		  keys == DES_JSON_HAS_SIZE, "keys_found = %u", keys);
+	CHECK(des_json_find_key("{\"size\":5,\"size\":7}", 19, "size", &found, &v, &err) && found &&
+		  des_json_span_uint64(v, &n) && n == 7, "last key wins");
+	CHECK(des_json_find_key("{\"k\":\"x\\u00e9\"}", 15, "k", &found, &v, &err) && found &&
+		  des_json_span_string(v, s, sizeof(s), NULL) && strcmp(s, "x\xc3\xa9") == 0, "string decode");
+	CHECK(des_json_find_key("{\"k\":1}", 7, "nope", &found, &v, &err) && !found, "absent key");
+	CHECK(!des_json_span_uint64((des_json_span){"-1", 2}, &n) &&
+		  !des_json_span_uint64((des_json_span){"18446744073709551616", 20}, &n) &&
+		  des_json_span_uint64((des_json_span){"18446744073709551615", 20}, &n) && n == UINT64_MAX,
+		  "uint64 parse bounds");
+	des_buf_free(&b);
+}
+
+static void
+test_names(void)
+{
+	const char *good[] = {"a", "dir/sub/file.txt", "zażółć", "...", "a..b", ".hidden", "trailing/"};
+	const char *badn[] = {"", "/abs", "a/../b", "..", ".", "a/./b", "tab\there", "del\x7f", "\xff\xfe", "x/.."};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK(des_name_problem(good[i], strlen(good[i])) == NULL, "good name rejected: %s", good[i]);
+	for (size_t i = 0; i < sizeof(badn) / sizeof(badn[0]); i++)
+		CHECK(des_name_problem(badn[i], strlen(badn[i])) != NULL, "bad name accepted: %s", badn[i]);
+	CHECK(des_name_problem("a\0b", 3) != NULL, "NUL accepted");
+	CHECK(des_key_problem("a//b", 4) != NULL && des_key_problem("/x", 2) != NULL &&
+		  des_key_problem("p/_bigFiles/x", 13) == NULL, "key rules");
+}
+
+static void
+test_blake2b(void)
+{
+	/* RFC 7693 Appendix A: BLAKE2b-512("abc") */
+	static const char *want = "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+		"7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923";
+	unsigned char d[64];
+	char		hex[129];
+
+	blake2b(d, "abc", NULL, 64, 3, 0);
+	for (int i = 0; i < 64; i++)
+		sprintf(hex + 2 * i, "%02x", d[i]);
+	CHECK(strcmp(hex, want) == 0, "BLAKE2b-512(abc) = %s", hex);
+}
+
+/* Write entries into path; returns true on success. */
+static bool
+write_archive(const char *path, const des_writer_options *o, int n, const char **names,
+			  const char **data, const char **meta, des_error *err)
+{
+	des_sink	sink;
+	des_writer *w;
+	char	   *root,
+			   *prefix;
+	bool		ok = true;
+
+	if (!des_local_default_layout(path, &root, &prefix, err))
+		return false;
+	if (!des_local_sink_open(path, root, &sink, err))
+	{
+		free(root);
+		free(prefix);
+		return false;
+	}
+	{
+		des_writer_options oo = *o;
+
+		if (oo.external_prefix == NULL)
+			oo.external_prefix = prefix;
+		ok = des_writer_open(&sink, &oo, &w, err);
+	}
+	for (int i = 0; ok && i < n; i++)
+		ok = des_writer_add(w, names[i], strlen(names[i]), data[i], strlen(data[i]),
+							meta ? meta[i] : NULL, meta && meta[i] ? strlen(meta[i]) : 0, false, err);
+	if (ok)
+		ok = des_writer_finish(w, NULL, err);
+	else
+		des_writer_abort(w);
+	des_local_sink_free(&sink);
+	free(root);
+	free(prefix);
+	return ok;
+}
+
+static bool
+open_path(const char *path, des_source *src, des_reader **r, des_error *err)
+{
+	if (!des_local_source_open(path, src, err))
+		return false;
+	if (!des_reader_open(src, NULL, r, err))
+	{
+		des_local_source_close(src);
+		return false;
+	}
+	return true;
+}
+
+static void
+test_roundtrip(void)
+{
+	char		path[512];
+	const char *names[] = {"a.txt", "dir/b.bin", "empty", "big", "z\xc3\xa9"};
+	char		bigbuf[5000];
+	const char *data[5] = {"hello", "world!!", "", bigbuf, "unicode"};
+	const char *meta[] = {"{\"k\": 1}", NULL, "{}", "{\"size\":4999}", "{\"t\":\"\xc3\xa9\"}"};
+	des_writer_options o;
+	des_error	err;
+	des_source	src;
+	des_reader *r;
+	des_buf		out = {0};
+	des_external_resolver res;
+	des_read_options ro = {true, NULL};
+	struct stat st;
+
+	memset(bigbuf, 'x', sizeof(bigbuf) - 1);
+	bigbuf[sizeof(bigbuf) - 1] = 0;
+	snprintf(path, sizeof(path), "%s/rt/one.des", tmpdir);
+	des_writer_options_init(&o);
+	o.lz4 = true;
+	o.external_threshold = 4000;
+	CHECK(write_archive(path, &o, 5, names, data, meta, &err), "write: %s", err.message);
+	CHECK(open_path(path, &src, &r, &err), "open: %s", err.message);
+	if (unit_failed)
+		return;
+	ro.external = des_local_resolver(&res, path);
+	CHECK(des_reader_count(r) == 5, "count");
+	for (int i = 0; i < 5; i++)
+	{
+		int64_t		k = des_reader_find(r, names[i], strlen(names[i]));
+
+		CHECK(k == i, "find %s -> %lld", names[i], (long long) k);
+		CHECK(des_reader_get(r, k, &ro, &out, &err) && out.len == strlen(data[i]) &&
+			  memcmp(out.data, data[i], out.len) == 0, "payload of %s: %s", names[i], err.message);
+	}
+	CHECK(des_reader_find(r, "nope", 4) == -1, "absent name");
+	CHECK(des_reader_entry(r, 3)->flags == DES_FLAG_EXTERNAL, "big is external");
+	{
+		const char *m;
+		size_t		ml;
+
+		CHECK(des_reader_meta(r, 3, &m, &ml, &err) &&
+			  strncmp(m, "{\"size\":4999,\"is_external\":true,\"external_key\":\"rt/_bigFiles/big\",\"blake2b\":\"", 77) == 0,
+			  "external meta %.*s", (int) ml, m);
+		CHECK(des_reader_meta(r, 4, &m, &ml, &err) && strncmp(m, "{\"t\":\"\\u00e9\",\"size\":7,", 22) == 0,
+			  "escaped meta %.*s", (int) ml, m);
+	}
+	snprintf(path, sizeof(path), "%s/rt/_bigFiles/big", tmpdir);
+	CHECK(stat(path, &st) == 0 && st.st_size == 4999, "external file written");
+	des_reader_close(r);
+	des_local_source_close(&src);
+
+	/* compression actually happened and is flagged */
+	{
+		char		zpath[512];
+		char		zeros[100000];
+		const char *zn[] = {"zeros"};
+		const char *zd[] = {zeros};
+		uint64_t	psize;
+
+		memset(zeros, 'z', sizeof(zeros) - 1);
+		zeros[sizeof(zeros) - 1] = 0;
+		snprintf(zpath, sizeof(zpath), "%s/rt/z.des", tmpdir);
+		o.external_threshold = 0;
+		CHECK(write_archive(zpath, &o, 1, zn, zd, NULL, &err), "write z: %s", err.message);
+		CHECK(open_path(zpath, &src, &r, &err), "open z: %s", err.message);
+		CHECK(des_reader_entry(r, 0)->flags == DES_FLAG_COMPRESSED &&
+			  des_reader_entry(r, 0)->data_length < 1000, "lz4 flagged and small");
+		CHECK(des_reader_payload_size(r, 0, &psize, &err) && psize == sizeof(zeros) - 1, "payload size");
+		CHECK(des_reader_get(r, 0, &ro, &out, &err) && out.len == sizeof(zeros) - 1 &&
+			  memcmp(out.data, zeros, out.len) == 0, "lz4 roundtrip: %s", err.message);
+		des_reader_close(r);
+		des_local_source_close(&src);
+	}
+
+	/* writer rejections */
+	{
+		des_sink	sink;
+		des_writer *w;
+		char		p2[512];
+
+		snprintf(p2, sizeof(p2), "%s/rt/rej.des", tmpdir);
+		CHECK(des_local_sink_open(p2, tmpdir, &sink, &err), "sink");
+		CHECK(des_writer_open(&sink, &o, &w, &err), "open");
+		CHECK(des_writer_add(w, "x", 1, "1", 1, NULL, 0, false, &err), "add x");
+		CHECK(!des_writer_add(w, "x", 1, "2", 1, NULL, 0, false, &err) && err.code == DES_E_DUPLICATE_NAME,
+			  "duplicate rejected");
+		CHECK(!des_writer_add(w, "../x", 4, "2", 1, NULL, 0, false, &err) && err.code == DES_E_INVALID_NAME,
+			  "bad name rejected");
+		CHECK(!des_writer_add(w, "bad\xc3", 4, "2", 1, NULL, 0, false, &err) && err.code == DES_E_INVALID_NAME,
+			  "invalid UTF-8 rejected");
+		CHECK(!des_writer_add(w, "y", 1, "2", 1, "[1]", 3, false, &err) && err.code == DES_E_INVALID_META,
+			  "non-object meta rejected");
+		CHECK(!des_writer_add(w, "y", 1, "2", 1, "{\"blake2b\":\"00\"}", 16, false, &err) &&
+			  err.code == DES_E_INVALID_META, "reserved key rejected");
+		CHECK(des_writer_add(w, "y", 1, "2", 1, NULL, 0, false, &err), "add after rejections");
+		CHECK(des_writer_add(w, "forced", 6, "3", 1, NULL, 0, true, &err), "add forced external");
+		des_writer_abort(w);
+		des_local_sink_free(&sink);
+		o.names = DES_NAMES_REFERENCE;
+		CHECK(des_local_sink_open(p2, tmpdir, &sink, &err) && des_writer_open(&sink, &o, &w, &err), "reopen");
+		o.names = DES_NAMES_STRICT;
+		CHECK(des_writer_add(w, "..", 2, "3", 1, NULL, 0, false, &err) &&
+			  des_writer_add(w, "tab\there", 8, "3", 1, NULL, 0, false, &err),
+			  "reference policy accepts . and control characters");
+		CHECK(!des_writer_add(w, "../up", 5, "3", 1, NULL, 0, true, &err) && err.code == DES_E_INVALID_NAME,
+			  "external names stay strict under the reference policy");
+		des_writer_abort(w);
+		des_local_sink_free(&sink);
+		CHECK(access(p2, F_OK) != 0, "aborted archive not visible");
+		{
+			DIR		   *d;
+			struct dirent *de;
+			int			leftovers = 0;
+			char		p3[512];
+
+			snprintf(p3, sizeof(p3), "%s/rt", tmpdir);
+			d = opendir(p3);
+			while (d && (de = readdir(d)) != NULL)
+				if (strstr(de->d_name, ".tmp.") || strncmp(de->d_name, "rej", 3) == 0)
+					leftovers++;
+			if (d)
+				closedir(d);
+			snprintf(p3, sizeof(p3), "%s/_bigFiles/forced", tmpdir);
+			CHECK(leftovers == 0 && access(p3, F_OK) != 0, "abort left %d files", leftovers);
+		}
+	}
+
+	/* many entries: table growth, find all, batch plan */
+	{
+		char		mpath[512];
+		des_sink	sink;
+		des_writer *w;
+		char		nm[32];
+		uint64_t	idx[5000];
+		des_batch_plan plan;
+		des_writer_options plain;
+
+		des_writer_options_init(&plain);
+		plain.blake2b = false;
+		snprintf(mpath, sizeof(mpath), "%s/rt/many.des", tmpdir);
+		CHECK(des_local_sink_open(mpath, tmpdir, &sink, &err) && des_writer_open(&sink, &plain, &w, &err), "open many");
+		for (int i = 0; i < 5000; i++)
+		{
+			snprintf(nm, sizeof(nm), "n%05d", i);
+			if (!des_writer_add(w, nm, strlen(nm), nm, i % 7 == 0 ? 0 : strlen(nm), NULL, 0, false, &err))
+				break;
+		}
+		CHECK(des_writer_finish(w, NULL, &err), "finish many: %s", err.message);
+		des_local_sink_free(&sink);
+		CHECK(open_path(mpath, &src, &r, &err), "open many");
+		for (int i = 0; i < 5000; i++)
+		{
+			snprintf(nm, sizeof(nm), "n%05d", i);
+			idx[i] = (uint64_t) des_reader_find(r, nm, strlen(nm));
+			if (idx[i] != (uint64_t) i)
+			{
+				CHECK(false, "find %s", nm);
+				break;
+			}
+		}
+		/* every third entry, reversed: gaps of 2 entries (12 bytes) */
+		{
+			uint64_t	sel[2000];
+			size_t		ns = 0;
+
+			for (int i = 4999; i >= 0; i -= 3)
+				sel[ns++] = i;
+			CHECK(des_reader_plan_batch(r, sel, ns, 64, 1 << 20, &plan, &err), "plan");
+			CHECK(plan.nranges == 1 && plan.nentries + plan.ndirect == ns, "small gaps coalesce into 1 range (%zu)", plan.nranges);
+			des_batch_plan_free(&plan);
+			CHECK(des_reader_plan_batch(r, sel, ns, 0, 1 << 20, &plan, &err), "plan");
+			CHECK(plan.nranges == plan.nentries, "gap 0: one range per entry (%zu vs %zu)", plan.nranges, plan.nentries);
+			des_batch_plan_free(&plan);
+			CHECK(des_reader_plan_batch(r, idx, 5000, 0, 1 << 20, &plan, &err), "plan");
+			CHECK(plan.nranges == 1 && plan.ndirect == 715, "adjacent entries: 1 range, 715 empty direct (%zu, %zu)",
+				  plan.nranges, plan.ndirect);
+			des_batch_plan_free(&plan);
+			CHECK(des_reader_plan_batch(r, idx, 5000, 0, 600, &plan, &err), "plan");
+			CHECK(plan.nranges > 40, "max_span splits ranges (%zu)", plan.nranges);
+			for (size_t k = 0; k < plan.nranges; k++)
+				if (plan.ranges[k].length > 600)
+					CHECK(false, "range over span");
+			des_batch_plan_free(&plan);
+		}
+		des_reader_close(r);
+		des_local_source_close(&src);
+	}
+	des_buf_free(&out);
+}
+
+static void
+test_resolve(void)
+{
+	char	   *p;
+
+	p = des_local_resolve_external("/f/des-v1/ext/big_external.des", "ext/_bigFiles/big.bin");
+	CHECK(strcmp(p, "/f/des-v1/ext/_bigFiles/big.bin") == 0, "resolve 1: %s", p);
+	free(p);
+	p = des_local_resolve_external("/data/photos/2025-01-01/00.des", "photos/2025-01-01/_bigFiles/x");
+	CHECK(strcmp(p, "/data/photos/2025-01-01/_bigFiles/x") == 0, "resolve 2: %s", p);
+	free(p);
+	p = des_local_resolve_external("/data/a.des", "_bigFiles/x");
+	CHECK(strcmp(p, "/data/_bigFiles/x") == 0, "resolve 3: %s", p);
+	free(p);
+	p = des_local_resolve_external("/a.des", "other/_bigFiles/x");
+	CHECK(strcmp(p, "/other/_bigFiles/x") == 0, "resolve 4: %s", p);
+	free(p);
+}
+
+/* ---- corruption ---- */
+
+static des_error_code
+open_mem(const unsigned char *buf, size_t len, bool read_all)
+{
+	des_source	src;
+	des_reader *r;
+	des_error	err;
+	des_buf		out = {0};
+	des_read_options ro = {true, NULL};
+
+	des_memory_source(&src, buf, len);
+	if (!des_reader_open(&src, NULL, &r, &err))
+		return err.code;
+	if (read_all)
+		for (uint64_t i = 0; i < des_reader_count(r); i++)
+			(void) des_reader_get(r, i, &ro, &out, &err);
+	des_buf_free(&out);
+	des_reader_close(r);
+	return DES_OK;
+}
+
+static void
+test_corruption(const unsigned char *arch, size_t len)
+{
+	unsigned char *b = malloc(len + 1);
+	int			crashes_would_show_here = 0;
+
+	CHECK(open_mem(arch, len, true) == DES_OK, "pristine archive opens");
+	CHECK(open_mem(arch, 0, false) == DES_E_CORRUPT, "zero-length");
+	/* every truncation */
+	for (size_t n = 0; n < len; n++)
+	{
+		des_error_code c = open_mem(arch, n, true);
+
+		if (c == DES_OK)
+		{
+			CHECK(false, "truncated to %zu bytes still opens", n);
+			break;
+		}
+	}
+	/* wrong magics */
+	memcpy(b, arch, len);
+	b[0] ^= 0x20;
+	CHECK(open_mem(b, len, false) == DES_E_BAD_MAGIC, "header magic");
+	memcpy(b, arch, len);
+	b[len - 72] = 'X';
+	CHECK(open_mem(b, len, false) == DES_E_BAD_MAGIC, "footer magic");
+	memcpy(b, arch, len);
+	b[len - 64] = 2;
+	CHECK(open_mem(b, len, false) == DES_E_UNSUPPORTED, "footer version");
+	/* huge count */
+	memcpy(b, arch, len);
+	des_put_u64(b + len - 8, UINT64_MAX / 2);
+	CHECK(open_mem(b, len, false) == DES_E_CORRUPT, "huge file_count");
+	/* overlapping regions: meta starts inside data */
+	memcpy(b, arch, len);
+	if (des_get_u64(b + len - 72 + 24) > 0)
+	{
+		des_put_u64(b + len - 72 + 32, des_get_u64(b + len - 72 + 32) - 1);
+		CHECK(open_mem(b, len, false) == DES_E_CORRUPT, "overlapping regions");
+	}
+	/* index region pointing past the end */
+	memcpy(b, arch, len);
+	des_put_u64(b + len - 72 + 56, UINT64_MAX - 5);
+	CHECK(open_mem(b, len, false) == DES_E_CORRUPT, "index length overflow");
+	/* every single-bit flip in footer and index, every byte elsewhere: never a crash */
+	for (size_t pos = 0; pos < len; pos++)
+	{
+		int			bits = (pos >= len - 72 || pos >= des_get_u64(arch + len - 72 + 48)) ? 8 : 1;
+
+		for (int bit = 0; bit < bits; bit++)
+		{
+			memcpy(b, arch, len);
+			b[pos] ^= (unsigned char) (1 << bit);
+			(void) open_mem(b, len, true);
+		}
+	}
+	CHECK(crashes_would_show_here == 0, "bit flips survived");
+	free(b);
+}
+
+/* ---- fixture conformance ---- */
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static uint64_t
+jint(json_t *o, const char *k)
+{
+	return (uint64_t) json_integer_value(json_object_get(o, k));
+}
+
+static void
+test_fixture_archive(const char *fixdir, json_t *a)
+{
+	char		path[1024],
+				outpath[1024],
+				hex[65];
+	des_source	src;
+	des_reader *r;
+	des_error	err;
+	json_t	   *entries = json_object_get(a, "entries");
+	json_t	   *footer = json_object_get(a, "footer");
+	json_t	   *wargs = json_object_get(a, "writer_args");
+	des_external_resolver res;
+	des_read_options ro = {true, NULL};
+	des_buf		out = {0};
+	size_t		i;
+	json_t	   *e;
+	const char *file = jstr(a, "file");
+
+	snprintf(path, sizeof(path), "%s/%s", fixdir, file);
+	if (!open_path(path, &src, &r, &err))
+	{
+		CHECK(false, "%s: open: %s", file, err.message);
+		return;
+	}
+	ro.external = des_local_resolver(&res, path);
+	{
+		const des_footer *f = des_reader_footer(r);
+
+		CHECK(f->data_start == jint(footer, "data_start") && f->data_length == jint(footer, "data_length") &&
+			  f->meta_start == jint(footer, "meta_start") && f->meta_length == jint(footer, "meta_length") &&
+			  f->index_start == jint(footer, "index_start") && f->index_length == jint(footer, "index_length") &&
+			  f->file_count == jint(footer, "file_count"), "%s: footer fields", file);
+	}
+	CHECK(des_reader_count(r) == json_array_size(entries), "%s: count", file);
+	json_array_foreach(entries, i, e)
+	{
+		const char *name = jstr(e, "name");
+		int64_t		k = des_reader_find(r, name, strlen(name));
+		const des_entry *de;
+		const char *m;
+		size_t		ml;
+
+		if (k != (int64_t) i)
+		{
+			CHECK(false, "%s: find %s -> %lld", file, name, (long long) k);
+			continue;
+		}
+		de = des_reader_entry(r, k);
+		CHECK(de->data_offset == jint(e, "data_offset") && de->data_length == jint(e, "data_length") &&
+			  de->meta_offset == jint(e, "meta_offset") && de->meta_length == jint(e, "meta_length") &&
+			  de->flags == jint(e, "flags"), "%s/%s: index fields", file, name);
+		CHECK(des_reader_meta(r, k, &m, &ml, &err) && ml == strlen(jstr(e, "meta_json")) &&
+			  memcmp(m, jstr(e, "meta_json"), ml) == 0, "%s/%s: stored meta", file, name);
+		CHECK(des_reader_get(r, k, &ro, &out, &err), "%s/%s: read: %s", file, name, err.message);
+		sha256_hex(out.data, out.len, hex);
+		CHECK(out.len == jint(e, "size") && strcmp(hex, jstr(e, "sha256")) == 0, "%s/%s: payload sha256", file, name);
+	}
+
+	/* rewrite with the same inputs, hashing off: byte-identical */
+	{
+		des_sink	sink;
+		des_writer *w;
+		des_writer_options o;
+		const char *prefix = jstr(wargs, "s3_prefix");
+		char		root[1024];
+		bool		ok;
+
+		snprintf(outpath, sizeof(outpath), "%s/conf/%s", tmpdir, file);
+		snprintf(root, sizeof(root), "%s/conf", tmpdir);
+		des_writer_options_init(&o);
+		o.blake2b = false;
+		o.names = DES_NAMES_REFERENCE;
+		o.external_threshold = jint(wargs, "big_file_threshold");
+		o.external_prefix = prefix;
+		ok = des_local_sink_open(outpath, root, &sink, &err) && des_writer_open(&sink, &o, &w, &err);
+		CHECK(ok, "%s: open writer: %s", file, err.message);
+		json_array_foreach(entries, i, e)
+		{
+			json_t	   *min = json_object_get(e, "meta_in");
+			char	   *mtext = json_is_null(min) ? NULL : json_dumps(min, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			const char *name = jstr(e, "name");
+
+			ok = ok && des_reader_get(r, i, &ro, &out, &err) &&
+				des_writer_add(w, name, strlen(name), out.data, out.len, mtext, mtext ? strlen(mtext) : 0,
+							   json_is_true(json_object_get(e, "force_external")), &err);
+			free(mtext);
+		}
+		if (ok)
+			CHECK(des_writer_finish(w, NULL, &err), "%s: rewrite: %s", file, err.message);
+		else
+		{
+			CHECK(false, "%s: rewrite: %s", file, err.message);
+			des_writer_abort(w);
+		}
+		des_local_sink_free(&sink);
+		{
+			size_t		n;
+			unsigned char *bytes = slurp(outpath, &n);
+
+			if (bytes)
+				sha256_hex(bytes, n, hex);
+			CHECK(bytes && n == jint(a, "archive_size") && strcmp(hex, jstr(a, "archive_sha256")) == 0,
+				  "%s: rewritten archive is byte-identical", file);
+			if (bytes && n < 4096)
+				test_corruption(bytes, n);
+			free(bytes);
+		}
+		/* externals written to the same keys with the same bytes */
+		json_array_foreach(json_object_get(a, "external_puts"), i, e)
+		{
+			char		p1[2100],
+						p2[2100];
+			size_t		n1 = 0,
+						n2 = 0;
+			unsigned char *b1,
+					   *b2;
+
+			snprintf(p1, sizeof(p1), "%s/%s", fixdir, jstr(e, "key"));
+			snprintf(p2, sizeof(p2), "%s/%s", root, jstr(e, "key"));
+			b1 = slurp(p1, &n1);
+			b2 = slurp(p2, &n2);
+			CHECK(b1 && b2 && n1 == n2 && memcmp(b1, b2, n1) == 0, "%s: external %s", file, jstr(e, "key"));
+			free(b1);
+			free(b2);
+		}
+	}
+	/* verify reports everything ok on reference archives */
+	des_buf_free(&out);
+	des_reader_close(r);
+	des_local_source_close(&src);
+}
+
+static void
+test_fixtures(const char *fixdir)
+{
+	char		mpath[1024];
+	json_t	   *m;
+	json_error_t jerr;
+	const char *key;
+	json_t	   *a;
+
+	snprintf(mpath, sizeof(mpath), "%s/manifest.json", fixdir);
+	if (access(mpath, R_OK) != 0)
+	{
+		printf("SKIPPED: fixture conformance: %s not found (the shared fixtures are missing)\n", mpath);
+		unit_skipped++;
+		return;
+	}
+	m = json_load_file(mpath, 0, &jerr);
+	CHECK(m != NULL, "manifest parse: %s", jerr.text);
+	if (!m)
+		return;
+	json_object_foreach(json_object_get(m, "archives"), key, a)
+		test_fixture_archive(fixdir, a);
+	json_decref(m);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *fixdir = argc > 1 ? argv[1] : "../shared/fixtures/des-v1";
+	char		cmd[300];
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pg_des_unit.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 2;
+	test_json();
+	test_names();
+	test_blake2b();
+	test_roundtrip();
+	test_resolve();
+	test_fixtures(fixdir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	printf("core: %d passed, %d failed, %d skipped\n", unit_passed, unit_failed, unit_skipped);
+	return unit_failed ? 1 : 0;
+}
