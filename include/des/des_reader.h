@@ -71,6 +71,8 @@ typedef struct des_read_options
 {
 	bool		verify_hash;	/* check the stored blake2b, if any */
 	const des_external_resolver *external;
+	/* polled by long loops (verify); returning true stops them early */
+	bool		(*interrupted) (void);
 } des_read_options;
 
 /*

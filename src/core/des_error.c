@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void des_vset(des_error *err, des_error_code code, int saved_errno, const char *fmt, va_list ap)
+			__attribute__((format(printf, 4, 0)));
+
 static void
 des_vset(des_error *err, des_error_code code, int saved_errno, const char *fmt, va_list ap)
 {

@@ -1,7 +1,9 @@
 /*
  * des_local.c - local files as archive sources and sinks.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "des/des_local.h"
 
 #include <errno.h>

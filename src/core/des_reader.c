@@ -751,6 +751,7 @@ des_reader_verify(des_reader *r, const des_read_options *opt, des_verify_report 
 	const des_footer *f = &r->footer;
 	des_error	err;
 	uint64_t	bad_names = 0,
+				unsafe_names = 0,
 				bad_meta = 0,
 				size_mismatch = 0,
 				hashed = 0,
@@ -764,7 +765,8 @@ des_reader_verify(des_reader *r, const des_read_options *opt, des_verify_report 
 	char		first_read[600] = "";
 	bool		reserved_zero = true;
 	des_buf		payload = {0};
-	des_read_options ropt = {false, opt ? opt->external : NULL};
+	des_read_options ropt = {false, opt ? opt->external : NULL, NULL};
+	uint64_t	checked = 0;
 
 	for (int k = 9; k < 16; k++)
 		reserved_zero &= (r->header[k] == 0);
@@ -796,14 +798,19 @@ des_reader_verify(des_reader *r, const des_read_options *opt, des_verify_report 
 		bool		found;
 		des_json_span v;
 		uint64_t	sz;
-		const char *np = des_name_problem(e->name, e->name_len);
+		const char *np = des_name_problem_reference(e->name, e->name_len);
 
+		if (opt && opt->interrupted && opt->interrupted())
+			break;
+		checked++;
 		if (np != NULL)
 		{
 			if (bad_names++ == 0)
 				snprintf(first_problem, sizeof(first_problem), "entry %llu name %s",
 						 (unsigned long long) i, np);
 		}
+		else if (des_name_problem(e->name, e->name_len) != NULL)
+			unsafe_names++;
 		if (e->flags & ~DES_FLAGS_KNOWN)
 			unknown_flags++;
 		if (e->flags & DES_FLAG_EXTERNAL)
@@ -839,9 +846,18 @@ des_reader_verify(des_reader *r, const des_read_options *opt, des_verify_report 
 		}
 	}
 	des_buf_free(&payload);
-	vreport(&vs, "names", bad_names == 0,
-			bad_names == 0 ? "all names valid" : "%llu invalid name(s); first: %s",
-			(unsigned long long) bad_names, first_problem);
+	if (checked < r->count)
+	{
+		vreport(&vs, "interrupted", false, "stopped after %llu of %llu entries",
+				(unsigned long long) checked, (unsigned long long) r->count);
+		return;
+	}
+	if (bad_names == 0)
+		vreport(&vs, "names", true, "all names valid UTF-8; %llu not safe as file paths (\".\", \"..\", control characters or a leading \"/\")",
+				(unsigned long long) unsafe_names);
+	else
+		vreport(&vs, "names", false, "%llu invalid name(s); first: %s",
+				(unsigned long long) bad_names, first_problem);
 	vreport(&vs, "flags", unknown_flags == 0, "%llu external, %llu compressed, %llu with unknown flag bits",
 			(unsigned long long) externals, (unsigned long long) compressed,
 			(unsigned long long) unknown_flags);

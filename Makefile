@@ -1,0 +1,63 @@
+# pg_des - PGXS build.
+#   make && make install                 build and install the extension
+#   make installcheck                    pg_regress tests against a running server
+#   make unit | fuzz | bench             PostgreSQL-free core tests and benchmarks
+# The full suite (server started for you) is tools/test.sh.
+
+EXTENSION = pg_des
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_des.control)
+
+MODULE_big = pg_des
+CORE_OBJS = src/core/des_error.o src/core/des_json.o src/core/des_names.o \
+	src/core/des_reader.o src/core/des_writer.o src/core/des_local.o
+BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o \
+	src/backend/reader_cache.o src/backend/archive_read.o src/backend/archive_write.o \
+	src/backend/hash_funcs.o
+OBJS = $(CORE_OBJS) $(BACKEND_OBJS)
+
+SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built = pg_des--$(EXTVERSION).sql
+
+REGRESS = archive_basic archive_errors archive_privileges
+REGRESS_OPTS = --inputdir=. --load-extension=pg_des
+
+PG_CPPFLAGS = -Iinclude -Isrc/backend -std=gnu11
+PG_CFLAGS ?= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
+SHLIB_LINK = -lb2 -llz4 -lxxhash
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+pg_des--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+# ---- PostgreSQL-free core: unit tests, fuzzing, benchmarks ----
+CORE_SRC = $(CORE_OBJS:.o=.c)
+CORE_LIBS = -lb2 -llz4 -lxxhash
+CORE_WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
+FIXTURES ?= $(abspath ../shared/fixtures/des-v1)
+
+test/unit/test_core: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(wildcard include/des/*.h)
+	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(CORE_WARN) \
+		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_core.c -o $@ $(CORE_LIBS) -ljansson -lcrypto
+
+unit: test/unit/test_core
+	test/unit/test_core $(FIXTURES)
+
+test/fuzz/fuzz_reader: $(CORE_SRC) test/fuzz/fuzz_reader.c $(wildcard include/des/*.h)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iinclude $(CORE_SRC) test/fuzz/fuzz_reader.c -o $@ $(CORE_LIBS)
+
+FUZZ_SECONDS ?= 60
+fuzz: test/fuzz/fuzz_reader
+	test/fuzz/run.sh $(FUZZ_SECONDS) $(FIXTURES)
+
+test/bench/bench_core: $(CORE_SRC) test/bench/bench_core.c $(wildcard include/des/*.h)
+	gcc -std=gnu11 -O2 -march=x86-64-v2 $(CORE_WARN) -Iinclude $(CORE_SRC) test/bench/bench_core.c -o $@ $(CORE_LIBS)
+
+bench: test/bench/bench_core
+	test/bench/run.sh
+
+.PHONY: unit fuzz bench
+EXTRA_CLEAN = test/unit/test_core test/fuzz/fuzz_reader test/bench/bench_core

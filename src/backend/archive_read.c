@@ -1,0 +1,455 @@
+/*
+ * archive_read.c - SQL functions that read DES archives:
+ * des.archive_list, des.archive_read (one name or a batch), des.archive_info,
+ * des.archive_verify.
+ */
+#include "pg_des.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "des/des_json.h"
+#include "des/des_local.h"
+
+PG_FUNCTION_INFO_V1(des_archive_list);
+PG_FUNCTION_INFO_V1(des_archive_read);
+PG_FUNCTION_INFO_V1(des_archive_read_many);
+PG_FUNCTION_INFO_V1(des_archive_info);
+PG_FUNCTION_INFO_V1(des_archive_verify);
+
+/* Error context: which archive and entry a failure is about. */
+typedef struct ReadErrorContext
+{
+	const char *location;
+	const des_entry *entry;
+} ReadErrorContext;
+
+static void
+read_error_callback(void *arg)
+{
+	ReadErrorContext *rc = arg;
+
+	if (rc->entry)
+		errcontext("archive \"%s\", entry \"%.*s\", offset %llu",
+				   rc->location, (int) Min(rc->entry->name_len, 200), rc->entry->name,
+				   (unsigned long long) rc->entry->data_offset);
+	else
+		errcontext("archive \"%s\"", rc->location);
+}
+
+static const DesLocation *
+open_for_read(text *location_text, bool verify, DesOpenArchive *oa)
+{
+	DesLocation *loc = DesParseLocation(text_to_cstring(location_text));
+
+	DesCheckReadAccess(loc);
+	DesOpenArchiveForRead(loc, verify, oa);
+	return loc;
+}
+
+static bytea *
+buf_to_bytea(const unsigned char *data, size_t len)
+{
+	bytea	   *b;
+
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("entry of %zu bytes is too large for a bytea value", len)));
+	b = palloc(VARHDRSZ + len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	if (len)
+		memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+/* Meta text as jsonb; NULL when the stored meta is not a JSON object. */
+static Datum
+meta_to_jsonb(const char *meta, size_t len, bool *isnull)
+{
+	des_error	err;
+	bool		found;
+	char	   *cstr;
+
+	if (!des_json_find_key(meta, len, "", &found, NULL, &err))
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	*isnull = false;
+	cstr = pnstrdup(meta, len);
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(cstr));
+}
+
+Datum
+des_archive_list(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DesOpenArchive oa;
+	const DesLocation *loc;
+	uint64		n;
+	ErrorContextCallback errcb;
+	ReadErrorContext rc = {0};
+	des_error	err;
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
+
+	InitMaterializedSRF(fcinfo, 0);
+	loc = open_for_read(PG_GETARG_TEXT_PP(0), false, &oa);
+	rc.location = loc->original;
+	errcb.callback = read_error_callback;
+	errcb.arg = &rc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "des archive_list row", ALLOCSET_DEFAULT_SIZES);
+	n = des_reader_count(oa.reader);
+	for (uint64 i = 0; i < n; i++)
+	{
+		const des_entry *e = des_reader_entry(oa.reader, i);
+		Datum		values[6];
+		bool		nulls[6] = {0};
+		const char *meta;
+		size_t		mlen;
+		uint64_t	size;
+
+		CHECK_FOR_INTERRUPTS();
+		rc.entry = e;
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		if (!des_reader_meta(oa.reader, i, &meta, &mlen, &err) ||
+			!des_reader_payload_size(oa.reader, i, &size, &err))
+			DesReportError(&err, loc->original);
+		values[0] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
+		values[1] = Int64GetDatum((int64) size);
+		values[2] = Int32GetDatum((int32) e->flags);
+		values[3] = meta_to_jsonb(meta, mlen, &nulls[3]);
+		values[4] = Int64GetDatum((int64) e->data_offset);
+		values[5] = Int64GetDatum((int64) e->meta_offset);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+	}
+	error_context_stack = errcb.previous;
+	return (Datum) 0;
+}
+
+Datum
+des_archive_read(PG_FUNCTION_ARGS)
+{
+	DesOpenArchive oa;
+	const DesLocation *loc;
+	text	   *name = PG_GETARG_TEXT_PP(1);
+	bool		verify = PG_GETARG_BOOL(2);
+	int64		idx;
+	des_buf    *out;
+	des_error	err;
+	ErrorContextCallback errcb;
+	ReadErrorContext rc = {0};
+
+	loc = open_for_read(PG_GETARG_TEXT_PP(0), verify, &oa);
+	idx = des_reader_find(oa.reader, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	if (idx < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("entry \"%s\" not found in archive \"%s\"", text_to_cstring(name), loc->original)));
+	rc.location = loc->original;
+	rc.entry = des_reader_entry(oa.reader, idx);
+	errcb.callback = read_error_callback;
+	errcb.arg = &rc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	out = DesBufInContext(CurrentMemoryContext);
+	if (!des_reader_get(oa.reader, idx, &oa.options, out, &err))
+		DesReportError(&err, loc->original);
+	error_context_stack = errcb.previous;
+	PG_RETURN_BYTEA_P(buf_to_bytea(out->data, out->len));
+}
+
+/*
+ * Batch read: distinct requested names, looked up in the in-memory index,
+ * read with one read per coalesced range. Rows come in archive order; a name
+ * absent from the archive yields a row with NULL data, after the others.
+ */
+Datum
+des_archive_read_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DesOpenArchive oa;
+	const DesLocation *loc;
+	ArrayType  *names = PG_GETARG_ARRAYTYPE_P(1);
+	bool		verify = PG_GETARG_BOOL(2);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			nelems;
+	uint64	   *found;
+	int			nfound = 0;
+	text	  **missing;
+	int			nmissing = 0;
+	des_batch_plan *plan;
+	des_error	err;
+	des_buf    *decoded;
+	ErrorContextCallback errcb;
+	ReadErrorContext rc = {0};
+	MemoryContext rowcxt;
+	bool	   *seen;
+
+	InitMaterializedSRF(fcinfo, 0);
+	loc = open_for_read(PG_GETARG_TEXT_PP(0), verify, &oa);
+	rc.location = loc->original;
+	errcb.callback = read_error_callback;
+	errcb.arg = &rc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	if (ARR_NDIM(names) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("names must be a one-dimensional array")));
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &nelems);
+	found = palloc(sizeof(uint64) * Max(nelems, 1));
+	missing = palloc(sizeof(text *) * Max(nelems, 1));
+	seen = palloc0(sizeof(bool) * Max(des_reader_count(oa.reader), 1));
+	for (int k = 0; k < nelems; k++)
+	{
+		text	   *t;
+		int64		idx;
+
+		CHECK_FOR_INTERRUPTS();
+		if (elem_nulls[k])
+			continue;
+		t = DatumGetTextPP(elems[k]);
+		idx = des_reader_find(oa.reader, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		if (idx < 0)
+		{
+			bool		dup = false;
+
+			for (int m = 0; m < nmissing && !dup; m++)
+				dup = VARSIZE_ANY_EXHDR(missing[m]) == VARSIZE_ANY_EXHDR(t) &&
+					memcmp(VARDATA_ANY(missing[m]), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0;
+			if (!dup)
+				missing[nmissing++] = t;
+		}
+		else if (!seen[idx])
+		{
+			seen[idx] = true;
+			found[nfound++] = (uint64) idx;
+		}
+	}
+
+	plan = palloc0(sizeof(des_batch_plan));
+	{
+		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+		cb->func = (MemoryContextCallbackFunction) des_batch_plan_free;
+		cb->arg = plan;
+		MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	}
+	if (!des_reader_plan_batch(oa.reader, found, nfound,
+							   (uint64) des_read_coalesce_gap_kb * 1024,
+							   (uint64) des_read_max_span_kb * 1024, plan, &err))
+		DesReportError(&err, loc->original);
+
+	decoded = DesBufInContext(CurrentMemoryContext);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "des archive_read batch", ALLOCSET_DEFAULT_SIZES);
+	for (size_t r = 0; r < plan->nranges; r++)
+	{
+		const des_read_range *range = &plan->ranges[r];
+		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+		unsigned char *buf;
+
+		CHECK_FOR_INTERRUPTS();
+		rc.entry = des_reader_entry(oa.reader, plan->entries[range->first]);
+		buf = palloc_extended(range->length, MCXT_ALLOC_HUGE);
+		if (!des_reader_read_at(oa.reader, range->offset, buf, range->length, &err))
+			DesReportError(&err, loc->original);
+		for (size_t k = range->first; k < range->first + range->count; k++)
+		{
+			uint64		idx = plan->entries[k];
+			const des_entry *e = des_reader_entry(oa.reader, idx);
+			const unsigned char *stored = buf + (e->data_offset - range->offset);
+			Datum		values[2];
+			bool		nulls[2] = {0};
+
+			rc.entry = e;
+			values[0] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
+			if (e->flags == 0 && !verify)
+				values[1] = PointerGetDatum(buf_to_bytea(stored, e->data_length));
+			else
+			{
+				if (!des_reader_decode(oa.reader, idx, stored, &oa.options, decoded, &err))
+					DesReportError(&err, loc->original);
+				values[1] = PointerGetDatum(buf_to_bytea(decoded->data, decoded->len));
+			}
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+	}
+	for (size_t k = 0; k < plan->ndirect; k++)
+	{
+		uint64		idx = plan->direct[k];
+		const des_entry *e = des_reader_entry(oa.reader, idx);
+		Datum		values[2];
+		bool		nulls[2] = {0};
+		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
+
+		CHECK_FOR_INTERRUPTS();
+		rc.entry = e;
+		if (!des_reader_decode(oa.reader, idx, NULL, &oa.options, decoded, &err))
+			DesReportError(&err, loc->original);
+		values[0] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
+		values[1] = PointerGetDatum(buf_to_bytea(decoded->data, decoded->len));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+	}
+	for (int k = 0; k < nmissing; k++)
+	{
+		Datum		values[2] = {PointerGetDatum(missing[k]), (Datum) 0};
+		bool		nulls[2] = {false, true};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	error_context_stack = errcb.previous;
+	return (Datum) 0;
+}
+
+static void
+append_json_key(StringInfo s, const char *key, bool *first)
+{
+	if (!*first)
+		appendStringInfoString(s, ", ");
+	*first = false;
+	escape_json(s, key);
+	appendStringInfoString(s, ": ");
+}
+
+Datum
+des_archive_info(PG_FUNCTION_ARGS)
+{
+	DesOpenArchive oa;
+	const DesLocation *loc = open_for_read(PG_GETARG_TEXT_PP(0), false, &oa);
+	const des_footer *f = des_reader_footer(oa.reader);
+	StringInfoData s;
+	bool		first = true;
+	uint64		n = des_reader_count(oa.reader);
+	uint64		ext = 0,
+				comp = 0,
+				stored = 0;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		const des_entry *e = des_reader_entry(oa.reader, i);
+
+		if (e->flags & DES_FLAG_EXTERNAL)
+			ext++;
+		else
+			stored += e->data_length;
+		if (e->flags & DES_FLAG_COMPRESSED)
+			comp++;
+	}
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '{');
+	append_json_key(&s, "location", &first);
+	escape_json(&s, loc->original);
+	append_json_key(&s, "archive_bytes", &first);
+	appendStringInfo(&s, UINT64_FORMAT, f->index_start + f->index_length + DES_FOOTER_SIZE);
+	append_json_key(&s, "header", &first);
+	appendStringInfo(&s, "{\"magic\": \"DESHEAD1\", \"version\": %d}", des_reader_header(oa.reader)[8]);
+	append_json_key(&s, "footer", &first);
+	appendStringInfo(&s, "{\"magic\": \"DESFOOT1\", \"version\": %d, \"data_start\": " UINT64_FORMAT
+					 ", \"data_length\": " UINT64_FORMAT ", \"meta_start\": " UINT64_FORMAT
+					 ", \"meta_length\": " UINT64_FORMAT ", \"index_start\": " UINT64_FORMAT
+					 ", \"index_length\": " UINT64_FORMAT ", \"file_count\": " UINT64_FORMAT "}",
+					 f->version, f->data_start, f->data_length, f->meta_start, f->meta_length,
+					 f->index_start, f->index_length, f->file_count);
+	append_json_key(&s, "entries", &first);
+	appendStringInfo(&s, UINT64_FORMAT, n);
+	append_json_key(&s, "duplicates", &first);
+	appendStringInfo(&s, UINT64_FORMAT, des_reader_duplicate_count(oa.reader));
+	append_json_key(&s, "external_entries", &first);
+	appendStringInfo(&s, UINT64_FORMAT, ext);
+	append_json_key(&s, "compressed_entries", &first);
+	appendStringInfo(&s, UINT64_FORMAT, comp);
+	append_json_key(&s, "stored_bytes", &first);
+	appendStringInfo(&s, UINT64_FORMAT, stored);
+	appendStringInfoChar(&s, '}');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
+}
+
+static bool
+interrupt_pending(void)
+{
+	return InterruptPending;
+}
+
+typedef struct VerifyCollector
+{
+	ReturnSetInfo *rsinfo;
+} VerifyCollector;
+
+static void
+verify_row(void *ctx, const char *check, bool ok, const char *detail)
+{
+	VerifyCollector *vc = ctx;
+	Datum		values[3];
+	bool		nulls[3] = {0};
+
+	values[0] = CStringGetTextDatum(check);
+	values[1] = BoolGetDatum(ok);
+	values[2] = CStringGetTextDatum(detail);
+	tuplestore_putvalues(vc->rsinfo->setResult, vc->rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * Never raises for a damaged archive: an archive that cannot even be opened
+ * yields one failed "open" row with the reason.
+ */
+Datum
+des_archive_verify(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DesLocation *loc;
+	des_source	src;
+	des_reader *r;
+	des_error	err;
+	des_external_resolver res;
+	des_read_options opt = {true, NULL, interrupt_pending};
+	VerifyCollector vc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	vc.rsinfo = rsinfo;
+	loc = DesParseLocation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	DesCheckReadAccess(loc);
+	if (!des_local_source_open(loc->path, &src, &err))
+		DesReportError(&err, loc->original);
+	if (!des_reader_open(&src, NULL, &r, &err))
+	{
+		des_local_source_close(&src);
+		verify_row(&vc, "open", false, err.message);
+		return (Datum) 0;
+	}
+	opt.external = des_local_resolver(&res, loc->path);
+	PG_TRY();
+	{
+		/* the core polls interrupt_pending and stops; CHECK_FOR_INTERRUPTS follows */
+		des_reader_verify(r, &opt, verify_row, &vc);
+	}
+	PG_FINALLY();
+	{
+		des_reader_close(r);
+		des_local_source_close(&src);
+	}
+	PG_END_TRY();
+	CHECK_FOR_INTERRUPTS();
+	return (Datum) 0;
+}

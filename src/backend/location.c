@@ -1,0 +1,126 @@
+/*
+ * location.c - parse archive locations and check server-file privileges.
+ *
+ * A location is an absolute server path or a file:// URL. Reading and writing
+ * server files needs the same roles as COPY: pg_read_server_files and
+ * pg_write_server_files (or superuser).
+ */
+#include "pg_des.h"
+
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+
+static int
+hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode a file URL path; NUL bytes are refused. */
+static char *
+percent_decode(const char *s, const char *location)
+{
+	char	   *out = palloc(strlen(s) + 1);
+	char	   *o = out;
+
+	while (*s)
+	{
+		if (*s == '%')
+		{
+			int			h = s[1] ? hexdigit(s[1]) : -1;
+			int			l = (h >= 0 && s[2]) ? hexdigit(s[2]) : -1;
+
+			if (h < 0 || l < 0 || (h == 0 && l == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid percent-encoding in location \"%s\"", location)));
+			*o++ = (char) (h * 16 + l);
+			s += 3;
+		}
+		else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+DesLocation *
+DesParseLocation(const char *location)
+{
+	DesLocation *loc = palloc0(sizeof(DesLocation));
+
+	loc->original = pstrdup(location);
+	if (location[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("archive location must not be empty")));
+	if (strncmp(location, "file://", 7) == 0)
+	{
+		const char *rest = location + 7;
+
+		if (strncmp(rest, "localhost/", 10) == 0)
+			rest += 9;
+		if (rest[0] != '/')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("file URL \"%s\" must name an absolute path on this server", location),
+					 errhint("Write file:///absolute/path or file://localhost/absolute/path.")));
+		loc->kind = DES_LOCATION_LOCAL;
+		loc->path = percent_decode(rest, location);
+	}
+	else if (strncmp(location, "s3://", 5) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("S3 locations are not supported by this version of pg_des: \"%s\"", location),
+				 errhint("Use an absolute server path or a file:/// URL.")));
+	else if (strstr(location, "://") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unsupported URL scheme in location \"%s\"", location),
+				 errhint("Use an absolute server path or a file:/// URL.")));
+	else if (location[0] != '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("relative archive path \"%s\" is not allowed", location),
+				 errhint("Use an absolute server path or a file:/// URL.")));
+	else
+	{
+		loc->kind = DES_LOCATION_LOCAL;
+		loc->path = pstrdup(location);
+	}
+	if (loc->path[strlen(loc->path) - 1] == '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("archive location \"%s\" names a directory", location),
+				 errhint("Name the archive file, for example \"%sarchive.des\".", location)));
+	return loc;
+}
+
+void
+DesCheckReadAccess(const DesLocation *loc)
+{
+	if (loc->kind == DES_LOCATION_LOCAL &&
+		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read archive \"%s\"", loc->original),
+				 errdetail("Only roles with privileges of the \"pg_read_server_files\" role may read files on the server.")));
+}
+
+void
+DesCheckWriteAccess(const DesLocation *loc)
+{
+	if (loc->kind == DES_LOCATION_LOCAL &&
+		!has_privs_of_role(GetUserId(), ROLE_PG_WRITE_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to write archive \"%s\"", loc->original),
+				 errdetail("Only roles with privileges of the \"pg_write_server_files\" role may write files on the server.")));
+}
