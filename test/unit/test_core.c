@@ -230,7 +230,7 @@ test_roundtrip(void)
 	des_reader *r;
 	des_buf		out = {0};
 	des_external_resolver res;
-	des_read_options ro = {true, NULL};
+	des_read_options ro = {true, NULL, NULL};
 	struct stat st;
 
 	memset(bigbuf, 'x', sizeof(bigbuf) - 1);
@@ -437,7 +437,7 @@ open_mem(const unsigned char *buf, size_t len, bool read_all)
 	des_reader *r;
 	des_error	err;
 	des_buf		out = {0};
-	des_read_options ro = {true, NULL};
+	des_read_options ro = {true, NULL, NULL};
 
 	des_memory_source(&src, buf, len);
 	if (!des_reader_open(&src, NULL, &r, &err))
@@ -537,7 +537,7 @@ test_fixture_archive(const char *fixdir, json_t *a)
 	json_t	   *footer = json_object_get(a, "footer");
 	json_t	   *wargs = json_object_get(a, "writer_args");
 	des_external_resolver res;
-	des_read_options ro = {true, NULL};
+	des_read_options ro = {true, NULL, NULL};
 	des_buf		out = {0};
 	size_t		i;
 	json_t	   *e;
@@ -686,7 +686,7 @@ int
 main(int argc, char **argv)
 {
 	const char *fixdir = argc > 1 ? argv[1] : "../shared/fixtures/des-v1";
-	char		cmd[300];
+	char		cmd[1024];
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pg_des_unit.XXXXXX");
 	if (!mkdtemp(tmpdir))
@@ -697,6 +697,14 @@ main(int argc, char **argv)
 	test_roundtrip();
 	test_resolve();
 	test_fixtures(fixdir);
+	if (getenv("DES_FUZZ_SEED_DIR"))
+	{
+		/* archives with LZ4 and BLAKE2b entries make good fuzzing seeds */
+		snprintf(cmd, sizeof(cmd), "cp %s/rt/one.des %s/rt/z.des '%s'/ 2>/dev/null", tmpdir, tmpdir,
+				 getenv("DES_FUZZ_SEED_DIR"));
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not copy fuzz seeds\n");
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
