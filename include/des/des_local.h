@@ -17,27 +17,24 @@ extern void des_local_source_close(des_source *src);
 
 /*
  * Create a sink writing path atomically (temp file + fsync + rename + fsync of
- * the directory). External payloads are written to temporary files under
- * external_root and renamed into place only on commit. Missing directories
- * are created.
+ * the directory). External payloads are written to temporary files at the
+ * place des_local_resolve_external gives for their key, and renamed into
+ * place only on commit. Missing directories are created.
  */
-extern bool des_local_sink_open(const char *path, const char *external_root,
-								des_sink *sink, des_error *err);
+extern bool des_local_sink_open(const char *path, des_sink *sink, des_error *err);
 /* Frees the sink's state; call after commit or abort. */
 extern void des_local_sink_free(des_sink *sink);
 
-/*
- * Default external layout for an archive path: *prefix = basename of its
- * directory, *root = the directory above. Both malloc'd.
- */
-extern bool des_local_default_layout(const char *path, char **root, char **prefix,
-									 des_error *err);
+/* Default key prefix for an archive path: the basename of its directory (malloc'd). */
+extern char *des_local_default_prefix(const char *path);
 
 /*
- * Resolve an external key stored in the archive at archive_path to a local
- * path: the longest tail of the archive's directory that prefixes the key is
- * taken as the key's prefix; otherwise the key is relative to the directory.
- * Returns a malloc'd path.
+ * Where the external payload with this key lives, for the archive at
+ * archive_path: from the key's first "_bigFiles" component on, relative to
+ * the archive's directory, whatever prefix precedes it (so archives copied
+ * from object storage with their _bigFiles folder read back). A key without
+ * such a component is relative to the archive's directory, after removing the
+ * longest tail of that directory that prefixes it. Returns a malloc'd path.
  */
 extern char *des_local_resolve_external(const char *archive_path, const char *key);
 

@@ -147,8 +147,6 @@ start_archive(MemoryContext aggcxt, const char *location, Jsonb *options)
 {
 	MemoryContext old = MemoryContextSwitchTo(aggcxt);
 	ArchiveWriteState *st = palloc0(sizeof(ArchiveWriteState));
-	char	   *root_m = NULL;
-	char	   *prefix_m = NULL;
 	char	   *prefix = NULL;
 	des_error	err;
 
@@ -162,18 +160,17 @@ start_archive(MemoryContext aggcxt, const char *location, Jsonb *options)
 	st->cleanup.arg = st;
 	MemoryContextRegisterResetCallback(aggcxt, &st->cleanup);
 
-	if (!des_local_default_layout(st->location->path, &root_m, &prefix_m, &err))
-		DesReportError(&err, location);
 	if (prefix == NULL)
-		prefix = pstrdup(prefix_m);
 	{
-		char	   *root = pstrdup(root_m);
+		char	   *p = des_local_default_prefix(st->location->path);
 
-		free(root_m);
-		free(prefix_m);
-		if (!des_local_sink_open(st->location->path, root, &st->sink, &err))
-			DesReportError(&err, location);
+		if (p == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		prefix = pstrdup(p);
+		free(p);
 	}
+	if (!des_local_sink_open(st->location->path, &st->sink, &err))
+		DesReportError(&err, location);
 	st->sink_open = true;
 	st->options.external_prefix = prefix;
 	if (!des_writer_open(&st->sink, &st->options, &st->writer, &err))

@@ -183,34 +183,19 @@ fsync_dir(const char *dir, des_error *err)
 	return true;
 }
 
-bool
-des_local_default_layout(const char *path, char **root, char **prefix, des_error *err)
+char *
+des_local_default_prefix(const char *path)
 {
 	char	   *dir = dir_of(path);
 	const char *slash;
+	char	   *prefix;
 
-	*root = *prefix = NULL;
 	if (dir == NULL)
-		return des_fail(err, DES_E_NOMEM, "out of memory");
-	if (strcmp(dir, "/") == 0)
-	{
-		*root = dir;
-		*prefix = strdup("");
-	}
-	else
-	{
-		slash = strrchr(dir, '/');
-		*prefix = strdup(slash ? slash + 1 : dir);
-		*root = slash == dir ? strdup("/") : (slash ? strndup(dir, slash - dir) : strdup("."));
-		free(dir);
-	}
-	if (*root == NULL || *prefix == NULL)
-	{
-		free(*root);
-		free(*prefix);
-		return des_fail(err, DES_E_NOMEM, "out of memory");
-	}
-	return true;
+		return NULL;
+	slash = strrchr(dir, '/');
+	prefix = strdup(slash ? slash + 1 : (strcmp(dir, ".") == 0 ? "" : dir));
+	free(dir);
+	return prefix;
 }
 
 char *
@@ -225,6 +210,17 @@ des_local_resolve_external(const char *archive_path, const char *key)
 	if (dir == NULL)
 		return NULL;
 	dlen = strlen(dir);
+
+	/* from the first "_bigFiles" component on, beside the archive */
+	for (size_t i = 0; i + sizeof(DES_EXTERNAL_FOLDER) <= klen; i++)
+	{
+		if ((i == 0 || key[i - 1] == '/') &&
+			memcmp(key + i, DES_EXTERNAL_FOLDER "/", sizeof(DES_EXTERNAL_FOLDER)) == 0)
+		{
+			rest = key + i;
+			goto done;
+		}
+	}
 
 	/*
 	 * Try every tail of dir ("c", "b/c", "a/b/c") as the key's prefix, longest
@@ -246,6 +242,7 @@ des_local_resolve_external(const char *archive_path, const char *key)
 			break;
 		}
 	}
+done:
 	out = malloc(dlen + 1 + strlen(rest) + 1);
 	if (out)
 		sprintf(out, "%s%s%s", dir, (dlen > 0 && dir[dlen - 1] == '/') ? "" : "/", rest);
@@ -297,7 +294,6 @@ typedef struct local_sink
 	char	   *path;
 	char	   *tmp;
 	char	   *dir;
-	char	   *external_root;
 	int			fd;
 	pending_external *ext;
 	size_t		next;
@@ -364,10 +360,9 @@ sink_put_external(void *ctx, const char *key, const void *data, size_t len, des_
 		ls->ext = n;
 		ls->cap = ncap;
 	}
-	final = malloc(strlen(ls->external_root) + strlen(key) + 2);
+	final = des_local_resolve_external(ls->path, key);
 	if (final == NULL)
 		return des_fail(err, DES_E_NOMEM, "out of memory");
-	sprintf(final, "%s/%s", ls->external_root, key);
 	dir = dir_of(final);
 	if (dir == NULL || !mkdirs(dir, err))
 	{
@@ -490,13 +485,12 @@ des_local_sink_free(des_sink *sink)
 	free(ls->ext);
 	free(ls->path);
 	free(ls->dir);
-	free(ls->external_root);
 	free(ls);
 	sink->ctx = NULL;
 }
 
 bool
-des_local_sink_open(const char *path, const char *external_root, des_sink *sink, des_error *err)
+des_local_sink_open(const char *path, des_sink *sink, des_error *err)
 {
 	local_sink *ls = calloc(1, sizeof(*ls));
 	struct stat st;
@@ -507,10 +501,9 @@ des_local_sink_open(const char *path, const char *external_root, des_sink *sink,
 	ls->fd = -1;
 	ls->path = strdup(path);
 	ls->dir = dir_of(path);
-	ls->external_root = strdup(external_root ? external_root : ".");
 	ls->tmp = temp_name_for(path);
 	sink->ctx = ls;
-	if (!ls->path || !ls->dir || !ls->external_root || !ls->tmp)
+	if (!ls->path || !ls->dir || !ls->tmp)
 	{
 		des_local_sink_free(sink);
 		return des_fail(err, DES_E_NOMEM, "out of memory");

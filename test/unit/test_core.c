@@ -171,34 +171,26 @@ write_archive(const char *path, const des_writer_options *o, int n, const char *
 {
 	des_sink	sink;
 	des_writer *w;
-	char	   *root,
-			   *prefix;
+	char	   *prefix = des_local_default_prefix(path);
 	bool		ok = true;
+	des_writer_options oo = *o;
 
-	if (!des_local_default_layout(path, &root, &prefix, err))
-		return false;
-	if (!des_local_sink_open(path, root, &sink, err))
+	if (!des_local_sink_open(path, &sink, err))
 	{
-		free(root);
 		free(prefix);
 		return false;
 	}
-	{
-		des_writer_options oo = *o;
-
-		if (oo.external_prefix == NULL)
-			oo.external_prefix = prefix;
-		ok = des_writer_open(&sink, &oo, &w, err);
-	}
+	if (oo.external_prefix == NULL)
+		oo.external_prefix = prefix;
+	ok = des_writer_open(&sink, &oo, &w, err);
 	for (int i = 0; ok && i < n; i++)
 		ok = des_writer_add(w, names[i], strlen(names[i]), data[i], strlen(data[i]),
 							meta ? meta[i] : NULL, meta && meta[i] ? strlen(meta[i]) : 0, false, err);
 	if (ok)
 		ok = des_writer_finish(w, NULL, err);
-	else
+	else if (w)
 		des_writer_abort(w);
 	des_local_sink_free(&sink);
-	free(root);
 	free(prefix);
 	return ok;
 }
@@ -300,7 +292,7 @@ test_roundtrip(void)
 		char		p2[512];
 
 		snprintf(p2, sizeof(p2), "%s/rt/rej.des", tmpdir);
-		CHECK(des_local_sink_open(p2, tmpdir, &sink, &err), "sink");
+		CHECK(des_local_sink_open(p2, &sink, &err), "sink");
 		CHECK(des_writer_open(&sink, &o, &w, &err), "open");
 		CHECK(des_writer_add(w, "x", 1, "1", 1, NULL, 0, false, &err), "add x");
 		CHECK(!des_writer_add(w, "x", 1, "2", 1, NULL, 0, false, &err) && err.code == DES_E_DUPLICATE_NAME,
@@ -318,7 +310,7 @@ test_roundtrip(void)
 		des_writer_abort(w);
 		des_local_sink_free(&sink);
 		o.names = DES_NAMES_REFERENCE;
-		CHECK(des_local_sink_open(p2, tmpdir, &sink, &err) && des_writer_open(&sink, &o, &w, &err), "reopen");
+		CHECK(des_local_sink_open(p2, &sink, &err) && des_writer_open(&sink, &o, &w, &err), "reopen");
 		o.names = DES_NAMES_STRICT;
 		CHECK(des_writer_add(w, "..", 2, "3", 1, NULL, 0, false, &err) &&
 			  des_writer_add(w, "tab\there", 8, "3", 1, NULL, 0, false, &err),
@@ -341,7 +333,7 @@ test_roundtrip(void)
 					leftovers++;
 			if (d)
 				closedir(d);
-			snprintf(p3, sizeof(p3), "%s/_bigFiles/forced", tmpdir);
+			snprintf(p3, sizeof(p3), "%s/rt/_bigFiles/forced", tmpdir);
 			CHECK(leftovers == 0 && access(p3, F_OK) != 0, "abort left %d files", leftovers);
 		}
 	}
@@ -359,7 +351,7 @@ test_roundtrip(void)
 		des_writer_options_init(&plain);
 		plain.blake2b = false;
 		snprintf(mpath, sizeof(mpath), "%s/rt/many.des", tmpdir);
-		CHECK(des_local_sink_open(mpath, tmpdir, &sink, &err) && des_writer_open(&sink, &plain, &w, &err), "open many");
+		CHECK(des_local_sink_open(mpath, &sink, &err) && des_writer_open(&sink, &plain, &w, &err), "open many");
 		for (int i = 0; i < 5000; i++)
 		{
 			snprintf(nm, sizeof(nm), "n%05d", i);
@@ -423,8 +415,14 @@ test_resolve(void)
 	p = des_local_resolve_external("/data/a.des", "_bigFiles/x");
 	CHECK(strcmp(p, "/data/_bigFiles/x") == 0, "resolve 3: %s", p);
 	free(p);
-	p = des_local_resolve_external("/a.des", "other/_bigFiles/x");
-	CHECK(strcmp(p, "/other/_bigFiles/x") == 0, "resolve 4: %s", p);
+	p = des_local_resolve_external("/data/day/a.des", "elsewhere/deep/_bigFiles/sub/x");
+	CHECK(strcmp(p, "/data/day/_bigFiles/sub/x") == 0, "resolve 4: %s", p);
+	free(p);
+	p = des_local_resolve_external("/data/day/a.des", "day/plain/x");
+	CHECK(strcmp(p, "/data/day/plain/x") == 0, "resolve 5: %s", p);
+	free(p);
+	p = des_local_resolve_external("/data/day/a.des", "x/my_bigFiles/y");
+	CHECK(strcmp(p, "/data/day/x/my_bigFiles/y") == 0, "resolve 6: %s", p);
 	free(p);
 }
 
@@ -599,7 +597,7 @@ test_fixture_archive(const char *fixdir, json_t *a)
 		o.names = DES_NAMES_REFERENCE;
 		o.external_threshold = jint(wargs, "big_file_threshold");
 		o.external_prefix = prefix;
-		ok = des_local_sink_open(outpath, root, &sink, &err) && des_writer_open(&sink, &o, &w, &err);
+		ok = des_local_sink_open(outpath, &sink, &err) && des_writer_open(&sink, &o, &w, &err);
 		CHECK(ok, "%s: open writer: %s", file, err.message);
 		json_array_foreach(entries, i, e)
 		{

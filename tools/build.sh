@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Build and install the extension into Debian's PostgreSQL 15.
+# Extra compiler flags may be passed in EXTRA_CFLAGS (CI adds -DUSE_ASSERT_CHECKING).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+make -s clean >/dev/null
+make -s PG_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare ${EXTRA_CFLAGS:-}"
+"${as_root[@]}" make -s install PG_CONFIG="$PG_CONFIG" >/dev/null

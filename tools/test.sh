@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, builds, then runs
+#   1. core unit tests (AddressSanitizer/UBSan), including fixture conformance
+#   2. the reader fuzzer for a bounded time (FUZZ_SECONDS, default 60)
+#   3. pg_regress tests against a throwaway PostgreSQL 15 with pg_des preloaded
+# and ends with one line: "N passed, N failed[, N skipped]".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+fixtures=${DES_FIXTURES:-$(cd "$root/.." && pwd)/shared/fixtures/des-v1}
+
+tools/deps.sh || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
+EXTRA_CFLAGS=${EXTRA_CFLAGS:-$([ "${CI:-}" = true ] && echo -DUSE_ASSERT_CHECKING)} tools/build.sh \
+	|| { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0 failed=0 skipped=0
+count() {	# count <suite> <log>: add the suite's "N passed, N failed[, N skipped]" line
+	local line
+	line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -1)
+	if [ -z "$line" ]; then
+		echo "== $1: no result line (treated as 1 failure)"
+		failed=$((failed + 1))
+		return
+	fi
+	echo "== $line"
+	passed=$((passed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")))
+	failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+	if grep -q skipped <<<"$line"; then
+		skipped=$((skipped + $(sed -E 's/.* ([0-9]+) skipped.*/\1/' <<<"$line")))
+	fi
+}
+logs=$(mktemp -d)
+have_fixtures=true
+if [ ! -f "$fixtures/manifest.json" ]; then
+	have_fixtures=false
+	echo "!!! SKIPPED: fixture conformance tests: $fixtures/manifest.json not found."
+	echo "!!! The DES v1 reference fixtures are expected in ../shared/fixtures/des-v1 (or DES_FIXTURES)."
+fi
+
+echo "== core unit tests"
+make -s unit FIXTURES="$fixtures" 2>&1 | tee "$logs/unit"
+count unit "$logs/unit"
+
+echo "== reader fuzzing (${FUZZ_SECONDS:-60} s)"
+make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FIXTURES="$fixtures" 2>&1 | tee "$logs/fuzz"
+count fuzz "$logs/fuzz"
+
+echo "== pg_regress (PostgreSQL 15, shared_preload_libraries = pg_des)"
+work=/tmp/pg_des_regress
+rm -rf "$work"
+mkdir -p "$work"/{basic,errors,privileges}
+tests="archive_basic archive_errors archive_privileges"
+if $have_fixtures; then
+	cp -r "$fixtures" "$work/fixtures"
+	tests="$tests archive_fixtures"
+else
+	echo "!!! SKIPPED: regression test archive_fixtures (no fixtures)"
+	skipped=$((skipped + 1))
+fi
+chown -R postgres "$work" 2>/dev/null || chmod -R a+rwX "$work"
+rm -rf results regression.diffs regression.out
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_des \
+	make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config REGRESS="$tests" >"$logs/regress" 2>&1
+cat "$logs/regress"
+[ -f regression.diffs ] && head -200 regression.diffs
+rp=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$logs/regress")
+rf=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. FAILED' "$logs/regress")
+expected=$(wc -w <<<"$tests")
+if [ $((rp + rf)) -ne "$expected" ]; then
+	echo "== regress: $rp ok and $rf failed of $expected tests: the run did not complete"
+	rf=$((expected - rp))
+fi
+echo "regress: $rp passed, $rf failed" >"$logs/regress.count"
+count regress "$logs/regress.count"
+
+rm -rf "$logs"
+echo
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
