@@ -643,18 +643,23 @@ des_reader_get(des_reader *r, uint64_t i, const des_read_options *opt, des_buf *
 	return ok;
 }
 
-static const des_reader *sort_reader;	/* qsort has no context argument */
+typedef struct offset_key
+{
+	uint64_t	offset;
+	uint64_t	length;
+	uint64_t	entry;
+} offset_key;
 
 static int
-cmp_by_offset(const void *a, const void *b)
+cmp_offset_key(const void *a, const void *b)
 {
-	const des_entry *ea = &sort_reader->entries[*(const uint64_t *) a];
-	const des_entry *eb = &sort_reader->entries[*(const uint64_t *) b];
+	const offset_key *ka = a;
+	const offset_key *kb = b;
 
-	if (ea->data_offset != eb->data_offset)
-		return ea->data_offset < eb->data_offset ? -1 : 1;
-	if (ea->data_length != eb->data_length)
-		return ea->data_length < eb->data_length ? -1 : 1;
+	if (ka->offset != kb->offset)
+		return ka->offset < kb->offset ? -1 : 1;
+	if (ka->length != kb->length)
+		return ka->length < kb->length ? -1 : 1;
 	return 0;
 }
 
@@ -690,9 +695,28 @@ des_reader_plan_batch(const des_reader *r, const uint64_t *idx, size_t n,
 		else
 			plan->entries[plan->nentries++] = idx[k];
 	}
-	sort_reader = r;
-	qsort(plan->entries, plan->nentries, sizeof(uint64_t), cmp_by_offset);
-	sort_reader = NULL;
+	if (plan->nentries > 1)
+	{
+		offset_key *keys = malloc(plan->nentries * sizeof(offset_key));
+
+		if (keys == NULL)
+		{
+			des_batch_plan_free(plan);
+			return des_fail(err, DES_E_NOMEM, "out of memory planning a batch of %zu reads", n);
+		}
+		for (size_t k = 0; k < plan->nentries; k++)
+		{
+			const des_entry *e = &r->entries[plan->entries[k]];
+
+			keys[k].offset = e->data_offset;
+			keys[k].length = e->data_length;
+			keys[k].entry = plan->entries[k];
+		}
+		qsort(keys, plan->nentries, sizeof(offset_key), cmp_offset_key);
+		for (size_t k = 0; k < plan->nentries; k++)
+			plan->entries[k] = keys[k].entry;
+		free(keys);
+	}
 	for (size_t k = 0; k < plan->nentries; k++)
 	{
 		const des_entry *e = &r->entries[plan->entries[k]];
