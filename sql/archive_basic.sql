@@ -63,6 +63,27 @@ SELECT "check", ok FROM des.archive_verify(:'dir' || '/opts.des') WHERE NOT ok;
 -- external payloads are plain files under <dir>/_bigFiles with the key's prefix stripped
 SELECT length(pg_read_binary_file(:'dir' || '/_bigFiles/obj/040')) AS external_file_size;
 
+-- by default each archive keeps its external payloads in its own folder, so
+-- archives in one directory never overwrite each other's payloads
+SELECT des.archive_write(:'dir' || '/ext1.des', 'big', convert_to(repeat('1', 300), 'UTF8'), NULL, '{"external_threshold": 100}') ->> 'external_entries' AS ext1;
+SELECT des.archive_write(:'dir' || '/ext2.des', 'big', convert_to(repeat('2', 300), 'UTF8'), NULL, '{"external_threshold": 100}') ->> 'external_entries' AS ext2;
+SELECT meta ->> 'external_key' AS key FROM des.archive_list(:'dir' || '/ext1.des');
+SELECT left(convert_from(des.archive_read(:'dir' || '/ext1.des', 'big', true), 'UTF8'), 3) AS ext1_data,
+       left(convert_from(des.archive_read(:'dir' || '/ext2.des', 'big', true), 'UTF8'), 3) AS ext2_data;
+SELECT length(pg_read_binary_file(:'dir' || '/ext1/_bigFiles/big')) AS ext1_file,
+       length(pg_read_binary_file(:'dir' || '/ext2/_bigFiles/big')) AS ext2_file;
+
+-- a caller "size" is kept (as the reference does) when it is the payload length
+SELECT des.archive_write(:'dir' || '/sized.des', 's', '\x0102'::bytea, '{"size": 2, "k": 1}') ->> 'entries' AS entries;
+SELECT meta FROM des.archive_list(:'dir' || '/sized.des');
+
+-- names in other scripts and file: URL forms
+SELECT des.archive_write(:'dir' || '/names.des', n, convert_to(n, 'UTF8'), NULL ORDER BY n) ->> 'entries' AS entries
+FROM unnest(ARRAY['zażółć/gęślą.txt', '日本語.txt', 'emoji_😀🎉.bin', 'ελληνικά']) n;
+SELECT name, convert_from(data, 'UTF8') = name AS roundtrip
+FROM des.archive_read('file:' || :'dir' || '/names.des', ARRAY['日本語.txt', 'emoji_😀🎉.bin', 'ελληνικά', 'zażółć/gęślą.txt']);
+SELECT count(*) FROM des.archive_list('FILE://' || :'dir' || '/names.des');
+
 -- compression really shrinks compressible data
 SELECT des.archive_write(:'dir' || '/z.des', 'zeros', convert_to(repeat('0', 100000), 'UTF8'), NULL, '{"lz4": true}') - 'location' AS summary;
 SELECT size, flags, meta ->> 'compression' AS compression FROM des.archive_list(:'dir' || '/z.des');

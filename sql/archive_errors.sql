@@ -34,6 +34,7 @@ SELECT try($$SELECT des.archive_list('relative/a.des')$$);
 SELECT try($$SELECT des.archive_list('')$$);
 SELECT try($$SELECT des.archive_list('/tmp/')$$);
 SELECT try($$SELECT des.archive_list('s3://bucket/a.des')$$);
+SELECT try($$SELECT des.archive_list('S3://bucket/a.des')$$);
 SELECT try($$SELECT des.archive_list('http://example.invalid/a.des')$$);
 SELECT try($$SELECT des.archive_list('file://otherhost/a.des')$$);
 SELECT try($$SELECT des.archive_list('file:///tmp/%zz.des')$$);
@@ -77,6 +78,19 @@ SELECT "check", ok, detail FROM des.archive_verify(:'dir' || '/flip.des') WHERE 
 SELECT * FROM des.archive_verify(:'dir' || '/count11.des');
 SELECT * FROM des.archive_verify(:'dir' || '/zero.des');
 
+-- stored meta that is valid JSON but not valid jsonb (\u0000) lists as NULL
+SELECT des.archive_write(:'dir' || '/nul.des', 'n', '\x00'::bytea, '{"k": "ABCDEF"}', '{"blake2b": false}') ->> 'entries' AS entries;
+SELECT put_file(:'dir' || '/nul.des', decode(replace(encode(pg_read_binary_file(:'dir' || '/nul.des'), 'hex'),
+                encode('ABCDEF'::bytea, 'hex'), encode(convert_to('\u0000', 'UTF8'), 'hex')), 'hex'));
+SELECT name, meta IS NULL AS meta_is_null FROM des.archive_list(:'dir' || '/nul.des');
+SELECT "check", ok FROM des.archive_verify(:'dir' || '/nul.des') WHERE "check" IN ('meta', 'hashes');
+-- a name that is not valid UTF-8 is an encoding error, not text with invalid bytes
+SELECT des.archive_write(:'dir' || '/badname.des', 'na', '\x00'::bytea, NULL) ->> 'entries' AS entries;
+SELECT put_file(:'dir' || '/badname.des', decode(replace(encode(pg_read_binary_file(:'dir' || '/badname.des'), 'hex'),
+                encode('na'::bytea, 'hex'), 'ff61'), 'hex'));
+SELECT try(format('SELECT * FROM des.archive_list(%L)', :'dir' || '/badname.des'));
+SELECT "check", ok, detail FROM des.archive_verify(:'dir' || '/badname.des') WHERE NOT ok;
+
 -- missing entries
 SELECT try(format('SELECT des.archive_read(%L, %L)', :'dir' || '/good.des', 'nope'));
 
@@ -88,6 +102,10 @@ SELECT try(format($q$SELECT des.archive_write(%L, '/abs', '\x00'::bytea, NULL)$q
 SELECT try(format($q$SELECT des.archive_write(%L, E'a\nb', '\x00'::bytea, NULL)$q$, :'dir' || '/bad.des'));
 SELECT try(format($q$SELECT des.archive_write(%L, NULL, '\x00'::bytea, NULL)$q$, :'dir' || '/bad.des'));
 SELECT try(format($q$SELECT des.archive_write(%L, 'a', NULL, NULL)$q$, :'dir' || '/bad.des'));
+SELECT try(format($q$SELECT des.archive_write(%L, 'a//b', '\x00'::bytea, NULL)$q$, :'dir' || '/bad.des'));
+SELECT try(format($q$SELECT des.archive_write(%L, 'dir/', '\x00'::bytea, NULL)$q$, :'dir' || '/bad.des'));
+SELECT try(format($q$SELECT des.archive_write(%L, 'a', '\x00'::bytea, '{"size": 5}')$q$, :'dir' || '/bad.des'));
+SELECT try(format($q$SELECT des.archive_write(%L, 'a' || i, '\x00'::bytea, NULL, jsonb_build_object('lz4', i > 1)) FROM generate_series(1, 2) i$q$, :'dir' || '/bad.des'));
 SELECT try(format($q$SELECT des.archive_write(%L, 'a', '\x00'::bytea, '[1]')$q$, :'dir' || '/bad.des'));
 SELECT try(format($q$SELECT des.archive_write(%L, 'a', '\x00'::bytea, '{"blake2b": "x"}')$q$, :'dir' || '/bad.des'));
 SELECT try(format($q$SELECT des.archive_write(%L, 'a', '\x00'::bytea, NULL, '{"lz5": true}')$q$, :'dir' || '/bad.des'));

@@ -6,7 +6,6 @@ SELECT des.archive_write(:'dir' || '/p.des', 'x', '\x2a'::bytea, NULL) ->> 'entr
 CREATE ROLE des_nobody;
 CREATE ROLE des_reader IN ROLE pg_read_server_files;
 CREATE ROLE des_writer IN ROLE pg_write_server_files;
-GRANT USAGE ON SCHEMA des TO des_nobody, des_reader, des_writer;
 
 SET ROLE des_nobody;
 SELECT des.archive_read('/tmp/pg_des_regress/privileges/p.des', 'x');

@@ -44,6 +44,12 @@ extern bool des_json_compact_object(const char *in, size_t len, des_buf *out,
 extern bool des_json_find_key(const char *obj, size_t len, const char *key,
 							  bool *found, des_json_span *value, des_error *err);
 
+/*
+ * True when text is a valid JSON object that PostgreSQL's jsonb also accepts:
+ * no \u0000 escape and no unpaired surrogate escape (both valid JSON).
+ */
+extern bool des_json_jsonb_compatible(const char *obj, size_t len);
+
 /* A non-negative JSON integer (no fraction, no exponent) that fits in uint64. */
 extern bool des_json_span_uint64(des_json_span v, uint64_t *out);
 

@@ -1,9 +1,10 @@
 /*
  * des_local.h - local-directory storage for archives (PostgreSQL-free).
  *
- * Layout: an archive at <dir>/<file>.des keeps its external payloads under
- * <dir>/_bigFiles/<name>, with the stored key "<basename(dir)>/_bigFiles/<name>"
- * as the reference writer does with an S3 prefix equal to the archive's folder.
+ * Layout: an archive at <dir>/<stem>.des keeps its external payloads under
+ * <dir>/<stem>/_bigFiles/<name>, stored with the key
+ * "<basename(dir)>/<stem>/_bigFiles/<name>": one folder per archive, so two
+ * archives in a directory never share (and overwrite) an external payload.
  */
 #ifndef DES_LOCAL_H
 #define DES_LOCAL_H
@@ -25,16 +26,19 @@ extern bool des_local_sink_open(const char *path, des_sink *sink, des_error *err
 /* Frees the sink's state; call after commit or abort. */
 extern void des_local_sink_free(des_sink *sink);
 
-/* Default key prefix for an archive path: the basename of its directory (malloc'd). */
+/* Default key prefix for an archive path: "<basename(dir)>/<stem>" (malloc'd). */
 extern char *des_local_default_prefix(const char *path);
 
 /*
  * Where the external payload with this key lives, for the archive at
- * archive_path: from the key's first "_bigFiles" component on, relative to
- * the archive's directory, whatever prefix precedes it (so archives copied
- * from object storage with their _bigFiles folder read back). A key without
- * such a component is relative to the archive's directory, after removing the
- * longest tail of that directory that prefixes it. Returns a malloc'd path.
+ * archive_path (the writer stores payloads there too, so both agree):
+ *  1. if the longest possible tail of the archive's directory ("c", "b/c",
+ *     "a/b/c") occurs in the key as whole components, what follows it,
+ *     relative to the directory;
+ *  2. else from the key's first "_bigFiles" component on, relative to the
+ *     directory;
+ *  3. else the whole key, relative to the directory.
+ * Returns a malloc'd path.
  */
 extern char *des_local_resolve_external(const char *archive_path, const char *key);
 

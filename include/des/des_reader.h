@@ -1,7 +1,7 @@
 /*
  * des_reader.h - DES v1 archive reader.
  *
- * Opens from the footer (two reads: footer, then header+index), validates every
+ * Opens from the footer (three reads: footer, header, index), validates every
  * region, offset and length against the file size, and builds an in-memory
  * hash table for O(1) lookup by name. Payload reads go through a des_source so
  * the same code serves local files, memory buffers (fuzzing) and object storage.
@@ -54,6 +54,7 @@ extern void des_reader_close(des_reader *r);
 extern const des_footer *des_reader_footer(const des_reader *r);
 extern const unsigned char *des_reader_header(const des_reader *r);
 extern uint64_t des_reader_count(const des_reader *r);
+extern uint64_t des_reader_size(const des_reader *r);	/* archive bytes */
 extern const des_entry *des_reader_entry(const des_reader *r, uint64_t i);
 extern uint64_t des_reader_duplicate_count(const des_reader *r);
 

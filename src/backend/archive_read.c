@@ -9,6 +9,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -72,21 +73,24 @@ buf_to_bytea(const unsigned char *data, size_t len)
 	return b;
 }
 
-/* Meta text as jsonb; NULL when the stored meta is not a JSON object. */
+/*
+ * Meta text as jsonb; NULL when the stored meta is not a JSON object jsonb
+ * accepts (\u0000 and lone surrogates are valid JSON but not valid jsonb).
+ */
 static Datum
 meta_to_jsonb(const char *meta, size_t len, bool *isnull)
 {
-	des_error	err;
-	bool		found;
 	char	   *cstr;
 
-	if (!des_json_find_key(meta, len, "", &found, NULL, &err))
+	if (!des_json_jsonb_compatible(meta, len))
 	{
 		*isnull = true;
 		return (Datum) 0;
 	}
 	*isnull = false;
-	cstr = pnstrdup(meta, len);
+	cstr = pg_any_to_server(meta, (int) len, PG_UTF8);	/* ASCII from our writer */
+	if (cstr == meta)
+		cstr = pnstrdup(meta, len);
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(cstr));
 }
 
@@ -128,7 +132,7 @@ des_archive_list(PG_FUNCTION_ARGS)
 		if (!des_reader_meta(oa.reader, i, &meta, &mlen, &err) ||
 			!des_reader_payload_size(oa.reader, i, &size, &err))
 			DesReportError(&err, loc->original);
-		values[0] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
+		values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
 		values[1] = Int64GetDatum((int64) size);
 		values[2] = Int32GetDatum((int32) e->flags);
 		values[3] = meta_to_jsonb(meta, mlen, &nulls[3]);
@@ -154,9 +158,12 @@ des_archive_read(PG_FUNCTION_ARGS)
 	des_error	err;
 	ErrorContextCallback errcb;
 	ReadErrorContext rc = {0};
+	const char *uname;
+	size_t		ulen;
 
 	loc = open_for_read(PG_GETARG_TEXT_PP(0), verify, &oa);
-	idx = des_reader_find(oa.reader, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	uname = DesTextToUtf8(name, &ulen);
+	idx = des_reader_find(oa.reader, uname, ulen);
 	if (idx < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -176,8 +183,9 @@ des_archive_read(PG_FUNCTION_ARGS)
 
 /*
  * Batch read: distinct requested names, looked up in the in-memory index,
- * read with one read per coalesced range. Rows come in archive order; a name
- * absent from the archive yields a row with NULL data, after the others.
+ * read with one read per coalesced range. Rows come in this order: entries
+ * stored in the archive by offset, then external and 0-byte entries in
+ * request order, then names absent from the archive with NULL data.
  */
 Datum
 des_archive_read_many(PG_FUNCTION_ARGS)
@@ -222,12 +230,15 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 	{
 		text	   *t;
 		int64		idx;
+		const char *uname;
+		size_t		ulen;
 
 		CHECK_FOR_INTERRUPTS();
 		if (elem_nulls[k])
 			continue;
 		t = DatumGetTextPP(elems[k]);
-		idx = des_reader_find(oa.reader, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		uname = DesTextToUtf8(t, &ulen);
+		idx = des_reader_find(oa.reader, uname, ulen);
 		if (idx < 0)
 		{
 			bool		dup = false;
@@ -280,7 +291,7 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 			bool		nulls[2] = {0};
 
 			rc.entry = e;
-			values[0] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
+			values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
 			if (e->flags == 0 && !verify)
 				values[1] = PointerGetDatum(buf_to_bytea(stored, e->data_length));
 			else
@@ -306,7 +317,7 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 		rc.entry = e;
 		if (!des_reader_decode(oa.reader, idx, NULL, &oa.options, decoded, &err))
 			DesReportError(&err, loc->original);
-		values[0] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
+		values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
 		values[1] = PointerGetDatum(buf_to_bytea(decoded->data, decoded->len));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(oldcxt);
@@ -362,7 +373,7 @@ des_archive_info(PG_FUNCTION_ARGS)
 	append_json_key(&s, "location", &first);
 	escape_json(&s, loc->original);
 	append_json_key(&s, "archive_bytes", &first);
-	appendStringInfo(&s, UINT64_FORMAT, f->index_start + f->index_length + DES_FOOTER_SIZE);
+	appendStringInfo(&s, UINT64_FORMAT, des_reader_size(oa.reader));
 	append_json_key(&s, "header", &first);
 	appendStringInfo(&s, "{\"magic\": \"DESHEAD1\", \"version\": %d}", des_reader_header(oa.reader)[8]);
 	append_json_key(&s, "footer", &first);

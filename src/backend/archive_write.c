@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -31,6 +32,7 @@ typedef struct ArchiveWriteState
 	des_writer *writer;			/* NULL once finished or aborted */
 	bool		finished;
 	Datum		summary;		/* jsonb, after finish */
+	Jsonb	   *options_given;	/* to check that every row passes the same options */
 	MemoryContextCallback cleanup;
 } ArchiveWriteState;
 
@@ -154,7 +156,10 @@ start_archive(MemoryContext aggcxt, const char *location, Jsonb *options)
 	DesCheckWriteAccess(st->location);
 	des_writer_options_init(&st->options);
 	if (options)
+	{
 		parse_options(options, &st->options, &prefix);
+		st->options_given = (Jsonb *) PG_DETOAST_DATUM_COPY(JsonbPGetDatum(options));
+	}
 
 	st->cleanup.func = archive_write_cleanup;
 	st->cleanup.arg = st;
@@ -192,6 +197,8 @@ des_archive_write_transfn(PG_FUNCTION_ARGS)
 	char	   *meta = NULL;
 	size_t		meta_len = 0;
 	des_error	err;
+	const char *uname;
+	size_t		uname_len;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
@@ -208,6 +215,15 @@ des_archive_write_transfn(PG_FUNCTION_ARGS)
 	else
 	{
 		char	   *loc = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		Jsonb	   *opts = (PG_NARGS() > 5 && !PG_ARGISNULL(5)) ? PG_GETARG_JSONB_P(5) : NULL;
+
+		if ((opts == NULL) != (st->options_given == NULL) ||
+			(opts != NULL && (VARSIZE(opts) != VARSIZE(st->options_given) ||
+							  memcmp(opts, st->options_given, VARSIZE(opts)) != 0)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("archive_write options changed between rows of one archive"),
+					 errhint("Pass the same options on every row, for example as a constant.")));
 
 		if (strcmp(loc, st->location->original) != 0)
 			ereport(ERROR,
@@ -224,13 +240,14 @@ des_archive_write_transfn(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("entry name must not be NULL"),
-				 errhint("Use des.next_name() or another generator to name unnamed objects.")));
+				 errhint("Give every row a name; archives look entries up by name.")));
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("entry data must not be NULL")));
 	name = PG_GETARG_TEXT_PP(2);
 	data = PG_GETARG_BYTEA_PP(3);
+	uname = DesTextToUtf8(name, &uname_len);
 	if (!PG_ARGISNULL(4))
 	{
 		Jsonb	   *jb = PG_GETARG_JSONB_P(4);
@@ -240,14 +257,13 @@ des_archive_write_transfn(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("entry meta must be a JSON object")));
 		meta = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
 		meta_len = strlen(meta);
 	}
-	if (!des_writer_add(st->writer, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name),
+	if (!des_writer_add(st->writer, uname, uname_len,
 						VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
 						meta, meta_len, false, &err))
 		DesReportError(&err, st->location->original);
-	if (meta)
-		pfree(meta);
 	PG_RETURN_POINTER(st);
 }
 

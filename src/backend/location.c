@@ -8,8 +8,10 @@
 #include "pg_des.h"
 
 #include "catalog/pg_authid.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 
 static int
 hexdigit(char c)
@@ -61,12 +63,17 @@ DesParseLocation(const char *location)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("archive location must not be empty")));
-	if (strncmp(location, "file://", 7) == 0)
+	if (pg_strncasecmp(location, "file:", 5) == 0)
 	{
-		const char *rest = location + 7;
+		const char *rest = location + 5;
 
-		if (strncmp(rest, "localhost/", 10) == 0)
-			rest += 9;
+		/* file:/path, file:///path and file://localhost/path (RFC 8089) */
+		if (strncmp(rest, "//", 2) == 0)
+		{
+			rest += 2;
+			if (pg_strncasecmp(rest, "localhost/", 10) == 0)
+				rest += 9;
+		}
 		if (rest[0] != '/')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -75,7 +82,7 @@ DesParseLocation(const char *location)
 		loc->kind = DES_LOCATION_LOCAL;
 		loc->path = percent_decode(rest, location);
 	}
-	else if (strncmp(location, "s3://", 5) == 0)
+	else if (pg_strncasecmp(location, "s3://", 5) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("S3 locations are not supported by this version of pg_des: \"%s\"", location),
@@ -101,6 +108,25 @@ DesParseLocation(const char *location)
 				 errmsg("archive location \"%s\" names a directory", location),
 				 errhint("Name the archive file, for example \"%sarchive.des\".", location)));
 	return loc;
+}
+
+text *
+DesNameToText(const char *name, size_t len)
+{
+	char	   *s = pg_any_to_server(name, (int) len, PG_UTF8);
+
+	return s == name ? cstring_to_text_with_len(name, (int) len) : cstring_to_text(s);
+}
+
+const char *
+DesTextToUtf8(text *t, size_t *len)
+{
+	const char *s = VARDATA_ANY(t);
+	int			n = VARSIZE_ANY_EXHDR(t);
+	char	   *u = pg_server_to_any(s, n, PG_UTF8);
+
+	*len = (u == s) ? (size_t) n : strlen(u);
+	return u;
 }
 
 void

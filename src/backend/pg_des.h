@@ -47,6 +47,13 @@ typedef struct DesOpenArchive
 extern void DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, DesOpenArchive *out);
 extern void DesReaderCacheReset(void);
 
+/*
+ * Entry names are UTF-8 in archives: convert to and from the database
+ * encoding (verifying them: a NUL or invalid byte is an error).
+ */
+extern text *DesNameToText(const char *name, size_t len);
+extern const char *DesTextToUtf8(text *t, size_t *len);
+
 /* Free a malloc'd core buffer when the given memory context goes away. */
 extern des_buf *DesBufInContext(MemoryContext cxt);
 

@@ -69,6 +69,9 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, DesOpenArchive
 	des_reader_limits limits = {0, MaxAllocSize};
 
 	memset(out, 0, sizeof(*out));
+	/* the setting may have been lowered: close what is now beyond it */
+	for (int i = nslots; i < MAX_CACHE_SLOTS; i++)
+		evict(&cache[i]);
 	if (stat(loc->path, &st) != 0)
 	{
 		int			e = errno;

@@ -22,6 +22,7 @@ typedef struct json_parser
 	bool		found;
 	des_json_span found_value;
 	unsigned	keys_found;
+	bool		jsonb_incompatible;	/* \u0000 or an unpaired surrogate seen */
 } json_parser;
 
 static const char hexdigits[] = "0123456789abcdef";
@@ -250,10 +251,30 @@ parse_string(json_parser *ps, char *decoded, size_t decoded_cap, size_t *decoded
 							return bad(ps, "bad \\u escape");
 						cp = (uint32_t) ((h0 << 12) | (h1 << 8) | (h2 << 4) | h3);
 						ps->p += 4;
+						if (cp >= 0xD800 && cp <= 0xDBFF && ps->end - ps->p >= 6 &&
+							ps->p[0] == '\\' && ps->p[1] == 'u')
+						{
+							int			l0 = hexval(ps->p[2]),
+										l1 = hexval(ps->p[3]),
+										l2 = hexval(ps->p[4]),
+										l3 = hexval(ps->p[5]);
+							uint32_t	lo = 0;
+
+							if ((l0 | l1 | l2 | l3) >= 0)
+								lo = (uint32_t) ((l0 << 12) | (l1 << 8) | (l2 << 4) | l3);
+							if (lo >= 0xDC00 && lo <= 0xDFFF)
+							{
+								/* a pair: one code point (re-emitted as the same pair) */
+								cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+								ps->p += 6;
+							}
+						}
+						if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
+							ps->jsonb_incompatible = true;
 
 						/*
-						 * Surrogates are passed through one unit at a time, as
-						 * Python does; pairs therefore round-trip exactly.
+						 * A lone surrogate is passed through as one escaped
+						 * unit, as Python does.
 						 */
 						break;
 					}
@@ -524,6 +545,18 @@ des_json_find_key(const char *obj, size_t len, const char *key,
 	if (ps.found && value)
 		*value = ps.found_value;
 	return true;
+}
+
+bool
+des_json_jsonb_compatible(const char *obj, size_t len)
+{
+	json_parser ps = {0};
+	des_error	err;
+
+	ps.p = (const unsigned char *) obj;
+	ps.end = ps.p + len;
+	ps.err = &err;
+	return parse_top_object(&ps) && !ps.jsonb_incompatible;
 }
 
 bool

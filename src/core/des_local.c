@@ -183,19 +183,65 @@ fsync_dir(const char *dir, des_error *err)
 	return true;
 }
 
+/* "00.des" -> "00"; a name without the .des extension gets ".d" appended instead */
+static char *
+archive_stem(const char *base)
+{
+	size_t		len = strlen(base);
+	char	   *stem;
+
+	if (len > 4 && strcmp(base + len - 4, ".des") == 0)
+		return strndup(base, len - 4);
+	stem = malloc(len + 3);
+	if (stem)
+		sprintf(stem, "%s.d", base);
+	return stem;
+}
+
 char *
 des_local_default_prefix(const char *path)
 {
 	char	   *dir = dir_of(path);
-	const char *slash;
-	char	   *prefix;
+	const char *base = strrchr(path, '/');
+	const char *dslash;
+	char	   *stem;
+	char	   *prefix = NULL;
 
 	if (dir == NULL)
 		return NULL;
-	slash = strrchr(dir, '/');
-	prefix = strdup(slash ? slash + 1 : (strcmp(dir, ".") == 0 ? "" : dir));
+	stem = archive_stem(base ? base + 1 : path);
+	dslash = strrchr(dir, '/');
+	if (stem != NULL)
+	{
+		const char *dbase = dslash ? dslash + 1 : dir;
+
+		if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0 || *dbase == '\0')
+			prefix = strdup(stem);
+		else
+		{
+			prefix = malloc(strlen(dbase) + strlen(stem) + 2);
+			if (prefix)
+				sprintf(prefix, "%s/%s", dbase, stem);
+		}
+	}
+	free(stem);
 	free(dir);
 	return prefix;
+}
+
+/* Does key contain "<tail>/" starting at a component boundary? Returns what follows. */
+static const char *
+find_component_run(const char *key, size_t klen, const char *tail, size_t tlen)
+{
+	for (size_t i = 0; i + tlen < klen; i++)
+	{
+		if ((i == 0 || key[i - 1] == '/') && memcmp(key + i, tail, tlen) == 0 && key[i + tlen] == '/')
+			return key + i + tlen + 1;
+		/* jump to the next component */
+		while (i < klen && key[i] != '/')
+			i++;
+	}
+	return NULL;
 }
 
 char *
@@ -204,45 +250,38 @@ des_local_resolve_external(const char *archive_path, const char *key)
 	char	   *dir = dir_of(archive_path);
 	size_t		dlen;
 	size_t		klen = strlen(key);
-	const char *rest = key;
+	const char *rest = NULL;
 	char	   *out;
 
 	if (dir == NULL)
 		return NULL;
 	dlen = strlen(dir);
 
-	/* from the first "_bigFiles" component on, beside the archive */
-	for (size_t i = 0; i + sizeof(DES_EXTERNAL_FOLDER) <= klen; i++)
-	{
-		if ((i == 0 || key[i - 1] == '/') &&
-			memcmp(key + i, DES_EXTERNAL_FOLDER "/", sizeof(DES_EXTERNAL_FOLDER)) == 0)
-		{
-			rest = key + i;
-			goto done;
-		}
-	}
-
 	/*
-	 * Try every tail of dir ("c", "b/c", "a/b/c") as the key's prefix, longest
-	 * first, so keys written with a multi-level prefix resolve next to the
-	 * archive.
+	 * 1. The longest tail of the archive's directory ("c", "b/c", "a/b/c")
+	 * that appears in the key as whole components: what follows is relative
+	 * to the directory. This maps keys written with the directory as prefix
+	 * (the reference convention), and trees copied from object storage.
 	 */
-	for (size_t i = 0; i < dlen; i++)
+	for (size_t i = 0; i < dlen && rest == NULL; i++)
 	{
-		const char *tail;
-		size_t		tlen;
-
-		if (dir[i] != '/')
-			continue;
-		tail = dir + i + 1;
-		tlen = dlen - i - 1;
-		if (tlen > 0 && tlen < klen && memcmp(key, tail, tlen) == 0 && key[tlen] == '/')
-		{
-			rest = key + tlen + 1;
-			break;
-		}
+		if (dir[i] == '/' && i + 1 < dlen)
+			rest = find_component_run(key, klen, dir + i + 1, dlen - i - 1);
 	}
-done:
+	if (rest == NULL && dlen > 0 && dir[0] != '/' && strcmp(dir, ".") != 0)
+		rest = find_component_run(key, klen, dir, dlen);
+
+	/* 2. Otherwise from the first "_bigFiles" component on, beside the archive. */
+	if (rest == NULL)
+	{
+		const char *b = find_component_run(key, klen, DES_EXTERNAL_FOLDER, strlen(DES_EXTERNAL_FOLDER));
+
+		if (b != NULL)
+			rest = b - strlen(DES_EXTERNAL_FOLDER) - 1;
+	}
+	/* 3. Otherwise the key is relative to the directory. */
+	if (rest == NULL)
+		rest = key;
 	out = malloc(dlen + 1 + strlen(rest) + 1);
 	if (out)
 		sprintf(out, "%s%s%s", dir, (dlen > 0 && dir[dlen - 1] == '/') ? "" : "/", rest);

@@ -99,7 +99,7 @@ des_name_problem(const char *name, size_t len)
 		return "is not valid UTF-8 or contains control characters";
 	if (name[0] == '/')
 		return "starts with \"/\"";
-	return path_component_problem(name, len, false);
+	return path_component_problem(name, len, true);
 }
 
 const char *

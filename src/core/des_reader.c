@@ -49,6 +49,12 @@ des_reader_header(const des_reader *r)
 }
 
 uint64_t
+des_reader_size(const des_reader *r)
+{
+	return r->src.size;
+}
+
+uint64_t
 des_reader_count(const des_reader *r)
 {
 	return r->count;
@@ -848,8 +854,6 @@ des_reader_verify(des_reader *r, const des_read_options *opt, des_verify_report 
 		}
 		if (!(e->flags & DES_FLAG_COMPRESSED) && (!found || !des_json_span_uint64(v, &sz) || sz != e->data_length))
 			size_mismatch++;
-		if (e->flags & DES_FLAG_ENCRYPTED)
-			continue;
 		if (!des_reader_get(r, i, &ropt, &payload, &err))
 		{
 			if (read_bad++ == 0)

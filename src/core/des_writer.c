@@ -270,7 +270,7 @@ des_writer_add(des_writer *w, const char *name, size_t name_len,
 		return des_fail(err, DES_E_INVALID_NAME, "entry name \"%.*s\" %s",
 						(int) (name_len > 200 ? 200 : name_len), name, problem);
 	if (w->sum.entries >= UINT32_MAX - 1)
-		return des_fail(err, DES_E_TOO_LARGE, "an archive holds at most %u entries", UINT32_MAX - 2);
+		return des_fail(err, DES_E_TOO_LARGE, "an archive holds at most %u entries", UINT32_MAX - 1);
 	if ((w->sum.entries + 1) * 2 > w->table_mask + 1 && !grow_table(w, err))
 		return false;
 	slot = find_slot(w, name, name_len);
@@ -290,6 +290,23 @@ des_writer_add(des_writer *w, const char *name, size_t name_len,
 			return des_fail(err, DES_E_INVALID_META,
 							"meta of entry \"%.*s\" uses a reserved key (is_external, external_key, blake2b or compression)",
 							(int) (name_len > 200 ? 200 : name_len), name);
+		}
+		if (keys & DES_JSON_HAS_SIZE)
+		{
+			bool		found;
+			des_json_span v;
+			uint64_t	given;
+
+			/* kept as the reference does, but it must be the truth: readers rely on it */
+			if (!des_json_find_key((const char *) w->meta.data + meta_start, w->meta.len - meta_start,
+								   "size", &found, &v, err) ||
+				!des_json_span_uint64(v, &given) || given != len)
+			{
+				w->meta.len = meta_start;
+				return des_fail(err, DES_E_INVALID_META,
+								"meta of entry \"%.*s\" has a \"size\" that is not its payload length (%zu)",
+								(int) (name_len > 200 ? 200 : name_len), name, len);
+			}
 		}
 		w->meta.len--;			/* drop the closing brace; we append members */
 	}

@@ -538,7 +538,9 @@ bench_writer_64k(void)
 				remove_and_settle(path);
 			}
 		}
-		fprintf(stderr, "    rep %d done\n", rep + 1);
+		fprintf(stderr, "    rep %d: blake2b %.0f | writer add %.0f, +finish %.0f | b2+write() %.0f, +fsync %.0f MB/s\n",
+				rep + 1, bytes / s_b2.t[rep] / 1e6, bytes / s_add.t[rep] / 1e6, bytes / s_all.t[rep] / 1e6,
+				bytes / s_fadd.t[rep] / 1e6, bytes / s_fall.t[rep] / 1e6);
 	}
 	finish_series(&s_b2, bytes, 1e6, "MB/s");
 	finish_series(&s_fadd, bytes, 1e6, "MB/s");
@@ -664,7 +666,9 @@ bench_writer_256(void)
 				remove_and_settle(rf.path);
 			}
 		}
-		fprintf(stderr, "    rep %d done (archive %.1f MB)\n", rep + 1, archive_bytes / 1e6);
+		fprintf(stderr, "    rep %d: writer add %.2f, +finish %.2f | raw write() %.2f, +fsync %.2f M entries/s (archive %.1f MB)\n",
+				rep + 1, n / s_add.t[rep] / 1e6, n / s_all.t[rep] / 1e6,
+				n / s_radd.t[rep] / 1e6, n / s_rall.t[rep] / 1e6, archive_bytes / 1e6);
 	}
 	finish_series(&s_radd, n, 1e6, "M entries/s");
 	finish_series(&s_rall, n, 1e6, "M entries/s");

@@ -90,7 +90,7 @@ test_json(void)
 		{"{\"s\":\"a\\/b\\u0041\\n\\u001f\\u007f\"}", "{\"s\":\"a/bA\\n\\u001f\\u007f\"}"},
 		{"{\"n\":-0.5e+10,\"t\":true,\"f\":false}", "{\"n\":-0.5e+10,\"t\":true,\"f\":false}"},
 	};
-	const char *bad[] = {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":01}", "{\"a\":1} x",
+	const char *bad[] = {"{\"a\":\"\\ud800\\uzzzz\"}", "", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":01}", "{\"a\":1} x",
 		"{\"a\":\"\x01\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
 	"{\"a\":1.}", "{\"a\":\"\\u12\"}", "{'a':1}"};
 	char		deep[2000];
@@ -127,6 +127,19 @@ test_json(void)
 	CHECK(des_json_find_key("{\"k\":\"x\\u00e9\"}", 15, "k", &found, &v, &err) && found &&
 		  des_json_span_string(v, s, sizeof(s), NULL) && strcmp(s, "x\xc3\xa9") == 0, "string decode");
 	CHECK(des_json_find_key("{\"k\":1}", 7, "nope", &found, &v, &err) && !found, "absent key");
+	CHECK(des_json_find_key("{\"k\":\"a\\ud83d\\ude00\"}", 21, "k", &found, &v, &err) && found &&
+		  des_json_span_string(v, s, sizeof(s), NULL) && strcmp(s, "a\xf0\x9f\x98\x80") == 0,
+		  "escaped surrogate pair decodes to one code point: %s", s);
+	CHECK(des_json_jsonb_compatible("{\"k\":\"\\ud83d\\ude00\"}", 20) &&
+		  !des_json_jsonb_compatible("{\"k\":\"\\u0000\"}", 14) &&
+		  !des_json_jsonb_compatible("{\"k\":\"\\ud83d\"}", 14) &&
+		  !des_json_jsonb_compatible("{\"k\":\"\\ude00x\"}", 15), "jsonb compatibility");
+	{
+		char	   *c = compact("{\"lone\":\"\\ud83d\",\"pair\":\"\\uD83D\\uDE00\"}");
+
+		CHECK(c && strcmp(c, "{\"lone\":\"\\ud83d\",\"pair\":\"\\ud83d\\ude00\"}") == 0, "surrogates re-emitted: %s", c);
+		free(c);
+	}
 	CHECK(!des_json_span_uint64((des_json_span){"-1", 2}, &n) &&
 		  !des_json_span_uint64((des_json_span){"18446744073709551616", 20}, &n) &&
 		  des_json_span_uint64((des_json_span){"18446744073709551615", 20}, &n) && n == UINT64_MAX,
@@ -137,8 +150,9 @@ test_json(void)
 static void
 test_names(void)
 {
-	const char *good[] = {"a", "dir/sub/file.txt", "zażółć", "...", "a..b", ".hidden", "trailing/"};
-	const char *badn[] = {"", "/abs", "a/../b", "..", ".", "a/./b", "tab\there", "del\x7f", "\xff\xfe", "x/.."};
+	const char *good[] = {"a", "dir/sub/file.txt", "zażółć", "...", "a..b", ".hidden", "emoji_\xf0\x9f\x98\x80"};
+	const char *badn[] = {"", "/abs", "a/../b", "..", ".", "a/./b", "tab\there", "del\x7f", "\xff\xfe", "x/..",
+	"trailing/", "a//b"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		CHECK(des_name_problem(good[i], strlen(good[i])) == NULL, "good name rejected: %s", good[i]);
@@ -208,14 +222,16 @@ open_path(const char *path, des_source *src, des_reader **r, des_error *err)
 	return true;
 }
 
+static void test_corruption(const unsigned char *arch, size_t len);
+
 static void
 test_roundtrip(void)
 {
 	char		path[512];
-	const char *names[] = {"a.txt", "dir/b.bin", "empty", "big", "z\xc3\xa9"};
+	const char *names[] = {"a.txt", "dir/b.bin", "empty", "big", "z\xc3\xa9", "big_\xf0\x9f\x98\x80/e"};
 	char		bigbuf[5000];
-	const char *data[5] = {"hello", "world!!", "", bigbuf, "unicode"};
-	const char *meta[] = {"{\"k\": 1}", NULL, "{}", "{\"size\":4999}", "{\"t\":\"\xc3\xa9\"}"};
+	const char *data[6] = {"hello", "world!!", "", bigbuf, "unicode", bigbuf};
+	const char *meta[] = {"{\"k\": 1}", NULL, "{}", "{\"size\":4999}", "{\"t\":\"\xc3\xa9\"}", NULL};
 	des_writer_options o;
 	des_error	err;
 	des_source	src;
@@ -231,13 +247,13 @@ test_roundtrip(void)
 	des_writer_options_init(&o);
 	o.lz4 = true;
 	o.external_threshold = 4000;
-	CHECK(write_archive(path, &o, 5, names, data, meta, &err), "write: %s", err.message);
+	CHECK(write_archive(path, &o, 6, names, data, meta, &err), "write: %s", err.message);
 	CHECK(open_path(path, &src, &r, &err), "open: %s", err.message);
 	if (unit_failed)
 		return;
 	ro.external = des_local_resolver(&res, path);
-	CHECK(des_reader_count(r) == 5, "count");
-	for (int i = 0; i < 5; i++)
+	CHECK(des_reader_count(r) == 6, "count");
+	for (int i = 0; i < 6; i++)
 	{
 		int64_t		k = des_reader_find(r, names[i], strlen(names[i]));
 
@@ -246,18 +262,28 @@ test_roundtrip(void)
 			  memcmp(out.data, data[i], out.len) == 0, "payload of %s: %s", names[i], err.message);
 	}
 	CHECK(des_reader_find(r, "nope", 4) == -1, "absent name");
+	{
+		/* every truncation and bit flip of an archive with LZ4, hashes and meta */
+		size_t		n;
+		unsigned char *bytes = slurp(path, &n);
+
+		CHECK(bytes != NULL, "slurp own archive");
+		if (bytes)
+			test_corruption(bytes, n);
+		free(bytes);
+	}
 	CHECK(des_reader_entry(r, 3)->flags == DES_FLAG_EXTERNAL, "big is external");
 	{
 		const char *m;
 		size_t		ml;
 
 		CHECK(des_reader_meta(r, 3, &m, &ml, &err) &&
-			  strncmp(m, "{\"size\":4999,\"is_external\":true,\"external_key\":\"rt/_bigFiles/big\",\"blake2b\":\"", 77) == 0,
+			  strncmp(m, "{\"size\":4999,\"is_external\":true,\"external_key\":\"rt/one/_bigFiles/big\",\"blake2b\":\"", 81) == 0,
 			  "external meta %.*s", (int) ml, m);
 		CHECK(des_reader_meta(r, 4, &m, &ml, &err) && strncmp(m, "{\"t\":\"\\u00e9\",\"size\":7,", 22) == 0,
 			  "escaped meta %.*s", (int) ml, m);
 	}
-	snprintf(path, sizeof(path), "%s/rt/_bigFiles/big", tmpdir);
+	snprintf(path, sizeof(path), "%s/rt/one/_bigFiles/big", tmpdir);
 	CHECK(stat(path, &st) == 0 && st.st_size == 4999, "external file written");
 	des_reader_close(r);
 	des_local_source_close(&src);
@@ -305,6 +331,9 @@ test_roundtrip(void)
 			  "non-object meta rejected");
 		CHECK(!des_writer_add(w, "y", 1, "2", 1, "{\"blake2b\":\"00\"}", 16, false, &err) &&
 			  err.code == DES_E_INVALID_META, "reserved key rejected");
+		CHECK(!des_writer_add(w, "y", 1, "2", 1, "{\"size\":2}", 10, false, &err) &&
+			  err.code == DES_E_INVALID_META, "wrong caller size rejected");
+		CHECK(des_writer_add(w, "sized", 5, "2", 1, "{\"size\":1}", 10, false, &err), "right caller size kept");
 		CHECK(des_writer_add(w, "y", 1, "2", 1, NULL, 0, false, &err), "add after rejections");
 		CHECK(des_writer_add(w, "forced", 6, "3", 1, NULL, 0, true, &err), "add forced external");
 		des_writer_abort(w);
@@ -404,26 +433,48 @@ test_roundtrip(void)
 static void
 test_resolve(void)
 {
-	char	   *p;
+	struct
+	{
+		const char *archive;
+		const char *key;
+		const char *want;
+	}			cases[] = {
+		/* the fixture: prefix = the archive's folder */
+		{"/f/des-v1/ext/big_external.des", "ext/_bigFiles/big.bin", "/f/des-v1/ext/_bigFiles/big.bin"},
+		/* our default: one folder per archive */
+		{"/data/day/00.des", "day/00/_bigFiles/x", "/data/day/00/_bigFiles/x"},
+		/* a multi-level prefix ending in the directory */
+		{"/data/photos/2025-01-01/00.des", "photos/2025-01-01/_bigFiles/x", "/data/photos/2025-01-01/_bigFiles/x"},
+		/* a tree copied from a bucket prefix: the key's leading part is unknown here */
+		{"/backup/2025-01-01/00.des", "photos/2025-01-01/00/_bigFiles/sub/x", "/backup/2025-01-01/00/_bigFiles/sub/x"},
+		/* an unrelated prefix: _bigFiles beside the archive */
+		{"/data/day/a.des", "elsewhere/deep/_bigFiles/sub/x", "/data/day/_bigFiles/sub/x"},
+		{"/data/a.des", "_bigFiles/x", "/data/_bigFiles/x"},
+		/* no _bigFiles component: relative to the directory */
+		{"/data/day/a.des", "x/my_bigFiles/y", "/data/day/x/my_bigFiles/y"},
+		/* a tail only matches whole components */
+		{"/data/day/a.des", "today/_bigFiles/y", "/data/day/_bigFiles/y"},
+	};
 
-	p = des_local_resolve_external("/f/des-v1/ext/big_external.des", "ext/_bigFiles/big.bin");
-	CHECK(strcmp(p, "/f/des-v1/ext/_bigFiles/big.bin") == 0, "resolve 1: %s", p);
-	free(p);
-	p = des_local_resolve_external("/data/photos/2025-01-01/00.des", "photos/2025-01-01/_bigFiles/x");
-	CHECK(strcmp(p, "/data/photos/2025-01-01/_bigFiles/x") == 0, "resolve 2: %s", p);
-	free(p);
-	p = des_local_resolve_external("/data/a.des", "_bigFiles/x");
-	CHECK(strcmp(p, "/data/_bigFiles/x") == 0, "resolve 3: %s", p);
-	free(p);
-	p = des_local_resolve_external("/data/day/a.des", "elsewhere/deep/_bigFiles/sub/x");
-	CHECK(strcmp(p, "/data/day/_bigFiles/sub/x") == 0, "resolve 4: %s", p);
-	free(p);
-	p = des_local_resolve_external("/data/day/a.des", "day/plain/x");
-	CHECK(strcmp(p, "/data/day/plain/x") == 0, "resolve 5: %s", p);
-	free(p);
-	p = des_local_resolve_external("/data/day/a.des", "x/my_bigFiles/y");
-	CHECK(strcmp(p, "/data/day/x/my_bigFiles/y") == 0, "resolve 6: %s", p);
-	free(p);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char	   *p = des_local_resolve_external(cases[i].archive, cases[i].key);
+
+		CHECK(p && strcmp(p, cases[i].want) == 0, "resolve(%s, %s) = %s, want %s",
+			  cases[i].archive, cases[i].key, p ? p : "(null)", cases[i].want);
+		free(p);
+	}
+	{
+		char	   *a = des_local_default_prefix("/data/day/00.des");
+		char	   *b = des_local_default_prefix("/data/day/raw");
+		char	   *c = des_local_default_prefix("/top.des");
+
+		CHECK(strcmp(a, "day/00") == 0 && strcmp(b, "day/raw.d") == 0 && strcmp(c, "top") == 0,
+			  "default prefixes %s %s %s", a, b, c);
+		free(a);
+		free(b);
+		free(c);
+	}
 }
 
 /* ---- corruption ---- */

@@ -1,0 +1,58 @@
+#!/bin/bash
+# run.sh - pg_des benchmarks, run by `make bench` from the repository root
+# (after the Makefile has built test/bench/bench_core).
+#
+#   1-3  test/bench/bench_core     PostgreSQL-free core: writer and reader
+#   4    test/bench/bench_sql.sh   SQL: batch des.archive_read vs single calls
+#                                  (needs `make install`; uses pg_virtualenv)
+#
+# Every figure is printed beside a baseline measured in the same run; the
+# ratio column is pg_des / baseline in the unit shown (for rates, higher means
+# pg_des is faster; for times, lower is). Progress and all individual
+# measurements go to stderr, then the summary table is printed.
+#
+# BENCH_QUICK=1 runs small sizes as a smoke test (goals then do not apply);
+# BENCH_SKIP_SQL=1 leaves out the SQL benchmark. Sizes: see the BENCH_*
+# variables at the top of bench_core.c and bench_sql.sh.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+bench_dir=$(mktemp -d "${BENCH_DIR:-/tmp}/pg_des_run.XXXXXX")
+trap 'rm -rf "$bench_dir"' EXIT
+chmod 0755 "$bench_dir"			# the SQL benchmark's server (user postgres) works below it
+export BENCH_DIR=$bench_dir
+rows=$bench_dir/rows
+
+echo "pg_des benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+	"$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo)," \
+	"$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+echo "disk: $(df -PT "$bench_dir" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
+	echo "QUICK MODE: small sizes, a smoke test only; the goals are not evaluated on these sizes"
+fi
+echo
+
+test/bench/bench_core >"$rows"
+
+sql_status=0
+if [ -n "${BENCH_SKIP_SQL:-}" ] && [ "${BENCH_SKIP_SQL}" != 0 ]; then
+	printf 'ROW\t4 SQL archive_read batch vs single calls\tskipped (BENCH_SKIP_SQL)\t-\t-\t>= 10x single calls\t-\n' >>"$rows"
+else
+	test/bench/bench_sql.sh >>"$rows" || sql_status=$?
+	if [ "$sql_status" != 0 ]; then
+		printf 'ROW\t4 SQL archive_read batch vs single calls\tFAILED (exit %s, see above)\t-\t-\t>= 10x single calls\t-\n' \
+			"$sql_status" >>"$rows"
+	fi
+fi
+
+echo
+echo "Summary (best of the repetitions; ratio = pg_des / baseline in the unit shown)"
+echo
+{
+	printf 'metric\tpg_des\tbaseline\tratio\tgoal\tmet?\n'
+	printf -- '------\t------\t--------\t-----\t----\t----\n'
+	grep '^ROW' "$rows" | cut -f2-
+} | column -t -s $'\t' -o ' | '
+
+exit "$sql_status"
