@@ -91,6 +91,16 @@ SELECT put_file(:'dir' || '/badname.des', decode(replace(encode(pg_read_binary_f
 SELECT try(format('SELECT * FROM des.archive_list(%L)', :'dir' || '/badname.des'));
 SELECT "check", ok, detail FROM des.archive_verify(:'dir' || '/badname.des') WHERE NOT ok;
 
+-- duplicate names (possible in reference archives): the last one wins, verify reports them
+SELECT des.archive_write(:'dir' || '/dups.des', n, convert_to(upper(n), 'UTF8'), NULL ORDER BY n) ->> 'entries' AS entries
+FROM unnest(ARRAY['dup_a', 'dup_b']) n;
+SELECT put_file(:'dir' || '/dups.des', decode(replace(encode(pg_read_binary_file(:'dir' || '/dups.des'), 'hex'),
+                encode('dup_b'::bytea, 'hex'), encode('dup_a'::bytea, 'hex')), 'hex'));
+SELECT name, data_offset FROM des.archive_list(:'dir' || '/dups.des');
+SELECT convert_from(des.archive_read(:'dir' || '/dups.des', 'dup_a'), 'UTF8') AS last_wins;
+SELECT des.archive_info(:'dir' || '/dups.des') -> 'duplicates' AS duplicates;
+SELECT "check", ok, detail FROM des.archive_verify(:'dir' || '/dups.des') WHERE NOT ok;
+
 -- missing entries
 SELECT try(format('SELECT des.archive_read(%L, %L)', :'dir' || '/good.des', 'nope'));
 
