@@ -9,7 +9,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_des.control)
 
 MODULE_big = pg_des
 CORE_OBJS = src/core/des_error.o src/core/des_json.o src/core/des_names.o \
-	src/core/des_reader.o src/core/des_writer.o src/core/des_local.o
+	src/core/des_reader.o src/core/des_writer.o src/core/des_local.o src/core/des_sigv4.o
 BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o \
 	src/backend/reader_cache.o src/backend/archive_read.o src/backend/archive_write.o \
 	src/backend/hash_funcs.o
@@ -23,7 +23,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=pg_des
 
 PG_CPPFLAGS = -Iinclude -Isrc/backend -std=gnu11
 PG_CFLAGS ?= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
-SHLIB_LINK = -lb2 -llz4 -lxxhash
+SHLIB_LINK = -lb2 -llz4 -lxxhash -lcrypto
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -34,7 +34,7 @@ pg_des--$(EXTVERSION).sql: $(SQL_PARTS)
 
 # ---- PostgreSQL-free core: unit tests, fuzzing, benchmarks ----
 CORE_SRC = $(CORE_OBJS:.o=.c)
-CORE_LIBS = -lb2 -llz4 -lxxhash
+CORE_LIBS = -lb2 -llz4 -lxxhash -lcrypto
 CORE_WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
 FIXTURES ?= $(abspath ../shared/fixtures/des-v1)
 
@@ -42,7 +42,12 @@ test/unit/test_core: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(wildca
 	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(CORE_WARN) \
 		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_core.c -o $@ $(CORE_LIBS) -ljansson -lcrypto
 
-unit: test/unit/test_core
+test/unit/test_sigv4: $(CORE_SRC) test/unit/test_sigv4.c test/unit/unit.h $(wildcard include/des/*.h)
+	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(CORE_WARN) \
+		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_sigv4.c -o $@ $(CORE_LIBS)
+
+unit: test/unit/test_core test/unit/test_sigv4
+	test/unit/test_sigv4
 	test/unit/test_core $(FIXTURES)
 
 test/fuzz/fuzz_reader: $(CORE_SRC) test/fuzz/fuzz_reader.c $(wildcard include/des/*.h)
@@ -60,4 +65,4 @@ bench: test/bench/bench_core
 	test/bench/run.sh
 
 .PHONY: unit fuzz bench
-EXTRA_CLEAN = test/unit/test_core test/fuzz/fuzz_reader test/bench/bench_core
+EXTRA_CLEAN = test/unit/test_core test/unit/test_sigv4 test/fuzz/fuzz_reader test/bench/bench_core

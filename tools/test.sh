@@ -39,7 +39,10 @@ fi
 
 echo "== core unit tests"
 make -s unit FIXTURES="$fixtures" 2>&1 | tee "$logs/unit"
-count unit "$logs/unit"
+grep -E '^sigv4: ' "$logs/unit" >"$logs/sigv4" || true
+count sigv4 "$logs/sigv4"
+grep -E '^core: ' "$logs/unit" >"$logs/core" || true
+count core "$logs/core"
 
 echo "== reader fuzzing (${FUZZ_SECONDS:-60} s)"
 make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FIXTURES="$fixtures" 2>&1 | tee "$logs/fuzz"

@@ -1,0 +1,124 @@
+/*
+ * test_sigv4.c - the SigV4 signer against AWS's published S3 examples
+ * ("Examples: Signature Calculations in AWS Signature Version 4", S3 API
+ * reference): same credentials, dates, headers and expected signatures.
+ */
+#include "unit.h"
+#include "des/des_sigv4.h"
+
+#include <string.h>
+
+int			unit_passed,
+			unit_failed;
+
+#define AKID "AKIAIOSFODNN7EXAMPLE"
+#define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+static void
+check_signature(const char *what, des_sigv4_request *req, const char *want_sig, const char *want_signed)
+{
+	des_buf		auth = {0},
+				canon = {0};
+	des_error	err;
+	char		expect[400];
+
+	req->amz_date = "20130524T000000Z";
+	req->region = "us-east-1";
+	req->service = "s3";
+	req->access_key = AKID;
+	req->secret_key = SECRET;
+	snprintf(expect, sizeof(expect),
+			 "AWS4-HMAC-SHA256 Credential=" AKID "/20130524/us-east-1/s3/aws4_request,SignedHeaders=%s,Signature=%s",
+			 want_signed, want_sig);
+	CHECK(des_sigv4_sign(req, &auth, &canon, &err), "%s: sign: %s", what, err.message);
+	CHECK(auth.data && strcmp((char *) auth.data, expect) == 0, "%s:\n got  %s\n want %s\n canonical:\n%s",
+		  what, auth.data ? (char *) auth.data : "", expect, canon.data ? (char *) canon.data : "");
+	des_buf_free(&auth);
+	des_buf_free(&canon);
+}
+
+int
+main(void)
+{
+	/* GET Object with a Range header */
+	{
+		des_kv		h[] = {{"Range", "bytes=0-9"}};
+		des_sigv4_request r = {0};
+
+		r.method = "GET";
+		r.host = "examplebucket.s3.amazonaws.com";
+		r.path = "/test.txt";
+		r.headers = h;
+		r.nheaders = 1;
+		r.payload_sha256 = DES_EMPTY_SHA256;
+		check_signature("GET object", &r, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+						"host;range;x-amz-content-sha256;x-amz-date");
+	}
+	/* PUT Object: a key needing encoding, a Date and a storage-class header */
+	{
+		des_kv		h[] = {{"Date", "Fri, 24 May 2013 00:00:00 GMT"}, {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
+		des_sigv4_request r = {0};
+		char		payload_hash[65];
+
+		des_sha256_hex("Welcome to Amazon S3.", 21, payload_hash);
+		CHECK(strcmp(payload_hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072") == 0,
+			  "payload hash %s", payload_hash);
+		r.method = "PUT";
+		r.host = "examplebucket.s3.amazonaws.com";
+		r.path = "/test$file.text";
+		r.headers = h;
+		r.nheaders = 2;
+		r.payload_sha256 = payload_hash;
+		check_signature("PUT object", &r, "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd",
+						"date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class");
+	}
+	/* GET Bucket lifecycle: a subresource query parameter without value */
+	{
+		des_kv		q[] = {{"lifecycle", ""}};
+		des_sigv4_request r = {0};
+
+		r.method = "GET";
+		r.host = "examplebucket.s3.amazonaws.com";
+		r.path = "/";
+		r.query = q;
+		r.nquery = 1;
+		r.payload_sha256 = DES_EMPTY_SHA256;
+		check_signature("GET lifecycle", &r, "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543",
+						"host;x-amz-content-sha256;x-amz-date");
+	}
+	/* List objects: query parameters sorted by name */
+	{
+		des_kv		q[] = {{"prefix", "J"}, {"max-keys", "2"}};
+		des_sigv4_request r = {0};
+
+		r.method = "GET";
+		r.host = "examplebucket.s3.amazonaws.com";
+		r.path = "/";
+		r.query = q;
+		r.nquery = 2;
+		r.payload_sha256 = DES_EMPTY_SHA256;
+		check_signature("list objects", &r, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
+						"host;x-amz-content-sha256;x-amz-date");
+	}
+	/* encoding helpers */
+	{
+		des_buf		b = {0};
+		des_kv		q[] = {{"prefix", "a b/c+d"}, {"delimiter", "/"}, {"continuation-token", "x=y"}};
+
+		CHECK(des_uri_encode(&b, "a b/é~", strlen("a b/é~"), true) && b.len == 13 &&
+			  memcmp(b.data, "a%20b/%C3%A9~", 13) == 0, "uri encode: %.*s", (int) b.len, b.data);
+		b.len = 0;
+		CHECK(des_sigv4_query_string(q, 3, &b) && des_buf_putc(&b, 0) &&
+			  strcmp((char *) b.data, "continuation-token=x%3Dy&delimiter=%2F&prefix=a%20b%2Fc%2Bd") == 0,
+			  "query string: %s", b.data);
+		des_buf_free(&b);
+	}
+	{
+		char		d[17];
+
+		des_amz_date(1369353600, d);
+		CHECK(strcmp(d, "20130524T000000Z") == 0, "amz date %s", d);
+	}
+	printf("sigv4: %d passed, %d failed\n", unit_passed, unit_failed);
+	return unit_failed ? 1 : 0;
+}
