@@ -252,6 +252,9 @@ des_local_resolve_external(const char *archive_path, const char *key)
 	size_t		klen = strlen(key);
 	const char *rest = NULL;
 	char	   *out;
+	const char *big = find_component_run(key, klen, DES_EXTERNAL_FOLDER, strlen(DES_EXTERNAL_FOLDER));
+	/* the prefix part of the key: before "_bigFiles/", so the entry name never matches */
+	size_t		plen = big ? (size_t) (big - key) - strlen(DES_EXTERNAL_FOLDER) - 1 : klen;
 
 	if (dir == NULL)
 		return NULL;
@@ -259,26 +262,21 @@ des_local_resolve_external(const char *archive_path, const char *key)
 
 	/*
 	 * 1. The longest tail of the archive's directory ("c", "b/c", "a/b/c")
-	 * that appears in the key as whole components: what follows is relative
-	 * to the directory. This maps keys written with the directory as prefix
-	 * (the reference convention), and trees copied from object storage.
+	 * that appears in the key's prefix as whole components: what follows is
+	 * relative to the directory. This maps keys written with the directory as
+	 * prefix (the reference convention), and trees copied from object storage.
 	 */
 	for (size_t i = 0; i < dlen && rest == NULL; i++)
 	{
 		if (dir[i] == '/' && i + 1 < dlen)
-			rest = find_component_run(key, klen, dir + i + 1, dlen - i - 1);
+			rest = find_component_run(key, plen, dir + i + 1, dlen - i - 1);
 	}
 	if (rest == NULL && dlen > 0 && dir[0] != '/' && strcmp(dir, ".") != 0)
-		rest = find_component_run(key, klen, dir, dlen);
+		rest = find_component_run(key, plen, dir, dlen);
 
 	/* 2. Otherwise from the first "_bigFiles" component on, beside the archive. */
-	if (rest == NULL)
-	{
-		const char *b = find_component_run(key, klen, DES_EXTERNAL_FOLDER, strlen(DES_EXTERNAL_FOLDER));
-
-		if (b != NULL)
-			rest = b - strlen(DES_EXTERNAL_FOLDER) - 1;
-	}
+	if (rest == NULL && big != NULL)
+		rest = key + plen;
 	/* 3. Otherwise the key is relative to the directory. */
 	if (rest == NULL)
 		rest = key;

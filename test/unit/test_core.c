@@ -454,6 +454,10 @@ test_resolve(void)
 		{"/data/day/a.des", "x/my_bigFiles/y", "/data/day/x/my_bigFiles/y"},
 		/* a tail only matches whole components */
 		{"/data/day/a.des", "today/_bigFiles/y", "/data/day/_bigFiles/y"},
+		/* the entry name part of the key never matches the directory */
+		{"/srv/des/2024-06-01/00.des", "des/2024-06-01/00/_bigFiles/des/2024-06-01/00.des",
+		"/srv/des/2024-06-01/00/_bigFiles/des/2024-06-01/00.des"},
+		{"/srv/des/2024-06-01/00.des", "other/_bigFiles/des/2024-06-01/x", "/srv/des/2024-06-01/_bigFiles/des/2024-06-01/x"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
