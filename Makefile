@@ -9,7 +9,8 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_des.control)
 
 MODULE_big = pg_des
 CORE_OBJS = src/core/des_error.o src/core/des_json.o src/core/des_names.o \
-	src/core/des_reader.o src/core/des_writer.o src/core/des_local.o src/core/des_sigv4.o
+	src/core/des_reader.o src/core/des_writer.o src/core/des_local.o src/core/des_sigv4.o \
+	src/core/des_s3xml.o
 BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o \
 	src/backend/reader_cache.o src/backend/archive_read.o src/backend/archive_write.o \
 	src/backend/hash_funcs.o

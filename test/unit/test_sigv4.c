@@ -5,6 +5,7 @@
  */
 #include "unit.h"
 #include "des/des_sigv4.h"
+#include "des/des_s3xml.h"
 
 #include <string.h>
 
@@ -118,6 +119,50 @@ main(void)
 
 		des_amz_date(1369353600, d);
 		CHECK(strcmp(d, "20130524T000000Z") == 0, "amz date %s", d);
+	}
+	/* S3 XML responses */
+	{
+		const char *e = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
+			"<Message>The specified key does not exist &amp; never did &#233;&#x1F600;</Message>"
+			"<Key>a&lt;b</Key><RequestId>4442587FB7D0A2F9</RequestId></Error>";
+		const char *l = "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name>"
+			"<IsTruncated>true</IsTruncated><Contents><Key>x/1.des</Key><Size>10</Size><ETag>&quot;abc&quot;</ETag></Contents>"
+			"<Contents><Key>x/2.des</Key><Size>20</Size><ETag>\"def\"</ETag></Contents>"
+			"<CommonPrefixes><Prefix>x/sub/</Prefix></CommonPrefixes><NextContinuationToken>tok/+=</NextContinuationToken>"
+			"<Empty/></ListBucketResult>";
+		des_buf		t = {0};
+		size_t		pos = 0,
+					s,
+					en;
+		int			n = 0;
+
+		CHECK(des_xml_next_text(e, strlen(e), &pos, "Code", &t) && t.len == 9 && memcmp(t.data, "NoSuchKey", 9) == 0, "Code");
+		pos = 0;
+		CHECK(des_xml_next_text(e, strlen(e), &pos, "Message", &t) && des_buf_putc(&t, 0) &&
+			  strcmp((char *) t.data, "The specified key does not exist & never did \xc3\xa9\xf0\x9f\x98\x80") == 0,
+			  "Message entities: %s", t.data);
+		pos = 0;
+		CHECK(des_xml_next_text(e, strlen(e), &pos, "Key", &t) && t.len == 3 && memcmp(t.data, "a<b", 3) == 0, "Key");
+		pos = 0;
+		CHECK(!des_xml_next_text(e, strlen(e), &pos, "UploadId", &t), "absent element");
+		pos = 0;
+		while (des_xml_next_element(l, strlen(l), &pos, "Contents", &s, &en))
+		{
+			size_t		p2 = 0;
+
+			n++;
+			CHECK(des_xml_next_text(l + s, en - s, &p2, "Key", &t) && t.len == 7, "contents key");
+		}
+		CHECK(n == 2, "two Contents (%d)", n);
+		pos = 0;
+		CHECK(des_xml_next_text(l, strlen(l), &pos, "NextContinuationToken", &t) && t.len == 6, "token");
+		pos = 0;
+		CHECK(des_xml_next_text(l, strlen(l), &pos, "Empty", &t) && t.len == 0, "empty element");
+		pos = 0;
+		CHECK(!des_xml_next_text("<a>&bogus;</a>", 14, &pos, "a", &t) &&
+			  !des_xml_next_text("<a>&#0;</a>", 11, &(size_t){0}, "a", &t) &&
+			  !des_xml_next_text("<a>unterminated", 15, &(size_t){0}, "a", &t), "malformed XML refused");
+		des_buf_free(&t);
 	}
 	printf("sigv4: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
