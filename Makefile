@@ -13,7 +13,8 @@ CORE_OBJS = src/core/des_error.o src/core/des_json.o src/core/des_names.o \
 	src/core/des_s3xml.o
 BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o \
 	src/backend/reader_cache.o src/backend/archive_read.o src/backend/archive_write.o \
-	src/backend/hash_funcs.o
+	src/backend/hash_funcs.o src/backend/shmem.o src/backend/s3_client.o src/backend/s3_config.o \
+	src/backend/s3_storage.o src/backend/storage_list.o
 OBJS = $(CORE_OBJS) $(BACKEND_OBJS)
 
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
@@ -24,7 +25,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=pg_des
 
 PG_CPPFLAGS = -Iinclude -Isrc/backend -std=gnu11
 PG_CFLAGS ?= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
-SHLIB_LINK = -lb2 -llz4 -lxxhash -lcrypto
+SHLIB_LINK = -lb2 -llz4 -lxxhash -lcrypto -lcurl
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	make gcc clang libc6-dev pkg-config
 	postgresql-15 postgresql-server-dev-15 postgresql-common
-	libb2-dev liblz4-dev libxxhash-dev libssl-dev
+	libb2-dev liblz4-dev libxxhash-dev libssl-dev libcurl4-openssl-dev
 	libjansson-dev   # unit tests read the fixtures' manifest.json
 )
 

@@ -16,7 +16,7 @@ EXTRA_CFLAGS=${EXTRA_CFLAGS:-$([ "${CI:-}" = true ] && echo -DUSE_ASSERT_CHECKIN
 passed=0 failed=0 skipped=0
 count() {	# count <suite> <log>: add the suite's "N passed, N failed[, N skipped]" line
 	local line
-	line=$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -1)
+	line=$(grep -E '^[a-z0-9_]+: [0-9]+ passed, [0-9]+ failed' "$2" | tail -1)
 	if [ -z "$line" ]; then
 		echo "== $1: no result line (treated as 1 failure)"
 		failed=$((failed + 1))

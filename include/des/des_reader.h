@@ -45,6 +45,11 @@ typedef struct des_reader_limits
 {
 	uint64_t	max_index_bytes;	/* refuse larger indexes (0 = no limit) */
 	uint64_t	max_payload_bytes;	/* refuse to materialize larger payloads (0 = no limit) */
+	/*
+	 * Remote sources: do not read the header at open (it would cost a request
+	 * of its own); it is checked by verify and by any read that covers it.
+	 */
+	bool		defer_header_check;
 } des_reader_limits;
 
 extern bool des_reader_open(const des_source *src, const des_reader_limits *limits,
@@ -52,6 +57,7 @@ extern bool des_reader_open(const des_source *src, const des_reader_limits *limi
 extern void des_reader_close(des_reader *r);
 
 extern const des_footer *des_reader_footer(const des_reader *r);
+/* The 16 header bytes, or NULL when the check was deferred and has not happened yet. */
 extern const unsigned char *des_reader_header(const des_reader *r);
 extern uint64_t des_reader_count(const des_reader *r);
 extern uint64_t des_reader_size(const des_reader *r);	/* archive bytes */

@@ -20,6 +20,9 @@
 
 #include "des/des_json.h"
 #include "des/des_local.h"
+#include "s3_storage.h"
+
+#include <errno.h>
 
 PG_FUNCTION_INFO_V1(des_archive_list);
 PG_FUNCTION_INFO_V1(des_archive_read);
@@ -48,13 +51,20 @@ read_error_callback(void *arg)
 }
 
 static const DesLocation *
-open_for_read(text *location_text, bool verify, DesOpenArchive *oa)
+open_for_read(text *location_text, bool verify, bool revalidate, DesOpenArchive *oa)
 {
 	DesLocation *loc = DesParseLocation(text_to_cstring(location_text));
 
 	DesCheckReadAccess(loc);
-	DesOpenArchiveForRead(loc, verify, oa);
+	DesOpenArchiveForRead(loc, verify, revalidate, oa);
 	return loc;
+}
+
+/* A read failed because the S3 object was replaced after we cached its index. */
+static bool
+is_stale(const des_error *err)
+{
+	return err->code == DES_E_IO && err->sys_errno == ESTALE;
 }
 
 static bytea *
@@ -108,7 +118,7 @@ des_archive_list(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt;
 
 	InitMaterializedSRF(fcinfo, 0);
-	loc = open_for_read(PG_GETARG_TEXT_PP(0), false, &oa);
+	loc = open_for_read(PG_GETARG_TEXT_PP(0), false, true, &oa);
 	rc.location = loc->original;
 	errcb.callback = read_error_callback;
 	errcb.arg = &rc;
@@ -161,23 +171,35 @@ des_archive_read(PG_FUNCTION_ARGS)
 	const char *uname;
 	size_t		ulen;
 
-	loc = open_for_read(PG_GETARG_TEXT_PP(0), verify, &oa);
-	uname = DesTextToUtf8(name, &ulen);
-	idx = des_reader_find(oa.reader, uname, ulen);
-	if (idx < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("entry \"%s\" not found in archive \"%s\"", text_to_cstring(name), loc->original)));
-	rc.location = loc->original;
-	rc.entry = des_reader_entry(oa.reader, idx);
-	errcb.callback = read_error_callback;
-	errcb.arg = &rc;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 	out = DesBufInContext(CurrentMemoryContext);
-	if (!des_reader_get(oa.reader, idx, &oa.options, out, &err))
+	for (int attempt = 0;; attempt++)
+	{
+		loc = open_for_read(PG_GETARG_TEXT_PP(0), verify, false, &oa);
+		uname = DesTextToUtf8(name, &ulen);
+		idx = des_reader_find(oa.reader, uname, ulen);
+		if (idx < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("entry \"%s\" not found in archive \"%s\"", text_to_cstring(name), loc->original)));
+		rc.location = loc->original;
+		rc.entry = des_reader_entry(oa.reader, idx);
+		errcb.callback = read_error_callback;
+		errcb.arg = &rc;
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+		if (des_reader_get(oa.reader, idx, &oa.options, out, &err))
+		{
+			error_context_stack = errcb.previous;
+			break;
+		}
+		error_context_stack = errcb.previous;
+		if (is_stale(&err) && attempt == 0)
+		{
+			DesReaderCacheEvict(loc);
+			continue;
+		}
 		DesReportError(&err, loc->original);
-	error_context_stack = errcb.previous;
+	}
 	PG_RETURN_BYTEA_P(buf_to_bytea(out->data, out->len));
 }
 
@@ -187,14 +209,42 @@ des_archive_read(PG_FUNCTION_ARGS)
  * stored in the archive by offset, then external and 0-byte entries in
  * request order, then names absent from the archive with NULL data.
  */
-Datum
-des_archive_read_many(PG_FUNCTION_ARGS)
+/* Read a window of planned ranges: in parallel on S3, one read each locally. */
+static bool
+fetch_ranges(DesOpenArchive *oa, const des_batch_plan *plan, size_t first, size_t n,
+			 unsigned char **bufs, des_error *err)
+{
+	if (oa->s3 != NULL)
+	{
+		uint64	   *off = palloc(sizeof(uint64) * n);
+		uint64	   *len = palloc(sizeof(uint64) * n);
+
+		for (size_t k = 0; k < n; k++)
+		{
+			off[k] = plan->ranges[first + k].offset;
+			len[k] = plan->ranges[first + k].length;
+		}
+		return DesS3FetchRanges(oa->s3, off, len, bufs, (int) n, err);
+	}
+	for (size_t k = 0; k < n; k++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!des_reader_read_at(oa->reader, plan->ranges[first + k].offset, bufs[k],
+								plan->ranges[first + k].length, err))
+			return false;
+	}
+	return true;
+}
+
+#define RANGE_WINDOW 16
+
+/* One attempt of a batch read; false (with err) when a read failed. */
+static bool
+read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation *loc, bool verify,
+				  ReadErrorContext *rc, des_error *err)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	DesOpenArchive oa;
-	const DesLocation *loc;
 	ArrayType  *names = PG_GETARG_ARRAYTYPE_P(1);
-	bool		verify = PG_GETARG_BOOL(2);
 	Datum	   *elems;
 	bool	   *elem_nulls;
 	int			nelems;
@@ -203,20 +253,9 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 	text	  **missing;
 	int			nmissing = 0;
 	des_batch_plan *plan;
-	des_error	err;
 	des_buf    *decoded;
-	ErrorContextCallback errcb;
-	ReadErrorContext rc = {0};
 	MemoryContext rowcxt;
 	bool	   *seen;
-
-	InitMaterializedSRF(fcinfo, 0);
-	loc = open_for_read(PG_GETARG_TEXT_PP(0), verify, &oa);
-	rc.location = loc->original;
-	errcb.callback = read_error_callback;
-	errcb.arg = &rc;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
 
 	if (ARR_NDIM(names) > 1)
 		ereport(ERROR,
@@ -225,7 +264,7 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &nelems);
 	found = palloc(sizeof(uint64) * Max(nelems, 1));
 	missing = palloc(sizeof(text *) * Max(nelems, 1));
-	seen = palloc0(sizeof(bool) * Max(des_reader_count(oa.reader), 1));
+	seen = palloc0(sizeof(bool) * Max(des_reader_count(oa->reader), 1));
 	for (int k = 0; k < nelems; k++)
 	{
 		text	   *t;
@@ -238,7 +277,7 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 			continue;
 		t = DatumGetTextPP(elems[k]);
 		uname = DesTextToUtf8(t, &ulen);
-		idx = des_reader_find(oa.reader, uname, ulen);
+		idx = des_reader_find(oa->reader, uname, ulen);
 		if (idx < 0)
 		{
 			bool		dup = false;
@@ -264,43 +303,52 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 		cb->arg = plan;
 		MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 	}
-	if (!des_reader_plan_batch(oa.reader, found, nfound,
+	if (!des_reader_plan_batch(oa->reader, found, nfound,
 							   (uint64) des_read_coalesce_gap_kb * 1024,
-							   (uint64) des_read_max_span_kb * 1024, plan, &err))
-		DesReportError(&err, loc->original);
+							   (uint64) des_read_max_span_kb * 1024, plan, err))
+		DesReportError(err, loc->original);
 
 	decoded = DesBufInContext(CurrentMemoryContext);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "des archive_read batch", ALLOCSET_DEFAULT_SIZES);
-	for (size_t r = 0; r < plan->nranges; r++)
+	for (size_t w = 0; w < plan->nranges; w += RANGE_WINDOW)
 	{
-		const des_read_range *range = &plan->ranges[r];
+		size_t		n = Min(RANGE_WINDOW, plan->nranges - w);
 		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-		unsigned char *buf;
+		unsigned char *bufs[RANGE_WINDOW];
 
 		CHECK_FOR_INTERRUPTS();
-		rc.entry = des_reader_entry(oa.reader, plan->entries[range->first]);
-		buf = palloc_extended(range->length, MCXT_ALLOC_HUGE);
-		if (!des_reader_read_at(oa.reader, range->offset, buf, range->length, &err))
-			DesReportError(&err, loc->original);
-		for (size_t k = range->first; k < range->first + range->count; k++)
+		rc->entry = des_reader_entry(oa->reader, plan->entries[plan->ranges[w].first]);
+		for (size_t k = 0; k < n; k++)
+			bufs[k] = palloc_extended(Max(plan->ranges[w + k].length, 1), MCXT_ALLOC_HUGE);
+		if (!fetch_ranges(oa, plan, w, n, bufs, err))
 		{
-			uint64		idx = plan->entries[k];
-			const des_entry *e = des_reader_entry(oa.reader, idx);
-			const unsigned char *stored = buf + (e->data_offset - range->offset);
-			Datum		values[2];
-			bool		nulls[2] = {0};
+			MemoryContextSwitchTo(oldcxt);
+			return false;
+		}
+		for (size_t r = 0; r < n; r++)
+		{
+			const des_read_range *range = &plan->ranges[w + r];
 
-			rc.entry = e;
-			values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
-			if (e->flags == 0 && !verify)
-				values[1] = PointerGetDatum(buf_to_bytea(stored, e->data_length));
-			else
+			for (size_t k = range->first; k < range->first + range->count; k++)
 			{
-				if (!des_reader_decode(oa.reader, idx, stored, &oa.options, decoded, &err))
-					DesReportError(&err, loc->original);
-				values[1] = PointerGetDatum(buf_to_bytea(decoded->data, decoded->len));
+				uint64		idx = plan->entries[k];
+				const des_entry *e = des_reader_entry(oa->reader, idx);
+				const unsigned char *stored = bufs[r] + (e->data_offset - range->offset);
+				Datum		values[2];
+				bool		nulls[2] = {0};
+
+				rc->entry = e;
+				values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
+				if (e->flags == 0 && !verify)
+					values[1] = PointerGetDatum(buf_to_bytea(stored, e->data_length));
+				else
+				{
+					if (!des_reader_decode(oa->reader, idx, stored, &oa->options, decoded, err))
+						DesReportError(err, loc->original);
+					values[1] = PointerGetDatum(buf_to_bytea(decoded->data, decoded->len));
+				}
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			}
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
@@ -308,15 +356,20 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 	for (size_t k = 0; k < plan->ndirect; k++)
 	{
 		uint64		idx = plan->direct[k];
-		const des_entry *e = des_reader_entry(oa.reader, idx);
+		const des_entry *e = des_reader_entry(oa->reader, idx);
 		Datum		values[2];
 		bool		nulls[2] = {0};
 		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
 
 		CHECK_FOR_INTERRUPTS();
-		rc.entry = e;
-		if (!des_reader_decode(oa.reader, idx, NULL, &oa.options, decoded, &err))
-			DesReportError(&err, loc->original);
+		rc->entry = e;
+		if (!des_reader_decode(oa->reader, idx, NULL, &oa->options, decoded, err))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			if (is_stale(err))
+				return false;
+			DesReportError(err, loc->original);
+		}
 		values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
 		values[1] = PointerGetDatum(buf_to_bytea(decoded->data, decoded->len));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -329,6 +382,47 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 		bool		nulls[2] = {false, true};
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return true;
+}
+
+/*
+ * Batch read: distinct requested names, looked up in the in-memory index,
+ * read with one read per coalesced range (on S3, up to
+ * des.s3_max_connections ranges in parallel). Rows come in this order:
+ * entries stored in the archive by offset, then external and 0-byte entries
+ * in request order, then names absent from the archive with NULL data.
+ */
+Datum
+des_archive_read_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		verify = PG_GETARG_BOOL(2);
+	ErrorContextCallback errcb;
+	ReadErrorContext rc = {0};
+
+	InitMaterializedSRF(fcinfo, 0);
+	errcb.callback = read_error_callback;
+	errcb.arg = &rc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	for (int attempt = 0;; attempt++)
+	{
+		DesOpenArchive oa;
+		const DesLocation *loc = open_for_read(PG_GETARG_TEXT_PP(0), verify, false, &oa);
+		des_error	err;
+
+		rc.location = loc->original;
+		rc.entry = NULL;
+		if (read_many_attempt(fcinfo, &oa, loc, verify, &rc, &err))
+			break;
+		if (is_stale(&err) && attempt == 0)
+		{
+			tuplestore_clear(rsinfo->setResult);
+			DesReaderCacheEvict(loc);
+			continue;
+		}
+		DesReportError(&err, loc->original);
 	}
 	error_context_stack = errcb.previous;
 	return (Datum) 0;
@@ -348,7 +442,7 @@ Datum
 des_archive_info(PG_FUNCTION_ARGS)
 {
 	DesOpenArchive oa;
-	const DesLocation *loc = open_for_read(PG_GETARG_TEXT_PP(0), false, &oa);
+	const DesLocation *loc = open_for_read(PG_GETARG_TEXT_PP(0), false, true, &oa);
 	const des_footer *f = des_reader_footer(oa.reader);
 	StringInfoData s;
 	bool		first = true;
@@ -375,7 +469,10 @@ des_archive_info(PG_FUNCTION_ARGS)
 	append_json_key(&s, "archive_bytes", &first);
 	appendStringInfo(&s, UINT64_FORMAT, des_reader_size(oa.reader));
 	append_json_key(&s, "header", &first);
-	appendStringInfo(&s, "{\"magic\": \"DESHEAD1\", \"version\": %d}", des_reader_header(oa.reader)[8]);
+	if (des_reader_header(oa.reader))
+		appendStringInfo(&s, "{\"magic\": \"DESHEAD1\", \"version\": %d}", des_reader_header(oa.reader)[8]);
+	else
+		appendStringInfoString(&s, "{\"checked\": false}");
 	append_json_key(&s, "footer", &first);
 	appendStringInfo(&s, "{\"magic\": \"DESFOOT1\", \"version\": %d, \"data_start\": " UINT64_FORMAT
 					 ", \"data_length\": " UINT64_FORMAT ", \"meta_start\": " UINT64_FORMAT
@@ -421,6 +518,30 @@ verify_row(void *ctx, const char *check, bool ok, const char *detail)
 	tuplestore_putvalues(vc->rsinfo->setResult, vc->rsinfo->setDesc, values, nulls);
 }
 
+/* What verify holds open; released by a reset callback, even on error. */
+typedef struct VerifyResources
+{
+	des_reader *reader;
+	des_source	local;
+	bool		local_open;
+	DesS3Object *s3;
+	MemoryContextCallback cb;
+} VerifyResources;
+
+static void
+release_verify(void *arg)
+{
+	VerifyResources *vr = arg;
+
+	des_reader_close(vr->reader);
+	vr->reader = NULL;
+	if (vr->local_open)
+		des_local_source_close(&vr->local);
+	vr->local_open = false;
+	DesS3ObjectFree(vr->s3);
+	vr->s3 = NULL;
+}
+
 /*
  * Never raises for a damaged archive: an archive that cannot even be opened
  * yields one failed "open" row with the reason.
@@ -431,36 +552,47 @@ des_archive_verify(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	DesLocation *loc;
 	des_source	src;
-	des_reader *r;
 	des_error	err;
 	des_external_resolver res;
 	des_read_options opt = {true, NULL, interrupt_pending};
+	des_reader_limits limits = {0, MaxAllocSize, false};
 	VerifyCollector vc;
+	VerifyResources *vr = palloc0(sizeof(VerifyResources));
 
 	InitMaterializedSRF(fcinfo, 0);
 	vc.rsinfo = rsinfo;
+	vr->cb.func = release_verify;
+	vr->cb.arg = vr;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &vr->cb);
 	loc = DesParseLocation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	DesCheckReadAccess(loc);
-	if (!des_local_source_open(loc->path, &src, &err))
-		DesReportError(&err, loc->original);
-	if (!des_reader_open(&src, NULL, &r, &err))
+	if (loc->kind == DES_LOCATION_S3)
 	{
-		des_local_source_close(&src);
+		DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
+
+		DesS3Init();
+		if (!DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, NULL, &vr->s3, NULL, &err))
+			DesReportError(&err, loc->original);
+		limits.defer_header_check = vr->s3->tail_off > 0;
+		DesS3ObjectSource(vr->s3, &src);
+		opt.external = DesS3Resolver(&res, vr->s3);
+	}
+	else
+	{
+		if (!des_local_source_open(loc->path, &vr->local, &err))
+			DesReportError(&err, loc->original);
+		vr->local_open = true;
+		src = vr->local;
+		opt.external = des_local_resolver(&res, loc->path);
+	}
+	if (!des_reader_open(&src, &limits, &vr->reader, &err))
+	{
+		CHECK_FOR_INTERRUPTS();
 		verify_row(&vc, "open", false, err.message);
 		return (Datum) 0;
 	}
-	opt.external = des_local_resolver(&res, loc->path);
-	PG_TRY();
-	{
-		/* the core polls interrupt_pending and stops; CHECK_FOR_INTERRUPTS follows */
-		des_reader_verify(r, &opt, verify_row, &vc);
-	}
-	PG_FINALLY();
-	{
-		des_reader_close(r);
-		des_local_source_close(&src);
-	}
-	PG_END_TRY();
+	/* the core polls interrupt_pending and stops; CHECK_FOR_INTERRUPTS follows */
+	des_reader_verify(vr->reader, &opt, verify_row, &vc);
 	CHECK_FOR_INTERRUPTS();
 	return (Datum) 0;
 }

@@ -19,6 +19,7 @@
 
 #include "des/des_local.h"
 #include "des/des_writer.h"
+#include "s3_storage.h"
 
 PG_FUNCTION_INFO_V1(des_archive_write_transfn);
 PG_FUNCTION_INFO_V1(des_archive_write_finalfn);
@@ -29,6 +30,7 @@ typedef struct ArchiveWriteState
 	des_writer_options options;
 	des_sink	sink;
 	bool		sink_open;
+	DesS3Sink  *s3_sink;		/* S3 locations */
 	des_writer *writer;			/* NULL once finished or aborted */
 	bool		finished;
 	Datum		summary;		/* jsonb, after finish */
@@ -48,7 +50,11 @@ archive_write_cleanup(void *arg)
 	}
 	if (st->sink_open)
 	{
-		des_local_sink_free(&st->sink);
+		if (st->s3_sink)
+			DesS3SinkFree(st->s3_sink);
+		else
+			des_local_sink_free(&st->sink);
+		st->s3_sink = NULL;
 		st->sink_open = false;
 	}
 }
@@ -144,6 +150,32 @@ parse_options(Jsonb *opts, des_writer_options *o, char **prefix)
 	}
 }
 
+/*
+ * Default key prefix of external payloads: one folder per archive, named
+ * after it. Local: "<dir name>/<stem>"; S3: the archive key without ".des".
+ */
+char *
+DesDefaultExternalPrefix(const DesLocation *loc)
+{
+	char	   *p;
+	char	   *result;
+
+	if (loc->kind == DES_LOCATION_S3)
+	{
+		size_t		len = strlen(loc->key);
+
+		if (len > 4 && strcmp(loc->key + len - 4, ".des") == 0)
+			return pnstrdup(loc->key, len - 4);
+		return psprintf("%s.d", loc->key);
+	}
+	p = des_local_default_prefix(loc->path);
+	if (p == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	result = pstrdup(p);
+	free(p);
+	return result;
+}
+
 static ArchiveWriteState *
 start_archive(MemoryContext aggcxt, const char *location, Jsonb *options)
 {
@@ -166,15 +198,17 @@ start_archive(MemoryContext aggcxt, const char *location, Jsonb *options)
 	MemoryContextRegisterResetCallback(aggcxt, &st->cleanup);
 
 	if (prefix == NULL)
+		prefix = DesDefaultExternalPrefix(st->location);
+	if (st->location->kind == DES_LOCATION_S3)
 	{
-		char	   *p = des_local_default_prefix(st->location->path);
+		DesS3Endpoint *ep = DesS3EndpointForLocation(st->location);
 
-		if (p == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		prefix = pstrdup(p);
-		free(p);
+		DesS3Init();
+		if (!DesS3SinkOpen(ep, st->location->bucket, st->location->key, st->location->original,
+						   &st->sink, &st->s3_sink, &err))
+			DesReportError(&err, location);
 	}
-	if (!des_local_sink_open(st->location->path, &st->sink, &err))
+	else if (!des_local_sink_open(st->location->path, &st->sink, &err))
 		DesReportError(&err, location);
 	st->sink_open = true;
 	st->options.external_prefix = prefix;

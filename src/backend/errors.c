@@ -5,9 +5,13 @@
 
 #include <errno.h>
 
+#include "miscadmin.h"
+
 void
 DesReportError(const des_error *err, const char *location)
 {
+	/* a core call that failed because of a cancel or terminate reports that */
+	CHECK_FOR_INTERRUPTS();
 	switch (err->code)
 	{
 		case DES_E_IO:

@@ -53,8 +53,8 @@ percent_decode(const char *s, const char *location)
 	return out;
 }
 
-DesLocation *
-DesParseLocation(const char *location)
+static DesLocation *
+parse_location(const char *location, bool allow_prefix)
 {
 	DesLocation *loc = palloc0(sizeof(DesLocation));
 
@@ -83,31 +83,68 @@ DesParseLocation(const char *location)
 		loc->path = percent_decode(rest, location);
 	}
 	else if (pg_strncasecmp(location, "s3://", 5) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("S3 locations are not supported by this version of pg_des: \"%s\"", location),
-				 errhint("Use an absolute server path or a file:/// URL.")));
+	{
+		const char *b = location + 5;
+		const char *slash = strchr(b, '/');
+
+		loc->kind = DES_LOCATION_S3;
+		loc->bucket = slash ? pnstrdup(b, slash - b) : pstrdup(b);
+		loc->key = slash ? pstrdup(slash + 1) : pstrdup("");
+		if (loc->bucket[0] == '\0' || strlen(loc->bucket) > 255 ||
+			strspn(loc->bucket, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(loc->bucket))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid S3 bucket name in location \"%s\"", location),
+					 errhint("Write s3://bucket/key.")));
+		if (!allow_prefix && loc->key[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("S3 location \"%s\" names a bucket, not an object", location),
+					 errhint("Write s3://bucket/key.")));
+		if (strlen(loc->key) > 1024)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("S3 object key in \"%s\" is longer than 1024 bytes", location)));
+		if (!allow_prefix && loc->key[strlen(loc->key) - 1] == '/')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("archive location \"%s\" names a prefix, not an object", location),
+					 errhint("Name the archive object, for example \"%sarchive.des\".", location)));
+		return loc;
+	}
 	else if (strstr(location, "://") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unsupported URL scheme in location \"%s\"", location),
-				 errhint("Use an absolute server path or a file:/// URL.")));
+				 errhint("Use an absolute server path, a file:/// URL or an s3://bucket/key URL.")));
 	else if (location[0] != '/')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("relative archive path \"%s\" is not allowed", location),
-				 errhint("Use an absolute server path or a file:/// URL.")));
+				 errhint("Use an absolute server path, a file:/// URL or an s3://bucket/key URL.")));
 	else
 	{
 		loc->kind = DES_LOCATION_LOCAL;
 		loc->path = pstrdup(location);
 	}
-	if (loc->path[strlen(loc->path) - 1] == '/')
+	if (!allow_prefix && loc->path[strlen(loc->path) - 1] == '/')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("archive location \"%s\" names a directory", location),
 				 errhint("Name the archive file, for example \"%sarchive.des\".", location)));
 	return loc;
+}
+
+DesLocation *
+DesParseLocation(const char *location)
+{
+	return parse_location(location, false);
+}
+
+DesLocation *
+DesParseLocationPrefix(const char *location)
+{
+	return parse_location(location, true);
 }
 
 text *
@@ -129,6 +166,10 @@ DesTextToUtf8(text *t, size_t *len)
 	return u;
 }
 
+/*
+ * Local files need the server-file roles; S3 locations need USAGE on the
+ * foreign server, checked when its endpoint is resolved (s3_config.c).
+ */
 void
 DesCheckReadAccess(const DesLocation *loc)
 {

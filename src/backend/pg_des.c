@@ -7,6 +7,9 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "s3_client.h"
+#include "s3_storage.h"
+
 PG_MODULE_MAGIC;
 
 int			des_read_coalesce_gap_kb = 64;
@@ -33,5 +36,56 @@ _PG_init(void)
 							NULL,
 							&des_reader_cache_entries, 8, 1, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("des.default_server",
+							   "Foreign server (des_fdw) whose endpoint and user mapping serve s3:// locations.",
+							   NULL,
+							   &des_default_server, "", PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_connect_timeout",
+							"Time allowed to connect to the S3 endpoint.",
+							NULL,
+							&des_s3_connect_timeout_ms, 10000, 100, 600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_low_speed_time",
+							"A transfer that moves no byte for this long is abandoned (and retried).",
+							NULL,
+							&des_s3_low_speed_time_s, 30, 1, 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_max_retries",
+							"Retries of an S3 request after a 5xx, 429, timeout or connection failure.",
+							NULL,
+							&des_s3_max_retries, 4, 0, 20,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_retry_base_delay",
+							"First retry delay; each retry doubles it (with jitter), up to 10 s.",
+							NULL,
+							&des_s3_retry_base_ms, 100, 1, 10000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_max_connections",
+							"Concurrent requests of one operation (parallel range reads).",
+							NULL,
+							&des_s3_max_connections, 8, 1, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("des.s3_sign_payload",
+							 "Sign the SHA-256 of uploaded bytes (else UNSIGNED-PAYLOAD).",
+							 NULL,
+							 &des_s3_sign_payload, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_tail_read",
+							"Bytes read from the end of an S3 archive when opening it (covers footer and, usually, the index).",
+							NULL,
+							&des_s3_tail_read_kb, 1024, 1, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_part_size",
+							"Part size of multipart uploads (S3 requires at least 5 MB).",
+							NULL,
+							&des_s3_part_size_mb, 8, 5, 5120,
+							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_upload_parallel",
+							"Parts of one multipart upload sent at the same time.",
+							NULL,
+							&des_s3_upload_parallel, 4, 1, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("des");
+
+	if (process_shared_preload_libraries_in_progress)
+		DesShmemInit();
 }

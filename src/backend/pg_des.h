@@ -9,7 +9,11 @@
 #include "des/des_error.h"
 #include "des/des_reader.h"
 
-/* GUCs (pg_des.c) */
+/* shmem.c */
+extern void DesShmemInit(void);
+
+/* GUCs (pg_des.c, s3_config.c) */
+extern char *des_default_server;
 extern int	des_read_coalesce_gap_kb;
 extern int	des_read_max_span_kb;
 extern int	des_reader_cache_entries;
@@ -17,7 +21,8 @@ extern int	des_reader_cache_entries;
 /* A parsed archive location. */
 typedef enum DesLocationKind
 {
-	DES_LOCATION_LOCAL
+	DES_LOCATION_LOCAL,
+	DES_LOCATION_S3
 } DesLocationKind;
 
 typedef struct DesLocation
@@ -25,12 +30,19 @@ typedef struct DesLocation
 	DesLocationKind kind;
 	char	   *original;		/* as the user wrote it, for messages */
 	char	   *path;			/* local absolute path */
+	char	   *bucket;			/* S3 */
+	char	   *key;			/* S3 object key ("" for the bucket root) */
 } DesLocation;
 
 /* location.c */
 extern DesLocation *DesParseLocation(const char *location);
+/* as DesParseLocation, but a trailing '/' (a prefix to list) is allowed */
+extern DesLocation *DesParseLocationPrefix(const char *location);
 extern void DesCheckReadAccess(const DesLocation *loc);
 extern void DesCheckWriteAccess(const DesLocation *loc);
+
+/* archive_write.c */
+extern char *DesDefaultExternalPrefix(const DesLocation *loc);
 
 /* errors.c: raise an ERROR for a failed core call */
 extern void DesReportError(const des_error *err, const char *location) pg_attribute_noreturn();
@@ -39,12 +51,21 @@ extern void DesReportError(const des_error *err, const char *location) pg_attrib
 typedef struct DesOpenArchive
 {
 	des_reader *reader;
+	struct DesS3Object *s3;		/* S3 archives: for parallel range reads */
 	const DesLocation *location;
 	des_external_resolver resolver;
 	des_read_options options;
 } DesOpenArchive;
 
-extern void DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, DesOpenArchive *out);
+/*
+ * Open (or reuse) the reader for loc. For S3, revalidate asks for a
+ * conditional request before reusing a cached index; without it, data reads
+ * themselves detect a replaced object (If-Match) and fail with errno ESTALE
+ * in the des_error, after which the caller evicts and retries once.
+ */
+extern void DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidate,
+								  DesOpenArchive *out);
+extern void DesReaderCacheEvict(const DesLocation *loc);
 extern void DesReaderCacheReset(void);
 
 /*

@@ -12,12 +12,17 @@
 #include <sys/stat.h>
 
 #include "des/des_local.h"
+#include "s3_storage.h"
+#include "fmgr.h"
+#include "funcapi.h"
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
 typedef struct CachedReader
 {
-	char	   *path;			/* in TopMemoryContext; NULL = free slot */
+	char	   *path;			/* in TopMemoryContext; NULL = free slot.
+								 * S3: "server|s3://bucket/key" */
+	DesS3Object *s3;			/* S3 archives: the object (source, tail, ETag) */
 	dev_t		dev;
 	ino_t		ino;
 	off_t		size;
@@ -31,15 +36,24 @@ typedef struct CachedReader
 
 static CachedReader cache[MAX_CACHE_SLOTS];
 static uint64 use_clock;
+static uint64 cache_hits;
+static uint64 cache_misses;
+static uint64 cache_evictions;
 
 static void
 evict(CachedReader *c)
 {
 	if (c->path == NULL)
 		return;
+	cache_evictions++;
 	des_reader_close(c->reader);
-	des_local_source_close(&c->source);
-	ReleaseExternalFD();
+	if (c->s3)
+		DesS3ObjectFree(c->s3);
+	else
+	{
+		des_local_source_close(&c->source);
+		ReleaseExternalFD();
+	}
 	pfree(c->path);
 	memset(c, 0, sizeof(*c));
 }
@@ -58,20 +72,135 @@ same_file(const CachedReader *c, const struct stat *st)
 		c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+static CachedReader *
+find_slot(const char *key, int nslots)
+{
+	for (int i = 0; i < nslots; i++)
+		if (cache[i].path != NULL && strcmp(cache[i].path, key) == 0)
+			return &cache[i];
+	return NULL;
+}
+
+static CachedReader *
+victim_slot(int nslots)
+{
+	CachedReader *victim = NULL;
+
+	for (int i = 0; i < nslots; i++)
+	{
+		if (cache[i].path == NULL)
+			return &cache[i];
+		if (victim == NULL || cache[i].last_used < victim->last_used)
+			victim = &cache[i];
+	}
+	evict(victim);
+	return victim;
+}
+
 void
-DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, DesOpenArchive *out)
+DesReaderCacheEvict(const DesLocation *loc)
+{
+	for (int i = 0; i < MAX_CACHE_SLOTS; i++)
+	{
+		CachedReader *c = &cache[i];
+
+		if (c->path == NULL)
+			continue;
+		if ((loc->kind == DES_LOCATION_LOCAL && c->s3 == NULL && strcmp(c->path, loc->path) == 0) ||
+			(loc->kind == DES_LOCATION_S3 && c->s3 != NULL && strcmp(c->s3->location, loc->original) == 0))
+			evict(c);
+	}
+}
+
+/*
+ * S3: a cached reader is used without a request when data reads follow
+ * (they carry If-Match with the cached ETag, so a replaced object is detected
+ * as a 412 and never read through a stale index); with revalidate, a
+ * conditional tail GET (If-None-Match) confirms it first.
+ */
+static void
+open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out)
+{
+	DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
+	char	   *key = psprintf("%s|%s", ep->server_name, loc->original);
+	CachedReader *slot = find_slot(key, nslots);
+	des_error	err;
+	des_reader_limits limits = {0, MaxAllocSize, false};
+	DesS3Object *o = NULL;
+	bool		unchanged = false;
+
+	DesS3Init();
+	if (slot != NULL)
+	{
+		slot->s3->ep = ep;
+		if (revalidate)
+		{
+			if (!DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, slot->s3->etag, &o, &unchanged, &err))
+				DesReportError(&err, loc->original);
+			if (!unchanged)
+				evict(slot);
+			else
+				cache_hits++;
+		}
+		else
+			cache_hits++;
+		if (unchanged || !revalidate)
+		{
+			slot->last_used = ++use_clock;
+			out->reader = slot->reader;
+			out->s3 = slot->s3;
+			out->options.external = DesS3Resolver(&out->resolver, slot->s3);
+			return;
+		}
+		slot = NULL;
+	}
+	cache_misses++;
+	if (o == NULL && !DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, NULL, &o, NULL, &err))
+		DesReportError(&err, loc->original);
+	o->ep = ep;
+	/* the header costs a request of its own unless the tail read covered it */
+	limits.defer_header_check = o->tail_off > 0;
+	{
+		CachedReader *c = victim_slot(nslots);
+		des_reader *r = NULL;
+		des_source	src;
+
+		DesS3ObjectSource(o, &src);
+		if (!des_reader_open(&src, &limits, &r, &err))
+		{
+			DesS3ObjectFree(o);
+			DesReportError(&err, loc->original);
+		}
+		c->path = MemoryContextStrdup(TopMemoryContext, key);
+		c->s3 = o;
+		c->reader = r;
+		c->last_used = ++use_clock;
+		out->reader = r;
+		out->s3 = o;
+		out->options.external = DesS3Resolver(&out->resolver, o);
+	}
+}
+
+void
+DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidate, DesOpenArchive *out)
 {
 	struct stat st;
 	CachedReader *slot = NULL;
-	CachedReader *victim = NULL;
 	int			nslots = Min(Max(des_reader_cache_entries, 1), MAX_CACHE_SLOTS);
 	des_error	err;
-	des_reader_limits limits = {0, MaxAllocSize};
+	des_reader_limits limits = {0, MaxAllocSize, false};
 
 	memset(out, 0, sizeof(*out));
+	out->location = loc;
+	out->options.verify_hash = verify_hashes;
 	/* the setting may have been lowered: close what is now beyond it */
 	for (int i = nslots; i < MAX_CACHE_SLOTS; i++)
 		evict(&cache[i]);
+	if (loc->kind == DES_LOCATION_S3)
+	{
+		open_s3(loc, revalidate, nslots, out);
+		return;
+	}
 	if (stat(loc->path, &st) != 0)
 	{
 		int			e = errno;
@@ -79,32 +208,19 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, DesOpenArchive
 		des_fail_errno(&err, e, "could not stat \"%s\": %s", loc->path, strerror(e));
 		DesReportError(&err, loc->original);
 	}
-	for (int i = 0; i < nslots; i++)
+	slot = find_slot(loc->path, nslots);
+	if (slot != NULL && (slot->s3 != NULL || !same_file(slot, &st)))
 	{
-		CachedReader *c = &cache[i];
-
-		if (c->path != NULL && strcmp(c->path, loc->path) == 0)
-		{
-			if (same_file(c, &st))
-				slot = c;
-			else
-				evict(c);
-			break;
-		}
+		evict(slot);
+		slot = NULL;
 	}
-	if (slot == NULL)
+	if (slot != NULL)
+		cache_hits++;
+	else
 	{
-		for (int i = 0; i < nslots; i++)
-		{
-			if (cache[i].path == NULL)
-			{
-				victim = &cache[i];
-				break;
-			}
-			if (victim == NULL || cache[i].last_used < victim->last_used)
-				victim = &cache[i];
-		}
-		evict(victim);
+		CachedReader *victim = victim_slot(nslots);
+
+		cache_misses++;
 		ReserveExternalFD();
 		if (!des_local_source_open(loc->path, &victim->source, &err))
 		{
@@ -126,8 +242,6 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, DesOpenArchive
 	}
 	slot->last_used = ++use_clock;
 	out->reader = slot->reader;
-	out->location = loc;
-	out->options.verify_hash = verify_hashes;
 	out->options.external = des_local_resolver(&out->resolver, slot->path);
 }
 
@@ -147,4 +261,32 @@ DesBufInContext(MemoryContext cxt)
 	cb->arg = b;
 	MemoryContextRegisterResetCallback(cxt, cb);
 	return b;
+}
+
+PG_FUNCTION_INFO_V1(des_cache_stats);
+
+/* This backend's archive index cache. */
+Datum
+des_cache_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[5];
+	bool		nulls[5] = {0};
+	int64		entries = 0,
+				bytes = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < MAX_CACHE_SLOTS; i++)
+		if (cache[i].path)
+		{
+			entries++;
+			bytes += (int64) des_reader_footer(cache[i].reader)->index_length;
+		}
+	values[0] = Int64GetDatum((int64) cache_hits);
+	values[1] = Int64GetDatum((int64) cache_misses);
+	values[2] = Int64GetDatum((int64) cache_evictions);
+	values[3] = Int64GetDatum(entries);
+	values[4] = Int64GetDatum(bytes);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
 }

@@ -34,7 +34,21 @@ struct des_reader
 	uint64_t	duplicates;
 	unsigned char *meta;		/* META region, loaded on demand */
 	bool		meta_loaded;
+	bool		header_checked;
 };
+
+static bool
+check_header(des_reader *r, const unsigned char *h, des_error *err)
+{
+	if (memcmp(h, DES_HEADER_MAGIC, 8) != 0)
+		return des_fail(err, DES_E_BAD_MAGIC, "header magic is not \"DESHEAD1\"");
+	if (h[8] != DES_VERSION)
+		return des_fail(err, DES_E_UNSUPPORTED, "header declares format version %u; only version 1 is supported",
+						h[8]);
+	memcpy(r->header, h, DES_HEADER_SIZE);
+	r->header_checked = true;
+	return true;
+}
 
 const des_footer *
 des_reader_footer(const des_reader *r)
@@ -45,7 +59,7 @@ des_reader_footer(const des_reader *r)
 const unsigned char *
 des_reader_header(const des_reader *r)
 {
-	return r->header;
+	return r->header_checked ? r->header : NULL;
 }
 
 uint64_t
@@ -82,7 +96,11 @@ des_reader_read_at(des_reader *r, uint64_t off, void *buf, size_t len, des_error
 	if (des_add_overflows(off, len, &end) || end > r->src.size)
 		return des_fail(err, DES_E_CORRUPT, "read of %zu bytes at offset %llu is past the end of the archive (%llu bytes)",
 						len, (unsigned long long) off, (unsigned long long) r->src.size);
-	return r->src.read_at(r->src.ctx, off, buf, len, err);
+	if (!r->src.read_at(r->src.ctx, off, buf, len, err))
+		return false;
+	if (!r->header_checked && off == 0 && len >= DES_HEADER_SIZE)
+		return check_header(r, buf, err);
+	return true;
 }
 
 /* Check a region lies within [16, size-72]. */
@@ -193,18 +211,12 @@ des_reader_open(const des_source *src, const des_reader_limits *limits,
 	if (!src->read_at(src->ctx, src->size - DES_FOOTER_SIZE, fbuf, DES_FOOTER_SIZE, err) ||
 		!parse_footer(fbuf, f, err))
 		goto fail;
-	if (!src->read_at(src->ctx, 0, r->header, DES_HEADER_SIZE, err))
-		goto fail;
-	if (memcmp(r->header, DES_HEADER_MAGIC, 8) != 0)
+	if (!r->limits.defer_header_check)
 	{
-		des_fail(err, DES_E_BAD_MAGIC, "header magic is not \"DESHEAD1\"");
-		goto fail;
-	}
-	if (r->header[8] != DES_VERSION)
-	{
-		des_fail(err, DES_E_UNSUPPORTED, "header declares format version %u; only version 1 is supported",
-				 r->header[8]);
-		goto fail;
+		unsigned char h[DES_HEADER_SIZE];
+
+		if (!src->read_at(src->ctx, 0, h, DES_HEADER_SIZE, err) || !check_header(r, h, err))
+			goto fail;
 	}
 
 	body_end = src->size - DES_FOOTER_SIZE;
@@ -798,6 +810,17 @@ des_reader_verify(des_reader *r, const des_read_options *opt, des_verify_report 
 	des_read_options ropt = {false, opt ? opt->external : NULL, NULL};
 	uint64_t	checked = 0;
 
+	if (!r->header_checked)
+	{
+		unsigned char h[DES_HEADER_SIZE];
+
+		if (!des_reader_read_at(r, 0, h, DES_HEADER_SIZE, &err) ||
+			(!r->header_checked && !check_header(r, h, &err)))
+		{
+			vreport(&vs, "header", false, "%s", err.message);
+			return;
+		}
+	}
 	for (int k = 9; k < 16; k++)
 		reserved_zero &= (r->header[k] == 0);
 	for (int k = 0; k < 7; k++)

@@ -5,9 +5,11 @@
  * ratio means something on any machine:
  *
  *   1. writer, 64 KiB entries, BLAKE2b on, LZ4 off      vs plain blake2b() over
- *      the same buffers (and, for information, blake2b + write() + fsync)
+ *      the same buffers; for information also vs blake2b + write() (+ fsync)
+ *      of the same bytes, and the writer into a null sink (no I/O)
  *   2. writer, 256-byte entries, hashing off             vs raw write() of as
- *      many bytes through a 1 MiB buffer (+ the Python reference constant)
+ *      many bytes through a 1 MiB buffer (+ fsync); for information the
+ *      Python reference constant and the writer into a null sink
  *   3. reader open of a 1,000,000-entry archive          vs open + pread of the
  *      footer and the index region
  *      random des_reader_find by name                    vs direct indexing
@@ -15,8 +17,10 @@
  *
  * Archives are written through des_local_sink_open into a temporary directory
  * on local disk and removed afterwards. pg_des and its baseline alternate
- * within each repetition; the table reports the best repetition of each
- * (least disturbed by other load), stderr shows best / median / worst.
+ * within each repetition, each timed file write preceded by the same
+ * page-cache warm-up (see warm_up); one extra "cold" run shows the case
+ * without it. The table reports the best repetition of each (least disturbed
+ * by other load); stderr shows every repetition and best / median / worst.
  *
  * stdout: one tab-separated line per table row, formatted by test/bench/run.sh:
  *   ROW <metric> <pg_des> <baseline> <ratio pg_des/baseline> <goal> <met>
@@ -214,7 +218,7 @@ static void
 row(const char *metric, const char *pg, const char *base, double ratio,
 	const char *goal, const char *met)
 {
-	printf("ROW\t%s\t%s\t%s\t%.2fx\t%s\t%s%s\n", metric, pg, base, ratio, goal, met,
+	printf("ROW\t%s\t%s\t%s\t%.3gx\t%s\t%s%s\n", metric, pg, base, ratio, goal, met,
 		   (quick && strcmp(met, "-") != 0) ? " (quick mode)" : "");
 	fflush(stdout);
 }

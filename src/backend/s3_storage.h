@@ -1,0 +1,50 @@
+/*
+ * s3_storage.h - S3 objects as archive sources, sinks and listings.
+ */
+#ifndef DES_S3_STORAGE_H
+#define DES_S3_STORAGE_H
+
+#include "s3_client.h"
+#include "des/des_writer.h"
+
+/* An object opened for reading: malloc'd, so it can outlive a query in a cache. */
+typedef struct DesS3Object
+{
+	const DesS3Endpoint *ep;	/* set before every use: credentials are per call */
+	char	   *bucket;
+	char	   *key;
+	char	   *location;
+	uint64		size;
+	char		etag[130];
+	unsigned char *tail;		/* the last bytes, read at open */
+	uint64		tail_off;
+	size_t		tail_len;
+	uint64		requests;
+} DesS3Object;
+
+extern bool DesS3ObjectOpen(const DesS3Endpoint *ep, const char *bucket, const char *key,
+							const char *location, const char *if_none_match,
+							DesS3Object **out, bool *unchanged, des_error *err);
+extern void DesS3ObjectSource(DesS3Object *o, des_source *src);
+extern void DesS3ObjectFree(DesS3Object *o);
+extern const des_external_resolver *DesS3Resolver(des_external_resolver *r, DesS3Object *archive);
+
+/* Read n ranges of o in parallel (bounded by des.s3_max_connections), If-Match guarded. */
+extern bool DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
+							 unsigned char **bufs, int n, des_error *err);
+
+typedef struct DesS3Sink DesS3Sink;
+
+extern bool DesS3SinkOpen(const DesS3Endpoint *ep, const char *bucket, const char *key,
+						  const char *location, des_sink *sink, DesS3Sink **out, des_error *err);
+extern void DesS3SinkFree(DesS3Sink *s);
+
+typedef void (*DesS3ListCallback) (void *arg, const char *key, uint64 size, const char *etag, bool is_prefix);
+extern bool DesS3List(const DesS3Endpoint *ep, const char *bucket, const char *prefix,
+					  const char *delimiter, DesS3ListCallback cb, void *arg, des_error *err);
+
+extern int	des_s3_tail_read_kb;
+extern int	des_s3_part_size_mb;
+extern int	des_s3_upload_parallel;
+
+#endif

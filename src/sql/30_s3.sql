@@ -1,0 +1,38 @@
+-- S3 storage: the des_fdw foreign-data wrapper holds endpoints (servers) and
+-- credentials (user mappings); des.default_server picks the server used for
+-- s3:// locations. Scanning foreign tables comes with the FDW feature.
+
+CREATE FUNCTION des.fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_fdw_validator'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER des_fdw VALIDATOR des.fdw_validator;
+COMMENT ON FOREIGN DATA WRAPPER des_fdw IS 'DES archives on S3-compatible object storage';
+
+CREATE FUNCTION des.s3_stats()
+RETURNS TABLE (kind text, requests bigint, errors bigint, retries bigint,
+               bytes_in bigint, bytes_out bigint, shared boolean)
+AS 'MODULE_PATHNAME', 'des_s3_stats'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.s3_stats() IS
+  'S3 requests by kind since the last reset (cluster-wide when pg_des is preloaded, else this session)';
+
+CREATE FUNCTION des.s3_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_s3_stats_reset'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION des.s3_stats_reset() FROM PUBLIC;
+
+CREATE FUNCTION des.cache_stats()
+RETURNS TABLE (hits bigint, misses bigint, evictions bigint, entries bigint, index_bytes bigint)
+AS 'MODULE_PATHNAME', 'des_cache_stats'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.cache_stats() IS 'this session''s archive index cache';
+
+CREATE FUNCTION des.storage_list(location text, delimiter text DEFAULT NULL)
+RETURNS TABLE (location text, size bigint, etag text, is_prefix boolean)
+AS 'MODULE_PATHNAME', 'des_storage_list'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION des.storage_list(text, text) IS
+  'objects (and, with a delimiter, common prefixes) under a local or s3:// prefix';
