@@ -33,6 +33,7 @@ typedef struct des_error
 {
 	des_error_code code;
 	int			sys_errno;
+	int			sqlstate;		/* set by the backend glue when it knows better (0 = derive from code) */
 	char		message[512];
 } des_error;
 

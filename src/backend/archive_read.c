@@ -42,6 +42,8 @@ read_error_callback(void *arg)
 {
 	ReadErrorContext *rc = arg;
 
+	if (rc->location == NULL)
+		return;
 	if (rc->entry)
 		errcontext("archive \"%s\", entry \"%.*s\", offset %llu",
 				   rc->location, (int) Min(rc->entry->name_len, 200), rc->entry->name,

@@ -12,6 +12,10 @@ DesReportError(const des_error *err, const char *location)
 {
 	/* a core call that failed because of a cancel or terminate reports that */
 	CHECK_FOR_INTERRUPTS();
+	if (err->sqlstate != 0)
+		ereport(ERROR,
+				(errcode(err->sqlstate),
+				 errmsg("archive \"%s\": %s", location, err->message)));
 	switch (err->code)
 	{
 		case DES_E_IO:

@@ -603,6 +603,8 @@ DesS3FillError(const DesS3Transfer *t, const char *what, const char *location, d
 				 "%s of \"%s\" failed: HTTP %ld %s%s%s (request id %s, %d attempt(s))", what, location,
 				 t->status, info.code[0] ? info.code : "error", info.message[0] ? ": " : "", info.message,
 				 info.request_id[0] ? info.request_id : "none", t->attempts);
+	if (!t->overflow)
+		err->sqlstate = info.sqlstate;
 }
 
 void

@@ -71,35 +71,44 @@ DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 	DesS3Transfer *t = palloc0(sizeof(DesS3Transfer) * n);
 	char	  (*ranges)[64] = palloc(64 * n);
 	bool		ok = true;
+	int			nt = 0;
 
 	for (int i = 0; i < n; i++)
 	{
+		/* bytes the open already brought cost no request */
+		if (offsets[i] >= o->tail_off && offsets[i] + lengths[i] <= o->tail_off + o->tail_len)
+		{
+			memcpy(bufs[i], o->tail + (offsets[i] - o->tail_off), lengths[i]);
+			continue;
+		}
 		snprintf(ranges[i], 64, "bytes=%llu-%llu", (unsigned long long) offsets[i],
 				 (unsigned long long) (offsets[i] + lengths[i] - 1));
-		DesS3TransferInit(&t[i], DES_S3_GET_RANGE, "GET", o->bucket, o->key);
-		t[i].headers[t[i].nheaders++] = (des_kv) {"Range", ranges[i]};
+		DesS3TransferInit(&t[nt], DES_S3_GET_RANGE, "GET", o->bucket, o->key);
+		t[nt].headers[t[nt].nheaders++] = (des_kv) {"Range", ranges[i]};
 		if (o->etag[0])
-			t[i].headers[t[i].nheaders++] = (des_kv) {"If-Match", o->etag};
-		t[i].into = bufs[i];
-		t[i].into_cap = lengths[i];
+			t[nt].headers[t[nt].nheaders++] = (des_kv) {"If-Match", o->etag};
+		t[nt].into = bufs[i];
+		t[nt].into_cap = lengths[i];
+		nt++;
 	}
-	(void) DesS3Perform(o->ep, t, n, des_s3_max_connections);
-	for (int i = 0; i < n; i++)
+	if (nt > 0)
+		(void) DesS3Perform(o->ep, t, nt, des_s3_max_connections);
+	for (int i = 0; i < nt; i++)
 	{
-		if (ok && !(DesS3Ok(&t[i]) && t[i].received == lengths[i]))
+		if (ok && !(DesS3Ok(&t[i]) && t[i].received == t[i].into_cap))
 		{
 			ok = false;
 			if (t[i].status == 412)
 				des_fail_errno(err, ESTALE, "archive \"%s\" changed while it was being read", o->location);
 			else if (DesS3Ok(&t[i]))
-				des_fail(err, DES_E_CORRUPT, "S3 returned %zu bytes for a range of %llu of \"%s\"",
-						 t[i].received, (unsigned long long) lengths[i], o->location);
+				des_fail(err, DES_E_CORRUPT, "S3 returned %zu bytes for a range of %zu of \"%s\"",
+						 t[i].received, t[i].into_cap, o->location);
 			else
 				DesS3FillError(&t[i], "ranged GET", o->location, err);
 		}
 		DesS3TransferFree(&t[i]);
 	}
-	o->requests += n;
+	o->requests += nt;
 	pfree(t);
 	pfree(ranges);
 	return ok;

@@ -19,6 +19,7 @@ des_vset(des_error *err, des_error_code code, int saved_errno, const char *fmt, 
 		return;
 	err->code = code;
 	err->sys_errno = saved_errno;
+	err->sqlstate = 0;
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 }
 
@@ -51,6 +52,7 @@ des_error_clear(des_error *err)
 {
 	err->code = DES_OK;
 	err->sys_errno = 0;
+	err->sqlstate = 0;
 	err->message[0] = '\0';
 }
 

@@ -26,6 +26,12 @@
 //     not uploaded or with another ETag, InvalidPartOrder, EntityTooSmall for a
 //     part under 5 MiB other than the last.
 //   - Content-MD5 is checked (InvalidDigest, BadDigest); s3rver ignores it.
+//   - Suffix ranges (Range: bytes=-N, the last N bytes): s3rver serves bytes
+//     0-N instead; the proxy asks s3rver for the size and rewrites the Range
+//     to the absolute bytes (bytes=-0 -> 416 InvalidRange, as S3).
+//   - Request bodies are read whole (one copy, as chunks) before s3rver sees
+//     them: s3rver keeps a truncated object when an upload is cut short, S3
+//     stores nothing.
 //   - STREAMING-* (aws-chunked) payloads are refused with 501 NotImplemented:
 //     s3rver would store the chunk framing as object data.
 //
@@ -336,7 +342,7 @@ function bufferBody(req, ctx, wantMd5) {
 // Consume and count a body we will not use, then call back.
 function drain(req, ctx) {
   return new Promise(resolve => {
-    if (req.readableEnded) return resolve();
+    if (req.readableEnded || req.destroyed) return resolve();
     req.on('data', c => {
       ctx.bytesIn += c.length;
       stats.bytes_in += c.length;
@@ -400,32 +406,25 @@ function forward(req, res, ctx, bodyChunks) {
     ur.on('error', () => res.destroy());
   });
   up.on('error', err => {
+    // Once s3rver has answered, a failure to send it the rest of the body (it
+    // may answer early, e.g. NoSuchBucket) is not the client's concern; a
+    // broken response stream is handled by 'error' on the response above.
     if (!res.headersSent) sendError(req, res, ctx, 500, 'InternalError', `proxy could not reach s3rver: ${err.message}`, null, 'upstream-error');
-    else res.destroy();
   });
   res.on('close', () => {
     if (!res.writableFinished) up.destroy();
   });
-  if (bodyChunks) {
-    // write with backpressure
-    let i = 0;
-    const pump = () => {
-      while (i < bodyChunks.length) {
-        const c = bodyChunks[i];
-        bodyChunks[i++] = null;
-        if (!up.write(c)) return up.once('drain', pump);
-      }
-      up.end();
-    };
-    pump();
-  } else {
-    req.on('data', c => {
-      ctx.bytesIn += c.length;
-      stats.bytes_in += c.length;
-    });
-    req.pipe(up);
-    req.on('aborted', () => up.destroy());
-  }
+  // write with backpressure, dropping each chunk once written
+  let i = 0;
+  const pump = () => {
+    while (i < bodyChunks.length) {
+      const c = bodyChunks[i];
+      bodyChunks[i++] = null;
+      if (!up.write(c)) return up.once('drain', pump);
+    }
+    up.end();
+  };
+  pump();
 }
 
 const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -605,29 +604,58 @@ async function handle(req, res) {
   if (md5Header !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(md5Header)) {
     return reject(400, 'InvalidDigest', 'The Content-MD5 you specified was not valid.', { 'Content-MD5': md5Header });
   }
-  let chunks = null;
-  if (hashed || md5Header !== undefined || kind === 'multipart_complete') {
-    let body;
-    try {
-      body = await bufferBody(req, ctx, md5Header !== undefined);
-    } catch (e) {
-      return logLine(ctx, '-', 'client-aborted');
-    }
-    if (hashed && body.sha256 !== sha.toLowerCase()) {
-      return reject(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        { ClientComputedContentSHA256: sha, S3ComputedContentSHA256: body.sha256 });
-    }
-    if (md5Header !== undefined && body.md5 !== md5Header) {
-      return reject(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.',
-        { ExpectedDigest: Buffer.from(md5Header, 'base64').toString('hex'), CalculatedDigest: Buffer.from(body.md5, 'base64').toString('hex') });
-    }
-    if (kind === 'multipart_complete') {
-      const bad = checkCompleteBody(bucket, String(query.uploadId), Buffer.concat(body.chunks).toString('utf8'));
-      if (bad) return reject(...bad);
-    }
-    chunks = body.chunks;
+  // The whole body is read (and hashed) before s3rver sees any of it: S3
+  // stores nothing from a request whose body is cut short or fails its hash,
+  // but s3rver would keep a truncated object. One copy in memory, as a list of
+  // chunks.
+  let body;
+  try {
+    body = await bufferBody(req, ctx, md5Header !== undefined);
+  } catch (e) {
+    return logLine(ctx, '-', 'client-aborted');
   }
-  forward(req, res, ctx, chunks);
+  if (hashed && body.sha256 !== sha.toLowerCase()) {
+    return reject(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.",
+      { ClientComputedContentSHA256: sha, S3ComputedContentSHA256: body.sha256 });
+  }
+  if (md5Header !== undefined && body.md5 !== md5Header) {
+    return reject(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.',
+      { ExpectedDigest: Buffer.from(md5Header, 'base64').toString('hex'), CalculatedDigest: Buffer.from(body.md5, 'base64').toString('hex') });
+  }
+  if (kind === 'multipart_complete') {
+    const bad = checkCompleteBody(bucket, String(query.uploadId), Buffer.concat(body.chunks).toString('utf8'));
+    if (bad) return reject(...bad);
+  }
+  if (kind === 'get_range') {
+    const m = /^bytes=-(\d+)$/.exec(String(req.headers.range).trim());
+    if (m) {
+      const size = await upstreamSize(req, rawPath);
+      if (size !== null) {
+        const n = Number(m[1]);
+        if (n === 0 || size === 0) {
+          return reject(416, 'InvalidRange', 'The requested range is not satisfiable', { RangeRequested: req.headers.range, ActualObjectSize: size });
+        }
+        req.headers.range = `bytes=${Math.max(0, size - n)}-${size - 1}`;
+      }
+    }
+  }
+  forward(req, res, ctx, body.chunks);
+}
+
+// Size of the object per s3rver (HEAD with the request's own headers), or
+// null when s3rver does not say (then the request goes on unchanged).
+function upstreamSize(req, rawPath) {
+  return new Promise(resolve => {
+    const headers = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && k !== 'range' && k !== 'content-length') headers[k] = v;
+    const h = http.request({ host: HOST, port: UPSTREAM_PORT, method: 'HEAD', path: rawPath, headers, agent: upstreamAgent }, r => {
+      r.resume();
+      const len = Number(r.headers['content-length']);
+      resolve(r.statusCode === 200 && Number.isInteger(len) ? len : null);
+    });
+    h.on('error', () => resolve(null));
+    h.end();
+  });
 }
 
 const server = http.createServer((req, res) => {
