@@ -8,7 +8,13 @@ packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-common
 	libb2-dev liblz4-dev libxxhash-dev libssl-dev libcurl4-openssl-dev
 	libjansson-dev   # unit tests read the fixtures' manifest.json
+	curl awscli      # S3 tests: harness control, interoperability with the AWS CLI
 )
+# The S3 harness runs on Node.js; install Debian's when npm is missing, and
+# leave an existing Node installation alone.
+if ! command -v npm >/dev/null 2>&1; then
+	packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

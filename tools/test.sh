@@ -48,11 +48,37 @@ echo "== reader fuzzing (${FUZZ_SECONDS:-60} s)"
 make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FIXTURES="$fixtures" 2>&1 | tee "$logs/fuzz"
 count fuzz "$logs/fuzz"
 
+echo "== S3 harness (s3rver behind a SigV4-verifying proxy on 127.0.0.1:59001)"
+test/s3/stop.sh >/dev/null 2>&1 || true
+rm -rf test/s3/data
+s3_up=true
+test/s3/start.sh >"$logs/s3start" 2>&1 || { s3_up=false; cat "$logs/s3start"; }
+trap 'test/s3/stop.sh >/dev/null 2>&1 || true' EXIT
+if $s3_up; then
+	S3_SELFTEST_BIG_MIB=${S3_SELFTEST_BIG_MIB:-64} test/s3/selftest.sh >"$logs/s3self" 2>&1
+	tail -3 "$logs/s3self"
+	count s3harness "$logs/s3self"
+else
+	echo "s3harness: 0 passed, 1 failed" >"$logs/s3self"
+	count s3harness "$logs/s3self"
+fi
+
 echo "== pg_regress (PostgreSQL 15, shared_preload_libraries = pg_des)"
 work=/tmp/pg_des_regress
 rm -rf "$work"
-mkdir -p "$work"/{basic,errors,privileges}
-tests="archive_basic archive_errors archive_privileges"
+mkdir -p "$work"/{basic,errors,privileges,s3,aws}
+cat >"$work/aws/config" <<'AWSCFG'
+[default]
+region = us-east-1
+s3 =
+    addressing_style = path
+AWSCFG
+cat >"$work/aws/credentials" <<'AWSCRED'
+[default]
+aws_access_key_id = pgdes-test-key
+aws_secret_access_key = pgdes-test-secret
+AWSCRED
+tests="archive_basic archive_errors archive_privileges s3_archives s3_interop"
 if $have_fixtures; then
 	cp -r "$fixtures" "$work/fixtures"
 	tests="$tests archive_fixtures"

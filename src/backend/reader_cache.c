@@ -290,3 +290,12 @@ des_cache_stats(PG_FUNCTION_ARGS)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
+
+PG_FUNCTION_INFO_V1(des_cache_reset);
+
+Datum
+des_cache_reset(PG_FUNCTION_ARGS)
+{
+	DesReaderCacheReset();
+	PG_RETURN_VOID();
+}

@@ -30,6 +30,12 @@ AS 'MODULE_PATHNAME', 'des_cache_stats'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.cache_stats() IS 'this session''s archive index cache';
 
+CREATE FUNCTION des.cache_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_cache_reset'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.cache_reset() IS 'close every archive this session keeps open';
+
 CREATE FUNCTION des.storage_list(location text, delimiter text DEFAULT NULL)
 RETURNS TABLE (location text, size bigint, etag text, is_prefix boolean)
 AS 'MODULE_PATHNAME', 'des_storage_list'

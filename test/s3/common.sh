@@ -8,6 +8,10 @@ export S3_PID_FILE="${S3_PID_FILE:-/tmp/pg_des_s3.pids}"
 export S3_TEST_CREDENTIALS="${S3_TEST_CREDENTIALS:-pgdes-test-key:pgdes-test-secret}"
 export S3_BUCKETS="${S3_BUCKETS:-pgdes-test}"
 export S3_REGION="${S3_REGION:-us-east-1}"
+# absolute, since the scripts cd into test/s3
+S3_DATA_DIR="$(realpath -m "$S3_DATA_DIR")"
+S3_LOG_DIR="$(realpath -m "$S3_LOG_DIR")"
+S3_PID_FILE="$(realpath -m "$S3_PID_FILE")"
 
 # HTTP status of a GET/POST to a loopback URL, 000 when nothing answers.
 s3h_http_code() { # METHOD URL

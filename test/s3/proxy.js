@@ -41,7 +41,9 @@
 //   POST /__control/reset                                   clear faults and counters
 //   GET  /__control/stats                                   JSON counters
 // kind filters which requests a fault applies to (the by_kind names below);
-// skip lets that many matching requests through first.
+// skip lets that many matching requests through first. stats.rejected counts,
+// by S3 error code, every error the proxy answered itself (not s3rver's own
+// 404s etc., nor injected faults, which are in faults_injected).
 
 const http = require('http');
 const crypto = require('crypto');

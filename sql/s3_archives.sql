@@ -1,0 +1,189 @@
+-- Archives on S3: the test harness runs s3rver behind a proxy that verifies
+-- every request's SigV4 signature (test/s3), on 127.0.0.1:59001.
+SET client_min_messages = warning;
+
+CREATE OR REPLACE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    -- request ids differ from run to run
+    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'request id [0-9A-Za-z]+', 'request id X');
+END $$;
+-- talk to the harness's control API
+CREATE FUNCTION s3_control(what text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
+                   'curl -sf -X POST ''http://127.0.0.1:59001/__control/' || what || ''' >/dev/null');
+END $$;
+-- requests by kind since the last reset
+CREATE FUNCTION s3_requests() RETURNS jsonb LANGUAGE sql AS $$
+    SELECT coalesce(jsonb_object_agg(kind, requests) FILTER (WHERE requests > 0), '{}')
+    FROM des.s3_stats()
+$$;
+SELECT s3_control('reset');
+
+-- configuration: the validator
+SELECT try($$CREATE SERVER bad1 FOREIGN DATA WRAPPER des_fdw OPTIONS (endpoint 'http://127.0.0.1:59001')$$);
+SELECT try($$CREATE SERVER bad2 FOREIGN DATA WRAPPER des_fdw OPTIONS (endpoint 'ftp://x')$$);
+SELECT try($$CREATE SERVER bad3 FOREIGN DATA WRAPPER des_fdw OPTIONS (endpoint 'https://host/path')$$);
+SELECT try($$CREATE SERVER bad4 FOREIGN DATA WRAPPER des_fdw OPTIONS (url_style 'sideways')$$);
+SELECT try($$CREATE SERVER bad5 FOREIGN DATA WRAPPER des_fdw OPTIONS (secret_access_key 'x')$$);
+SELECT try($$CREATE SERVER bad6 FOREIGN DATA WRAPPER des_fdw OPTIONS (colour 'blue')$$);
+CREATE SERVER lake FOREIGN DATA WRAPPER des_fdw
+    OPTIONS (endpoint 'http://127.0.0.1:59001', region 'us-east-1', url_style 'path', allow_http 'true');
+SELECT try($$CREATE USER MAPPING FOR CURRENT_USER SERVER lake OPTIONS (endpoint 'x')$$);
+SELECT try($$CREATE USER MAPPING FOR CURRENT_USER SERVER lake OPTIONS (access_key_id '')$$);
+CREATE USER MAPPING FOR CURRENT_USER SERVER lake
+    OPTIONS (access_key_id 'pgdes-test-key', secret_access_key 'pgdes-test-secret');
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/none.des')$$);
+SET des.default_server = 'nosuch';
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/none.des')$$);
+SET des.default_server = 'lake';
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/')$$);
+SELECT try($$SELECT des.archive_list('s3:///key.des')$$);
+
+-- a small archive is one PUT; reading it back costs one GET
+CREATE TABLE objs AS
+SELECT 'obj/' || lpad(i::text, 4, '0') AS name,
+       convert_to(repeat(md5(i::text), 1 + i % 7), 'UTF8') AS data,
+       jsonb_build_object('i', i) AS meta
+FROM generate_series(1, 300) i;
+INSERT INTO objs VALUES ('empty', '', NULL);
+SELECT des.s3_stats_reset();
+SELECT des.archive_write('s3://pgdes-test/t/small.des', name, data, meta ORDER BY name) ->> 'entries' AS entries FROM objs;
+SELECT s3_requests() AS write_requests;
+SELECT des.s3_stats_reset();
+SELECT count(*), sum(size) FROM des.archive_list('s3://pgdes-test/t/small.des');
+SELECT s3_requests() AS cold_open;
+SELECT des.s3_stats_reset();
+SELECT count(*) AS n, bool_and(r.data = o.data) AS equal
+FROM des.archive_read('s3://pgdes-test/t/small.des', (SELECT array_agg(name) FROM objs)) r JOIN objs o USING (name);
+SELECT s3_requests() AS warm_batch_within_tail;
+
+-- with a small tail read: a cold open is 2 GETs (tail, then the index)
+SET des.s3_tail_read = '1kB';
+SELECT des.s3_stats_reset();
+SELECT count(*) FROM des.archive_info('s3://pgdes-test/t/small.des') x;
+SELECT (SELECT requests FROM des.s3_stats() WHERE kind = 'get_range') AS revalidation_requests;
+SELECT des.cache_reset();
+SELECT des.s3_stats_reset();
+SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des');
+SELECT s3_requests() AS cold_open_big_index;
+-- adjacent entries: one GET; far-apart entries with no coalescing: one GET each
+SELECT des.s3_stats_reset();
+SELECT count(*), bool_and(r.data = o.data)
+FROM des.archive_read('s3://pgdes-test/t/small.des', ARRAY['obj/0010', 'obj/0011', 'obj/0012', 'obj/0013']) r JOIN objs o USING (name);
+SELECT s3_requests() AS adjacent_batch;
+SET des.read_coalesce_gap = 0;
+SELECT des.s3_stats_reset();
+SELECT count(*), bool_and(r.data = o.data)
+FROM des.archive_read('s3://pgdes-test/t/small.des', ARRAY['obj/0010', 'obj/0100', 'obj/0200']) r JOIN objs o USING (name);
+SELECT s3_requests() AS three_ranges;
+RESET des.read_coalesce_gap;
+-- 0-byte entries cost nothing
+SELECT des.s3_stats_reset();
+SELECT length(des.archive_read('s3://pgdes-test/t/small.des', 'empty')) AS len, s3_requests() AS zero_byte_requests;
+RESET des.s3_tail_read;
+
+-- a big archive is a multipart upload with parallel parts
+SET des.s3_part_size = '5MB';
+SELECT des.s3_stats_reset();
+SELECT des.archive_write('s3://pgdes-test/t/big.des', 'chunk' || i, convert_to(repeat(md5(i::text), 32768), 'UTF8'), NULL,
+                         '{"blake2b": false}' ORDER BY i) ->> 'bytes' AS bytes
+FROM generate_series(1, 12) i;
+SELECT s3_requests() AS multipart_requests;
+SELECT count(*), sum(size) FROM des.archive_list('s3://pgdes-test/t/big.des');
+SELECT md5(des.archive_read('s3://pgdes-test/t/big.des', 'chunk7')) = md5(convert_to(repeat(md5('7'), 32768), 'UTF8')) AS chunk7_ok;
+SELECT "check", ok FROM des.archive_verify('s3://pgdes-test/t/big.des') WHERE NOT ok;
+RESET des.s3_part_size;
+
+-- an error part-way through a multipart upload leaves no object and aborts the upload
+SET des.s3_part_size = '5MB';
+SELECT des.s3_stats_reset();
+SELECT try($q$SELECT des.archive_write('s3://pgdes-test/t/broken.des', 'c' || i, convert_to(repeat(md5(i::text), 32768), 'UTF8'), NULL)
+              FROM generate_series(1, 20) i WHERE 1 / (15 - i) IS NOT NULL$q$);
+SELECT s3_requests() ->> 'multipart_abort' AS aborted;
+SELECT count(*) AS visible FROM des.storage_list('s3://pgdes-test/t/broken');
+RESET des.s3_part_size;
+
+-- external payloads live under the archive's own prefix and are read by their key
+SELECT des.archive_write('s3://pgdes-test/t/ext.des', name, data, NULL, '{"external_threshold": 150}' ORDER BY name) ->> 'external_entries' AS external
+FROM objs WHERE name <= 'obj/0010';
+SELECT name, meta ->> 'external_key' AS key FROM des.archive_list('s3://pgdes-test/t/ext.des') WHERE flags = 1 ORDER BY name LIMIT 2;
+SELECT bool_and(des.archive_read('s3://pgdes-test/t/ext.des', name) = data) AS ext_equal FROM objs WHERE name <= 'obj/0010';
+SELECT location, is_prefix FROM des.storage_list('s3://pgdes-test/t/', '/') ORDER BY location;
+SELECT count(*) AS ext_objects FROM des.storage_list('s3://pgdes-test/t/ext/_bigFiles/');
+
+-- a replaced object is detected (If-Match) and re-read, never read through a stale index
+SELECT des.archive_read('s3://pgdes-test/t/replace.des', 'k') FROM
+  (SELECT des.archive_write('s3://pgdes-test/t/replace.des', 'k', '\x01'::bytea, NULL)) w;
+SELECT des.archive_write('s3://pgdes-test/t/replace.des', n, '\x0202'::bytea, NULL ORDER BY n) ->> 'entries'
+FROM unnest(ARRAY['a', 'k']) n;
+SELECT des.archive_read('s3://pgdes-test/t/replace.des', 'k') AS after_replace;
+SELECT name FROM des.archive_list('s3://pgdes-test/t/replace.des');
+
+-- retries: two 503 SlowDown answers are absorbed
+SELECT des.s3_stats_reset();
+SELECT s3_control('fail?count=2&status=503');
+SELECT des.cache_reset();
+SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des');
+SELECT retries FROM des.s3_stats() WHERE kind = 'get_range';
+-- exhausted retries give a clear error
+SET des.s3_max_retries = 2;
+SELECT s3_control('fail?count=3&status=500');
+SELECT des.cache_reset();
+SELECT try($$SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des')$$);
+RESET des.s3_max_retries;
+SELECT s3_control('reset');
+
+-- S3 errors, with their SQLSTATEs
+SELECT des.cache_reset();
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/t/missing.des')$$);
+SELECT try($$SELECT des.archive_list('s3://no-such-bucket/t/small.des')$$);
+CREATE ROLE s3_wrong_secret;
+GRANT USAGE ON FOREIGN SERVER lake TO s3_wrong_secret;
+CREATE USER MAPPING FOR s3_wrong_secret SERVER lake
+    OPTIONS (access_key_id 'pgdes-test-key', secret_access_key 'not-the-secret');
+CREATE ROLE s3_unknown_key;
+GRANT USAGE ON FOREIGN SERVER lake TO s3_unknown_key;
+CREATE USER MAPPING FOR s3_unknown_key SERVER lake OPTIONS (access_key_id 'nobody', secret_access_key 'x');
+CREATE ROLE s3_no_mapping;
+GRANT USAGE ON FOREIGN SERVER lake TO s3_no_mapping;
+CREATE ROLE s3_no_usage;
+SET ROLE s3_wrong_secret;
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/t/small.des')$$);
+SELECT try($$SELECT des.archive_read('s3://pgdes-test/t/small.des', 'obj/0001')$$);
+SET ROLE s3_unknown_key;
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/t/small.des')$$);
+SET ROLE s3_no_mapping;
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/t/small.des')$$);
+SET ROLE s3_no_usage;
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/t/small.des')$$);
+RESET ROLE;
+-- secrets are not visible to other users
+SET ROLE s3_no_usage;
+SELECT count(*) AS visible_mappings_with_options FROM pg_user_mappings WHERE srvname = 'lake' AND umoptions IS NOT NULL;
+RESET ROLE;
+
+-- a stopped server: a clear error, quickly
+CREATE SERVER down FOREIGN DATA WRAPPER des_fdw
+    OPTIONS (endpoint 'http://127.0.0.1:59009', url_style 'path', allow_http 'true');
+CREATE USER MAPPING FOR CURRENT_USER SERVER down OPTIONS (access_key_id 'k', secret_access_key 's');
+SET des.default_server = 'down';
+SELECT clock_timestamp() AS t0 \gset
+SELECT try($$SELECT des.archive_list('s3://pgdes-test/t/small.des')$$);
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '5 seconds' AS quick;
+SET des.default_server = 'lake';
+
+-- a stalled server is interrupted by statement_timeout within about a second
+SELECT s3_control('stall?count=1&ms=20000');
+SET statement_timeout = '1s';
+SELECT clock_timestamp() AS t0 \gset
+SELECT try($$SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/ext.des')$$);
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '3 seconds' AS interrupted_quickly;
+SELECT s3_control('reset');
+
+DROP OWNED BY s3_wrong_secret, s3_unknown_key, s3_no_mapping, s3_no_usage;
+DROP ROLE s3_wrong_secret, s3_unknown_key, s3_no_mapping, s3_no_usage;
