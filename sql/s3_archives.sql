@@ -75,12 +75,12 @@ SELECT des.s3_stats_reset();
 SELECT count(*), bool_and(r.data = o.data)
 FROM des.archive_read('s3://pgdes-test/t/small.des', ARRAY['obj/0010', 'obj/0011', 'obj/0012', 'obj/0013']) r JOIN objs o USING (name);
 SELECT s3_requests() AS adjacent_batch;
-SET des.read_coalesce_gap = 0;
+SET des.s3_read_coalesce_gap = 0;
 SELECT des.s3_stats_reset();
 SELECT count(*), bool_and(r.data = o.data)
 FROM des.archive_read('s3://pgdes-test/t/small.des', ARRAY['obj/0010', 'obj/0100', 'obj/0200']) r JOIN objs o USING (name);
 SELECT s3_requests() AS three_ranges;
-RESET des.read_coalesce_gap;
+RESET des.s3_read_coalesce_gap;
 -- 0-byte entries cost nothing
 SELECT des.s3_stats_reset();
 SELECT length(des.archive_read('s3://pgdes-test/t/small.des', 'empty')) AS len, s3_requests() AS zero_byte_requests;

@@ -9,7 +9,7 @@ CREATE FUNCTION aws(args text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
         'AWS_CONFIG_FILE=/tmp/pg_des_regress/aws/config AWS_SHARED_CREDENTIALS_FILE=/tmp/pg_des_regress/aws/credentials '
-        || 'HOME=/tmp/pg_des_regress/aws aws --endpoint-url http://127.0.0.1:59001 ' || args || ' >/dev/null 2>&1');
+        || 'HOME=/tmp/pg_des_regress/aws /usr/bin/aws --endpoint-url http://127.0.0.1:59001 ' || args || ' >/dev/null 2>&1');
 END $$;
 CREATE SERVER lake FOREIGN DATA WRAPPER des_fdw
     OPTIONS (endpoint 'http://127.0.0.1:59001', url_style 'path', allow_http 'true');

@@ -258,6 +258,10 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 	des_buf    *decoded;
 	MemoryContext rowcxt;
 	bool	   *seen;
+	int		   *missing_set;
+	uint64		missing_mask;
+	unsigned char *local_buf = NULL;
+	size_t		local_buf_size = 0;
 
 	if (ARR_NDIM(names) > 1)
 		ereport(ERROR,
@@ -267,6 +271,11 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 	found = palloc(sizeof(uint64) * Max(nelems, 1));
 	missing = palloc(sizeof(text *) * Max(nelems, 1));
 	seen = palloc0(sizeof(bool) * Max(des_reader_count(oa->reader), 1));
+	/* absent names are de-duplicated through a small hash set (request order kept) */
+	missing_mask = 15;
+	while (missing_mask + 1 < (uint64) nelems * 2)
+		missing_mask = missing_mask * 2 + 1;
+	missing_set = palloc0(sizeof(int) * (missing_mask + 1));
 	for (int k = 0; k < nelems; k++)
 	{
 		text	   *t;
@@ -282,13 +291,23 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 		idx = des_reader_find(oa->reader, uname, ulen);
 		if (idx < 0)
 		{
-			bool		dup = false;
+			uint64		pos = des_name_hash(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) & missing_mask;
 
-			for (int m = 0; m < nmissing && !dup; m++)
-				dup = VARSIZE_ANY_EXHDR(missing[m]) == VARSIZE_ANY_EXHDR(t) &&
-					memcmp(VARDATA_ANY(missing[m]), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0;
-			if (!dup)
-				missing[nmissing++] = t;
+			for (;;)
+			{
+				int			m = missing_set[pos];
+
+				if (m == 0)
+				{
+					missing[nmissing++] = t;
+					missing_set[pos] = nmissing;
+					break;
+				}
+				if (VARSIZE_ANY_EXHDR(missing[m - 1]) == VARSIZE_ANY_EXHDR(t) &&
+					memcmp(VARDATA_ANY(missing[m - 1]), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0)
+					break;
+				pos = (pos + 1) & missing_mask;
+			}
 		}
 		else if (!seen[idx])
 		{
@@ -306,13 +325,13 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 		MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 	}
 	if (!des_reader_plan_batch(oa->reader, found, nfound,
-							   (uint64) des_read_coalesce_gap_kb * 1024,
+							   (uint64) (oa->s3 ? des_s3_read_coalesce_gap_kb : des_read_coalesce_gap_kb) * 1024,
 							   (uint64) des_read_max_span_kb * 1024, plan, err))
 		DesReportError(err, loc->original);
 
 	decoded = DesBufInContext(CurrentMemoryContext);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "des archive_read batch", ALLOCSET_DEFAULT_SIZES);
-	for (size_t w = 0; w < plan->nranges; w += RANGE_WINDOW)
+	for (size_t w = 0; w < plan->nranges; w += (oa->s3 ? RANGE_WINDOW : 1))
 	{
 		size_t		n = Min(RANGE_WINDOW, plan->nranges - w);
 		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
@@ -320,8 +339,28 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 
 		CHECK_FOR_INTERRUPTS();
 		rc->entry = des_reader_entry(oa->reader, plan->entries[plan->ranges[w].first]);
-		for (size_t k = 0; k < n; k++)
-			bufs[k] = palloc_extended(Max(plan->ranges[w + k].length, 1), MCXT_ALLOC_HUGE);
+		if (oa->s3 != NULL)
+		{
+			/* parallel requests: a buffer each */
+			for (size_t k = 0; k < n; k++)
+				bufs[k] = palloc_extended(Max(plan->ranges[w + k].length, 1), MCXT_ALLOC_HUGE);
+		}
+		else
+		{
+			/* local reads go one at a time: one buffer, reused (no page faults per range) */
+			n = 1;
+			if (plan->ranges[w].length > local_buf_size)
+			{
+				MemoryContext c = MemoryContextSwitchTo(oldcxt);
+
+				if (local_buf)
+					pfree(local_buf);
+				local_buf_size = Max(plan->ranges[w].length, 65536);
+				local_buf = palloc_extended(local_buf_size, MCXT_ALLOC_HUGE);
+				MemoryContextSwitchTo(c);
+			}
+			bufs[0] = local_buf;
+		}
 		if (!fetch_ranges(oa, plan, w, n, bufs, err))
 		{
 			MemoryContextSwitchTo(oldcxt);

@@ -12,7 +12,8 @@
 
 PG_MODULE_MAGIC;
 
-int			des_read_coalesce_gap_kb = 64;
+int			des_read_coalesce_gap_kb = 4;
+int			des_s3_read_coalesce_gap_kb = 256;
 int			des_read_max_span_kb = 8192;
 int			des_reader_cache_entries = 8;
 
@@ -22,9 +23,14 @@ void
 _PG_init(void)
 {
 	DefineCustomIntVariable("des.read_coalesce_gap",
-							"Largest hole between two requested entries that a batch read still covers with one read.",
-							"Reading a few unneeded bytes is cheaper than another request.",
-							&des_read_coalesce_gap_kb, 64, 0, 1024 * 1024,
+							"Largest hole between two requested entries that a batch read of a local archive covers with one read.",
+							"Copying a page of unneeded bytes costs about what another system call does.",
+							&des_read_coalesce_gap_kb, 4, 0, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_read_coalesce_gap",
+							"Largest hole between two requested entries that a batch read of an S3 archive covers with one request.",
+							"Transferring a few hundred kilobytes costs less than another request's latency.",
+							&des_s3_read_coalesce_gap_kb, 256, 0, 1024 * 1024,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.read_max_span",
 							"Largest single read a batch read issues.",

@@ -15,6 +15,7 @@ extern void DesShmemInit(void);
 /* GUCs (pg_des.c, s3_config.c) */
 extern char *des_default_server;
 extern int	des_read_coalesce_gap_kb;
+extern int	des_s3_read_coalesce_gap_kb;
 extern int	des_read_max_span_kb;
 extern int	des_reader_cache_entries;
 

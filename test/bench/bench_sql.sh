@@ -152,6 +152,7 @@ SELECT 'batch_of_absent_names', r.* FROM generate_series(1, :rounds) g,
 \endif
 SQL
 )
+	# shellcheck disable=SC2001  # indent every line
 	echo "$results" | sed 's/^/    /' >&2
 
 	# both kinds must have returned every payload in full

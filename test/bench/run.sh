@@ -26,10 +26,10 @@ rows=$bench_dir/rows
 echo "pg_des benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
 	"$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo)," \
-	"$(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+	"$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release), kernel $(uname -r)"
 echo "disk: $(df -PT "$bench_dir" | awk 'NR == 2 {print $2 " on " $1 " (" $7 ")"}'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then
-	echo "QUICK MODE: small sizes, a smoke test only; the goals are not evaluated on these sizes"
+	echo "QUICK MODE: small sizes, a smoke test only; the goals do not apply at these sizes"
 fi
 echo
 

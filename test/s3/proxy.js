@@ -29,6 +29,8 @@
 //   - Suffix ranges (Range: bytes=-N, the last N bytes): s3rver serves bytes
 //     0-N instead; the proxy asks s3rver for the size and rewrites the Range
 //     to the absolute bytes (bytes=-0 -> 416 InvalidRange, as S3).
+//   - If-Match on GET/HEAD: s3rver ignores it; the proxy compares it with the
+//     object's ETag and answers 412 PreconditionFailed on a mismatch.
 //   - Request bodies are read whole (one copy, as chunks) before s3rver sees
 //     them: s3rver keeps a truncated object when an upload is cut short, S3
 //     stores nothing.
@@ -628,32 +630,42 @@ async function handle(req, res) {
     const bad = checkCompleteBody(bucket, String(query.uploadId), Buffer.concat(body.chunks).toString('utf8'));
     if (bad) return reject(...bad);
   }
-  if (kind === 'get_range') {
-    const m = /^bytes=-(\d+)$/.exec(String(req.headers.range).trim());
-    if (m) {
-      const size = await upstreamSize(req, rawPath);
-      if (size !== null) {
-        const n = Number(m[1]);
-        if (n === 0 || size === 0) {
-          return reject(416, 'InvalidRange', 'The requested range is not satisfiable', { RangeRequested: req.headers.range, ActualObjectSize: size });
+  if (kind === 'get' || kind === 'get_range' || kind === 'head') {
+    const suffix = kind === 'get_range' ? /^bytes=-(\d+)$/.exec(String(req.headers.range).trim()) : null;
+    const ifMatch = req.headers['if-match'];
+    if (suffix || ifMatch !== undefined) {
+      const head = await upstreamHead(req, rawPath);
+      if (head && ifMatch !== undefined) {
+        const want = ifMatch.split(',').map(t => t.trim().replace(/^W\//, '').replace(/"/g, ''));
+        if (!want.includes('*') && !want.includes(head.etag)) {
+          return reject(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
         }
-        req.headers.range = `bytes=${Math.max(0, size - n)}-${size - 1}`;
+      }
+      if (head && suffix) {
+        const n = Number(suffix[1]);
+        if (n === 0 || head.size === 0) {
+          return reject(416, 'InvalidRange', 'The requested range is not satisfiable', { RangeRequested: req.headers.range, ActualObjectSize: head.size });
+        }
+        req.headers.range = `bytes=${Math.max(0, head.size - n)}-${head.size - 1}`;
       }
     }
   }
   forward(req, res, ctx, body.chunks);
 }
 
-// Size of the object per s3rver (HEAD with the request's own headers), or
-// null when s3rver does not say (then the request goes on unchanged).
-function upstreamSize(req, rawPath) {
+// Size and ETag (unquoted) of the object per s3rver (HEAD with the request's
+// own headers), or null when s3rver has no such object (then the request goes
+// on unchanged and s3rver answers 404).
+function upstreamHead(req, rawPath) {
   return new Promise(resolve => {
     const headers = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && k !== 'range' && k !== 'content-length') headers[k] = v;
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (!HOP_BY_HOP.has(k) && !['range', 'content-length', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'].includes(k)) headers[k] = v;
+    }
     const h = http.request({ host: HOST, port: UPSTREAM_PORT, method: 'HEAD', path: rawPath, headers, agent: upstreamAgent }, r => {
       r.resume();
-      const len = Number(r.headers['content-length']);
-      resolve(r.statusCode === 200 && Number.isInteger(len) ? len : null);
+      const size = Number(r.headers['content-length']);
+      resolve(r.statusCode === 200 && Number.isInteger(size) ? { size, etag: String(r.headers.etag || '').replace(/"/g, '') } : null);
     });
     h.on('error', () => resolve(null));
     h.end();

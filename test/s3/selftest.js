@@ -109,6 +109,13 @@ async function main() {
     expect(r.body.equals(data.subarray(data.length - 100)), 'suffix range bytes differ');
     expect(r.headers['content-range'] === `bytes ${data.length - 100}-${data.length - 1}/${data.length}`, `content-range ${r.headers['content-range']}`);
   });
+  await check('If-Match: matching ETag 206/200, other ETag 412 PreconditionFailed', async () => {
+    const etag = `"${md5hex(data)}"`;
+    expectStatus(await s3request({ method: 'GET', path: objPath(key), headers: { range: 'bytes=0-9', 'if-match': etag } }), 206);
+    expectStatus(await s3request({ method: 'HEAD', path: objPath(key), headers: { 'if-match': etag } }), 200);
+    expectStatus(await s3request({ method: 'GET', path: objPath(key), headers: { range: 'bytes=0-9', 'if-match': '"0123456789abcdef0123456789abcdef"' } }), 412, 'PreconditionFailed');
+    expectStatus(await s3request({ method: 'HEAD', path: objPath(key), headers: { 'if-match': '"0123456789abcdef0123456789abcdef"' } }), 412);
+  });
   await check('GET whole object', async () => {
     const r = await s3request({ method: 'GET', path: objPath(key) });
     expectStatus(r, 200);

@@ -16,7 +16,7 @@ proxy_url="http://127.0.0.1:$S3_PROXY_PORT"
 if [ "$(s3h_http_code GET "$proxy_url/__control/stats")" != 200 ]; then
   echo "# harness not running: starting it for this test"
   "$HERE/start.sh"
-  trap '"$HERE/stop.sh"' EXIT
+  trap '"$HERE/stop.sh" >/dev/null' EXIT
 fi
 
 pass=0
