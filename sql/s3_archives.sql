@@ -44,21 +44,21 @@ SELECT try($$SELECT des.archive_list('s3://pgdes-test/')$$);
 SELECT try($$SELECT des.archive_list('s3:///key.des')$$);
 
 -- a small archive is one PUT; reading it back costs one GET
-CREATE TABLE objs AS
+CREATE TABLE s3objs AS
 SELECT 'obj/' || lpad(i::text, 4, '0') AS name,
        convert_to(repeat(md5(i::text), 1 + i % 7), 'UTF8') AS data,
        jsonb_build_object('i', i) AS meta
 FROM generate_series(1, 300) i;
-INSERT INTO objs VALUES ('empty', '', NULL);
+INSERT INTO s3objs VALUES ('empty', '', NULL);
 SELECT des.s3_stats_reset();
-SELECT des.archive_write('s3://pgdes-test/t/small.des', name, data, meta ORDER BY name) ->> 'entries' AS entries FROM objs;
+SELECT des.archive_write('s3://pgdes-test/t/small.des', name, data, meta ORDER BY name) ->> 'entries' AS entries FROM s3objs;
 SELECT s3_requests() AS write_requests;
 SELECT des.s3_stats_reset();
 SELECT count(*), sum(size) FROM des.archive_list('s3://pgdes-test/t/small.des');
 SELECT s3_requests() AS cold_open;
 SELECT des.s3_stats_reset();
 SELECT count(*) AS n, bool_and(r.data = o.data) AS equal
-FROM des.archive_read('s3://pgdes-test/t/small.des', (SELECT array_agg(name) FROM objs)) r JOIN objs o USING (name);
+FROM des.archive_read('s3://pgdes-test/t/small.des', (SELECT array_agg(name) FROM s3objs)) r JOIN s3objs o USING (name);
 SELECT s3_requests() AS warm_batch_within_tail;
 
 -- with a small tail read: a cold open is 2 GETs (tail, then the index)
@@ -68,17 +68,21 @@ SELECT count(*) FROM des.archive_info('s3://pgdes-test/t/small.des') x;
 SELECT (SELECT requests FROM des.s3_stats() WHERE kind = 'get_range') AS revalidation_requests;
 SELECT des.cache_reset();
 SELECT des.s3_stats_reset();
-SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des');
+SELECT (des.archive_info('s3://pgdes-test/t/small.des') ->> 'entries')::int AS entries;
 SELECT s3_requests() AS cold_open_big_index;
+-- listing revalidates the cached index (a conditional GET) and reads the meta region (a GET)
+SELECT des.s3_stats_reset();
+SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des');
+SELECT s3_requests() AS meta_region;
 -- adjacent entries: one GET; far-apart entries with no coalescing: one GET each
 SELECT des.s3_stats_reset();
 SELECT count(*), bool_and(r.data = o.data)
-FROM des.archive_read('s3://pgdes-test/t/small.des', ARRAY['obj/0010', 'obj/0011', 'obj/0012', 'obj/0013']) r JOIN objs o USING (name);
+FROM des.archive_read('s3://pgdes-test/t/small.des', ARRAY['obj/0010', 'obj/0011', 'obj/0012', 'obj/0013']) r JOIN s3objs o USING (name);
 SELECT s3_requests() AS adjacent_batch;
 SET des.s3_read_coalesce_gap = 0;
 SELECT des.s3_stats_reset();
 SELECT count(*), bool_and(r.data = o.data)
-FROM des.archive_read('s3://pgdes-test/t/small.des', ARRAY['obj/0010', 'obj/0100', 'obj/0200']) r JOIN objs o USING (name);
+FROM des.archive_read('s3://pgdes-test/t/small.des', ARRAY['obj/0010', 'obj/0100', 'obj/0200']) r JOIN s3objs o USING (name);
 SELECT s3_requests() AS three_ranges;
 RESET des.s3_read_coalesce_gap;
 -- 0-byte entries cost nothing
@@ -100,28 +104,42 @@ RESET des.s3_part_size;
 
 -- an error part-way through a multipart upload leaves no object and aborts the upload
 SET des.s3_part_size = '5MB';
+SET des.s3_upload_parallel = 2;
 SELECT des.s3_stats_reset();
 SELECT try($q$SELECT des.archive_write('s3://pgdes-test/t/broken.des', 'c' || i, convert_to(repeat(md5(i::text), 32768), 'UTF8'), NULL)
               FROM generate_series(1, 20) i WHERE 1 / (15 - i) IS NOT NULL$q$);
+SELECT s3_requests() ->> 'multipart_upload_part' AS parts_sent_before_the_error;
+RESET des.s3_upload_parallel;
 SELECT s3_requests() ->> 'multipart_abort' AS aborted;
 SELECT count(*) AS visible FROM des.storage_list('s3://pgdes-test/t/broken');
 RESET des.s3_part_size;
 
 -- external payloads live under the archive's own prefix and are read by their key
 SELECT des.archive_write('s3://pgdes-test/t/ext.des', name, data, NULL, '{"external_threshold": 150}' ORDER BY name) ->> 'external_entries' AS external
-FROM objs WHERE name <= 'obj/0010';
+FROM s3objs WHERE name <= 'obj/0010';
 SELECT name, meta ->> 'external_key' AS key FROM des.archive_list('s3://pgdes-test/t/ext.des') WHERE flags = 1 ORDER BY name LIMIT 2;
-SELECT bool_and(des.archive_read('s3://pgdes-test/t/ext.des', name) = data) AS ext_equal FROM objs WHERE name <= 'obj/0010';
+SELECT bool_and(des.archive_read('s3://pgdes-test/t/ext.des', name) = data) AS ext_equal FROM s3objs WHERE name <= 'obj/0010';
 SELECT location, is_prefix FROM des.storage_list('s3://pgdes-test/t/', '/') ORDER BY location;
 SELECT count(*) AS ext_objects FROM des.storage_list('s3://pgdes-test/t/ext/_bigFiles/');
 
--- a replaced object is detected (If-Match) and re-read, never read through a stale index
-SELECT des.archive_read('s3://pgdes-test/t/replace.des', 'k') FROM
-  (SELECT des.archive_write('s3://pgdes-test/t/replace.des', 'k', '\x01'::bytea, NULL)) w;
-SELECT des.archive_write('s3://pgdes-test/t/replace.des', n, '\x0202'::bytea, NULL ORDER BY n) ->> 'entries'
+-- a replaced object is detected and re-read, never read through a stale index:
+-- small archives (data in the cached tail) and big ones (data read with If-Match)
+SELECT des.archive_write('s3://pgdes-test/t/replace.des', 'k', '\x01'::bytea, NULL) ->> 'entries' AS entries;
+SELECT des.archive_read('s3://pgdes-test/t/replace.des', 'k') AS before_replace;
+SELECT des.archive_write('s3://pgdes-test/t/replace.des', n, '\x0202'::bytea, NULL ORDER BY n) ->> 'entries' AS entries
 FROM unnest(ARRAY['a', 'k']) n;
 SELECT des.archive_read('s3://pgdes-test/t/replace.des', 'k') AS after_replace;
 SELECT name FROM des.archive_list('s3://pgdes-test/t/replace.des');
+SET des.s3_tail_read = '1kB';
+SELECT des.archive_write('s3://pgdes-test/t/replace2.des', 'n' || i, convert_to(repeat('a', 3000), 'UTF8'), NULL ORDER BY i) ->> 'entries' AS entries
+FROM generate_series(1, 5) i;
+SELECT left(convert_from(des.archive_read('s3://pgdes-test/t/replace2.des', 'n3'), 'UTF8'), 3) AS before_replace;
+SELECT des.archive_write('s3://pgdes-test/t/replace2.des', 'n' || i, convert_to(repeat('b', 2000 + i), 'UTF8'), NULL ORDER BY i) ->> 'entries' AS entries
+FROM generate_series(1, 5) i;
+SELECT left(convert_from(des.archive_read('s3://pgdes-test/t/replace2.des', 'n3'), 'UTF8'), 3) AS after_replace,
+       length(des.archive_read('s3://pgdes-test/t/replace2.des', 'n3')) AS len;
+SELECT name, length(data) FROM des.archive_read('s3://pgdes-test/t/replace2.des', ARRAY['n1', 'n5']);
+RESET des.s3_tail_read;
 
 -- retries: two 503 SlowDown answers are absorbed
 SELECT des.s3_stats_reset();

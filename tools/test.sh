@@ -92,8 +92,8 @@ pg_virtualenv -v 15 -o shared_preload_libraries=pg_des \
 	make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config REGRESS="$tests" >"$logs/regress" 2>&1
 cat "$logs/regress"
 [ -f regression.diffs ] && head -200 regression.diffs
-rp=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. ok' "$logs/regress")
-rf=$(grep -cE '^(test| ) *[a-z_]+ +\.\.\. FAILED' "$logs/regress")
+rp=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. ok' "$logs/regress")
+rf=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. FAILED' "$logs/regress")
 expected=$(wc -w <<<"$tests")
 if [ $((rp + rf)) -ne "$expected" ]; then
 	echo "== regress: $rp ok and $rf failed of $expected tests: the run did not complete"

@@ -133,6 +133,7 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 	if (slot != NULL)
 	{
 		slot->s3->ep = ep;
+		slot->s3->tail_fresh = false;	/* not known current until checked again */
 		if (revalidate)
 		{
 			if (!DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, slot->s3->etag, &o, &unchanged, &err))
@@ -140,7 +141,10 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 			if (!unchanged)
 				evict(slot);
 			else
+			{
+				slot->s3->tail_fresh = true;
 				cache_hits++;
+			}
 		}
 		else
 			cache_hits++;

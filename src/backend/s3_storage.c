@@ -32,7 +32,7 @@ s3_read_at(void *ctx, uint64_t off, void *buf, size_t len, des_error *err)
 	char		range[64];
 	bool		ok;
 
-	if (off >= o->tail_off && off + len <= o->tail_off + o->tail_len)
+	if (o->tail_fresh && off >= o->tail_off && off + len <= o->tail_off + o->tail_len)
 	{
 		memcpy(buf, o->tail + (off - o->tail_off), len);
 		return true;
@@ -75,8 +75,8 @@ DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 
 	for (int i = 0; i < n; i++)
 	{
-		/* bytes the open already brought cost no request */
-		if (offsets[i] >= o->tail_off && offsets[i] + lengths[i] <= o->tail_off + o->tail_len)
+		/* bytes the open already brought (in this call) cost no request */
+		if (o->tail_fresh && offsets[i] >= o->tail_off && offsets[i] + lengths[i] <= o->tail_off + o->tail_len)
 		{
 			memcpy(bufs[i], o->tail + (offsets[i] - o->tail_off), lengths[i]);
 			continue;
@@ -186,6 +186,7 @@ DesS3ObjectOpen(const DesS3Endpoint *ep, const char *bucket, const char *key, co
 			t.body_out.data = NULL;
 			t.body_out.len = t.body_out.cap = 0;
 			strlcpy(o->etag, t.etag, sizeof(o->etag));
+			o->tail_fresh = true;
 			ok = true;
 		}
 	}
@@ -212,14 +213,42 @@ DesS3ObjectSource(DesS3Object *o, des_source *src)
 	src->ctx = o;
 }
 
-/* External payloads: key relative to the bucket; one GET of the whole object. */
+bool
+DesS3ObjectRevalidate(DesS3Object *o, des_error *err)
+{
+	DesS3Object *fresh = NULL;
+	bool		unchanged = false;
+
+	if (o->tail_fresh)
+		return true;
+	if (!DesS3ObjectOpen(o->ep, o->bucket, o->key, o->location, o->etag, &fresh, &unchanged, err))
+		return false;
+	if (!unchanged)
+	{
+		DesS3ObjectFree(fresh);
+		return des_fail_errno(err, ESTALE, "archive \"%s\" changed since its index was read", o->location);
+	}
+	o->tail_fresh = true;
+	o->requests++;
+	return true;
+}
+
+/*
+ * External payloads: key relative to the bucket; one GET of the whole
+ * object. The archive is confirmed current first, so a stale cached index
+ * never leads to another version's payload.
+ */
 static bool
 s3_external_open(void *ctx, const char *key, des_source *src, des_error *err)
 {
 	DesS3Object *archive = ctx;
-	DesS3Object *o = calloc(1, sizeof(DesS3Object));
+	DesS3Object *o;
 	DesS3Transfer t;
 	char	   *loc;
+
+	if (!DesS3ObjectRevalidate(archive, err))
+		return false;
+	o = calloc(1, sizeof(DesS3Object));
 
 	if (o == NULL || (loc = malloc(strlen(archive->bucket) + strlen(key) + 8)) == NULL)
 	{
@@ -242,6 +271,7 @@ s3_external_open(void *ctx, const char *key, des_source *src, des_error *err)
 	o->tail = (unsigned char *) t.body_out.data;
 	o->tail_len = o->size = t.body_out.len;
 	o->tail_off = 0;
+	o->tail_fresh = true;
 	t.body_out.data = NULL;
 	DesS3TransferFree(&t);
 	DesS3ObjectSource(o, src);

@@ -19,6 +19,13 @@ typedef struct DesS3Object
 	unsigned char *tail;		/* the last bytes, read at open */
 	uint64		tail_off;
 	size_t		tail_len;
+	/*
+	 * True while the tail is known to be the current object's bytes: set by
+	 * the open or a 304 revalidation in this call; cleared when a cached
+	 * object is reused without revalidation. Only then may reads be served
+	 * from the tail without a (If-Match guarded) request.
+	 */
+	bool		tail_fresh;
 	uint64		requests;
 } DesS3Object;
 
@@ -27,6 +34,8 @@ extern bool DesS3ObjectOpen(const DesS3Endpoint *ep, const char *bucket, const c
 							DesS3Object **out, bool *unchanged, des_error *err);
 extern void DesS3ObjectSource(DesS3Object *o, des_source *src);
 extern void DesS3ObjectFree(DesS3Object *o);
+/* Confirm with a conditional request that o is unchanged; ESTALE error if it changed. */
+extern bool DesS3ObjectRevalidate(DesS3Object *o, des_error *err);
 extern const des_external_resolver *DesS3Resolver(des_external_resolver *r, DesS3Object *archive);
 
 /* Read n ranges of o in parallel (bounded by des.s3_max_connections), If-Match guarded. */
