@@ -121,6 +121,12 @@ SELECT name, meta ->> 'external_key' AS key FROM des.archive_list('s3://pgdes-te
 SELECT bool_and(des.archive_read('s3://pgdes-test/t/ext.des', name) = data) AS ext_equal FROM s3objs WHERE name <= 'obj/0010';
 SELECT location, is_prefix FROM des.storage_list('s3://pgdes-test/t/', '/') ORDER BY location;
 SELECT count(*) AS ext_objects FROM des.storage_list('s3://pgdes-test/t/ext/_bigFiles/');
+-- listings follow continuation tokens: pages of 2 keys
+SET des.s3_list_page_size = 2;
+SELECT des.s3_stats_reset();
+SELECT location, size > 0 AS has_size FROM des.storage_list('s3://pgdes-test/t/') ORDER BY location;
+SELECT s3_requests() ->> 'list' AS list_requests;
+RESET des.s3_list_page_size;
 
 -- a replaced object is detected and re-read, never read through a stale index:
 -- small archives (data in the cached tail) and big ones (data read with If-Match)

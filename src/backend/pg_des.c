@@ -90,6 +90,11 @@ _PG_init(void)
 							NULL,
 							&des_s3_upload_parallel, 4, 1, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.s3_list_page_size",
+							"Keys asked for per ListObjectsV2 request (S3 returns at most 1000).",
+							NULL,
+							&des_s3_list_page_size, 1000, 1, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)

@@ -21,6 +21,7 @@
 int			des_s3_tail_read_kb = 1024;
 int			des_s3_part_size_mb = 8;
 int			des_s3_upload_parallel = 4;
+int			des_s3_list_page_size = 1000;
 
 /* ---- reader source ---- */
 
@@ -646,8 +647,10 @@ DesS3List(const DesS3Endpoint *ep, const char *bucket, const char *prefix, const
 	bool		ok = true;
 	bool		more = true;
 	char		location[64];
+	char		page_size[16];
 
 	snprintf(location, sizeof(location), "s3://%.40s/", bucket);
+	snprintf(page_size, sizeof(page_size), "%d", des_s3_list_page_size);
 	while (ok && more)
 	{
 		DesS3Transfer t;
@@ -661,6 +664,7 @@ DesS3List(const DesS3Endpoint *ep, const char *bucket, const char *prefix, const
 		DesS3TransferInit(&t, DES_S3_LIST, "GET", bucket, "");
 		t.query[t.nquery++] = (des_kv) {"list-type", "2"};
 		t.query[t.nquery++] = (des_kv) {"prefix", prefix};
+		t.query[t.nquery++] = (des_kv) {"max-keys", page_size};
 		if (delimiter && delimiter[0])
 			t.query[t.nquery++] = (des_kv) {"delimiter", delimiter};
 		if (token.len > 0)

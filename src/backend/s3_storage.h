@@ -55,5 +55,6 @@ extern bool DesS3List(const DesS3Endpoint *ep, const char *bucket, const char *p
 extern int	des_s3_tail_read_kb;
 extern int	des_s3_part_size_mb;
 extern int	des_s3_upload_parallel;
+extern int	des_s3_list_page_size;
 
 #endif

@@ -46,6 +46,15 @@ else
 	fi
 fi
 
+if [ -n "${BENCH_SKIP_S3:-}" ] && [ "${BENCH_SKIP_S3}" != 0 ]; then
+	printf 'ROW\t5 S3 benchmarks\tskipped (BENCH_SKIP_S3)\t-\t-\t-\t-\n' >>"$rows"
+else
+	test/bench/bench_s3.sh >>"$rows" || {
+		printf 'ROW\t5 S3 benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+fi
+
 echo
 echo "Summary (best of the repetitions; ratio = pg_des / baseline in the unit shown)"
 echo
