@@ -118,9 +118,23 @@ des_archive_list(PG_FUNCTION_ARGS)
 	des_error	err;
 	MemoryContext rowcxt;
 	MemoryContext oldcxt;
+	const char *meta;
+	size_t		mlen;
 
 	InitMaterializedSRF(fcinfo, 0);
-	loc = open_for_read(PG_GETARG_TEXT_PP(0), false, true, &oa);
+	for (int attempt = 0;; attempt++)
+	{
+		loc = open_for_read(PG_GETARG_TEXT_PP(0), false, true, &oa);
+		/* all I/O of a listing is the META region: read it now, retrying once if replaced */
+		if (des_reader_count(oa.reader) == 0 || des_reader_meta(oa.reader, 0, &meta, &mlen, &err))
+			break;
+		if (is_stale(&err) && attempt == 0)
+		{
+			DesReaderCacheEvict(loc);
+			continue;
+		}
+		DesReportError(&err, loc->original);
+	}
 	rc.location = loc->original;
 	errcb.callback = read_error_callback;
 	errcb.arg = &rc;
@@ -134,8 +148,6 @@ des_archive_list(PG_FUNCTION_ARGS)
 		const des_entry *e = des_reader_entry(oa.reader, i);
 		Datum		values[6];
 		bool		nulls[6] = {0};
-		const char *meta;
-		size_t		mlen;
 		uint64_t	size;
 
 		CHECK_FOR_INTERRUPTS();
@@ -179,6 +191,18 @@ des_archive_read(PG_FUNCTION_ARGS)
 		loc = open_for_read(PG_GETARG_TEXT_PP(0), verify, false, &oa);
 		uname = DesTextToUtf8(name, &ulen);
 		idx = des_reader_find(oa.reader, uname, ulen);
+		/* answers without a request (absent name, 0-byte entry): confirm the cached index first */
+		if (oa.s3 && (idx < 0 || (des_reader_entry(oa.reader, idx)->data_length == 0 &&
+								  !(des_reader_entry(oa.reader, idx)->flags & DES_FLAG_EXTERNAL))) &&
+			!DesS3ObjectRevalidate(oa.s3, &err))
+		{
+			if (is_stale(&err) && attempt == 0)
+			{
+				DesReaderCacheEvict(loc);
+				continue;
+			}
+			DesReportError(&err, loc->original);
+		}
 		if (idx < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -238,7 +262,7 @@ fetch_ranges(DesOpenArchive *oa, const des_batch_plan *plan, size_t first, size_
 	return true;
 }
 
-#define RANGE_WINDOW 16
+#define RANGE_WINDOW_MAX 64		/* des.s3_max_connections' maximum */
 
 /* One attempt of a batch read; false (with err) when a read failed. */
 static bool
@@ -262,6 +286,7 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 	uint64		missing_mask;
 	unsigned char *local_buf = NULL;
 	size_t		local_buf_size = 0;
+	size_t		window = (size_t) Min(Max(des_s3_max_connections, 1), RANGE_WINDOW_MAX);
 
 	if (ARR_NDIM(names) > 1)
 		ereport(ERROR,
@@ -329,13 +354,19 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 							   (uint64) des_read_max_span_kb * 1024, plan, err))
 		DesReportError(err, loc->original);
 
+	/*
+	 * Answers that need no request (absent names, 0-byte entries) come from
+	 * the cached index: on S3 confirm first that it is still current.
+	 */
+	if (oa->s3 && (nmissing > 0 || plan->ndirect > 0) && !DesS3ObjectRevalidate(oa->s3, err))
+		return false;
 	decoded = DesBufInContext(CurrentMemoryContext);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "des archive_read batch", ALLOCSET_DEFAULT_SIZES);
-	for (size_t w = 0; w < plan->nranges; w += (oa->s3 ? RANGE_WINDOW : 1))
+	for (size_t w = 0; w < plan->nranges; w += (oa->s3 ? window : 1))
 	{
-		size_t		n = Min(RANGE_WINDOW, plan->nranges - w);
+		size_t		n = Min(window, plan->nranges - w);
 		MemoryContext oldcxt = MemoryContextSwitchTo(rowcxt);
-		unsigned char *bufs[RANGE_WINDOW];
+		unsigned char *bufs[RANGE_WINDOW_MAX];
 
 		CHECK_FOR_INTERRUPTS();
 		rc->entry = des_reader_entry(oa->reader, plan->entries[plan->ranges[w].first]);

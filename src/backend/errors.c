@@ -12,17 +12,30 @@ DesReportError(const des_error *err, const char *location)
 {
 	/* a core call that failed because of a cancel or terminate reports that */
 	CHECK_FOR_INTERRUPTS();
+	if (err->code == DES_E_IO && err->sys_errno == ESTALE)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("archive \"%s\": %s", location, err->message),
+				 errhint("The archive was replaced while it was being read; run the statement again.")));
 	if (err->sqlstate != 0)
 		ereport(ERROR,
 				(errcode(err->sqlstate),
-				 errmsg("archive \"%s\": %s", location, err->message)));
+				 errmsg("archive \"%s\": %s", location, err->message),
+				 err->sqlstate == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ?
+				 errhint("Check the access key and secret in the user mapping for the server named by des.default_server.") :
+				 err->sqlstate == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ?
+				 errhint("Check the endpoint of the foreign server and that it is reachable.") : 0));
 	switch (err->code)
 	{
-		case DES_E_IO:
 		case DES_E_NOT_FOUND:
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FILE),
+					 errmsg("archive \"%s\": %s", location, err->message)));
+			break;
+		case DES_E_IO:
 			errno = err->sys_errno;
 			ereport(ERROR,
-					(err->sys_errno ? errcode_for_file_access() : errcode(ERRCODE_UNDEFINED_FILE),
+					(err->sys_errno ? errcode_for_file_access() : errcode(ERRCODE_IO_ERROR),
 					 errmsg("archive \"%s\": %s", location, err->message)));
 			break;
 		case DES_E_NOMEM:

@@ -57,12 +57,12 @@ _PG_init(void)
 							&des_s3_low_speed_time_s, 30, 1, 3600,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.s3_max_retries",
-							"Retries of an S3 request after a 5xx, 429, timeout or connection failure.",
+							"Retries of an S3 request after HTTP 500, 502, 503, 504, 408 or 429, a timeout or a connection failure.",
 							NULL,
 							&des_s3_max_retries, 4, 0, 20,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.s3_retry_base_delay",
-							"First retry delay; each retry doubles it (with jitter), up to 10 s.",
+							"Base delay between retries: the n-th retry waits between base*2^(n-1) and base*2^n, at most 10 s.",
 							NULL,
 							&des_s3_retry_base_ms, 100, 1, 10000,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);

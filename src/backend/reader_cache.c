@@ -107,7 +107,8 @@ DesReaderCacheEvict(const DesLocation *loc)
 		if (c->path == NULL)
 			continue;
 		if ((loc->kind == DES_LOCATION_LOCAL && c->s3 == NULL && strcmp(c->path, loc->path) == 0) ||
-			(loc->kind == DES_LOCATION_S3 && c->s3 != NULL && strcmp(c->s3->location, loc->original) == 0))
+			(loc->kind == DES_LOCATION_S3 && c->s3 != NULL && strcmp(c->s3->bucket, loc->bucket) == 0 &&
+			 strcmp(c->s3->key, loc->key) == 0))
 			evict(c);
 	}
 }
@@ -122,7 +123,8 @@ static void
 open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out)
 {
 	DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
-	char	   *key = psprintf("%s|%s", ep->server_name, loc->original);
+	/* one entry per object, however the URL was spelled (S3://, s3://) */
+	char	   *key = psprintf("%s|s3://%s/%s", ep->server_name, loc->bucket, loc->key);
 	CachedReader *slot = find_slot(key, nslots);
 	des_error	err;
 	des_reader_limits limits = {0, MaxAllocSize, false};

@@ -400,7 +400,24 @@ retryable(const DesS3Transfer *t)
 	if (t->interrupted || t->overflow)
 		return false;
 	if (t->status == 0)
-		return t->curl_code != CURLE_ABORTED_BY_CALLBACK;	/* network failures */
+	{
+		/* network failures are worth retrying; name resolution and TLS set-up are not */
+		switch (t->curl_code)
+		{
+			case CURLE_ABORTED_BY_CALLBACK:
+			case CURLE_COULDNT_RESOLVE_HOST:
+			case CURLE_SSL_CONNECT_ERROR:
+			case CURLE_PEER_FAILED_VERIFICATION:
+			case CURLE_SSL_CERTPROBLEM:
+			case CURLE_SSL_CIPHER:
+			case CURLE_SSL_CACERT_BADFILE:
+			case CURLE_UNSUPPORTED_PROTOCOL:
+			case CURLE_URL_MALFORMAT:
+				return false;
+			default:
+				return true;
+		}
+	}
 	return t->status == 500 || t->status == 502 || t->status == 503 || t->status == 504 ||
 		t->status == 429 || t->status == 408;
 }
@@ -426,6 +443,7 @@ DesS3Perform(const DesS3Endpoint *ep, DesS3Transfer *xfers, int n, int max_paral
 	DesS3Init();
 	if (max_parallel < 1)
 		max_parallel = 1;
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) Max(max_parallel, des_s3_max_connections));
 	for (int i = 0; i < n; i++)
 	{
 		xfers[i].done = false;
@@ -493,8 +511,9 @@ DesS3Perform(const DesS3Endpoint *ep, DesS3Transfer *xfers, int n, int max_paral
 				}
 				t->done = true;
 				remaining--;
+				/* 304 and 412 answer conditional requests: expected, not errors */
 				DesS3StatsRecord(t->kind, t->received, t->body_len, false,
-								 !(t->status >= 200 && t->status < 300));
+								 !((t->status >= 200 && t->status < 300) || t->status == 304 || t->status == 412));
 				if (t->interrupted)
 					interrupted = true;
 			}
@@ -607,33 +626,3 @@ DesS3FillError(const DesS3Transfer *t, const char *what, const char *location, d
 		err->sqlstate = info.sqlstate;
 }
 
-void
-DesS3ReportError(const DesS3Transfer *t, const char *what, const char *location)
-{
-	S3ErrorInfo info;
-
-	if (t->interrupted)
-		CHECK_FOR_INTERRUPTS();
-	classify(t, &info);
-	if (t->overflow)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s of \"%s\": the server sent more bytes than requested", what, location)));
-	if (t->status == 0)
-		ereport(ERROR,
-				(errcode(info.sqlstate),
-				 errmsg("could not reach S3 for %s of \"%s\"", what, location),
-				 errdetail("%s (after %d attempt(s)).",
-						   t->curl_error[0] ? t->curl_error : curl_easy_strerror((CURLcode) t->curl_code),
-						   t->attempts),
-				 errhint("Check the endpoint of the foreign server and that it is reachable.")));
-	ereport(ERROR,
-			(errcode(info.sqlstate),
-			 errmsg("S3 %s of \"%s\" failed: %s", what, location,
-					info.code[0] ? info.code : "HTTP error"),
-			 errdetail("HTTP status %ld%s%s; request id %s; %d attempt(s).", t->status,
-					   info.message[0] ? ", message: " : "", info.message,
-					   info.request_id[0] ? info.request_id : "none", t->attempts),
-			 info.sqlstate == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ?
-			 errhint("Check the access key and secret in the user mapping for this server.") : 0));
-}

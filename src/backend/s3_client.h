@@ -100,10 +100,7 @@ DesS3Ok(const DesS3Transfer *t)
 /* Initialise libcurl for this process (may raise an error: call before the core runs). */
 extern void DesS3Init(void);
 
-/* Raise the error for a failed transfer, naming the operation and location. */
-extern void DesS3ReportError(const DesS3Transfer *t, const char *what, const char *location) pg_attribute_noreturn();
-
-/* Fill a des_error (no throw) for a failed transfer. */
+/* Fill a des_error (no throw) for a failed transfer; DesReportError raises it. */
 extern void DesS3FillError(const DesS3Transfer *t, const char *what, const char *location, des_error *err);
 
 /* Request accounting (shared memory when preloaded, else this backend's). */

@@ -348,7 +348,10 @@ start_multipart(DesS3Sink *s, des_error *err)
 	if (!ok)
 	{
 		if (DesS3Ok(&t))
+		{
 			des_fail(err, DES_E_IO, "S3 did not return an UploadId for \"%s\"", s->location);
+			err->sqlstate = ERRCODE_FDW_ERROR;
+		}
 		else
 			DesS3FillError(&t, "starting the multipart upload", s->location, err);
 		des_buf_free(&id);
@@ -396,7 +399,10 @@ flush_parts(DesS3Sink *s, des_error *err)
 		if (ok && (!DesS3Ok(&t[i]) || t[i].etag[0] == '\0'))
 		{
 			if (DesS3Ok(&t[i]))
+			{
 				des_fail(err, DES_E_IO, "S3 returned no ETag for part %d of \"%s\"", s->pending[i].number, s->location);
+				err->sqlstate = ERRCODE_FDW_ERROR;
+			}
 			else
 				DesS3FillError(&t[i], "uploading a part", s->location, err);
 			ok = false;
@@ -530,11 +536,16 @@ sink_commit(void *ctx, des_error *err)
 	return ok;
 }
 
+/*
+ * Abort the multipart upload. External payloads already PUT are left in
+ * place: their keys may also be those of a visible older version of this
+ * archive, which must keep its payloads (des.storage_list shows leftovers).
+ */
 static void
 sink_abort(void *ctx)
 {
 	DesS3Sink  *s = ctx;
-	int			n = (s->upload_id ? 1 : 0) + s->nexternals;
+	int			n = s->upload_id ? 1 : 0;
 	DesS3Transfer *t;
 	int			k = 0;
 
@@ -549,8 +560,6 @@ sink_abort(void *ctx)
 		t[k].query[t[k].nquery++] = (des_kv) {"uploadId", s->upload_id};
 		k++;
 	}
-	for (int i = 0; i < s->nexternals; i++, k++)
-		DesS3TransferInit(&t[k], DES_S3_DELETE, "DELETE", s->bucket, s->externals[i]);
 	/* best effort: an abandoned upload is also reclaimed by bucket lifecycle rules */
 	(void) DesS3Perform(s->ep, t, n, s->parallel);
 	for (int i = 0; i < n; i++)
@@ -558,7 +567,6 @@ sink_abort(void *ctx)
 	free(t);
 	free(s->upload_id);
 	s->upload_id = NULL;
-	s->nexternals = 0;
 }
 
 static bool
@@ -714,6 +722,7 @@ DesS3List(const DesS3Endpoint *ep, const char *bucket, const char *prefix, const
 					  des_buf_append(&token, field.data, field.len) && des_buf_putc(&token, '\0')))
 		{
 			des_fail(err, DES_E_IO, "S3 listing of \"%s\" is truncated but has no continuation token", location);
+			err->sqlstate = ERRCODE_FDW_ERROR;
 			ok = false;
 		}
 		DesS3TransferFree(&t);

@@ -115,10 +115,16 @@ Datum
 des_storage_list(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	DesLocation *loc = DesParseLocationPrefix(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	DesLocation *loc;
 	char	   *delimiter = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ListState	ls;
 
+	/* not STRICT because the delimiter may be NULL; the location may not */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("location must not be NULL")));
+	loc = DesParseLocationPrefix(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	InitMaterializedSRF(fcinfo, 0);
 	ls.rsinfo = rsinfo;
 	ls.bucket = loc->bucket;
