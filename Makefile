@@ -10,7 +10,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_des.control)
 MODULE_big = pg_des
 CORE_OBJS = src/core/des_error.o src/core/des_json.o src/core/des_names.o \
 	src/core/des_reader.o src/core/des_writer.o src/core/des_local.o src/core/des_sigv4.o \
-	src/core/des_s3xml.o
+	src/core/des_s3xml.o src/core/des_utf8.o
 BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o \
 	src/backend/reader_cache.o src/backend/archive_read.o src/backend/archive_write.o \
 	src/backend/hash_funcs.o src/backend/shmem.o src/backend/s3_client.o src/backend/s3_config.o \

@@ -6,6 +6,7 @@
  * Python's ensure_ascii escaping), which DOM libraries do not preserve.
  */
 #include "des/des_json.h"
+#include "des/des_utf8.h"
 
 #include <string.h>
 
@@ -122,57 +123,6 @@ hexval(unsigned char c)
 }
 
 /*
- * Decode one UTF-8 sequence starting at *pp (strictly: no overlongs, no
- * surrogates, max U+10FFFF). Returns false on malformed input.
- */
-static bool
-decode_utf8(const unsigned char **pp, const unsigned char *end, uint32_t *cp)
-{
-	const unsigned char *p = *pp;
-	unsigned char c = *p;
-	int			n;
-	uint32_t	v;
-
-	if (c < 0x80)
-	{
-		*cp = c;
-		*pp = p + 1;
-		return true;
-	}
-	else if ((c & 0xE0) == 0xC0)
-	{
-		n = 1;
-		v = c & 0x1F;
-	}
-	else if ((c & 0xF0) == 0xE0)
-	{
-		n = 2;
-		v = c & 0x0F;
-	}
-	else if ((c & 0xF8) == 0xF0)
-	{
-		n = 3;
-		v = c & 0x07;
-	}
-	else
-		return false;
-	if (end - p <= n)
-		return false;
-	for (int i = 1; i <= n; i++)
-	{
-		if ((p[i] & 0xC0) != 0x80)
-			return false;
-		v = (v << 6) | (p[i] & 0x3F);
-	}
-	if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
-		v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		return false;
-	*cp = v;
-	*pp = p + n + 1;
-	return true;
-}
-
-/*
  * Parse a string; re-emit it escaped. If decoded != NULL, also decode up to
  * decoded_cap bytes into it (for top-level key comparison); *decoded_len is
  * set to the full decoded length even when truncated.
@@ -282,42 +232,16 @@ parse_string(json_parser *ps, char *decoded, size_t decoded_cap, size_t *decoded
 					return bad(ps, "unknown escape");
 			}
 		}
-		else if (!decode_utf8(&ps->p, ps->end, &cp))
+		else if (!des_utf8_decode(&ps->p, ps->end, &cp))
 			return bad(ps, "invalid UTF-8 in string");
 		if (!emit_codepoint(ps, cp))
 			return false;
 		if (decoded)
 		{
-			/* store as UTF-8 (surrogate halves stored raw; only used for compares) */
+			/* store as UTF-8 (lone surrogate halves stored raw; only used for compares) */
 			unsigned char u[4];
-			int			n;
+			int			n = des_utf8_encode(cp, u);
 
-			if (cp < 0x80)
-			{
-				u[0] = (unsigned char) cp;
-				n = 1;
-			}
-			else if (cp < 0x800)
-			{
-				u[0] = 0xC0 | (cp >> 6);
-				u[1] = 0x80 | (cp & 0x3F);
-				n = 2;
-			}
-			else if (cp < 0x10000)
-			{
-				u[0] = 0xE0 | (cp >> 12);
-				u[1] = 0x80 | ((cp >> 6) & 0x3F);
-				u[2] = 0x80 | (cp & 0x3F);
-				n = 3;
-			}
-			else
-			{
-				u[0] = 0xF0 | (cp >> 18);
-				u[1] = 0x80 | ((cp >> 12) & 0x3F);
-				u[2] = 0x80 | ((cp >> 6) & 0x3F);
-				u[3] = 0x80 | (cp & 0x3F);
-				n = 4;
-			}
 			for (int i = 0; i < n; i++)
 			{
 				if (dlen < decoded_cap)
@@ -621,7 +545,7 @@ des_json_append_string(des_buf *out, const char *s, size_t len)
 	{
 		uint32_t	cp;
 
-		if (!decode_utf8(&p, end, &cp))
+		if (!des_utf8_decode(&p, end, &cp))
 			return false;
 		if (!emit_codepoint(&ps, cp))
 			return false;

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <xxhash.h>
 
+#include "des/des_utf8.h"
+
 uint64_t
 des_name_hash(const char *name, size_t len)
 {
@@ -19,46 +21,12 @@ utf8_valid(const unsigned char *p, size_t len, bool allow_controls)
 
 	while (p < end)
 	{
-		unsigned char c = *p;
-		int			n;
-		uint32_t	v;
+		uint32_t	cp;
 
-		if (c < 0x80)
-		{
-			if (!allow_controls && (c < 0x20 || c == 0x7f))
-				return false;
-			p++;
-			continue;
-		}
-		if ((c & 0xE0) == 0xC0)
-		{
-			n = 1;
-			v = c & 0x1F;
-		}
-		else if ((c & 0xF0) == 0xE0)
-		{
-			n = 2;
-			v = c & 0x0F;
-		}
-		else if ((c & 0xF8) == 0xF0)
-		{
-			n = 3;
-			v = c & 0x07;
-		}
-		else
+		if (!des_utf8_decode(&p, end, &cp))
 			return false;
-		if (end - p <= n)
+		if (!allow_controls && (cp < 0x20 || cp == 0x7f))
 			return false;
-		for (int i = 1; i <= n; i++)
-		{
-			if ((p[i] & 0xC0) != 0x80)
-				return false;
-			v = (v << 6) | (p[i] & 0x3F);
-		}
-		if ((n == 1 && v < 0x80) || (n == 2 && v < 0x800) || (n == 3 && v < 0x10000) ||
-			v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-			return false;
-		p += n + 1;
 	}
 	return true;
 }

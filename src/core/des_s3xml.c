@@ -2,6 +2,7 @@
  * des_s3xml.c - element text extraction for S3 XML responses.
  */
 #include "des/des_s3xml.h"
+#include "des/des_utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,37 +34,10 @@ static bool
 append_utf8(des_buf *out, unsigned long cp)
 {
 	unsigned char u[4];
-	int			n;
 
 	if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
 		return false;
-	if (cp < 0x80)
-	{
-		u[0] = (unsigned char) cp;
-		n = 1;
-	}
-	else if (cp < 0x800)
-	{
-		u[0] = 0xC0 | (cp >> 6);
-		u[1] = 0x80 | (cp & 0x3F);
-		n = 2;
-	}
-	else if (cp < 0x10000)
-	{
-		u[0] = 0xE0 | (cp >> 12);
-		u[1] = 0x80 | ((cp >> 6) & 0x3F);
-		u[2] = 0x80 | (cp & 0x3F);
-		n = 3;
-	}
-	else
-	{
-		u[0] = 0xF0 | (cp >> 18);
-		u[1] = 0x80 | ((cp >> 12) & 0x3F);
-		u[2] = 0x80 | ((cp >> 6) & 0x3F);
-		u[3] = 0x80 | (cp & 0x3F);
-		n = 4;
-	}
-	return des_buf_append(out, u, n);
+	return des_buf_append(out, u, des_utf8_encode((uint32_t) cp, u));
 }
 
 /* Decode character data xml[from, to) into out. */
