@@ -110,3 +110,13 @@ SELECT "check", ok, detail FROM des.archive_verify(:'dir' || '/ref.des') WHERE "
 -- BLAKE2b: RFC 7693 test vector (BLAKE2b-512 of "abc") and the 256-bit default
 SELECT encode(des.blake2b('abc'::bytea, 64), 'hex') AS blake2b_512_abc;
 SELECT length(des.blake2b('')) AS default_len, encode(des.blake2b(''), 'hex') AS blake2b_256_empty;
+
+-- the per-session reader cache: reused while the file is unchanged; 0 keeps nothing
+SELECT des.cache_reset();
+SELECT des.archive_read(:'dir' || '/names.des', 'ελληνικά') IS NOT NULL AS first_read;
+SELECT des.archive_read(:'dir' || '/names.des', 'ελληνικά') IS NOT NULL AS second_read;
+SELECT hits, misses, entries FROM des.cache_stats();
+SET des.reader_cache_entries = 0;
+SELECT des.archive_read(:'dir' || '/names.des', 'ελληνικά') IS NOT NULL AS uncached_read;
+SELECT entries FROM des.cache_stats();
+RESET des.reader_cache_entries;

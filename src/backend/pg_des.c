@@ -39,8 +39,8 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.reader_cache_entries",
 							"Number of archives whose index each backend keeps open.",
-							NULL,
-							&des_reader_cache_entries, 8, 1, 64,
+							"0 closes every archive at the end of the call that opened it.",
+							&des_reader_cache_entries, 8, 0, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("des.default_server",
 							   "Foreign server (des_fdw) whose endpoint and user mapping serve s3:// locations.",

@@ -187,6 +187,25 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 	}
 }
 
+static void
+close_transient(void *arg)
+{
+	DesReaderCacheReset();
+}
+
+/* With des.reader_cache_entries = 0, nothing outlives the call that opened it. */
+static void
+keep_only_for_this_call(void)
+{
+	MemoryContextCallback *cb;
+
+	if (des_reader_cache_entries > 0)
+		return;
+	cb = MemoryContextAllocZero(CurrentMemoryContext, sizeof(MemoryContextCallback));
+	cb->func = close_transient;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+}
+
 void
 DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidate, DesOpenArchive *out)
 {
@@ -202,6 +221,7 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidat
 	/* the setting may have been lowered: close what is now beyond it */
 	for (int i = nslots; i < MAX_CACHE_SLOTS; i++)
 		evict(&cache[i]);
+	keep_only_for_this_call();
 	if (loc->kind == DES_LOCATION_S3)
 	{
 		open_s3(loc, revalidate, nslots, out);
@@ -303,5 +323,6 @@ Datum
 des_cache_reset(PG_FUNCTION_ARGS)
 {
 	DesReaderCacheReset();
+	cache_hits = cache_misses = cache_evictions = 0;
 	PG_RETURN_VOID();
 }

@@ -326,7 +326,9 @@ typedef struct pending_external
 	char	   *final;
 } pending_external;
 
-#define WRITEBACK_CHUNK (8 * 1024 * 1024)
+#ifndef WRITEBACK_CHUNK
+#define WRITEBACK_CHUNK (64 * 1024 * 1024)	/* measured best on 1 GiB writes */
+#endif
 
 typedef struct local_sink
 {

@@ -34,7 +34,7 @@ CREATE FUNCTION des.cache_reset()
 RETURNS void
 AS 'MODULE_PATHNAME', 'des_cache_reset'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.cache_reset() IS 'close every archive this session keeps open';
+COMMENT ON FUNCTION des.cache_reset() IS 'close every archive this session keeps open and zero the cache counters';
 
 CREATE FUNCTION des.storage_list(location text, delimiter text DEFAULT NULL)
 RETURNS TABLE (location text, size bigint, etag text, is_prefix boolean)

@@ -71,7 +71,8 @@ FROM generate_series(1, :entries) i;
 CREATE TABLE picks AS
 SELECT name, data_offset, size FROM des.archive_list('s3://pgdes-test/bench/read.des')
 ORDER BY random() LIMIT :reads;
-COPY (SELECT data_offset, data_offset + size - 1 FROM picks) TO :'dir/ranges.txt';
+\set ranges_file :dir '/ranges.txt'
+COPY (SELECT data_offset, data_offset + size - 1 FROM picks) TO :'ranges_file';
 SQL
 best_pg=
 for r in $(seq 1 "$ROUNDS"); do
@@ -117,7 +118,8 @@ CREATE TABLE up (name text, data bytea);
 ALTER TABLE up ALTER COLUMN data SET STORAGE EXTERNAL;   -- no compression: bytes as they are
 INSERT INTO up SELECT 'blob' || i, decode(repeat(md5(i::text) || md5((i + 1)::text), 16384), 'hex')
 FROM generate_series(1, :mib * 2) i;                     -- 512 KiB each
-SELECT des.archive_write(:'dir' || '/up.des', name, data, NULL, '{"blake2b": false}' ORDER BY name) ->> 'bytes' FROM up;
+\set up_file :dir '/up.des'
+SELECT des.archive_write(:'up_file', name, data, NULL, '{"blake2b": false}' ORDER BY name) ->> 'bytes' FROM up;
 SQL
 best_up=
 best_cli=

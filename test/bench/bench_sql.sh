@@ -28,6 +28,7 @@ ENTRIES=${BENCH_SQL_ENTRIES:-$(pick 100000 20000)}
 NAMES=${BENCH_SQL_NAMES:-$(pick 10000 2000)}
 SIZES=${BENCH_SQL_SIZES:-256 4096}
 ROUNDS=${BENCH_SQL_ROUNDS:-$(pick 5 2)}
+UNCACHED=${BENCH_SQL_UNCACHED:-$(pick 200 50)}	# names read by uncached single calls
 
 for v in ENTRIES NAMES ROUNDS; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
@@ -134,7 +135,7 @@ FROM generate_series(1, :entries) i;
 SQL
 
 	# One session for all rounds: single calls and the batch alternate, both warmed up first.
-	results=$(psql_ -F ' ' -v loc="$loc" -v rounds="$ROUNDS" -v first="$first" <<'SQL'
+	results=$(psql_ -F ' ' -v loc="$loc" -v rounds="$ROUNDS" -v first="$first" -v uncached="$UNCACHED" <<'SQL'
 SELECT format('SELECT sum(length(des.archive_read(%L, name))) FROM bench_names', :'loc') AS q_single,
        format('SELECT sum(length(data)) FROM des.archive_read(%L, ARRAY(SELECT name FROM bench_names))', :'loc') AS q_batch,
        format('SELECT count(*) FROM des.archive_read(%L, ARRAY(SELECT name || ''.absent'' FROM bench_names))', :'loc') AS q_absent
@@ -145,6 +146,13 @@ SELECT CASE WHEN (k + g) % 2 = 0 THEN 'single_calls' ELSE 'batch' END, r.*
 FROM generate_series(1, :rounds) g, generate_series(0, 1) k,
      LATERAL bench_ms(CASE WHEN (k + g) % 2 = 0 THEN :'q_single' ELSE :'q_batch' END) r
 ORDER BY g, k;
+-- single calls with no reader cache: every call opens the archive again
+-- (what a reader without a cache pays; a sample of names, reported per name)
+SET des.reader_cache_entries = 0;
+SELECT 'single_uncached', r.* FROM bench_ms(format(
+    'SELECT sum(length(des.archive_read(%L, name))) FROM (SELECT name FROM bench_names LIMIT %s) s',
+    :'loc', :uncached)) r;
+RESET des.reader_cache_entries;
 \if :first
 -- (the CASE makes the call depend on g, so it runs once per round)
 SELECT 'batch_of_absent_names', r.* FROM generate_series(1, :rounds) g,
@@ -163,6 +171,13 @@ SQL
 		exit 1
 	fi
 	report batch single_calls "4${letters[letter]} SQL archive_read, $NAMES of $ENTRIES names, $size B" 10 "$results"
+	echo "$results" | awk -v n="$NAMES" -v u="$UNCACHED" -v size="$size" '
+		$1 == "batch" { if (b == "" || $2 < b) b = $2 }
+		$1 == "single_uncached" { s = $2 }
+		END {
+			br = n / (b / 1000); ur = u / (s / 1000)
+			printf "ROW\t   same batch vs single calls without the reader cache, %d B\t%.0f k names/s\t%.1f k/s uncached single calls (%d names in %.0f ms)\t%.0fx\t>= 10x single calls\t%s\n",
+				size, br / 1000, ur / 1000, u, s, br / ur, (br / ur >= 10) ? "yes" : "NO" }' >&3
 	letter=$((letter + 1))
 	if [ "$first" = 1 ]; then
 		absent_results=$results
