@@ -120,3 +120,8 @@ SET des.reader_cache_entries = 0;
 SELECT des.archive_read(:'dir' || '/names.des', 'ελληνικά') IS NOT NULL AS uncached_read;
 SELECT entries FROM des.cache_stats();
 RESET des.reader_cache_entries;
+
+-- single objects: size, and removal (false when there is nothing to remove)
+SELECT size FROM des.storage_stat(:'dir' || '/z.des');
+SELECT des.storage_delete(:'dir' || '/z.des') AS deleted, des.storage_delete(:'dir' || '/z.des') AS deleted_again;
+SELECT count(*) FROM des.storage_list(:'dir' || '/z');

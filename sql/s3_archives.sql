@@ -155,6 +155,38 @@ SELECT left(convert_from(des.archive_read('s3://pgdes-test/t/replace2.des', 'n3'
 SELECT name, length(data) FROM des.archive_read('s3://pgdes-test/t/replace2.des', ARRAY['n1', 'n5']);
 RESET des.s3_tail_read;
 
+-- HEAD and DELETE of single objects
+SELECT des.s3_stats_reset();
+SELECT size = (SELECT size FROM des.storage_list('s3://pgdes-test/t/big.des')) AS same_size, etag IS NOT NULL AS has_etag
+FROM des.storage_stat('s3://pgdes-test/t/big.des');
+SELECT des.storage_delete('s3://pgdes-test/t/replace.des') AS deleted;
+SELECT try($$SELECT * FROM des.storage_stat('s3://pgdes-test/t/replace.des')$$);
+SELECT try($$SELECT des.archive_read('s3://pgdes-test/t/replace.des', 'k')$$);
+SELECT s3_requests() AS head_and_delete;
+
+-- temporary credentials: the session token is signed and checked
+CREATE ROLE s3_token_ok;
+GRANT USAGE ON FOREIGN SERVER lake TO s3_token_ok;
+CREATE USER MAPPING FOR s3_token_ok SERVER lake OPTIONS
+    (access_key_id 'pgdes-token-key', secret_access_key 'pgdes-token-secret', session_token 'pgdes-session-token');
+CREATE ROLE s3_token_wrong;
+GRANT USAGE ON FOREIGN SERVER lake TO s3_token_wrong;
+CREATE USER MAPPING FOR s3_token_wrong SERVER lake OPTIONS
+    (access_key_id 'pgdes-token-key', secret_access_key 'pgdes-token-secret', session_token 'stale-token');
+CREATE ROLE s3_token_missing;
+GRANT USAGE ON FOREIGN SERVER lake TO s3_token_missing;
+CREATE USER MAPPING FOR s3_token_missing SERVER lake OPTIONS
+    (access_key_id 'pgdes-token-key', secret_access_key 'pgdes-token-secret');
+SET ROLE s3_token_ok;
+SELECT count(*) AS with_token FROM des.archive_list('s3://pgdes-test/t/small.des');
+SET ROLE s3_token_wrong;
+SELECT try($$SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des')$$);
+SET ROLE s3_token_missing;
+SELECT try($$SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des')$$);
+RESET ROLE;
+DROP OWNED BY s3_token_ok, s3_token_wrong, s3_token_missing;
+DROP ROLE s3_token_ok, s3_token_wrong, s3_token_missing;
+
 -- retries: two 503 SlowDown answers are absorbed
 SELECT des.s3_stats_reset();
 SELECT s3_control('fail?count=2&status=503');

@@ -51,6 +51,8 @@ count fuzz "$logs/fuzz"
 echo "== S3 harness (s3rver behind a SigV4-verifying proxy on 127.0.0.1:59001)"
 test/s3/stop.sh >/dev/null 2>&1 || true
 rm -rf test/s3/data
+# a second key with a session token, for the temporary-credential tests
+export S3_TEST_CREDENTIALS="pgdes-test-key:pgdes-test-secret,pgdes-token-key:pgdes-token-secret:pgdes-session-token"
 s3_up=true
 test/s3/start.sh >"$logs/s3start" 2>&1 || { s3_up=false; cat "$logs/s3start"; }
 trap 'test/s3/stop.sh >/dev/null 2>&1 || true' EXIT

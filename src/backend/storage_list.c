@@ -1,12 +1,15 @@
 /*
- * storage_list.c - des.storage_list(location, delimiter): what is stored under
- * a prefix, locally or on S3 (ListObjectsV2 with pagination).
+ * storage_list.c - storage operations from SQL, locally or on S3:
+ * des.storage_list (ListObjectsV2 with pagination), des.storage_stat (HEAD)
+ * and des.storage_delete (DELETE).
  */
 #include "pg_des.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "access/htup_details.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -150,4 +153,96 @@ des_storage_list(PG_FUNCTION_ARGS)
 		list_local(&ls, dir, loc->path, delimiter != NULL);
 	}
 	return (Datum) 0;
+}
+
+/* ---- des.storage_stat(location) and des.storage_delete(location) ---- */
+
+PG_FUNCTION_INFO_V1(des_storage_stat);
+PG_FUNCTION_INFO_V1(des_storage_delete);
+
+/* size and ETag of one object (HEAD on S3, stat locally) */
+Datum
+des_storage_stat(PG_FUNCTION_ARGS)
+{
+	DesLocation *loc = DesParseLocation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	DesCheckReadAccess(loc);
+	if (loc->kind == DES_LOCATION_S3)
+	{
+		DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
+		DesS3Transfer t;
+		des_error	err;
+
+		DesS3Init();
+		DesS3TransferInit(&t, DES_S3_HEAD, "HEAD", loc->bucket, loc->key);
+		(void) DesS3Perform(ep, &t, 1, 1);
+		if (!DesS3Ok(&t))
+		{
+			DesS3FillError(&t, "HEAD", loc->original, &err);
+			DesS3TransferFree(&t);
+			DesReportError(&err, loc->original);
+		}
+		values[0] = Int64GetDatum((int64) t.total_size);
+		values[1] = CStringGetTextDatum(t.etag);
+		nulls[1] = t.etag[0] == '\0';
+		DesS3TransferFree(&t);
+	}
+	else
+	{
+		struct stat st;
+
+		if (stat(loc->path, &st) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not stat \"%s\": %m", loc->path)));
+		values[0] = Int64GetDatum((int64) st.st_size);
+		nulls[1] = true;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * Remove one object. Locally: true if a file was removed, false if there was
+ * none. On S3, DELETE succeeds whether or not the key existed: true.
+ */
+Datum
+des_storage_delete(PG_FUNCTION_ARGS)
+{
+	DesLocation *loc = DesParseLocation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	DesCheckWriteAccess(loc);
+	if (loc->kind == DES_LOCATION_S3)
+	{
+		DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
+		DesS3Transfer t;
+		des_error	err;
+
+		DesS3Init();
+		DesS3TransferInit(&t, DES_S3_DELETE, "DELETE", loc->bucket, loc->key);
+		(void) DesS3Perform(ep, &t, 1, 1);
+		if (!DesS3Ok(&t))
+		{
+			DesS3FillError(&t, "DELETE", loc->original, &err);
+			DesS3TransferFree(&t);
+			DesReportError(&err, loc->original);
+		}
+		DesS3TransferFree(&t);
+		DesReaderCacheEvict(loc);
+		PG_RETURN_BOOL(true);
+	}
+	if (unlink(loc->path) != 0)
+	{
+		if (errno == ENOENT)
+			PG_RETURN_BOOL(false);
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not remove \"%s\": %m", loc->path)));
+	}
+	DesReaderCacheEvict(loc);
+	PG_RETURN_BOOL(true);
 }

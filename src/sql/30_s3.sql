@@ -42,3 +42,15 @@ AS 'MODULE_PATHNAME', 'des_storage_list'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 COMMENT ON FUNCTION des.storage_list(text, text) IS
   'objects (and, with a delimiter, common prefixes) under a local or s3:// prefix';
+
+CREATE FUNCTION des.storage_stat(location text, OUT size bigint, OUT etag text)
+AS 'MODULE_PATHNAME', 'des_storage_stat'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.storage_stat(text) IS 'size (and on S3 the ETag) of one stored object';
+
+CREATE FUNCTION des.storage_delete(location text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'des_storage_delete'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.storage_delete(text) IS
+  'remove one stored object (archive or external payload); needs write access';
