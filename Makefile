@@ -48,9 +48,15 @@ test/unit/test_sigv4: $(CORE_SRC) test/unit/test_sigv4.c test/unit/unit.h $(wild
 	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(CORE_WARN) \
 		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_sigv4.c -o $@ $(CORE_LIBS)
 
-unit: test/unit/test_core test/unit/test_sigv4
+# the same tests under ThreadSanitizer: the local sink writes on an I/O thread
+test/unit/test_core_tsan: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(wildcard include/des/*.h)
+	clang -std=gnu11 -g -O1 -fsanitize=thread $(CORE_WARN) \
+		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_core.c -o $@ $(CORE_LIBS) -ljansson
+
+unit: test/unit/test_core test/unit/test_sigv4 test/unit/test_core_tsan
 	test/unit/test_sigv4
 	test/unit/test_core $(FIXTURES)
+	TSAN_OPTIONS=halt_on_error=1 test/unit/test_core_tsan $(FIXTURES) | sed 's/^core:/core_tsan:/'
 
 test/fuzz/fuzz_reader: $(CORE_SRC) test/fuzz/fuzz_reader.c $(wildcard include/des/*.h)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -67,4 +73,4 @@ bench: test/bench/bench_core
 	test/bench/run.sh
 
 .PHONY: unit fuzz bench
-EXTRA_CLEAN = test/unit/test_core test/unit/test_sigv4 test/fuzz/fuzz_reader test/bench/bench_core
+EXTRA_CLEAN = test/unit/test_core test/unit/test_core_tsan test/unit/test_sigv4 test/fuzz/fuzz_reader test/bench/bench_core

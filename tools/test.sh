@@ -43,6 +43,8 @@ grep -E '^sigv4: ' "$logs/unit" >"$logs/sigv4" || true
 count sigv4 "$logs/sigv4"
 grep -E '^core: ' "$logs/unit" >"$logs/core" || true
 count core "$logs/core"
+grep -E '^core_tsan: ' "$logs/unit" >"$logs/core_tsan" || true
+count core_tsan "$logs/core_tsan"
 
 echo "== reader fuzzing (${FUZZ_SECONDS:-60} s)"
 make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FIXTURES="$fixtures" 2>&1 | tee "$logs/fuzz"

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 /* ---- source ---- */
@@ -330,10 +332,37 @@ typedef struct pending_external
 #define WRITEBACK_CHUNK (64 * 1024 * 1024)	/* measured best on 1 GiB writes */
 #endif
 
+/*
+ * Archive bytes are written by an I/O thread so that the caller's work
+ * (hashing, compressing) overlaps the copy into the page cache and the
+ * device writeback, which otherwise serialize on one core. The thread only
+ * calls write() and sync_file_range() on buffers handed to it; it blocks
+ * every signal and never calls into PostgreSQL, so it is safe inside a
+ * backend. Two buffers alternate: the caller fills one while the thread
+ * writes the other.
+ */
+#define IO_BUFFER_SIZE (8 * 1024 * 1024)
+
+typedef struct io_thread
+{
+	pthread_t	thread;
+	bool		started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned char *buf[2];
+	size_t		len[2];
+	int			filling;		/* buffer the caller fills */
+	bool		busy;			/* the thread owns buf[1 - filling] */
+	bool		stop;
+	int			error;			/* errno of a failed write (sticky) */
+	int			fd;
+	uint64_t	written;		/* bytes written so far (thread) */
+	uint64_t	flushed;		/* bytes handed to writeback (thread) */
+} io_thread;
+
 typedef struct local_sink
 {
-	uint64_t	written;		/* bytes written so far */
-	uint64_t	flushed;		/* bytes handed to writeback */
+	io_thread	io;
 	char	   *path;
 	char	   *tmp;
 	char	   *dir;
@@ -376,27 +405,175 @@ write_all(int fd, const void *buf, size_t len, const char *what, des_error *err)
 	return true;
 }
 
+/* Write all of buf to fd, then start writeback every WRITEBACK_CHUNK bytes. */
+static int
+io_write(io_thread *io, const unsigned char *p, size_t len)
+{
+	while (len > 0)
+	{
+		ssize_t		n = write(io->fd, p, len > (1U << 30) ? (1U << 30) : len);
+
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		p += n;
+		len -= n;
+		io->written += n;
+	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	/*
+	 * Start writeback without waiting, so the fsync at commit finds little
+	 * left to do (as PostgreSQL's pg_flush_data). A failure here is harmless:
+	 * fsync still follows.
+	 */
+	if (io->written - io->flushed >= WRITEBACK_CHUNK)
+	{
+		(void) sync_file_range(io->fd, (off_t) io->flushed, (off_t) (io->written - io->flushed),
+							   SYNC_FILE_RANGE_WRITE);
+		io->flushed = io->written;
+	}
+#endif
+	return 0;
+}
+
+static void *
+io_main(void *arg)
+{
+	io_thread  *io = arg;
+
+	pthread_mutex_lock(&io->lock);
+	for (;;)
+	{
+		int			b;
+		int			e;
+
+		while (!io->busy && !io->stop)
+			pthread_cond_wait(&io->cond, &io->lock);
+		if (!io->busy && io->stop)
+			break;
+		b = 1 - io->filling;
+		pthread_mutex_unlock(&io->lock);
+		e = io->error ? 0 : io_write(io, io->buf[b], io->len[b]);
+		pthread_mutex_lock(&io->lock);
+		if (e && !io->error)
+			io->error = e;
+		io->len[b] = 0;
+		io->busy = false;
+		pthread_cond_broadcast(&io->cond);
+	}
+	pthread_mutex_unlock(&io->lock);
+	return NULL;
+}
+
+static bool
+io_start(io_thread *io, int fd, des_error *err)
+{
+	sigset_t	all,
+				old;
+	int			rc;
+
+	io->fd = fd;
+	io->buf[0] = malloc(IO_BUFFER_SIZE);
+	io->buf[1] = malloc(IO_BUFFER_SIZE);
+	if (!io->buf[0] || !io->buf[1])
+		return des_fail(err, DES_E_NOMEM, "out of memory for write buffers");
+	pthread_mutex_init(&io->lock, NULL);
+	pthread_cond_init(&io->cond, NULL);
+	/* the thread inherits this mask: signals stay with the backend's thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&io->thread, NULL, io_main, io);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+	{
+		pthread_cond_destroy(&io->cond);
+		pthread_mutex_destroy(&io->lock);
+		return des_fail_errno(err, rc, "could not start the archive I/O thread: %s", strerror(rc));
+	}
+	io->started = true;
+	return true;
+}
+
+/* Wait until the thread is idle; its sticky error, if any. */
+static int
+io_wait_idle(io_thread *io)
+{
+	int			e;
+
+	pthread_mutex_lock(&io->lock);
+	while (io->busy)
+		pthread_cond_wait(&io->cond, &io->lock);
+	e = io->error;
+	pthread_mutex_unlock(&io->lock);
+	return e;
+}
+
+/* Hand the filled buffer to the thread (after it finished the previous one). */
+static int
+io_handoff(io_thread *io)
+{
+	int			e;
+
+	pthread_mutex_lock(&io->lock);
+	while (io->busy)
+		pthread_cond_wait(&io->cond, &io->lock);
+	e = io->error;
+	if (!e && io->len[io->filling] > 0)
+	{
+		io->filling = 1 - io->filling;
+		io->busy = true;
+		pthread_cond_broadcast(&io->cond);
+	}
+	pthread_mutex_unlock(&io->lock);
+	return e;
+}
+
+static void
+io_stop(io_thread *io)
+{
+	if (!io->started)
+	{
+		free(io->buf[0]);
+		free(io->buf[1]);
+		io->buf[0] = io->buf[1] = NULL;
+		return;
+	}
+	pthread_mutex_lock(&io->lock);
+	io->stop = true;
+	pthread_cond_broadcast(&io->cond);
+	pthread_mutex_unlock(&io->lock);
+	pthread_join(io->thread, NULL);
+	pthread_cond_destroy(&io->cond);
+	pthread_mutex_destroy(&io->lock);
+	free(io->buf[0]);
+	free(io->buf[1]);
+	io->buf[0] = io->buf[1] = NULL;
+	io->started = false;
+}
+
 static bool
 sink_write(void *ctx, const void *buf, size_t len, des_error *err)
 {
 	local_sink *ls = ctx;
+	io_thread  *io = &ls->io;
+	const unsigned char *p = buf;
 
-	if (!write_all(ls->fd, buf, len, ls->tmp, err))
-		return false;
-	ls->written += len;
-#ifdef SYNC_FILE_RANGE_WRITE
-	/*
-	 * Start writeback of what is written so far, without waiting, so the
-	 * fsync at commit finds little left to do (as PostgreSQL's
-	 * pg_flush_data). Failure here is harmless: fsync still follows.
-	 */
-	if (ls->written - ls->flushed >= WRITEBACK_CHUNK)
+	while (len > 0)
 	{
-		(void) sync_file_range(ls->fd, (off_t) ls->flushed, (off_t) (ls->written - ls->flushed),
-							   SYNC_FILE_RANGE_WRITE);
-		ls->flushed = ls->written;
+		size_t		room = IO_BUFFER_SIZE - io->len[io->filling];
+		size_t		n = len < room ? len : room;
+		int			e;
+
+		memcpy(io->buf[io->filling] + io->len[io->filling], p, n);
+		io->len[io->filling] += n;
+		p += n;
+		len -= n;
+		if (io->len[io->filling] == IO_BUFFER_SIZE && (e = io_handoff(io)) != 0)
+			return des_fail_errno(err, e, "could not write \"%s\": %s", ls->tmp, strerror(e));
 	}
-#endif
 	return true;
 }
 
@@ -469,7 +646,11 @@ static bool
 sink_commit(void *ctx, des_error *err)
 {
 	local_sink *ls = ctx;
+	int			e;
 
+	if ((e = io_handoff(&ls->io)) != 0 || (e = io_wait_idle(&ls->io)) != 0)
+		return des_fail_errno(err, e, "could not write \"%s\": %s", ls->tmp, strerror(e));
+	io_stop(&ls->io);
 	if (fsync(ls->fd) != 0)
 		return des_fail_errno(err, errno, "could not fsync \"%s\": %s", ls->tmp, strerror(errno));
 	if (close(ls->fd) != 0)
@@ -509,6 +690,7 @@ sink_abort(void *ctx)
 {
 	local_sink *ls = ctx;
 
+	io_stop(&ls->io);
 	if (ls->fd >= 0)
 	{
 		close(ls->fd);
@@ -583,6 +765,11 @@ des_local_sink_open(const char *path, des_sink *sink, des_error *err)
 		des_fail_errno(err, errno, "could not create \"%s\": %s", ls->tmp, strerror(errno));
 		free(ls->tmp);
 		ls->tmp = NULL;
+		des_local_sink_free(sink);
+		return false;
+	}
+	if (!io_start(&ls->io, ls->fd, err))
+	{
 		des_local_sink_free(sink);
 		return false;
 	}
