@@ -3,10 +3,14 @@
  *
  * Treats the input as an archive: open, look every entry up by name, read and
  * decode every payload with hash verification, plan a batch read, and run the
- * full verification. Any crash, sanitizer report, leak or hang is a bug; a
+ * full verification. The same bytes are also fed to the other parsers of
+ * untrusted input: the JSON meta compactor/key lookup and the S3 XML scanner
+ * (server responses). Any crash, sanitizer report, leak or hang is a bug; a
  * des_error is the expected outcome for garbage.
  */
+#include "des/des_json.h"
 #include "des/des_local.h"
+#include "des/des_s3xml.h"
 #include "des/des_reader.h"
 
 #include <stdint.h>
@@ -35,6 +39,40 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t   *all;
 	uint64_t	n;
 	des_batch_plan plan;
+
+	/* JSON meta and S3 XML parsers */
+	{
+		des_buf		b = {0};
+		unsigned	keys;
+		bool		found;
+		des_json_span v;
+		size_t		pos = 0,
+					st,
+					en;
+		static const char *const names[] = {"Code", "Message", "UploadId", "Key", "Contents", "NextContinuationToken"};
+
+		(void) des_json_compact_object((const char *) data, size, &b, &keys, &err);
+		if (des_json_find_key((const char *) data, size, "external_key", &found, &v, &err) && found)
+		{
+			char		key[256];
+			uint64_t	n;
+
+			(void) des_json_span_string(v, key, sizeof(key), NULL);
+			(void) des_json_span_uint64(v, &n);
+		}
+		(void) des_json_jsonb_compatible((const char *) data, size);
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		{
+			pos = 0;
+			while (des_xml_next_text((const char *) data, size, &pos, names[k], &b))
+				;
+			pos = 0;
+			while (des_xml_next_element((const char *) data, size, &pos, names[k], &st, &en))
+				if (en <= st || en > size)
+					abort();
+		}
+		des_buf_free(&b);
+	}
 
 	des_memory_source(&src, data, size);
 	if (!des_reader_open(&src, &limits, &r, &err))
