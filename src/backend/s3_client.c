@@ -452,91 +452,89 @@ DesS3Perform(const DesS3Endpoint *ep, DesS3Transfer *xfers, int n, int max_paral
 	}
 
 	/* nothing in this loop throws: interrupts end it and are reported by the caller */
+	while (remaining > 0)
 	{
-		while (remaining > 0)
+		TimestampTz now = GetCurrentTimestamp();
+		long		wait_ms = 100;
+		CURLMsg    *msg;
+		int			msgs;
+		int			still;
+
+		/* start what can start: new transfers, and retries whose time has come */
+		for (int i = 0; i < n && running < max_parallel; i++)
 		{
-			TimestampTz now = GetCurrentTimestamp();
-			long		wait_ms = 100;
-			CURLMsg    *msg;
-			int			msgs;
-			int			still;
+			DesS3Transfer *t = &xfers[i];
 
-			/* start what can start: new transfers, and retries whose time has come */
-			for (int i = 0; i < n && running < max_parallel; i++)
+			if (t->done || t->easy != NULL)
+				continue;
+			if (t->attempts > 0 && t->retry_at > now)
 			{
-				DesS3Transfer *t = &xfers[i];
-
-				if (t->done || t->easy != NULL)
-					continue;
-				if (t->attempts > 0 && t->retry_at > now)
-				{
-					wait_ms = Min(wait_ms, (long) ((t->retry_at - now) / 1000) + 1);
-					continue;
-				}
-				if (!setup_transfer(ep, t))
-				{
-					t->done = true;
-					t->status = 0;
-					strlcpy(t->curl_error, "out of memory building the request", sizeof(t->curl_error));
-					remaining--;
-					continue;
-				}
-				if (t->attempts > 1)
-					DesS3StatsRecord(t->kind, 0, 0, true, false);
-				curl_multi_add_handle(multi, (CURL *) t->easy);
-				running++;
+				wait_ms = Min(wait_ms, (long) ((t->retry_at - now) / 1000) + 1);
+				continue;
 			}
-			curl_multi_perform(multi, &still);
-			while ((msg = curl_multi_info_read(multi, &msgs)) != NULL)
+			if (!setup_transfer(ep, t))
 			{
-				DesS3Transfer *t;
-
-				if (msg->msg != CURLMSG_DONE)
-					continue;
-				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
-				t->curl_code = (int) msg->data.result;
-				if (msg->data.result != CURLE_OK)
-				{
-					if (!t->overflow)
-						t->status = 0;
-					if (msg->data.result == CURLE_ABORTED_BY_CALLBACK)
-						t->interrupted = true;
-				}
-				release_handle(t);
-				running--;
-				if (retryable(t) && t->attempts <= des_s3_max_retries)
-				{
-					t->retry_at = GetCurrentTimestamp() + backoff_ms(t->attempts) * 1000;
-					continue;
-				}
 				t->done = true;
+				t->status = 0;
+				strlcpy(t->curl_error, "out of memory building the request", sizeof(t->curl_error));
 				remaining--;
-				/* 304 and 412 answer conditional requests: expected, not errors */
-				DesS3StatsRecord(t->kind, t->received, t->body_len, false,
-								 !((t->status >= 200 && t->status < 300) || t->status == 304 || t->status == 412));
-				if (t->interrupted)
-					interrupted = true;
+				continue;
 			}
-			if (remaining == 0)
-				break;
-			if (interrupted || QueryCancelPending || ProcDiePending)
+			if (t->attempts > 1)
+				DesS3StatsRecord(t->kind, 0, 0, true, false);
+			curl_multi_add_handle(multi, (CURL *) t->easy);
+			running++;
+		}
+		curl_multi_perform(multi, &still);
+		while ((msg = curl_multi_info_read(multi, &msgs)) != NULL)
+		{
+			DesS3Transfer *t;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+			t->curl_code = (int) msg->data.result;
+			if (msg->data.result != CURLE_OK)
 			{
+				if (!t->overflow)
+					t->status = 0;
+				if (msg->data.result == CURLE_ABORTED_BY_CALLBACK)
+					t->interrupted = true;
+			}
+			release_handle(t);
+			running--;
+			if (retryable(t) && t->attempts <= des_s3_max_retries)
+			{
+				t->retry_at = GetCurrentTimestamp() + backoff_ms(t->attempts) * 1000;
+				continue;
+			}
+			t->done = true;
+			remaining--;
+			/* 304 and 412 answer conditional requests: expected, not errors */
+			DesS3StatsRecord(t->kind, t->received, t->body_len, false,
+							 !((t->status >= 200 && t->status < 300) || t->status == 304 || t->status == 412));
+			if (t->interrupted)
 				interrupted = true;
-				break;
-			}
-			if (running > 0)
-			{
-				pgstat_report_wait_start(PG_WAIT_EXTENSION);
-				curl_multi_poll(multi, NULL, 0, (int) wait_ms, NULL);
-				pgstat_report_wait_end();
-			}
-			else
-			{
-				/* only retries pending: sleep on the latch so signals wake us */
-				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 wait_ms, PG_WAIT_EXTENSION);
-				ResetLatch(MyLatch);
-			}
+		}
+		if (remaining == 0)
+			break;
+		if (interrupted || QueryCancelPending || ProcDiePending)
+		{
+			interrupted = true;
+			break;
+		}
+		if (running > 0)
+		{
+			pgstat_report_wait_start(PG_WAIT_EXTENSION);
+			curl_multi_poll(multi, NULL, 0, (int) wait_ms, NULL);
+			pgstat_report_wait_end();
+		}
+		else
+		{
+			/* only retries pending: sleep on the latch so signals wake us */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
 		}
 	}
 	for (int i = 0; i < n; i++)
