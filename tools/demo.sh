@@ -33,5 +33,5 @@ chown -R postgres "$work" 2>/dev/null || chmod -R a+rwX "$work"
 pg_virtualenv -v 15 -o shared_preload_libraries=pg_des \
 	psql -X -q -v dir="$input" -v archive="$work/archive/demo.des" -f demo/main_job.sql
 echo
-echo "The archive and the sample input are in $work"
-ls -la "$work/archive" "$work/archive/_bigFiles" 2>/dev/null | sed 's/^/  /'
+echo "The archive and the sample input are in $work:"
+find "$work/archive" -type f -printf '  %p  (%s bytes)\n' | sort
