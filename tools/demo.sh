@@ -5,9 +5,11 @@
 # Usage: tools/demo.sh [DIRECTORY]   (default: a generated sample directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/deps.sh
-echo "Building pg_des..."
-tools/build.sh
+if [ -z "${DEMO_SKIP_BUILD:-}" ]; then	# tools/test.sh has just built and installed it
+	tools/deps.sh
+	echo "Building pg_des..."
+	tools/build.sh
+fi
 
 work=$(mktemp -d /tmp/pg_des_demo.XXXXXX)
 input=${1:-}

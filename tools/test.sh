@@ -106,6 +106,15 @@ fi
 echo "regress: $rp passed, $rf failed" >"$logs/regress.count"
 count regress "$logs/regress.count"
 
+echo "== the README's main job (tools/demo.sh)"
+if DEMO_SKIP_BUILD=1 tools/demo.sh >"$logs/demo" 2>&1 && grep -q "main job finished: every file" "$logs/demo"; then
+	echo "demo: 1 passed, 0 failed" >"$logs/demo.count"
+else
+	tail -30 "$logs/demo"
+	echo "demo: 0 passed, 1 failed" >"$logs/demo.count"
+fi
+count demo "$logs/demo.count"
+
 rm -rf "$logs"
 echo
 if [ "$skipped" -gt 0 ]; then
