@@ -170,7 +170,24 @@ SQL
 		echo "bench_sql: a query did not return $expect bytes" >&2
 		exit 1
 	fi
+	# single calls as an application makes them: one statement per name, from a client
+	psql_ -v loc="$loc" -c "COPY (SELECT format('SELECT length(des.archive_read(%L, %L));', '$loc', name) FROM bench_names) TO STDOUT" >"$BENCH_SQL_DIR/statements.sql"
+	psql_ -f "$BENCH_SQL_DIR/statements.sql" >/dev/null	# warm-up
+	stmt_best=
+	for r in $(seq 1 "$ROUNDS"); do
+		t0=$(date +%s%N)
+		psql_ -f "$BENCH_SQL_DIR/statements.sql" >/dev/null
+		ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+		if [ -z "$stmt_best" ] || [ "$ms" -lt "$stmt_best" ]; then stmt_best=$ms; fi
+	done
+	echo "    single statements (psql -f, $NAMES statements)  best $stmt_best ms" >&2
 	report batch single_calls "4${letters[letter]} SQL archive_read, $NAMES of $ENTRIES names, $size B" 10 "$results"
+	echo "$results" | awk -v n="$NAMES" -v st="$stmt_best" -v size="$size" '
+		$1 == "batch" { if (b == "" || $2 < b) b = $2 }
+		END {
+			br = n / (b / 1000); sr = n / (st / 1000)
+			printf "ROW\t   same batch vs one statement per name (psql -f), %d B\t%.0f k names/s\t%.1f k/s single statements (%.0f ms)\t%.1fx\t>= 10x single calls\t%s\n",
+				size, br / 1000, sr / 1000, st, br / sr, (br / sr >= 10) ? "yes" : "NO" }' >&3
 	echo "$results" | awk -v n="$NAMES" -v u="$UNCACHED" -v size="$size" '
 		$1 == "batch" { if (b == "" || $2 < b) b = $2 }
 		$1 == "single_uncached" { s = $2 }
