@@ -250,5 +250,27 @@ RESET statement_timeout;
 SELECT clock_timestamp() - :'t0'::timestamptz < interval '3 seconds' AS interrupted_quickly;
 SELECT s3_control('reset');
 
+-- the shared index cache: another session opens a cached archive without a request
+SET des.s3_tail_read = '1kB';
+SELECT des.archive_write('s3://pgdes-test/t/shared.des', 'n' || i, convert_to(repeat('x', 100 + i), 'UTF8'), NULL ORDER BY i) ->> 'entries' AS entries
+FROM generate_series(1, 500) i;
+SELECT length(des.archive_read('s3://pgdes-test/t/shared.des', 'n7')) AS len;
+SELECT shared_entries > 0 AS published FROM des.cache_stats();
+\c
+SET client_min_messages = warning;
+SET des.default_server = 'lake';
+SELECT shared_hits AS hits_before FROM des.cache_stats() \gset
+SELECT des.s3_stats_reset();
+SELECT length(des.archive_read('s3://pgdes-test/t/shared.des', 'n9')) AS len, s3_requests() AS new_session_requests;
+SELECT shared_hits - :hits_before AS shared_hits FROM des.cache_stats();
+-- ... and a replaced object is still detected from a shared entry
+SELECT des.archive_write('s3://pgdes-test/t/shared.des', 'n' || i, convert_to(repeat('y', 50 + i), 'UTF8'), NULL ORDER BY i) ->> 'entries' AS entries
+FROM generate_series(1, 500) i;
+\c
+SET client_min_messages = warning;
+SET des.default_server = 'lake';
+SELECT left(convert_from(des.archive_read('s3://pgdes-test/t/shared.des', 'n9'), 'UTF8'), 3) AS after_replace,
+       length(des.archive_read('s3://pgdes-test/t/shared.des', 'n9')) AS len;
+
 DROP OWNED BY s3_wrong_secret, s3_unknown_key, s3_no_mapping, s3_no_usage;
 DROP ROLE s3_wrong_secret, s3_unknown_key, s3_no_mapping, s3_no_usage;

@@ -61,6 +61,8 @@ extern const des_footer *des_reader_footer(const des_reader *r);
 extern const unsigned char *des_reader_header(const des_reader *r);
 extern uint64_t des_reader_count(const des_reader *r);
 extern uint64_t des_reader_size(const des_reader *r);	/* archive bytes */
+/* The INDEX region as read (for caches that rebuild readers without I/O). */
+extern const unsigned char *des_reader_index_bytes(const des_reader *r, uint64_t *len);
 extern const des_entry *des_reader_entry(const des_reader *r, uint64_t i);
 extern uint64_t des_reader_duplicate_count(const des_reader *r);
 

@@ -12,6 +12,17 @@
 /* shmem.c */
 extern void DesShmemInit(void);
 
+/* index_cache.c: S3 archive indexes shared by all backends (when preloaded) */
+extern int	des_index_cache_size_kb;
+extern void DesIndexCacheRequest(void);
+extern void DesIndexCacheStartup(void);
+extern bool DesIndexCacheLookup(const char *key, char *etag, size_t etag_cap, uint64 *object_size,
+								uint64 *blob_offset, unsigned char **blob, uint64 *blob_length);
+extern void DesIndexCacheStore(const char *key, const char *etag, uint64 object_size,
+							   uint64 blob_offset, const unsigned char *blob, uint64 blob_length);
+extern void DesIndexCacheRemove(const char *key);
+extern bool DesIndexCacheStats(int64 *hits, int64 *misses, int64 *evictions, int64 *entries, int64 *bytes);
+
 /* GUCs (pg_des.c, s3_config.c) */
 extern char *des_default_server;
 extern int	des_read_coalesce_gap_kb;

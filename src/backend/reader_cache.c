@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "des/des_local.h"
+#include "des/des_format.h"
 #include "s3_storage.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -111,6 +112,95 @@ DesReaderCacheEvict(const DesLocation *loc)
 			 strcmp(c->s3->key, loc->key) == 0))
 			evict(c);
 	}
+	if (loc->kind == DES_LOCATION_S3 && des_default_server && des_default_server[0])
+	{
+		char	   *key = psprintf("%s|s3://%s/%s", des_default_server, loc->bucket, loc->key);
+
+		DesIndexCacheRemove(key);
+		pfree(key);
+	}
+}
+
+/*
+ * The shared cache holds INDEX region + footer of S3 archives whose index
+ * ends right at the footer (the layout every writer produces).
+ */
+static void
+publish_to_shared_cache(const char *key, const DesS3Object *o, des_reader *r)
+{
+	const des_footer *f = des_reader_footer(r);
+	uint64		ilen;
+	const unsigned char *index = des_reader_index_bytes(r, &ilen);
+	unsigned char *blob;
+
+	if (f->index_start + f->index_length != o->size - DES_FOOTER_SIZE ||
+		o->tail_off > o->size - DES_FOOTER_SIZE)
+		return;
+	blob = malloc(ilen + DES_FOOTER_SIZE);
+	if (blob == NULL)
+		return;
+	memcpy(blob, index, ilen);
+	memcpy(blob + ilen, o->tail + (o->size - DES_FOOTER_SIZE - o->tail_off), DES_FOOTER_SIZE);
+	DesIndexCacheStore(key, o->etag, o->size, f->index_start, blob, ilen + DES_FOOTER_SIZE);
+	free(blob);
+}
+
+/* An object and reader built from the shared cache, or NULL. */
+static DesS3Object *
+open_from_shared_cache(const DesLocation *loc, const char *key, DesS3Endpoint *ep)
+{
+	DesS3Object *o = calloc(1, sizeof(DesS3Object));
+	uint64		blob_len;
+
+	if (o == NULL)
+		return NULL;
+	if (!DesIndexCacheLookup(key, o->etag, sizeof(o->etag), &o->size, &o->tail_off, &o->tail, &blob_len))
+	{
+		free(o);
+		return NULL;
+	}
+	o->tail_len = blob_len;
+	o->bucket = strdup(loc->bucket);
+	o->key = strdup(loc->key);
+	o->location = strdup(loc->original);
+	o->ep = ep;
+	if (!o->bucket || !o->key || !o->location)
+	{
+		DesS3ObjectFree(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Open a reader over o (whose tail holds footer and index) and cache both in a slot. */
+static void
+cache_to_slot(DesS3Object *o, const char *key, int nslots, DesOpenArchive *out, bool from_shared)
+{
+	des_reader_limits limits = {0, MaxAllocSize, true};
+	des_error	err;
+	des_reader *r = NULL;
+	des_source	src;
+	CachedReader *c;
+
+	/* the bytes belong to version o->etag: read footer and index from them */
+	o->tail_fresh = true;
+	DesS3ObjectSource(o, &src);
+	if (!des_reader_open(&src, &limits, &r, &err))
+	{
+		DesIndexCacheRemove(key);
+		DesS3ObjectFree(o);
+		DesReportError(&err, o->location);
+	}
+	/* until confirmed, data reads carry If-Match and request-free answers revalidate */
+	o->tail_fresh = !from_shared;
+	c = victim_slot(nslots);
+	c->path = MemoryContextStrdup(TopMemoryContext, key);
+	c->s3 = o;
+	c->reader = r;
+	c->last_used = ++use_clock;
+	out->reader = r;
+	out->s3 = o;
+	out->options.external = DesS3Resolver(&out->resolver, o);
 }
 
 /*
@@ -161,6 +251,12 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 		slot = NULL;
 	}
 	cache_misses++;
+	if (o == NULL && (o = open_from_shared_cache(loc, key, ep)) != NULL)
+	{
+		/* built from the shared cache without a request: not known current */
+		cache_to_slot(o, key, nslots, out, true);
+		return;
+	}
 	if (o == NULL && !DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, NULL, &o, NULL, &err))
 		DesReportError(&err, loc->original);
 	o->ep = ep;
@@ -177,6 +273,7 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 			DesS3ObjectFree(o);
 			DesReportError(&err, loc->original);
 		}
+		publish_to_shared_cache(key, o, r);
 		c->path = MemoryContextStrdup(TopMemoryContext, key);
 		c->s3 = o;
 		c->reader = r;
@@ -296,10 +393,11 @@ Datum
 des_cache_stats(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[5];
-	bool		nulls[5] = {0};
+	Datum		values[10];
+	bool		nulls[10] = {0};
 	int64		entries = 0,
 				bytes = 0;
+	int64		sh[5];
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < MAX_CACHE_SLOTS; i++)
@@ -313,6 +411,12 @@ des_cache_stats(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum((int64) cache_evictions);
 	values[3] = Int64GetDatum(entries);
 	values[4] = Int64GetDatum(bytes);
+	if (DesIndexCacheStats(&sh[0], &sh[1], &sh[2], &sh[3], &sh[4]))
+		for (int k = 0; k < 5; k++)
+			values[5 + k] = Int64GetDatum(sh[k]);
+	else
+		for (int k = 0; k < 5; k++)
+			nulls[5 + k] = true;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

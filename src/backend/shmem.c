@@ -56,6 +56,7 @@ des_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(DesSharedState)));
+	DesIndexCacheRequest();
 }
 
 static void
@@ -69,6 +70,7 @@ des_shmem_startup(void)
 	shared = ShmemInitStruct("pg_des", sizeof(DesSharedState), &found);
 	if (!found)
 		init_counters(shared);
+	DesIndexCacheStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

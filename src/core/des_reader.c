@@ -68,6 +68,13 @@ des_reader_size(const des_reader *r)
 	return r->src.size;
 }
 
+const unsigned char *
+des_reader_index_bytes(const des_reader *r, uint64_t *len)
+{
+	*len = r->footer.index_length;
+	return r->index;
+}
+
 uint64_t
 des_reader_count(const des_reader *r)
 {

@@ -25,10 +25,13 @@ LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION des.s3_stats_reset() FROM PUBLIC;
 
 CREATE FUNCTION des.cache_stats()
-RETURNS TABLE (hits bigint, misses bigint, evictions bigint, entries bigint, index_bytes bigint)
+RETURNS TABLE (hits bigint, misses bigint, evictions bigint, entries bigint, index_bytes bigint,
+               shared_hits bigint, shared_misses bigint, shared_evictions bigint,
+               shared_entries bigint, shared_bytes bigint)
 AS 'MODULE_PATHNAME', 'des_cache_stats'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.cache_stats() IS 'this session''s archive index cache';
+COMMENT ON FUNCTION des.cache_stats() IS
+  'this session''s archive cache, and the cluster-wide shared index cache of S3 archives (NULL when not preloaded)';
 
 CREATE FUNCTION des.cache_reset()
 RETURNS void
