@@ -66,7 +66,7 @@ SET des.s3_tail_read = '1kB';
 SELECT des.s3_stats_reset();
 SELECT count(*) FROM des.archive_info('s3://pgdes-test/t/small.des') x;
 SELECT (SELECT requests FROM des.s3_stats() WHERE kind = 'get_range') AS revalidation_requests;
-SELECT des.cache_reset();
+SELECT des.cache_reset(include_shared => true);
 SELECT des.s3_stats_reset();
 SELECT (des.archive_info('s3://pgdes-test/t/small.des') ->> 'entries')::int AS entries;
 SELECT s3_requests() AS cold_open_big_index;
@@ -87,10 +87,10 @@ SELECT s3_requests() AS three_ranges;
 RESET des.s3_read_coalesce_gap;
 -- 0-byte entries cost no data request: a cold read of one is the open alone
 -- (tail and index), where a 1-byte entry costs one more GET
-SELECT des.cache_reset();
+SELECT des.cache_reset(include_shared => true);
 SELECT des.s3_stats_reset();
 SELECT length(des.archive_read('s3://pgdes-test/t/small.des', 'empty')) AS len, s3_requests() AS zero_byte_requests;
-SELECT des.cache_reset();
+SELECT des.cache_reset(include_shared => true);
 SELECT des.s3_stats_reset();
 SELECT length(des.archive_read('s3://pgdes-test/t/small.des', 'obj/0001')) AS len, s3_requests() AS nonempty_requests;
 RESET des.s3_tail_read;
@@ -190,19 +190,19 @@ DROP ROLE s3_token_ok, s3_token_wrong, s3_token_missing;
 -- retries: two 503 SlowDown answers are absorbed
 SELECT des.s3_stats_reset();
 SELECT s3_control('fail?count=2&status=503');
-SELECT des.cache_reset();
+SELECT des.cache_reset(include_shared => true);
 SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des');
 SELECT retries FROM des.s3_stats() WHERE kind = 'get_range';
 -- exhausted retries give a clear error
 SET des.s3_max_retries = 2;
 SELECT s3_control('fail?count=3&status=500');
-SELECT des.cache_reset();
+SELECT des.cache_reset(include_shared => true);
 SELECT try($$SELECT count(*) FROM des.archive_list('s3://pgdes-test/t/small.des')$$);
 RESET des.s3_max_retries;
 SELECT s3_control('reset');
 
 -- S3 errors, with their SQLSTATEs
-SELECT des.cache_reset();
+SELECT des.cache_reset(include_shared => true);
 SELECT try($$SELECT * FROM des.storage_list(NULL)$$);
 SELECT try($$SELECT des.archive_list('s3://pgdes-test/t/missing.des')$$);
 SELECT try($$SELECT des.archive_list('s3://no-such-bucket/t/small.des')$$);
@@ -256,6 +256,9 @@ SELECT des.archive_write('s3://pgdes-test/t/shared.des', 'n' || i, convert_to(re
 FROM generate_series(1, 500) i;
 SELECT length(des.archive_read('s3://pgdes-test/t/shared.des', 'n7')) AS len;
 SELECT shared_entries > 0 AS published FROM des.cache_stats();
+SET ROLE s3_no_usage;
+SELECT try($$SELECT des.cache_reset(include_shared => true)$$);
+RESET ROLE;
 \c
 SET client_min_messages = warning;
 SET des.default_server = 'lake';

@@ -301,3 +301,16 @@ DesIndexCacheStats(int64 *hits, int64 *misses, int64 *evictions, int64 *entries,
 	LWLockRelease(shared->lock);
 	return true;
 }
+
+/* Drop every entry (des.cache_reset(true)). */
+void
+DesIndexCacheClear(void)
+{
+	if (!attach())
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < CACHE_ENTRIES; i++)
+		if (shared->entry[i].used)
+			drop(&shared->entry[i]);
+	LWLockRelease(shared->lock);
+}

@@ -21,6 +21,7 @@ extern bool DesIndexCacheLookup(const char *key, char *etag, size_t etag_cap, ui
 extern void DesIndexCacheStore(const char *key, const char *etag, uint64 object_size,
 							   uint64 blob_offset, const unsigned char *blob, uint64 blob_length);
 extern void DesIndexCacheRemove(const char *key);
+extern void DesIndexCacheClear(void);
 extern bool DesIndexCacheStats(int64 *hits, int64 *misses, int64 *evictions, int64 *entries, int64 *bytes);
 
 /* GUCs (pg_des.c, s3_config.c) */

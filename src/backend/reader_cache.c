@@ -16,6 +16,7 @@
 #include "s3_storage.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
@@ -426,6 +427,16 @@ PG_FUNCTION_INFO_V1(des_cache_reset);
 Datum
 des_cache_reset(PG_FUNCTION_ARGS)
 {
+	if (PG_GETARG_BOOL(0))
+	{
+		/* other sessions lose their shared entries too: only for superusers */
+		if (!superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to clear the shared index cache"),
+					 errdetail("Only superusers may clear the cache that all sessions share.")));
+		DesIndexCacheClear();
+	}
 	DesReaderCacheReset();
 	cache_hits = cache_misses = cache_evictions = 0;
 	PG_RETURN_VOID();

@@ -33,11 +33,12 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.cache_stats() IS
   'this session''s archive cache, and the cluster-wide shared index cache of S3 archives (NULL when not preloaded)';
 
-CREATE FUNCTION des.cache_reset()
+CREATE FUNCTION des.cache_reset(include_shared boolean DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'des_cache_reset'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.cache_reset() IS 'close every archive this session keeps open and zero the cache counters';
+COMMENT ON FUNCTION des.cache_reset(boolean) IS
+  'close every archive this session keeps open and zero its counters; with include_shared (superuser), also empty the shared index cache';
 
 CREATE FUNCTION des.storage_list(location text, delimiter text DEFAULT NULL)
 RETURNS TABLE (location text, size bigint, etag text, is_prefix boolean)
