@@ -231,6 +231,19 @@ SET ROLE s3_no_usage;
 SELECT count(*) AS visible_mappings_with_options FROM pg_user_mappings WHERE srvname = 'lake' AND umoptions IS NOT NULL;
 RESET ROLE;
 
+-- virtual-hosted addressing (the AWS default): <bucket>.s3.localhost, which
+-- curl resolves to the loopback address itself
+CREATE SERVER vhost FOREIGN DATA WRAPPER des_fdw
+    OPTIONS (endpoint 'http://s3.localhost:59001', url_style 'virtual', allow_http 'true');
+CREATE USER MAPPING FOR CURRENT_USER SERVER vhost
+    OPTIONS (access_key_id 'pgdes-test-key', secret_access_key 'pgdes-test-secret');
+SET des.default_server = 'vhost';
+SELECT des.archive_write('s3://pgdes-test/vh/a.des', 'k', '\x0102'::bytea, NULL) ->> 'entries' AS entries;
+SELECT des.archive_read('s3://pgdes-test/vh/a.des', 'k') AS virtual_hosted;
+SELECT location FROM des.storage_list('s3://pgdes-test/vh/');
+SET des.default_server = 'lake';
+SELECT des.archive_read('s3://pgdes-test/vh/a.des', 'k') AS same_object_path_style;
+
 -- a stopped server: a clear error, quickly
 CREATE SERVER down FOREIGN DATA WRAPPER des_fdw
     OPTIONS (endpoint 'http://127.0.0.1:59009', url_style 'path', allow_http 'true');

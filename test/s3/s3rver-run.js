@@ -39,7 +39,8 @@ const server = new S3rver({
   port,
   directory,
   silent: process.env.S3RVER_SILENT === '1',
-  vhostBuckets: false, // path-style only: http://127.0.0.1:PORT/bucket/key
+  vhostBuckets: false, // path-style on 127.0.0.1:PORT/bucket/key ...
+  serviceEndpoint: 'localhost', // ... and virtual-hosted: <bucket>.s3.localhost:PORT/key
   allowMismatchedSignatures: true,
   resetOnClose: false,
 });
