@@ -173,11 +173,16 @@ open_from_shared_cache(const DesLocation *loc, const char *key, DesS3Endpoint *e
 	return o;
 }
 
-/* Open a reader over o (whose tail holds footer and index) and cache both in a slot. */
+/*
+ * Open a reader over o (whose tail holds footer and index: from the open's
+ * tail read, or from the shared cache) and keep both in a slot. A fresh open
+ * is published to the shared cache.
+ */
 static void
 cache_to_slot(DesS3Object *o, const char *key, int nslots, DesOpenArchive *out, bool from_shared)
 {
-	des_reader_limits limits = {0, MaxAllocSize, true};
+	/* the header costs a request of its own unless the cached bytes cover it */
+	des_reader_limits limits = {0, MaxAllocSize, o->tail_off > 0};
 	des_error	err;
 	des_reader *r = NULL;
 	des_source	src;
@@ -188,11 +193,16 @@ cache_to_slot(DesS3Object *o, const char *key, int nslots, DesOpenArchive *out, 
 	DesS3ObjectSource(o, &src);
 	if (!des_reader_open(&src, &limits, &r, &err))
 	{
-		DesIndexCacheRemove(key);
+		char	   *location = pstrdup(o->location);
+
+		if (from_shared)
+			DesIndexCacheRemove(key);
 		DesS3ObjectFree(o);
-		DesReportError(&err, o->location);
+		DesReportError(&err, location);
 	}
-	/* until confirmed, data reads carry If-Match and request-free answers revalidate */
+	if (!from_shared)
+		publish_to_shared_cache(key, o, r);
+	/* from the shared cache: until confirmed, data reads carry If-Match and request-free answers revalidate */
 	o->tail_fresh = !from_shared;
 	c = victim_slot(nslots);
 	c->path = MemoryContextStrdup(TopMemoryContext, key);
@@ -218,7 +228,6 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 	char	   *key = psprintf("%s|s3://%s/%s", ep->server_name, loc->bucket, loc->key);
 	CachedReader *slot = find_slot(key, nslots);
 	des_error	err;
-	des_reader_limits limits = {0, MaxAllocSize, false};
 	DesS3Object *o = NULL;
 	bool		unchanged = false;
 
@@ -261,28 +270,7 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 	if (o == NULL && !DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, NULL, &o, NULL, &err))
 		DesReportError(&err, loc->original);
 	o->ep = ep;
-	/* the header costs a request of its own unless the tail read covered it */
-	limits.defer_header_check = o->tail_off > 0;
-	{
-		CachedReader *c = victim_slot(nslots);
-		des_reader *r = NULL;
-		des_source	src;
-
-		DesS3ObjectSource(o, &src);
-		if (!des_reader_open(&src, &limits, &r, &err))
-		{
-			DesS3ObjectFree(o);
-			DesReportError(&err, loc->original);
-		}
-		publish_to_shared_cache(key, o, r);
-		c->path = MemoryContextStrdup(TopMemoryContext, key);
-		c->s3 = o;
-		c->reader = r;
-		c->last_used = ++use_clock;
-		out->reader = r;
-		out->s3 = o;
-		out->options.external = DesS3Resolver(&out->resolver, o);
-	}
+	cache_to_slot(o, key, nslots, out, false);
 }
 
 static void
