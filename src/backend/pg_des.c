@@ -100,6 +100,16 @@ _PG_init(void)
 							"Needs pg_des in shared_preload_libraries; takes effect at server start.",
 							&des_index_cache_size_kb, 65536, 0, 64 * 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.node_id",
+							"Node id embedded in generated ids (distinct per server that shares a namespace).",
+							NULL,
+							&des_node_id, 0, 0, 1023,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.shard_bits",
+							"Shards are numbered 0 .. 2^des.shard_bits - 1.",
+							NULL,
+							&des_shard_bits, 4, 0, 16,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)

@@ -12,6 +12,15 @@
 /* shmem.c */
 extern void DesShmemInit(void);
 
+/* names.c: Snowflake-style ids and shards */
+extern int	des_node_id;
+extern int	des_shard_bits;
+extern Size DesIdGeneratorShmemSize(void);
+extern void DesIdGeneratorRequest(void);
+extern void DesIdGeneratorStartup(void);
+extern int64 DesNextId(void);
+extern int	DesShardOf(const char *utf8, size_t len, int bits);
+
 /* index_cache.c: S3 archive indexes shared by all backends (when preloaded) */
 extern int	des_index_cache_size_kb;
 extern void DesIndexCacheRequest(void);

@@ -56,6 +56,8 @@ des_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(DesSharedState)));
+	RequestAddinShmemSpace(DesIdGeneratorShmemSize());
+	DesIdGeneratorRequest();
 	DesIndexCacheRequest();
 }
 
@@ -70,6 +72,7 @@ des_shmem_startup(void)
 	shared = ShmemInitStruct("pg_des", sizeof(DesSharedState), &found);
 	if (!found)
 		init_counters(shared);
+	DesIdGeneratorStartup();
 	DesIndexCacheStartup();
 	LWLockRelease(AddinShmemInitLock);
 }
