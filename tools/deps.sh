@@ -9,6 +9,7 @@ packages=(
 	libb2-dev liblz4-dev libxxhash-dev libssl-dev libcurl4-openssl-dev
 	libjansson-dev   # unit tests read the fixtures' manifest.json
 	curl awscli      # S3 tests: harness control, interoperability with the AWS CLI
+	libipc-run-perl  # TAP tests (PostgreSQL::Test::Cluster)
 )
 # The S3 harness runs on Node.js; install Debian's when npm is missing, and
 # leave an existing Node installation alone.

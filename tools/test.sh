@@ -106,6 +106,28 @@ fi
 echo "regress: $rp passed, $rf failed" >"$logs/regress.count"
 count regress "$logs/regress.count"
 
+echo "== TAP tests (restarts and crashes; run as postgres: initdb refuses root)"
+tapdir=$(mktemp -d /tmp/pg_des_tap.XXXXXX)
+cp -r test/t "$tapdir/"
+chmod 755 "$tapdir"
+chown -R postgres "$tapdir" 2>/dev/null || true
+as_postgres=(runuser -u postgres --)
+[ "$(id -un)" = postgres ] && as_postgres=()
+"${as_postgres[@]}" env PATH="/usr/lib/postgresql/15/bin:$PATH" \
+	PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl \
+	PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+	bash -c "cd '$tapdir' && prove -v t/*.pl" >"$logs/tap" 2>&1
+grep -E '^(ok|not ok) [0-9]+|^Result:' "$logs/tap"
+tp=$(grep -cE '^ok [0-9]+' "$logs/tap")
+tf=$(grep -cE '^not ok [0-9]+' "$logs/tap")
+if ! grep -q '^Result: PASS' "$logs/tap"; then
+	tail -40 "$logs/tap"
+	[ "$tf" -eq 0 ] && tf=1
+fi
+echo "tap: $tp passed, $tf failed" >"$logs/tap.count"
+count tap "$logs/tap.count"
+rm -rf "$tapdir"
+
 echo "== the README's main job (tools/demo.sh)"
 if DEMO_SKIP_BUILD=1 tools/demo.sh >"$logs/demo" 2>&1 && grep -q "main job finished: every file" "$logs/demo"; then
 	echo "demo: 1 passed, 0 failed" >"$logs/demo.count"
