@@ -8,6 +8,7 @@
 #include "pg_des.h"
 
 #include "catalog/pg_authid.h"
+#include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -190,4 +191,14 @@ DesCheckWriteAccess(const DesLocation *loc)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to write archive \"%s\"", loc->original),
 				 errdetail("Only roles with privileges of the \"pg_write_server_files\" role may write files on the server.")));
+}
+
+PG_FUNCTION_INFO_V1(des_location_check);
+
+/* Raise the location's parse error, if any (used by des.put_url). */
+Datum
+des_location_check(PG_FUNCTION_ARGS)
+{
+	(void) DesParseLocation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
 }

@@ -1,0 +1,74 @@
+-- The pipeline catalog: ingest, read back, and the invariants the database keeps.
+\set dir '/tmp/pg_des_regress/basic'
+SET client_min_messages = warning;
+CREATE OR REPLACE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- staging objects
+SELECT des.put('cam1/0001.jpg', '\x010203'::bytea, '{"camera": 1}') > 0 AS put_id;
+SELECT des.put('cam1/0002.jpg', '\x0405'::bytea) > 0 AS put_default_meta;
+SELECT des.put(NULL, '\x06'::bytea) AS generated \gset
+SELECT name ~ '^[0-9]+$' AS generated_name_is_an_id, name::bigint = id AS name_is_the_id
+FROM des.objects WHERE id = :generated;
+SELECT name, state, size, meta, staged FROM des.objects WHERE name LIKE 'cam1/%' ORDER BY name;
+
+-- read back
+SELECT des.get('cam1/0001.jpg') AS bytes;
+SELECT state, size, hash IS NULL AS not_hashed_yet, location FROM des.stat('cam1/0002.jpg');
+SELECT name, data FROM des.get_many(ARRAY['cam1/0002.jpg', 'cam1/0001.jpg', 'missing']) ORDER BY name;
+
+-- bad input, clear errors
+SELECT try($$SELECT des.put('cam1/0001.jpg', '\x00'::bytea)$$);
+SELECT try($$SELECT des.put('x', NULL)$$);
+SELECT try($$SELECT des.put('x', '\x00'::bytea, '[1]')$$);
+SELECT try($$SELECT des.put('', '\x00'::bytea)$$);
+SELECT try($$SELECT des.get('missing')$$);
+SELECT try($$SELECT * FROM des.stat('missing')$$);
+SELECT try($$SELECT des.put_url('u', 'relative/path')$$);
+SELECT try($$SELECT des.put_url('u', NULL)$$);
+
+-- registered by URL: the packer will fetch it
+SELECT des.put_url('ext/big.bin', 'file:///data/big.bin', '{"k": 1}') > 0 AS registered;
+SELECT state, source_url FROM des.stat('ext/big.bin');
+SELECT try($$SELECT des.get('ext/big.bin')$$);
+
+-- the invariants hold in the database itself
+SELECT try($$UPDATE des.objects SET state = 'marked' WHERE name = 'cam1/0002.jpg'$$);
+SELECT try($$UPDATE des.objects SET state = 'packed' WHERE name = 'cam1/0002.jpg'$$);
+SELECT try($$UPDATE des.objects SET staged = NULL WHERE name = 'cam1/0002.jpg'$$);
+SELECT try($$UPDATE des.objects SET source_url = 'file:///x' WHERE name = 'cam1/0002.jpg'$$);
+SELECT try($$UPDATE des.objects SET meta = '"x"' WHERE name = 'cam1/0002.jpg'$$);
+SELECT try($$INSERT INTO des.blobs (hash, container_id, entry, size) VALUES ('\x00', 1, 'e', 1)$$);
+SELECT try($$INSERT INTO des.containers (location, day, shard, state) VALUES ('/x.des', current_date, 0, 'committed')$$);
+SELECT try($$INSERT INTO des.shard_leases VALUES (current_date, 0, 'me', NULL)$$);
+
+-- packed objects are read from their container, through the content-addressed blob
+-- (here the container is written by hand, as the packer will)
+SELECT des.archive_write(:'dir' || '/container1.des', encode(des.blake2b(data), 'hex'), data, NULL ORDER BY 1)
+       ->> 'entries' AS entries
+FROM (VALUES ('\x010203'::bytea), ('\x0405'::bytea)) v(data);
+INSERT INTO des.containers (location, day, shard, state, size, entries, committed_at)
+VALUES (:'dir' || '/container1.des', current_date, 0, 'committed', 1, 2, now()) RETURNING id AS container \gset
+INSERT INTO des.blobs (hash, container_id, entry, size, refcount)
+SELECT des.blake2b(d), :container, encode(des.blake2b(d), 'hex'), length(d), 1
+FROM (VALUES ('\x010203'::bytea), ('\x0405'::bytea)) v(d);
+UPDATE des.objects
+   SET state = 'packed', hash = des.blake2b(staged), shard = des.shard_of(name), day = current_date, staged = NULL
+ WHERE name IN ('cam1/0001.jpg', 'cam1/0002.jpg');
+SELECT des.get('cam1/0001.jpg') AS packed_bytes, des.get('cam1/0002.jpg') AS packed_bytes_2;
+SELECT state, location = :'dir' || '/container1.des' AS in_container, entry = encode(hash, 'hex') AS entry_is_hash
+FROM des.stat('cam1/0001.jpg');
+-- get_many mixes staged and packed objects; a second name with the same content shares the blob
+SELECT des.put('copy-of-0001', '\x010203'::bytea) > 0 AS staged_copy;
+SELECT CASE WHEN name = :'generated' THEN '(generated)' ELSE name END AS name, data
+FROM des.get_many(ARRAY['cam1/0001.jpg', 'cam1/0002.jpg', 'copy-of-0001', :'generated']) ORDER BY 1;
+UPDATE des.objects SET state = 'packed', hash = des.blake2b(staged), staged = NULL WHERE name = 'copy-of-0001';
+SELECT name, data FROM des.get_many(ARRAY['cam1/0001.jpg', 'copy-of-0001']) ORDER BY name;
+-- a dead object says where to look
+UPDATE des.objects SET state = 'dead' WHERE name = 'ext/big.bin';
+SELECT try($$SELECT des.get('ext/big.bin')$$);

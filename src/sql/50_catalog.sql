@@ -1,0 +1,243 @@
+-- The pipeline's catalog (see docs/pipeline.md). Objects arrive by des.put /
+-- des.put_url; background workers (to come) mark and pack them into
+-- containers; content-addressed blobs record where each distinct payload
+-- lives. Constraints keep the invariants in the database itself.
+
+CREATE TYPE des.object_state AS ENUM ('pending', 'marked', 'packed', 'dead');
+
+CREATE TABLE des.containers (
+    id           bigint PRIMARY KEY DEFAULT des.next_id(),
+    location     text NOT NULL UNIQUE,
+    day          date NOT NULL,
+    shard        int NOT NULL CHECK (shard >= 0),
+    state        text NOT NULL DEFAULT 'writing'
+                 CHECK (state IN ('writing', 'uploading', 'committed')),
+    size         bigint CHECK (size >= 0),
+    entries      int CHECK (entries >= 0),
+    etag         text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    committed_at timestamptz,
+    CONSTRAINT containers_committed_at CHECK ((state = 'committed') = (committed_at IS NOT NULL)),
+    CONSTRAINT containers_committed_complete CHECK (state <> 'committed' OR (size IS NOT NULL AND entries IS NOT NULL))
+);
+COMMENT ON TABLE des.containers IS 'archives written by the packer, one per (day, shard, sequence)';
+
+CREATE TABLE des.blobs (
+    hash         bytea PRIMARY KEY CHECK (length(hash) = 32),
+    container_id bigint NOT NULL REFERENCES des.containers (id),
+    entry        text NOT NULL,
+    size         bigint NOT NULL CHECK (size >= 0),
+    refcount     bigint NOT NULL DEFAULT 0 CHECK (refcount >= 0),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (container_id, entry)
+);
+COMMENT ON TABLE des.blobs IS 'distinct payloads by BLAKE2b-256, with the container entry that holds them';
+
+CREATE TABLE des.objects (
+    id              bigint PRIMARY KEY DEFAULT des.next_id(),
+    name            text NOT NULL UNIQUE CHECK (name <> ''),
+    state           des.object_state NOT NULL DEFAULT 'pending',
+    shard           int CHECK (shard >= 0),
+    day             date,
+    size            bigint CHECK (size >= 0),
+    hash            bytea CHECK (hash IS NULL OR length(hash) = 32),
+    meta            jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(meta) = 'object'),
+    staged          bytea,
+    source_url      text,
+    attempts        int NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error      text,
+    not_before      timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT objects_one_source CHECK (staged IS NULL OR source_url IS NULL),
+    CONSTRAINT objects_unpacked_have_bytes
+        CHECK (state NOT IN ('pending', 'marked') OR staged IS NOT NULL OR source_url IS NOT NULL),
+    CONSTRAINT objects_marked_complete
+        CHECK (state <> 'marked' OR (shard IS NOT NULL AND day IS NOT NULL AND hash IS NOT NULL AND size IS NOT NULL)),
+    CONSTRAINT objects_packed_complete
+        CHECK (state <> 'packed' OR (hash IS NOT NULL AND staged IS NULL AND source_url IS NULL))
+);
+COMMENT ON TABLE des.objects IS 'every object by name: staged bytes or a source URL until packed';
+-- payloads are compressed (or not) by the archive writer, not twice by TOAST
+ALTER TABLE des.objects ALTER COLUMN staged SET STORAGE EXTERNAL;
+CREATE INDEX objects_pending ON des.objects (created_at, id) WHERE state = 'pending';
+CREATE INDEX objects_marked ON des.objects (day, shard, id) WHERE state = 'marked';
+CREATE INDEX objects_hash ON des.objects (hash) WHERE hash IS NOT NULL;
+
+CREATE TABLE des.shard_leases (
+    day        date NOT NULL,
+    shard      int NOT NULL CHECK (shard >= 0),
+    holder     text,
+    expires_at timestamptz,
+    PRIMARY KEY (day, shard),
+    CONSTRAINT shard_leases_holder_expires CHECK ((holder IS NULL) = (expires_at IS NULL))
+);
+COMMENT ON TABLE des.shard_leases IS 'which packer works on a (day, shard), until when';
+
+CREATE TABLE des.dead_letters (
+    object_id  bigint PRIMARY KEY REFERENCES des.objects (id) ON DELETE CASCADE,
+    error      text NOT NULL,
+    attempts   int NOT NULL,
+    failed_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE des.dead_letters IS 'objects that failed des.max_attempts times; des.retry_dead() returns them';
+
+-- ---- ingest and read ----
+
+CREATE FUNCTION des.put(name text, data bytea, meta jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF data IS NULL THEN
+        RAISE EXCEPTION 'object data must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF meta IS NULL OR jsonb_typeof(meta) <> 'object' THEN
+        RAISE EXCEPTION 'object meta must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF name = '' THEN
+        RAISE EXCEPTION 'object name must not be empty' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass NULL to get a generated name.';
+    END IF;
+    new_id := des.next_id();
+    -- ON CONFLICT rather than an exception block: no subtransaction per call
+    INSERT INTO des.objects (id, name, size, meta, staged)
+    VALUES (new_id, coalesce(name, new_id::text), length(data), meta, data)
+    ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
+    RETURNING id INTO new_id;
+    IF new_id IS NULL THEN
+        RAISE EXCEPTION 'an object named "%" already exists', name
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Object names are unique; choose another name, or pass NULL to get a generated one.';
+    END IF;
+    RETURN new_id;
+END $$;
+COMMENT ON FUNCTION des.put(text, bytea, jsonb) IS
+  'stage an object; returns its id (a NULL name takes the id, in decimal, as its name)';
+
+CREATE FUNCTION des.put_url(name text, url text, meta jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF url IS NULL THEN
+        RAISE EXCEPTION 'object URL must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF meta IS NULL OR jsonb_typeof(meta) <> 'object' THEN
+        RAISE EXCEPTION 'object meta must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the location must parse (local path, file:// or s3://); the packer fetches it
+    PERFORM des.location_check(url);
+    IF name = '' THEN
+        RAISE EXCEPTION 'object name must not be empty' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass NULL to get a generated name.';
+    END IF;
+    new_id := des.next_id();
+    INSERT INTO des.objects (id, name, meta, source_url)
+    VALUES (new_id, coalesce(name, new_id::text), meta, url)
+    ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
+    RETURNING id INTO new_id;
+    IF new_id IS NULL THEN
+        RAISE EXCEPTION 'an object named "%" already exists', name
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'Object names are unique; choose another name, or pass NULL to get a generated one.';
+    END IF;
+    RETURN new_id;
+END $$;
+COMMENT ON FUNCTION des.put_url(text, text, jsonb) IS
+  'register an existing local or S3 object to be packed without sending its bytes; returns the id';
+
+CREATE FUNCTION des.location_check(location text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_location_check'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION des.stat(name text,
+    OUT id bigint, OUT state des.object_state, OUT size bigint, OUT hash bytea,
+    OUT shard int, OUT day date, OUT location text, OUT entry text, OUT source_url text,
+    OUT created_at timestamptz)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT o.id, o.state, o.size, o.hash, o.shard, o.day, c.location, b.entry, o.source_url, o.created_at
+      INTO id, state, size, hash, shard, day, location, entry, source_url, created_at
+      FROM des.objects o
+      LEFT JOIN des.blobs b ON o.state = 'packed' AND b.hash = o.hash
+      LEFT JOIN des.containers c ON c.id = b.container_id
+     WHERE o.name = stat.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no object named "%"', stat.name USING ERRCODE = 'undefined_object';
+    END IF;
+END $$;
+COMMENT ON FUNCTION des.stat(text) IS 'state, size, hash and (once packed) container location of an object';
+
+CREATE FUNCTION des.get(name text)
+RETURNS bytea
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o record;
+BEGIN
+    SELECT ob.state, ob.staged, ob.source_url, c.location, b.entry
+      INTO o
+      FROM des.objects ob
+      LEFT JOIN des.blobs b ON ob.state = 'packed' AND b.hash = ob.hash
+      LEFT JOIN des.containers c ON c.id = b.container_id AND c.state = 'committed'
+     WHERE ob.name = get.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no object named "%"', get.name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF o.staged IS NOT NULL THEN
+        RETURN o.staged;
+    ELSIF o.location IS NOT NULL THEN
+        RETURN des.archive_read(o.location, o.entry);
+    ELSIF o.state = 'dead' THEN
+        RAISE EXCEPTION 'object "%" is in the dead-letter table', get.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'See des.dead_letters; des.retry_dead() returns it to the pipeline.';
+    ELSE
+        RAISE EXCEPTION 'object "%" is registered from % and not packed yet', get.name, o.source_url
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Its bytes are read when the packer fetches the source.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION des.get(text) IS 'the bytes of an object, wherever they are: staged or in a committed container';
+
+CREATE FUNCTION des.get_many(names text[])
+RETURNS TABLE (name text, data bytea)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    -- staged objects straight from the catalog
+    RETURN QUERY SELECT o.name, o.staged FROM des.objects o
+                  WHERE o.name = ANY (names) AND o.staged IS NOT NULL;
+    -- packed objects: one batched, coalesced read per container
+    FOR c IN
+        SELECT ct.location, array_agg(b.entry) AS entries,
+               jsonb_object_agg(b.entry, to_jsonb(array_agg_names.names)) AS names_by_entry
+          FROM (SELECT o.hash, array_agg(o.name) AS names
+                  FROM des.objects o WHERE o.name = ANY (names) AND o.state = 'packed'
+                 GROUP BY o.hash) array_agg_names
+          JOIN des.blobs b ON b.hash = array_agg_names.hash
+          JOIN des.containers ct ON ct.id = b.container_id AND ct.state = 'committed'
+         GROUP BY ct.location
+    LOOP
+        RETURN QUERY
+            SELECT n.value, r.data
+              FROM des.archive_read(c.location, c.entries) r,
+                   jsonb_array_elements_text(c.names_by_entry -> r.name) n(value);
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION des.get_many(text[]) IS
+  'the bytes of many objects: staged ones from the catalog, packed ones with one batched read per container';
