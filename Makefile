@@ -24,6 +24,10 @@ DATA_built = pg_des--$(EXTVERSION).sql
 REGRESS = archive_basic archive_errors archive_privileges
 REGRESS_OPTS = --inputdir=. --load-extension=pg_des
 
+# concurrency (SKIP LOCKED claims): isolation specs in test/specs, expected output in test/expected
+ISOLATION = marker_claim
+ISOLATION_OPTS = --inputdir=test --load-extension=pg_des
+
 PG_CPPFLAGS = -Iinclude -Isrc/backend -std=gnu11
 PG_CFLAGS ?= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
 SHLIB_LINK = -lb2 -llz4 -lxxhash -lcrypto -lcurl

@@ -72,3 +72,18 @@ SELECT name, data FROM des.get_many(ARRAY['cam1/0001.jpg', 'copy-of-0001']) ORDE
 -- a dead object says where to look
 UPDATE des.objects SET state = 'dead' WHERE name = 'ext/big.bin';
 SELECT try($$SELECT des.get('ext/big.bin')$$);
+
+-- marking (the marker worker's unit of work): staged pending objects only,
+-- old enough, past their backoff time
+SELECT try($$SELECT des.mark_batch(0)$$);
+SELECT des.put('young', '\x07'::bytea) > 0 AS put_young;
+SELECT des.put_url('by-url', 'file:///data/x.bin') > 0 AS put_url;
+SELECT des.mark_batch(100, '1 hour') AS marked_when_all_too_young;
+UPDATE des.objects SET not_before = now() + interval '1 hour' WHERE name = 'young';
+SELECT des.mark_batch(100) AS marked;
+SELECT name = :'generated' AS generated, state, hash = des.blake2b(staged) AS hashed, day = (created_at AT TIME ZONE 'UTC')::date AS day_set
+FROM des.objects WHERE state = 'marked';
+SELECT name, state FROM des.objects WHERE name IN ('young', 'by-url') ORDER BY name;
+UPDATE des.objects SET not_before = NULL WHERE name = 'young';
+SELECT des.mark_batch(100) AS marked_after_backoff;
+SELECT des.mark_batch(100) AS nothing_left;

@@ -91,14 +91,15 @@ else
 	skipped=$((skipped + 1))
 fi
 chown -R postgres "$work" 2>/dev/null || chmod -R a+rwX "$work"
-rm -rf results regression.diffs regression.out
+rm -rf results regression.diffs regression.out output_iso
 pg_virtualenv -v 15 -o shared_preload_libraries=pg_des \
 	make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config REGRESS="$tests" >"$logs/regress" 2>&1
 cat "$logs/regress"
 [ -f regression.diffs ] && head -200 regression.diffs
+[ -f output_iso/regression.diffs ] && head -200 output_iso/regression.diffs
 rp=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. ok' "$logs/regress")
 rf=$(grep -cE '^(test| ) *[a-z0-9_]+ +\.\.\. FAILED' "$logs/regress")
-expected=$(wc -w <<<"$tests")
+expected=$(( $(wc -w <<<"$tests") + $(sed -n 's/^ISOLATION = //p' Makefile | wc -w) ))
 if [ $((rp + rf)) -ne "$expected" ]; then
 	echo "== regress: $rp ok and $rf failed of $expected tests: the run did not complete"
 	rf=$((expected - rp))

@@ -60,7 +60,7 @@ CREATE TABLE des.objects (
 COMMENT ON TABLE des.objects IS 'every object by name: staged bytes or a source URL until packed';
 -- payloads are compressed (or not) by the archive writer, not twice by TOAST
 ALTER TABLE des.objects ALTER COLUMN staged SET STORAGE EXTERNAL;
-CREATE INDEX objects_pending ON des.objects (created_at, id) WHERE state = 'pending';
+CREATE INDEX objects_pending ON des.objects (shard, created_at, id) WHERE state = 'pending';
 CREATE INDEX objects_marked ON des.objects (day, shard, id) WHERE state = 'marked';
 CREATE INDEX objects_hash ON des.objects (hash) WHERE hash IS NOT NULL;
 
@@ -104,8 +104,8 @@ BEGIN
     END IF;
     new_id := des.next_id();
     -- ON CONFLICT rather than an exception block: no subtransaction per call
-    INSERT INTO des.objects (id, name, size, meta, staged)
-    VALUES (new_id, coalesce(name, new_id::text), length(data), meta, data)
+    INSERT INTO des.objects (id, name, shard, size, meta, staged)
+    VALUES (new_id, coalesce(name, new_id::text), des.shard_of(coalesce(name, new_id::text)), length(data), meta, data)
     ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
     RETURNING id INTO new_id;
     IF new_id IS NULL THEN
@@ -139,8 +139,8 @@ BEGIN
             HINT = 'Pass NULL to get a generated name.';
     END IF;
     new_id := des.next_id();
-    INSERT INTO des.objects (id, name, meta, source_url)
-    VALUES (new_id, coalesce(name, new_id::text), meta, url)
+    INSERT INTO des.objects (id, name, shard, meta, source_url)
+    VALUES (new_id, coalesce(name, new_id::text), des.shard_of(coalesce(name, new_id::text)), meta, url)
     ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
     RETURNING id INTO new_id;
     IF new_id IS NULL THEN
@@ -241,3 +241,56 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION des.get_many(text[]) IS
   'the bytes of many objects: staged ones from the catalog, packed ones with one batched read per container';
+
+-- ---- marking: the marker worker's unit of work ----
+
+CREATE FUNCTION des.mark_batch(batch_size int DEFAULT 1000, min_age interval DEFAULT '0 s')
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    max_shard int;
+    quota int;
+    marked int;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- shards present among pending objects (an index probe, not a scan)
+    SELECT max(shard) INTO max_shard FROM des.objects WHERE state = 'pending';
+    IF max_shard IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- every shard gets the same quota, so a busy shard cannot starve the others;
+    -- rows locked by someone else are skipped, never waited for
+    quota := greatest(1, ceil(batch_size::numeric / (max_shard + 1))::int);
+    WITH claimed AS (
+        SELECT c.id
+          FROM generate_series(0, max_shard) AS s(shard),
+               LATERAL (SELECT o.id
+                          FROM des.objects o
+                         WHERE o.state = 'pending' AND o.shard = s.shard
+                           AND o.staged IS NOT NULL
+                           AND o.created_at <= now() - min_age
+                           AND (o.not_before IS NULL OR o.not_before <= now())
+                         ORDER BY o.created_at, o.id
+                         LIMIT quota
+                           FOR UPDATE SKIP LOCKED) c
+         LIMIT batch_size
+    ), done AS (
+        UPDATE des.objects o
+           SET state = 'marked',
+               hash = des.blake2b(o.staged),
+               size = length(o.staged),
+               day = (o.created_at AT TIME ZONE 'UTC')::date,
+               updated_at = now()
+          FROM claimed
+         WHERE o.id = claimed.id
+        RETURNING 1
+    )
+    SELECT count(*) INTO marked FROM done;
+    RETURN marked;
+END $$;
+COMMENT ON FUNCTION des.mark_batch(int, interval) IS
+  'mark up to batch_size staged pending objects older than min_age: claim with SKIP LOCKED, fairly across shards, hash, assign the day';
