@@ -3,6 +3,8 @@
  */
 #include "pg_des.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -110,8 +112,36 @@ _PG_init(void)
 							NULL,
 							&des_shard_bits, 4, 0, 16,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("des.database",
+							   "Database the background workers connect to (pg_des must be created there).",
+							   NULL,
+							   &des_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.marker_naptime",
+							"Pause of the marker between batches when there is no backlog.",
+							NULL,
+							&des_marker_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.marker_batch_size",
+							"Objects the marker claims and marks per transaction.",
+							NULL,
+							&des_marker_batch_size, 1000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.marker_min_age",
+							"The marker leaves objects younger than this alone.",
+							NULL,
+							&des_marker_min_age_ms, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.worker_restart_time",
+							"Seconds before the postmaster restarts a background worker that exited with an error.",
+							NULL,
+							&des_worker_restart_s, 10, 1, 3600,
+							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		DesShmemInit();
+		if (!IsBinaryUpgrade)
+			DesRegisterWorkers();
+	}
 }

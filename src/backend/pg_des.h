@@ -12,6 +12,16 @@
 /* shmem.c */
 extern void DesShmemInit(void);
 
+/* worker_marker.c */
+extern char *des_database;
+extern int	des_marker_naptime_ms;
+extern int	des_marker_batch_size;
+extern int	des_marker_min_age_ms;
+extern int	des_worker_restart_s;
+extern Size DesMarkerShmemSize(void);
+extern void DesMarkerShmemStartup(void);
+extern void DesRegisterWorkers(void);
+
 /* names.c: Snowflake-style ids and shards */
 extern int	des_node_id;
 extern int	des_shard_bits;

@@ -57,6 +57,7 @@ des_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(DesSharedState)));
 	RequestAddinShmemSpace(DesIdGeneratorShmemSize());
+	RequestAddinShmemSpace(DesMarkerShmemSize());
 	DesIdGeneratorRequest();
 	DesIndexCacheRequest();
 }
@@ -73,6 +74,7 @@ des_shmem_startup(void)
 	if (!found)
 		init_counters(shared);
 	DesIdGeneratorStartup();
+	DesMarkerShmemStartup();
 	DesIndexCacheStartup();
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -1,0 +1,64 @@
+# The marker worker: marks objects in batches, and after kill -9 (the whole
+# server crash-restarts) or SIGTERM (the worker alone restarts) every object
+# ends up marked exactly once.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('marker');
+$node->init;
+$node->append_conf('postgresql.conf', qq(
+shared_preload_libraries = 'pg_des'
+des.marker_naptime = '100ms'
+des.marker_batch_size = 50
+des.worker_restart_time = 1
+restart_after_crash = on
+));
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_des');
+
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_des marker'"),
+	'the marker shows in pg_stat_activity as "pg_des marker"');
+
+$node->safe_psql('postgres',
+	"SELECT des.put('o' || i, convert_to(repeat('x', i), 'UTF8')) FROM generate_series(1, 500) i");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 500 FROM des.objects WHERE state = 'marked'"),
+	'the marker marks every staged object');
+is($node->safe_psql('postgres',
+	"SELECT bool_and(hash = des.blake2b(staged) AND size = length(staged) AND day IS NOT NULL) FROM des.objects"),
+	't', 'with the right hash, size and day');
+cmp_ok($node->safe_psql('postgres', 'SELECT batches FROM des.marker_stats()'), '>=', 10,
+	'in batches of des.marker_batch_size (500 objects, 50 per batch)');
+is($node->safe_psql('postgres', 'SELECT marked FROM des.marker_stats()'), '500', 'des.marker_stats counts them');
+
+# kill -9 while a backlog is being marked: the server crash-restarts; the
+# batch in flight was one transaction, so its objects are simply still pending
+$node->safe_psql('postgres',
+	"SELECT des.put('k' || i, convert_to(i::text, 'UTF8')) FROM generate_series(1, 20000) i");
+my $pid = $node->safe_psql('postgres', 'SELECT pid FROM des.marker_stats()');
+ok($pid =~ /^\d+$/, 'the marker has a pid');
+kill 'KILL', $pid;
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 20500 FROM des.objects WHERE state = 'marked'"),
+	'after kill -9 of the marker mid-backlog, every object is marked');
+is($node->safe_psql('postgres',
+	"SELECT count(*) = count(DISTINCT name) AND bool_and(hash = des.blake2b(staged)) FROM des.objects"),
+	't', 'none twice, none wrong');
+my $pid2 = $node->safe_psql('postgres', 'SELECT pid FROM des.marker_stats()');
+isnt($pid2, $pid, 'a new marker runs after the crash restart');
+
+# SIGTERM: the worker exits and the postmaster restarts it after des.worker_restart_time
+kill 'TERM', $pid2;
+ok($node->poll_query_until('postgres',
+	"SELECT pid IS NOT NULL AND pid <> $pid2 FROM des.marker_stats()"),
+	'after SIGTERM the marker is restarted');
+$node->safe_psql('postgres', "SELECT des.put('late', '\\x01'::bytea)");
+is($node->safe_psql('postgres', 'SELECT des.wake_marker()'), 't', 'des.wake_marker() reaches it');
+ok($node->poll_query_until('postgres', "SELECT state = 'marked' FROM des.objects WHERE name = 'late'"),
+	'and it goes on marking');
+
+$node->stop;
+done_testing();
