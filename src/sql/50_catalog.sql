@@ -84,7 +84,8 @@ COMMENT ON TABLE des.dead_letters IS 'objects that failed des.max_attempts times
 
 -- ---- ingest and read ----
 
-CREATE FUNCTION des.put(name text, data bytea, meta jsonb DEFAULT '{}')
+-- the one insert behind des.put and des.put_url (it needs no more rights than INSERT on des.objects)
+CREATE FUNCTION des.insert_object(name text, meta jsonb, staged bytea, source_url text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -92,9 +93,6 @@ AS $$
 DECLARE
     new_id bigint;
 BEGIN
-    IF data IS NULL THEN
-        RAISE EXCEPTION 'object data must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
     IF meta IS NULL OR jsonb_typeof(meta) <> 'object' THEN
         RAISE EXCEPTION 'object meta must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -103,9 +101,10 @@ BEGIN
             HINT = 'Pass NULL to get a generated name.';
     END IF;
     new_id := des.next_id();
+    name := coalesce(name, new_id::text);
     -- ON CONFLICT rather than an exception block: no subtransaction per call
-    INSERT INTO des.objects (id, name, shard, size, meta, staged)
-    VALUES (new_id, coalesce(name, new_id::text), des.shard_of(coalesce(name, new_id::text)), length(data), meta, data)
+    INSERT INTO des.objects (id, name, shard, size, meta, staged, source_url)
+    VALUES (new_id, name, des.shard_of(name), length(staged), meta, staged, source_url)
     ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
     RETURNING id INTO new_id;
     IF new_id IS NULL THEN
@@ -115,6 +114,18 @@ BEGIN
     END IF;
     RETURN new_id;
 END $$;
+
+CREATE FUNCTION des.put(name text, data bytea, meta jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF data IS NULL THEN
+        RAISE EXCEPTION 'object data must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN des.insert_object(name, meta, data, NULL);
+END $$;
 COMMENT ON FUNCTION des.put(text, bytea, jsonb) IS
   'stage an object; returns its id (a NULL name takes the id, in decimal, as its name)';
 
@@ -123,32 +134,13 @@ RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    new_id bigint;
 BEGIN
     IF url IS NULL THEN
         RAISE EXCEPTION 'object URL must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF meta IS NULL OR jsonb_typeof(meta) <> 'object' THEN
-        RAISE EXCEPTION 'object meta must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     -- the location must parse (local path, file:// or s3://); the packer fetches it
     PERFORM des.location_check(url);
-    IF name = '' THEN
-        RAISE EXCEPTION 'object name must not be empty' USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Pass NULL to get a generated name.';
-    END IF;
-    new_id := des.next_id();
-    INSERT INTO des.objects (id, name, shard, meta, source_url)
-    VALUES (new_id, coalesce(name, new_id::text), des.shard_of(coalesce(name, new_id::text)), meta, url)
-    ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
-    RETURNING id INTO new_id;
-    IF new_id IS NULL THEN
-        RAISE EXCEPTION 'an object named "%" already exists', name
-            USING ERRCODE = 'unique_violation',
-                  HINT = 'Object names are unique; choose another name, or pass NULL to get a generated one.';
-    END IF;
-    RETURN new_id;
+    RETURN des.insert_object(name, meta, NULL, url);
 END $$;
 COMMENT ON FUNCTION des.put_url(text, text, jsonb) IS
   'register an existing local or S3 object to be packed without sending its bytes; returns the id';
