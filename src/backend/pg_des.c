@@ -18,6 +18,7 @@ int			des_read_coalesce_gap_kb = 4;
 int			des_s3_read_coalesce_gap_kb = 256;
 int			des_read_max_span_kb = 8192;
 int			des_reader_cache_entries = 8;
+bool		des_workers_enabled = true;
 
 void		_PG_init(void);
 
@@ -112,6 +113,10 @@ _PG_init(void)
 							NULL,
 							&des_shard_bits, 4, 0, 16,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("des.workers",
+							 "Start pg_des's background workers (when preloaded).",
+							 "Off leaves only the SQL functions: nothing is marked or packed in the background.",
+							 &des_workers_enabled, true, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("des.database",
 							   "Database the background workers connect to (pg_des must be created there).",
 							   NULL,
@@ -141,7 +146,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		DesShmemInit();
-		if (!IsBinaryUpgrade)
+		if (!IsBinaryUpgrade && des_workers_enabled)
 			DesRegisterWorkers();
 	}
 }

@@ -13,6 +13,7 @@
 extern void DesShmemInit(void);
 
 /* worker_marker.c */
+extern bool des_workers_enabled;
 extern char *des_database;
 extern int	des_marker_naptime_ms;
 extern int	des_marker_batch_size;

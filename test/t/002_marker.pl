@@ -61,4 +61,13 @@ ok($node->poll_query_until('postgres', "SELECT state = 'marked' FROM des.objects
 	'and it goes on marking');
 
 $node->stop;
+
+# des.workers = off: no marker at all
+$node->append_conf('postgresql.conf', 'des.workers = off');
+$node->start;
+$node->safe_psql('postgres', "SELECT des.put('after-off', '\\x02'::bytea)");
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_des marker'"),
+	'0', 'with des.workers = off no marker runs');
+is($node->safe_psql('postgres', 'SELECT pid IS NULL FROM des.marker_stats()'), 't', 'and des.marker_stats says so');
+$node->stop;
 done_testing();
