@@ -28,52 +28,33 @@ int			des_s3_list_page_size = 1000;
 static bool
 s3_read_at(void *ctx, uint64_t off, void *buf, size_t len, des_error *err)
 {
-	DesS3Object *o = ctx;
-	DesS3Transfer t;
-	char		range[64];
-	bool		ok;
+	uint64		length = len;
+	unsigned char *b = buf;
 
-	if (o->tail_fresh && off >= o->tail_off && off + len <= o->tail_off + o->tail_len)
-	{
-		memcpy(buf, o->tail + (off - o->tail_off), len);
-		return true;
-	}
-	if (o->ep == NULL)
-		return des_fail(err, DES_E_IO, "no S3 endpoint for \"%s\"", o->location);
-	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long) off,
-			 (unsigned long long) (off + len - 1));
-	DesS3TransferInit(&t, DES_S3_GET_RANGE, "GET", o->bucket, o->key);
-	t.headers[t.nheaders++] = (des_kv) {"Range", range};
-	if (o->etag[0])
-		t.headers[t.nheaders++] = (des_kv) {"If-Match", o->etag};
-	t.into = buf;
-	t.into_cap = len;
-	(void) DesS3Perform(o->ep, &t, 1, 1);
-	ok = DesS3Ok(&t) && t.received == len;
-	if (!ok)
-	{
-		if (t.status == 412)
-			des_fail_errno(err, ESTALE, "archive \"%s\" changed while it was being read", o->location);
-		else if (DesS3Ok(&t))
-			des_fail(err, DES_E_CORRUPT, "S3 returned %zu bytes for a range of %zu at offset %llu of \"%s\"",
-					 t.received, len, (unsigned long long) off, o->location);
-		else
-			DesS3FillError(&t, "ranged GET", o->location, err);
-	}
-	o->requests++;
-	DesS3TransferFree(&t);
-	return ok;
+	return DesS3FetchRanges((DesS3Object *) ctx, &off, &length, &b, 1, err);
 }
 
+/*
+ * Read n ranges of o, in parallel. Never throws (the reader source above is
+ * called from the PostgreSQL-free core): failures are left in err.
+ */
 bool
 DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 				 unsigned char **bufs, int n, des_error *err)
 {
-	DesS3Transfer *t = palloc0(sizeof(DesS3Transfer) * n);
-	char	  (*ranges)[64] = palloc(64 * n);
+	DesS3Transfer *t;
+	char	  (*ranges)[64];
 	bool		ok = true;
 	int			nt = 0;
 
+	t = calloc(Max(n, 1), sizeof(DesS3Transfer));
+	ranges = malloc(64 * Max(n, 1));
+	if (t == NULL || ranges == NULL)
+	{
+		free(t);
+		free(ranges);
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	}
 	for (int i = 0; i < n; i++)
 	{
 		/* bytes the open already brought (in this call) cost no request */
@@ -92,7 +73,9 @@ DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 		t[nt].into_cap = lengths[i];
 		nt++;
 	}
-	if (nt > 0)
+	if (nt > 0 && o->ep == NULL)
+		ok = des_fail(err, DES_E_IO, "no S3 endpoint for \"%s\"", o->location);
+	else if (nt > 0)
 		(void) DesS3Perform(o->ep, t, nt, des_s3_max_connections);
 	for (int i = 0; i < nt; i++)
 	{
@@ -110,8 +93,8 @@ DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 		DesS3TransferFree(&t[i]);
 	}
 	o->requests += nt;
-	pfree(t);
-	pfree(ranges);
+	free(t);
+	free(ranges);
 	return ok;
 }
 
