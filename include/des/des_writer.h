@@ -14,6 +14,11 @@
 
 typedef struct des_sink
 {
+	/*
+	 * Append bytes. Called once per header, payload, META and INDEX region,
+	 * so often with small pieces: a sink buffers for itself (the local sink
+	 * hands full buffers to its I/O thread, the S3 sink fills upload parts).
+	 */
 	bool		(*write) (void *ctx, const void *buf, size_t len, des_error *err);
 	/* Make the archive visible under its final name, durably. */
 	bool		(*commit) (void *ctx, des_error *err);

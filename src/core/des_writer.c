@@ -14,16 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define OUT_BUFFER_SIZE (1024 * 1024)
-#define DIRECT_WRITE_MIN (64 * 1024)	/* larger writes skip the copy into the buffer */
-
 struct des_writer
 {
 	des_sink	sink;
 	des_writer_options opt;
 	char	   *prefix;			/* copy of external_prefix without trailing '/' */
-	unsigned char *out;			/* payload write buffer */
-	size_t		out_len;
 	uint64_t	data_length;	/* bytes in the DATA region so far */
 	des_buf		meta;
 	des_buf		index;			/* entries with meta offsets relative to META start */
@@ -49,7 +44,6 @@ static void
 writer_free(des_writer *w)
 {
 	free(w->prefix);
-	free(w->out);
 	des_buf_free(&w->meta);
 	des_buf_free(&w->index);
 	des_buf_free(&w->scratch);
@@ -58,40 +52,17 @@ writer_free(des_writer *w)
 	free(w);
 }
 
-static bool
-flush_out(des_writer *w, des_error *err)
-{
-	if (w->out_len == 0)
-		return true;
-	if (!w->sink.write(w->sink.ctx, w->out, w->out_len, err))
-	{
-		w->failed = true;
-		return false;
-	}
-	w->out_len = 0;
-	return true;
-}
-
+/* Bytes go straight to the sink: every sink buffers for itself (des_sink). */
 static bool
 emit(des_writer *w, const void *p, size_t n, des_error *err)
 {
 	if (n == 0)
 		return true;
-	if (n >= DIRECT_WRITE_MIN)
+	if (!w->sink.write(w->sink.ctx, p, n, err))
 	{
-		if (!flush_out(w, err))
-			return false;
-		if (!w->sink.write(w->sink.ctx, p, n, err))
-		{
-			w->failed = true;
-			return false;
-		}
-		return true;
-	}
-	if (w->out_len + n > OUT_BUFFER_SIZE && !flush_out(w, err))
+		w->failed = true;
 		return false;
-	memcpy(w->out + w->out_len, p, n);
-	w->out_len += n;
+	}
 	return true;
 }
 
@@ -124,10 +95,9 @@ des_writer_open(const des_sink *sink, const des_writer_options *opt,
 		return false;
 	}
 	w->prefix = strndup(prefix, plen);
-	w->out = malloc(OUT_BUFFER_SIZE);
 	w->table_mask = 1023;
 	w->table = calloc(w->table_mask + 1, sizeof(uint64_t));
-	if (w->prefix == NULL || w->out == NULL || w->table == NULL)
+	if (w->prefix == NULL || w->table == NULL)
 	{
 		writer_free(w);
 		return des_fail(err, DES_E_NOMEM, "out of memory");
@@ -500,7 +470,6 @@ des_writer_finish(des_writer *w, des_writer_summary *summary, des_error *err)
 	if (!emit(w, w->meta.data, w->meta.len, err) ||
 		!emit(w, w->index.data, w->index.len, err) ||
 		!emit(w, footer, sizeof(footer), err) ||
-		!flush_out(w, err) ||
 		!w->sink.commit(w->sink.ctx, err))
 	{
 		des_writer_abort(w);
