@@ -26,6 +26,12 @@ extern bool des_local_sink_open(const char *path, des_sink *sink, des_error *err
 /* Frees the sink's state; call after commit or abort. */
 extern void des_local_sink_free(des_sink *sink);
 
+/*
+ * The name external payloads of an archive are kept under: "00.des" -> "00";
+ * a name without the .des extension gets ".d" appended instead (malloc'd).
+ */
+extern char *des_archive_stem(const char *name);
+
 /* Default key prefix for an archive path: "<basename(dir)>/<stem>" (malloc'd). */
 extern char *des_local_default_prefix(const char *path);
 

@@ -160,15 +160,7 @@ DesDefaultExternalPrefix(const DesLocation *loc)
 	char	   *p;
 	char	   *result;
 
-	if (loc->kind == DES_LOCATION_S3)
-	{
-		size_t		len = strlen(loc->key);
-
-		if (len > 4 && strcmp(loc->key + len - 4, ".des") == 0)
-			return pnstrdup(loc->key, len - 4);
-		return psprintf("%s.d", loc->key);
-	}
-	p = des_local_default_prefix(loc->path);
+	p = loc->kind == DES_LOCATION_S3 ? des_archive_stem(loc->key) : des_local_default_prefix(loc->path);
 	if (p == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	result = pstrdup(p);

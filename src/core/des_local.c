@@ -185,9 +185,8 @@ fsync_dir(const char *dir, des_error *err)
 	return true;
 }
 
-/* "00.des" -> "00"; a name without the .des extension gets ".d" appended instead */
-static char *
-archive_stem(const char *base)
+char *
+des_archive_stem(const char *base)
 {
 	size_t		len = strlen(base);
 	char	   *stem;
@@ -211,7 +210,7 @@ des_local_default_prefix(const char *path)
 
 	if (dir == NULL)
 		return NULL;
-	stem = archive_stem(base ? base + 1 : path);
+	stem = des_archive_stem(base ? base + 1 : path);
 	dslash = strrchr(dir, '/');
 	if (stem != NULL)
 	{
