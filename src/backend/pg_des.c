@@ -11,6 +11,7 @@
 
 #include "s3_client.h"
 #include "s3_storage.h"
+#include "worker_common.h"
 
 PG_MODULE_MAGIC;
 
@@ -141,12 +142,78 @@ _PG_init(void)
 							NULL,
 							&des_worker_restart_s, 10, 1, 3600,
 							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.marker_rate_limit",
+							"Most objects the marker marks per second (token bucket; 0 = no limit).",
+							NULL,
+							&des_marker_rate_limit, 0, 0, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.source_claim_batch",
+							"Objects registered by URL the marker claims and fetches per round.",
+							NULL,
+							&des_source_claim_batch, 16, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.packers",
+							"Number of packer background workers.",
+							NULL,
+							&des_packers, 1, 0, 16,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("des.storage",
+							   "Where the packers write containers: a local directory or s3://bucket/prefix.",
+							   "Empty means the directory pg_des_storage in the data directory.",
+							   &des_storage, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.packer_naptime",
+							"Pause of a packer when no (day, shard) has work.",
+							NULL,
+							&des_packer_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.container_max_bytes",
+							"A container is finished when its payloads reach this size.",
+							NULL,
+							&des_container_max_bytes_kb, 256 * 1024, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.container_max_entries",
+							"A container is finished when it holds this many entries.",
+							NULL,
+							&des_container_max_entries, 100000, 1, 100000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.container_max_age",
+							"Marked objects wait at most this long for a container to fill before it is written.",
+							"A past day's objects are packed at once.",
+							&des_container_max_age_ms, 60 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.lease_timeout",
+							"How long a packer's lease on a (day, shard) lasts before another packer may take it.",
+							NULL,
+							&des_lease_timeout_s, 600, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.max_attempts",
+							"Failed attempts after which an object goes to the dead-letter table.",
+							NULL,
+							&des_max_attempts, 5, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.retry_base_delay",
+							"Delay before the first retry of a failed object; it doubles with each attempt (at most an hour).",
+							NULL,
+							&des_retry_base_delay_ms, 10 * 1000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.shutdown_timeout",
+							"On SIGTERM, a worker finishes its current step if it can within this time, else abandons it.",
+							NULL,
+							&des_shutdown_timeout_ms, 10 * 1000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("des.packer_lz4",
+							 "Packers LZ4-compress entries that shrink (flag 0x02; reference readers ignore it).",
+							 NULL,
+							 &des_packer_lz4, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)
 	{
 		DesShmemInit();
 		if (!IsBinaryUpgrade && des_workers_enabled)
+		{
 			DesRegisterWorkers();
+			DesRegisterPackers();
+		}
 	}
 }

@@ -22,6 +22,23 @@ extern int	des_worker_restart_s;
 extern Size DesMarkerShmemSize(void);
 extern void DesMarkerShmemStartup(void);
 extern void DesRegisterWorkers(void);
+extern int	des_marker_rate_limit;
+extern int	des_source_claim_batch;
+
+/* worker_packer.c */
+extern int	des_packers;
+extern int	des_packer_naptime_ms;
+extern int	des_container_max_bytes_kb;
+extern int	des_container_max_entries;
+extern int	des_container_max_age_ms;
+extern int	des_lease_timeout_s;
+extern int	des_max_attempts;
+extern int	des_retry_base_delay_ms;
+extern int	des_shutdown_timeout_ms;
+extern bool des_packer_lz4;
+extern Size DesPackerShmemSize(void);
+extern void DesPackerShmemStartup(void);
+extern void DesRegisterPackers(void);
 
 /* names.c: Snowflake-style ids and shards */
 extern int	des_node_id;

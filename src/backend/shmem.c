@@ -58,6 +58,7 @@ des_shmem_request(void)
 	RequestAddinShmemSpace(MAXALIGN(sizeof(DesSharedState)));
 	RequestAddinShmemSpace(DesIdGeneratorShmemSize());
 	RequestAddinShmemSpace(DesMarkerShmemSize());
+	RequestAddinShmemSpace(DesPackerShmemSize());
 	DesIdGeneratorRequest();
 	DesIndexCacheRequest();
 }
@@ -75,6 +76,7 @@ des_shmem_startup(void)
 		init_counters(shared);
 	DesIdGeneratorStartup();
 	DesMarkerShmemStartup();
+	DesPackerShmemStartup();
 	DesIndexCacheStartup();
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -14,6 +14,11 @@
  */
 #include "pg_des.h"
 
+#include <fcntl.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "access/xlog.h"
@@ -30,16 +35,28 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+
+#include "s3_storage.h"
+#include "worker_common.h"
 
 char	   *des_database = NULL;
 int			des_marker_naptime_ms = 1000;
 int			des_marker_batch_size = 1000;
 int			des_marker_min_age_ms = 0;
 int			des_worker_restart_s = 10;
+int			des_marker_rate_limit = 0;
+int			des_source_claim_batch = 16;
+
+/* des.marker_rate_limit: a token bucket holding at most one second of marking */
+static double rate_tokens = 0;
+static TimestampTz rate_refilled_at = 0;
 
 typedef struct MarkerShared
 {
@@ -47,6 +64,8 @@ typedef struct MarkerShared
 	pg_atomic_uint64 batches;
 	pg_atomic_uint64 marked;
 	pg_atomic_uint64 errors;
+	pg_atomic_uint64 sources;	/* objects registered by URL fetched and staged */
+	pg_atomic_uint64 source_failures;
 	pg_atomic_uint64 last_batch_at;	/* TimestampTz */
 	int			procno;			/* for wake-ups; -1 when not running */
 } MarkerShared;
@@ -71,6 +90,8 @@ DesMarkerShmemStartup(void)
 		pg_atomic_init_u64(&marker->batches, 0);
 		pg_atomic_init_u64(&marker->marked, 0);
 		pg_atomic_init_u64(&marker->errors, 0);
+		pg_atomic_init_u64(&marker->sources, 0);
+		pg_atomic_init_u64(&marker->source_failures, 0);
 		pg_atomic_init_u64(&marker->last_batch_at, 0);
 		marker->procno = -1;
 	}
@@ -92,47 +113,291 @@ DesRegisterWorkers(void)
 	RegisterBackgroundWorker(&w);
 }
 
-/* One batch in its own transaction; returns how many objects it marked. */
+/* One batch of at most limit objects in its own transaction; returns how many it marked (-1: not ready). */
 static int
-marker_run_batch(void)
+marker_run_batch(int limit)
 {
-	int			marked = 0;
-	bool		ready;
+	Oid			argtypes[2] = {INT4OID, INTERVALOID};
+	Datum		args[2];
+	bool		isnull;
+	int			marked;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	/* the extension may not exist (yet) in des.database, or be being created */
-	ready = !RecoveryInProgress() && !creating_extension &&
-		OidIsValid(get_extension_oid("pg_des", true));
-	if (ready)
+	if (!DesWorkerBegin("SELECT des.mark_batch($1, $2)"))
 	{
-		Oid			argtypes[2] = {INT4OID, INTERVALOID};
-		Datum		args[2];
-		char	   *q = "SELECT des.mark_batch($1, $2)";
-		bool		isnull;
-
-		args[0] = Int32GetDatum(des_marker_batch_size);
-		args[1] = DirectFunctionCall3(interval_in, CStringGetDatum(psprintf("%d ms", des_marker_min_age_ms)),
-									  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-		pgstat_report_activity(STATE_RUNNING, q);
-		debug_query_string = q;
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args(q, 2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "des.mark_batch did not return a row");
-		marked = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_finish();
-		debug_query_string = NULL;
+		DesWorkerCommit(false);
+		return -1;
 	}
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(true);
+	args[0] = Int32GetDatum(limit);
+	args[1] = DesMsInterval(des_marker_min_age_ms);
+	if (!DesSpiOneRow("SELECT des.mark_batch($1, $2)", 2, argtypes, args, NULL))
+		elog(ERROR, "des.mark_batch did not return a row");
+	marked = DatumGetInt32(DesSpiValue(1, &isnull));
+	DesWorkerCommit(true);
+	return marked;
+}
+
+/* ---- objects registered by URL: claim (one transaction), fetch (none), stage (one) ---- */
+
+typedef struct SourceClaim
+{
+	int64		id;
+	char	   *url;
+	Jsonb	   *meta;
+	DesLocation *loc;
+	DesS3Endpoint *ep;			/* S3 URLs: resolved inside the claim transaction */
+	bytea	   *data;			/* fetched bytes, or NULL with error set */
+	char	   *error;
+} SourceClaim;
+
+static void
+fetch_local(SourceClaim *c)
+{
+	int			fd = open(c->loc->path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	size_t		done = 0;
+
+	if (fd < 0)
+	{
+		c->error = psprintf("could not open \"%s\": %s", c->url, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+	{
+		c->error = psprintf("\"%s\" is not a regular file", c->url);
+		close(fd);
+		return;
+	}
+	if ((Size) sb.st_size > MaxAllocSize - VARHDRSZ)
+	{
+		c->error = psprintf("\"%s\" has %lld bytes, more than an object can hold (1 GB)",
+							c->url, (long long) sb.st_size);
+		close(fd);
+		return;
+	}
+	c->data = palloc(VARHDRSZ + sb.st_size);
+	while (done < (size_t) sb.st_size)
+	{
+		ssize_t		n = read(fd, VARDATA(c->data) + done, sb.st_size - done);
+
+		CHECK_FOR_INTERRUPTS();
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+		{
+			c->error = n < 0 ? psprintf("could not read \"%s\": %s", c->url, strerror(errno))
+				: psprintf("\"%s\" shrank while being read", c->url);
+			c->data = NULL;
+			close(fd);
+			return;
+		}
+		done += n;
+	}
+	close(fd);
+	SET_VARSIZE(c->data, VARHDRSZ + done);
+}
+
+static void
+fetch_s3(SourceClaim *c)
+{
+	DesS3Object *o;
+	bool		unchanged;
+	des_error	err;
+	uint64		off = 0;
+	unsigned char *buf;
+
+	if (!DesS3ObjectOpen(c->ep, c->loc->bucket, c->loc->key, c->url, NULL, &o, &unchanged, &err))
+	{
+		c->error = pstrdup(err.message);
+		return;
+	}
+	if (o->size > MaxAllocSize - VARHDRSZ)
+	{
+		c->error = psprintf("\"%s\" has " UINT64_FORMAT " bytes, more than an object can hold (1 GB)",
+							c->url, o->size);
+		DesS3ObjectFree(o);
+		return;
+	}
+	c->data = palloc(VARHDRSZ + o->size);
+	SET_VARSIZE(c->data, VARHDRSZ + o->size);
+	buf = (unsigned char *) VARDATA(c->data);
+	if (o->size > 0 && !DesS3FetchRanges(o, &off, &o->size, &buf, 1, &err))
+	{
+		c->error = pstrdup(err.message);
+		c->data = NULL;
+	}
+	DesS3ObjectFree(o);
+}
+
+/* Claim, fetch and stage one round of URL objects; returns how many were claimed. */
+static int
+marker_run_sources(MemoryContext round_cxt)
+{
+	Oid			types[2] = {INT4OID, INTERVALOID};
+	Datum		args[2];
+	SourceClaim *claims;
+	int			n;
+	DesDatumVec failed_ids = {0},
+				failed_errors = {0};
+
+	if (!DesWorkerBegin("SELECT des.claim_sources($1, $2)"))
+	{
+		DesWorkerCommit(false);
+		return 0;
+	}
+	args[0] = Int32GetDatum(des_source_claim_batch);
+	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
+	if (SPI_execute_with_args("SELECT id, source_url, meta FROM des.claim_sources($1, $2)",
+							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "des.claim_sources failed");
+	n = (int) SPI_processed;
+	claims = MemoryContextAllocZero(round_cxt, sizeof(SourceClaim) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(round_cxt);
+
+		claims[i].id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		claims[i].url = TextDatumGetCString(SPI_getbinval(tup, td, 2, &isnull));
+		claims[i].meta = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 3, &isnull));
+		PG_TRY();
+		{
+			claims[i].loc = DesParseLocation(claims[i].url);
+			if (claims[i].loc->kind == DES_LOCATION_S3)
+				claims[i].ep = DesS3EndpointForLocation(claims[i].loc);
+		}
+		PG_CATCH();
+		{
+			/* an unusable URL fails this object alone */
+			ErrorData  *ed;
+
+			MemoryContextSwitchTo(round_cxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			claims[i].error = ed->message;
+			claims[i].loc = NULL;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+	}
+	DesWorkerCommit(true);
+	if (n == 0)
+		return 0;
+
+	/* outside any transaction: read the bytes */
+	MemoryContextSwitchTo(round_cxt);
+	for (int i = 0; i < n; i++)
+	{
+		SourceClaim *c = &claims[i];
+
+		CHECK_FOR_INTERRUPTS();
+		if (c->loc == NULL)
+			continue;
+		pgstat_report_activity(STATE_RUNNING, psprintf("pg_des marker: fetching %s", c->url));
+		if (c->loc->kind == DES_LOCATION_S3)
+		{
+			DesS3Init();
+			fetch_s3(c);
+		}
+		else
+			fetch_local(c);
+	}
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return ready ? marked : -1;
+
+	if (!DesWorkerBegin("pg_des marker: staging fetched sources"))
+	{
+		DesWorkerCommit(false);
+		return n;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		SourceClaim *c = &claims[i];
+		JsonbValue *size;
+
+		if (c->data && (size = getKeyJsonValueFromContainer(&c->meta->root, "size", 4, NULL)) != NULL &&
+			(size->type != jbvNumeric ||
+			 DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(size->val.numeric))) !=
+			 (int64) VARSIZE_ANY_EXHDR(c->data)))
+			c->error = psprintf("meta \"size\" does not match the %d bytes of \"%s\"",
+								(int) VARSIZE_ANY_EXHDR(c->data), c->url);
+		if (c->error == NULL)
+		{
+			Oid			st[2] = {INT8OID, BYTEAOID};
+			Datum		sa[2] = {Int64GetDatum(c->id), PointerGetDatum(c->data)};
+
+			if (SPI_execute_with_args("SELECT des.stage_source($1, $2)", 2, st, sa, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "des.stage_source failed");
+		}
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(round_cxt);
+
+			DesVecPush(&failed_ids, Int64GetDatum(c->id));
+			DesVecPush(&failed_errors, CStringGetTextDatum(c->error));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	if (failed_ids.n > 0)
+	{
+		Oid			ft[4] = {INT8ARRAYOID, TEXTARRAYOID, INT4OID, INTERVALOID};
+		Datum		fa[4];
+
+		fa[0] = DesVecArray(&failed_ids, INT8OID);
+		fa[1] = DesVecArray(&failed_errors, TEXTOID);
+		fa[2] = Int32GetDatum(des_max_attempts);
+		fa[3] = DesMsInterval(des_retry_base_delay_ms);
+		if (SPI_execute_with_args("SELECT des.fail_objects($1, $2, $3, $4)", 4, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "des.fail_objects failed");
+		pg_atomic_fetch_add_u64(&marker->source_failures, (uint64) failed_ids.n);
+	}
+	pg_atomic_fetch_add_u64(&marker->sources, (uint64) (n - failed_ids.n));
+	DesWorkerCommit(true);
+	return n;
+}
+
+/* How many objects the rate limit allows now (des_marker_batch_size when unlimited). */
+static int
+rate_allowance(long *wait_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	double		rate = des_marker_rate_limit;
+
+	*wait_ms = 0;
+	if (des_marker_rate_limit <= 0)
+		return des_marker_batch_size;
+	if (rate_refilled_at == 0)
+		rate_tokens = Min(rate, des_marker_batch_size);
+	else
+		rate_tokens = Min(rate, rate_tokens + rate * (double) (now - rate_refilled_at) / USECS_PER_SEC);
+	rate_refilled_at = now;
+	if (rate_tokens < 1)
+	{
+		*wait_ms = (long) ceil((1 - rate_tokens) * 1000.0 / rate);
+		return 0;
+	}
+	return (int) Min((double) des_marker_batch_size, floor(rate_tokens));
 }
 
 PGDLLEXPORT void DesMarkerMain(Datum arg);
+
+/*
+ * There is one marker: source claims still held at its start belong to a
+ * previous process that died mid-fetch, so they are free at once.
+ */
+static void
+release_source_claims(void)
+{
+	if (!DesWorkerBegin("pg_des marker: releasing claims of a previous run"))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	if (SPI_execute("UPDATE des.objects SET claimed_until = NULL "
+					"WHERE state = 'pending' AND claimed_until IS NOT NULL", false, 0) < 0)
+		elog(ERROR, "could not release source claims");
+	DesWorkerCommit(true);
+}
 
 static void
 marker_exit(int code, Datum arg)
@@ -145,6 +410,7 @@ void
 DesMarkerMain(Datum arg)
 {
 	MemoryContext loop_cxt;
+	volatile bool claims_released = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -159,6 +425,9 @@ DesMarkerMain(Datum arg)
 	for (;;)
 	{
 		volatile int marked = -1;	/* set inside PG_TRY, read after it */
+		volatile int fetched = 0;
+		long		wait_ms = des_marker_naptime_ms;
+		volatile int allowance;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -168,23 +437,23 @@ DesMarkerMain(Datum arg)
 		}
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
+		allowance = rate_allowance(&wait_ms);
 		PG_TRY();
 		{
-			marked = marker_run_batch();
+			if (!claims_released)
+			{
+				release_source_claims();
+				claims_released = true;
+			}
+			fetched = marker_run_sources(loop_cxt);
+			MemoryContextSwitchTo(loop_cxt);
+			if (allowance > 0)
+				marked = marker_run_batch(allowance);
 		}
 		PG_CATCH();
 		{
-			/* a failed batch is reported and counted; the worker goes on */
-			if (ProcDiePending)
-				PG_RE_THROW();
-			HOLD_INTERRUPTS();
-			MemoryContextSwitchTo(loop_cxt);
-			EmitErrorReport();
-			AbortCurrentTransaction();
-			FlushErrorState();
-			debug_query_string = NULL;
-			pgstat_report_activity(STATE_IDLE, NULL);
-			RESUME_INTERRUPTS();
+			/* a failed round is reported and counted; the worker goes on */
+			DesWorkerRecover(loop_cxt);
 			pg_atomic_fetch_add_u64(&marker->errors, 1);
 			marked = -1;
 		}
@@ -195,12 +464,14 @@ DesMarkerMain(Datum arg)
 			pg_atomic_fetch_add_u64(&marker->batches, 1);
 			pg_atomic_fetch_add_u64(&marker->marked, (uint64) marked);
 			pg_atomic_write_u64(&marker->last_batch_at, (uint64) GetCurrentTimestamp());
+			if (des_marker_rate_limit > 0)
+				rate_tokens -= marked;
 		}
-		/* a full batch means a backlog: go on without sleeping */
-		if (marked < des_marker_batch_size)
+		/* a full batch (or round of sources) means a backlog: go on without sleeping */
+		if (allowance == 0 || (marked < allowance && fetched < des_source_claim_batch))
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 des_marker_naptime_ms, PG_WAIT_EXTENSION);
+							 allowance == 0 ? wait_ms : des_marker_naptime_ms, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 		}
 	}
@@ -214,8 +485,8 @@ Datum
 des_marker_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {0};
+	Datum		values[7];
+	bool		nulls[7] = {0};
 	uint32		pid;
 	uint64		last;
 
@@ -234,6 +505,8 @@ des_marker_stats(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->errors));
 	values[4] = TimestampTzGetDatum((TimestampTz) last);
 	nulls[4] = last == 0;
+	values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->sources));
+	values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->source_failures));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

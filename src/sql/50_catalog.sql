@@ -10,6 +10,7 @@ CREATE TABLE des.containers (
     location     text NOT NULL UNIQUE,
     day          date NOT NULL,
     shard        int NOT NULL CHECK (shard >= 0),
+    seq          int NOT NULL DEFAULT 0 CHECK (seq >= 0),
     state        text NOT NULL DEFAULT 'writing'
                  CHECK (state IN ('writing', 'uploading', 'committed')),
     size         bigint CHECK (size >= 0),
@@ -18,8 +19,11 @@ CREATE TABLE des.containers (
     created_at   timestamptz NOT NULL DEFAULT now(),
     committed_at timestamptz,
     CONSTRAINT containers_committed_at CHECK ((state = 'committed') = (committed_at IS NOT NULL)),
-    CONSTRAINT containers_committed_complete CHECK (state <> 'committed' OR (size IS NOT NULL AND entries IS NOT NULL))
+    CONSTRAINT containers_committed_complete CHECK (state <> 'committed' OR (size IS NOT NULL AND entries IS NOT NULL)),
+    CONSTRAINT containers_sequence UNIQUE (day, shard, seq)
 );
+-- a (day, shard) has at most one container being written: the one its lease holder resumes
+CREATE UNIQUE INDEX containers_one_open ON des.containers (day, shard) WHERE state <> 'committed';
 COMMENT ON TABLE des.containers IS 'archives written by the packer, one per (day, shard, sequence)';
 
 CREATE TABLE des.blobs (
@@ -35,7 +39,7 @@ COMMENT ON TABLE des.blobs IS 'distinct payloads by BLAKE2b-256, with the contai
 
 CREATE TABLE des.objects (
     id              bigint PRIMARY KEY DEFAULT des.next_id(),
-    name            text NOT NULL UNIQUE CHECK (name <> ''),
+    name            text NOT NULL UNIQUE CHECK (name <> '' AND octet_length(name) <= 65535),
     state           des.object_state NOT NULL DEFAULT 'pending',
     shard           int CHECK (shard >= 0),
     day             date,
@@ -47,15 +51,15 @@ CREATE TABLE des.objects (
     attempts        int NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     last_error      text,
     not_before      timestamptz,
+    claimed_until   timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT objects_one_source CHECK (staged IS NULL OR source_url IS NULL),
     CONSTRAINT objects_unpacked_have_bytes
         CHECK (state NOT IN ('pending', 'marked') OR staged IS NOT NULL OR source_url IS NOT NULL),
     CONSTRAINT objects_marked_complete
         CHECK (state <> 'marked' OR (shard IS NOT NULL AND day IS NOT NULL AND hash IS NOT NULL AND size IS NOT NULL)),
     CONSTRAINT objects_packed_complete
-        CHECK (state <> 'packed' OR (hash IS NOT NULL AND staged IS NULL AND source_url IS NULL))
+        CHECK (state <> 'packed' OR (hash IS NOT NULL AND staged IS NULL))
 );
 COMMENT ON TABLE des.objects IS 'every object by name: staged bytes or a source URL until packed';
 -- payloads are compressed (or not) by the archive writer, not twice by TOAST
@@ -69,10 +73,11 @@ CREATE TABLE des.shard_leases (
     shard      int NOT NULL CHECK (shard >= 0),
     holder     text,
     expires_at timestamptz,
+    token      bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (day, shard),
     CONSTRAINT shard_leases_holder_expires CHECK ((holder IS NULL) = (expires_at IS NULL))
 );
-COMMENT ON TABLE des.shard_leases IS 'which packer works on a (day, shard), until when';
+COMMENT ON TABLE des.shard_leases IS 'which packer works on a (day, shard), until when; token counts the leases granted';
 
 CREATE TABLE des.dead_letters (
     object_id  bigint PRIMARY KEY REFERENCES des.objects (id) ON DELETE CASCADE,
@@ -99,6 +104,12 @@ BEGIN
     IF name = '' THEN
         RAISE EXCEPTION 'object name must not be empty' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Pass NULL to get a generated name.';
+    END IF;
+    -- archives store "size" in each entry's meta and readers trust it
+    IF staged IS NOT NULL AND meta ? 'size' AND meta -> 'size' <> to_jsonb(length(staged)) THEN
+        RAISE EXCEPTION 'object meta "size" is %, but the data has % bytes', meta -> 'size', length(staged)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave "size" out of meta; archives record every entry''s size themselves.';
     END IF;
     new_id := des.next_id();
     name := coalesce(name, new_id::text);

@@ -1,7 +1,8 @@
 -- Background workers (registered from shared_preload_libraries): counters and wake-ups.
 
 CREATE FUNCTION des.marker_stats(OUT pid int, OUT batches bigint, OUT marked bigint,
-                                 OUT errors bigint, OUT last_batch_at timestamptz)
+                                 OUT errors bigint, OUT last_batch_at timestamptz,
+                                 OUT sources_fetched bigint, OUT source_failures bigint)
 AS 'MODULE_PATHNAME', 'des_marker_stats'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.marker_stats() IS 'the marker worker: pid (NULL when not running) and counters since server start';
@@ -13,3 +14,25 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'des_wake_marker'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.wake_marker() IS 'wake the marker now; false when it is not running';
+
+CREATE FUNCTION des.packer_stats(OUT packer int, OUT pid int, OUT phase text,
+                                 OUT containers bigint, OUT adopted bigint, OUT objects bigint,
+                                 OUT deduplicated bigint, OUT bytes bigint, OUT dead bigint,
+                                 OUT errors bigint, OUT last_commit_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'des_packer_stats'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.packer_stats() IS
+  'one row per packer (des.packers): pid (NULL when not running), what it is doing, counters since server start';
+
+CREATE FUNCTION des.wake_packers()
+RETURNS int
+AS 'MODULE_PATHNAME', 'des_wake_packers'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.wake_packers() IS 'wake every running packer now; returns how many';
+
+CREATE FUNCTION des.storage_root()
+RETURNS text
+AS 'MODULE_PATHNAME', 'des_storage_root'
+LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION des.storage_root() IS 'where packers write containers: des.storage, or pg_des_storage in the data directory';

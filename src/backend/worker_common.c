@@ -1,0 +1,138 @@
+/*
+ * worker_common.c - what every pg_des background worker does the same way:
+ * one transaction per unit of work with SPI, a ready check before it, error
+ * isolation after it, and the storage root setting.
+ */
+#include "pg_des.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/snapmgr.h"
+
+#include "worker_common.h"
+
+char	   *des_storage = NULL;
+
+/*
+ * Start a transaction with SPI connected. Returns false (transaction still
+ * open, SPI not connected) when pg_des is not usable in this database yet:
+ * not created, being created, or the server is in recovery.
+ */
+bool
+DesWorkerBegin(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (RecoveryInProgress() || creating_extension || !OidIsValid(get_extension_oid("pg_des", true)))
+		return false;
+	pgstat_report_activity(STATE_RUNNING, activity);
+	debug_query_string = activity;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	return true;
+}
+
+/* Finish what DesWorkerBegin started; connected says whether SPI was. */
+void
+DesWorkerCommit(bool connected)
+{
+	if (connected)
+		SPI_finish();
+	if (ActiveSnapshotSet())
+		PopActiveSnapshot();
+	CommitTransactionCommand();
+	debug_query_string = NULL;
+	pgstat_report_stat(true);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * After an ERROR in a unit of work: report it, roll back, and go on. The
+ * caller's PG_CATCH calls this; a shutdown request is re-thrown instead.
+ */
+void
+DesWorkerRecover(MemoryContext loop_cxt)
+{
+	if (ProcDiePending)
+		PG_RE_THROW();
+	HOLD_INTERRUPTS();
+	MemoryContextSwitchTo(loop_cxt);
+	EmitErrorReport();
+	AbortCurrentTransaction();
+	FlushErrorState();
+	debug_query_string = NULL;
+	pgstat_report_activity(STATE_IDLE, NULL);
+	RESUME_INTERRUPTS();
+}
+
+/* The storage root of the pipeline: des.storage, or <data directory>/pg_des_storage. */
+char *
+DesStorageRoot(void)
+{
+	size_t		len;
+
+	if (des_storage == NULL || des_storage[0] == '\0')
+		return psprintf("%s/pg_des_storage", DataDir);
+	len = strlen(des_storage);
+	while (len > 1 && des_storage[len - 1] == '/')
+		len--;
+	return pnstrdup(des_storage, len);
+}
+
+/* Run a query that returns one row; returns false when it returns none. */
+bool
+DesSpiOneRow(const char *query, int nargs, Oid *argtypes, Datum *args, const char *nulls)
+{
+	int			rc = SPI_execute_with_args(query, nargs, argtypes, args, nulls, false, 1);
+
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UPDATE_RETURNING && rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "query failed (%s): %s", SPI_result_code_string(rc), query);
+	return SPI_processed == 1;
+}
+
+Datum
+DesSpiValue(int column, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, isnull);
+}
+
+void
+DesVecPush(DesDatumVec *d, Datum x)
+{
+	if (d->n == d->cap)
+	{
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->v = d->v ? repalloc(d->v, sizeof(Datum) * d->cap) : palloc(sizeof(Datum) * d->cap);
+	}
+	d->v[d->n++] = x;
+}
+
+Datum
+DesVecArray(const DesDatumVec *d, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(d->v, d->n, elemtype, typlen, typbyval, typalign));
+}
+
+Datum
+DesMsInterval(int64 ms)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = ms * 1000;
+	return IntervalPGetDatum(iv);
+}

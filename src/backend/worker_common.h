@@ -1,0 +1,30 @@
+/*
+ * worker_common.h - shared pieces of pg_des's background workers.
+ */
+#ifndef DES_WORKER_COMMON_H
+#define DES_WORKER_COMMON_H
+
+#include "postgres.h"
+
+extern char *des_storage;
+
+extern bool DesWorkerBegin(const char *activity);
+extern void DesWorkerCommit(bool connected);
+extern void DesWorkerRecover(MemoryContext loop_cxt);
+extern char *DesStorageRoot(void);
+extern bool DesSpiOneRow(const char *query, int nargs, Oid *argtypes, Datum *args, const char *nulls);
+extern Datum DesSpiValue(int column, bool *isnull);
+
+/* A growing list of Datums, turned into a SQL array for a call. */
+typedef struct DesDatumVec
+{
+	Datum	   *v;
+	int			n;
+	int			cap;
+} DesDatumVec;
+
+extern void DesVecPush(DesDatumVec *d, Datum x);
+extern Datum DesVecArray(const DesDatumVec *d, Oid elemtype);
+extern Datum DesMsInterval(int64 ms);
+
+#endif

@@ -1,0 +1,880 @@
+/*
+ * worker_packer.c - the packers: des.packers static background workers that
+ * turn marked objects into containers (DES archives) in des.storage.
+ *
+ * One step of a packer:
+ *   1. lease (own transaction): des.lease_shard picks a (day, shard) with
+ *      work, SKIP LOCKED, and creates or resumes its one open container;
+ *   2. adopt: a resumed container whose archive is already stored complete
+ *      (a crash came after the write, before the commit) and whose entries
+ *      are exactly marked objects with those hashes is committed as it is;
+ *   3. write (own transaction, holding the lease row): stream the shard's
+ *      marked objects into the archive, deduplicating against committed
+ *      blobs and within the container, then des.commit_container records
+ *      container, blobs and objects at once and frees the staged bytes.
+ * Container keys are deterministic (des.container_location), so a retry
+ * overwrites only its own earlier attempt. Objects stay 'marked' until the
+ * commit: a kill -9 at any instant leaves them to be packed again, and the
+ * archive either committed or an open container the next lease resumes.
+ * Writing is local disk I/O; S3 storage is written to a local spool file
+ * inside the transaction and uploaded outside it, before a new one commits.
+ */
+#include "pg_des.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "mb/pg_wchar.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "des/des_json.h"
+#include "des/des_local.h"
+#include "des/des_writer.h"
+#include "s3_storage.h"
+#include "worker_common.h"
+
+#define DES_MAX_PACKERS 16
+
+int			des_packers = 1;
+int			des_packer_naptime_ms = 1000;
+int			des_container_max_bytes_kb = 256 * 1024;
+int			des_container_max_entries = 100000;
+int			des_container_max_age_ms = 60 * 1000;
+int			des_lease_timeout_s = 600;
+int			des_max_attempts = 5;
+int			des_retry_base_delay_ms = 10 * 1000;
+int			des_shutdown_timeout_ms = 10 * 1000;
+bool		des_packer_lz4 = false;
+
+typedef enum PackerPhase
+{
+	PHASE_STOPPED,
+	PHASE_IDLE,
+	PHASE_LEASING,
+	PHASE_ADOPTING,
+	PHASE_WRITING,
+	PHASE_UPLOADING,
+	PHASE_COMMITTING
+} PackerPhase;
+
+static const char *const phase_names[] = {
+	"stopped", "idle", "leasing", "adopting", "writing", "uploading", "committing"
+};
+
+typedef struct PackerSlot
+{
+	pg_atomic_uint32 pid;
+	pg_atomic_uint32 phase;
+	int			procno;
+	pg_atomic_uint64 containers;	/* committed */
+	pg_atomic_uint64 adopted;	/* of which found complete after a crash */
+	pg_atomic_uint64 objects;	/* packed, including deduplicated */
+	pg_atomic_uint64 deduplicated;
+	pg_atomic_uint64 bytes;		/* archive bytes written */
+	pg_atomic_uint64 dead;		/* objects sent to the dead-letter table */
+	pg_atomic_uint64 errors;	/* failed steps */
+	pg_atomic_uint64 last_commit_at;	/* TimestampTz */
+} PackerSlot;
+
+static PackerSlot *packer_slots = NULL;
+static PackerSlot *my_slot = NULL;
+static int	my_index = -1;
+
+/* SIGTERM: finish the current step if it ends within des.shutdown_timeout */
+static volatile sig_atomic_t shutdown_requested = false;
+static TimestampTz shutdown_requested_at = 0;
+
+Size
+DesPackerShmemSize(void)
+{
+	return MAXALIGN(sizeof(PackerSlot) * DES_MAX_PACKERS);
+}
+
+void
+DesPackerShmemStartup(void)
+{
+	bool		found;
+
+	packer_slots = ShmemInitStruct("pg_des packers", sizeof(PackerSlot) * DES_MAX_PACKERS, &found);
+	if (!found)
+	{
+		for (int i = 0; i < DES_MAX_PACKERS; i++)
+		{
+			PackerSlot *s = &packer_slots[i];
+
+			pg_atomic_init_u32(&s->pid, 0);
+			pg_atomic_init_u32(&s->phase, PHASE_STOPPED);
+			s->procno = -1;
+			pg_atomic_init_u64(&s->containers, 0);
+			pg_atomic_init_u64(&s->adopted, 0);
+			pg_atomic_init_u64(&s->objects, 0);
+			pg_atomic_init_u64(&s->deduplicated, 0);
+			pg_atomic_init_u64(&s->bytes, 0);
+			pg_atomic_init_u64(&s->dead, 0);
+			pg_atomic_init_u64(&s->errors, 0);
+			pg_atomic_init_u64(&s->last_commit_at, 0);
+		}
+	}
+}
+
+void
+DesRegisterPackers(void)
+{
+	for (int i = 1; i <= des_packers; i++)
+	{
+		BackgroundWorker w;
+
+		memset(&w, 0, sizeof(w));
+		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		w.bgw_restart_time = des_worker_restart_s;
+		snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
+		snprintf(w.bgw_function_name, BGW_MAXLEN, "DesPackerMain");
+		snprintf(w.bgw_name, BGW_MAXLEN, "pg_des packer %d", i);
+		snprintf(w.bgw_type, BGW_MAXLEN, "pg_des packer");
+		w.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&w);
+	}
+}
+
+static void
+set_phase(PackerPhase p)
+{
+	if (my_slot)
+		pg_atomic_write_u32(&my_slot->phase, p);
+}
+
+/* Raise if a SIGTERM came more than des.shutdown_timeout ago: the step is abandoned. */
+static void
+check_shutdown(const char *what)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (shutdown_requested &&
+		TimestampDifferenceExceeds(shutdown_requested_at, GetCurrentTimestamp(), des_shutdown_timeout_ms))
+		ereport(ERROR,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("packer abandons %s: shutting down", what),
+				 errdetail("des.shutdown_timeout (%d ms) passed; the next packer resumes it.",
+						   des_shutdown_timeout_ms)));
+}
+
+static void
+packer_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	shutdown_requested = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* ---- small helpers ---- */
+
+/* Remove "<path>.tmp.*" files: temporary files of earlier attempts at this archive. */
+static void
+remove_stale_temps(const char *path)
+{
+	char	   *dir = pstrdup(path);
+	char	   *slash = strrchr(dir, '/');
+	const char *base;
+	char	   *prefix;
+	DIR		   *d;
+	struct dirent *de;
+
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	base = slash + 1;
+	prefix = psprintf("%s.tmp.", base);
+	d = AllocateDir(dir);
+	if (d == NULL)
+		return;					/* no directory yet: nothing to remove */
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+		{
+			char	   *p = psprintf("%s/%s", dir, de->d_name);
+
+			if (unlink(p) != 0 && errno != ENOENT)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("could not remove temporary file \"%s\": %m", p)));
+		}
+	}
+	FreeDir(d);
+}
+
+/* ---- resources of one step, released by a reset callback on its context ---- */
+
+typedef struct PackerStep
+{
+	/* the lease */
+	DateADT		day;
+	int			shard;
+	int64		token;
+	int64		container_id;
+	char	   *location;
+	bool		resumed;
+	DesLocation *loc;
+	char	   *path;			/* local file written: the archive, or the spool for S3 */
+	/* open resources */
+	des_writer *writer;
+	des_sink	sink;
+	bool		sink_open;
+	des_reader *reader;
+	des_source	source;
+	bool		source_open;
+	DesS3Sink  *s3_sink;
+	MemoryContextCallback cleanup;
+	/* what goes into the commit */
+	DesDatumVec	names;
+	DesDatumVec	hashes;
+	DesDatumVec	linked;
+	DesDatumVec	failed;
+	DesDatumVec	errors;
+	int64		archive_size;
+	char	   *etag;
+} PackerStep;
+
+static void
+step_cleanup(void *arg)
+{
+	PackerStep *st = arg;
+
+	if (st->writer)
+		des_writer_abort(st->writer);
+	st->writer = NULL;
+	if (st->sink_open)
+		des_local_sink_free(&st->sink);
+	st->sink_open = false;
+	if (st->s3_sink)
+		DesS3SinkFree(st->s3_sink);
+	st->s3_sink = NULL;
+	if (st->reader)
+		des_reader_close(st->reader);
+	st->reader = NULL;
+	if (st->source_open)
+		des_local_source_close(&st->source);
+	st->source_open = false;
+}
+
+static void
+reset_commit_lists(PackerStep *st)
+{
+	memset(&st->names, 0, sizeof(DesDatumVec));
+	memset(&st->hashes, 0, sizeof(DesDatumVec));
+	memset(&st->linked, 0, sizeof(DesDatumVec));
+	memset(&st->failed, 0, sizeof(DesDatumVec));
+	memset(&st->errors, 0, sizeof(DesDatumVec));
+	st->archive_size = 0;
+	st->etag = NULL;
+}
+
+static char *
+spool_path(const PackerStep *st)
+{
+	return psprintf("%s/pg_des_spool/" INT64_FORMAT ".des", DataDir, st->container_id);
+}
+
+/* ---- 1. lease ---- */
+
+static bool
+lease_step(PackerStep *st, const char *holder)
+{
+	Oid			types[6] = {TEXTOID, INTERVALOID, TEXTOID, INT4OID, INT8OID, INTERVALOID};
+	Datum		args[6];
+	bool		isnull;
+	bool		got;
+	MemoryContext step_cxt = CurrentMemoryContext;
+
+	set_phase(PHASE_LEASING);
+	if (!DesWorkerBegin("pg_des packer: leasing a (day, shard)"))
+	{
+		DesWorkerCommit(false);
+		return false;
+	}
+	args[0] = CStringGetTextDatum(holder);
+	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
+	args[2] = CStringGetTextDatum(DesStorageRoot());
+	args[3] = Int32GetDatum(des_container_max_entries);
+	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
+	args[5] = DesMsInterval(des_container_max_age_ms);
+	got = DesSpiOneRow("SELECT day, shard, token, container_id, location, resumed "
+					   "FROM des.lease_shard($1, $2, $3, $4, $5, $6)", 6, types, args, NULL);
+	if (got)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(step_cxt);
+
+		st->day = DatumGetDateADT(DesSpiValue(1, &isnull));
+		st->shard = DatumGetInt32(DesSpiValue(2, &isnull));
+		st->token = DatumGetInt64(DesSpiValue(3, &isnull));
+		st->container_id = DatumGetInt64(DesSpiValue(4, &isnull));
+		st->location = TextDatumGetCString(DesSpiValue(5, &isnull));
+		st->resumed = DatumGetBool(DesSpiValue(6, &isnull));
+		st->loc = DesParseLocation(st->location);
+		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
+		MemoryContextSwitchTo(spi);
+	}
+	DesWorkerCommit(true);
+	return got;
+}
+
+/* Give a lease back early (after an error or when there was nothing to do). */
+static void
+release_lease(PackerStep *st)
+{
+	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
+	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
+
+	if (!DesWorkerBegin("pg_des packer: releasing a lease"))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	(void) SPI_execute_with_args("SELECT des.release_lease($1, $2, $3)", 3, types, args, NULL, false, 0);
+	DesWorkerCommit(true);
+}
+
+/* ---- commit (inside the caller's transaction) ---- */
+
+static void
+commit_container(PackerStep *st, bool adopted)
+{
+	Oid			types[11] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID, BYTEAARRAYOID,
+	INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT4OID, INTERVALOID};
+	Datum		args[11];
+	char		nulls[11];
+	bool		isnull;
+	int64		packed,
+				dedup,
+				dead;
+
+	set_phase(PHASE_COMMITTING);
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = Int64GetDatum(st->container_id);
+	args[1] = Int64GetDatum(st->token);
+	args[2] = Int64GetDatum(st->archive_size);
+	args[3] = st->etag ? CStringGetTextDatum(st->etag) : (Datum) 0;
+	nulls[3] = st->etag ? ' ' : 'n';
+	args[4] = DesVecArray(&st->names, TEXTOID);
+	args[5] = DesVecArray(&st->hashes, BYTEAOID);
+	args[6] = DesVecArray(&st->linked, INT8OID);
+	args[7] = DesVecArray(&st->failed, INT8OID);
+	args[8] = DesVecArray(&st->errors, TEXTOID);
+	args[9] = Int32GetDatum(des_max_attempts);
+	args[10] = DesMsInterval(des_retry_base_delay_ms);
+	if (!DesSpiOneRow("SELECT packed, deduplicated, dead FROM "
+					  "des.commit_container($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+					  11, types, args, nulls))
+		elog(ERROR, "des.commit_container returned no row");
+	packed = DatumGetInt32(DesSpiValue(1, &isnull));
+	dedup = DatumGetInt32(DesSpiValue(2, &isnull));
+	dead = DatumGetInt32(DesSpiValue(3, &isnull));
+	if (st->names.n > 0)
+	{
+		pg_atomic_fetch_add_u64(&my_slot->containers, 1);
+		pg_atomic_fetch_add_u64(&my_slot->bytes, (uint64) st->archive_size);
+		if (adopted)
+			pg_atomic_fetch_add_u64(&my_slot->adopted, 1);
+	}
+	pg_atomic_fetch_add_u64(&my_slot->objects, (uint64) packed);
+	pg_atomic_fetch_add_u64(&my_slot->deduplicated, (uint64) dedup);
+	pg_atomic_fetch_add_u64(&my_slot->dead, (uint64) dead);
+	pg_atomic_write_u64(&my_slot->last_commit_at, (uint64) GetCurrentTimestamp());
+}
+
+/* ---- 2. adopt a complete archive a crash left uncommitted ---- */
+
+static bool
+read_stored_entries(PackerStep *st)
+{
+	des_error	err;
+	des_reader_limits limits = {0};
+	uint64		n;
+
+	if (!des_local_source_open(st->path, &st->source, &err))
+		return false;			/* not there (or unreadable): write it again */
+	st->source_open = true;
+	if (!des_reader_open(&st->source, &limits, &st->reader, &err))
+	{
+		ereport(LOG,
+				(errmsg("pg_des packer: rewriting incomplete container \"%s\"", st->location),
+				 errdetail("%s", err.message)));
+		return false;
+	}
+	n = des_reader_count(st->reader);
+	for (uint64 i = 0; i < n; i++)
+	{
+		const des_entry *e = des_reader_entry(st->reader, i);
+		const char *meta;
+		size_t		meta_len;
+		bool		found;
+		des_json_span v;
+		char		hex[65];
+		size_t		hex_len;
+		bytea	   *hash;
+
+		check_shutdown("adopting a container");
+		if (!des_reader_meta(st->reader, i, &meta, &meta_len, &err) ||
+			!des_json_find_key(meta, meta_len, "blake2b", &found, &v, &err) || !found ||
+			!des_json_span_string(v, hex, sizeof(hex), &hex_len) || hex_len != 64)
+			return false;
+		hash = palloc(VARHDRSZ + 32);
+		SET_VARSIZE(hash, VARHDRSZ + 32);
+		if (hex_decode(hex, 64, VARDATA(hash)) != 32)
+			return false;
+		DesVecPush(&st->names, PointerGetDatum(DesNameToText(e->name, e->name_len)));
+		DesVecPush(&st->hashes, PointerGetDatum(hash));
+	}
+	st->archive_size = (int64) des_reader_size(st->reader);
+	return n > 0;
+}
+
+static bool
+adopt_step(PackerStep *st, MemoryContext step_cxt)
+{
+	volatile bool adopted = false;
+
+	if (st->loc->kind != DES_LOCATION_LOCAL)
+		return false;			/* S3: see upload_and_commit */
+	set_phase(PHASE_ADOPTING);
+	if (!DesWorkerBegin("pg_des packer: adopting a stored container"))
+	{
+		DesWorkerCommit(false);
+		return false;
+	}
+	PG_TRY();
+	{
+		if (read_stored_entries(st))
+		{
+			commit_container(st, true);
+			adopted = true;
+		}
+		DesWorkerCommit(true);
+	}
+	PG_CATCH();
+	{
+		/* it does not match the catalog: roll back and write it again */
+		if (ProcDiePending)
+			PG_RE_THROW();
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(step_cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		RESUME_INTERRUPTS();
+		adopted = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(step_cxt);
+	step_cleanup(st);
+	if (!adopted)
+		reset_commit_lists(st);
+	return adopted;
+}
+
+/* ---- 3. write ---- */
+
+static bool
+writer_error_is_per_object(const des_error *err)
+{
+	return err->code == DES_E_INVALID_NAME || err->code == DES_E_INVALID_META ||
+		err->code == DES_E_DUPLICATE_NAME;
+}
+
+static void
+write_entries(PackerStep *st, MemoryContext step_cxt)
+{
+	Oid			types[2] = {DATEOID, INT4OID};
+	Datum		args[2] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard)};
+	des_writer_options opts;
+	des_error	err;
+	Portal		cursor;
+	HTAB	   *seen;
+	HASHCTL		hctl;
+	MemoryContext row_cxt;
+	int64		bytes = 0;
+	bool		full = false;
+
+	des_writer_options_init(&opts);
+	opts.names = DES_NAMES_REFERENCE;	/* object names are keys: any the format holds */
+	opts.blake2b = true;
+	opts.lz4 = des_packer_lz4;
+
+	MemoryContextSwitchTo(step_cxt);
+	remove_stale_temps(st->path);
+	if (!des_local_sink_open(st->path, &st->sink, &err))
+		DesReportError(&err, st->location);
+	st->sink_open = true;
+	if (!des_writer_open(&st->sink, &opts, &st->writer, &err))
+	{
+		st->writer = NULL;
+		DesReportError(&err, st->location);
+	}
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = 32;
+	hctl.entrysize = 32;
+	hctl.hcxt = step_cxt;
+	seen = hash_create("pg_des packer hashes", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	row_cxt = AllocSetContextCreate(step_cxt, "pg_des packer row", ALLOCSET_DEFAULT_SIZES);
+
+	cursor = SPI_cursor_open_with_args(NULL,
+									   "SELECT o.id, o.name, o.hash, o.meta::text, o.staged, "
+									   "       EXISTS (SELECT FROM des.blobs b WHERE b.hash = o.hash) "
+									   "  FROM des.objects o "
+									   " WHERE o.state = 'marked' AND o.day = $1 AND o.shard = $2 "
+									   " ORDER BY o.id",
+									   2, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
+	while (!full)
+	{
+		SPI_cursor_fetch(cursor, true, 256);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed && !full; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+			bytea	   *hash = DatumGetByteaPP(SPI_getbinval(tup, td, 3, &isnull));
+			bool		in_blobs = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
+			bool		dup_here;
+			text	   *name;
+			char	   *meta;
+			bytea	   *data;
+			const char *uname;
+			size_t		uname_len;
+
+			check_shutdown("a container");
+			MemoryContextReset(row_cxt);
+			MemoryContextSwitchTo(row_cxt);
+			(void) hash_search(seen, VARDATA_ANY(hash), in_blobs ? HASH_FIND : HASH_ENTER, &dup_here);
+			if (in_blobs || dup_here)
+			{
+				/* its bytes are stored already: link, do not write again */
+				MemoryContextSwitchTo(step_cxt);
+				DesVecPush(&st->linked, Int64GetDatum(id));
+				continue;
+			}
+			name = DatumGetTextPP(SPI_getbinval(tup, td, 2, &isnull));
+			meta = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
+			data = DatumGetByteaPP(SPI_getbinval(tup, td, 5, &isnull));
+			uname = DesTextToUtf8(name, &uname_len);
+			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
+			if (!des_writer_add(st->writer, uname, uname_len, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+								meta, strlen(meta), false, &err))
+			{
+				if (!writer_error_is_per_object(&err))
+					DesReportError(&err, st->location);
+				/* this object cannot be archived: it fails alone, the rest goes on */
+				(void) hash_search(seen, VARDATA_ANY(hash), HASH_REMOVE, NULL);
+				MemoryContextSwitchTo(step_cxt);
+				DesVecPush(&st->failed, Int64GetDatum(id));
+				DesVecPush(&st->errors, CStringGetTextDatum(err.message));
+				continue;
+			}
+			bytes += VARSIZE_ANY_EXHDR(data);
+			MemoryContextSwitchTo(step_cxt);
+			DesVecPush(&st->names, PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(name))));
+			DesVecPush(&st->hashes, PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(hash))));
+			full = st->names.n >= des_container_max_entries ||
+				bytes >= (int64) des_container_max_bytes_kb * 1024;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(cursor);
+	MemoryContextSwitchTo(step_cxt);
+	MemoryContextDelete(row_cxt);
+}
+
+/* Finish (or drop, when empty) the archive; true if one was stored at st->path. */
+static bool
+finish_archive(PackerStep *st)
+{
+	des_writer *w = st->writer;
+	des_writer_summary sum;
+	des_error	err;
+
+	st->writer = NULL;			/* finish and abort free it, even on failure */
+	if (st->names.n == 0)
+	{
+		des_writer_abort(w);
+		/* an earlier attempt may have stored an archive there */
+		if (unlink(st->path) != 0 && errno != ENOENT)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not remove \"%s\": %m", st->path)));
+		return false;
+	}
+	if (!des_writer_finish(w, &sum, &err))
+		DesReportError(&err, st->location);
+	st->archive_size = (int64) sum.archive_bytes;
+	return true;
+}
+
+static void
+write_step(PackerStep *st, MemoryContext step_cxt)
+{
+	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
+	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
+	bool		isnull;
+	char	   *activity;
+
+	set_phase(PHASE_WRITING);
+	activity = psprintf("pg_des packer: writing %s", st->location);
+	if (!DesWorkerBegin(activity))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	/* hold the lease row until the commit: no other packer can take it meanwhile */
+	if (!DesSpiOneRow("SELECT des.hold_lease($1, $2, $3)", 3, types, args, NULL) ||
+		!DatumGetBool(DesSpiValue(1, &isnull)))
+	{
+		ereport(LOG,
+				(errmsg("pg_des packer: lease on container \"%s\" was lost; leaving it to its new holder",
+						st->location)));
+		DesWorkerCommit(true);
+		return;
+	}
+	write_entries(st, step_cxt);
+	(void) finish_archive(st);
+	step_cleanup(st);
+	if (st->loc->kind == DES_LOCATION_LOCAL)
+		commit_container(st, false);
+	else
+		elog(ERROR, "S3 storage is handled by upload_step");
+	DesWorkerCommit(true);
+}
+
+/* ---- the loop ---- */
+
+/* One step; true if it did work (so the next one should follow at once). */
+static bool
+packer_step(const char *holder, MemoryContext step_cxt)
+{
+	PackerStep *st = palloc0(sizeof(PackerStep));
+	volatile bool leased = false;
+
+	st->cleanup.func = step_cleanup;
+	st->cleanup.arg = st;
+	MemoryContextRegisterResetCallback(step_cxt, &st->cleanup);
+
+	PG_TRY();
+	{
+		leased = lease_step(st, holder);
+		if (leased)
+		{
+			if (st->loc->kind != DES_LOCATION_LOCAL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("packing to S3 storage (\"%s\") is not supported yet", st->location),
+						 errhint("Set des.storage to a local directory.")));
+			if (!(st->resumed && adopt_step(st, step_cxt)))
+				write_step(st, step_cxt);
+		}
+	}
+	PG_CATCH();
+	{
+		if (leased)
+		{
+			/* give the lease back so the work is retried now, not at its expiry */
+			MemoryContextSwitchTo(step_cxt);
+			step_cleanup(st);
+			DesWorkerRecover(step_cxt);
+			pg_atomic_fetch_add_u64(&my_slot->errors, 1);
+			release_lease(st);
+			leased = false;
+		}
+		else
+			PG_RE_THROW();
+	}
+	PG_END_TRY();
+	set_phase(PHASE_IDLE);
+	return leased;
+}
+
+PGDLLEXPORT void DesPackerMain(Datum arg);
+
+static void
+packer_exit(int code, Datum arg)
+{
+	if (my_slot)
+	{
+		my_slot->procno = -1;
+		pg_atomic_write_u32(&my_slot->phase, PHASE_STOPPED);
+		pg_atomic_write_u32(&my_slot->pid, 0);
+	}
+}
+
+/* At start: leases this packer's previous process held are free at once. */
+static void
+release_own_leases(void)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+
+	if (!DesWorkerBegin("pg_des packer: releasing leases of a previous run"))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	args[0] = CStringGetTextDatum(psprintf("packer %d %%", my_index));
+	if (SPI_execute_with_args("UPDATE des.shard_leases SET holder = NULL, expires_at = NULL "
+							  "WHERE holder LIKE $1", 1, types, args, NULL, false, 0) < 0)
+		elog(ERROR, "could not release leases");
+	DesWorkerCommit(true);
+}
+
+void
+DesPackerMain(Datum arg)
+{
+	MemoryContext loop_cxt;
+	MemoryContext step_cxt;
+	char	   *holder;
+	volatile bool released = false;
+
+	my_index = DatumGetInt32(arg);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, packer_sigterm);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
+	pgstat_report_appname(psprintf("pg_des packer %d", my_index));
+	my_slot = &packer_slots[my_index - 1];
+	pg_atomic_write_u32(&my_slot->pid, (uint32) MyProcPid);
+	my_slot->procno = MyProc->pgprocno;
+	set_phase(PHASE_IDLE);
+	before_shmem_exit(packer_exit, (Datum) 0);
+	holder = MemoryContextStrdup(TopMemoryContext, psprintf("packer %d pid %d", my_index, MyProcPid));
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_des packer loop", ALLOCSET_DEFAULT_SIZES);
+	step_cxt = AllocSetContextCreate(loop_cxt, "pg_des packer step", ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		volatile bool worked = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (shutdown_requested)
+			proc_exit(1);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(step_cxt);
+		MemoryContextSwitchTo(step_cxt);
+		PG_TRY();
+		{
+			if (!released)
+			{
+				release_own_leases();
+				released = true;
+			}
+			worked = packer_step(holder, step_cxt);
+		}
+		PG_CATCH();
+		{
+			DesWorkerRecover(loop_cxt);
+			pg_atomic_fetch_add_u64(&my_slot->errors, 1);
+			worked = false;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(loop_cxt);
+		if (!worked && !shutdown_requested)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 des_packer_naptime_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		if (shutdown_requested && shutdown_requested_at == 0)
+			shutdown_requested_at = GetCurrentTimestamp();
+	}
+}
+
+PG_FUNCTION_INFO_V1(des_packer_stats);
+PG_FUNCTION_INFO_V1(des_wake_packers);
+PG_FUNCTION_INFO_V1(des_storage_root);
+
+/* One row per configured packer: pid (NULL when not running), phase, counters. */
+Datum
+des_packer_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (packer_slots == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the packers need pg_des in shared_preload_libraries")));
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < des_packers && i < DES_MAX_PACKERS; i++)
+	{
+		PackerSlot *s = &packer_slots[i];
+		Datum		values[11];
+		bool		nulls[11] = {0};
+		uint32		pid = pg_atomic_read_u32(&s->pid);
+		uint64		last = pg_atomic_read_u64(&s->last_commit_at);
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Int32GetDatum((int32) pid);
+		nulls[1] = pid == 0;
+		values[2] = CStringGetTextDatum(phase_names[pg_atomic_read_u32(&s->phase)]);
+		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&s->containers));
+		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->adopted));
+		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&s->objects));
+		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&s->deduplicated));
+		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->bytes));
+		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&s->dead));
+		values[9] = Int64GetDatum((int64) pg_atomic_read_u64(&s->errors));
+		values[10] = TimestampTzGetDatum((TimestampTz) last);
+		nulls[10] = last == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* Wake every running packer now; returns how many were woken. */
+Datum
+des_wake_packers(PG_FUNCTION_ARGS)
+{
+	int			n = 0;
+
+	for (int i = 0; packer_slots && i < des_packers && i < DES_MAX_PACKERS; i++)
+	{
+		int			procno = packer_slots[i].procno;
+
+		if (procno >= 0 && pg_atomic_read_u32(&packer_slots[i].pid) != 0)
+		{
+			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+			n++;
+		}
+	}
+	PG_RETURN_INT32(n);
+}
+
+Datum
+des_storage_root(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(DesStorageRoot()));
+}

@@ -1,0 +1,367 @@
+-- Failures, retries and the dead-letter table; the packer's units of work
+-- (lease, commit) and what it leaves in storage. See docs/pipeline.md.
+
+-- ---- failures: exponential backoff, then the dead-letter table ----
+
+CREATE FUNCTION des.fail_objects(ids bigint[], errors text[], max_attempts int, retry_base interval)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dead int;
+BEGIN
+    IF cardinality(ids) IS DISTINCT FROM cardinality(errors) THEN
+        RAISE EXCEPTION 'ids and errors must have the same length' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- back to pending after retry_base * 2^attempts (at most an hour), or dead
+    WITH f AS (SELECT DISTINCT ON (u.id) u.id, u.error FROM unnest(ids, errors) AS u(id, error)),
+    failed AS (
+        UPDATE des.objects o
+           SET attempts = o.attempts + 1,
+               last_error = f.error,
+               state = CASE WHEN o.attempts + 1 >= max_attempts THEN 'dead' ELSE 'pending' END::des.object_state,
+               not_before = now() + least(retry_base * power(2, least(o.attempts, 30)), interval '1 hour'),
+               claimed_until = NULL,
+               updated_at = now()
+          FROM f
+         WHERE o.id = f.id AND o.state IN ('pending', 'marked')
+        RETURNING o.id, o.state, o.attempts, o.last_error
+    ), buried AS (
+        INSERT INTO des.dead_letters AS d (object_id, error, attempts)
+        SELECT failed.id, failed.last_error, failed.attempts FROM failed WHERE failed.state = 'dead'
+        ON CONFLICT (object_id) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, failed_at = now()
+        RETURNING 1
+    )
+    SELECT count(*) INTO dead FROM buried;
+    RETURN dead;
+END $$;
+COMMENT ON FUNCTION des.fail_objects(bigint[], text[], int, interval) IS
+  'record a failed attempt per object: retry after retry_base * 2^attempts, or the dead-letter table after max_attempts';
+
+CREATE FUNCTION des.retry_dead(ids bigint[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    WITH d AS (
+        DELETE FROM des.dead_letters dl WHERE ids IS NULL OR dl.object_id = ANY (ids) RETURNING dl.object_id
+    ), back AS (
+        UPDATE des.objects o
+           SET state = 'pending', attempts = 0, not_before = NULL, claimed_until = NULL, updated_at = now()
+          FROM d
+         WHERE o.id = d.object_id AND o.state = 'dead'
+        RETURNING 1
+    )
+    SELECT count(*) INTO n FROM back;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION des.retry_dead(bigint[]) IS
+  'return dead-lettered objects (all, or the given ids) to the pipeline with a fresh attempt count';
+
+-- ---- objects registered by URL: the marker fetches them outside any transaction ----
+
+CREATE FUNCTION des.claim_sources(batch_size int, lease interval)
+RETURNS TABLE (id bigint, source_url text, meta jsonb)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE des.objects o
+       SET claimed_until = now() + lease, updated_at = now()
+      FROM (SELECT c.id FROM des.objects c
+             WHERE c.state = 'pending' AND c.staged IS NULL AND c.source_url IS NOT NULL
+               AND (c.not_before IS NULL OR c.not_before <= now())
+               AND (c.claimed_until IS NULL OR c.claimed_until <= now())
+             ORDER BY c.created_at, c.id
+             LIMIT batch_size
+               FOR UPDATE SKIP LOCKED) claimed
+     WHERE o.id = claimed.id
+    RETURNING o.id, o.source_url, o.meta
+$$;
+COMMENT ON FUNCTION des.claim_sources(int, interval) IS
+  'claim objects registered by URL for fetching, with a lease (an expired claim is taken again)';
+
+CREATE FUNCTION des.stage_source(id bigint, data bytea)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE des.objects o
+       SET staged = data, size = length(data), claimed_until = NULL, updated_at = now()
+     WHERE o.id = stage_source.id AND o.state = 'pending' AND o.staged IS NULL
+    RETURNING true
+$$;
+COMMENT ON FUNCTION des.stage_source(bigint, bytea) IS
+  'keep the fetched bytes of an object registered by URL; the marker then marks it like any staged object';
+
+-- ---- the packer's units of work ----
+
+-- Container keys are a function of (storage, day, shard, seq): a retried
+-- write lands exactly where its earlier attempt did.
+CREATE FUNCTION des.container_location(storage text, day date, shard int, seq int)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT rtrim(storage, '/') || '/' || to_char(day, 'YYYY-MM-DD') || '/'
+           || lpad(shard::text, 2, '0') || '-' || lpad(seq::text, 6, '0') || '.des'
+$$;
+COMMENT ON FUNCTION des.container_location(text, date, int, int) IS
+  'where the packer writes container seq of (day, shard): <storage>/YYYY-MM-DD/NN-SSSSSS.des';
+
+-- Lease one (day, shard) that has work: an open container to finish, or
+-- marked objects enough for a container (by count or bytes), waiting longer
+-- than max_age, or of a past day. Locked rows and live leases are skipped.
+CREATE FUNCTION des.lease_shard(holder text, lease interval, storage text,
+                                max_entries int, max_bytes bigint, max_age interval,
+                                OUT day date, OUT shard int, OUT token bigint,
+                                OUT container_id bigint, OUT location text, OUT resumed boolean)
+RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cand record;
+    n bigint;
+    bytes numeric;
+    oldest timestamptz;
+    next_seq int;
+    today date := (now() AT TIME ZONE 'UTC')::date;
+BEGIN
+    FOR cand IN
+        -- distinct (day, shard) among marked objects: a skip scan of objects_marked
+        WITH RECURSIVE marked(day, shard) AS (
+            (SELECT o.day, o.shard FROM des.objects o WHERE o.state = 'marked' ORDER BY o.day, o.shard LIMIT 1)
+            UNION ALL
+            SELECT nxt.day, nxt.shard
+              FROM marked m,
+                   LATERAL (SELECT o.day, o.shard FROM des.objects o
+                             WHERE o.state = 'marked' AND (o.day, o.shard) > (m.day, m.shard)
+                             ORDER BY o.day, o.shard LIMIT 1) nxt
+        )
+        SELECT m.day, m.shard FROM marked m
+        UNION
+        SELECT c.day, c.shard FROM des.containers c WHERE c.state <> 'committed'
+        ORDER BY 1, 2
+    LOOP
+        INSERT INTO des.shard_leases (day, shard) VALUES (cand.day, cand.shard) ON CONFLICT DO NOTHING;
+        PERFORM FROM des.shard_leases l
+          WHERE l.day = cand.day AND l.shard = cand.shard
+            AND (l.expires_at IS NULL OR l.expires_at <= now())
+            FOR UPDATE SKIP LOCKED;
+        CONTINUE WHEN NOT FOUND;
+
+        SELECT c.id, c.location INTO container_id, location
+          FROM des.containers c
+         WHERE c.day = cand.day AND c.shard = cand.shard AND c.state <> 'committed';
+        resumed := FOUND;
+        IF NOT resumed THEN
+            SELECT count(*), sum(x.size), min(x.created_at) INTO n, bytes, oldest
+              FROM (SELECT o.size, o.created_at FROM des.objects o
+                     WHERE o.state = 'marked' AND o.day = cand.day AND o.shard = cand.shard
+                     ORDER BY o.id LIMIT max_entries) x;
+            CONTINUE WHEN n = 0;
+            CONTINUE WHEN NOT (n >= max_entries OR bytes >= max_bytes
+                               OR oldest <= now() - max_age OR cand.day < today);
+            SELECT coalesce(max(c.seq) + 1, 0) INTO next_seq
+              FROM des.containers c WHERE c.day = cand.day AND c.shard = cand.shard;
+            location := des.container_location(storage, cand.day, cand.shard, next_seq);
+            INSERT INTO des.containers (location, day, shard, seq, state)
+            VALUES (location, cand.day, cand.shard, next_seq, 'writing')
+            RETURNING id INTO container_id;
+        END IF;
+
+        UPDATE des.shard_leases l
+           SET holder = lease_shard.holder, expires_at = now() + lease, token = l.token + 1
+         WHERE l.day = cand.day AND l.shard = cand.shard
+        RETURNING l.token INTO token;
+        day := cand.day;
+        shard := cand.shard;
+        RETURN NEXT;
+        RETURN;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION des.lease_shard(text, interval, text, int, bigint, interval) IS
+  'the packer''s claim: lease a (day, shard) with work, creating or resuming its open container';
+
+-- Hold the lease for the rest of the transaction; false if it was lost (expired and taken).
+CREATE FUNCTION des.hold_lease(day date, shard int, token bigint)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM des.shard_leases l
+                    WHERE l.day = hold_lease.day AND l.shard = hold_lease.shard AND l.token = hold_lease.token
+                      FOR UPDATE)
+$$;
+
+CREATE FUNCTION des.release_lease(day date, shard int, token bigint)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE des.shard_leases l SET holder = NULL, expires_at = NULL
+     WHERE l.day = release_lease.day AND l.shard = release_lease.shard AND l.token = release_lease.token
+    RETURNING true
+$$;
+
+-- One transaction records a written container: its entries become blobs, the
+-- objects in it and those deduplicated against existing blobs become packed
+-- (their staged bytes freed), failures are recorded, the lease is released.
+-- A container with no entries is dropped. Raises if the lease was lost or
+-- if an entry is not a marked object of this (day, shard) with that hash.
+CREATE FUNCTION des.commit_container(container_id bigint, lease_token bigint,
+                                     archive_size bigint, archive_etag text,
+                                     names text[], hashes bytea[], linked bigint[],
+                                     failed bigint[], errors text[],
+                                     max_attempts int, retry_base interval,
+                                     OUT packed int, OUT deduplicated int, OUT dead int)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    n_entries int := coalesce(cardinality(names), 0);
+    missing int;
+BEGIN
+    SELECT ct.id, ct.day, ct.shard, ct.state, ct.location INTO c
+      FROM des.containers ct WHERE ct.id = container_id FOR UPDATE;
+    IF NOT FOUND OR c.state = 'committed' THEN
+        RAISE EXCEPTION 'container % is not open', container_id USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF NOT des.hold_lease(c.day, c.shard, lease_token) THEN
+        RAISE EXCEPTION 'the lease on (%, %) was lost', c.day, c.shard
+            USING ERRCODE = 'serialization_failure',
+                  DETAIL = 'It expired and another packer took it; that packer finishes the container.';
+    END IF;
+
+    WITH written AS (SELECT u.name, u.hash FROM unnest(names, hashes) AS u(name, hash)),
+    flipped AS (
+        UPDATE des.objects o
+           SET state = 'packed', staged = NULL, claimed_until = NULL, not_before = NULL, updated_at = now()
+          FROM written w
+         WHERE o.name = w.name AND o.hash = w.hash AND o.state = 'marked'
+           AND o.day = c.day AND o.shard = c.shard
+        RETURNING o.name, o.hash, o.size
+    ), stored AS (
+        -- a concurrent packer may have stored the same bytes first: then this
+        -- copy is unused and the existing blob gains the reference
+        INSERT INTO des.blobs AS b (hash, container_id, entry, size, refcount)
+        SELECT f.hash, c.id, f.name, f.size, 1 FROM flipped f
+        ON CONFLICT (hash) DO UPDATE SET refcount = b.refcount + 1
+        RETURNING 1
+    )
+    SELECT count(*) INTO packed FROM stored;
+    IF packed <> n_entries THEN
+        RAISE EXCEPTION 'container "%" does not match the catalog', c.location
+            USING ERRCODE = 'data_corrupted',
+                  DETAIL = format('%s of its %s entries are marked objects of (%s, %s) with that hash.',
+                                  packed, n_entries, c.day, c.shard);
+    END IF;
+
+    -- deduplicated objects: their bytes are in a committed blob (or one just stored)
+    SELECT count(DISTINCT o.hash) INTO missing
+      FROM des.objects o
+     WHERE o.id = ANY (linked) AND o.state = 'marked'
+       AND NOT EXISTS (SELECT FROM des.blobs b WHERE b.hash = o.hash);
+    IF missing > 0 THEN
+        RAISE EXCEPTION 'deduplicated objects refer to % blobs that do not exist', missing
+            USING ERRCODE = 'data_corrupted';
+    END IF;
+    WITH flipped AS (
+        UPDATE des.objects o
+           SET state = 'packed', staged = NULL, claimed_until = NULL, not_before = NULL, updated_at = now()
+         WHERE o.id = ANY (linked) AND o.state = 'marked'
+        RETURNING o.hash
+    ), refs AS (
+        UPDATE des.blobs b SET refcount = b.refcount + r.n
+          FROM (SELECT f.hash, count(*) AS n FROM flipped f GROUP BY f.hash) r
+         WHERE b.hash = r.hash
+        RETURNING r.n
+    )
+    SELECT coalesce(sum(n), 0) INTO deduplicated FROM refs;
+    packed := packed + deduplicated;
+
+    dead := des.fail_objects(coalesce(failed, '{}'), coalesce(errors, '{}'), max_attempts, retry_base);
+
+    IF n_entries = 0 THEN
+        DELETE FROM des.containers ct WHERE ct.id = c.id;
+    ELSE
+        UPDATE des.containers ct
+           SET state = 'committed', size = archive_size, entries = n_entries,
+               etag = archive_etag, committed_at = now()
+         WHERE ct.id = c.id;
+    END IF;
+    UPDATE des.shard_leases l SET holder = NULL, expires_at = NULL
+     WHERE l.day = c.day AND l.shard = c.shard;
+END $$;
+COMMENT ON FUNCTION des.commit_container(bigint, bigint, bigint, text, text[], bytea[], bigint[], bigint[], text[], int, interval) IS
+  'the packer''s commit: container, blobs and objects in one transaction, under the lease';
+
+-- An open container whose upload is on its way (S3: written to a spool file).
+CREATE FUNCTION des.container_uploading(container_id bigint, lease_token bigint, archive_size bigint, entries int)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    SELECT ct.day, ct.shard INTO c FROM des.containers ct
+     WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
+    IF NOT FOUND OR NOT des.hold_lease(c.day, c.shard, lease_token) THEN
+        RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';
+    END IF;
+    UPDATE des.containers ct SET state = 'uploading', size = archive_size, entries = container_uploading.entries
+     WHERE ct.id = container_id;
+END $$;
+
+-- ---- dedup and storage housekeeping ----
+
+CREATE FUNCTION des.dedup_stats(OUT packed_objects bigint, OUT blobs bigint, OUT logical_bytes numeric,
+                                OUT stored_bytes numeric, OUT saved_bytes numeric, OUT dedup_ratio numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(sum(b.refcount), 0)::bigint, count(*),
+           coalesce(sum(b.size * b.refcount), 0), coalesce(sum(b.size), 0),
+           coalesce(sum(b.size * (b.refcount - 1)), 0),
+           round(coalesce(sum(b.size * b.refcount), 0) / nullif(sum(b.size), 0), 3)
+      FROM des.blobs b WHERE b.refcount > 0
+$$;
+COMMENT ON FUNCTION des.dedup_stats() IS
+  'what deduplication saved: objects packed, distinct blobs, bytes as stored by objects vs in containers';
+
+-- Files and keys under the storage root that no catalog row accounts for:
+-- left by crashed writes that recovery did not reach, or put there by hand.
+-- Only remove => true deletes them; open containers' files are never listed.
+CREATE FUNCTION des.orphans(storage text DEFAULT NULL, remove boolean DEFAULT false)
+RETURNS TABLE (location text, size bigint, removed boolean)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    root text := rtrim(coalesce(storage, des.storage_root()), '/');
+    r record;
+BEGIN
+    FOR r IN
+        SELECT s.location, s.size FROM des.storage_list(root || '/') s
+         WHERE NOT s.is_prefix
+           AND NOT EXISTS (SELECT FROM des.containers c WHERE c.location = s.location)
+           -- the temporary files of a container being written, and external payloads
+           AND NOT EXISTS (SELECT FROM des.containers c
+                            WHERE (c.state <> 'committed' AND starts_with(s.location, c.location || '.tmp.'))
+                               OR starts_with(s.location, left(c.location, -4) || '/'))
+         ORDER BY 1
+    LOOP
+        location := r.location;
+        size := r.size;
+        removed := remove AND des.storage_delete(r.location);
+        RETURN NEXT;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION des.orphans(text, boolean) IS
+  'stored objects under the storage root (default des.storage) with no catalog row; remove => true deletes them';
