@@ -1,11 +1,12 @@
--- pg_des main job: pack a directory of files into a DES archive from SQL,
--- then read entries back and check them. Run by tools/demo.sh with
--- psql -v dir=<input directory> -v archive=<archive path>.
+-- pg_des main job: the pipeline on local storage. Files are put into the
+-- catalog from SQL (or registered by path), the background workers mark and
+-- pack them into daily-sharded DES archives, then everything is read back,
+-- checked, and the statistics shown. Run by tools/demo.sh with
+-- psql -v dir=<input directory>.
 \set ON_ERROR_STOP on
 \pset footer off
-SET client_min_messages = warning;
+SET client_min_messages = notice;
 CREATE EXTENSION IF NOT EXISTS pg_des;
-SELECT set_config('des_demo.archive', :'archive', false) \g /dev/null
 
 \echo
 \echo '== 1. Files found under' :'dir'
@@ -17,7 +18,7 @@ WITH RECURSIVE tree(path, rel) AS (
     FROM tree t, pg_ls_dir(t.path) f
     WHERE (pg_stat_file(t.path)).isdir
 )
-SELECT rel AS name, pg_read_binary_file(path) AS data,
+SELECT rel AS name, path, pg_read_binary_file(path) AS data,
        jsonb_build_object('source', path, 'modified', (pg_stat_file(path)).modification) AS meta
 FROM tree WHERE NOT (pg_stat_file(path)).isdir;
 SELECT count(*) AS files, pg_size_pretty(sum(length(data))) AS total,
@@ -25,38 +26,91 @@ SELECT count(*) AS files, pg_size_pretty(sum(length(data))) AS total,
 FROM files;
 
 \echo
-\echo '== 2. Packing them into' :'archive' '(LZ4 where it helps, BLAKE2b per entry, files >= 1 MiB stored externally)'
-SELECT jsonb_pretty(des.archive_write(:'archive', name, data, meta,
-                                      '{"lz4": true, "external_threshold": 1048576}' ORDER BY name)) AS summary
+\echo '== 2. Putting them into the catalog: des.put sends the bytes; files of 1 MiB or more are'
+\echo '      registered by path with des.put_url (the marker reads them itself)'
+SELECT count(*) FILTER (WHERE length(data) < 1048576 AND des.put(name, data, meta) > 0) AS put,
+       count(*) FILTER (WHERE length(data) >= 1048576 AND des.put_url(name, 'file://' || path, meta) > 0) AS registered
 FROM files;
+-- the same bytes again under other names: deduplicated, stored once
+SELECT count(des.put('copies/' || name, data)) AS copies_put
+FROM (SELECT name, data FROM files WHERE length(data) < 1048576 ORDER BY name LIMIT 25) f;
+SELECT state, count(*) AS objects FROM des.objects GROUP BY state ORDER BY state;
 
 \echo
-\echo '== 3. What the archive holds (first entries of the index)'
-SELECT name, size, CASE flags WHEN 0 THEN 'stored' WHEN 1 THEN 'external' WHEN 2 THEN 'lz4' ELSE flags::text END AS storage,
-       left(meta ->> 'blake2b', 16) || '...' AS blake2b
-FROM des.archive_list(:'archive') ORDER BY name LIMIT 8;
-SELECT jsonb_pretty(des.archive_info(:'archive') - 'footer') AS info;
+\echo '== 3. Watching the workers: the marker hashes and shards the objects, the packers'
+\echo '      lease a (day, shard) each and write its objects into one container'
+SELECT des.wake_marker() AS marker_woken, des.wake_packers() AS packers_woken;
+DO $$
+DECLARE
+    waiting bigint;
+    last text := '';
+    now_text text;
+    deadline timestamptz := clock_timestamp() + interval '120 s';
+BEGIN
+    LOOP
+        SELECT count(*) FILTER (WHERE state IN ('pending', 'marked')),
+               format('pending %s, marked %s, packed %s, containers %s',
+                      count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'marked'),
+                      count(*) FILTER (WHERE state = 'packed'),
+                      (SELECT count(*) FROM des.containers WHERE state = 'committed'))
+          INTO waiting, now_text
+          FROM des.objects;
+        IF now_text <> last THEN
+            RAISE NOTICE '%', now_text;
+            last := now_text;
+        END IF;
+        EXIT WHEN waiting = 0;
+        IF clock_timestamp() > deadline THEN
+            RAISE EXCEPTION 'the workers did not pack everything within 120 s (%)', now_text;
+        END IF;
+        PERFORM pg_sleep(0.2);
+    END LOOP;
+END $$;
 
 \echo
-\echo '== 4. Reading entries back'
-SELECT name, length(des.archive_read(:'archive', name, verify => true)) AS bytes_read,
-       des.archive_read(:'archive', name) = data AS identical
-FROM files ORDER BY length(data) DESC, name LIMIT 3;
-SELECT count(*) AS read_in_one_batch, count(*) FILTER (WHERE r.data = f.data) AS identical
-FROM des.archive_read(:'archive', (SELECT array_agg(name) FROM files)) r JOIN files f USING (name);
+\echo '== 4. The containers the packers wrote (<storage>/YYYY-MM-DD/NN-SSSSSS.des)'
+SELECT replace(location, des.storage_root(), '<storage>') AS container, entries,
+       pg_size_pretty(size) AS size, state
+FROM des.containers ORDER BY location;
 
 \echo
-\echo '== 5. Verifying the archive'
-SELECT "check", CASE WHEN ok THEN 'ok' ELSE 'FAILED' END AS result, detail FROM des.archive_verify(:'archive');
+\echo '== 5. Reading everything back by name, wherever it is now'
+SELECT o.name, s.state, replace(s.location, des.storage_root(), '<storage>') AS container,
+       length(des.get(o.name)) AS bytes, des.get(o.name) = f.data AS identical
+FROM files f JOIN des.objects o USING (name), des.stat(o.name) s
+ORDER BY length(f.data) DESC, o.name LIMIT 4;
+SELECT count(*) AS read_in_batches, count(*) FILTER (WHERE g.data = f.data) AS identical
+FROM des.get_many((SELECT array_agg(name) FROM files)) g JOIN files f USING (name);
+SELECT count(*) AS copies_read, count(*) FILTER (WHERE g.data = f.data) AS identical
+FROM des.get_many(ARRAY(SELECT 'copies/' || name FROM files)) g JOIN files f ON g.name = 'copies/' || f.name;
 
-SELECT CASE WHEN bool_and(ok) THEN 'main job finished: every file is in the archive and reads back identical'
-            ELSE 'main job FAILED verification' END AS result
-FROM des.archive_verify(:'archive');
+\echo
+\echo '== 6. Statistics'
+SELECT batches, marked, sources_fetched, errors FROM des.stat_marker;
+SELECT packer, phase, containers, objects, deduplicated, pg_size_pretty(bytes) AS written, errors
+FROM des.stat_packer ORDER BY packer;
+SELECT packed_objects, blobs, pg_size_pretty(logical_bytes) AS logical, pg_size_pretty(stored_bytes) AS stored,
+       pg_size_pretty(saved_bytes) AS saved_by_dedup, dedup_ratio
+FROM des.dedup_stats();
 
--- fail the job (non-zero exit) if anything did not verify
+\echo
+\echo '== 7. Verifying every container'
+SELECT count(*) AS containers, count(*) FILTER (WHERE ok) AS verified
+FROM (SELECT bool_and(v.ok) AS ok FROM des.containers c, des.archive_verify(c.location) v GROUP BY c.id) x;
+SELECT count(*) AS orphans FROM des.orphans();
+
+SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
+             AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
+                   JOIN files f USING (name) WHERE g.data = f.data) = (SELECT count(*) FROM files)
+            THEN 'main job finished: every file was packed by the workers and reads back identical'
+            ELSE 'main job FAILED' END AS result;
+
+-- fail the job (non-zero exit) if anything is missing or did not verify
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM des.archive_verify(current_setting('des_demo.archive')) WHERE NOT ok) THEN
-        RAISE EXCEPTION 'archive verification failed';
+    IF EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
+       OR (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
+            JOIN files f USING (name) WHERE g.data = f.data) <> (SELECT count(*) FROM files) THEN
+        RAISE EXCEPTION 'main job failed verification';
     END IF;
 END $$;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end on local storage: installs dependencies, builds,
-# starts a throwaway PostgreSQL 15 with pg_des preloaded, packs a directory of
-# files into a DES archive from SQL, reads entries back and verifies them.
+# starts a throwaway PostgreSQL 15 with pg_des preloaded (marker and packer
+# workers running), puts a directory of files into the catalog from SQL,
+# watches the workers pack them into DES archives, reads everything back,
+# verifies it and shows the statistics.
 # Usage: tools/demo.sh [DIRECTORY]   (default: a generated sample directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +34,12 @@ else
 fi
 chown -R postgres "$work" 2>/dev/null || chmod -R a+rwX "$work"
 
-pg_virtualenv -v 15 -o shared_preload_libraries=pg_des \
-	psql -X -q -v dir="$input" -v archive="$work/archive/demo.des" -f demo/main_job.sql
+mkdir -p "$work/lake"
+chown postgres "$work/lake" 2>/dev/null || true
+# short waits so the demo does not idle: containers are finished after 1 s
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.storage="$work/lake" -o des.packers=2 \
+	-o des.marker_naptime=200ms -o des.packer_naptime=200ms -o des.container_max_age=1s \
+	psql -X -q -d postgres -v dir="$input" -f demo/main_job.sql
 echo
-echo "The archive and the sample input are in $work:"
-find "$work/archive" -type f -printf '  %p  (%s bytes)\n' | sort
+echo "The containers the packers wrote and the sample input are in $work:"
+find "$work/lake" -type f -printf '  %p  (%s bytes)\n' | sort | head -20

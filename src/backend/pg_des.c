@@ -23,6 +23,19 @@ bool		des_workers_enabled = true;
 
 void		_PG_init(void);
 
+/* des.storage: empty, an absolute directory, a file:// URL or an s3:// URL */
+static bool
+check_storage(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || v[0] == '\0' || v[0] == '/' ||
+		pg_strncasecmp(v, "file:///", 8) == 0 || pg_strncasecmp(v, "s3://", 5) == 0)
+		return true;
+	GUC_check_errdetail("des.storage must be an absolute directory, a file:/// URL or an s3://bucket/prefix URL.");
+	return false;
+}
+
 void
 _PG_init(void)
 {
@@ -160,7 +173,7 @@ _PG_init(void)
 	DefineCustomStringVariable("des.storage",
 							   "Where the packers write containers: a local directory or s3://bucket/prefix.",
 							   "Empty means the directory pg_des_storage in the data directory.",
-							   &des_storage, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   &des_storage, "", PGC_SIGHUP, 0, check_storage, NULL, NULL);
 	DefineCustomIntVariable("des.packer_naptime",
 							"Pause of a packer when no (day, shard) has work.",
 							NULL,
@@ -205,6 +218,11 @@ _PG_init(void)
 							 "Packers LZ4-compress entries that shrink (flag 0x02; reference readers ignore it).",
 							 NULL,
 							 &des_packer_lz4, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("des.debug_pause_at",
+							   "Crash tests only: workers stop at this named point until killed.",
+							   "Points: after_lease, mid_write, after_write (packer); mid_fetch (marker).",
+							   &des_debug_pause_at, "", PGC_SIGHUP,
+							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)

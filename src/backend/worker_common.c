@@ -11,6 +11,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
@@ -21,6 +22,7 @@
 #include "worker_common.h"
 
 char	   *des_storage = NULL;
+char	   *des_debug_pause_at = NULL;
 
 /*
  * Start a transaction with SPI connected. Returns false (transaction still
@@ -83,6 +85,16 @@ DesStorageRoot(void)
 
 	if (des_storage == NULL || des_storage[0] == '\0')
 		return psprintf("%s/pg_des_storage", DataDir);
+	if (pg_strncasecmp(des_storage, "file:", 5) == 0)
+	{
+		/* one spelling for local storage: the path (as des.storage_list reports it) */
+		char	   *path = DesParseLocationPrefix(des_storage)->path;
+
+		len = strlen(path);
+		while (len > 1 && path[len - 1] == '/')
+			len--;
+		return pnstrdup(path, len);
+	}
 	len = strlen(des_storage);
 	while (len > 1 && des_storage[len - 1] == '/')
 		len--;
@@ -135,4 +147,23 @@ DesMsInterval(int64 ms)
 
 	iv->time = ms * 1000;
 	return IntervalPGetDatum(iv);
+}
+
+/*
+ * Crash tests: when des.debug_pause_at names this point, stay here (visible
+ * in pg_stat_activity) until killed. Settings are not reloaded meanwhile, so
+ * a test can reset the setting, reload, then kill -9 the paused worker.
+ */
+void
+DesDebugPause(const char *point)
+{
+	if (des_debug_pause_at == NULL || strcmp(des_debug_pause_at, point) != 0)
+		return;
+	pgstat_report_activity(STATE_RUNNING, psprintf("pg_des: paused at %s (des.debug_pause_at)", point));
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 }

@@ -7,6 +7,9 @@
 #include "postgres.h"
 
 extern char *des_storage;
+extern char *des_debug_pause_at;
+
+extern void DesDebugPause(const char *point);
 
 extern bool DesWorkerBegin(const char *activity);
 extern void DesWorkerCommit(bool connected);

@@ -287,6 +287,7 @@ marker_run_sources(MemoryContext round_cxt)
 
 	/* outside any transaction: read the bytes */
 	MemoryContextSwitchTo(round_cxt);
+	DesDebugPause("mid_fetch");
 	for (int i = 0; i < n; i++)
 	{
 		SourceClaim *c = &claims[i];

@@ -599,6 +599,8 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			MemoryContextSwitchTo(step_cxt);
 			DesVecPush(&st->names, PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(name))));
 			DesVecPush(&st->hashes, PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(hash))));
+			if (st->names.n == 1)
+				DesDebugPause("mid_write");
 			full = st->names.n >= des_container_max_entries ||
 				bytes >= (int64) des_container_max_bytes_kb * 1024;
 		}
@@ -662,6 +664,7 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 	write_entries(st, step_cxt);
 	(void) finish_archive(st);
 	step_cleanup(st);
+	DesDebugPause("after_write");
 	if (st->loc->kind == DES_LOCATION_LOCAL)
 		commit_container(st, false);
 	else
@@ -687,6 +690,7 @@ packer_step(const char *holder, MemoryContext step_cxt)
 		leased = lease_step(st, holder);
 		if (leased)
 		{
+			DesDebugPause("after_lease");
 			if (st->loc->kind != DES_LOCATION_LOCAL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

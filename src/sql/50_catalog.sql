@@ -39,7 +39,7 @@ COMMENT ON TABLE des.blobs IS 'distinct payloads by BLAKE2b-256, with the contai
 
 CREATE TABLE des.objects (
     id              bigint PRIMARY KEY DEFAULT des.next_id(),
-    name            text NOT NULL UNIQUE CHECK (name <> '' AND octet_length(name) <= 65535),
+    name            text NOT NULL UNIQUE,
     state           des.object_state NOT NULL DEFAULT 'pending',
     shard           int CHECK (shard >= 0),
     day             date,
@@ -54,6 +54,8 @@ CREATE TABLE des.objects (
     claimed_until   timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
+    -- names become archive entry names: 1..65535 bytes
+    CONSTRAINT objects_name_valid CHECK (name <> '' AND octet_length(name) <= 65535),
     CONSTRAINT objects_unpacked_have_bytes
         CHECK (state NOT IN ('pending', 'marked') OR staged IS NOT NULL OR source_url IS NOT NULL),
     CONSTRAINT objects_marked_complete

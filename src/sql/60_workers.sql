@@ -36,3 +36,5 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'des_storage_root'
 LANGUAGE C STRICT STABLE;
 COMMENT ON FUNCTION des.storage_root() IS 'where packers write containers: des.storage, or pg_des_storage in the data directory';
+
+CREATE VIEW des.stat_packer AS SELECT * FROM des.packer_stats();

@@ -233,7 +233,7 @@ BEGIN
         RAISE EXCEPTION 'container % is not open', container_id USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     IF NOT des.hold_lease(c.day, c.shard, lease_token) THEN
-        RAISE EXCEPTION 'the lease on (%, %) was lost', c.day, c.shard
+        RAISE EXCEPTION 'the lease on day % shard % was lost', to_char(c.day, 'YYYY-MM-DD'), c.shard
             USING ERRCODE = 'serialization_failure',
                   DETAIL = 'It expired and another packer took it; that packer finishes the container.';
     END IF;
@@ -259,7 +259,7 @@ BEGIN
         RAISE EXCEPTION 'container "%" does not match the catalog', c.location
             USING ERRCODE = 'data_corrupted',
                   DETAIL = format('%s of its %s entries are marked objects of (%s, %s) with that hash.',
-                                  packed, n_entries, c.day, c.shard);
+                                  packed, n_entries, to_char(c.day, 'YYYY-MM-DD'), c.shard);
     END IF;
 
     -- deduplicated objects: their bytes are in a committed blob (or one just stored)

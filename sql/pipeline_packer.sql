@@ -1,0 +1,120 @@
+-- The packer's units of work, called directly (the packer workers run in
+-- des.database, not here): leases, commits, failures and the dead-letter
+-- table, deduplication, orphans.
+\set dir '/tmp/pg_des_regress/packer'
+SET client_min_messages = warning;
+-- (errors name today's container: the day is masked)
+CREATE OR REPLACE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN regexp_replace(SQLSTATE || ': ' || SQLERRM, '\d{4}-\d\d-\d\d', '<day>', 'g');
+END $$;
+
+-- deterministic container keys
+SELECT des.container_location('/data/lake/', '2026-01-02', 3, 0) AS first,
+       des.container_location('s3://b/p', '2026-01-02', 12, 41) AS later;
+
+-- three objects on shard 0 of one day, two with the same bytes
+SET des.shard_bits = 0;
+SELECT des.put('p/a', '\x0a'::bytea, '{"k": "a"}') > 0, des.put('p/b', '\x0b'::bytea) > 0,
+       des.put('p/a-copy', '\x0a'::bytea) > 0;
+SELECT des.mark_batch(10) AS marked;
+
+-- nothing is ready while the container may still fill (young, small, today)
+SELECT count(*) AS leased FROM des.lease_shard('t1', '1 min', :'dir', 1000, 1000000, '1 hour');
+-- ready by count: a lease, a new container at the first key
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, shard, token, resumed,
+       location = des.container_location(:'dir', day, 0, 0) AS first_key
+  FROM des.lease_shard('t1', '1 min', :'dir', 3, 1000000, '1 hour') \gset l_
+SELECT :'l_today' AS today, :l_shard AS shard, :l_token AS token, :'l_resumed' AS resumed, :'l_first_key' AS first_key;
+SELECT id AS cid FROM des.containers WHERE state = 'writing' \gset
+SELECT holder, expires_at > now() AS live FROM des.shard_leases;
+-- a live lease is not handed out again
+SELECT count(*) AS leased_twice FROM des.lease_shard('t2', '1 min', :'dir', 1, 1, '0');
+
+-- commit checks: every entry must be a marked object with that hash
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, '{p/a,p/zz}', ARRAY[des.blake2b('\x0a')]::bytea[] || des.blake2b('\x0b'), '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, '{p/a}', ARRAY[des.blake2b('\x0b')], '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token));
+-- a stale token: the lease was lost
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, '{}', '{}', '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token - 1));
+
+-- the real commit: two entries written, the copy deduplicated against p/a's entry
+SELECT id AS copy_id FROM des.objects WHERE name = 'p/a-copy' \gset
+SELECT * FROM des.commit_container(:cid, :l_token, 321, NULL, '{p/a,p/b}',
+    ARRAY[des.blake2b('\x0a'), des.blake2b('\x0b')], ARRAY[:copy_id]::bigint[], '{}', '{}', 5, '1 s');
+SELECT name, state, staged IS NULL AS freed FROM des.objects WHERE name LIKE 'p/%' ORDER BY name;
+SELECT entry, size, refcount FROM des.blobs WHERE container_id = :cid ORDER BY entry;
+SELECT state, size, entries, committed_at IS NOT NULL AS committed FROM des.containers WHERE id = :cid;
+SELECT holder IS NULL AS released FROM des.shard_leases;
+SELECT packed_objects, blobs, logical_bytes, stored_bytes, saved_bytes, dedup_ratio FROM des.dedup_stats();
+-- later objects with bytes already stored are linked to the blob, not written
+SELECT des.put('p/a-again', '\x0a'::bytea) > 0;
+SELECT des.mark_batch(10) AS marked;
+SELECT token AS t2, container_id AS cid2, location = des.container_location(:'dir', day, 0, 1) AS next_key
+  FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0') \gset
+SELECT :'next_key' AS next_key;
+SELECT id AS again_id FROM des.objects WHERE name = 'p/a-again' \gset
+SELECT * FROM des.commit_container(:cid2, :t2, 0, NULL, '{}', '{}', ARRAY[:again_id]::bigint[], '{}', '{}', 5, '1 s');
+SELECT count(*) AS empty_container_dropped FROM des.containers WHERE id = :cid2;
+SELECT refcount FROM des.blobs WHERE hash = des.blake2b('\x0a');
+
+-- an expired lease is handed over, with a new token; the old holder's commit fails
+SELECT des.put('p/c', '\x0c'::bytea) > 0, des.mark_batch(10) AS marked;
+SELECT token AS t3, container_id AS cid3 FROM des.lease_shard('old', '0 s', :'dir', 1, 1, '0') \gset
+SELECT token AS t4, container_id AS cid4, resumed FROM des.lease_shard('new', '1 min', :'dir', 1, 1, '0') \gset
+SELECT :t4 = :t3 + 1 AS new_token, :cid4 = :cid3 AS same_container, :'resumed' AS resumed;
+SELECT try(format($$SELECT des.commit_container(%s, %s, 1, NULL, '{p/c}', ARRAY[des.blake2b('\x0c')], '{}', '{}', '{}', 5, '1 s')$$, :cid3, :t3));
+SELECT des.hold_lease(day, shard, :t3) AS old_holds, des.hold_lease(day, shard, :t4) AS new_holds FROM des.shard_leases;
+
+-- failures: backoff doubling from the base delay, then the dead-letter table
+SELECT id AS c_id FROM des.objects WHERE name = 'p/c' \gset
+SELECT des.fail_objects(ARRAY[:c_id]::bigint[], '{"disk on fire"}', 3, '10 s') AS dead;
+SELECT state, attempts, last_error, not_before - updated_at AS backoff FROM des.objects WHERE id = :c_id;
+UPDATE des.objects SET not_before = NULL WHERE id = :c_id;
+SELECT des.mark_batch(10) AS marked_again;
+SELECT des.fail_objects(ARRAY[:c_id]::bigint[], '{"still on fire"}', 3, '10 s') AS dead;
+SELECT state, attempts, not_before - updated_at AS backoff FROM des.objects WHERE id = :c_id;
+SELECT des.fail_objects(ARRAY[:c_id]::bigint[], '{"gave up"}', 3, '10 s') AS dead;
+SELECT o.state, d.error, d.attempts FROM des.objects o JOIN des.dead_letters d ON d.object_id = o.id;
+SELECT try($$SELECT des.get('p/c')$$);
+SELECT try($$SELECT des.fail_objects('{1,2}', '{x}', 3, '1 s')$$);
+-- des.retry_dead returns it with a fresh count
+SELECT des.retry_dead() AS retried;
+SELECT state, attempts, not_before FROM des.objects WHERE id = :c_id;
+SELECT count(*) AS dead_letters FROM des.dead_letters;
+SELECT des.retry_dead(ARRAY[12345]::bigint[]) AS retried_none;
+SELECT des.release_lease(day, shard, :t4) AS released FROM des.shard_leases;
+
+-- objects registered by URL: claimed with a lease, staged once fetched
+SELECT des.put_url('u/1', 'file:///nowhere/1.bin') > 0, des.put_url('u/2', 'file:///nowhere/2.bin') > 0;
+SELECT count(*) AS claimed FROM des.claim_sources(10, '1 min');
+SELECT count(*) AS claimed_again FROM des.claim_sources(10, '1 min');
+SELECT id AS u1 FROM des.objects WHERE name = 'u/1' \gset
+SELECT des.stage_source(:u1, '\x0102');
+SELECT state, staged, size, claimed_until IS NULL AS unclaimed, source_url FROM des.objects WHERE id = :u1;
+SELECT des.mark_batch(10) AS marked_url;
+UPDATE des.objects SET claimed_until = now() - interval '1 s' WHERE name = 'u/2';
+SELECT source_url FROM des.claim_sources(10, '1 min');
+
+-- a past day's objects are packed at once, however few
+SELECT des.put('p/old', '\x0d'::bytea) AS old_id \gset
+UPDATE des.objects SET created_at = now() - interval '3 days' WHERE id = :old_id;
+SELECT des.mark_batch(10) AS marked_old;
+SELECT day = (now() AT TIME ZONE 'UTC')::date - 3 AS past_day, resumed
+  FROM des.lease_shard('t1', '1 min', :'dir', 1000, 1000000, '1 day');
+-- and today's open container (its lease was given back above) is resumed
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, resumed
+  FROM des.lease_shard('t1', '1 min', :'dir', 1000, 1000000, '0 s');
+
+-- orphans: stored files no catalog row accounts for; removed only on request
+SELECT des.archive_write(:'dir' || '/2026-01-01/00-000000.des', 'x', '\x01'::bytea, NULL) ->> 'entries' AS stray;
+SELECT des.archive_write(location, 'p/a', '\x0a'::bytea, NULL) ->> 'entries' AS committed_file
+  FROM des.containers WHERE id = :cid;
+SELECT replace(location, :'dir', '<dir>') AS location, size > 0 AS sized, removed FROM des.orphans(:'dir');
+SELECT replace(location, :'dir', '<dir>') AS location, removed FROM des.orphans(:'dir', remove => true);
+SELECT count(*) AS left_after_remove FROM des.orphans(:'dir');
+SELECT count(*) AS committed_kept FROM des.storage_list(:'dir' || '/') WHERE location LIKE '%00-000000.des';
+SELECT count(*) AS no_storage_yet FROM des.orphans(:'dir' || '/not-created');
+RESET des.shard_bits;

@@ -1,0 +1,218 @@
+# The pipeline end to end on local storage: objects put by SQL are marked and
+# packed by the workers into containers, deduplicated, and stay readable by
+# name throughout; poison objects reach the dead-letter table while the rest
+# flow on; kill -9 of a worker at each step (the whole server crash-restarts)
+# loses nothing, duplicates nothing and leaves no orphan.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use File::Spec;
+
+my $node = PostgreSQL::Test::Cluster->new('packer');
+$node->init;
+my $storage = File::Spec->rel2abs($node->basedir) . '/lake';
+my $sources = File::Spec->rel2abs($node->basedir) . '/sources';
+mkdir $sources or die;
+$node->append_conf('postgresql.conf', qq(
+shared_preload_libraries = 'pg_des'
+des.storage = '$storage'
+des.packers = 2
+des.marker_naptime = '100ms'
+des.packer_naptime = '100ms'
+des.container_max_age = '300ms'
+des.container_max_entries = 300
+des.max_attempts = 3
+des.retry_base_delay = '100ms'
+des.worker_restart_time = 1
+des.shard_bits = 2
+restart_after_crash = on
+));
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_des');
+
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'pg_des packer'"),
+	'two packers show in pg_stat_activity as "pg_des packer"');
+
+# objects whose bytes are a function of their number, so every read can be checked
+sub put_objects
+{
+	my ($prefix, $from, $to, $size) = @_;
+	$node->safe_psql('postgres', qq{
+		SELECT des.put('$prefix/' || i,
+		               convert_to(rpad(i::text || ':', $size, 'abcdefgh'), 'UTF8'),
+		               jsonb_build_object('i', i))
+		  FROM generate_series($from, $to) i});
+}
+
+# all objects packed, each read back (one batch per container) with its bytes
+sub check_all
+{
+	my ($what) = @_;
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM des.objects WHERE state IN ('pending', 'marked')", 't'),
+		"$what: every object is packed");
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FILTER (WHERE g.data IS DISTINCT FROM
+		           convert_to(rpad(split_part(o.name, '/', 2) || ':',
+		                           length(g.data), 'abcdefgh'), 'UTF8'))
+		  FROM des.objects o
+		  LEFT JOIN des.get_many(ARRAY(SELECT name FROM des.objects WHERE state = 'packed')) g
+		         ON g.name = o.name
+		 WHERE o.state = 'packed' AND o.name NOT LIKE 'url/%'}),
+		'0', "$what: every object reads back with its own bytes");
+	is($node->safe_psql('postgres', q{
+		SELECT (SELECT count(*) FROM des.objects WHERE state = 'packed')
+		     = (SELECT sum(refcount) FROM des.blobs)}),
+		't', "$what: each packed object is referenced exactly once by a blob");
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM des.containers c
+		 WHERE c.state <> 'committed'
+		    OR EXISTS (SELECT FROM des.archive_verify(c.location) v WHERE NOT v.ok)}),
+		'0', "$what: every container is committed and verifies");
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0',
+		"$what: no orphan in storage");
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM des.shard_leases WHERE holder IS NOT NULL}),
+		'0', "$what: no lease left held");
+}
+
+# ---- the happy path, with duplicates ----
+put_objects('a', 1, 1500, 200);
+# 500 objects with the same bytes as a/1 .. a/500
+$node->safe_psql('postgres', q{
+	SELECT des.put('dup/' || i, convert_to(rpad(i::text || ':', 200, 'abcdefgh'), 'UTF8'))
+	  FROM generate_series(1, 500) i});
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 2000 FROM des.objects WHERE state = 'packed'"), 'the workers pack 2000 objects');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM des.objects o JOIN des.objects d ON d.name = 'dup/' || split_part(o.name, '/', 2)
+	 WHERE o.name LIKE 'a/%' AND d.hash = o.hash AND des.get(d.name) = des.get(o.name)}),
+	'500', 'duplicates read back as their originals');
+is($node->safe_psql('postgres', 'SELECT blobs, saved_bytes FROM des.dedup_stats()'), '1500|100000',
+	'des.dedup_stats: 1500 distinct blobs, 500 x 200 bytes saved');
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM des.containers'), '>=', 8,
+	'containers are finished at des.container_max_entries (300) per (day, shard)');
+is($node->safe_psql('postgres', q{
+	SELECT bool_and(location ~ '/\d{4}-\d\d-\d\d/\d\d-\d{6}\.des$') FROM des.containers}),
+	't', 'containers live at <storage>/YYYY-MM-DD/NN-SSSSSS.des');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM des.containers c, des.archive_list(c.location) l
+	 WHERE l.meta ->> 'blake2b' IS NULL}), '0', 'every entry carries its BLAKE2b in meta');
+is($node->safe_psql('postgres', q{
+	SELECT (l.meta ->> 'i') FROM des.objects o JOIN des.blobs b ON b.hash = o.hash
+	  JOIN des.containers c ON c.id = b.container_id, des.archive_list(c.location) l
+	 WHERE o.name = 'a/77' AND l.name = b.entry}), '77', "entries keep the object's meta");
+cmp_ok($node->safe_psql('postgres', 'SELECT sum(objects) FROM des.packer_stats()'), '==', 2000,
+	'des.packer_stats counts the objects packed');
+check_all('after packing');
+
+# ---- objects registered by URL, and poison objects ----
+for my $i (1 .. 5)
+{
+	open(my $fh, '>', "$sources/f$i.bin") or die;
+	print $fh "source file $i\n" x $i;
+	close $fh;
+}
+$node->safe_psql('postgres', qq{
+	SELECT des.put_url('url/' || i, 'file://$sources/f' || i || '.bin') FROM generate_series(1, 5) i;
+	SELECT des.put_url('url/missing', 'file://$sources/missing.bin');
+	SELECT des.put_url('url/badsize', 'file://$sources/f1.bin', '{"size": 999}');
+});
+put_objects('b', 1, 100, 100);
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 2 FROM des.dead_letters"), 'poison objects reach the dead-letter table');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(o.name || ' ' || d.attempts || ' ' || (d.error ~ 'missing.bin|"size"'), ', ' ORDER BY o.name)
+	  FROM des.dead_letters d JOIN des.objects o ON o.id = d.object_id}),
+	'url/badsize 3 true, url/missing 3 true', 'after des.max_attempts, with their last error');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM des.objects WHERE state IN ('pending', 'marked')"), 'the rest flows on');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg((convert_from(des.get('url/' || i), 'UTF8') = repeat('source file ' || i || E'\n', i)
+	                   AND (SELECT state FROM des.objects WHERE name = 'url/' || i) = 'packed')::text, ',')
+	  FROM generate_series(1, 5) i}), 't,t,t,t,t', 'objects registered by URL are packed with their bytes');
+is($node->safe_psql('postgres', 'SELECT sources_fetched >= 5 AND source_failures >= 6 FROM des.marker_stats()'),
+	't', 'des.marker_stats counts fetched sources and failures');
+# des.retry_dead returns them; the missing file appears in the meantime
+open(my $fh, '>', "$sources/missing.bin") or die;
+print $fh "found later\n";
+close $fh;
+is($node->safe_psql('postgres', q{SELECT des.retry_dead(ARRAY(SELECT id FROM des.objects WHERE name = 'url/missing'))}),
+	'1', 'des.retry_dead returns an object');
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'packed' FROM des.objects WHERE name = 'url/missing'"), 'and it is packed this time');
+is($node->safe_psql('postgres', "SELECT convert_from(des.get('url/missing'), 'UTF8')"), "found later",
+	'with the bytes it has now');
+$node->safe_psql('postgres', q{DELETE FROM des.objects WHERE name = 'url/badsize'});
+
+# ---- kill -9 at each step of a packer ----
+my $n = 0;
+for my $point ('after_lease', 'mid_write', 'after_write')
+{
+	$n++;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
+	put_objects("k$n", 1, 700, 1000);
+	ok($node->poll_query_until('postgres', qq{
+		SELECT count(*) > 0 FROM pg_stat_activity
+		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%'}),
+		"a packer reaches $point");
+	my $pid = $node->safe_psql('postgres', qq{
+		SELECT pid FROM pg_stat_activity
+		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%' LIMIT 1});
+	# the restarted server must not pause again: reset the setting before the crash
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
+	kill 'KILL', $pid;
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
+		"after kill -9 at $point the server restarts with two packers");
+	check_all("kill -9 at $point");
+	if ($point eq 'after_write')
+	{
+		cmp_ok($node->safe_psql('postgres', 'SELECT sum(adopted) FROM des.packer_stats()'), '>=', 1,
+			'the archive stored before the crash is adopted, not written again');
+	}
+}
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT name) FROM des.objects WHERE name LIKE 'k%'}),
+	'2100|2100', 'after three crashes: 2100 objects, each once');
+
+# ---- kill -9 of the marker while it fetches a source ----
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = 'mid_fetch'; SELECT pg_reload_conf()");
+$node->safe_psql('postgres', "SELECT des.put_url('url/late', 'file://$sources/f2.bin')");
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_des marker' AND query LIKE '%paused at mid_fetch%'}),
+	'the marker pauses while fetching');
+my $mpid = $node->safe_psql('postgres', 'SELECT pid FROM des.marker_stats()');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
+kill 'KILL', $mpid;
+ok($node->poll_query_until('postgres', "SELECT state = 'packed' FROM des.objects WHERE name = 'url/late'"),
+	'after kill -9 of the marker mid-fetch, its claim is released and the object packed');
+check_all('kill -9 of the marker');
+
+# ---- SIGTERM: a packer finishes or abandons its step and is restarted ----
+put_objects('t', 1, 600, 1000);
+my $ppid = $node->safe_psql('postgres', 'SELECT pid FROM des.packer_stats() WHERE packer = 1');
+kill 'TERM', $ppid;
+ok($node->poll_query_until('postgres',
+	"SELECT pid IS NOT NULL AND pid <> $ppid FROM des.packer_stats() WHERE packer = 1"),
+	'after SIGTERM packer 1 is restarted');
+check_all('after SIGTERM');
+
+# ---- des.orphans finds what no catalog row accounts for; only remove deletes ----
+mkdir "$storage/2020-01-01";
+open($fh, '>', "$storage/2020-01-01/00-000000.des") or die;
+print $fh "stray";
+close $fh;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM des.orphans()}), '1', 'a stray file is an orphan');
+is($node->safe_psql('postgres', q{SELECT removed FROM des.orphans(remove => true)}), 't', 'removed on request');
+ok(!-e "$storage/2020-01-01/00-000000.des", 'and gone');
+
+# ---- a clean shutdown with work in flight, then a restart ----
+put_objects('s', 1, 300, 1000);
+$node->stop('fast');
+$node->start;
+check_all('after a fast shutdown and restart');
+
+$node->stop;
+done_testing();
