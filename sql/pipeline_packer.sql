@@ -12,6 +12,9 @@ EXCEPTION WHEN OTHERS THEN
     RETURN regexp_replace(SQLSTATE || ': ' || SQLERRM, '\d{4}-\d\d-\d\d', '<day>', 'g');
 END $$;
 
+-- start from an empty catalog (earlier tests leave objects behind)
+TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters;
+
 -- deterministic container keys
 SELECT des.container_location('/data/lake/', '2026-01-02', 3, 0) AS first,
        des.container_location('s3://b/p', '2026-01-02', 12, 41) AS later;

@@ -292,7 +292,12 @@ BEGIN
                updated_at = now()
           FROM claimed
          WHERE o.id = claimed.id
-        RETURNING 1
+        RETURNING o.day, o.shard
+    ), leases AS (
+        -- the packers lease (day, shard) rows; they exist before anything needs packing
+        INSERT INTO des.shard_leases (day, shard)
+        SELECT DISTINCT d.day, d.shard FROM done d
+        ON CONFLICT DO NOTHING
     )
     SELECT count(*) INTO marked FROM done;
     RETURN marked;

@@ -147,7 +147,11 @@ BEGIN
         SELECT c.day, c.shard FROM des.containers c WHERE c.state <> 'committed'
         ORDER BY 1, 2
     LOOP
-        INSERT INTO des.shard_leases (day, shard) VALUES (cand.day, cand.shard) ON CONFLICT DO NOTHING;
+        -- des.mark_batch creates lease rows; inserting here (and maybe waiting on
+        -- a concurrent insert of the same row) is only for rows made otherwise
+        IF NOT EXISTS (SELECT FROM des.shard_leases l WHERE l.day = cand.day AND l.shard = cand.shard) THEN
+            INSERT INTO des.shard_leases (day, shard) VALUES (cand.day, cand.shard) ON CONFLICT DO NOTHING;
+        END IF;
         PERFORM FROM des.shard_leases l
           WHERE l.day = cand.day AND l.shard = cand.shard
             AND (l.expires_at IS NULL OR l.expires_at <= now())
