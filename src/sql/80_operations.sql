@@ -1,0 +1,92 @@
+-- Operations: the pipeline's state at a glance, and health checks for
+-- readiness and liveness probes. See docs/operations.md.
+
+CREATE VIEW des.stat_storage AS
+SELECT des.storage_root() AS storage,
+       (SELECT count(*) FROM des.containers c WHERE c.state = 'committed') AS containers,
+       (SELECT count(*) FROM des.containers c WHERE c.state <> 'committed') AS open_containers,
+       (SELECT coalesce(sum(c.size), 0) FROM des.containers c WHERE c.state = 'committed') AS container_bytes,
+       (SELECT count(*) FROM des.objects o WHERE o.state = 'pending') AS pending,
+       (SELECT count(*) FROM des.objects o WHERE o.state = 'marked') AS marked,
+       d.packed_objects AS packed,
+       (SELECT count(*) FROM des.dead_letters) AS dead_letters,
+       (SELECT now() - min(o.created_at) FROM des.objects o WHERE o.state = 'pending') AS oldest_pending_age,
+       (SELECT now() - min(o.created_at) FROM des.objects o WHERE o.state = 'marked') AS oldest_marked_age,
+       (SELECT coalesce(sum(o.size), 0) FROM des.objects o WHERE o.state IN ('pending', 'marked')) AS backlog_bytes,
+       d.logical_bytes AS packed_bytes,
+       d.saved_bytes AS dedup_saved_bytes,
+       d.dedup_ratio
+  FROM des.dedup_stats() d;
+COMMENT ON VIEW des.stat_storage IS
+  'the catalog at a glance: containers, backlog per state and its age, dead letters, bytes packed and saved by dedup';
+
+-- One row per check; ok is false when the check fails. For probes:
+-- liveness = the workers rows, readiness = every row.
+CREATE FUNCTION des.health(max_lag interval DEFAULT '5 min', max_dead_letters bigint DEFAULT 0)
+RETURNS TABLE ("check" text, ok boolean, detail text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    workers_on boolean := coalesce(current_setting('des.workers', true), 'on') = 'on';
+    n_packers int := coalesce(current_setting('des.packers', true), '0')::int;
+    alive int;
+    age interval;
+    n bigint;
+    root text;
+BEGIN
+    "check" := 'marker running';
+    IF NOT workers_on THEN
+        ok := true; detail := 'des.workers is off';
+    ELSE
+        SELECT m.pid INTO alive FROM des.marker_stats() m;
+        ok := alive IS NOT NULL;
+        detail := CASE WHEN ok THEN 'pid ' || alive ELSE 'no marker process (see the server log)' END;
+    END IF;
+    RETURN NEXT;
+
+    "check" := 'packers running';
+    IF NOT workers_on THEN
+        ok := true; detail := 'des.workers is off';
+    ELSE
+        SELECT count(p.pid) INTO alive FROM des.packer_stats() p;
+        ok := alive = n_packers;
+        detail := format('%s of %s running', alive, n_packers);
+    END IF;
+    RETURN NEXT;
+
+    -- lag: how long the oldest object due for work has waited
+    "check" := 'marking lag';
+    SELECT now() - min(o.created_at) INTO age FROM des.objects o
+     WHERE o.state = 'pending' AND (o.not_before IS NULL OR o.not_before <= now());
+    ok := age IS NULL OR age <= max_lag;
+    detail := CASE WHEN age IS NULL THEN 'nothing pending' ELSE 'oldest pending object waited ' || date_trunc('second', age) END;
+    RETURN NEXT;
+
+    "check" := 'packing lag';
+    SELECT now() - min(o.updated_at) INTO age FROM des.objects o WHERE o.state = 'marked';
+    -- marked objects may wait des.container_max_age for their container to fill
+    ok := age IS NULL OR age <= max_lag + coalesce(current_setting('des.container_max_age', true), '0')::interval;
+    detail := CASE WHEN age IS NULL THEN 'nothing marked' ELSE 'oldest marked object waited ' || date_trunc('second', age) END;
+    RETURN NEXT;
+
+    "check" := 'dead letters';
+    SELECT count(*) INTO n FROM des.dead_letters;
+    ok := n <= max_dead_letters;
+    detail := n || ' object(s) in des.dead_letters';
+    RETURN NEXT;
+
+    "check" := 'storage reachable';
+    root := des.storage_root();
+    BEGIN
+        PERFORM FROM des.storage_list(root || '/', '/') LIMIT 1;
+        ok := true;
+        detail := root;
+    EXCEPTION WHEN OTHERS THEN
+        ok := false;
+        detail := root || ': ' || SQLERRM;
+    END;
+    RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION des.health(interval, bigint) IS
+  'one row per check (workers running, marking and packing lag, dead letters, storage reachable) for probes';
