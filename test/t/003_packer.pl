@@ -222,7 +222,5 @@ is($node->safe_psql('postgres', q{SELECT string_agg("check", ', ') FILTER (WHERE
 is($node->safe_psql('postgres', q{SELECT pending + marked, open_containers, containers > 0 FROM des.stat_storage}),
 	'0|0|t', 'des.stat_storage: no backlog, no open container');
 
-# a packer killed with its step unfinished leaves it to the others: stop one
-# packer for good (des.packers = 1) and the remaining one still packs
 $node->stop;
 done_testing();
