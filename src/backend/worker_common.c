@@ -29,9 +29,12 @@ char	   *des_debug_pause_at = NULL;
  * open, SPI not connected) when pg_des is not usable in this database yet:
  * not created, being created, or the server is in recovery.
  */
+static MemoryContext worker_outer_cxt = NULL;
+
 bool
 DesWorkerBegin(const char *activity)
 {
+	worker_outer_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -53,6 +56,10 @@ DesWorkerCommit(bool connected)
 	if (ActiveSnapshotSet())
 		PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* back where the caller was: commit leaves TopMemoryContext current */
+	if (worker_outer_cxt)
+		MemoryContextSwitchTo(worker_outer_cxt);
+	worker_outer_cxt = NULL;
 	debug_query_string = NULL;
 	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -22,6 +22,7 @@
 #include "pg_des.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -247,6 +248,9 @@ typedef struct PackerStep
 	des_source	source;
 	bool		source_open;
 	DesS3Sink  *s3_sink;
+	DesS3Object *s3_object;
+	DesS3Endpoint *ep;
+	int			spool_fd;
 	MemoryContextCallback cleanup;
 	/* what goes into the commit */
 	DesDatumVec	names;
@@ -266,12 +270,21 @@ step_cleanup(void *arg)
 	if (st->writer)
 		des_writer_abort(st->writer);
 	st->writer = NULL;
+	if (st->reader)
+		des_reader_close(st->reader);	/* before the source it reads from */
+	st->reader = NULL;
 	if (st->sink_open)
 		des_local_sink_free(&st->sink);
 	st->sink_open = false;
 	if (st->s3_sink)
-		DesS3SinkFree(st->s3_sink);
+		DesS3SinkFree(st->s3_sink);	/* aborts an unfinished multipart upload */
 	st->s3_sink = NULL;
+	if (st->s3_object)
+		DesS3ObjectFree(st->s3_object);
+	st->s3_object = NULL;
+	if (st->spool_fd > 0)
+		close(st->spool_fd);
+	st->spool_fd = 0;
 	if (st->reader)
 		des_reader_close(st->reader);
 	st->reader = NULL;
@@ -407,22 +420,26 @@ commit_container(PackerStep *st, bool adopted)
 
 /* ---- 2. adopt a complete archive a crash left uncommitted ---- */
 
+/* The entries of the stored archive (local: opened here; S3: already open). */
 static bool
-read_stored_entries(PackerStep *st)
+read_stored_entries(PackerStep *st, bool s3)
 {
 	des_error	err;
 	des_reader_limits limits = {0};
 	uint64		n;
 
-	if (!des_local_source_open(st->path, &st->source, &err))
-		return false;			/* not there (or unreadable): write it again */
-	st->source_open = true;
-	if (!des_reader_open(&st->source, &limits, &st->reader, &err))
+	if (!s3)
 	{
-		ereport(LOG,
-				(errmsg("pg_des packer: rewriting incomplete container \"%s\"", st->location),
-				 errdetail("%s", err.message)));
-		return false;
+		if (!des_local_source_open(st->path, &st->source, &err))
+			return false;		/* not there (or unreadable): write it again */
+		st->source_open = true;
+		if (!des_reader_open(&st->source, &limits, &st->reader, &err))
+		{
+			ereport(LOG,
+					(errmsg("pg_des packer: rewriting incomplete container \"%s\"", st->location),
+					 errdetail("%s", err.message)));
+			return false;
+		}
 	}
 	n = des_reader_count(st->reader);
 	for (uint64 i = 0; i < n; i++)
@@ -452,14 +469,71 @@ read_stored_entries(PackerStep *st)
 	return n > 0;
 }
 
+/* The S3 endpoint of the storage (a catalog lookup: in a short transaction). */
+static void
+resolve_endpoint(PackerStep *st, MemoryContext step_cxt)
+{
+	if (st->ep)
+		return;
+	if (!DesWorkerBegin("pg_des packer: resolving the S3 endpoint"))
+	{
+		DesWorkerCommit(false);
+		elog(ERROR, "pg_des is not usable in this database");
+	}
+	MemoryContextSwitchTo(step_cxt);
+	st->ep = DesS3EndpointForLocation(st->loc);
+	DesWorkerCommit(true);
+	DesS3Init();
+}
+
+/* S3: read a stored container's index, outside any transaction. */
+static bool
+read_stored_s3_entries(PackerStep *st, MemoryContext step_cxt)
+{
+	des_error	err;
+	des_reader_limits limits = {0};
+	bool		unchanged;
+	des_source	src;
+
+	resolve_endpoint(st, step_cxt);
+	if (!DesS3ObjectOpen(st->ep, st->loc->bucket, st->loc->key, st->location, NULL,
+						 &st->s3_object, &unchanged, &err))
+		return false;			/* not uploaded (or not readable): write it again */
+	DesS3ObjectSource(st->s3_object, &src);
+	limits.defer_header_check = true;
+	if (!des_reader_open(&src, &limits, &st->reader, &err))
+	{
+		ereport(LOG,
+				(errmsg("pg_des packer: rewriting incomplete container \"%s\"", st->location),
+				 errdetail("%s", err.message)));
+		return false;
+	}
+	/* load the META region now (one range read), not inside the transaction */
+	if (des_reader_count(st->reader) > 0)
+	{
+		const char *meta;
+		size_t		meta_len;
+
+		if (!des_reader_meta(st->reader, 0, &meta, &meta_len, &err))
+			return false;
+	}
+	st->etag = pstrdup(st->s3_object->etag);
+	return true;
+}
+
 static bool
 adopt_step(PackerStep *st, MemoryContext step_cxt)
 {
 	volatile bool adopted = false;
+	bool		s3 = st->loc->kind == DES_LOCATION_S3;
 
-	if (st->loc->kind != DES_LOCATION_LOCAL)
-		return false;			/* S3: see upload_and_commit */
 	set_phase(PHASE_ADOPTING);
+	if (s3 && !read_stored_s3_entries(st, step_cxt))
+	{
+		step_cleanup(st);
+		reset_commit_lists(st);
+		return false;
+	}
 	if (!DesWorkerBegin("pg_des packer: adopting a stored container"))
 	{
 		DesWorkerCommit(false);
@@ -467,7 +541,7 @@ adopt_step(PackerStep *st, MemoryContext step_cxt)
 	}
 	PG_TRY();
 	{
-		if (read_stored_entries(st))
+		if (read_stored_entries(st, s3))
 		{
 			commit_container(st, true);
 			adopted = true;
@@ -492,6 +566,10 @@ adopt_step(PackerStep *st, MemoryContext step_cxt)
 	step_cleanup(st);
 	if (!adopted)
 		reset_commit_lists(st);
+	else if (s3 && unlink(st->path) != 0 && errno != ENOENT)	/* the upload's spool file */
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not remove spool file \"%s\": %m", st->path)));
 	return adopted;
 }
 
@@ -636,9 +714,82 @@ finish_archive(PackerStep *st)
 	return true;
 }
 
+/* S3: upload the spool file, then commit in a new transaction. */
+static void
+upload_and_commit(PackerStep *st, MemoryContext step_cxt)
+{
+	des_error	err;
+	char	   *buf;
+	bool		unchanged;
+	ssize_t		n;
+
+	set_phase(PHASE_UPLOADING);
+	resolve_endpoint(st, step_cxt);
+	MemoryContextSwitchTo(step_cxt);
+	pgstat_report_activity(STATE_RUNNING, psprintf("pg_des packer: uploading %s", st->location));
+	st->spool_fd = open(st->path, O_RDONLY | O_CLOEXEC);
+	if (st->spool_fd < 0)
+	{
+		st->spool_fd = 0;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open spool file \"%s\": %m", st->path)));
+	}
+	if (!DesS3SinkOpen(st->ep, st->loc->bucket, st->loc->key, st->location, &st->sink, &st->s3_sink, &err))
+		DesReportError(&err, st->location);
+	buf = palloc(1024 * 1024);
+	while ((n = read(st->spool_fd, buf, 1024 * 1024)) != 0)
+	{
+		check_shutdown("an upload");
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read spool file \"%s\": %m", st->path)));
+		}
+		if (!st->sink.write(st->sink.ctx, buf, (size_t) n, &err))
+			DesReportError(&err, st->location);
+	}
+	DesDebugPause("mid_upload");
+	if (!st->sink.commit(st->sink.ctx, &err))
+		DesReportError(&err, st->location);
+	DesS3SinkFree(st->s3_sink);
+	st->s3_sink = NULL;
+	close(st->spool_fd);
+	st->spool_fd = 0;
+	/* the stored object's ETag, and a check that it is the whole archive */
+	if (!DesS3ObjectOpen(st->ep, st->loc->bucket, st->loc->key, st->location, NULL,
+						 &st->s3_object, &unchanged, &err))
+		DesReportError(&err, st->location);
+	if ((int64) st->s3_object->size != st->archive_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("uploaded container \"%s\" has " UINT64_FORMAT " bytes, not " INT64_FORMAT,
+						st->location, st->s3_object->size, st->archive_size)));
+	st->etag = pstrdup(st->s3_object->etag);
+	DesS3ObjectFree(st->s3_object);
+	st->s3_object = NULL;
+	DesDebugPause("after_upload");
+
+	if (!DesWorkerBegin("pg_des packer: committing an uploaded container"))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	commit_container(st, false);
+	DesWorkerCommit(true);
+	if (unlink(st->path) != 0 && errno != ENOENT)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not remove spool file \"%s\": %m", st->path)));
+}
+
 static void
 write_step(PackerStep *st, MemoryContext step_cxt)
 {
+	bool		stored;
 	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
 	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
 	bool		isnull;
@@ -662,14 +813,25 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		return;
 	}
 	write_entries(st, step_cxt);
-	(void) finish_archive(st);
+	stored = finish_archive(st);
 	step_cleanup(st);
 	DesDebugPause("after_write");
-	if (st->loc->kind == DES_LOCATION_LOCAL)
+	if (st->loc->kind == DES_LOCATION_LOCAL || !stored)
 		commit_container(st, false);
 	else
-		elog(ERROR, "S3 storage is handled by upload_step");
+	{
+		/* S3: the spool file is complete; upload it with no transaction open */
+		Oid			utypes[4] = {INT8OID, INT8OID, INT8OID, INT4OID};
+		Datum		uargs[4] = {Int64GetDatum(st->container_id), Int64GetDatum(st->token),
+		Int64GetDatum(st->archive_size), Int32GetDatum(st->names.n)};
+
+		if (SPI_execute_with_args("SELECT des.container_uploading($1, $2, $3, $4)",
+								  4, utypes, uargs, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "des.container_uploading failed");
+	}
 	DesWorkerCommit(true);
+	if (st->loc->kind == DES_LOCATION_S3 && stored)
+		upload_and_commit(st, step_cxt);
 }
 
 /* ---- the loop ---- */
@@ -691,11 +853,6 @@ packer_step(const char *holder, MemoryContext step_cxt)
 		if (leased)
 		{
 			DesDebugPause("after_lease");
-			if (st->loc->kind != DES_LOCATION_LOCAL)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("packing to S3 storage (\"%s\") is not supported yet", st->location),
-						 errhint("Set des.storage to a local directory.")));
 			if (!(st->resumed && adopt_step(st, step_cxt)))
 				write_step(st, step_cxt);
 		}
@@ -733,6 +890,44 @@ packer_exit(int code, Datum arg)
 	}
 }
 
+/*
+ * Spool files (S3 storage) of containers that are no longer open: left by a
+ * crash after the commit, or by a container since dropped. Files of open
+ * containers are kept: their lease holder overwrites or uploads them.
+ */
+static void
+remove_stale_spool_files(void)
+{
+	char	   *dir = psprintf("%s/pg_des_spool", DataDir);
+	DIR		   *d = AllocateDir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		char	   *end;
+		long long	id;
+		Oid			types[1] = {INT8OID};
+		Datum		args[1];
+
+		CHECK_FOR_INTERRUPTS();
+		if (de->d_name[0] == '.')
+			continue;
+		id = strtoll(de->d_name, &end, 10);
+		args[0] = Int64GetDatum((int64) id);
+		if (end != de->d_name && strncmp(end, ".des", 4) == 0 &&
+			DesSpiOneRow("SELECT FROM des.containers WHERE id = $1 AND state <> 'committed'",
+						 1, types, args, NULL))
+			continue;
+		if (unlink(psprintf("%s/%s", dir, de->d_name)) != 0 && errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove spool file \"%s/%s\": %m", dir, de->d_name)));
+	}
+	FreeDir(d);
+}
+
 /* At start: leases this packer's previous process held are free at once. */
 static void
 release_own_leases(void)
@@ -749,6 +944,7 @@ release_own_leases(void)
 	if (SPI_execute_with_args("UPDATE des.shard_leases SET holder = NULL, expires_at = NULL "
 							  "WHERE holder LIKE $1", 1, types, args, NULL, false, 0) < 0)
 		elog(ERROR, "could not release leases");
+	remove_stale_spool_files();
 	DesWorkerCommit(true);
 }
 

@@ -1,0 +1,113 @@
+# The pipeline with S3 storage (the test harness: s3rver behind a proxy that
+# verifies every SigV4 signature): containers are written to a local spool
+# file inside a transaction, uploaded with none open, then committed; kill -9
+# during the upload or between upload and commit loses and duplicates nothing.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+if (system('curl -sf -o /dev/null http://127.0.0.1:59001/__control/stats') != 0)
+{
+	plan skip_all => 'the S3 test harness is not running on 127.0.0.1:59001 (test/s3/start.sh)';
+}
+
+my $prefix = 'lake-' . $$ . '-' . time();
+my $node = PostgreSQL::Test::Cluster->new('packer_s3');
+$node->init;
+$node->append_conf('postgresql.conf', qq(
+shared_preload_libraries = 'pg_des'
+des.storage = 's3://pgdes-test/$prefix'
+des.default_server = 'lake'
+des.packers = 2
+des.marker_naptime = '100ms'
+des.packer_naptime = '100ms'
+des.container_max_age = '300ms'
+des.container_max_entries = 200
+des.s3_part_size = 5
+des.worker_restart_time = 1
+des.shard_bits = 1
+restart_after_crash = on
+));
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION pg_des;
+	CREATE SERVER lake FOREIGN DATA WRAPPER des_fdw
+	  OPTIONS (endpoint 'http://127.0.0.1:59001', region 'us-east-1', url_style 'path', allow_http 'true');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER lake
+	  OPTIONS (access_key_id 'pgdes-test-key', secret_access_key 'pgdes-test-secret');
+});
+
+sub put_objects
+{
+	my ($p, $n, $size) = @_;
+	$node->safe_psql('postgres', qq{
+		SELECT des.put('$p/' || i, convert_to(rpad('$p/' || i || ':', $size, 'xyz'), 'UTF8'))
+		  FROM generate_series(1, $n) i});
+}
+
+sub check_all
+{
+	my ($what) = @_;
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM des.objects WHERE state IN ('pending', 'marked')"),
+		"$what: every object is packed");
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FILTER (WHERE g.data IS DISTINCT FROM convert_to(rpad(o.name || ':', length(g.data), 'xyz'), 'UTF8'))
+		  FROM des.objects o LEFT JOIN des.get_many(ARRAY(SELECT name FROM des.objects)) g ON g.name = o.name}),
+		'0', "$what: every object reads back from S3 with its own bytes");
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM des.containers c
+		 WHERE c.state <> 'committed' OR c.etag IS NULL OR c.location NOT LIKE 's3://pgdes-test/%'
+		    OR EXISTS (SELECT FROM des.archive_verify(c.location) v WHERE NOT v.ok)}),
+		'0', "$what: every container is committed on S3 with its ETag and verifies");
+	is($node->safe_psql('postgres', q{
+		SELECT (SELECT count(*) FROM des.objects) = (SELECT sum(refcount) FROM des.blobs)}),
+		't', "$what: each object referenced once");
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0', "$what: no orphan key in the bucket");
+	is($node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_ls_dir(current_setting('data_directory') || '/pg_des_spool') f}),
+		'0', "$what: no spool file left");
+}
+
+put_objects('a', 500, 300);
+check_all('S3 storage');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) = (SELECT count(*) FROM des.containers)
+	  FROM des.storage_list(des.storage_root() || '/') s
+	  JOIN des.containers c ON c.location = s.location AND c.etag = s.etag}),
+	't', 'the bucket holds exactly the containers, with the ETags the catalog recorded');
+
+my $n = 0;
+for my $point ('mid_upload', 'after_upload')
+{
+	$n++;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
+	put_objects("k$n", 400, 2000);
+	ok($node->poll_query_until('postgres', qq{
+		SELECT count(*) > 0 FROM pg_stat_activity
+		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%'}),
+		"a packer reaches $point");
+	my $pid = $node->safe_psql('postgres', qq{
+		SELECT pid FROM pg_stat_activity
+		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%' LIMIT 1});
+	is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM des.containers WHERE state = 'uploading'}),
+		't', "at $point the container is recorded as uploading");
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
+	kill 'KILL', $pid;
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
+		"after kill -9 at $point the server restarts");
+	check_all("kill -9 at $point");
+	if ($point eq 'after_upload')
+	{
+		cmp_ok($node->safe_psql('postgres', 'SELECT sum(adopted) FROM des.packer_stats()'), '>=', 1,
+			'the container uploaded before the crash is adopted, not uploaded again');
+	}
+}
+is($node->safe_psql('postgres', q{SELECT ok FROM des.health() WHERE "check" = 'storage reachable'}), 't',
+	'des.health reaches the bucket');
+
+$node->stop;
+done_testing();
