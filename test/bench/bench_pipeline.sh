@@ -1,0 +1,150 @@
+#!/bin/bash
+# bench_pipeline.sh - the pipeline's speed, on a throw-away cluster
+# (pg_virtualenv) with pg_des preloaded and its workers running:
+#
+#   6  marking: des.mark_batch(1000) in 1 and in 2 concurrent sessions, and the
+#      marker background worker on a committed backlog, in rows/s, against one
+#      UPDATE that does the same hashing of the same rows (the least marking
+#      can cost);
+#   7  end to end: a backlog of staged 1 KiB and of 64 KiB objects marked and
+#      packed by the workers into committed containers on local storage,
+#      against a plain INSERT of the same rows into a heap table (bytea,
+#      default TOAST): the time to pack divided by the time to insert.
+#
+# Needs the extension installed (make && make install).
+# stdout: "ROW" lines (run.sh formats them); stderr: progress.
+#
+# Environment:
+#   BENCH_QUICK=1           smaller sizes for a smoke test
+#   BENCH_MARK_ROWS         rows for the marking benchmarks  [200000; quick 20000]
+#   BENCH_E2E_SMALL         1 KiB objects end to end         [100000; quick 10000]
+#   BENCH_E2E_LARGE         64 KiB objects end to end        [4000; quick 500]
+#   BENCH_DIR               parent of the temporary directory [/tmp]
+set -euo pipefail
+
+quick=0
+if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then quick=1; fi
+pick() { if [ "$quick" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+MARK_ROWS=${BENCH_MARK_ROWS:-$(pick 200000 20000)}
+E2E_SMALL=${BENCH_E2E_SMALL:-$(pick 100000 10000)}
+E2E_LARGE=${BENCH_E2E_LARGE:-$(pick 4000 500)}
+for v in MARK_ROWS E2E_SMALL E2E_LARGE; do
+	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+		echo "bench_pipeline: $v must be a positive integer, not '${!v}'" >&2
+		exit 1
+	fi
+done
+
+dir=$(mktemp -d "${BENCH_DIR:-/tmp}/pg_des_bench_pipeline.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+chmod 0755 "$dir"
+mkdir "$dir/lake"
+chown postgres "$dir/lake" 2>/dev/null || chmod 0777 "$dir/lake"
+
+inner="$dir/inner.sh"
+cat >"$inner" <<'INNER'
+#!/bin/bash
+set -euo pipefail
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+wait_for() {	# wait_for <sql returning t when done>
+	until [ "$(q -c "$1")" = t ]; do sleep 0.05; done
+}
+q -c 'CREATE EXTENSION pg_des'
+# keep the workers off the rows the session benchmarks mark by hand
+q -c "ALTER SYSTEM SET des.marker_min_age = '1h'" -c "ALTER SYSTEM SET des.container_max_age = '1h'" \
+	-c "ALTER SYSTEM SET des.container_max_entries = 100000000" -c 'SELECT pg_reload_conf()' >/dev/null
+
+# ---- 6. marking ----
+mark_backlog() {
+	q -c 'TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters' \
+	  -c "INSERT INTO des.objects (name, shard, size, staged)
+	      SELECT 'm/' || i, des.shard_of('m/' || i), 100, decode(repeat(md5(i::text), 6) || '0123', 'hex')
+	        FROM generate_series(1, $MARK_ROWS) i" -c 'VACUUM ANALYZE des.objects'
+}
+mark_loop() { until [ "$(q -c 'SELECT des.mark_batch(1000)')" = 0 ]; do :; done; }
+
+mark_backlog
+t0=$(now)
+q -c "UPDATE des.objects SET hash = des.blake2b(staged), day = (created_at AT TIME ZONE 'UTC')::date"
+base=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+base_rate=$(rate "$MARK_ROWS" "$base")
+echo "marking baseline: one UPDATE hashing $MARK_ROWS rows: $base s ($base_rate rows/s)" >&2
+
+for sessions in 1 2; do
+	mark_backlog
+	t0=$(now)
+	for s in $(seq 1 "$sessions"); do mark_loop & done
+	wait
+	t=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	[ "$(q -c "SELECT count(*) FROM des.objects WHERE state = 'marked'")" = "$MARK_ROWS" ] || { echo "not all marked" >&2; exit 1; }
+	r=$(rate "$MARK_ROWS" "$t")
+	echo "des.mark_batch(1000) in $sessions session(s): $t s ($r rows/s)" >&2
+	met=no; [ "$r" -ge 50000 ] && met=yes
+	printf 'ROW\t6 marker: des.mark_batch(1000), %s session(s), rows/s\t%s\t%s\t%s\t>= 50,000 rows/s\t%s\n' \
+		"$sessions" "$r" "$base_rate" "$(ratio "$r" "$base_rate")" "$met"
+done
+
+mark_backlog
+t0=$(now)
+q -c "ALTER SYSTEM SET des.marker_min_age = 0" -c 'SELECT pg_reload_conf()' -c 'SELECT des.wake_marker()' >/dev/null
+wait_for "SELECT count(*) = $MARK_ROWS FROM des.objects WHERE state = 'marked'"
+t=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+r=$(rate "$MARK_ROWS" "$t")
+echo "marker worker (batches of 1000): $t s ($r rows/s)" >&2
+met=no; [ "$r" -ge 50000 ] && met=yes
+printf 'ROW\t6 marker: the background worker, batches of 1000, rows/s\t%s\t%s\t%s\t>= 50,000 rows/s\t%s\n' \
+	"$r" "$base_rate" "$(ratio "$r" "$base_rate")" "$met"
+
+# ---- 7. end to end ----
+e2e() {	# e2e <label> <objects> <bytes per object>
+	local label=$1 n=$2 size=$3 reps
+	reps=$((size / 16))
+	q -c "ALTER SYSTEM SET des.marker_min_age = '1h'" -c 'SELECT pg_reload_conf()' >/dev/null
+	sleep 0.3
+	q -c 'TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters' \
+	  -c 'DROP TABLE IF EXISTS src, heap' \
+	  -c "CREATE TABLE src AS SELECT 'e/' || i AS name, decode(repeat(md5(i::text), $reps), 'hex') AS data
+	        FROM generate_series(1, $n) i" \
+	  -c 'CREATE TABLE heap (name text PRIMARY KEY, data bytea)' -c 'CHECKPOINT'
+	rm -rf "$LAKE"/*
+	local t0 t_insert t_put t_pack
+	t0=$(now)
+	q -c 'INSERT INTO heap SELECT name, data FROM src'
+	t_insert=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	q -c 'CHECKPOINT'
+	t0=$(now)
+	q -c 'SELECT count(des.put(name, data)) FROM src' >/dev/null
+	t_put=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	q -c 'CHECKPOINT'
+	# the backlog is in; now the workers: mark, pack, commit
+	t0=$(now)
+	q -c "ALTER SYSTEM SET des.marker_min_age = 0" -c "ALTER SYSTEM SET des.container_max_age = 0" \
+	  -c 'SELECT pg_reload_conf()' -c 'SELECT des.wake_marker(), des.wake_packers()' >/dev/null
+	wait_for "SELECT NOT EXISTS (SELECT FROM des.objects WHERE state <> 'packed')"
+	t_pack=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	q -c "ALTER SYSTEM SET des.container_max_age = '1h'" -c 'SELECT pg_reload_conf()' >/dev/null
+	[ "$(q -c "SELECT count(*) FROM des.get_many(ARRAY(SELECT name FROM src ORDER BY random() LIMIT 200)) g
+	           JOIN src USING (name) WHERE g.data = src.data")" = 200 ] || { echo "read-back check failed" >&2; exit 1; }
+	local mb containers
+	mb=$(awk -v n="$n" -v s="$size" -v t="$t_pack" 'BEGIN { printf "%.0f", n * s / 1048576 / t }')
+	containers=$(q -c "SELECT count(*) FROM des.containers WHERE state = 'committed'")
+	echo "$label: INSERT into a heap $t_insert s; des.put $t_put s; marked+packed into $containers containers in $t_pack s ($(rate "$n" "$t_pack") objects/s, $mb MB/s)" >&2
+	local r met=no
+	r=$(ratio "$t_pack" "$t_insert")
+	awk -v r="$r" 'BEGIN { exit !(r <= 2) }' && met=yes
+	printf 'ROW\t7 end to end %s: backlog packed (s) vs INSERT (s); %s objects/s, %s MB/s\t%.2f\t%.2f\t%s\t<= 2x INSERT time\t%s\n' \
+		"$label" "$(rate "$n" "$t_pack")" "$mb" "$t_pack" "$t_insert" "$r" "$met"
+}
+e2e "$E2E_SMALL x 1 KiB" "$E2E_SMALL" 1024
+e2e "$E2E_LARGE x 64 KiB" "$E2E_LARGE" 65536
+INNER
+chmod 0755 "$inner"
+
+echo "== bench_pipeline: $MARK_ROWS rows to mark; $E2E_SMALL x 1 KiB and $E2E_LARGE x 64 KiB end to end" >&2
+LAKE="$dir/lake" MARK_ROWS=$MARK_ROWS E2E_SMALL=$E2E_SMALL E2E_LARGE=$E2E_LARGE \
+	pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.storage="$dir/lake" -o des.packers=2 \
+	-o des.marker_naptime=100ms -o des.packer_naptime=100ms -o max_wal_size=4GB \
+	bash "$inner"
