@@ -15,6 +15,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/snapmgr.h"
@@ -82,6 +83,18 @@ DesWorkerRecover(MemoryContext loop_cxt)
 	debug_query_string = NULL;
 	pgstat_report_activity(STATE_IDLE, NULL);
 	RESUME_INTERRUPTS();
+}
+
+/*
+ * Worker sessions commit without waiting for the WAL flush: every step is
+ * idempotent and a lost commit is redone after a crash (objects stay pending
+ * or marked; a stored container is adopted), so durability of the very last
+ * commits buys nothing and a WAL flush per batch would bound the marker's rate.
+ */
+void
+DesWorkerSessionSetup(void)
+{
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 }
 
 /* The storage root of the pipeline: des.storage, or <data directory>/pg_des_storage. */

@@ -11,6 +11,7 @@ extern char *des_debug_pause_at;
 
 extern void DesDebugPause(const char *point);
 
+extern void DesWorkerSessionSetup(void);
 extern bool DesWorkerBegin(const char *activity);
 extern void DesWorkerCommit(bool connected);
 extern void DesWorkerRecover(MemoryContext loop_cxt);

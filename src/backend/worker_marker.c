@@ -418,6 +418,7 @@ DesMarkerMain(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
 	pgstat_report_appname("pg_des marker");
+	DesWorkerSessionSetup();
 	pg_atomic_write_u32(&marker->pid, (uint32) MyProcPid);
 	marker->procno = MyProc->pgprocno;
 	before_shmem_exit(marker_exit, (Datum) 0);

@@ -962,6 +962,7 @@ DesPackerMain(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
 	pgstat_report_appname(psprintf("pg_des packer %d", my_index));
+	DesWorkerSessionSetup();
 	my_slot = &packer_slots[my_index - 1];
 	pg_atomic_write_u32(&my_slot->pid, (uint32) MyProcPid);
 	my_slot->procno = MyProc->pgprocno;

@@ -68,6 +68,9 @@ COMMENT ON TABLE des.objects IS 'every object by name: staged bytes or a source 
 ALTER TABLE des.objects ALTER COLUMN staged SET STORAGE EXTERNAL;
 CREATE INDEX objects_pending ON des.objects (shard, created_at, id) WHERE state = 'pending';
 CREATE INDEX objects_marked ON des.objects (day, shard, id) WHERE state = 'marked';
+-- objects registered by URL and not fetched yet: the marker's other queue
+CREATE INDEX objects_sources ON des.objects (created_at, id)
+    WHERE state = 'pending' AND staged IS NULL AND source_url IS NOT NULL;
 CREATE INDEX objects_hash ON des.objects (hash) WHERE hash IS NOT NULL;
 
 CREATE TABLE des.shard_leases (
@@ -290,8 +293,8 @@ BEGIN
                size = length(o.staged),
                day = (o.created_at AT TIME ZONE 'UTC')::date,
                updated_at = now()
-          FROM claimed
-         WHERE o.id = claimed.id
+         -- = ANY of an array: an index probe per row, never a scan of the table
+         WHERE o.id = ANY (ARRAY(SELECT claimed.id FROM claimed))
         RETURNING o.day, o.shard
     ), leases AS (
         -- the packers lease (day, shard) rows; they exist before anything needs packing

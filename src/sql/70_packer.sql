@@ -163,13 +163,19 @@ BEGIN
          WHERE c.day = cand.day AND c.shard = cand.shard AND c.state <> 'committed';
         resumed := FOUND;
         IF NOT resumed THEN
-            SELECT count(*), sum(x.size), min(x.created_at) INTO n, bytes, oldest
-              FROM (SELECT o.size, o.created_at FROM des.objects o
-                     WHERE o.state = 'marked' AND o.day = cand.day AND o.shard = cand.shard
-                     ORDER BY o.id LIMIT max_entries) x;
-            CONTINUE WHEN n = 0;
-            CONTINUE WHEN NOT (n >= max_entries OR bytes >= max_bytes
-                               OR oldest <= now() - max_age OR cand.day < today);
+            -- cheap tests first: a past day, or the first object (ids follow time) waited long enough
+            SELECT o.created_at INTO oldest FROM des.objects o
+             WHERE o.state = 'marked' AND o.day = cand.day AND o.shard = cand.shard
+             ORDER BY o.id LIMIT 1;
+            CONTINUE WHEN NOT FOUND;
+            IF NOT (cand.day < today OR oldest <= now() - max_age) THEN
+                -- enough for a full container? (reads at most max_entries index entries)
+                SELECT count(*), sum(x.size) INTO n, bytes
+                  FROM (SELECT o.size FROM des.objects o
+                         WHERE o.state = 'marked' AND o.day = cand.day AND o.shard = cand.shard
+                         ORDER BY o.id LIMIT max_entries) x;
+                CONTINUE WHEN NOT (n >= max_entries OR bytes >= max_bytes);
+            END IF;
             SELECT coalesce(max(c.seq) + 1, 0) INTO next_seq
               FROM des.containers c WHERE c.day = cand.day AND c.shard = cand.shard;
             location := des.container_location(storage, cand.day, cand.shard, next_seq);
