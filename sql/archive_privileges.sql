@@ -26,5 +26,15 @@ SELECT des.archive_write('/tmp/pg_des_regress/privileges/q.des', 'x', '\x2a'::by
 SELECT des.archive_read('/tmp/pg_des_regress/privileges/q.des', 'x');
 RESET ROLE;
 
+-- registering a server file by URL needs the right to read it (the marker reads it later)
+GRANT SELECT, INSERT ON des.objects TO des_nobody, des_reader;
+SET ROLE des_nobody;
+SELECT des.put_url('u/nobody', 'file:///etc/passwd');
+RESET ROLE;
+SET ROLE des_reader;
+SELECT des.put_url('u/reader', '/tmp/pg_des_regress/privileges/p.des') > 0 AS registered;
+RESET ROLE;
+DELETE FROM des.objects WHERE name LIKE 'u/%';
+
 DROP OWNED BY des_nobody, des_reader, des_writer;
 DROP ROLE des_nobody, des_reader, des_writer;

@@ -17,7 +17,8 @@ TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_lett
 
 -- deterministic container keys
 SELECT des.container_location('/data/lake/', '2026-01-02', 3, 0) AS first,
-       des.container_location('s3://b/p', '2026-01-02', 12, 41) AS later;
+       des.container_location('s3://b/p', '2026-01-02', 12, 41) AS later,
+       des.container_location('/l', '2026-01-02', 123, 1234567) AS wide_numbers_are_not_cut;
 
 -- three objects on shard 0 of one day, two with the same bytes
 SET des.shard_bits = 0;

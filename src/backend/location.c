@@ -6,6 +6,7 @@
  * pg_write_server_files (or superuser).
  */
 #include "pg_des.h"
+#include "s3_client.h"
 
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
@@ -194,6 +195,23 @@ DesCheckWriteAccess(const DesLocation *loc)
 }
 
 PG_FUNCTION_INFO_V1(des_location_check);
+PG_FUNCTION_INFO_V1(des_check_read_access);
+
+/*
+ * Raise unless the current user may read this location itself: the marker
+ * fetches sources registered by des.put_url with its own rights, so the
+ * check is made when they are registered.
+ */
+Datum
+des_check_read_access(PG_FUNCTION_ARGS)
+{
+	DesLocation *loc = DesParseLocation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	DesCheckReadAccess(loc);
+	if (loc->kind == DES_LOCATION_S3)
+		(void) DesS3EndpointForLocation(loc);	/* USAGE on the server, a user mapping */
+	PG_RETURN_VOID();
+}
 
 /* Raise the location's parse error, if any (used by des.put_url). */
 Datum

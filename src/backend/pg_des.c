@@ -215,12 +215,12 @@ _PG_init(void)
 							&des_shutdown_timeout_ms, 10 * 1000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("des.packer_lz4",
-							 "Packers LZ4-compress entries that shrink (flag 0x02; reference readers ignore it).",
+							 "Packers LZ4-compress entries that shrink (flag 0x02; only pg_des reads such entries).",
 							 NULL,
 							 &des_packer_lz4, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("des.debug_pause_at",
 							   "Crash tests only: workers stop at this named point until killed.",
-							   "Points: after_lease, mid_write, after_write (packer); mid_fetch (marker).",
+							   "Points: after_lease, mid_write, after_write, mid_upload, after_upload (packer); mid_fetch (marker).",
 							   &des_debug_pause_at, "", PGC_SIGHUP,
 							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("des");

@@ -86,10 +86,11 @@ DesWorkerRecover(MemoryContext loop_cxt)
 }
 
 /*
- * Worker sessions commit without waiting for the WAL flush: every step is
- * idempotent and a lost commit is redone after a crash (objects stay pending
- * or marked; a stored container is adopted), so durability of the very last
- * commits buys nothing and a WAL flush per batch would bound the marker's rate.
+ * The marker commits without waiting for the WAL flush: a batch lost in a
+ * crash leaves its objects pending and they are marked again, so durability
+ * of the last batches buys nothing, while a flush per batch bounds the rate.
+ * (Packers commit synchronously: their commits are few, and a durable
+ * container row is what lets recovery adopt a stored archive.)
  */
 void
 DesWorkerSessionSetup(void)

@@ -316,10 +316,11 @@ marker_run_sources(MemoryContext round_cxt)
 		SourceClaim *c = &claims[i];
 		JsonbValue *size;
 
+		/* compared as numeric: a huge or fractional "size" is a mismatch, not an error */
 		if (c->data && (size = getKeyJsonValueFromContainer(&c->meta->root, "size", 4, NULL)) != NULL &&
 			(size->type != jbvNumeric ||
-			 DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(size->val.numeric))) !=
-			 (int64) VARSIZE_ANY_EXHDR(c->data)))
+			 DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(size->val.numeric),
+											   NumericGetDatum(int64_to_numeric((int64) VARSIZE_ANY_EXHDR(c->data))))) != 0))
 			c->error = psprintf("meta \"size\" does not match the %d bytes of \"%s\"",
 								(int) VARSIZE_ANY_EXHDR(c->data), c->url);
 		if (c->error == NULL)

@@ -171,6 +171,8 @@ static void
 check_shutdown(const char *what)
 {
 	CHECK_FOR_INTERRUPTS();
+	if (shutdown_requested && shutdown_requested_at == 0)
+		shutdown_requested_at = GetCurrentTimestamp();	/* the grace period starts now */
 	if (shutdown_requested &&
 		TimestampDifferenceExceeds(shutdown_requested_at, GetCurrentTimestamp(), des_shutdown_timeout_ms))
 		ereport(ERROR,
@@ -238,6 +240,7 @@ typedef struct PackerStep
 	int64		container_id;
 	char	   *location;
 	bool		resumed;
+	TimestampTz lease_until;	/* when another packer may take the lease */
 	DesLocation *loc;
 	char	   *path;			/* local file written: the archive, or the spool for S3 */
 	/* open resources */
@@ -285,9 +288,6 @@ step_cleanup(void *arg)
 	if (st->spool_fd > 0)
 		close(st->spool_fd);
 	st->spool_fd = 0;
-	if (st->reader)
-		des_reader_close(st->reader);
-	st->reader = NULL;
 	if (st->source_open)
 		des_local_source_close(&st->source);
 	st->source_open = false;
@@ -346,6 +346,8 @@ lease_step(PackerStep *st, const char *holder)
 		st->container_id = DatumGetInt64(DesSpiValue(4, &isnull));
 		st->location = TextDatumGetCString(DesSpiValue(5, &isnull));
 		st->resumed = DatumGetBool(DesSpiValue(6, &isnull));
+		/* the lease runs from this transaction's now() */
+		st->lease_until = GetCurrentTransactionStartTimestamp() + (int64) des_lease_timeout_s * USECS_PER_SEC;
 		st->loc = DesParseLocation(st->location);
 		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
 		MemoryContextSwitchTo(spi);
@@ -600,6 +602,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 	opts.names = DES_NAMES_REFERENCE;	/* object names are keys: any the format holds */
 	opts.blake2b = true;
 	opts.lz4 = des_packer_lz4;
+	opts.external_threshold = 0;	/* objects (at most 1 GB) live inside their container */
 
 	MemoryContextSwitchTo(step_cxt);
 	remove_stale_temps(st->path);
@@ -753,6 +756,16 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 			DesReportError(&err, st->location);
 	}
 	DesDebugPause("mid_upload");
+	/*
+	 * No row lock is held during an upload, so the lease is the only fence:
+	 * once it may have passed to another packer (which writes the same key),
+	 * this upload must not complete. Abandoning it aborts the multipart upload.
+	 */
+	if (GetCurrentTimestamp() >= st->lease_until - 5 * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("packer abandons the upload of \"%s\": its lease ran out", st->location),
+				 errhint("Raise des.lease_timeout above the time an upload takes.")));
 	if (!st->sink.commit(st->sink.ctx, &err))
 		DesReportError(&err, st->location);
 	DesS3SinkFree(st->s3_sink);
@@ -962,7 +975,6 @@ DesPackerMain(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
 	pgstat_report_appname(psprintf("pg_des packer %d", my_index));
-	DesWorkerSessionSetup();
 	my_slot = &packer_slots[my_index - 1];
 	pg_atomic_write_u32(&my_slot->pid, (uint32) MyProcPid);
 	my_slot->procno = MyProc->pgprocno;

@@ -110,7 +110,16 @@ BEGIN
         RAISE EXCEPTION 'object name must not be empty' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Pass NULL to get a generated name.';
     END IF;
+    -- the archive format owns these keys of an entry's meta
+    IF meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key'] THEN
+        RAISE EXCEPTION 'object meta must not use the keys blake2b, compression, is_external or external_key'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The archive writer sets them for every entry.';
+    END IF;
     -- archives store "size" in each entry's meta and readers trust it
+    IF meta ? 'size' AND (jsonb_typeof(meta -> 'size') <> 'number' OR (meta ->> 'size') !~ '^[0-9]+$') THEN
+        RAISE EXCEPTION 'object meta "size" must be a whole number of bytes' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF staged IS NOT NULL AND meta ? 'size' AND meta -> 'size' <> to_jsonb(length(staged)) THEN
         RAISE EXCEPTION 'object meta "size" is %, but the data has % bytes', meta -> 'size', length(staged)
             USING ERRCODE = 'invalid_parameter_value',
@@ -154,12 +163,18 @@ BEGIN
     IF url IS NULL THEN
         RAISE EXCEPTION 'object URL must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- the location must parse (local path, file:// or s3://); the packer fetches it
-    PERFORM des.location_check(url);
+    -- the location must parse (local path, file:// or s3://), and the caller must be
+    -- allowed to read it: the marker fetches it later with its own rights
+    PERFORM des.check_read_access(url);
     RETURN des.insert_object(name, meta, NULL, url);
 END $$;
 COMMENT ON FUNCTION des.put_url(text, text, jsonb) IS
   'register an existing local or S3 object to be packed without sending its bytes; returns the id';
+
+CREATE FUNCTION des.check_read_access(location text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_check_read_access'
+LANGUAGE C STRICT VOLATILE;
 
 CREATE FUNCTION des.location_check(location text)
 RETURNS void
@@ -295,12 +310,7 @@ BEGIN
                updated_at = now()
          -- = ANY of an array: an index probe per row, never a scan of the table
          WHERE o.id = ANY (ARRAY(SELECT claimed.id FROM claimed))
-        RETURNING o.day, o.shard
-    ), leases AS (
-        -- the packers lease (day, shard) rows; they exist before anything needs packing
-        INSERT INTO des.shard_leases (day, shard)
-        SELECT DISTINCT d.day, d.shard FROM done d
-        ON CONFLICT DO NOTHING
+        RETURNING 1
     )
     SELECT count(*) INTO marked FROM done;
     RETURN marked;

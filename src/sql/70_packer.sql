@@ -107,7 +107,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT rtrim(storage, '/') || '/' || to_char(day, 'YYYY-MM-DD') || '/'
-           || lpad(shard::text, 2, '0') || '-' || lpad(seq::text, 6, '0') || '.des'
+           -- at least two digits for the shard and six for the sequence, never cut
+           || CASE WHEN shard < 10 THEN '0' ELSE '' END || shard::text || '-'
+           || CASE WHEN seq < 1000000 THEN lpad(seq::text, 6, '0') ELSE seq::text END || '.des'
 $$;
 COMMENT ON FUNCTION des.container_location(text, date, int, int) IS
   'where the packer writes container seq of (day, shard): <storage>/YYYY-MM-DD/NN-SSSSSS.des';
@@ -147,8 +149,9 @@ BEGIN
         SELECT c.day, c.shard FROM des.containers c WHERE c.state <> 'committed'
         ORDER BY 1, 2
     LOOP
-        -- des.mark_batch creates lease rows; inserting here (and maybe waiting on
-        -- a concurrent insert of the same row) is only for rows made otherwise
+        -- a (day, shard) gets its lease row the first time it has work; a
+        -- concurrent first insert of the same row (another packer's short
+        -- lease transaction) is the only thing this can wait for
         IF NOT EXISTS (SELECT FROM des.shard_leases l WHERE l.day = cand.day AND l.shard = cand.shard) THEN
             INSERT INTO des.shard_leases (day, shard) VALUES (cand.day, cand.shard) ON CONFLICT DO NOTHING;
         END IF;

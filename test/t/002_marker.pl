@@ -13,6 +13,7 @@ $node->append_conf('postgresql.conf', qq(
 shared_preload_libraries = 'pg_des'
 des.marker_naptime = '100ms'
 des.marker_batch_size = 50
+des.packers = 0
 des.worker_restart_time = 1
 restart_after_crash = on
 ));

@@ -106,6 +106,23 @@ for my $point ('mid_upload', 'after_upload')
 			'the container uploaded before the crash is adopted, not uploaded again');
 	}
 }
+# the lease fences uploads: an upload that would complete after its lease may
+# have passed to another packer is abandoned (here every lease is too short)
+my $errors = $node->safe_psql('postgres', 'SELECT sum(errors) FROM des.packer_stats()');
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.lease_timeout = '5s'; SELECT pg_reload_conf()");
+put_objects('fence', 50, 100);
+ok($node->poll_query_until('postgres', "SELECT sum(errors) > $errors FROM des.packer_stats()"),
+	'with a lease shorter than the fence margin, the upload is abandoned');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM des.objects WHERE name LIKE 'fence/%' AND state = 'packed'}), '0',
+	'nothing of it is committed');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM des.storage_list(des.storage_root() || '/') s
+	 WHERE NOT EXISTS (SELECT FROM des.containers c WHERE c.location = s.location AND c.state = 'committed')}),
+	'0', 'and no uncommitted key reached the bucket');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET des.lease_timeout; SELECT pg_reload_conf()");
+check_all('after the lease is long enough again');
+
 is($node->safe_psql('postgres', q{SELECT ok FROM des.health() WHERE "check" = 'storage reachable'}), 't',
 	'des.health reaches the bucket');
 
