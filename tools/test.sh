@@ -110,12 +110,13 @@ count regress "$logs/regress.count"
 echo "== TAP tests (restarts and crashes; run as postgres: initdb refuses root)"
 tapdir=$(mktemp -d /tmp/pg_des_tap.XXXXXX)
 cp -r test/t "$tapdir/"
+cp docs/postgres_exporter.yaml "$tapdir/"	# 003_packer.pl runs its queries
 chmod 755 "$tapdir"
 chown -R postgres "$tapdir" 2>/dev/null || true
 as_postgres=(runuser -u postgres --)
 [ "$(id -un)" = postgres ] && as_postgres=()
 "${as_postgres[@]}" env PATH="/usr/lib/postgresql/15/bin:$PATH" \
-	PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl \
+	PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl PG_DES_EXPORTER_YAML="$tapdir/postgres_exporter.yaml" \
 	PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
 	bash -c "cd '$tapdir' && prove -v t/*.pl" >"$logs/tap" 2>&1
 grep -E '^(ok|not ok) [0-9]+|^Result:' "$logs/tap"

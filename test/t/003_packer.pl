@@ -222,5 +222,24 @@ is($node->safe_psql('postgres', q{SELECT string_agg("check", ', ') FILTER (WHERE
 is($node->safe_psql('postgres', q{SELECT pending + marked, open_containers, containers > 0 FROM des.stat_storage}),
 	'0|0|t', 'des.stat_storage: no backlog, no open container');
 
+# every query of the documented postgres_exporter file runs and returns rows
+my $yaml = $ENV{PG_DES_EXPORTER_YAML} // 'postgres_exporter.yaml';
+SKIP:
+{
+	skip "no $yaml (set PG_DES_EXPORTER_YAML to docs/postgres_exporter.yaml)", 1 unless -f $yaml;
+	open(my $y, '<', $yaml) or die;
+	my $text = do { local $/; <$y> };
+	close $y;
+	my @queries = $text =~ /^\s+query:\s*\|\n((?:[ ]{4,}.*\n)+)/mg;
+	my $bad = 0;
+	for my $query (@queries)
+	{
+		my ($ret, $out, $err) = $node->psql('postgres', "SELECT count(*) > 0 FROM ($query) q");
+		$bad++ if $ret != 0 || $out ne 't';
+		diag("exporter query failed: $err") if $ret != 0;
+	}
+	ok(@queries >= 3 && $bad == 0, 'the ' . scalar(@queries) . ' postgres_exporter queries run and return rows');
+}
+
 $node->stop;
 done_testing();
