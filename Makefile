@@ -26,7 +26,7 @@ REGRESS = archive_basic archive_errors archive_privileges
 REGRESS_OPTS = --inputdir=. --load-extension=pg_des
 
 # concurrency (SKIP LOCKED claims): isolation specs in test/specs, expected output in test/expected
-ISOLATION = marker_claim packer_lease
+ISOLATION = marker_claim packer_lease source_claim
 ISOLATION_OPTS = --inputdir=test --load-extension=pg_des
 
 PG_CPPFLAGS = -Iinclude -Isrc/backend -std=gnu11

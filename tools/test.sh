@@ -82,7 +82,7 @@ cat >"$work/aws/credentials" <<'AWSCRED'
 aws_access_key_id = pgdes-test-key
 aws_secret_access_key = pgdes-test-secret
 AWSCRED
-tests="archive_basic archive_errors archive_privileges names pipeline_catalog pipeline_packer s3_archives s3_interop"
+tests="archive_basic archive_errors archive_privileges names pipeline_catalog pipeline_packer pipeline_sources s3_archives s3_interop"
 if $have_fixtures; then
 	cp -r "$fixtures" "$work/fixtures"
 	tests="$tests archive_fixtures"

@@ -66,6 +66,7 @@ typedef struct MarkerShared
 	pg_atomic_uint64 errors;
 	pg_atomic_uint64 sources;	/* objects registered by URL fetched and staged */
 	pg_atomic_uint64 source_failures;
+	pg_atomic_uint64 table_rows;	/* rows claimed from registered source tables */
 	pg_atomic_uint64 last_batch_at;	/* TimestampTz */
 	int			procno;			/* for wake-ups; -1 when not running */
 } MarkerShared;
@@ -92,6 +93,7 @@ DesMarkerShmemStartup(void)
 		pg_atomic_init_u64(&marker->errors, 0);
 		pg_atomic_init_u64(&marker->sources, 0);
 		pg_atomic_init_u64(&marker->source_failures, 0);
+		pg_atomic_init_u64(&marker->table_rows, 0);
 		pg_atomic_init_u64(&marker->last_batch_at, 0);
 		marker->procno = -1;
 	}
@@ -134,6 +136,29 @@ marker_run_batch(int limit)
 	marked = DatumGetInt32(DesSpiValue(1, &isnull));
 	DesWorkerCommit(true);
 	return marked;
+}
+
+/* One round over the registered source tables (des.register_source); returns rows claimed. */
+static int
+marker_run_source_tables(void)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	bool		isnull;
+	int			claimed;
+
+	if (!DesWorkerBegin("SELECT des.claim_sources_rows($1)"))
+	{
+		DesWorkerCommit(false);
+		return 0;
+	}
+	args[0] = Int32GetDatum(des_marker_batch_size);
+	if (!DesSpiOneRow("SELECT des.claim_sources_rows($1)", 1, argtypes, args, NULL))
+		elog(ERROR, "des.claim_sources_rows did not return a row");
+	claimed = DatumGetInt32(DesSpiValue(1, &isnull));
+	DesWorkerCommit(true);
+	pg_atomic_fetch_add_u64(&marker->table_rows, (uint64) claimed);
+	return claimed;
 }
 
 /* ---- objects registered by URL: claim (one transaction), fetch (none), stage (one) ---- */
@@ -429,6 +454,7 @@ DesMarkerMain(Datum arg)
 	{
 		volatile int marked = -1;	/* set inside PG_TRY, read after it */
 		volatile int fetched = 0;
+		volatile int from_tables = 0;
 		long		wait_ms = des_marker_naptime_ms;
 		volatile int allowance;
 
@@ -448,6 +474,7 @@ DesMarkerMain(Datum arg)
 				release_source_claims();
 				claims_released = true;
 			}
+			from_tables = marker_run_source_tables();
 			fetched = marker_run_sources(loop_cxt);
 			MemoryContextSwitchTo(loop_cxt);
 			if (allowance > 0)
@@ -471,7 +498,8 @@ DesMarkerMain(Datum arg)
 				rate_tokens -= marked;
 		}
 		/* a full batch (or round of sources) means a backlog: go on without sleeping */
-		if (allowance == 0 || (marked < allowance && fetched < des_source_claim_batch))
+		if (allowance == 0 ||
+			(marked < allowance && fetched < des_source_claim_batch && from_tables < des_marker_batch_size))
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 allowance == 0 ? wait_ms : des_marker_naptime_ms, PG_WAIT_EXTENSION);
@@ -488,8 +516,8 @@ Datum
 des_marker_stats(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[7];
-	bool		nulls[7] = {0};
+	Datum		values[8];
+	bool		nulls[8] = {0};
 	uint32		pid;
 	uint64		last;
 
@@ -510,6 +538,7 @@ des_marker_stats(PG_FUNCTION_ARGS)
 	nulls[4] = last == 0;
 	values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->sources));
 	values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->source_failures));
+	values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->table_rows));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

@@ -2,7 +2,8 @@
 
 CREATE FUNCTION des.marker_stats(OUT pid int, OUT batches bigint, OUT marked bigint,
                                  OUT errors bigint, OUT last_batch_at timestamptz,
-                                 OUT sources_fetched bigint, OUT source_failures bigint)
+                                 OUT sources_fetched bigint, OUT source_failures bigint,
+                                 OUT source_table_rows bigint)
 AS 'MODULE_PATHNAME', 'des_marker_stats'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.marker_stats() IS 'the marker worker: pid (NULL when not running) and counters since server start';

@@ -1,0 +1,228 @@
+-- Sources: a table of the user's whose rows the marker claims into the
+-- pipeline, as the DES marker did against source catalogs. See
+-- docs/pipeline.md, "Sources".
+
+CREATE TABLE des.sources (
+    id             int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    relation       regclass NOT NULL UNIQUE,
+    name_column    name NOT NULL,
+    data_column    name,
+    url_column     name,
+    meta_column    name,
+    status_column  name NOT NULL,
+    age_column     name,
+    pending_value  text NOT NULL,
+    claimed_value  text NOT NULL,
+    min_age        interval NOT NULL DEFAULT '0 s',
+    registered_by  regrole NOT NULL,
+    enabled        boolean NOT NULL DEFAULT true,
+    last_claim_at  timestamptz,
+    last_error     text,
+    CONSTRAINT sources_one_payload CHECK ((data_column IS NULL) <> (url_column IS NULL)),
+    CONSTRAINT sources_values_differ CHECK (pending_value <> claimed_value)
+);
+COMMENT ON TABLE des.sources IS 'tables of the user''s the marker claims rows from (des.register_source)';
+
+-- However a row gets here, it is registered by the role that inserts it, and
+-- the marker claims with that role's rights (see des.claim_source_rows); a
+-- source of URLs, which the marker fetches with its own rights, needs a role
+-- that may read server files.
+CREATE FUNCTION des.sources_check_registrar()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- bookkeeping updates (counters, errors, enabled) keep the registrar
+    IF TG_OP = 'UPDATE'
+       AND (NEW.relation, NEW.name_column, NEW.data_column, NEW.url_column, NEW.meta_column,
+            NEW.status_column, NEW.age_column, NEW.pending_value, NEW.claimed_value, NEW.registered_by)
+           IS NOT DISTINCT FROM
+           (OLD.relation, OLD.name_column, OLD.data_column, OLD.url_column, OLD.meta_column,
+            OLD.status_column, OLD.age_column, OLD.pending_value, OLD.claimed_value, OLD.registered_by) THEN
+        RETURN NEW;
+    END IF;
+    NEW.registered_by := current_user::regrole;
+    IF NEW.url_column IS NOT NULL AND NOT pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') THEN
+        RAISE EXCEPTION 'permission denied to register table % with URLs as a source', NEW.relation
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The marker reads the URLs itself: the registering role needs the privileges of pg_read_server_files.';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER sources_registrar BEFORE INSERT OR UPDATE ON des.sources
+    FOR EACH ROW EXECUTE FUNCTION des.sources_check_registrar();
+
+CREATE FUNCTION des.source_column_type(tbl regclass, col name)
+RETURNS regtype
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.atttypid::regtype FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+
+CREATE FUNCTION des.register_source(tbl regclass, name_column name,
+                                    data_column name DEFAULT NULL, url_column name DEFAULT NULL,
+                                    status_column name DEFAULT 'status',
+                                    pending_value text DEFAULT 'pending',
+                                    claimed_value text DEFAULT 'queued',
+                                    age_column name DEFAULT NULL, min_age interval DEFAULT '0 s',
+                                    meta_column name DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+    want text;
+    got regtype;
+    new_id int;
+BEGIN
+    IF (data_column IS NULL) = (url_column IS NULL) THEN
+        RAISE EXCEPTION 'give exactly one of data_column and url_column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pending_value IS NULL OR claimed_value IS NULL OR pending_value = claimed_value THEN
+        RAISE EXCEPTION 'pending_value and claimed_value must be given and differ'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) <> 'r' THEN
+        RAISE EXCEPTION '% is not a plain table', tbl USING ERRCODE = 'wrong_object_type',
+            HINT = 'Register the partitions of a partitioned table one by one.';
+    END IF;
+    -- every named column exists with a usable type
+    FOR col, want IN
+        SELECT c, w FROM (VALUES (name_column, 'text'), (data_column, 'bytea'), (url_column, 'text'),
+                                 (status_column, 'text'), (age_column, 'timestamptz'),
+                                 (meta_column, 'jsonb')) v(c, w)
+         WHERE c IS NOT NULL
+    LOOP
+        got := des.source_column_type(tbl, col);
+        IF got IS NULL THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl USING ERRCODE = 'undefined_column';
+        END IF;
+        IF NOT (got = want::regtype
+                OR (want = 'text' AND got IN ('character varying'::regtype, 'character'::regtype, 'name'::regtype))
+                OR (want = 'timestamptz' AND got IN ('timestamp without time zone'::regtype, 'date'::regtype))) THEN
+            RAISE EXCEPTION 'column "%" of table % is %, not %', col, tbl, got, want
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    END LOOP;
+    -- the marker reads and updates the table with its own rights: the caller
+    -- must be allowed to do the same, and to read what the URLs point to
+    IF NOT (has_table_privilege(tbl, 'SELECT') AND has_column_privilege(tbl, status_column, 'UPDATE')) THEN
+        RAISE EXCEPTION 'permission denied to register table % as a source', tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The caller needs SELECT on the table and UPDATE on its status column.';
+    END IF;
+    INSERT INTO des.sources (relation, name_column, data_column, url_column, meta_column, status_column,
+                             age_column, pending_value, claimed_value, min_age, registered_by)
+    VALUES (tbl, name_column, data_column, url_column, meta_column, status_column,
+            age_column, pending_value, claimed_value, coalesce(min_age, '0 s'), current_user::regrole)
+    ON CONFLICT (relation) DO NOTHING
+    RETURNING id INTO new_id;
+    IF new_id IS NULL THEN
+        RAISE EXCEPTION 'table % is already a source', tbl USING ERRCODE = 'duplicate_object',
+            HINT = 'des.unregister_source() it first to change how it is read.';
+    END IF;
+    RETURN new_id;
+END $$;
+COMMENT ON FUNCTION des.register_source(regclass, name, name, name, name, text, text, name, interval, name) IS
+  'make a table a source: the marker claims its pending rows (SKIP LOCKED) into des.objects and sets their status';
+
+CREATE FUNCTION des.unregister_source(tbl regclass)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH d AS (DELETE FROM des.sources s WHERE s.relation = tbl RETURNING 1)
+    SELECT count(*) > 0 FROM d
+$$;
+
+-- Claim up to batch_size pending rows of one source: each becomes an object
+-- (staged bytes, or a URL the marker fetches) and its status the claimed
+-- value, in the caller's transaction. Rows locked elsewhere are skipped.
+-- A row whose name is already an object is only flipped (a retry after a
+-- crash between the two is harmless: both happen in one transaction).
+CREATE FUNCTION des.claim_source_rows(source_id int, batch_size int DEFAULT 1000)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s des.sources;
+    n int;
+    prev_role text := current_setting('role');
+BEGIN
+    SELECT * INTO s FROM des.sources WHERE id = source_id AND enabled;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    -- read and update the table, and insert the objects, as the role that
+    -- registered it: the marker lends it no rights of its own
+    PERFORM set_config('role', s.registered_by::text, true);
+    EXECUTE format(
+        'WITH claimed AS (
+             SELECT ctid AS row_id, %1$I::text AS name, %2$s AS data, %3$s AS url, %4$s AS meta
+               FROM %5$s
+              WHERE %6$I = $1 AND %1$I IS NOT NULL AND %9$s IS NOT NULL %7$s
+              %8$s
+              LIMIT $3
+                FOR UPDATE SKIP LOCKED
+         ), objects AS (
+             INSERT INTO des.objects (id, name, shard, size, meta, staged, source_url)
+             SELECT des.next_id(), c.name, des.shard_of(c.name), length(c.data),
+                    CASE WHEN jsonb_typeof(c.meta) = ''object'' THEN c.meta ELSE ''{}'' END, c.data, c.url
+               FROM claimed c
+              WHERE c.name <> ''''
+             ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
+         ), flipped AS (
+             UPDATE %5$s t SET %6$I = $2 WHERE t.ctid = ANY (ARRAY(SELECT c.row_id FROM claimed c))
+             RETURNING 1
+         )
+         SELECT count(*) FROM flipped',
+        s.name_column,
+        CASE WHEN s.data_column IS NULL THEN 'NULL::bytea' ELSE quote_ident(s.data_column) END,
+        CASE WHEN s.url_column IS NULL THEN 'NULL::text' ELSE quote_ident(s.url_column) || '::text' END,
+        CASE WHEN s.meta_column IS NULL THEN '''{}''::jsonb' ELSE quote_ident(s.meta_column) END,
+        s.relation::text,
+        s.status_column,
+        CASE WHEN s.age_column IS NULL THEN ''
+             ELSE format('AND %I <= now() - $4', s.age_column) END,
+        CASE WHEN s.age_column IS NULL THEN '' ELSE format('ORDER BY %I', s.age_column) END,
+        quote_ident(coalesce(s.data_column, s.url_column)))
+      INTO n
+     USING s.pending_value, s.claimed_value, batch_size, s.min_age;
+    PERFORM set_config('role', prev_role, true);
+    IF n > 0 THEN
+        -- bookkeeping only: skipped if another claimer holds the row, so
+        -- concurrent markers never wait on each other here
+        UPDATE des.sources SET last_claim_at = now(), last_error = NULL
+         WHERE id = (SELECT id FROM des.sources WHERE id = source_id FOR UPDATE SKIP LOCKED);
+    END IF;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION des.claim_source_rows(int, int) IS
+  'the marker''s claim from one source table: pending rows become objects, their status the claimed value';
+
+-- Every enabled source once, each in its own subtransaction: a broken
+-- source (dropped column, lost privilege) records its error and the others go on.
+CREATE FUNCTION des.claim_sources_rows(batch_size int DEFAULT 1000)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src record;
+    total int := 0;
+BEGIN
+    FOR src IN SELECT id FROM des.sources WHERE enabled ORDER BY last_claim_at NULLS FIRST, id LOOP
+        BEGIN
+            total := total + des.claim_source_rows(src.id, batch_size);
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE des.sources SET last_error = SQLSTATE || ': ' || SQLERRM
+             WHERE id = (SELECT id FROM des.sources WHERE id = src.id FOR UPDATE SKIP LOCKED);
+        END;
+    END LOOP;
+    RETURN total;
+END $$;
