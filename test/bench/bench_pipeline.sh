@@ -151,6 +151,6 @@ chmod 0755 "$inner"
 
 echo "== bench_pipeline: $MARK_ROWS rows to mark; $E2E_SMALL x 1 KiB and $E2E_LARGE x 64 KiB end to end" >&2
 LAKE="$dir/lake" MARK_ROWS=$MARK_ROWS E2E_SMALL=$E2E_SMALL E2E_LARGE=$E2E_LARGE \
-	pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.storage="$dir/lake" -o des.packers=2 \
+	pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_des -o des.storage="$dir/lake" -o des.packers=2 \
 	-o des.marker_naptime=100ms -o des.packer_naptime=100ms -o max_wal_size=4GB \
 	bash "$inner"

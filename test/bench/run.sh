@@ -5,6 +5,9 @@
 #   1-3  test/bench/bench_core     PostgreSQL-free core: writer and reader
 #   4    test/bench/bench_sql.sh   SQL: batch des.archive_read vs single calls
 #                                  (needs `make install`; uses pg_virtualenv)
+#   5    test/bench/bench_s3.sh    S3 (needs the test harness)
+#   6-7  test/bench/bench_pipeline.sh  marking rate; a backlog packed end to
+#                                  end vs INSERT (workers running)
 #
 # Every figure is printed beside a baseline measured in the same run; the
 # ratio column is pg_des / baseline in the unit shown (for rates, higher means
@@ -51,6 +54,15 @@ if [ -n "${BENCH_SKIP_S3:-}" ] && [ "${BENCH_SKIP_S3}" != 0 ]; then
 else
 	test/bench/bench_s3.sh >>"$rows" || {
 		printf 'ROW\t5 S3 benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+fi
+
+if [ -n "${BENCH_SKIP_PIPELINE:-}" ] && [ "${BENCH_SKIP_PIPELINE}" != 0 ]; then
+	printf 'ROW\t6-7 pipeline benchmarks\tskipped (BENCH_SKIP_PIPELINE)\t-\t-\t-\t-\n' >>"$rows"
+else
+	test/bench/bench_pipeline.sh >>"$rows" || {
+		printf 'ROW\t6-7 pipeline benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi

@@ -199,6 +199,29 @@ for my $point ('after_lease', 'mid_write', 'after_write')
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT name) FROM des.objects WHERE name LIKE 'k%'}),
 	'2100|2100', 'after three crashes: 2100 objects, each once');
 
+# ---- kill -9 of the postmaster itself while a packer writes ----
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = 'mid_write'; SELECT pg_reload_conf()");
+put_objects('pm', 1, 700, 1000);
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at mid_write%'}),
+	'a packer is writing');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at');
+open(my $pidfile, '<', $node->data_dir . '/postmaster.pid') or die;
+my $pmpid = <$pidfile>;
+close $pidfile;
+chomp $pmpid;
+$node->kill9;
+# the postmaster is gone; its children notice and exit (WL_EXIT_ON_PM_DEATH)
+my $waited = 0;
+while (kill(0, $pmpid) && $waited++ < 100) { select(undef, undef, undef, 0.1); }
+ok(!kill(0, $pmpid), 'the postmaster is gone');
+sleep 3;
+$node->start;
+ok(1, 'the server starts again after kill -9 of the postmaster');
+check_all('kill -9 of the postmaster');
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT name) FROM des.objects WHERE name LIKE 'pm/%'}),
+	'700|700', 'the 700 objects written at the crash are all there, each once');
+
 # ---- kill -9 of the marker while it fetches a source ----
 $node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = 'mid_fetch'; SELECT pg_reload_conf()");
 $node->safe_psql('postgres', "SELECT des.put_url('url/late', 'file://$sources/f2.bin')");
