@@ -25,7 +25,7 @@ BEGIN
                claimed_until = NULL,
                updated_at = now()
           FROM f
-         WHERE o.id = f.id AND o.state IN ('pending', 'marked')
+         WHERE o.id = ANY (ids) AND o.id = f.id AND o.state IN ('pending', 'marked')
         RETURNING o.id, o.state, o.attempts, o.last_error
     ), buried AS (
         INSERT INTO des.dead_letters AS d (object_id, error, attempts)
@@ -239,6 +239,7 @@ DECLARE
     c record;
     n_entries int := coalesce(cardinality(names), 0);
     missing int;
+    written_ids bigint[];
 BEGIN
     SELECT ct.id, ct.day, ct.shard, ct.state, ct.location INTO c
       FROM des.containers ct WHERE ct.id = container_id FOR UPDATE;
@@ -251,13 +252,18 @@ BEGIN
                   DETAIL = 'It expired and another packer took it; that packer finishes the container.';
     END IF;
 
-    WITH written AS (SELECT u.name, u.hash FROM unnest(names, hashes) AS u(name, hash)),
-    flipped AS (
+    -- the written objects, found by name one index probe each (OFFSET 0 keeps
+    -- the planner from turning this into a join it might run as a nested scan
+    -- of the whole shard per entry when statistics are stale)
+    SELECT array_agg(x.id) INTO written_ids
+      FROM unnest(names, hashes) AS w(name, hash),
+           LATERAL (SELECT o.id, o.hash, o.state, o.day, o.shard FROM des.objects o
+                     WHERE o.name = w.name OFFSET 0) x
+     WHERE x.hash = w.hash AND x.state = 'marked' AND x.day = c.day AND x.shard = c.shard;
+    WITH flipped AS (
         UPDATE des.objects o
            SET state = 'packed', staged = NULL, claimed_until = NULL, not_before = NULL, updated_at = now()
-          FROM written w
-         WHERE o.name = w.name AND o.hash = w.hash AND o.state = 'marked'
-           AND o.day = c.day AND o.shard = c.shard
+         WHERE o.id = ANY (written_ids)
         RETURNING o.name, o.hash, o.size
     ), stored AS (
         -- a concurrent packer may have stored the same bytes first: then this
