@@ -66,6 +66,9 @@ CREATE TABLE des.objects (
 COMMENT ON TABLE des.objects IS 'every object by name: staged bytes or a source URL until packed';
 -- payloads are compressed (or not) by the archive writer, not twice by TOAST
 ALTER TABLE des.objects ALTER COLUMN staged SET STORAGE EXTERNAL;
+-- staged bytes of more than a few hundred bytes live out of line, so that
+-- marking and packing (updates of the row) copy a TOAST pointer, not the bytes
+ALTER TABLE des.objects SET (toast_tuple_target = 256);
 CREATE INDEX objects_pending ON des.objects (shard, created_at, id) WHERE state = 'pending';
 CREATE INDEX objects_marked ON des.objects (day, shard, id) WHERE state = 'marked';
 -- objects registered by URL and not fetched yet: the marker's other queue
