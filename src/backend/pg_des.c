@@ -155,8 +155,13 @@ _PG_init(void)
 							NULL,
 							&des_worker_restart_s, 10, 1, 3600,
 							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.markers",
+							"Number of marker background workers.",
+							NULL,
+							&des_markers, 1, 0, 16,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.marker_rate_limit",
-							"Most objects the marker marks per second (token bucket; 0 = no limit).",
+							"Most objects the markers mark per second, together (token bucket; 0 = no limit).",
 							NULL,
 							&des_marker_rate_limit, 0, 0, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);

@@ -22,6 +22,7 @@ extern int	des_worker_restart_s;
 extern Size DesMarkerShmemSize(void);
 extern void DesMarkerShmemStartup(void);
 extern void DesRegisterWorkers(void);
+extern int	des_markers;
 extern int	des_marker_rate_limit;
 extern int	des_source_claim_batch;
 

@@ -71,12 +71,17 @@ typedef struct MarkerShared
 	int			procno;			/* for wake-ups; -1 when not running */
 } MarkerShared;
 
-static MarkerShared *marker = NULL;
+#define DES_MAX_MARKERS 16
+
+int			des_markers = 1;
+
+static MarkerShared *marker_slots = NULL;	/* DES_MAX_MARKERS of them */
+static MarkerShared *marker = NULL;	/* in a marker process: its own slot */
 
 Size
 DesMarkerShmemSize(void)
 {
-	return MAXALIGN(sizeof(MarkerShared));
+	return MAXALIGN(sizeof(MarkerShared) * DES_MAX_MARKERS);
 }
 
 void
@@ -84,35 +89,45 @@ DesMarkerShmemStartup(void)
 {
 	bool		found;
 
-	marker = ShmemInitStruct("pg_des marker", sizeof(MarkerShared), &found);
+	marker_slots = ShmemInitStruct("pg_des markers", sizeof(MarkerShared) * DES_MAX_MARKERS, &found);
 	if (!found)
 	{
-		pg_atomic_init_u32(&marker->pid, 0);
-		pg_atomic_init_u64(&marker->batches, 0);
-		pg_atomic_init_u64(&marker->marked, 0);
-		pg_atomic_init_u64(&marker->errors, 0);
-		pg_atomic_init_u64(&marker->sources, 0);
-		pg_atomic_init_u64(&marker->source_failures, 0);
-		pg_atomic_init_u64(&marker->table_rows, 0);
-		pg_atomic_init_u64(&marker->last_batch_at, 0);
-		marker->procno = -1;
+		for (int i = 0; i < DES_MAX_MARKERS; i++)
+		{
+			MarkerShared *m = &marker_slots[i];
+
+			pg_atomic_init_u32(&m->pid, 0);
+			pg_atomic_init_u64(&m->batches, 0);
+			pg_atomic_init_u64(&m->marked, 0);
+			pg_atomic_init_u64(&m->errors, 0);
+			pg_atomic_init_u64(&m->sources, 0);
+			pg_atomic_init_u64(&m->source_failures, 0);
+			pg_atomic_init_u64(&m->table_rows, 0);
+			pg_atomic_init_u64(&m->last_batch_at, 0);
+			m->procno = -1;
+		}
 	}
 }
 
+/* des.markers markers: all claim with SKIP LOCKED, so they never take the same work */
 void
 DesRegisterWorkers(void)
 {
-	BackgroundWorker w;
+	for (int i = 1; i <= des_markers; i++)
+	{
+		BackgroundWorker w;
 
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	w.bgw_restart_time = des_worker_restart_s;
-	snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
-	snprintf(w.bgw_function_name, BGW_MAXLEN, "DesMarkerMain");
-	snprintf(w.bgw_name, BGW_MAXLEN, "pg_des marker");
-	snprintf(w.bgw_type, BGW_MAXLEN, "pg_des marker");
-	RegisterBackgroundWorker(&w);
+		memset(&w, 0, sizeof(w));
+		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		w.bgw_restart_time = des_worker_restart_s;
+		snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
+		snprintf(w.bgw_function_name, BGW_MAXLEN, "DesMarkerMain");
+		snprintf(w.bgw_name, BGW_MAXLEN, "pg_des marker %d", i);
+		snprintf(w.bgw_type, BGW_MAXLEN, "pg_des marker");
+		w.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&w);
+	}
 }
 
 /* One batch of at most limit objects in its own transaction; returns how many it marked (-1: not ready). */
@@ -388,7 +403,7 @@ static int
 rate_allowance(long *wait_ms)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	double		rate = des_marker_rate_limit;
+	double		rate = (double) des_marker_rate_limit / Max(des_markers, 1);	/* shared by the markers */
 
 	*wait_ms = 0;
 	if (des_marker_rate_limit <= 0)
@@ -409,8 +424,10 @@ rate_allowance(long *wait_ms)
 PGDLLEXPORT void DesMarkerMain(Datum arg);
 
 /*
- * There is one marker: source claims still held at its start belong to a
- * previous process that died mid-fetch, so they are free at once.
+ * Source claims still held when a marker starts may belong to a previous
+ * process that died mid-fetch: they are freed at once. A claim of another
+ * marker that is alive is freed too; at worst that object is fetched twice,
+ * and staging is idempotent (des.stage_source only fills empty bytes).
  */
 static void
 release_source_claims(void)
@@ -445,7 +462,8 @@ DesMarkerMain(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
-	pgstat_report_appname("pg_des marker");
+	marker = &marker_slots[DatumGetInt32(arg) - 1];
+	pgstat_report_appname(psprintf("pg_des marker %d", DatumGetInt32(arg)));
 	DesWorkerSessionSetup();
 	pg_atomic_write_u32(&marker->pid, (uint32) MyProcPid);
 	marker->procno = MyProc->pgprocno;
@@ -526,45 +544,56 @@ DesMarkerMain(Datum arg)
 PG_FUNCTION_INFO_V1(des_marker_stats);
 PG_FUNCTION_INFO_V1(des_wake_marker);
 
-/* The marker's counters since server start (NULL pid when it is not running). */
+/* One row per configured marker: pid (NULL when not running) and counters since server start. */
 Datum
 des_marker_stats(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8] = {0};
-	uint32		pid;
-	uint64		last;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (marker == NULL)
+	if (marker_slots == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the marker needs pg_des in shared_preload_libraries")));
-	pid = pg_atomic_read_u32(&marker->pid);
-	last = pg_atomic_read_u64(&marker->last_batch_at);
-	values[0] = Int32GetDatum((int32) pid);
-	nulls[0] = pid == 0;
-	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->batches));
-	values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->marked));
-	values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->errors));
-	values[4] = TimestampTzGetDatum((TimestampTz) last);
-	nulls[4] = last == 0;
-	values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->sources));
-	values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->source_failures));
-	values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&marker->table_rows));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < des_markers && i < DES_MAX_MARKERS; i++)
+	{
+		MarkerShared *m = &marker_slots[i];
+		Datum		values[9];
+		bool		nulls[9] = {0};
+		uint32		pid = pg_atomic_read_u32(&m->pid);
+		uint64		last = pg_atomic_read_u64(&m->last_batch_at);
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Int32GetDatum((int32) pid);
+		nulls[1] = pid == 0;
+		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&m->batches));
+		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&m->marked));
+		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&m->errors));
+		values[5] = TimestampTzGetDatum((TimestampTz) last);
+		nulls[5] = last == 0;
+		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&m->sources));
+		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&m->source_failures));
+		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&m->table_rows));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
-/* Wake the marker now instead of at the end of its nap. */
+/* Wake every running marker now instead of at the end of its nap; false if none runs. */
 Datum
 des_wake_marker(PG_FUNCTION_ARGS)
 {
-	int			procno;
+	bool		woke = false;
 
-	if (marker == NULL || (procno = marker->procno) < 0 || pg_atomic_read_u32(&marker->pid) == 0)
-		PG_RETURN_BOOL(false);
-	SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-	PG_RETURN_BOOL(true);
+	for (int i = 0; marker_slots && i < des_markers && i < DES_MAX_MARKERS; i++)
+	{
+		int			procno = marker_slots[i].procno;
+
+		if (procno >= 0 && pg_atomic_read_u32(&marker_slots[i].pid) != 0)
+		{
+			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+			woke = true;
+		}
+	}
+	PG_RETURN_BOOL(woke);
 }

@@ -1,12 +1,14 @@
 -- Background workers (registered from shared_preload_libraries): counters and wake-ups.
 
-CREATE FUNCTION des.marker_stats(OUT pid int, OUT batches bigint, OUT marked bigint,
+CREATE FUNCTION des.marker_stats(OUT marker int, OUT pid int, OUT batches bigint, OUT marked bigint,
                                  OUT errors bigint, OUT last_batch_at timestamptz,
                                  OUT sources_fetched bigint, OUT source_failures bigint,
                                  OUT source_table_rows bigint)
+RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'des_marker_stats'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.marker_stats() IS 'the marker worker: pid (NULL when not running) and counters since server start';
+COMMENT ON FUNCTION des.marker_stats() IS
+  'one row per marker (des.markers): pid (NULL when not running) and counters since server start';
 
 CREATE VIEW des.stat_marker AS SELECT * FROM des.marker_stats();
 
@@ -14,7 +16,7 @@ CREATE FUNCTION des.wake_marker()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'des_wake_marker'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.wake_marker() IS 'wake the marker now; false when it is not running';
+COMMENT ON FUNCTION des.wake_marker() IS 'wake the markers now; false when none is running';
 
 CREATE FUNCTION des.packer_stats(OUT packer int, OUT pid int, OUT phase text,
                                  OUT containers bigint, OUT adopted bigint, OUT objects bigint,

@@ -30,18 +30,19 @@ AS $$
 DECLARE
     workers_on boolean := coalesce(current_setting('des.workers', true), 'on') = 'on';
     n_packers int := coalesce(current_setting('des.packers', true), '0')::int;
+    n_markers int := coalesce(current_setting('des.markers', true), '0')::int;
     alive int;
     age interval;
     n bigint;
     root text;
 BEGIN
-    "check" := 'marker running';
+    "check" := 'markers running';
     IF NOT workers_on THEN
         ok := true; detail := 'des.workers is off';
     ELSE
-        SELECT m.pid INTO alive FROM des.marker_stats() m;
-        ok := alive IS NOT NULL;
-        detail := CASE WHEN ok THEN 'pid ' || alive ELSE 'no marker process (see the server log)' END;
+        SELECT count(m.pid) INTO alive FROM des.marker_stats() m;
+        ok := alive = n_markers;
+        detail := format('%s of %s running', alive, n_markers);
     END IF;
     RETURN NEXT;
 

@@ -63,12 +63,31 @@ ok($node->poll_query_until('postgres', "SELECT state = 'marked' FROM des.objects
 
 $node->stop;
 
+# two markers share a backlog: each marks its part, none twice
+$node->append_conf('postgresql.conf', 'des.markers = 2');
+$node->start;
+ok($node->poll_query_until('postgres', 'SELECT count(pid) = 2 FROM des.marker_stats()'),
+	'with des.markers = 2 two markers run');
+$node->safe_psql('postgres',
+	"SELECT des.put('two/' || i, convert_to(i::text, 'UTF8')) FROM generate_series(1, 20000) i");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM des.objects WHERE state = 'pending'"), 'the two markers mark the backlog');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE marked > 0), sum(marked) >= 20000 FROM des.marker_stats()}),
+	'2|t', 'both took part');
+is($node->safe_psql('postgres',
+	"SELECT count(*) = count(DISTINCT name) AND bool_and(hash = des.blake2b(staged)) FROM des.objects"),
+	't', 'none twice, none wrong');
+is($node->safe_psql('postgres', q{SELECT ok, detail FROM des.health() WHERE "check" = 'markers running'}),
+	't|2 of 2 running', 'des.health counts them');
+$node->stop;
+
 # des.workers = off: no marker at all
 $node->append_conf('postgresql.conf', 'des.workers = off');
 $node->start;
 $node->safe_psql('postgres', "SELECT des.put('after-off', '\\x02'::bytea)");
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_des marker'"),
 	'0', 'with des.workers = off no marker runs');
-is($node->safe_psql('postgres', 'SELECT pid IS NULL FROM des.marker_stats()'), 't', 'and des.marker_stats says so');
+is($node->safe_psql('postgres', 'SELECT bool_and(pid IS NULL) FROM des.marker_stats()'), 't', 'and des.marker_stats says so');
 $node->stop;
 done_testing();
