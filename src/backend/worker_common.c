@@ -176,7 +176,7 @@ DesMsInterval(int64 ms)
  * a test can reset the setting, reload, then kill -9 the paused worker.
  */
 void
-DesDebugPause(const char *point)
+DesDebugPause(const char *point, void (*check) (const char *what))
 {
 	if (des_debug_pause_at == NULL || strcmp(des_debug_pause_at, point) != 0)
 		return;
@@ -186,5 +186,7 @@ DesDebugPause(const char *point)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		if (check)
+			check(point);		/* a worker's own shutdown rule (des.shutdown_timeout) */
 	}
 }

@@ -9,7 +9,7 @@
 extern char *des_storage;
 extern char *des_debug_pause_at;
 
-extern void DesDebugPause(const char *point);
+extern void DesDebugPause(const char *point, void (*check) (const char *what));
 
 extern void DesWorkerSessionSetup(void);
 extern bool DesWorkerBegin(const char *activity);

@@ -327,7 +327,7 @@ marker_run_sources(MemoryContext round_cxt)
 
 	/* outside any transaction: read the bytes */
 	MemoryContextSwitchTo(round_cxt);
-	DesDebugPause("mid_fetch");
+	DesDebugPause("mid_fetch", NULL);
 	for (int i = 0; i < n; i++)
 	{
 		SourceClaim *c = &claims[i];

@@ -681,7 +681,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			DesVecPush(&st->names, PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(name))));
 			DesVecPush(&st->hashes, PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(hash))));
 			if (st->names.n == 1)
-				DesDebugPause("mid_write");
+				DesDebugPause("mid_write", check_shutdown);
 			full = st->names.n >= des_container_max_entries ||
 				bytes >= (int64) des_container_max_bytes_kb * 1024;
 		}
@@ -755,7 +755,7 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 		if (!st->sink.write(st->sink.ctx, buf, (size_t) n, &err))
 			DesReportError(&err, st->location);
 	}
-	DesDebugPause("mid_upload");
+	DesDebugPause("mid_upload", check_shutdown);
 	/*
 	 * No row lock is held during an upload, so the lease is the only fence:
 	 * once it may have passed to another packer (which writes the same key),
@@ -784,7 +784,7 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 	st->etag = pstrdup(st->s3_object->etag);
 	DesS3ObjectFree(st->s3_object);
 	st->s3_object = NULL;
-	DesDebugPause("after_upload");
+	DesDebugPause("after_upload", check_shutdown);
 
 	if (!DesWorkerBegin("pg_des packer: committing an uploaded container"))
 	{
@@ -828,7 +828,7 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 	write_entries(st, step_cxt);
 	stored = finish_archive(st);
 	step_cleanup(st);
-	DesDebugPause("after_write");
+	DesDebugPause("after_write", check_shutdown);
 	if (st->loc->kind == DES_LOCATION_LOCAL || !stored)
 		commit_container(st, false);
 	else
@@ -865,7 +865,7 @@ packer_step(const char *holder, MemoryContext step_cxt)
 		leased = lease_step(st, holder);
 		if (leased)
 		{
-			DesDebugPause("after_lease");
+			DesDebugPause("after_lease", check_shutdown);
 			if (!(st->resumed && adopt_step(st, step_cxt)))
 				write_step(st, step_cxt);
 		}

@@ -61,6 +61,21 @@ is($node->safe_psql('postgres', 'SELECT des.wake_marker()'), 't', 'des.wake_mark
 ok($node->poll_query_until('postgres', "SELECT state = 'marked' FROM des.objects WHERE name = 'late'"),
 	'and it goes on marking');
 
+# des.marker_rate_limit: 100 objects/s (a bucket of one second) cannot mark 1,000 in 2 s
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.marker_rate_limit = 100; SELECT pg_reload_conf()");
+sleep 1;	# the marker takes the new setting at its next round
+my $t0 = time();
+$node->safe_psql('postgres',
+	"SELECT des.put('rl/' || i, convert_to(i::text, 'UTF8')) FROM generate_series(1, 1000) i");
+sleep 2;
+my $marked_2s = $node->safe_psql('postgres', "SELECT count(*) FROM des.objects WHERE name LIKE 'rl/%' AND state = 'marked'");
+my $elapsed = time() - $t0;
+cmp_ok($marked_2s, '<=', 100 * ($elapsed + 2), "the rate limit holds marking back ($marked_2s marked in about $elapsed s)");
+cmp_ok($marked_2s, '>', 0, 'but it marks');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET des.marker_rate_limit; SELECT pg_reload_conf()");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM des.objects WHERE state = 'pending'"),
+	'without the limit the rest is marked');
+
 $node->stop;
 
 # two markers share a backlog: each marks its part, none twice

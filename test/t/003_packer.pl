@@ -244,6 +244,32 @@ ok($node->poll_query_until('postgres',
 	'after SIGTERM packer 1 is restarted');
 check_all('after SIGTERM');
 
+# ---- SIGTERM while a step cannot finish: abandoned after des.shutdown_timeout ----
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET des.debug_pause_at = 'mid_write';
+	ALTER SYSTEM SET des.shutdown_timeout = '1s';
+	SELECT pg_reload_conf()});
+put_objects('st', 1, 400, 1000);
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at mid_write%'}),
+	'a packer is stuck in a step');
+sleep 1;	# both packers may have leased a shard: let them reach the pause too
+my @stuck = split /\n/, $node->safe_psql('postgres', q{
+	SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at mid_write%'});
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; ALTER SYSTEM RESET des.shutdown_timeout; SELECT pg_reload_conf()');
+kill 'TERM', @stuck;
+ok($node->poll_query_until('postgres',
+	'SELECT count(*) = 0 FROM pg_stat_activity WHERE pid IN (' . join(',', @stuck) . ')'),
+	'after SIGTERM the stuck packers give up their step and exit');
+# a packer that paused after the list was taken (it had not reloaded yet) gets the same
+sleep 1;
+my @late = split /\n/, $node->safe_psql('postgres', q{
+	SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at mid_write%'});
+kill 'TERM', @late if @late;
+like(slurp_file($node->logfile), qr/packer abandons mid_write: shutting down/,
+	'saying it abandons the step after des.shutdown_timeout');
+check_all('after a step abandoned at shutdown');
+
 # ---- des.orphans finds what no catalog row accounts for; only remove deletes ----
 mkdir "$storage/2020-01-01";
 open($fh, '>', "$storage/2020-01-01/00-000000.des") or die;
