@@ -11,6 +11,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/bgworker.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
@@ -24,6 +25,31 @@
 
 char	   *des_storage = NULL;
 char	   *des_debug_pause_at = NULL;
+
+/*
+ * Register count static workers running function, named "<type> 1" ..
+ * "<type> N" (backend_type <type>); each gets its number as its argument.
+ * They restart des.worker_restart_time after an error exit.
+ */
+void
+DesRegisterStaticWorkers(const char *function, const char *type, int count)
+{
+	for (int i = 1; i <= count; i++)
+	{
+		BackgroundWorker w;
+
+		memset(&w, 0, sizeof(w));
+		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		w.bgw_restart_time = des_worker_restart_s;
+		snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
+		snprintf(w.bgw_function_name, BGW_MAXLEN, "%s", function);
+		snprintf(w.bgw_name, BGW_MAXLEN, "%s %d", type, i);
+		snprintf(w.bgw_type, BGW_MAXLEN, "%s", type);
+		w.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&w);
+	}
+}
 
 /*
  * Start a transaction with SPI connected. Returns false (transaction still

@@ -11,6 +11,7 @@ extern char *des_debug_pause_at;
 
 extern void DesDebugPause(const char *point, void (*check) (const char *what));
 
+extern void DesRegisterStaticWorkers(const char *function, const char *type, int count);
 extern void DesWorkerSessionSetup(void);
 extern bool DesWorkerBegin(const char *activity);
 extern void DesWorkerCommit(bool connected);

@@ -113,21 +113,7 @@ DesMarkerShmemStartup(void)
 void
 DesRegisterWorkers(void)
 {
-	for (int i = 1; i <= des_markers; i++)
-	{
-		BackgroundWorker w;
-
-		memset(&w, 0, sizeof(w));
-		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		w.bgw_restart_time = des_worker_restart_s;
-		snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
-		snprintf(w.bgw_function_name, BGW_MAXLEN, "DesMarkerMain");
-		snprintf(w.bgw_name, BGW_MAXLEN, "pg_des marker %d", i);
-		snprintf(w.bgw_type, BGW_MAXLEN, "pg_des marker");
-		w.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&w);
-	}
+	DesRegisterStaticWorkers("DesMarkerMain", "pg_des marker", des_markers);
 }
 
 /* One batch of at most limit objects in its own transaction; returns how many it marked (-1: not ready). */

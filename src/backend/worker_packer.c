@@ -142,21 +142,7 @@ DesPackerShmemStartup(void)
 void
 DesRegisterPackers(void)
 {
-	for (int i = 1; i <= des_packers; i++)
-	{
-		BackgroundWorker w;
-
-		memset(&w, 0, sizeof(w));
-		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		w.bgw_restart_time = des_worker_restart_s;
-		snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
-		snprintf(w.bgw_function_name, BGW_MAXLEN, "DesPackerMain");
-		snprintf(w.bgw_name, BGW_MAXLEN, "pg_des packer %d", i);
-		snprintf(w.bgw_type, BGW_MAXLEN, "pg_des packer");
-		w.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&w);
-	}
+	DesRegisterStaticWorkers("DesPackerMain", "pg_des packer", des_packers);
 }
 
 static void
