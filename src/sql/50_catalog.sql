@@ -279,6 +279,7 @@ DECLARE
     max_shard int;
     quota int;
     marked int;
+    claimed bigint[];
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
@@ -291,7 +292,7 @@ BEGIN
     -- every shard gets the same quota, so a busy shard cannot starve the others;
     -- rows locked by someone else are skipped, never waited for
     quota := greatest(1, ceil(batch_size::numeric / (max_shard + 1))::int);
-    WITH claimed AS (
+    claimed := ARRAY(
         SELECT c.id
           FROM generate_series(0, max_shard) AS s(shard),
                LATERAL (SELECT o.id
@@ -303,8 +304,22 @@ BEGIN
                          ORDER BY o.created_at, o.id
                          LIMIT quota
                            FOR UPDATE SKIP LOCKED) c
-         LIMIT batch_size
-    ), done AS (
+         LIMIT batch_size);
+    -- quota that emptier shards left unused goes to the others, so a batch is
+    -- full while there is a backlog (the worker sleeps only after a short one)
+    IF cardinality(claimed) < batch_size THEN
+        claimed := claimed || ARRAY(
+            SELECT o.id
+              FROM des.objects o
+             WHERE o.state = 'pending' AND o.staged IS NOT NULL
+               AND o.created_at <= now() - min_age
+               AND (o.not_before IS NULL OR o.not_before <= now())
+               AND o.id <> ALL (claimed)
+             ORDER BY o.shard, o.created_at, o.id
+             LIMIT batch_size - cardinality(claimed)
+               FOR UPDATE SKIP LOCKED);
+    END IF;
+    WITH done AS (
         UPDATE des.objects o
            SET state = 'marked',
                hash = des.blake2b(o.staged),
@@ -312,7 +327,7 @@ BEGIN
                day = (o.created_at AT TIME ZONE 'UTC')::date,
                updated_at = now()
          -- = ANY of an array: an index probe per row, never a scan of the table
-         WHERE o.id = ANY (ARRAY(SELECT claimed.id FROM claimed))
+         WHERE o.id = ANY (claimed)
         RETURNING 1
     )
     SELECT count(*) INTO marked FROM done;
