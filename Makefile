@@ -16,7 +16,7 @@ BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o 
 	src/backend/hash_funcs.o src/backend/shmem.o src/backend/s3_client.o src/backend/s3_config.o \
 	src/backend/s3_storage.o src/backend/storage_list.o src/backend/index_cache.o \
 	src/backend/names.o src/backend/worker_common.o src/backend/worker_marker.o \
-	src/backend/worker_packer.o
+	src/backend/worker_packer.o src/backend/sources.o
 OBJS = $(CORE_OBJS) $(BACKEND_OBJS)
 
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))

@@ -117,7 +117,9 @@ SELECT des.archive_write(:'dir' || '/2026-01-01/00-000000.des', 'x', '\x01'::byt
 SELECT des.archive_write(location, 'p/a', '\x0a'::bytea, NULL) ->> 'entries' AS committed_file
   FROM des.containers WHERE id = :cid;
 SELECT replace(location, :'dir', '<dir>') AS location, size > 0 AS sized, removed FROM des.orphans(:'dir');
-SELECT replace(location, :'dir', '<dir>') AS location, removed FROM des.orphans(:'dir', remove => true);
+-- removing is only for the storage root itself (test/t/003_packer.pl does that)
+SELECT regexp_replace(try(format('SELECT * FROM des.orphans(%L, remove => true)', :'dir')), '"[^"]*"', '"<root>"') AS refused;
+SELECT des.storage_delete(location) AS deleted_by_hand FROM des.orphans(:'dir');
 SELECT count(*) AS left_after_remove FROM des.orphans(:'dir');
 SELECT count(*) AS committed_kept FROM des.storage_list(:'dir' || '/') WHERE location LIKE '%00-000000.des';
 SELECT count(*) AS no_storage_yet FROM des.orphans(:'dir' || '/not-created');

@@ -56,14 +56,14 @@ DELETE FROM des.sources;
 
 SELECT des.register_source('"My App"."Uploads"', 'File', data_column => 'body', status_column => 'state',
                            claimed_value => 'archiving', age_column => 'arrived', min_age => '2 min',
-                           meta_column => 'info') AS source_id \gset
+                           meta_column => 'info') > 0 AS registered;
 SELECT try($$SELECT des.register_source('"My App"."Uploads"', 'File', data_column => 'body', status_column => 'state')$$);
 SELECT try($$SELECT des.register_source('plain_missing', 'n', data_column => 'd')$$);
 SELECT relation, name_column, data_column, status_column, pending_value, claimed_value, min_age, registered_by
   FROM des.sources;
 
 -- a claim takes pending rows old enough, oldest first, at most batch_size
-SELECT des.claim_source_rows(:source_id, 2) AS claimed;
+SELECT des.claim_sources_rows(2) AS claimed;
 SELECT "File", state FROM "My App"."Uploads" ORDER BY id;
 SELECT name, state, staged, meta FROM des.objects ORDER BY name;
 SELECT des.claim_sources_rows(100) AS claimed_rest;
@@ -72,7 +72,7 @@ SELECT count(*) AS objects, bool_and(staged IS NOT NULL) AS staged FROM des.obje
 SELECT last_claim_at IS NOT NULL AS claimed_at, last_error FROM des.sources;
 -- the young row (arrived 1 min ago) and the row without a body stay pending
 SELECT des.claim_sources_rows(100) AS nothing_more;
--- a row whose name is already an object is flipped, not inserted twice
+-- a row whose name is already an object stays pending: never flipped without its bytes
 UPDATE "My App"."Uploads" SET state = 'pending', arrived = now() - interval '1 hour' WHERE "File" = 'up/3';
 SELECT des.claim_sources_rows(100) AS again, (SELECT count(*) FROM des.objects) AS objects;
 SELECT des.mark_batch(100) AS marked;
@@ -90,6 +90,29 @@ SELECT status FROM plain_src;
 SELECT des.unregister_source('"My App"."Uploads"') AS unregistered, des.unregister_source('plain_src') AS unregistered_2;
 SELECT count(*) AS sources FROM des.sources;
 DROP TABLE plain_src;
+
+-- claims run as the registrar in a security-restricted context: a trigger on
+-- the source table cannot take the marker's rights
+CREATE TABLE evil_src (n text, d bytea, status text DEFAULT 'pending');
+CREATE FUNCTION evil_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('role', 'postgres', true);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER evil BEFORE UPDATE ON evil_src FOR EACH ROW EXECUTE FUNCTION evil_trigger();
+GRANT SELECT, UPDATE ON evil_src TO des_src_user;
+GRANT SELECT, INSERT ON des.objects TO des_src_user;
+INSERT INTO evil_src (n, d) VALUES ('evil/1', '\x01');
+SET ROLE des_src_user;
+SELECT des.register_source('evil_src', 'n', data_column => 'd') > 0 AS registered;
+RESET ROLE;
+SELECT des.claim_sources_rows(10) AS claimed;
+SELECT relation, registered_by, last_error FROM des.sources;
+SELECT status FROM evil_src;
+SELECT count(*) AS objects_from_evil FROM des.objects WHERE name LIKE 'evil/%';
+DELETE FROM des.sources;
+DROP TABLE evil_src;
+DROP FUNCTION evil_trigger();
 DROP SCHEMA "My App" CASCADE;
 DROP OWNED BY des_src_user;
 DROP ROLE des_src_user;

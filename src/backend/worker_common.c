@@ -105,6 +105,7 @@ DesWorkerRecover(MemoryContext loop_cxt)
 	MemoryContextSwitchTo(loop_cxt);
 	EmitErrorReport();
 	AbortCurrentTransaction();
+	MemoryContextSwitchTo(loop_cxt);	/* the abort leaves TopMemoryContext current */
 	FlushErrorState();
 	debug_query_string = NULL;
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -368,14 +368,15 @@ marker_run_sources(MemoryContext round_cxt)
 	}
 	if (failed_ids.n > 0)
 	{
-		Oid			ft[4] = {INT8ARRAYOID, TEXTARRAYOID, INT4OID, INTERVALOID};
-		Datum		fa[4];
+		Oid			ft[5] = {INT8ARRAYOID, TEXTARRAYOID, INT4OID, INTERVALOID, BOOLOID};
+		Datum		fa[5];
 
 		fa[0] = DesVecArray(&failed_ids, INT8OID);
 		fa[1] = DesVecArray(&failed_errors, TEXTOID);
 		fa[2] = Int32GetDatum(des_max_attempts);
 		fa[3] = DesMsInterval(des_retry_base_delay_ms);
-		if (SPI_execute_with_args("SELECT des.fail_objects($1, $2, $3, $4)", 4, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
+		fa[4] = BoolGetDatum(true);	/* only objects still waiting for their bytes */
+		if (SPI_execute_with_args("SELECT des.fail_objects($1, $2, $3, $4, $5)", 5, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "des.fail_objects failed");
 		pg_atomic_fetch_add_u64(&marker->source_failures, (uint64) failed_ids.n);
 	}
@@ -395,9 +396,9 @@ rate_allowance(long *wait_ms)
 	if (des_marker_rate_limit <= 0)
 		return des_marker_batch_size;
 	if (rate_refilled_at == 0)
-		rate_tokens = Min(rate, des_marker_batch_size);
-	else
-		rate_tokens = Min(rate, rate_tokens + rate * (double) (now - rate_refilled_at) / USECS_PER_SEC);
+		rate_tokens = Min(Max(rate, 1), des_marker_batch_size);
+	else	/* the bucket holds a second's worth, and at least one object, or a rate below 1/s would never mark */
+		rate_tokens = Min(Max(rate, 1), rate_tokens + rate * (double) (now - rate_refilled_at) / USECS_PER_SEC);
 	rate_refilled_at = now;
 	if (rate_tokens < 1)
 	{
@@ -442,6 +443,8 @@ DesMarkerMain(Datum arg)
 	MemoryContext loop_cxt;
 	volatile bool claims_released = false;
 	volatile bool backlog = false;	/* the last batch was full */
+	volatile int fetched = 0;	/* URL objects of the last sources round */
+	volatile int from_tables = 0;	/* source-table rows of the last sources round */
 	volatile TimestampTz sources_at = 0;	/* when sources were last looked at */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -459,8 +462,6 @@ DesMarkerMain(Datum arg)
 	for (;;)
 	{
 		volatile int marked = -1;	/* set inside PG_TRY, read after it */
-		volatile int fetched = 0;
-		volatile int from_tables = 0;
 		long		wait_ms = des_marker_naptime_ms;
 		volatile int allowance;
 
@@ -492,8 +493,6 @@ DesMarkerMain(Datum arg)
 				fetched = marker_run_sources(loop_cxt);
 				sources_at = GetCurrentTimestamp();
 			}
-			else
-				from_tables = fetched = 0;
 			MemoryContextSwitchTo(loop_cxt);
 			if (allowance > 0)
 				marked = marker_run_batch(allowance);

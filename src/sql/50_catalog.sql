@@ -69,7 +69,8 @@ ALTER TABLE des.objects ALTER COLUMN staged SET STORAGE EXTERNAL;
 -- staged bytes of more than a few hundred bytes live out of line, so that
 -- marking and packing (updates of the row) copy a TOAST pointer, not the bytes
 ALTER TABLE des.objects SET (toast_tuple_target = 256);
-CREATE INDEX objects_pending ON des.objects (shard, created_at, id) WHERE state = 'pending';
+-- pending objects the marker can mark now have staged bytes (URL objects wait in objects_sources)
+CREATE INDEX objects_pending ON des.objects (shard, created_at, id) WHERE state = 'pending' AND staged IS NOT NULL;
 CREATE INDEX objects_marked ON des.objects (day, shard, id) WHERE state = 'marked';
 -- objects registered by URL and not fetched yet: the marker's other queue
 CREATE INDEX objects_sources ON des.objects (created_at, id)
@@ -285,7 +286,7 @@ BEGIN
         RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- shards present among pending objects (an index probe, not a scan)
-    SELECT max(shard) INTO max_shard FROM des.objects WHERE state = 'pending';
+    SELECT max(shard) INTO max_shard FROM des.objects WHERE state = 'pending' AND staged IS NOT NULL;
     IF max_shard IS NULL THEN
         RETURN 0;
     END IF;

@@ -3,7 +3,8 @@
 
 -- ---- failures: exponential backoff, then the dead-letter table ----
 
-CREATE FUNCTION des.fail_objects(ids bigint[], errors text[], max_attempts int, retry_base interval)
+CREATE FUNCTION des.fail_objects(ids bigint[], errors text[], max_attempts int, retry_base interval,
+                                 unfetched_only boolean DEFAULT false)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -26,6 +27,8 @@ BEGIN
                updated_at = now()
           FROM f
          WHERE o.id = ANY (ids) AND o.id = f.id AND o.state IN ('pending', 'marked')
+           -- a failed fetch never touches an object another marker has fetched meanwhile
+           AND (NOT unfetched_only OR (o.state = 'pending' AND o.staged IS NULL))
         RETURNING o.id, o.state, o.attempts, o.last_error
     ), buried AS (
         INSERT INTO des.dead_letters AS d (object_id, error, attempts)
@@ -36,7 +39,7 @@ BEGIN
     SELECT count(*) INTO dead FROM buried;
     RETURN dead;
 END $$;
-COMMENT ON FUNCTION des.fail_objects(bigint[], text[], int, interval) IS
+COMMENT ON FUNCTION des.fail_objects(bigint[], text[], int, interval, boolean) IS
   'record a failed attempt per object: retry after retry_base * 2^attempts, or the dead-letter table after max_attempts';
 
 CREATE FUNCTION des.retry_dead(ids bigint[] DEFAULT NULL)
@@ -241,6 +244,13 @@ DECLARE
     missing int;
     written_ids bigint[];
 BEGIN
+    -- the lease row first, then the container row: the order the write transaction takes them in
+    SELECT ct.day, ct.shard INTO c FROM des.containers ct WHERE ct.id = container_id;
+    IF FOUND AND NOT des.hold_lease(c.day, c.shard, lease_token) THEN
+        RAISE EXCEPTION 'the lease on day % shard % was lost', to_char(c.day, 'YYYY-MM-DD'), c.shard
+            USING ERRCODE = 'serialization_failure',
+                  DETAIL = 'It expired and another packer took it; that packer finishes the container.';
+    END IF;
     SELECT ct.id, ct.day, ct.shard, ct.state, ct.location INTO c
       FROM des.containers ct WHERE ct.id = container_id FOR UPDATE;
     IF NOT FOUND OR c.state = 'committed' THEN
@@ -366,6 +376,11 @@ DECLARE
     root text := rtrim(coalesce(storage, des.storage_root()), '/');
     r record;
 BEGIN
+    IF remove AND root <> rtrim(des.storage_root(), '/') THEN
+        RAISE EXCEPTION 'des.orphans removes only under the storage root "%"', des.storage_root()
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'List another root without remove, and delete what you choose with des.storage_delete().';
+    END IF;
     FOR r IN
         SELECT s.location, s.size FROM des.storage_list(root || '/') s
          WHERE NOT s.is_prefix
@@ -378,6 +393,11 @@ BEGIN
     LOOP
         location := r.location;
         size := r.size;
+        -- look again with a fresh snapshot: a packer may have created this
+        -- container (its row comes before its file) since the listing began
+        CONTINUE WHEN EXISTS (SELECT FROM des.containers c
+                               WHERE c.location = r.location
+                                  OR starts_with(r.location, c.location || '.tmp.'));
         removed := remove AND des.storage_delete(r.location);
         RETURN NEXT;
     END LOOP;

@@ -110,10 +110,11 @@ BEGIN
     END LOOP;
     -- the marker reads and updates the table with its own rights: the caller
     -- must be allowed to do the same, and to read what the URLs point to
-    IF NOT (has_table_privilege(tbl, 'SELECT') AND has_column_privilege(tbl, status_column, 'UPDATE')) THEN
+    IF NOT (has_table_privilege(tbl, 'SELECT') AND has_column_privilege(tbl, status_column, 'UPDATE')
+            AND has_table_privilege('des.objects', 'SELECT, INSERT')) THEN
         RAISE EXCEPTION 'permission denied to register table % as a source', tbl
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'The caller needs SELECT on the table and UPDATE on its status column.';
+                  DETAIL = 'The caller needs SELECT on the table, UPDATE on its status column, and SELECT and INSERT on des.objects: claims run with its rights.';
     END IF;
     INSERT INTO des.sources (relation, name_column, data_column, url_column, meta_column, status_column,
                              age_column, pending_value, claimed_value, min_age, registered_by)
@@ -141,88 +142,70 @@ $$;
 
 -- Claim up to batch_size pending rows of one source: each becomes an object
 -- (staged bytes, or a URL the marker fetches) and its status the claimed
--- value, in the caller's transaction. Rows locked elsewhere are skipped.
--- A row whose name is already an object is only flipped (a retry after a
--- crash between the two is harmless: both happen in one transaction).
-CREATE FUNCTION des.claim_source_rows(source_id int, batch_size int DEFAULT 1000)
+-- value, in the caller's transaction. Rows locked elsewhere are skipped; so
+-- are rows whose name is already an object or too long for an archive (they
+-- stay pending: flipping them would tell the application that bytes are in
+-- pg_des that are not). des.claim_sources_rows() calls this as the role that
+-- registered the source, in a security-restricted context, so the source's
+-- owner gets no rights of the caller's (a trigger on its table cannot SET ROLE).
+CREATE FUNCTION des.claim_source_rows(relation regclass, name_column name, data_column name, url_column name,
+                                      meta_column name, status_column name, age_column name,
+                                      pending_value text, claimed_value text, min_age interval,
+                                      batch_size int)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    s des.sources;
     n int;
-    prev_role text := current_setting('role');
 BEGIN
-    SELECT * INTO s FROM des.sources WHERE id = source_id AND enabled;
-    IF NOT FOUND THEN
-        RETURN 0;
-    END IF;
-    -- read and update the table, and insert the objects, as the role that
-    -- registered it: the marker lends it no rights of its own
-    PERFORM set_config('role', s.registered_by::text, true);
     EXECUTE format(
         'WITH claimed AS (
-             SELECT ctid AS row_id, %1$I::text AS name, %2$s AS data, %3$s AS url, %4$s AS meta
-               FROM %5$s
-              WHERE %6$I = $1 AND %1$I IS NOT NULL AND %9$s IS NOT NULL %7$s
+             SELECT t.ctid AS row_id, t.%1$I::text AS name, %2$s AS data, %3$s AS url, %4$s AS meta
+               FROM %5$s t
+              WHERE t.%6$I = $1 AND t.%1$I IS NOT NULL AND t.%1$I::text <> ''''
+                AND octet_length(t.%1$I::text) <= 65535 AND t.%9$s IS NOT NULL %7$s
+                AND NOT EXISTS (SELECT FROM des.objects o WHERE o.name = t.%1$I::text)
               %8$s
               LIMIT $3
-                FOR UPDATE SKIP LOCKED
+                FOR UPDATE OF t SKIP LOCKED
          ), objects AS (
              INSERT INTO des.objects (id, name, shard, size, meta, staged, source_url)
              SELECT des.next_id(), c.name, des.shard_of(c.name), length(c.data),
                     CASE WHEN jsonb_typeof(c.meta) = ''object'' THEN c.meta ELSE ''{}'' END, c.data, c.url
                FROM claimed c
-              WHERE c.name <> ''''
              ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
+             RETURNING name
          ), flipped AS (
-             UPDATE %5$s t SET %6$I = $2 WHERE t.ctid = ANY (ARRAY(SELECT c.row_id FROM claimed c))
+             -- only rows whose object was inserted
+             UPDATE %5$s t SET %6$I = $2
+              WHERE t.ctid = ANY (ARRAY(SELECT c.row_id FROM claimed c JOIN objects o ON o.name = c.name))
              RETURNING 1
          )
          SELECT count(*) FROM flipped',
-        s.name_column,
-        CASE WHEN s.data_column IS NULL THEN 'NULL::bytea' ELSE quote_ident(s.data_column) END,
-        CASE WHEN s.url_column IS NULL THEN 'NULL::text' ELSE quote_ident(s.url_column) || '::text' END,
-        CASE WHEN s.meta_column IS NULL THEN '''{}''::jsonb' ELSE quote_ident(s.meta_column) END,
-        s.relation::text,
-        s.status_column,
-        CASE WHEN s.age_column IS NULL THEN ''
-             ELSE format('AND %I <= now() - $4', s.age_column) END,
-        CASE WHEN s.age_column IS NULL THEN '' ELSE format('ORDER BY %I', s.age_column) END,
-        quote_ident(coalesce(s.data_column, s.url_column)))
+        name_column,
+        CASE WHEN data_column IS NULL THEN 'NULL::bytea' ELSE 't.' || quote_ident(data_column) END,
+        CASE WHEN url_column IS NULL THEN 'NULL::text' ELSE 't.' || quote_ident(url_column) || '::text' END,
+        CASE WHEN meta_column IS NULL THEN '''{}''::jsonb' ELSE 't.' || quote_ident(meta_column) END,
+        relation::text,
+        status_column,
+        CASE WHEN age_column IS NULL THEN '' ELSE format('AND t.%I <= now() - $4', age_column) END,
+        CASE WHEN age_column IS NULL THEN '' ELSE format('ORDER BY t.%I', age_column) END,
+        quote_ident(coalesce(data_column, url_column)))
       INTO n
-     USING s.pending_value, s.claimed_value, batch_size, s.min_age;
-    PERFORM set_config('role', prev_role, true);
-    IF n > 0 THEN
-        -- bookkeeping only: skipped if another claimer holds the row, so
-        -- concurrent markers never wait on each other here
-        UPDATE des.sources SET last_claim_at = now(), last_error = NULL
-         WHERE id = (SELECT id FROM des.sources WHERE id = source_id FOR UPDATE SKIP LOCKED);
-    END IF;
+     USING pending_value, claimed_value, batch_size, min_age;
     RETURN n;
 END $$;
-COMMENT ON FUNCTION des.claim_source_rows(int, int) IS
-  'the marker''s claim from one source table: pending rows become objects, their status the claimed value';
+COMMENT ON FUNCTION des.claim_source_rows(regclass, name, name, name, name, name, name, text, text, interval, int) IS
+  'one claim from a source table, run by des.claim_sources_rows as the source''s registrar';
 
--- Every enabled source once, each in its own subtransaction: a broken
--- source (dropped column, lost privilege) records its error and the others go on.
+-- Every enabled source once, each in its own subtransaction and as its
+-- registrar (security-restricted): a broken source (dropped column, lost
+-- privilege) records its error and the others go on.
 CREATE FUNCTION des.claim_sources_rows(batch_size int DEFAULT 1000)
 RETURNS int
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    src record;
-    total int := 0;
-BEGIN
-    FOR src IN SELECT id FROM des.sources WHERE enabled ORDER BY last_claim_at NULLS FIRST, id LOOP
-        BEGIN
-            total := total + des.claim_source_rows(src.id, batch_size);
-        EXCEPTION WHEN OTHERS THEN
-            UPDATE des.sources SET last_error = SQLSTATE || ': ' || SQLERRM
-             WHERE id = (SELECT id FROM des.sources WHERE id = src.id FOR UPDATE SKIP LOCKED);
-        END;
-    END LOOP;
-    RETURN total;
-END $$;
+AS 'MODULE_PATHNAME', 'des_claim_sources_rows'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.claim_sources_rows(int) IS
+  'the markers'' claim from every registered source table; returns the rows claimed';
+REVOKE ALL ON FUNCTION des.claim_sources_rows(int) FROM PUBLIC;
