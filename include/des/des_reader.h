@@ -73,6 +73,14 @@ extern int64_t des_reader_find(const des_reader *r, const char *name, size_t len
 extern bool des_reader_meta(des_reader *r, uint64_t i, const char **meta, size_t *len,
 							des_error *err);
 
+/*
+ * The BLAKE2b-256 entry i's meta records under "blake2b", as 64 lowercase hex
+ * digits in hex (NUL-terminated); *found is false when there is none. A
+ * value that is not a 64-character string is corruption.
+ */
+extern bool des_reader_stored_blake2b(des_reader *r, uint64_t i, char hex[65], bool *found,
+									  des_error *err);
+
 /* Logical payload size: meta "size" for LZ4 entries, data_length otherwise. */
 extern bool des_reader_payload_size(des_reader *r, uint64_t i, uint64_t *size, des_error *err);
 

@@ -49,7 +49,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "des/des_json.h"
 #include "des/des_local.h"
 #include "des/des_writer.h"
 #include "s3_storage.h"
@@ -408,12 +407,30 @@ commit_container(PackerStep *st, bool adopted)
 
 /* ---- 2. adopt a complete archive a crash left uncommitted ---- */
 
+/* Open the reader of a stored container; false (logged) if it is not a complete archive. */
+static bool
+open_stored_reader(PackerStep *st, const des_source *src, bool remote)
+{
+	des_error	err;
+	des_reader_limits limits = {0};
+
+	limits.defer_header_check = remote;
+	if (!des_reader_open(src, &limits, &st->reader, &err))
+	{
+		st->reader = NULL;
+		ereport(LOG,
+				(errmsg("pg_des packer: rewriting incomplete container \"%s\"", st->location),
+				 errdetail("%s", err.message)));
+		return false;
+	}
+	return true;
+}
+
 /* The entries of the stored archive (local: opened here; S3: already open). */
 static bool
 read_stored_entries(PackerStep *st, bool s3)
 {
 	des_error	err;
-	des_reader_limits limits = {0};
 	uint64		n;
 
 	if (!s3)
@@ -421,30 +438,20 @@ read_stored_entries(PackerStep *st, bool s3)
 		if (!des_local_source_open(st->path, &st->source, &err))
 			return false;		/* not there (or unreadable): write it again */
 		st->source_open = true;
-		if (!des_reader_open(&st->source, &limits, &st->reader, &err))
-		{
-			ereport(LOG,
-					(errmsg("pg_des packer: rewriting incomplete container \"%s\"", st->location),
-					 errdetail("%s", err.message)));
+		if (!open_stored_reader(st, &st->source, false))
 			return false;
-		}
 	}
 	n = des_reader_count(st->reader);
 	for (uint64 i = 0; i < n; i++)
 	{
 		const des_entry *e = des_reader_entry(st->reader, i);
-		const char *meta;
-		size_t		meta_len;
 		bool		found;
-		des_json_span v;
 		char		hex[65];
-		size_t		hex_len;
 		bytea	   *hash;
 
 		check_shutdown("adopting a container");
-		if (!des_reader_meta(st->reader, i, &meta, &meta_len, &err) ||
-			!des_json_find_key(meta, meta_len, "blake2b", &found, &v, &err) || !found ||
-			!des_json_span_string(v, hex, sizeof(hex), &hex_len) || hex_len != 64)
+		/* every entry the packer writes records its BLAKE2b: one without is not ours */
+		if (!des_reader_stored_blake2b(st->reader, i, hex, &found, &err) || !found)
 			return false;
 		hash = palloc(VARHDRSZ + 32);
 		SET_VARSIZE(hash, VARHDRSZ + 32);
@@ -479,7 +486,6 @@ static bool
 read_stored_s3_entries(PackerStep *st, MemoryContext step_cxt)
 {
 	des_error	err;
-	des_reader_limits limits = {0};
 	bool		unchanged;
 	des_source	src;
 
@@ -488,14 +494,8 @@ read_stored_s3_entries(PackerStep *st, MemoryContext step_cxt)
 						 &st->s3_object, &unchanged, &err))
 		return false;			/* not uploaded (or not readable): write it again */
 	DesS3ObjectSource(st->s3_object, &src);
-	limits.defer_header_check = true;
-	if (!des_reader_open(&src, &limits, &st->reader, &err))
-	{
-		ereport(LOG,
-				(errmsg("pg_des packer: rewriting incomplete container \"%s\"", st->location),
-				 errdetail("%s", err.message)));
+	if (!open_stored_reader(st, &src, true))
 		return false;
-	}
 	/* load the META region now (one range read), not inside the transaction */
 	if (des_reader_count(st->reader) > 0)
 	{
@@ -539,14 +539,7 @@ adopt_step(PackerStep *st, MemoryContext step_cxt)
 	PG_CATCH();
 	{
 		/* it does not match the catalog: roll back and write it again */
-		if (ProcDiePending)
-			PG_RE_THROW();
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(step_cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		RESUME_INTERRUPTS();
+		DesWorkerRecover(step_cxt);
 		adopted = false;
 	}
 	PG_END_TRY();
@@ -637,7 +630,9 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			check_shutdown("a container");
 			MemoryContextReset(row_cxt);
 			MemoryContextSwitchTo(row_cxt);
-			(void) hash_search(seen, VARDATA_ANY(hash), in_blobs ? HASH_FIND : HASH_ENTER, &dup_here);
+			dup_here = false;
+			if (!in_blobs)
+				(void) hash_search(seen, VARDATA_ANY(hash), HASH_ENTER, &dup_here);
 			if (in_blobs || dup_here)
 			{
 				/* its bytes are stored already: link, do not write again */

@@ -554,26 +554,38 @@ lz4_decompress(des_reader *r, uint64_t i, const unsigned char *src, size_t srcle
 	return true;
 }
 
+bool
+des_reader_stored_blake2b(des_reader *r, uint64_t i, char hex[2 * DES_BLAKE2B_BYTES + 1], bool *found,
+						  des_error *err)
+{
+	des_json_span v;
+
+	if (!meta_key(r, i, "blake2b", found, &v, err))
+		return false;
+	if (!*found)
+		return true;
+	if (!des_json_span_string(v, hex, 2 * DES_BLAKE2B_BYTES + 1, NULL) || strlen(hex) != 2 * DES_BLAKE2B_BYTES)
+		return entry_fail(err, DES_E_CORRUPT, &r->entries[i], "meta \"blake2b\" is not a 64-digit hex string");
+	for (int k = 0; k < 2 * DES_BLAKE2B_BYTES; k++)
+		if (hex[k] >= 'A' && hex[k] <= 'F')
+			hex[k] += 'a' - 'A';
+	return true;
+}
+
 static bool
 check_hash(des_reader *r, uint64_t i, const unsigned char *data, size_t len, bool *had_hash,
 		   des_error *err)
 {
 	const des_entry *e = &r->entries[i];
-	bool		found;
-	des_json_span v;
 	char		hex[2 * DES_BLAKE2B_BYTES + 1];
 	unsigned char digest[DES_BLAKE2B_BYTES];
 	static const char hexd[] = "0123456789abcdef";
 	char		got[2 * DES_BLAKE2B_BYTES + 1];
 
-	*had_hash = false;
-	if (!meta_key(r, i, "blake2b", &found, &v, err))
+	if (!des_reader_stored_blake2b(r, i, hex, had_hash, err))
 		return false;
-	if (!found)
+	if (!*had_hash)
 		return true;
-	if (!des_json_span_string(v, hex, sizeof(hex), NULL) || strlen(hex) != 2 * DES_BLAKE2B_BYTES)
-		return entry_fail(err, DES_E_CORRUPT, e, "meta \"blake2b\" is not a 64-digit hex string");
-	*had_hash = true;
 	blake2b(digest, data, NULL, DES_BLAKE2B_BYTES, len, 0);
 	for (int k = 0; k < DES_BLAKE2B_BYTES; k++)
 	{
@@ -581,9 +593,6 @@ check_hash(des_reader *r, uint64_t i, const unsigned char *data, size_t len, boo
 		got[2 * k + 1] = hexd[digest[k] & 15];
 	}
 	got[2 * DES_BLAKE2B_BYTES] = '\0';
-	for (int k = 0; k < 2 * DES_BLAKE2B_BYTES; k++)
-		if (hex[k] >= 'A' && hex[k] <= 'F')
-			hex[k] += 'a' - 'A';
 	if (memcmp(got, hex, 2 * DES_BLAKE2B_BYTES) != 0)
 		return des_fail(err, DES_E_HASH_MISMATCH, "entry \"%.*s\": BLAKE2b of payload is %s, meta says %s",
 						(int) (e->name_len > 200 ? 200 : e->name_len), e->name, got, hex);

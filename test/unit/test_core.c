@@ -224,6 +224,70 @@ open_path(const char *path, des_source *src, des_reader **r, des_error *err)
 
 static void test_corruption(const unsigned char *arch, size_t len);
 
+/* des_reader_stored_blake2b: the digest the writer records, as lowercase hex */
+static void
+test_stored_blake2b(void)
+{
+	const char *names[] = {"a"};
+	const char *data[] = {"abc"};
+	des_writer_options o;
+	des_error	err;
+	des_source	src;
+	des_reader *r;
+	char		path[512],
+				hex[65],
+				want[65];
+	unsigned char d[32];
+	bool		found;
+
+	blake2b(d, "abc", NULL, 32, 3, 0);
+	for (int i = 0; i < 32; i++)
+		sprintf(want + 2 * i, "%02x", d[i]);
+
+	des_writer_options_init(&o);
+	snprintf(path, sizeof(path), "%s/rt/hashed.des", tmpdir);
+	CHECK(write_archive(path, &o, 1, names, data, NULL, &err), "write hashed archive: %s", err.message);
+	CHECK(open_path(path, &src, &r, &err), "open hashed archive: %s", err.message);
+	CHECK(des_reader_stored_blake2b(r, 0, hex, &found, &err) && found && strcmp(hex, want) == 0,
+		  "stored BLAKE2b of \"abc\" is %s", found ? hex : "(none)");
+	des_reader_close(r);
+	des_local_source_close(&src);
+
+	/* a recorded value that is not 64 characters: patch the last 6 hex digits of the
+	 * file into a JSON escape of one character, keeping every offset */
+	{
+		FILE	   *f = fopen(path, "rb");
+		unsigned char *buf = malloc(1 << 16);
+		size_t		len = f ? fread(buf, 1, 1 << 16, f) : 0;
+		unsigned char *at = NULL;
+
+		if (f)
+			fclose(f);
+		for (size_t k = 0; k + 64 <= len && at == NULL; k++)
+			if (memcmp(buf + k, want, 64) == 0)
+				at = buf + k;
+		CHECK(at != NULL, "the archive holds the hex digest");
+		if (at)
+		{
+			memcpy(at + 58, "\\u0041", 6);
+			des_memory_source(&src, buf, len);
+			CHECK(des_reader_open(&src, NULL, &r, &err), "open patched archive: %s", err.message);
+			CHECK(!des_reader_stored_blake2b(r, 0, hex, &found, &err) && err.code == DES_E_CORRUPT,
+				  "a \"blake2b\" that is not 64 hex digits is corruption (%s)", err.message);
+			des_reader_close(r);
+		}
+		free(buf);
+	}
+
+	o.blake2b = false;
+	snprintf(path, sizeof(path), "%s/rt/unhashed.des", tmpdir);
+	CHECK(write_archive(path, &o, 1, names, data, NULL, &err), "write unhashed archive: %s", err.message);
+	CHECK(open_path(path, &src, &r, &err), "open unhashed archive: %s", err.message);
+	CHECK(des_reader_stored_blake2b(r, 0, hex, &found, &err) && !found, "no stored BLAKE2b without hashing");
+	des_reader_close(r);
+	des_local_source_close(&src);
+}
+
 static void
 test_roundtrip(void)
 {
@@ -748,6 +812,7 @@ main(int argc, char **argv)
 	test_names();
 	test_blake2b();
 	test_roundtrip();
+	test_stored_blake2b();
 	test_resolve();
 	test_fixtures(fixdir);
 	if (getenv("DES_FUZZ_SEED_DIR"))
