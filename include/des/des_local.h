@@ -23,6 +23,12 @@ extern void des_local_source_close(des_source *src);
  * place only on commit. Missing directories are created.
  */
 extern bool des_local_sink_open(const char *path, des_sink *sink, des_error *err);
+/*
+ * The sink writes to "<path>" DES_LOCAL_TEMP_INFIX "<pid>.<n>" and renames on
+ * commit: what a crashed writer leaves behind starts with "<path>.tmp.".
+ */
+#define DES_LOCAL_TEMP_INFIX ".tmp."
+
 /* Frees the sink's state; call after commit or abort. */
 extern void des_local_sink_free(des_sink *sink);
 

@@ -194,7 +194,7 @@ remove_stale_temps(const char *path)
 		return;
 	*slash = '\0';
 	base = slash + 1;
-	prefix = psprintf("%s.tmp.", base);
+	prefix = psprintf("%s" DES_LOCAL_TEMP_INFIX, base);
 	d = AllocateDir(dir);
 	if (d == NULL)
 		return;					/* no directory yet: nothing to remove */

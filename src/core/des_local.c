@@ -379,7 +379,7 @@ temp_name_for(const char *path)
 	char	   *t = malloc(strlen(path) + 64);
 
 	if (t)
-		sprintf(t, "%s.tmp.%ld.%lu", path, (long) getpid(), ++tmp_counter);
+		sprintf(t, "%s" DES_LOCAL_TEMP_INFIX "%ld.%lu", path, (long) getpid(), ++tmp_counter);
 	return t;
 }
 

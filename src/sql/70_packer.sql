@@ -385,7 +385,8 @@ BEGIN
         SELECT s.location, s.size FROM des.storage_list(root || '/') s
          WHERE NOT s.is_prefix
            AND NOT EXISTS (SELECT FROM des.containers c WHERE c.location = s.location)
-           -- the temporary files of a container being written, and external payloads
+           -- the temporary files of a container being written (DES_LOCAL_TEMP_INFIX
+           -- of des_local.h), and external payloads
            AND NOT EXISTS (SELECT FROM des.containers c
                             WHERE (c.state <> 'committed' AND starts_with(s.location, c.location || '.tmp.'))
                                OR starts_with(s.location, left(c.location, -4) || '/'))

@@ -36,25 +36,17 @@ DECLARE
     n bigint;
     root text;
 BEGIN
-    "check" := 'markers running';
-    IF NOT workers_on THEN
-        ok := true; detail := 'des.workers is off';
-    ELSE
-        SELECT count(m.pid) INTO alive FROM des.marker_stats() m;
-        ok := alive = n_markers;
-        detail := format('%s of %s running', alive, n_markers);
-    END IF;
-    RETURN NEXT;
-
-    "check" := 'packers running';
-    IF NOT workers_on THEN
-        ok := true; detail := 'des.workers is off';
-    ELSE
-        SELECT count(p.pid) INTO alive FROM des.packer_stats() p;
-        ok := alive = n_packers;
-        detail := format('%s of %s running', alive, n_packers);
-    END IF;
-    RETURN NEXT;
+    -- every configured worker has a process
+    FOR "check", alive, n IN
+        SELECT v.name, v.running, v.configured
+          FROM (VALUES ('markers running', (SELECT count(m.pid) FROM des.marker_stats() m), n_markers),
+                       ('packers running', (SELECT count(p.pid) FROM des.packer_stats() p), n_packers))
+               AS v(name, running, configured)
+    LOOP
+        ok := NOT workers_on OR alive = n;
+        detail := CASE WHEN workers_on THEN format('%s of %s running', alive, n) ELSE 'des.workers is off' END;
+        RETURN NEXT;
+    END LOOP;
 
     -- lag: how long the oldest object due for work has waited
     "check" := 'marking lag';
