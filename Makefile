@@ -16,7 +16,8 @@ BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o 
 	src/backend/hash_funcs.o src/backend/shmem.o src/backend/s3_client.o src/backend/s3_config.o \
 	src/backend/s3_storage.o src/backend/storage_list.o src/backend/index_cache.o \
 	src/backend/names.o src/backend/worker_common.o src/backend/worker_marker.o \
-	src/backend/worker_packer.o src/backend/sources.o
+	src/backend/worker_packer.o src/backend/sources.o src/backend/fdw_archives.o \
+	src/backend/fdw_plan.o src/backend/fdw_scan.o src/backend/fdw_catalog.o
 OBJS = $(CORE_OBJS) $(BACKEND_OBJS)
 
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
@@ -36,6 +37,9 @@ SHLIB_LINK = -lb2 -llz4 -lxxhash -lcrypto -lcurl
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild on any header change
+$(OBJS): $(wildcard include/des/*.h src/backend/*.h)
 
 pg_des--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@

@@ -63,8 +63,8 @@ open_for_read(text *location_text, bool verify, bool revalidate, DesOpenArchive 
 }
 
 /* A read failed because the S3 object was replaced after we cached its index. */
-static bool
-is_stale(const des_error *err)
+bool
+DesErrorIsStale(const des_error *err)
 {
 	return err->code == DES_E_IO && err->sys_errno == ESTALE;
 }
@@ -89,8 +89,8 @@ buf_to_bytea(const unsigned char *data, size_t len)
  * Meta text as jsonb; NULL when the stored meta is not a JSON object jsonb
  * accepts (\u0000 and lone surrogates are valid JSON but not valid jsonb).
  */
-static Datum
-meta_to_jsonb(const char *meta, size_t len, bool *isnull)
+Datum
+DesMetaToJsonb(const char *meta, size_t len, bool *isnull)
 {
 	char	   *cstr;
 
@@ -128,7 +128,7 @@ des_archive_list(PG_FUNCTION_ARGS)
 		/* all I/O of a listing is the META region: read it now, retrying once if replaced */
 		if (des_reader_count(oa.reader) == 0 || des_reader_meta(oa.reader, 0, &meta, &mlen, &err))
 			break;
-		if (is_stale(&err) && attempt == 0)
+		if (DesErrorIsStale(&err) && attempt == 0)
 		{
 			DesReaderCacheEvict(loc);
 			continue;
@@ -159,7 +159,7 @@ des_archive_list(PG_FUNCTION_ARGS)
 		values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
 		values[1] = Int64GetDatum((int64) size);
 		values[2] = Int32GetDatum((int32) e->flags);
-		values[3] = meta_to_jsonb(meta, mlen, &nulls[3]);
+		values[3] = DesMetaToJsonb(meta, mlen, &nulls[3]);
 		values[4] = Int64GetDatum((int64) e->data_offset);
 		values[5] = Int64GetDatum((int64) e->meta_offset);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -196,7 +196,7 @@ des_archive_read(PG_FUNCTION_ARGS)
 								  !(des_reader_entry(oa.reader, idx)->flags & DES_FLAG_EXTERNAL))) &&
 			!DesS3ObjectRevalidate(oa.s3, &err))
 		{
-			if (is_stale(&err) && attempt == 0)
+			if (DesErrorIsStale(&err) && attempt == 0)
 			{
 				DesReaderCacheEvict(loc);
 				continue;
@@ -219,7 +219,7 @@ des_archive_read(PG_FUNCTION_ARGS)
 			break;
 		}
 		error_context_stack = errcb.previous;
-		if (is_stale(&err) && attempt == 0)
+		if (DesErrorIsStale(&err) && attempt == 0)
 		{
 			DesReaderCacheEvict(loc);
 			continue;
@@ -236,8 +236,8 @@ des_archive_read(PG_FUNCTION_ARGS)
  * request order, then names absent from the archive with NULL data.
  */
 /* Read a window of planned ranges: in parallel on S3, one read each locally. */
-static bool
-fetch_ranges(DesOpenArchive *oa, const des_batch_plan *plan, size_t first, size_t n,
+bool
+DesFetchPlannedRanges(DesOpenArchive *oa, const des_batch_plan *plan, size_t first, size_t n,
 			 unsigned char **bufs, des_error *err)
 {
 	if (oa->s3 != NULL)
@@ -392,7 +392,7 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 			}
 			bufs[0] = local_buf;
 		}
-		if (!fetch_ranges(oa, plan, w, n, bufs, err))
+		if (!DesFetchPlannedRanges(oa, plan, w, n, bufs, err))
 		{
 			MemoryContextSwitchTo(oldcxt);
 			return false;
@@ -438,7 +438,7 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 		if (!des_reader_decode(oa->reader, idx, NULL, &oa->options, decoded, err))
 		{
 			MemoryContextSwitchTo(oldcxt);
-			if (is_stale(err))
+			if (DesErrorIsStale(err))
 				return false;
 			DesReportError(err, loc->original);
 		}
@@ -488,7 +488,7 @@ des_archive_read_many(PG_FUNCTION_ARGS)
 		rc.entry = NULL;
 		if (read_many_attempt(fcinfo, &oa, loc, verify, &rc, &err))
 			break;
-		if (is_stale(&err) && attempt == 0)
+		if (DesErrorIsStale(&err) && attempt == 0)
 		{
 			tuplestore_clear(rsinfo->setResult);
 			DesReaderCacheEvict(loc);

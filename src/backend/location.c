@@ -172,11 +172,17 @@ DesTextToUtf8(text *t, size_t *len)
  * Local files need the server-file roles; S3 locations need USAGE on the
  * foreign server, checked when its endpoint is resolved (s3_config.c).
  */
+Oid
+DesLocationUser(const DesLocation *loc)
+{
+	return OidIsValid(loc->user) ? loc->user : GetUserId();
+}
+
 void
 DesCheckReadAccess(const DesLocation *loc)
 {
 	if (loc->kind == DES_LOCATION_LOCAL &&
-		!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		!has_privs_of_role(DesLocationUser(loc), ROLE_PG_READ_SERVER_FILES))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to read archive \"%s\"", loc->original),

@@ -83,6 +83,9 @@ typedef struct DesLocation
 	char	   *path;			/* local absolute path */
 	char	   *bucket;			/* S3 */
 	char	   *key;			/* S3 object key ("" for the bucket root) */
+	/* set by des_fdw: the foreign table's server and checking user */
+	char	   *server;			/* S3 server; NULL = des.default_server */
+	Oid			user;			/* InvalidOid = the current user */
 } DesLocation;
 
 /* location.c */
@@ -90,7 +93,15 @@ extern DesLocation *DesParseLocation(const char *location);
 /* as DesParseLocation, but a trailing '/' (a prefix to list) is allowed */
 extern DesLocation *DesParseLocationPrefix(const char *location);
 extern void DesCheckReadAccess(const DesLocation *loc);
+/* loc->user, or the current user */
+extern Oid	DesLocationUser(const DesLocation *loc);
 extern void DesCheckWriteAccess(const DesLocation *loc);
+
+/* storage_list.c */
+typedef void (*DesStorageListCallback) (void *arg, const char *location, int64 size,
+										const char *etag, bool is_prefix);
+extern void DesStorageList(const DesLocation *loc, const char *delimiter,
+						   DesStorageListCallback cb, void *arg);
 
 /* archive_write.c */
 extern char *DesDefaultExternalPrefix(const DesLocation *loc);
@@ -101,6 +112,7 @@ extern void DesReportError(const des_error *err, const char *location) pg_attrib
 /* reader_cache.c: readers kept open per backend, revalidated on each use */
 typedef struct DesOpenArchive
 {
+	struct OpenedArchive *opened;	/* the cache's holder (for pins) */
 	des_reader *reader;
 	struct DesS3Object *s3;		/* S3 archives: for parallel range reads */
 	const DesLocation *location;
@@ -117,6 +129,14 @@ typedef struct DesOpenArchive
 extern void DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidate,
 								  DesOpenArchive *out);
 extern void DesReaderCacheEvict(const DesLocation *loc);
+
+/*
+ * Keep an opened archive usable beyond the next opens (which may evict it
+ * from the cache) until released, or until cxt is reset or deleted.
+ */
+typedef struct DesArchivePin DesArchivePin;
+extern DesArchivePin *DesOpenArchivePin(const DesOpenArchive *oa, MemoryContext cxt);
+extern void DesArchivePinRelease(DesArchivePin *pin);
 extern void DesReaderCacheReset(void);
 
 /*
@@ -128,5 +148,13 @@ extern const char *DesTextToUtf8(text *t, size_t *len);
 
 /* Free a malloc'd core buffer when the given memory context goes away. */
 extern des_buf *DesBufInContext(MemoryContext cxt);
+
+/* archive_read.c: stored meta as jsonb; NULL when jsonb cannot hold it */
+extern Datum DesMetaToJsonb(const char *meta, size_t len, bool *isnull);
+/* Read planned ranges [first, first+n): in parallel on S3, one read each locally. */
+extern bool DesFetchPlannedRanges(DesOpenArchive *oa, const des_batch_plan *plan, size_t first, size_t n,
+								  unsigned char **bufs, des_error *err);
+/* A read failed because the S3 object was replaced after its index was cached. */
+extern bool DesErrorIsStale(const des_error *err);
 
 #endif

@@ -20,17 +20,30 @@
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
+/*
+ * An open archive: malloc'd and reference-counted, so a scan that pinned it
+ * keeps using it after the cache evicted its slot (see DesOpenArchivePin).
+ */
+typedef struct OpenedArchive
+{
+	des_reader *reader;
+	DesS3Object *s3;			/* S3 archives: the object (source, tail, ETag) */
+	des_source	source;			/* local archives: the file */
+	char	   *path;			/* local archives: for the external resolver (malloc'd) */
+	int			refs;			/* the cache slot holds one, each pin one */
+} OpenedArchive;
+
 typedef struct CachedReader
 {
 	char	   *path;			/* in TopMemoryContext; NULL = free slot.
 								 * S3: "server|s3://bucket/key" */
-	DesS3Object *s3;			/* S3 archives: the object (source, tail, ETag) */
+	OpenedArchive *opened;
+	DesS3Object *s3;			/* = opened->s3 */
 	dev_t		dev;
 	ino_t		ino;
 	off_t		size;
 	struct timespec mtime;
-	des_source	source;
-	des_reader *reader;
+	des_reader *reader;			/* = opened->reader */
 	uint64		last_used;
 } CachedReader;
 
@@ -43,19 +56,30 @@ static uint64 cache_misses;
 static uint64 cache_evictions;
 
 static void
+release_opened(OpenedArchive *oa)
+{
+	if (--oa->refs > 0)
+		return;
+	des_reader_close(oa->reader);
+	if (oa->s3)
+		DesS3ObjectFree(oa->s3);
+	else
+	{
+		des_local_source_close(&oa->source);
+		ReleaseExternalFD();
+	}
+	free(oa->path);
+	free(oa);
+}
+
+
+static void
 evict(CachedReader *c)
 {
 	if (c->path == NULL)
 		return;
 	cache_evictions++;
-	des_reader_close(c->reader);
-	if (c->s3)
-		DesS3ObjectFree(c->s3);
-	else
-	{
-		des_local_source_close(&c->source);
-		ReleaseExternalFD();
-	}
+	release_opened(c->opened);
 	pfree(c->path);
 	memset(c, 0, sizeof(*c));
 }
@@ -113,9 +137,10 @@ DesReaderCacheEvict(const DesLocation *loc)
 			 strcmp(c->s3->key, loc->key) == 0))
 			evict(c);
 	}
-	if (loc->kind == DES_LOCATION_S3 && des_default_server && des_default_server[0])
+	if (loc->kind == DES_LOCATION_S3 && (loc->server || (des_default_server && des_default_server[0])))
 	{
-		char	   *key = psprintf("%s|s3://%s/%s", des_default_server, loc->bucket, loc->key);
+		char	   *key = psprintf("%s|s3://%s/%s", loc->server ? loc->server : des_default_server,
+								   loc->bucket, loc->key);
 
 		DesIndexCacheRemove(key);
 		pfree(key);
@@ -205,10 +230,23 @@ cache_to_slot(DesS3Object *o, const char *key, int nslots, DesOpenArchive *out, 
 	/* from the shared cache: until confirmed, data reads carry If-Match and request-free answers revalidate */
 	o->tail_fresh = !from_shared;
 	c = victim_slot(nslots);
+	c->opened = calloc(1, sizeof(OpenedArchive));
+	if (c->opened == NULL)
+	{
+		des_reader_close(r);
+		DesS3ObjectFree(o);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	c->opened->refs = 1;
+	c->opened->s3 = o;
+	c->opened->reader = r;
 	c->path = MemoryContextStrdup(TopMemoryContext, key);
 	c->s3 = o;
 	c->reader = r;
 	c->last_used = ++use_clock;
+	out->opened = c->opened;
 	out->reader = r;
 	out->s3 = o;
 	out->options.external = DesS3Resolver(&out->resolver, o);
@@ -253,6 +291,7 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 		if (unchanged || !revalidate)
 		{
 			slot->last_used = ++use_clock;
+			out->opened = slot->opened;
 			out->reader = slot->reader;
 			out->s3 = slot->s3;
 			out->options.external = DesS3Resolver(&out->resolver, slot->s3);
@@ -331,20 +370,41 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidat
 	else
 	{
 		CachedReader *victim = victim_slot(nslots);
+		des_source	source;
+		des_reader *reader;
 
 		cache_misses++;
 		ReserveExternalFD();
-		if (!des_local_source_open(loc->path, &victim->source, &err))
+		if (!des_local_source_open(loc->path, &source, &err))
 		{
 			ReleaseExternalFD();
 			DesReportError(&err, loc->original);
 		}
-		if (!des_reader_open(&victim->source, &limits, &victim->reader, &err))
+		if (!des_reader_open(&source, &limits, &reader, &err))
 		{
-			des_local_source_close(&victim->source);
+			des_local_source_close(&source);
 			ReleaseExternalFD();
 			DesReportError(&err, loc->original);
 		}
+		victim->opened = calloc(1, sizeof(OpenedArchive));
+		if (victim->opened && (victim->opened->path = strdup(loc->path)) == NULL)
+		{
+			free(victim->opened);
+			victim->opened = NULL;
+		}
+		if (victim->opened == NULL)
+		{
+			des_reader_close(reader);
+			des_local_source_close(&source);
+			ReleaseExternalFD();
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		}
+		victim->opened->refs = 1;
+		victim->opened->source = source;
+		victim->opened->reader = reader;
+		victim->reader = reader;
 		victim->path = MemoryContextStrdup(TopMemoryContext, loc->path);
 		victim->dev = st.st_dev;
 		victim->ino = st.st_ino;
@@ -353,8 +413,45 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidat
 		slot = victim;
 	}
 	slot->last_used = ++use_clock;
+	out->opened = slot->opened;
 	out->reader = slot->reader;
-	out->options.external = des_local_resolver(&out->resolver, slot->path);
+	out->options.external = des_local_resolver(&out->resolver, slot->opened->path);
+}
+
+/* A pin: the archive stays open until released or its memory context goes away. */
+struct DesArchivePin
+{
+	OpenedArchive *opened;
+	MemoryContextCallback cb;
+};
+
+static void
+pin_release_callback(void *arg)
+{
+	DesArchivePin *pin = arg;
+
+	if (pin->opened)
+		release_opened(pin->opened);
+	pin->opened = NULL;
+}
+
+DesArchivePin *
+DesOpenArchivePin(const DesOpenArchive *oa, MemoryContext cxt)
+{
+	DesArchivePin *pin = MemoryContextAllocZero(cxt, sizeof(DesArchivePin));
+
+	pin->opened = oa->opened;
+	pin->opened->refs++;
+	pin->cb.func = pin_release_callback;
+	pin->cb.arg = pin;
+	MemoryContextRegisterResetCallback(cxt, &pin->cb);
+	return pin;
+}
+
+void
+DesArchivePinRelease(DesArchivePin *pin)
+{
+	pin_release_callback(pin);
 }
 
 static void

@@ -103,11 +103,20 @@ extern void DesS3Init(void);
 /* Fill a des_error (no throw) for a failed transfer; DesReportError raises it. */
 extern void DesS3FillError(const DesS3Transfer *t, const char *what, const char *location, des_error *err);
 
+/* Requests (retries included) and bytes received by this backend, ever. */
+typedef struct DesIoCounters
+{
+	uint64		requests;
+	uint64		bytes_in;
+} DesIoCounters;
+extern DesIoCounters des_backend_io;
+
 /* Request accounting (shared memory when preloaded, else this backend's). */
 extern void DesS3StatsRecord(DesS3Kind kind, uint64 bytes_in, uint64 bytes_out, bool retry, bool error);
 
 /* s3_config.c */
 extern DesS3Endpoint *DesS3EndpointForServer(const char *server_name);
+extern DesS3Endpoint *DesS3EndpointForServerUser(const char *server_name, Oid userid);
 extern DesS3Endpoint *DesS3EndpointForLocation(const DesLocation *loc);
 
 /* GUCs */

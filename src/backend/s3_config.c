@@ -43,6 +43,7 @@ static const DesOption valid_options[] = {
 	{"secret_access_key", UserMappingRelationId},
 	{"session_token", UserMappingRelationId},
 	{"location", ForeignTableRelationId},
+	{"verify", ForeignTableRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -122,7 +123,7 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("invalid option \"%s\"", def->defname),
-					 errhint("Server options: endpoint, region, url_style, allow_http. User mapping options: access_key_id, secret_access_key, session_token. Foreign table options: location.")));
+					 errhint("Server options: endpoint, region, url_style, allow_http. User mapping options: access_key_id, secret_access_key, session_token. Foreign table options: location, verify.")));
 		}
 		if (strcmp(def->defname, "endpoint") == 0)
 		{
@@ -153,6 +154,8 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 					 errmsg("region must not be empty")));
 		else if (strcmp(def->defname, "location") == 0)
 			(void) DesParseLocationPrefix(defGetString(def));
+		else if (strcmp(def->defname, "verify") == 0)
+			(void) defGetBoolean(def);
 		else if (is_secret(def->defname) && defGetString(def)[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -210,6 +213,12 @@ mapping_options(Oid userid, Oid serverid, bool *found)
 DesS3Endpoint *
 DesS3EndpointForServer(const char *server_name)
 {
+	return DesS3EndpointForServerUser(server_name, GetUserId());
+}
+
+DesS3Endpoint *
+DesS3EndpointForServerUser(const char *server_name, Oid userid)
+{
 	ForeignServer *server;
 	ForeignDataWrapper *fdw;
 	AclResult	acl;
@@ -234,7 +243,7 @@ DesS3EndpointForServer(const char *server_name)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("foreign server \"%s\" does not use the des_fdw foreign-data wrapper", server_name)));
-	acl = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
+	acl = pg_foreign_server_aclcheck(server->serverid, userid, ACL_USAGE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_FOREIGN_SERVER, server->servername);
 
@@ -255,14 +264,14 @@ DesS3EndpointForServer(const char *server_name)
 	}
 	ep->path_style = strcmp(style, "path") == 0;
 
-	um = mapping_options(GetUserId(), server->serverid, &has_mapping);
+	um = mapping_options(userid, server->serverid, &has_mapping);
 	if (has_mapping)
 	{
 		ep->access_key = option_or(um, "access_key_id", NULL);
 		ep->secret_key = option_or(um, "secret_access_key", NULL);
 		ep->session_token = option_or(um, "session_token", NULL);
 	}
-	else if (superuser() && getenv("AWS_ACCESS_KEY_ID") && getenv("AWS_SECRET_ACCESS_KEY"))
+	else if (superuser_arg(userid) && getenv("AWS_ACCESS_KEY_ID") && getenv("AWS_SECRET_ACCESS_KEY"))
 	{
 		/* the server's own environment: only for superusers, who own it anyway */
 		ep->access_key = pstrdup(getenv("AWS_ACCESS_KEY_ID"));
@@ -273,7 +282,7 @@ DesS3EndpointForServer(const char *server_name)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("no S3 credentials for user \"%s\" on server \"%s\"",
-						GetUserNameFromId(GetUserId(), false), server->servername),
+						GetUserNameFromId(userid, false), server->servername),
 				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (access_key_id '...', secret_access_key '...').",
 						 quote_identifier(server->servername))));
 	return ep;
@@ -283,5 +292,6 @@ DesS3Endpoint *
 DesS3EndpointForLocation(const DesLocation *loc)
 {
 	Assert(loc->kind == DES_LOCATION_S3);
-	return DesS3EndpointForServer(des_default_server);
+	return DesS3EndpointForServerUser(loc->server ? loc->server : des_default_server,
+									  DesLocationUser(loc));
 }

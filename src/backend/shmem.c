@@ -108,6 +108,11 @@ DesS3StatsRecord(DesS3Kind kind, uint64 bytes_in, uint64 bytes_out, bool retry, 
 {
 	DesSharedState *st = state();
 
+	/* this backend's own count, for EXPLAIN ANALYZE of a scan */
+	des_backend_io.requests++;
+	if (!retry)
+		des_backend_io.bytes_in += bytes_in;
+
 	if (retry)
 	{
 		pg_atomic_fetch_add_u64(&st->s3.retries[kind], 1);
@@ -119,6 +124,8 @@ DesS3StatsRecord(DesS3Kind kind, uint64 bytes_in, uint64 bytes_out, bool retry, 
 	pg_atomic_fetch_add_u64(&st->s3.bytes_in[kind], bytes_in);
 	pg_atomic_fetch_add_u64(&st->s3.bytes_out[kind], bytes_out);
 }
+
+DesIoCounters des_backend_io;
 
 PG_FUNCTION_INFO_V1(des_s3_stats);
 PG_FUNCTION_INFO_V1(des_s3_stats_reset);

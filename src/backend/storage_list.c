@@ -19,29 +19,13 @@
 
 PG_FUNCTION_INFO_V1(des_storage_list);
 
+/* Where a listing's items go. */
 typedef struct ListState
 {
-	ReturnSetInfo *rsinfo;
+	DesStorageListCallback cb;
+	void	   *arg;
 	const char *bucket;
 } ListState;
-
-static void
-emit(ListState *ls, const char *location, int64 size, const char *etag, bool is_prefix)
-{
-	Datum		values[4];
-	bool		nulls[4] = {0};
-
-	values[0] = CStringGetTextDatum(location);
-	values[1] = Int64GetDatum(size);
-	if (etag && etag[0])
-		values[2] = CStringGetTextDatum(etag);
-	else
-		nulls[2] = true;
-	values[3] = BoolGetDatum(is_prefix);
-	if (is_prefix)
-		nulls[1] = true;
-	tuplestore_putvalues(ls->rsinfo->setResult, ls->rsinfo->setDesc, values, nulls);
-}
 
 static void
 s3_item(void *arg, const char *key, uint64 size, const char *etag, bool is_prefix)
@@ -49,7 +33,7 @@ s3_item(void *arg, const char *key, uint64 size, const char *etag, bool is_prefi
 	ListState  *ls = arg;
 	char	   *loc = psprintf("s3://%s/%s", ls->bucket, key);
 
-	emit(ls, loc, (int64) size, etag, is_prefix);
+	ls->cb(ls->arg, loc, (int64) size, etag, is_prefix);
 	pfree(loc);
 }
 
@@ -96,6 +80,7 @@ list_local(ListState *ls, const char *dir, const char *prefix, bool one_level)
 	{
 		struct stat st;
 
+		CHECK_FOR_INTERRUPTS();
 		if (lstat(names[i], &st) != 0)
 			continue;			/* vanished meanwhile */
 		if (S_ISDIR(st.st_mode))
@@ -105,37 +90,32 @@ list_local(ListState *ls, const char *dir, const char *prefix, bool one_level)
 			if (strncmp(withslash, prefix, Min(strlen(prefix), strlen(withslash))) != 0)
 				continue;
 			if (one_level && strlen(withslash) > strlen(prefix))
-				emit(ls, withslash, 0, NULL, true);
+				ls->cb(ls->arg, withslash, 0, NULL, true);
 			else
 				list_local(ls, names[i], prefix, one_level);
 		}
 		else if (S_ISREG(st.st_mode) && strncmp(names[i], prefix, strlen(prefix)) == 0)
-			emit(ls, names[i], (int64) st.st_size, NULL, false);
+			ls->cb(ls->arg, names[i], (int64) st.st_size, NULL, false);
 	}
 }
 
-Datum
-des_storage_list(PG_FUNCTION_ARGS)
+/*
+ * Everything stored under loc (a prefix: what starts with it), recursively,
+ * or with delimiter "/" one level (deeper levels reported once as prefixes).
+ * The caller checks read access.
+ */
+void
+DesStorageList(const DesLocation *loc, const char *delimiter, DesStorageListCallback cb, void *arg)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	DesLocation *loc;
-	char	   *delimiter = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ListState	ls;
 
-	/* not STRICT because the delimiter may be NULL; the location may not */
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("location must not be NULL")));
-	loc = DesParseLocationPrefix(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	InitMaterializedSRF(fcinfo, 0);
-	ls.rsinfo = rsinfo;
+	ls.cb = cb;
+	ls.arg = arg;
 	ls.bucket = loc->bucket;
 	if (delimiter && strcmp(delimiter, "/") != 0 && loc->kind == DES_LOCATION_LOCAL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("local listings support only the delimiter \"/\"")));
-	DesCheckReadAccess(loc);
 	if (loc->kind == DES_LOCATION_S3)
 	{
 		DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
@@ -152,6 +132,43 @@ des_storage_list(PG_FUNCTION_ARGS)
 
 		list_local(&ls, dir, loc->path, delimiter != NULL);
 	}
+}
+
+static void
+emit(void *arg, const char *location, int64 size, const char *etag, bool is_prefix)
+{
+	ReturnSetInfo *rsinfo = arg;
+	Datum		values[4];
+	bool		nulls[4] = {0};
+
+	values[0] = CStringGetTextDatum(location);
+	values[1] = Int64GetDatum(size);
+	if (etag && etag[0])
+		values[2] = CStringGetTextDatum(etag);
+	else
+		nulls[2] = true;
+	values[3] = BoolGetDatum(is_prefix);
+	if (is_prefix)
+		nulls[1] = true;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+Datum
+des_storage_list(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DesLocation *loc;
+	char	   *delimiter = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	/* not STRICT because the delimiter may be NULL; the location may not */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("location must not be NULL")));
+	loc = DesParseLocationPrefix(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	InitMaterializedSRF(fcinfo, 0);
+	DesCheckReadAccess(loc);
+	DesStorageList(loc, delimiter, emit, rsinfo);
 	return (Datum) 0;
 }
 

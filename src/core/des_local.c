@@ -22,11 +22,16 @@ typedef struct local_source
 	int			fd;
 } local_source;
 
+des_local_read_stats des_local_reads;
+
 static bool
 local_read_at(void *ctx, uint64_t off, void *buf, size_t len, des_error *err)
 {
 	local_source *ls = ctx;
 	unsigned char *p = buf;
+
+	des_local_reads.calls++;
+	des_local_reads.bytes += len;
 
 	while (len > 0)
 	{

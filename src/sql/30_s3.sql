@@ -1,14 +1,12 @@
 -- S3 storage: the des_fdw foreign-data wrapper holds endpoints (servers) and
 -- credentials (user mappings); des.default_server picks the server used for
--- s3:// locations. Scanning foreign tables comes with the FDW feature.
+-- s3:// locations. The wrapper itself is created in 35_fdw.sql.
 
 CREATE FUNCTION des.fdw_validator(text[], oid)
 RETURNS void
 AS 'MODULE_PATHNAME', 'des_fdw_validator'
 LANGUAGE C STRICT;
 
-CREATE FOREIGN DATA WRAPPER des_fdw VALIDATOR des.fdw_validator;
-COMMENT ON FOREIGN DATA WRAPPER des_fdw IS 'DES archives on S3-compatible object storage';
 
 CREATE FUNCTION des.s3_stats()
 RETURNS TABLE (kind text, requests bigint, errors bigint, retries bigint,

@@ -1,0 +1,776 @@
+/*
+ * fdw_scan.c - des_fdw execution: streaming scans, lookups, EXPLAIN.
+ *
+ * A scan walks the matched archives one at a time. Rows without the data
+ * column come straight from the in-memory index. With data, entries are
+ * taken in chunks (bounded by count and bytes), their payloads read with one
+ * read per coalesced range (parallel ranges on S3), then returned: memory
+ * stays bounded however many archives there are.
+ *
+ * Lookups (name = x, name = ANY(xs), and the parameterized name = outer.x)
+ * probe each matched archive's hash table; the archives stay pinned for the
+ * scan so rescans of a nested loop do not reopen them. Everything the scan
+ * holds (pins, buffers) belongs to its memory context: errors, cancellation
+ * and early ends release it.
+ */
+#include "pg_des.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+
+#include "des/des_local.h"
+#include "des_fdw.h"
+#include "s3_client.h"
+
+/* Chunk bounds for payload reads: entries and stored bytes (at least one entry). */
+#define CHUNK_ENTRIES 4096
+#define CHUNK_BYTES (8 * 1024 * 1024)
+#define RANGE_WINDOW_MAX 64
+
+typedef struct ScanArchive
+{
+	DesLocation *loc;
+	DesOpenArchive *oa;			/* NULL until opened in this scan */
+	DesArchivePin *pin;
+	Datum		archive_text;	/* the archive column's value */
+} ScanArchive;
+
+typedef struct DesFdwScanState
+{
+	DesFdwTable table;
+	Oid			user;
+	DesFdwLookup kind;
+	char	   *prefix;			/* UTF-8 */
+	size_t		prefix_len;
+	int64		bound;			/* stop after this many rows; -1 none */
+	uint32		needed;
+	bool		need_data;
+	ExprState  *lookup;
+	ExprState  *archive_qual;
+	TupleTableSlot *archive_slot;
+	MemoryContext scan_cxt;		/* the scan's lifetime: listing, pins */
+	MemoryContext rescan_cxt;	/* one execution: names, matched list */
+	MemoryContext chunk_cxt;	/* one chunk of rows */
+
+	/* archives: listed once per scan, matched per execution */
+	bool		listed;
+	DesFdwArchive *archives;
+	ScanArchive *sa;
+	int			narchives;
+	int		   *matched;
+	int			nmatched;
+
+	/* position */
+	bool		started;
+	int			cur;			/* into matched; -1 before the first */
+	ScanArchive *open;			/* the archive being read */
+	uint64		next_entry;		/* walks: next index entry */
+	int			next_name;		/* lookups: next name */
+	char	  **names;			/* lookups: distinct names, UTF-8 */
+	size_t	   *name_lens;
+	int			nnames;
+
+	/* the current chunk */
+	uint64	   *chunk_idx;
+	Datum	   *chunk_data;
+	int			chunk_n;
+	int			chunk_pos;
+	unsigned char *local_buf;
+	size_t		local_buf_size;
+	des_buf    *decoded;
+
+	int64		emitted;
+
+	/* EXPLAIN ANALYZE */
+	uint64		archives_scanned;
+	uint64		archives_pruned;
+	uint64		requests;
+	uint64		bytes_read;
+
+	/* error context */
+	const char *err_archive;
+	const des_entry *err_entry;
+} DesFdwScanState;
+
+static void
+scan_error_callback(void *arg)
+{
+	DesFdwScanState *st = arg;
+
+	if (st->err_archive == NULL)
+		return;
+	if (st->err_entry)
+		errcontext("archive \"%s\", entry \"%.*s\"", st->err_archive,
+				   (int) Min(st->err_entry->name_len, 200), st->err_entry->name);
+	else
+		errcontext("archive \"%s\"", st->err_archive);
+}
+
+static void
+io_snapshot(uint64 *requests, uint64 *bytes)
+{
+	*requests = des_local_reads.calls + des_backend_io.requests;
+	*bytes = des_local_reads.bytes + des_backend_io.bytes_in;
+}
+
+static void
+desBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	RangeTblEntry *rte = exec_rt_fetch(fs->scan.scanrelid, estate);
+	DesFdwScanState *st = palloc0(sizeof(DesFdwScanState));
+	List	   *fp = fs->fdw_private;
+	char	   *prefix;
+
+	node->fdw_state = st;
+	DesFdwTableLoad(node->ss.ss_currentRelation, &st->table);
+	st->user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	st->kind = (DesFdwLookup) intVal(list_nth(fp, DES_FP_LOOKUP));
+	prefix = strVal(list_nth(fp, DES_FP_PREFIX));
+	st->bound = intVal(list_nth(fp, DES_FP_LIMIT));
+	st->needed = (uint32) intVal(list_nth(fp, DES_FP_NEEDED));
+	st->need_data = (st->needed & (1U << DES_COL_DATA)) != 0;
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	if (prefix[0])
+	{
+		const char *u = pg_server_to_any(prefix, strlen(prefix), PG_UTF8);
+
+		st->prefix = pstrdup(u);
+		st->prefix_len = strlen(u);
+	}
+	st->lookup = ExecInitExpr(list_nth(fs->fdw_exprs, DES_FE_LOOKUP), &node->ss.ps);
+	st->archive_qual = ExecInitQual(list_nth(fs->fdw_exprs, DES_FE_ARCHIVE_QUALS), &node->ss.ps);
+	st->archive_slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(node->ss.ss_currentRelation),
+											  &TTSOpsVirtual);
+	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt, "des_fdw scan", ALLOCSET_DEFAULT_SIZES);
+	st->rescan_cxt = AllocSetContextCreate(st->scan_cxt, "des_fdw execution", ALLOCSET_DEFAULT_SIZES);
+	st->chunk_cxt = AllocSetContextCreate(st->scan_cxt, "des_fdw chunk", ALLOCSET_DEFAULT_SIZES);
+	st->decoded = DesBufInContext(st->scan_cxt);
+	st->cur = -1;
+}
+
+/* Does the archive pass the archive-level conditions? */
+static bool
+archive_matches(ForeignScanState *node, DesFdwScanState *st, const DesFdwArchive *a)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	TupleTableSlot *slot = st->archive_slot;
+	AttrNumber	at = st->table.attno[DES_COL_ARCHIVE];
+	AttrNumber	dt = st->table.attno[DES_COL_DAY];
+	bool		ok;
+
+	if (st->archive_qual == NULL)
+		return true;
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	if (at)
+	{
+		slot->tts_values[at - 1] = CStringGetTextDatum(a->location);
+		slot->tts_isnull[at - 1] = false;
+	}
+	if (dt && a->has_day)
+	{
+		slot->tts_values[dt - 1] = DateADTGetDatum(a->day);
+		slot->tts_isnull[dt - 1] = false;
+	}
+	ExecStoreVirtualTuple(slot);
+	econtext->ecxt_scantuple = slot;
+	ok = ExecQual(st->archive_qual, econtext);
+	ResetExprContext(econtext);
+	return ok;
+}
+
+/* Add one name (a text datum) to the lookup list. */
+static void
+add_name(DesFdwScanState *st, Datum d, int *cap)
+{
+	text	   *t = DatumGetTextPP(d);
+	size_t		len;
+	const char *u = DesTextToUtf8(t, &len);
+
+	if (st->nnames == *cap)
+	{
+		*cap *= 2;
+		st->names = repalloc_huge(st->names, sizeof(char *) * *cap);
+		st->name_lens = repalloc_huge(st->name_lens, sizeof(size_t) * *cap);
+	}
+	st->names[st->nnames] = (char *) u;
+	st->name_lens[st->nnames] = len;
+	st->nnames++;
+}
+
+static int
+cmp_names(const void *a, const void *b, void *arg)
+{
+	DesFdwScanState *st = arg;
+	int			i = *(const int *) a,
+				j = *(const int *) b;
+	size_t		n = Min(st->name_lens[i], st->name_lens[j]);
+	int			c = memcmp(st->names[i], st->names[j], n);
+
+	if (c != 0)
+		return c;
+	return (st->name_lens[i] > st->name_lens[j]) - (st->name_lens[i] < st->name_lens[j]);
+}
+
+/* Evaluate the lookup expression: the distinct names to look up. */
+static void
+evaluate_names(ForeignScanState *node, DesFdwScanState *st)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	bool		isnull;
+	Datum		v;
+	int			cap = 16;
+
+	st->names = palloc(sizeof(char *) * cap);
+	st->name_lens = palloc(sizeof(size_t) * cap);
+	st->nnames = 0;
+	v = ExecEvalExpr(st->lookup, econtext, &isnull);
+	if (isnull)
+		return;
+	if (st->kind == DES_LOOKUP_NAME)
+		add_name(st, v, &cap);
+	else
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(v);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		int		   *order;
+		char	  **names;
+		size_t	   *lens;
+		int			kept = 0;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!nulls[i])
+				add_name(st, elems[i], &cap);
+		}
+		if (st->nnames < 2)
+			return;
+		/* distinct names only: a name asked twice is still one row */
+		order = palloc(sizeof(int) * st->nnames);
+		for (int i = 0; i < st->nnames; i++)
+			order[i] = i;
+		qsort_arg(order, st->nnames, sizeof(int), cmp_names, st);
+		names = palloc(sizeof(char *) * st->nnames);
+		lens = palloc(sizeof(size_t) * st->nnames);
+		for (int i = 0; i < st->nnames; i++)
+		{
+			if (i > 0 && cmp_names(&order[i - 1], &order[i], st) == 0)
+				continue;
+			names[kept] = st->names[order[i]];
+			lens[kept] = st->name_lens[order[i]];
+			kept++;
+		}
+		st->names = names;
+		st->name_lens = lens;
+		st->nnames = kept;
+	}
+}
+
+/* First use in an execution: list (once), match archives, evaluate names. */
+static void
+start_execution(ForeignScanState *node, DesFdwScanState *st)
+{
+	MemoryContext old;
+
+	if (!st->listed)
+	{
+		old = MemoryContextSwitchTo(st->scan_cxt);
+		st->archives = DesFdwListArchives(st->table.location, st->table.server, st->user, &st->narchives);
+		st->sa = palloc0(sizeof(ScanArchive) * Max(st->narchives, 1));
+		for (int i = 0; i < st->narchives; i++)
+		{
+			st->sa[i].loc = DesFdwArchiveLocation(&st->archives[i], st->table.server, st->user);
+			st->sa[i].archive_text = CStringGetTextDatum(st->archives[i].location);
+		}
+		st->listed = true;
+		MemoryContextSwitchTo(old);
+	}
+	MemoryContextReset(st->rescan_cxt);
+	old = MemoryContextSwitchTo(st->rescan_cxt);
+	st->matched = palloc(sizeof(int) * Max(st->narchives, 1));
+	st->nmatched = 0;
+	for (int i = 0; i < st->narchives; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (archive_matches(node, st, &st->archives[i]))
+			st->matched[st->nmatched++] = i;
+		else
+			st->archives_pruned++;
+	}
+	if (st->kind == DES_LOOKUP_NAME || st->kind == DES_LOOKUP_NAMES)
+		evaluate_names(node, st);
+	MemoryContextSwitchTo(old);
+	st->cur = -1;
+	st->open = NULL;
+	st->chunk_n = st->chunk_pos = 0;
+	st->emitted = 0;
+	st->started = true;
+}
+
+static bool
+is_lookup(const DesFdwScanState *st)
+{
+	return st->kind == DES_LOOKUP_NAME || st->kind == DES_LOOKUP_NAMES;
+}
+
+/* Open the next matched archive; false when there is none. */
+static bool
+next_archive(DesFdwScanState *st)
+{
+	ScanArchive *sa;
+
+	/* walks release each archive when done; lookups keep them for rescans */
+	if (st->open && !is_lookup(st))
+	{
+		DesArchivePinRelease(st->open->pin);
+		st->open->pin = NULL;
+		st->open->oa = NULL;
+	}
+	st->open = NULL;
+	if (++st->cur >= st->nmatched)
+		return false;
+	sa = &st->sa[st->matched[st->cur]];
+	st->err_archive = sa->loc->original;
+	st->err_entry = NULL;
+	if (sa->oa == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->scan_cxt);
+
+		if (st->archives_scanned == 0)
+			DesCheckReadAccess(sa->loc);
+		sa->oa = palloc0(sizeof(DesOpenArchive));
+		/* confirm a cached S3 index once per scan, before any of its rows is returned */
+		DesOpenArchiveForRead(sa->loc, st->table.verify, true, sa->oa);
+		sa->pin = DesOpenArchivePin(sa->oa, st->scan_cxt);
+		MemoryContextSwitchTo(old);
+	}
+	st->archives_scanned++;
+	st->open = sa;
+	st->next_entry = 0;
+	st->next_name = 0;
+	return true;
+}
+
+/* Is entry i of r hidden by a later entry of the same name? */
+static bool
+shadowed(des_reader *r, uint64 i)
+{
+	const des_entry *e;
+
+	if (des_reader_duplicate_count(r) == 0)
+		return false;
+	e = des_reader_entry(r, i);
+	return des_reader_find(r, e->name, e->name_len) != (int64) i;
+}
+
+/* The next entry of the open archive to return, or -1 when it has no more. */
+static int64
+next_candidate(DesFdwScanState *st)
+{
+	des_reader *r = st->open->oa->reader;
+
+	if (is_lookup(st))
+	{
+		while (st->next_name < st->nnames)
+		{
+			int			k = st->next_name++;
+			int64		idx = des_reader_find(r, st->names[k], st->name_lens[k]);
+
+			if (idx >= 0)
+				return idx;
+		}
+		return -1;
+	}
+	while (st->next_entry < des_reader_count(r))
+	{
+		uint64		i = st->next_entry++;
+		const des_entry *e = des_reader_entry(r, i);
+
+		if ((i & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (st->kind == DES_LOOKUP_PREFIX &&
+			(e->name_len < st->prefix_len || memcmp(e->name, st->prefix, st->prefix_len) != 0))
+			continue;
+		if (shadowed(r, i))
+			continue;
+		return (int64) i;
+	}
+	return -1;
+}
+
+static void
+report(DesFdwScanState *st, des_error *err)
+{
+	if (DesErrorIsStale(err))
+	{
+		DesReaderCacheEvict(st->open->loc);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("archive \"%s\" was replaced during the scan", st->open->loc->original),
+				 errhint("Run the query again: it will read the new archive.")));
+	}
+	DesReportError(err, st->open->loc->original);
+}
+
+static bytea *
+make_bytea(const unsigned char *data, size_t len)
+{
+	bytea	   *b;
+
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("entry of %zu bytes is too large for a bytea value", len)));
+	b = palloc(VARHDRSZ + len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	if (len)
+		memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+/*
+ * Fill the next chunk from the open archive: candidates up to the bounds,
+ * and with the data column their payloads, read range by range.
+ */
+static void
+fill_chunk(DesFdwScanState *st)
+{
+	DesOpenArchive *oa = st->open->oa;
+	des_reader *r = oa->reader;
+	uint64	   *idx;
+	int			n = 0;
+	uint64		bytes = 0;
+	int			max_n = CHUNK_ENTRIES;
+	des_batch_plan *plan;
+	des_error	err;
+	MemoryContext old;
+	int			out = 0;
+	size_t		window = (size_t) Min(Max(des_s3_max_connections, 1), RANGE_WINDOW_MAX);
+
+	MemoryContextReset(st->chunk_cxt);
+	old = MemoryContextSwitchTo(st->chunk_cxt);
+	if (st->bound >= 0)
+		max_n = (int) Min((int64) max_n, Max(st->bound - st->emitted, 1));
+	idx = palloc(sizeof(uint64) * max_n);
+	while (n < max_n && (n == 0 || bytes < CHUNK_BYTES))
+	{
+		int64		i = next_candidate(st);
+
+		if (i < 0)
+			break;
+		idx[n++] = (uint64) i;
+		bytes += des_reader_entry(r, i)->data_length;
+	}
+	st->chunk_idx = idx;
+	st->chunk_n = n;
+	st->chunk_pos = 0;
+	st->chunk_data = NULL;
+	if (n == 0 || !st->need_data)
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+
+	plan = palloc0(sizeof(des_batch_plan));
+	{
+		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+		cb->func = (MemoryContextCallbackFunction) des_batch_plan_free;
+		cb->arg = plan;
+		MemoryContextRegisterResetCallback(st->chunk_cxt, cb);
+	}
+	if (!des_reader_plan_batch(r, idx, n,
+							   (uint64) (oa->s3 ? des_s3_read_coalesce_gap_kb : des_read_coalesce_gap_kb) * 1024,
+							   (uint64) des_read_max_span_kb * 1024, plan, &err))
+		report(st, &err);
+	st->chunk_idx = palloc(sizeof(uint64) * n);
+	st->chunk_data = palloc(sizeof(Datum) * n);
+	for (size_t w = 0; w < plan->nranges; w += (oa->s3 ? window : 1))
+	{
+		size_t		nr = oa->s3 ? Min(window, plan->nranges - w) : 1;
+		unsigned char *bufs[RANGE_WINDOW_MAX];
+
+		CHECK_FOR_INTERRUPTS();
+		if (oa->s3)
+		{
+			for (size_t k = 0; k < nr; k++)
+				bufs[k] = palloc_extended(Max(plan->ranges[w + k].length, 1), MCXT_ALLOC_HUGE);
+		}
+		else
+		{
+			/* one reused buffer for local reads */
+			if (plan->ranges[w].length > st->local_buf_size)
+			{
+				if (st->local_buf)
+					pfree(st->local_buf);
+				st->local_buf_size = Max(plan->ranges[w].length, 1024 * 1024);
+				st->local_buf = MemoryContextAllocExtended(st->scan_cxt, st->local_buf_size, MCXT_ALLOC_HUGE);
+			}
+			bufs[0] = st->local_buf;
+		}
+		st->err_entry = des_reader_entry(r, plan->entries[plan->ranges[w].first]);
+		if (!DesFetchPlannedRanges(oa, plan, w, nr, bufs, &err))
+			report(st, &err);
+		for (size_t k = 0; k < nr; k++)
+		{
+			const des_read_range *range = &plan->ranges[w + k];
+
+			for (size_t j = range->first; j < range->first + range->count; j++)
+			{
+				uint64		e_idx = plan->entries[j];
+				const des_entry *e = des_reader_entry(r, e_idx);
+				const unsigned char *stored = bufs[k] + (e->data_offset - range->offset);
+
+				st->err_entry = e;
+				if (e->flags == 0 && !oa->options.verify_hash)
+					st->chunk_data[out] = PointerGetDatum(make_bytea(stored, e->data_length));
+				else
+				{
+					if (!des_reader_decode(r, e_idx, stored, &oa->options, st->decoded, &err))
+						report(st, &err);
+					st->chunk_data[out] = PointerGetDatum(make_bytea(st->decoded->data, st->decoded->len));
+				}
+				st->chunk_idx[out++] = e_idx;
+			}
+		}
+	}
+	for (size_t k = 0; k < plan->ndirect; k++)
+	{
+		uint64		e_idx = plan->direct[k];
+
+		CHECK_FOR_INTERRUPTS();
+		st->err_entry = des_reader_entry(r, e_idx);
+		if (!des_reader_decode(r, e_idx, NULL, &oa->options, st->decoded, &err))
+			report(st, &err);
+		st->chunk_data[out] = PointerGetDatum(make_bytea(st->decoded->data, st->decoded->len));
+		st->chunk_idx[out++] = e_idx;
+	}
+	Assert(out == n);
+	st->err_entry = NULL;
+	MemoryContextSwitchTo(old);
+}
+
+static void
+set_column(TupleTableSlot *slot, const DesFdwScanState *st, DesFdwColumn c, Datum v, bool isnull)
+{
+	AttrNumber	a = st->table.attno[c];
+
+	if (a == 0)
+		return;
+	slot->tts_values[a - 1] = v;
+	slot->tts_isnull[a - 1] = isnull;
+}
+
+static bool
+wants(const DesFdwScanState *st, DesFdwColumn c)
+{
+	return st->table.attno[c] != 0 && (st->needed & (1U << c)) != 0;
+}
+
+/* Fill slot with entry chunk[pos]. */
+static void
+store_row(DesFdwScanState *st, TupleTableSlot *slot, int pos)
+{
+	des_reader *r = st->open->oa->reader;
+	uint64		i = st->chunk_idx[pos];
+	const des_entry *e = des_reader_entry(r, i);
+	des_error	err;
+	MemoryContext old = MemoryContextSwitchTo(st->chunk_cxt);
+
+	st->err_entry = e;
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	if (wants(st, DES_COL_NAME))
+		set_column(slot, st, DES_COL_NAME, PointerGetDatum(DesNameToText(e->name, e->name_len)), false);
+	if (wants(st, DES_COL_DATA))
+		set_column(slot, st, DES_COL_DATA, st->chunk_data[pos], false);
+	if (wants(st, DES_COL_SIZE))
+	{
+		uint64_t	size = e->data_length;
+
+		if ((e->flags & DES_FLAG_COMPRESSED) && !des_reader_payload_size(r, i, &size, &err))
+			report(st, &err);
+		set_column(slot, st, DES_COL_SIZE, Int64GetDatum((int64) size), false);
+	}
+	if (wants(st, DES_COL_META))
+	{
+		const char *meta;
+		size_t		mlen;
+		bool		isnull;
+		Datum		v;
+
+		if (!des_reader_meta(r, i, &meta, &mlen, &err))
+			report(st, &err);
+		v = DesMetaToJsonb(meta, mlen, &isnull);
+		set_column(slot, st, DES_COL_META, v, isnull);
+	}
+	if (wants(st, DES_COL_BLAKE2B))
+	{
+		char		hex[65];
+		bool		found;
+
+		if (!des_reader_stored_blake2b(r, i, hex, &found, &err))
+			report(st, &err);
+		if (found)
+			set_column(slot, st, DES_COL_BLAKE2B,
+					   DirectFunctionCall2(binary_decode, CStringGetTextDatum(hex), CStringGetTextDatum("hex")),
+					   false);
+	}
+	set_column(slot, st, DES_COL_FLAGS, Int32GetDatum((int32) e->flags), false);
+	set_column(slot, st, DES_COL_DATA_OFFSET, Int64GetDatum((int64) e->data_offset), false);
+	set_column(slot, st, DES_COL_ARCHIVE, st->open->archive_text, false);
+	if (st->archives[st->matched[st->cur]].has_day)
+		set_column(slot, st, DES_COL_DAY, DateADTGetDatum(st->archives[st->matched[st->cur]].day), false);
+	st->err_entry = NULL;
+	MemoryContextSwitchTo(old);
+	ExecStoreVirtualTuple(slot);
+}
+
+static TupleTableSlot *
+desIterateForeignScan(ForeignScanState *node)
+{
+	DesFdwScanState *st = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	ErrorContextCallback errcb;
+	uint64		req0,
+				bytes0,
+				req1,
+				bytes1;
+
+	ExecClearTuple(slot);
+	errcb.callback = scan_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	io_snapshot(&req0, &bytes0);
+	if (!st->started)
+		start_execution(node, st);
+	while (st->bound < 0 || st->emitted < st->bound)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (st->chunk_pos < st->chunk_n)
+		{
+			store_row(st, slot, st->chunk_pos++);
+			st->emitted++;
+			break;
+		}
+		if (st->open)
+		{
+			fill_chunk(st);
+			if (st->chunk_n > 0)
+				continue;
+		}
+		if (!next_archive(st))
+			break;
+	}
+	io_snapshot(&req1, &bytes1);
+	st->requests += req1 - req0;
+	st->bytes_read += bytes1 - bytes0;
+	error_context_stack = errcb.previous;
+	return slot;
+}
+
+static void
+desReScanForeignScan(ForeignScanState *node)
+{
+	DesFdwScanState *st = node->fdw_state;
+
+	/* walks release their open archive now; lookups keep theirs */
+	if (st->open && !is_lookup(st) && st->open->pin)
+	{
+		DesArchivePinRelease(st->open->pin);
+		st->open->pin = NULL;
+		st->open->oa = NULL;
+	}
+	st->open = NULL;
+	st->started = false;
+	st->chunk_n = st->chunk_pos = 0;
+}
+
+static void
+desEndForeignScan(ForeignScanState *node)
+{
+	DesFdwScanState *st = node->fdw_state;
+
+	/* pins and buffers go with the scan's context */
+	if (st && st->scan_cxt)
+	{
+		MemoryContextDelete(st->scan_cxt);
+		st->scan_cxt = NULL;
+	}
+}
+
+static void
+desExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
+	DesFdwScanState *st = node->fdw_state;
+	List	   *fp = fs->fdw_private;
+	List	   *archive_quals = list_nth(fs->fdw_exprs, DES_FE_ARCHIVE_QUALS);
+	ListCell   *lc;
+
+	ExplainPropertyText("Location", st->table.location, es);
+	if (es->format == EXPLAIN_FORMAT_TEXT)
+		ExplainPropertyText("Archives", psprintf("%d of %d listed at planning",
+												 intVal(list_nth(fp, DES_FP_MATCHED)),
+												 intVal(list_nth(fp, DES_FP_LISTED))), es);
+	else
+	{
+		ExplainPropertyInteger("Archives Listed", NULL, intVal(list_nth(fp, DES_FP_LISTED)), es);
+		ExplainPropertyInteger("Archives Matched", NULL, intVal(list_nth(fp, DES_FP_MATCHED)), es);
+	}
+	if (archive_quals != NIL)
+	{
+		List	   *ctx = set_deparse_context_plan(es->deparse_cxt, (Plan *) fs, NIL);
+		Node	   *qual = (Node *) make_ands_explicit(archive_quals);
+
+		ExplainPropertyText("Archive Filter", deparse_expression(qual, ctx, es->verbose, false), es);
+	}
+	foreach(lc, (List *) list_nth(fp, DES_FP_PUSHED))
+		ExplainPropertyText("Pushed", strVal(lfirst(lc)), es);
+	if (!st->need_data)
+		ExplainPropertyText("Payloads", "not read (index only)", es);
+	if (st->table.verify)
+		ExplainPropertyText("Verify", "BLAKE2b of each payload", es);
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("Archives Scanned", NULL, (int64) st->archives_scanned, es);
+		ExplainPropertyInteger("Archives Pruned", NULL, (int64) st->archives_pruned, es);
+		ExplainPropertyInteger("Read Requests", NULL, (int64) st->requests, es);
+		ExplainPropertyInteger("Bytes Read", NULL, (int64) st->bytes_read, es);
+	}
+}
+
+extern void DesFdwOtherRoutines(FdwRoutine *r);
+
+void		DesFdwScanRoutines(FdwRoutine *r);
+
+void
+DesFdwScanRoutines(FdwRoutine *r)
+{
+	r->BeginForeignScan = desBeginForeignScan;
+	r->IterateForeignScan = desIterateForeignScan;
+	r->ReScanForeignScan = desReScanForeignScan;
+	r->EndForeignScan = desEndForeignScan;
+	r->ExplainForeignScan = desExplainForeignScan;
+	DesFdwOtherRoutines(r);
+}
