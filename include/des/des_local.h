@@ -12,6 +12,17 @@
 #include "des/des_reader.h"
 #include "des/des_writer.h"
 
+/*
+ * Reads through local sources in this process (for EXPLAIN ANALYZE-style
+ * accounting; sources are read from one thread only).
+ */
+typedef struct des_local_read_stats
+{
+	uint64_t	calls;
+	uint64_t	bytes;
+} des_local_read_stats;
+extern des_local_read_stats des_local_reads;
+
 /* Open a regular file for reading. */
 extern bool des_local_source_open(const char *path, des_source *src, des_error *err);
 extern void des_local_source_close(des_source *src);
