@@ -85,3 +85,27 @@ SELECT try($$SELECT count(*) FROM des.archive_list('/tmp/pg_des_regress/corrupt_
 -- the reference writer stores no hashes: verify says how many entries it could not check
 
 SELECT detail FROM des.archive_verify(:'fx' || '/ext/big_external.des') WHERE "check" = 'hashes';
+
+-- des_fdw over the fixtures: every entry of every archive, as the manifest says
+-- (names, sizes, flags, stored meta, sha256 of the payloads, external payloads)
+CREATE SERVER fixture_files FOREIGN DATA WRAPPER des_fdw;
+CREATE FOREIGN TABLE fixtures_fdw (archive text, name text, size bigint, flags integer, meta jsonb,
+                                   data_offset bigint, data bytea)
+    SERVER fixture_files OPTIONS (location '/tmp/pg_des_regress/fixtures/');
+SELECT m.file,
+       count(f.name) AS rows,
+       jsonb_array_length(m.archive -> 'entries') AS manifest_entries,
+       count(*) FILTER (WHERE f.size = (x.entry ->> 'size')::bigint
+                          AND f.flags = (x.entry ->> 'flags')::int
+                          AND f.data_offset = (x.entry ->> 'data_offset')::bigint
+                          AND f.meta = x.entry -> 'meta_stored'
+                          AND encode(sha256(f.data), 'hex') = x.entry ->> 'sha256') AS matching
+FROM manifest m
+LEFT JOIN fixtures_fdw f ON f.archive = '/tmp/pg_des_regress/fixtures/' || m.file
+LEFT JOIN expected_entries x ON x.file = m.file AND x.entry ->> 'name' = f.name
+GROUP BY m.file, m.archive ORDER BY m.file;
+-- lookups by name through the index, and a join
+SELECT left(f.name, 30) AS name, f.size FROM fixtures_fdw f
+WHERE f.name = ANY (SELECT x.entry ->> 'name' FROM expected_entries x WHERE x.file = 'unicode_names.des')
+ORDER BY f.name COLLATE "C";
+DROP SERVER fixture_files CASCADE;

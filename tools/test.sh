@@ -70,7 +70,7 @@ fi
 echo "== pg_regress (PostgreSQL 15, shared_preload_libraries = pg_des)"
 work=/tmp/pg_des_regress
 rm -rf "$work"
-mkdir -p "$work"/{basic,errors,privileges,s3,aws}
+mkdir -p "$work"/{basic,errors,privileges,s3,aws,fdw}
 cat >"$work/aws/config" <<'AWSCFG'
 [default]
 region = us-east-1
@@ -82,7 +82,7 @@ cat >"$work/aws/credentials" <<'AWSCRED'
 aws_access_key_id = pgdes-test-key
 aws_secret_access_key = pgdes-test-secret
 AWSCRED
-tests="archive_basic archive_errors archive_privileges names pipeline_catalog pipeline_packer pipeline_sources s3_archives s3_interop"
+tests="archive_basic archive_errors archive_privileges names pipeline_catalog pipeline_packer pipeline_sources des_fdw s3_archives s3_interop s3_fdw"
 if $have_fixtures; then
 	cp -r "$fixtures" "$work/fixtures"
 	tests="$tests archive_fixtures"

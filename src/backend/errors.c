@@ -22,7 +22,7 @@ DesReportError(const des_error *err, const char *location)
 				(errcode(err->sqlstate),
 				 errmsg("archive \"%s\": %s", location, err->message),
 				 err->sqlstate == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ?
-				 errhint("Check the access key and secret in the user mapping for the server named by des.default_server.") :
+				 errhint("Check the access key and secret in the user mapping of the S3 server (the foreign table's server, or des.default_server).") :
 				 err->sqlstate == ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION ?
 				 errhint("Check the endpoint of the foreign server and that it is reachable.") : 0));
 	switch (err->code)

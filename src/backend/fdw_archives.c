@@ -16,6 +16,7 @@
 
 #include "datatype/timestamp.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 
@@ -154,8 +155,74 @@ cmp_archive(const void *a, const void *b)
 	return strcmp(((const DesFdwArchive *) a)->location, ((const DesFdwArchive *) b)->location);
 }
 
+/*
+ * The last listing, kept for the rest of its statement: the planner lists to
+ * estimate, and the executor of the same statement reuses it instead of
+ * listing again. A later statement (a prepared plan run again) lists anew.
+ */
+static MemoryContext listing_cxt;
+static struct
+{
+	char	   *location;
+	char	   *server;
+	Oid			user;
+	DesStatementId stmt;
+	DesFdwArchive *items;
+	int			n;
+} last_listing;
+
+static DesFdwArchive *
+copy_archives(const DesFdwArchive *from, int n)
+{
+	DesFdwArchive *to = palloc_extended(sizeof(DesFdwArchive) * Max(n, 1), MCXT_ALLOC_HUGE);
+
+	for (int i = 0; i < n; i++)
+	{
+		to[i] = from[i];
+		to[i].location = pstrdup(from[i].location);
+	}
+	return to;
+}
+
+static bool
+same_string(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static DesFdwArchive *list_archives(const char *location, const char *server, Oid user, int *n);
+
 DesFdwArchive *
 DesFdwListArchives(const char *location, const char *server, Oid user, int *n)
+{
+	DesFdwArchive *items;
+	MemoryContext old;
+
+	if (last_listing.location && strcmp(last_listing.location, location) == 0 &&
+		same_string(last_listing.server, server) && last_listing.user == user &&
+		DesSameStatement(last_listing.stmt, DesCurrentStatement()))
+	{
+		*n = last_listing.n;
+		return copy_archives(last_listing.items, last_listing.n);
+	}
+	items = list_archives(location, server, user, n);
+	if (listing_cxt == NULL)
+		listing_cxt = AllocSetContextCreate(TopMemoryContext, "des_fdw listing", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(listing_cxt);
+	memset(&last_listing, 0, sizeof(last_listing));
+	old = MemoryContextSwitchTo(listing_cxt);
+	last_listing.items = copy_archives(items, *n);
+	last_listing.n = *n;
+	last_listing.server = server ? pstrdup(server) : NULL;
+	last_listing.user = user;
+	last_listing.stmt = DesCurrentStatement();
+	last_listing.location = pstrdup(location);
+	MemoryContextSwitchTo(old);
+	return items;
+}
+
+static DesFdwArchive *
+list_archives(const char *location, const char *server, Oid user, int *n)
 {
 	DesLocation *loc = DesParseLocationPrefix(location);
 	char	   *full;

@@ -33,7 +33,7 @@
 
 #include "des/des_local.h"
 #include "des_fdw.h"
-#include "s3_client.h"
+#include "s3_storage.h"
 
 /* Chunk bounds for payload reads: entries and stored bytes (at least one entry). */
 #define CHUNK_ENTRIES 4096
@@ -361,6 +361,19 @@ next_archive(DesFdwScanState *st)
 		sa->oa = palloc0(sizeof(DesOpenArchive));
 		/* confirm a cached S3 index once per scan, before any of its rows is returned */
 		DesOpenArchiveForRead(sa->loc, st->table.verify, true, sa->oa);
+		if (sa->oa->s3 && !sa->oa->s3->tail_fresh)
+		{
+			des_error	err;
+
+			/* built from the shared index cache without a request: check it */
+			if (!DesS3ObjectRevalidate(sa->oa->s3, &err))
+			{
+				if (!DesErrorIsStale(&err))
+					DesReportError(&err, sa->loc->original);
+				DesReaderCacheEvict(sa->loc);
+				DesOpenArchiveForRead(sa->loc, st->table.verify, true, sa->oa);
+			}
+		}
 		sa->pin = DesOpenArchivePin(sa->oa, st->scan_cxt);
 		MemoryContextSwitchTo(old);
 	}

@@ -6,6 +6,9 @@
  * pg_write_server_files (or superuser).
  */
 #include "pg_des.h"
+
+#include "access/xact.h"
+#include "storage/proc.h"
 #include "s3_client.h"
 
 #include "catalog/pg_authid.h"
@@ -172,6 +175,22 @@ DesTextToUtf8(text *t, size_t *len)
  * Local files need the server-file roles; S3 locations need USAGE on the
  * foreign server, checked when its endpoint is resolved (s3_config.c).
  */
+DesStatementId
+DesCurrentStatement(void)
+{
+	DesStatementId id;
+
+	id.lxid = MyProc ? MyProc->lxid : 0;
+	id.start = (int64) GetCurrentStatementStartTimestamp();
+	return id;
+}
+
+bool
+DesSameStatement(DesStatementId a, DesStatementId b)
+{
+	return a.lxid == b.lxid && a.start == b.start;
+}
+
 Oid
 DesLocationUser(const DesLocation *loc)
 {

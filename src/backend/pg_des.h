@@ -97,6 +97,18 @@ extern void DesCheckReadAccess(const DesLocation *loc);
 extern Oid	DesLocationUser(const DesLocation *loc);
 extern void DesCheckWriteAccess(const DesLocation *loc);
 
+/*
+ * This statement, as a value: caches that may be reused within one statement
+ * (the planner and the executor of the same query) compare it.
+ */
+typedef struct DesStatementId
+{
+	uint32		lxid;
+	int64		start;
+} DesStatementId;
+extern DesStatementId DesCurrentStatement(void);
+extern bool DesSameStatement(DesStatementId a, DesStatementId b);
+
 /* storage_list.c */
 typedef void (*DesStorageListCallback) (void *arg, const char *location, int64 size,
 										const char *etag, bool is_prefix);

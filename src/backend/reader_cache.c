@@ -45,6 +45,7 @@ typedef struct CachedReader
 	struct timespec mtime;
 	des_reader *reader;			/* = opened->reader */
 	uint64		last_used;
+	DesStatementId validated;	/* S3: the statement that last confirmed it current */
 } CachedReader;
 
 #define MAX_CACHE_SLOTS 64
@@ -270,6 +271,9 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 	bool		unchanged = false;
 
 	DesS3Init();
+	/* confirmed current by this statement already (planner, then executor): no new check */
+	if (slot != NULL && revalidate && DesSameStatement(slot->validated, DesCurrentStatement()))
+		revalidate = false;
 	if (slot != NULL)
 	{
 		slot->s3->ep = ep;
@@ -283,6 +287,7 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 			else
 			{
 				slot->s3->tail_fresh = true;
+				slot->validated = DesCurrentStatement();
 				cache_hits++;
 			}
 		}
@@ -310,6 +315,7 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 		DesReportError(&err, loc->original);
 	o->ep = ep;
 	cache_to_slot(o, key, nslots, out, false);
+	find_slot(key, nslots)->validated = DesCurrentStatement();
 }
 
 static void

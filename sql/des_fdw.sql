@@ -1,0 +1,224 @@
+-- des_fdw on local archives: columns, pushdown, pruning, lookups, EXPLAIN,
+-- ANALYZE, IMPORT FOREIGN SCHEMA, verify, read-only.
+-- The test runner provides /tmp/pg_des_regress, writable by the server.
+\set dir '/tmp/pg_des_regress/fdw'
+SET client_min_messages = warning;
+
+CREATE OR REPLACE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+-- the scan's own figures from EXPLAIN ANALYZE (summed over foreign scans)
+CREATE FUNCTION scan_io(q text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    plan jsonb;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, TIMING OFF, SUMMARY OFF) ' || q INTO plan;
+    RETURN (SELECT jsonb_build_object(
+                'rows', sum((n ->> 'Actual Rows')::bigint * (n ->> 'Actual Loops')::bigint),
+                'scanned', sum((n ->> 'Archives Scanned')::bigint),
+                'pruned', sum((n ->> 'Archives Pruned')::bigint),
+                'requests', sum((n ->> 'Read Requests')::bigint),
+                'bytes', sum((n ->> 'Bytes Read')::bigint))
+            FROM jsonb_path_query(plan, 'strict $.**') n
+            WHERE n ->> 'Node Type' = 'Foreign Scan');
+END $$;
+
+-- a daily layout: three archives over two days, 1000-byte payloads
+CREATE TABLE src (name text, data bytea, meta jsonb, day text, part text);
+INSERT INTO src
+SELECT 'cam' || (g % 2 + 1) || '/' || lpad(g::text, 3, '0'),
+       convert_to(repeat(chr(65 + g % 26), 1000), 'UTF8'),
+       jsonb_build_object('g', g),
+       CASE WHEN g <= 40 THEN '2025-01-01' ELSE '2025-01-02' END,
+       CASE WHEN g <= 20 OR g > 40 THEN '00' ELSE '01' END
+FROM generate_series(1, 60) g;
+SELECT day, part, (des.archive_write(:'dir' || '/lake/' || day || '/' || part || '.des', name, data, meta ORDER BY name)) ->> 'entries' AS entries
+FROM src GROUP BY day, part ORDER BY day, part;
+-- not archives: an external payload named like one, and a crashed writer's temp file
+SELECT des.archive_write(:'dir' || '/lake/2025-01-02/big.des', 'big.des', convert_to(repeat('x', 300), 'UTF8'), NULL,
+                         '{"external_threshold": 100}') ->> 'external_entries' AS external;
+COPY (SELECT 1) TO PROGRAM 'touch /tmp/pg_des_regress/fdw/lake/2025-01-01/02.des.tmp.1.1';
+SELECT regexp_replace(location, '^.*/lake/', '') AS stored FROM des.storage_list(:'dir' || '/lake/') ORDER BY 1;
+
+CREATE SERVER files FOREIGN DATA WRAPPER des_fdw;
+
+-- options and columns
+SELECT try($$CREATE FOREIGN TABLE t_bad1 (name text) SERVER files OPTIONS (location 'relative/x.des')$$);
+SELECT try($$CREATE FOREIGN TABLE t_bad2 (name text) SERVER files OPTIONS (location '/x.des', verify 'maybe')$$);
+SELECT try($$CREATE FOREIGN TABLE t_bad3 (name text) SERVER files OPTIONS (location '/x.des', colour 'red')$$);
+CREATE FOREIGN TABLE t_nolocation (name text) SERVER files;
+SELECT try('SELECT * FROM t_nolocation');
+CREATE FOREIGN TABLE t_unknown (name text, colour text) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/lake/');
+SELECT try('SELECT * FROM t_unknown');
+CREATE FOREIGN TABLE t_type (name text, size integer) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/lake/');
+SELECT try('SELECT * FROM t_type');
+
+-- every column, any order; a prefix takes every archive below it
+CREATE FOREIGN TABLE lake (blake2b bytea, day date, archive text, name text, size bigint, flags integer,
+                           data_offset bigint, meta jsonb, data bytea)
+    SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/lake/');
+SELECT regexp_replace(archive, '^.*/lake/', '') AS archive, day, count(*), sum(size) AS bytes, min(name), max(name)
+FROM lake GROUP BY 1, 2 ORDER BY 1;
+-- the same rows, bytes, meta and hashes as the source and as des.archive_read
+SELECT count(*) AS rows,
+       bool_and(l.data = s.data) AS data_equal,
+       bool_and(l.meta - 'blake2b' - 'size' = s.meta) AS meta_equal,
+       bool_and(l.blake2b = des.blake2b(s.data)) AS hash_equal,
+       bool_and(l.size = length(s.data)) AS size_equal,
+       bool_and(l.flags = 0) AS no_flags,
+       bool_and(des.archive_read(l.archive, l.name) = l.data) AS read_equal
+FROM lake l JOIN src s USING (name);
+-- a glob: '*' stays within one path component
+CREATE FOREIGN TABLE lake_00 (name text, archive text) SERVER files
+    OPTIONS (location '/tmp/pg_des_regress/fdw/lake/*/00.des');
+SELECT regexp_replace(archive, '^.*/lake/', '') AS archive, count(*) FROM lake_00 GROUP BY 1 ORDER BY 1;
+CREATE FOREIGN TABLE lake_none (name text) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/lake/*.des');
+SELECT count(*) AS no_archives FROM lake_none;
+-- one archive
+CREATE FOREIGN TABLE one (name text, data bytea, day date) SERVER files
+    OPTIONS (location '/tmp/pg_des_regress/fdw/lake/2025-01-01/01.des');
+SELECT count(*), min(day), max(day) FROM one;
+CREATE FOREIGN TABLE missing (name text) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/nowhere.des');
+SELECT regexp_replace(try('SELECT * FROM missing'), '".*"', '"..."') AS missing;
+
+-- EXPLAIN: what is pushed, and what is read
+SELECT des.cache_reset();
+EXPLAIN (COSTS OFF) SELECT name, size FROM lake WHERE name LIKE 'cam1/%';
+EXPLAIN (COSTS OFF) SELECT data FROM lake WHERE name = 'cam2/007';
+EXPLAIN (COSTS OFF) SELECT name FROM lake WHERE name = ANY (ARRAY['cam1/002', 'cam2/041']) AND day = '2025-01-02';
+EXPLAIN (COSTS OFF) SELECT name FROM lake WHERE name LIKE 'cam_/01%' AND archive LIKE '%/01.des';
+EXPLAIN (COSTS OFF) SELECT name FROM lake WHERE name ^@ 'cam2/' LIMIT 3;
+EXPLAIN (COSTS OFF) SELECT name FROM lake WHERE length(name) > 3 LIMIT 3;
+
+-- projection: without the data column no payload byte is read
+SELECT des.cache_reset();
+SELECT s ->> 'rows' AS rows, s ->> 'scanned' AS scanned, (s ->> 'bytes')::bigint < 60 * 1000 AS no_payloads
+FROM scan_io('SELECT name, size, meta FROM lake') s;
+SELECT s ->> 'rows' AS rows, (s ->> 'bytes')::bigint >= 60 * 1000 AS payloads
+FROM scan_io('SELECT name, data FROM lake') s;
+-- lookups read one range per archive holding a name: adjacent entries coalesce
+SELECT scan_io($$SELECT data FROM lake WHERE name = 'cam2/007'$$);
+SELECT scan_io($$SELECT data FROM lake WHERE name = ANY (ARRAY['cam1/002', 'cam2/001', 'cam1/004', 'nope', 'cam1/002'])$$);
+SELECT name, length(data) FROM lake WHERE name = ANY (ARRAY['cam1/002', 'cam2/001', 'cam1/004', 'nope', 'cam1/002']) ORDER BY name;
+SELECT name FROM lake WHERE name = NULL;
+SELECT count(*) FROM lake WHERE name = ANY (ARRAY[NULL, 'cam1/010']);
+-- pruning: archives failing archive/day conditions are never opened
+SELECT des.cache_reset();
+SELECT scan_io($$SELECT name FROM lake WHERE day = '2025-01-02'$$);
+SELECT scan_io($$SELECT name FROM lake WHERE archive LIKE '%/01.des' AND name LIKE 'cam1/%'$$);
+SELECT scan_io($$SELECT name FROM lake WHERE day > current_date$$);
+-- prefix filters, exact and rechecked
+SELECT count(*) FILTER (WHERE name LIKE 'cam1/%') AS cam1, count(*) AS total FROM lake WHERE name LIKE 'cam1/%';
+SELECT name FROM lake WHERE name LIKE 'cam_/01%' ORDER BY name;
+SELECT name FROM lake WHERE name ^@ 'cam2/05' ORDER BY name;
+SELECT count(*) FROM lake WHERE name LIKE 'cam1\_%';
+-- LIMIT stops the scan: one archive, one chunk
+SELECT des.cache_reset();
+SELECT s ->> 'rows' AS rows, s ->> 'scanned' AS scanned FROM scan_io('SELECT name, data FROM lake LIMIT 3') s;
+SELECT count(*) FROM (SELECT name FROM lake LIMIT 3 OFFSET 58) x;
+
+-- joins look names up through the parameterized path
+CREATE TABLE wanted (name text);
+INSERT INTO wanted VALUES ('cam2/003'), ('cam1/010'), ('cam2/059'), ('absent'), ('cam1/010');
+ANALYZE wanted;
+EXPLAIN (COSTS OFF) SELECT w.name, l.data FROM wanted w JOIN lake l ON l.name = w.name;
+SELECT w.name, length(l.data), regexp_replace(l.archive, '^.*/lake/', '') AS archive
+FROM wanted w JOIN lake l ON l.name = w.name ORDER BY 1, 3;
+-- one read per row found, however many archives are probed
+SELECT des.cache_reset();
+SET enable_memoize = off;
+SELECT s ->> 'requests' AS requests, (s ->> 'bytes')::int AS bytes
+FROM scan_io('SELECT l.data FROM wanted w JOIN lake l ON l.name = w.name') s;
+RESET enable_memoize;
+-- a lateral lookup, and a join on an expression of the outer side
+SELECT w.name, x.size FROM wanted w, LATERAL (SELECT size FROM lake l WHERE l.name = w.name) x ORDER BY 1;
+EXPLAIN (COSTS OFF) SELECT l.size FROM wanted w JOIN lake l ON l.name = lower(w.name);
+
+-- cursors and rescans
+BEGIN;
+DECLARE c CURSOR FOR SELECT name FROM lake WHERE name LIKE 'cam2/%' ORDER BY name;
+FETCH 2 FROM c;
+FETCH 1 FROM c;
+CLOSE c;
+COMMIT;
+SELECT (SELECT count(*) FROM lake l WHERE l.name LIKE w.name || '%') AS per_row FROM wanted w ORDER BY 1;
+
+-- LZ4 entries come back decompressed; external payloads are fetched
+SELECT des.archive_write(:'dir' || '/mixed/m.des', name, data, NULL, '{"lz4": true, "external_threshold": 100000}') ->> 'entries'
+FROM (VALUES ('z', convert_to(repeat('z', 20000), 'UTF8')), ('small', '\x0102'::bytea), ('e', ''::bytea),
+             ('big', convert_to(repeat('b', 120000), 'UTF8'))) v(name, data);
+CREATE FOREIGN TABLE mixed (name text, data bytea, size bigint, flags integer) SERVER files
+    OPTIONS (location '/tmp/pg_des_regress/fdw/mixed/');
+SELECT name, size, flags, length(data), md5(data) AS md5 FROM mixed ORDER BY name;
+SELECT md5(convert_to(repeat('z', 20000), 'UTF8')) AS z, md5(convert_to(repeat('b', 120000), 'UTF8')) AS big;
+
+-- verify 'on' checks each payload's BLAKE2b; a mismatch names the entry
+SELECT des.archive_write(:'dir' || '/bad/b.des', name, data, NULL) ->> 'entries'
+FROM (VALUES ('good', convert_to('good bytes', 'UTF8')), ('flipped', convert_to('AAAAAAAAAA', 'UTF8'))) v(name, data);
+SELECT format('COPY (SELECT 1) TO PROGRAM %L',
+              format('printf B | dd of=%s bs=1 seek=%s conv=notrunc status=none', :'dir' || '/bad/b.des', data_offset + 3))
+FROM des.archive_list(:'dir' || '/bad/b.des') WHERE name = 'flipped' \gexec
+CREATE FOREIGN TABLE bad (name text, data bytea) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/bad/b.des');
+CREATE FOREIGN TABLE bad_checked (name text, data bytea) SERVER files
+    OPTIONS (location '/tmp/pg_des_regress/fdw/bad/b.des', verify 'on');
+SELECT name, convert_from(data, 'UTF8') FROM bad ORDER BY name;
+SELECT name FROM bad_checked WHERE name = 'good';
+SELECT regexp_replace(try('SELECT name, data FROM bad_checked'), '/tmp/\S*', '...', 'g') AS verify_error;
+\set VERBOSITY default
+\set ON_ERROR_STOP 0
+SELECT data FROM bad_checked WHERE name = 'flipped';
+\set ON_ERROR_STOP 1
+-- the scan released its archive when the error ended it: the next one works
+SELECT count(*) FROM bad_checked WHERE name = 'good';
+
+-- ANALYZE counts entries and samples the indexes
+ANALYZE lake;
+SELECT reltuples FROM pg_class WHERE relname = 'lake';
+SELECT attname, null_frac FROM pg_stats WHERE tablename = 'lake' AND attname IN ('name', 'size', 'day') ORDER BY 1;
+
+-- IMPORT FOREIGN SCHEMA: a table per day, or per archive
+CREATE SCHEMA by_day;
+IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/lake/" FROM SERVER files INTO by_day;
+SELECT foreign_table_name, regexp_replace(option_value, '^.*/lake/', '') AS location
+FROM information_schema.foreign_table_options WHERE foreign_table_schema = 'by_day' ORDER BY 1;
+SELECT count(*) FROM by_day."2025-01-01";
+CREATE SCHEMA by_archive;
+IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/lake/" LIMIT TO ("2025-01-02/00") FROM SERVER files INTO by_archive
+    OPTIONS (per 'archive', verify 'on');
+SELECT foreign_table_name, regexp_replace(option_value, '^.*/lake/', '') AS value
+FROM information_schema.foreign_table_options WHERE foreign_table_schema = 'by_archive' ORDER BY 1, 2;
+SELECT count(*) FROM by_archive."2025-01-02/00";
+SELECT try($$IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/lake" FROM SERVER files INTO by_day$$);
+SELECT try($$IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/lake/" FROM SERVER files INTO by_day OPTIONS (per 'week')$$);
+SELECT try($$IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/lake/" FROM SERVER files INTO by_day OPTIONS (shape 'round')$$);
+
+-- read-only, with a pointer to the ingest path
+SELECT try($$INSERT INTO lake (name) VALUES ('x')$$);
+SELECT try($$UPDATE lake SET size = 0$$);
+SELECT try($$DELETE FROM lake$$);
+SELECT try($$TRUNCATE lake$$);
+SELECT try($$COPY lake (name) FROM PROGRAM 'echo x'$$);
+
+-- local archives need pg_read_server_files, checked for the querying role
+CREATE ROLE fdw_nobody;
+GRANT USAGE ON FOREIGN SERVER files TO fdw_nobody;
+GRANT SELECT ON lake TO fdw_nobody;
+CREATE VIEW lake_view AS SELECT name FROM lake;
+GRANT SELECT ON lake_view TO fdw_nobody;
+SET ROLE fdw_nobody;
+SELECT try('SELECT count(*) FROM lake');
+SELECT try('SELECT count(*) FROM lake_view');
+RESET ROLE;
+SELECT count(*) AS as_owner FROM lake_view;
+
+DROP VIEW lake_view;
+DROP OWNED BY fdw_nobody;
+DROP ROLE fdw_nobody;
+DROP SCHEMA by_day, by_archive CASCADE;
+DROP SERVER files CASCADE;
+DROP TABLE src, wanted;
+DROP FUNCTION scan_io(text);
