@@ -43,8 +43,8 @@
 typedef struct ScanArchive
 {
 	DesLocation *loc;
-	DesOpenArchive *oa;			/* NULL until opened in this scan */
-	DesArchivePin *pin;
+	DesOpenArchive *oa;			/* valid while pinned */
+	DesArchivePin *pin;			/* pinned while open in this scan */
 	Datum		archive_text;	/* the archive column's value */
 } ScanArchive;
 
@@ -300,6 +300,8 @@ start_execution(ForeignScanState *node, DesFdwScanState *st)
 		for (int i = 0; i < st->narchives; i++)
 		{
 			st->sa[i].loc = DesFdwArchiveLocation(&st->archives[i], st->table.server, st->user);
+			st->sa[i].oa = palloc0(sizeof(DesOpenArchive));
+			st->sa[i].pin = DesArchivePinCreate(st->scan_cxt);
 			st->sa[i].archive_text = CStringGetTextDatum(st->archives[i].location);
 		}
 		st->listed = true;
@@ -341,24 +343,19 @@ next_archive(DesFdwScanState *st)
 
 	/* walks release each archive when done; lookups keep them for rescans */
 	if (st->open && !is_lookup(st))
-	{
 		DesArchivePinRelease(st->open->pin);
-		st->open->pin = NULL;
-		st->open->oa = NULL;
-	}
 	st->open = NULL;
 	if (++st->cur >= st->nmatched)
 		return false;
 	sa = &st->sa[st->matched[st->cur]];
 	st->err_archive = sa->loc->original;
 	st->err_entry = NULL;
-	if (sa->oa == NULL)
+	if (!DesArchivePinned(sa->pin))
 	{
 		MemoryContext old = MemoryContextSwitchTo(st->scan_cxt);
 
 		if (st->archives_scanned == 0)
 			DesCheckReadAccess(sa->loc);
-		sa->oa = palloc0(sizeof(DesOpenArchive));
 		/* confirm a cached S3 index once per scan, before any of its rows is returned */
 		DesOpenArchiveForRead(sa->loc, st->table.verify, true, sa->oa);
 		if (sa->oa->s3 && !sa->oa->s3->tail_fresh)
@@ -374,7 +371,7 @@ next_archive(DesFdwScanState *st)
 				DesOpenArchiveForRead(sa->loc, st->table.verify, true, sa->oa);
 			}
 		}
-		sa->pin = DesOpenArchivePin(sa->oa, st->scan_cxt);
+		DesArchivePinSet(sa->pin, sa->oa);
 		MemoryContextSwitchTo(old);
 	}
 	st->archives_scanned++;
@@ -708,12 +705,8 @@ desReScanForeignScan(ForeignScanState *node)
 	DesFdwScanState *st = node->fdw_state;
 
 	/* walks release their open archive now; lookups keep theirs */
-	if (st->open && !is_lookup(st) && st->open->pin)
-	{
+	if (st->open && !is_lookup(st))
 		DesArchivePinRelease(st->open->pin);
-		st->open->pin = NULL;
-		st->open->oa = NULL;
-	}
 	st->open = NULL;
 	st->started = false;
 	st->chunk_n = st->chunk_pos = 0;

@@ -143,11 +143,15 @@ extern void DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bo
 extern void DesReaderCacheEvict(const DesLocation *loc);
 
 /*
- * Keep an opened archive usable beyond the next opens (which may evict it
- * from the cache) until released, or until cxt is reset or deleted.
+ * A pin keeps an opened archive usable beyond later opens (which may evict it
+ * from the cache) until released, set to another archive, or until the
+ * memory context it was created in is reset or deleted. One pin can be set
+ * and released any number of times.
  */
 typedef struct DesArchivePin DesArchivePin;
-extern DesArchivePin *DesOpenArchivePin(const DesOpenArchive *oa, MemoryContext cxt);
+extern DesArchivePin *DesArchivePinCreate(MemoryContext cxt);
+extern void DesArchivePinSet(DesArchivePin *pin, const DesOpenArchive *oa);
+extern bool DesArchivePinned(const DesArchivePin *pin);
 extern void DesArchivePinRelease(DesArchivePin *pin);
 extern void DesReaderCacheReset(void);
 

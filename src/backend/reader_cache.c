@@ -442,16 +442,28 @@ pin_release_callback(void *arg)
 }
 
 DesArchivePin *
-DesOpenArchivePin(const DesOpenArchive *oa, MemoryContext cxt)
+DesArchivePinCreate(MemoryContext cxt)
 {
 	DesArchivePin *pin = MemoryContextAllocZero(cxt, sizeof(DesArchivePin));
 
-	pin->opened = oa->opened;
-	pin->opened->refs++;
 	pin->cb.func = pin_release_callback;
 	pin->cb.arg = pin;
 	MemoryContextRegisterResetCallback(cxt, &pin->cb);
 	return pin;
+}
+
+void
+DesArchivePinSet(DesArchivePin *pin, const DesOpenArchive *oa)
+{
+	pin_release_callback(pin);
+	pin->opened = oa->opened;
+	pin->opened->refs++;
+}
+
+bool
+DesArchivePinned(const DesArchivePin *pin)
+{
+	return pin->opened != NULL;
 }
 
 void
