@@ -138,6 +138,22 @@ RESET enable_memoize;
 SELECT w.name, x.size FROM wanted w, LATERAL (SELECT size FROM lake l WHERE l.name = w.name) x ORDER BY 1;
 EXPLAIN (COSTS OFF) SELECT l.size FROM wanted w JOIN lake l ON l.name = lower(w.name);
 
+-- a name joined to two outer relations; a join on a column that is not text is filtered, not looked up
+CREATE TABLE wanted2 (name text);
+INSERT INTO wanted2 VALUES ('cam1/010'), ('cam2/003');
+SELECT l.name FROM wanted w, wanted2 v, lake l WHERE l.name = w.name AND l.name = v.name ORDER BY 1;
+CREATE TABLE wanted_n (n name);
+INSERT INTO wanted_n VALUES ('cam1/010');
+EXPLAIN (COSTS OFF) SELECT l.size FROM wanted_n w JOIN lake l ON l.name = w.n;
+SELECT l.size FROM wanted_n w JOIN lake l ON l.name = w.n;
+-- a LIMIT that is not a constant is not pushed (it may change between executions)
+SET my.lim = '2';
+PREPARE lim AS SELECT count(*) FROM (SELECT name FROM lake LIMIT current_setting('my.lim')::int) s;
+EXECUTE lim;
+SET my.lim = '5';
+EXECUTE lim;
+DEALLOCATE lim;
+
 -- cursors and rescans
 BEGIN;
 DECLARE c CURSOR FOR SELECT name FROM lake WHERE name LIKE 'cam2/%' ORDER BY name;
@@ -146,6 +162,15 @@ FETCH 1 FROM c;
 CLOSE c;
 COMMIT;
 SELECT (SELECT count(*) FROM lake l WHERE l.name LIKE w.name || '%') AS per_row FROM wanted w ORDER BY 1;
+
+-- wildcard characters in names are escaped with a backslash
+SELECT des.archive_write(:'dir' || '/odd/x[1].des', 'odd', '\x01'::bytea, NULL) ->> 'entries' AS odd;
+SELECT des.archive_write(:'dir' || '/odd/x1.des', 'plain', '\x02'::bytea, NULL) ->> 'entries' AS plain;
+CREATE FOREIGN TABLE odd_exact (name text) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/odd/x\[1\].des');
+CREATE FOREIGN TABLE odd_glob (name text) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/odd/x[1].des');
+SELECT (SELECT name FROM odd_exact) AS exact, (SELECT name FROM odd_glob) AS glob;
+CREATE FOREIGN TABLE odd_prefix (name text) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/o*/');
+SELECT try('SELECT * FROM odd_prefix');
 
 -- LZ4 entries come back decompressed; external payloads are fetched
 SELECT des.archive_write(:'dir' || '/mixed/m.des', name, data, NULL, '{"lz4": true, "external_threshold": 100000}') ->> 'entries'
@@ -180,7 +205,8 @@ ANALYZE lake;
 SELECT reltuples FROM pg_class WHERE relname = 'lake';
 SELECT attname, null_frac FROM pg_stats WHERE tablename = 'lake' AND attname IN ('name', 'size', 'day') ORDER BY 1;
 
--- IMPORT FOREIGN SCHEMA: a table per day, or per archive
+-- IMPORT FOREIGN SCHEMA: a table per day (with what is below it), or per archive
+SELECT des.archive_write(:'dir' || '/lake/2025-01-02/deeper/00.des', 'deep', '\x03'::bytea, NULL) ->> 'entries' AS deep;
 CREATE SCHEMA by_day;
 IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/lake/" FROM SERVER files INTO by_day;
 SELECT foreign_table_name, regexp_replace(option_value, '^.*/lake/', '') AS location
@@ -218,7 +244,12 @@ SELECT count(*) AS as_owner FROM lake_view;
 DROP VIEW lake_view;
 DROP OWNED BY fdw_nobody;
 DROP ROLE fdw_nobody;
+SELECT try($$IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/odd/" FROM SERVER files INTO by_day OPTIONS (per 'archive')$$) AS escaped;
+SELECT count(*) AS one_row FROM by_day."x[1]";
+SELECT des.archive_write(:'dir' || '/clash/2025-01-05.des', 'a', '\x01'::bytea, NULL) ->> 'entries' AS a;
+SELECT des.archive_write(:'dir' || '/clash/2025-01-05/00.des', 'b', '\x01'::bytea, NULL) ->> 'entries' AS b;
+SELECT try($$IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/clash/" FROM SERVER files INTO by_day$$) AS clash;
 DROP SCHEMA by_day, by_archive CASCADE;
 DROP SERVER files CASCADE;
-DROP TABLE src, wanted;
+DROP TABLE src, wanted, wanted2, wanted_n;
 DROP FUNCTION scan_io(text);

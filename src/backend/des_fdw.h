@@ -79,6 +79,8 @@ extern void DesFdwTableLoad(Relation rel, DesFdwTable *t);
 
 /* fdw_archives.c */
 extern bool DesFdwLocationIsPattern(const char *location);
+/* location with its wildcard characters escaped, to name exactly it */
+extern char *DesFdwEscapeLocation(const char *location);
 extern DesFdwArchive *DesFdwListArchives(const char *location, const char *server, Oid user, int *n);
 extern DesLocation *DesFdwArchiveLocation(const DesFdwArchive *a, const char *server, Oid user);
 /* The day of the nearest YYYY-MM-DD directory above the file, if any. */

@@ -15,8 +15,8 @@
 #include <fnmatch.h>
 
 #include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "utils/memutils.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 
@@ -37,13 +37,9 @@ canonical(const DesLocation *loc)
 	return pstrdup(loc->path);
 }
 
-bool
-DesFdwLocationIsPattern(const char *location)
+static bool
+has_wildcard(const char *location)
 {
-	size_t		len = strlen(location);
-
-	if (len > 0 && location[len - 1] == '/')
-		return true;
 	for (const char *p = location; *p; p++)
 	{
 		if (*p == '\\' && p[1])
@@ -52,6 +48,46 @@ DesFdwLocationIsPattern(const char *location)
 			return true;
 	}
 	return false;
+}
+
+bool
+DesFdwLocationIsPattern(const char *location)
+{
+	size_t		len = strlen(location);
+
+	return (len > 0 && location[len - 1] == '/') || has_wildcard(location);
+}
+
+/* s without the backslashes that escape wildcard characters. */
+static char *
+unescape(const char *s, size_t len)
+{
+	char	   *out = palloc(len + 1);
+	size_t		o = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] == '\\' && i + 1 < len)
+			i++;
+		out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *
+DesFdwEscapeLocation(const char *location)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	for (const char *p = location; *p; p++)
+	{
+		if (is_glob_char(*p) || *p == '\\')
+			appendStringInfoChar(&out, '\\');
+		appendStringInfoChar(&out, *p);
+	}
+	return out.data;
 }
 
 /* A YYYY-MM-DD path component naming a real date. */
@@ -155,84 +191,29 @@ cmp_archive(const void *a, const void *b)
 	return strcmp(((const DesFdwArchive *) a)->location, ((const DesFdwArchive *) b)->location);
 }
 
-/*
- * The last listing, kept for the rest of its statement: the planner lists to
- * estimate, and the executor of the same statement reuses it instead of
- * listing again. A later statement (a prepared plan run again) lists anew.
- */
-static MemoryContext listing_cxt;
-static struct
-{
-	char	   *location;
-	char	   *server;
-	Oid			user;
-	DesStatementId stmt;
-	DesFdwArchive *items;
-	int			n;
-} last_listing;
-
-static DesFdwArchive *
-copy_archives(const DesFdwArchive *from, int n)
-{
-	DesFdwArchive *to = palloc_extended(sizeof(DesFdwArchive) * Max(n, 1), MCXT_ALLOC_HUGE);
-
-	for (int i = 0; i < n; i++)
-	{
-		to[i] = from[i];
-		to[i].location = pstrdup(from[i].location);
-	}
-	return to;
-}
-
-static bool
-same_string(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
-
 static DesFdwArchive *list_archives(const char *location, const char *server, Oid user, int *n);
 
 DesFdwArchive *
 DesFdwListArchives(const char *location, const char *server, Oid user, int *n)
 {
-	DesFdwArchive *items;
-	MemoryContext old;
-
-	if (last_listing.location && strcmp(last_listing.location, location) == 0 &&
-		same_string(last_listing.server, server) && last_listing.user == user &&
-		DesSameStatement(last_listing.stmt, DesCurrentStatement()))
-	{
-		*n = last_listing.n;
-		return copy_archives(last_listing.items, last_listing.n);
-	}
-	items = list_archives(location, server, user, n);
-	if (listing_cxt == NULL)
-		listing_cxt = AllocSetContextCreate(TopMemoryContext, "des_fdw listing", ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(listing_cxt);
-	memset(&last_listing, 0, sizeof(last_listing));
-	old = MemoryContextSwitchTo(listing_cxt);
-	last_listing.items = copy_archives(items, *n);
-	last_listing.n = *n;
-	last_listing.server = server ? pstrdup(server) : NULL;
-	last_listing.user = user;
-	last_listing.stmt = DesCurrentStatement();
-	last_listing.location = pstrdup(location);
-	MemoryContextSwitchTo(old);
-	return items;
+	return list_archives(location, server, user, n);
 }
 
 static DesFdwArchive *
 list_archives(const char *location, const char *server, Oid user, int *n)
 {
-	DesLocation *loc = DesParseLocationPrefix(location);
+	DesLocation *loc;
 	char	   *full;
 	ListCollector lc = {0};
+	bool		pattern = DesFdwLocationIsPattern(location);
 
+	/* a single archive may escape wildcard characters its name contains */
+	loc = DesParseLocationPrefix(pattern ? location : unescape(location, strlen(location)));
 	loc->server = (char *) server;
 	loc->user = user;
 	DesCheckReadAccess(loc);
 	full = canonical(loc);
-	if (!DesFdwLocationIsPattern(location))
+	if (!pattern)
 	{
 		lc.items = palloc0(sizeof(DesFdwArchive));
 		lc.items[0].location = full;
@@ -243,8 +224,20 @@ list_archives(const char *location, const char *server, Oid user, int *n)
 	}
 	if (full[strlen(full) - 1] == '/')
 	{
-		lc.prefix_len = strlen(full);
-		DesStorageList(loc, NULL, collect, &lc);
+		/* a prefix: its escapes (if any) name literal characters */
+		DesLocation *prefix;
+
+		if (has_wildcard(location))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("location \"%s\" is a prefix with wildcards", location),
+					 errhint("A location is one archive, a glob such as \".../2025-01-*/*.des\", or a prefix without wildcards ending in \"/\".")));
+		prefix = DesParseLocationPrefix(unescape(location, strlen(location)));
+
+		prefix->server = loc->server;
+		prefix->user = user;
+		lc.prefix_len = strlen(canonical(prefix));
+		DesStorageList(prefix, NULL, collect, &lc);
 	}
 	else
 	{
@@ -254,7 +247,7 @@ list_archives(const char *location, const char *server, Oid user, int *n)
 
 		while (full[lit] && !is_glob_char(full[lit]))
 			lit += (full[lit] == '\\' && full[lit + 1]) ? 2 : 1;
-		prefix = DesParseLocationPrefix(pnstrdup(full, lit));
+		prefix = DesParseLocationPrefix(unescape(full, lit));
 		prefix->server = loc->server;
 		prefix->user = user;
 		lc.pattern = full;

@@ -221,7 +221,8 @@ desImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 	int			narchives;
 	size_t		plen = strlen(prefix);
 	List	   *commands = NIL;
-	char	   *last_table = NULL;
+	List	   *tables = NIL;
+	List	   *locations = NIL;
 	ListCell   *lc;
 
 	foreach(lc, stmt->options)
@@ -269,31 +270,46 @@ desImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		char	   *table;
 		char	   *location;
 		StringInfoData cmd;
+		bool		seen = false;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!per_archive && DesFdwDayOf(loc, &day, &day_component) && day_component >= loc + plen)
 		{
-			/* everything in the day's directory (up to the day, relative to the prefix) */
+			/* everything below the day's directory, at any depth */
 			size_t		dirlen = (day_component + 10) - loc;
 
 			table = pnstrdup(rel, dirlen - plen);
-			location = psprintf("%.*s/*.des", (int) dirlen, loc);
+			location = psprintf("%s/", DesFdwEscapeLocation(pnstrdup(loc, dirlen)));
 		}
 		else
 		{
 			size_t		rlen = strlen(rel);
 
 			table = pnstrdup(rel, rlen > 4 ? rlen - 4 : rlen);	/* without ".des" */
-			location = pstrdup(loc);
+			location = DesFdwEscapeLocation(loc);
 		}
-		if (last_table && strcmp(last_table, table) == 0)
-			continue;			/* one table per day */
-		last_table = table;
+		/* one table per day; two different things of one name are an error */
+		for (int k = 0; k < list_length(tables); k++)
+		{
+			if (strcmp(list_nth(tables, k), table) != 0)
+				continue;
+			if (strcmp(list_nth(locations, k), location) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_TABLE),
+						 errmsg("IMPORT FOREIGN SCHEMA would create table \"%s\" twice: for \"%s\" and for \"%s\"",
+								table, (char *) list_nth(locations, k), location),
+						 errhint("Import with OPTIONS (per 'archive'), or import a deeper prefix.")));
+			seen = true;
+		}
+		if (seen || !IsImportableForeignTable(table, stmt))
+			continue;
+		tables = lappend(tables, table);
+		locations = lappend(locations, location);
 		if (strlen(table) >= NAMEDATALEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_NAME_TOO_LONG),
 					 errmsg("table name \"%s\" for \"%s\" is too long", table, location),
-					 errhint("Import a deeper prefix.")));
+					 errhint("Import a deeper prefix, or leave it out with EXCEPT.")));
 		initStringInfo(&cmd);
 		appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (%s) SERVER %s OPTIONS (location %s%s)",
 						 quote_identifier(table), table_columns, quote_identifier(server->servername),

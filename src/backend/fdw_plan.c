@@ -106,6 +106,9 @@ DesFdwTableLoad(Relation rel, DesFdwTable *t)
 					 errhint(COLUMNS_HINT)));
 		for (int k = 0; OidIsValid(column_types[c][k]); k++)
 			type_ok |= att->atttypid == column_types[c][k];
+		/* a length limit could not be honoured: names are as long as they are */
+		if (att->atttypid == VARCHAROID && att->atttypmod >= 0)
+			type_ok = false;
 		if (!type_ok)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -378,7 +381,7 @@ desGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		List	   *constant_quals = NIL;
 
 		foreach(lc, archive_quals)
-			if (!contains_param_walker(lfirst(lc), NULL))
+			if (!contains_param_walker(lfirst(lc), NULL) && !contain_mutable_functions(lfirst(lc)))
 				constant_quals = lappend(constant_quals, lfirst(lc));
 		if (constant_quals != NIL && narchives > 0)
 		{
@@ -531,6 +534,7 @@ desGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			nc.kind != DES_LOOKUP_PREFIX && nc.is_join)
 			join_clauses = lappend(join_clauses, ri);
 	}
+	/* (EquivalenceClass clauses are checked with match_name_condition below) */
 	if (baserel->has_eclass_joins)
 		join_clauses = list_concat(join_clauses,
 								   generate_implied_equalities_for_column(root, baserel, ec_member_is_name,
@@ -543,20 +547,26 @@ desGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		ParamPathInfo *ppi;
 		double		rows;
 		ForeignPath *path;
+		ListCell   *dc;
+		bool		done = false;
 
-		if (!join_clause_is_movable_to(ri, baserel))
+		/* only what the scan can look up (not, say, name = a "name"-typed column) */
+		if (!join_clause_is_movable_to(ri, baserel) ||
+			!match_name_condition(root, ri->clause, baserel->relid, name_attno, &nc) ||
+			nc.kind == DES_LOOKUP_PREFIX || !nc.is_join)
 			continue;
 		required_outer = bms_union(ri->clause_relids, baserel->lateral_relids);
 		required_outer = bms_del_member(required_outer, baserel->relid);
-		if (bms_is_empty(required_outer) || list_member(done_outer, required_outer))
+		if (bms_is_empty(required_outer))
+			continue;
+		foreach(dc, done_outer)
+			done |= bms_equal((Relids) lfirst(dc), required_outer);
+		if (done)
 			continue;
 		done_outer = lappend(done_outer, required_outer);
 		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
-		/* one name, at most one entry per archive */
-		rows = clamp_row_est(Min(ppi->ppi_rows, (double) Max(ps->matched, 1)));
-		memset(&nc, 0, sizeof(nc));
-		nc.kind = DES_LOOKUP_NAME;
-		nc.nnames = 1;
+		/* names are unique per archive: at most one entry per archive and name */
+		rows = clamp_row_est(Min(ppi->ppi_rows, nc.nnames * Max(ps->matched, 1)));
 		scan_cost(root, baserel, ps, &nc, rows, &startup, &total);
 		/* archives stay open across rescans: only the first execution opens them */
 		total -= startup;
@@ -605,6 +615,10 @@ scan_bound(PlannerInfo *root, RelOptInfo *baserel)
 {
 	Query	   *parse = root->parse;
 
+	/* only a constant LIMIT (and OFFSET): a stable expression could differ at execution */
+	if (!parse->limitCount || !IsA(parse->limitCount, Const) ||
+		(parse->limitOffset && !IsA(parse->limitOffset, Const)))
+		return -1;
 	if (root->limit_tuples <= 0 || root->limit_tuples > PG_INT32_MAX || parse->commandType != CMD_SELECT ||
 		parse->hasAggs || parse->groupClause || parse->groupingSets || parse->hasWindowFuncs ||
 		parse->distinctClause || parse->sortClause || parse->hasTargetSRFs || parse->setOperations ||

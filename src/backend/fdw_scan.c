@@ -39,6 +39,8 @@
 #define CHUNK_ENTRIES 4096
 #define CHUNK_BYTES (8 * 1024 * 1024)
 #define RANGE_WINDOW_MAX 64
+/* lookups keep their archives open across rescans up to this many archives */
+#define MAX_KEPT_OPEN 64
 
 typedef struct ScanArchive
 {
@@ -64,6 +66,10 @@ typedef struct DesFdwScanState
 	MemoryContext scan_cxt;		/* the scan's lifetime: listing, pins */
 	MemoryContext rescan_cxt;	/* one execution: names, matched list */
 	MemoryContext chunk_cxt;	/* one chunk of rows */
+
+	/* S3: this scan's endpoint and credentials, bound to its objects before each use */
+	DesS3Endpoint *ep;
+	bool		keep_open;		/* lookups over few archives: stay open across rescans */
 
 	/* archives: listed once per scan, matched per execution */
 	bool		listed;
@@ -155,8 +161,9 @@ desBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 	st->lookup = ExecInitExpr(list_nth(fs->fdw_exprs, DES_FE_LOOKUP), &node->ss.ps);
 	st->archive_qual = ExecInitQual(list_nth(fs->fdw_exprs, DES_FE_ARCHIVE_QUALS), &node->ss.ps);
+	/* the same slot type as the scan slot: archive quals are compiled for it */
 	st->archive_slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(node->ss.ss_currentRelation),
-											  &TTSOpsVirtual);
+											  node->ss.ss_ScanTupleSlot->tts_ops);
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt, "des_fdw scan", ALLOCSET_DEFAULT_SIZES);
 	st->rescan_cxt = AllocSetContextCreate(st->scan_cxt, "des_fdw execution", ALLOCSET_DEFAULT_SIZES);
 	st->chunk_cxt = AllocSetContextCreate(st->scan_cxt, "des_fdw chunk", ALLOCSET_DEFAULT_SIZES);
@@ -286,6 +293,12 @@ evaluate_names(ForeignScanState *node, DesFdwScanState *st)
 	}
 }
 
+static bool
+is_lookup(const DesFdwScanState *st)
+{
+	return st->kind == DES_LOOKUP_NAME || st->kind == DES_LOOKUP_NAMES;
+}
+
 /* First use in an execution: list (once), match archives, evaluate names. */
 static void
 start_execution(ForeignScanState *node, DesFdwScanState *st)
@@ -302,6 +315,8 @@ start_execution(ForeignScanState *node, DesFdwScanState *st)
 			st->sa[i].loc = DesFdwArchiveLocation(&st->archives[i], st->table.server, st->user);
 			st->sa[i].oa = palloc0(sizeof(DesOpenArchive));
 			st->sa[i].pin = DesArchivePinCreate(st->scan_cxt);
+			/* local paths are bytes: refuse what the database encoding cannot hold */
+			(void) pg_verifymbstr(st->archives[i].location, strlen(st->archives[i].location), false);
 			st->sa[i].archive_text = CStringGetTextDatum(st->archives[i].location);
 		}
 		st->listed = true;
@@ -322,6 +337,8 @@ start_execution(ForeignScanState *node, DesFdwScanState *st)
 	if (st->kind == DES_LOOKUP_NAME || st->kind == DES_LOOKUP_NAMES)
 		evaluate_names(node, st);
 	MemoryContextSwitchTo(old);
+	/* each pinned local archive holds a file descriptor: keep only a few open */
+	st->keep_open = is_lookup(st) && st->nmatched <= MAX_KEPT_OPEN;
 	st->cur = -1;
 	st->open = NULL;
 	st->chunk_n = st->chunk_pos = 0;
@@ -329,10 +346,24 @@ start_execution(ForeignScanState *node, DesFdwScanState *st)
 	st->started = true;
 }
 
-static bool
-is_lookup(const DesFdwScanState *st)
+/*
+ * A cached S3 object is shared with whatever else opens it (and each open
+ * points it at that caller's endpoint, allocated in that caller's memory):
+ * point it back at this scan's endpoint before this scan uses it.
+ */
+static void
+bind_endpoint(DesFdwScanState *st, ScanArchive *sa)
 {
-	return st->kind == DES_LOOKUP_NAME || st->kind == DES_LOOKUP_NAMES;
+	if (sa->oa->s3 == NULL)
+		return;
+	if (st->ep == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->scan_cxt);
+
+		st->ep = DesS3EndpointForServerUser(st->table.server, st->user);
+		MemoryContextSwitchTo(old);
+	}
+	sa->oa->s3->ep = st->ep;
 }
 
 /* Open the next matched archive; false when there is none. */
@@ -341,8 +372,8 @@ next_archive(DesFdwScanState *st)
 {
 	ScanArchive *sa;
 
-	/* walks release each archive when done; lookups keep them for rescans */
-	if (st->open && !is_lookup(st))
+	/* walks release each archive when done; lookups over few archives keep them */
+	if (st->open && !st->keep_open)
 		DesArchivePinRelease(st->open->pin);
 	st->open = NULL;
 	if (++st->cur >= st->nmatched)
@@ -352,11 +383,12 @@ next_archive(DesFdwScanState *st)
 	st->err_entry = NULL;
 	if (!DesArchivePinned(sa->pin))
 	{
-		MemoryContext old = MemoryContextSwitchTo(st->scan_cxt);
+		/* what the open allocates (with des.reader_cache_entries = 0, a callback) lives per execution */
+		MemoryContext old = MemoryContextSwitchTo(st->rescan_cxt);
 
 		if (st->archives_scanned == 0)
 			DesCheckReadAccess(sa->loc);
-		/* confirm a cached S3 index once per scan, before any of its rows is returned */
+		/* confirm a cached S3 index once per statement, before any of its rows is returned */
 		DesOpenArchiveForRead(sa->loc, st->table.verify, true, sa->oa);
 		if (sa->oa->s3 && !sa->oa->s3->tail_fresh)
 		{
@@ -374,6 +406,7 @@ next_archive(DesFdwScanState *st)
 		DesArchivePinSet(sa->pin, sa->oa);
 		MemoryContextSwitchTo(old);
 	}
+	bind_endpoint(st, sa);
 	st->archives_scanned++;
 	st->open = sa;
 	st->next_entry = 0;
@@ -404,7 +437,11 @@ next_candidate(DesFdwScanState *st)
 		while (st->next_name < st->nnames)
 		{
 			int			k = st->next_name++;
-			int64		idx = des_reader_find(r, st->names[k], st->name_lens[k]);
+			int64		idx;
+
+			if ((k & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			idx = des_reader_find(r, st->names[k], st->name_lens[k]);
 
 			if (idx >= 0)
 				return idx;
@@ -489,7 +526,17 @@ fill_chunk(DesFdwScanState *st)
 		if (i < 0)
 			break;
 		idx[n++] = (uint64) i;
-		bytes += des_reader_entry(r, i)->data_length;
+		if (st->need_data && (des_reader_entry(r, i)->flags & DES_FLAG_COMPRESSED))
+		{
+			uint64_t	size;
+
+			/* bound what is decompressed, not what is stored */
+			if (!des_reader_payload_size(r, i, &size, &err))
+				report(st, &err);
+			bytes += size;
+		}
+		else
+			bytes += des_reader_entry(r, i)->data_length;
 	}
 	st->chunk_idx = idx;
 	st->chunk_n = n;
@@ -674,6 +721,8 @@ desIterateForeignScan(ForeignScanState *node)
 	io_snapshot(&req0, &bytes0);
 	if (!st->started)
 		start_execution(node, st);
+	else if (st->open)
+		bind_endpoint(st, st->open);
 	while (st->bound < 0 || st->emitted < st->bound)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -704,8 +753,8 @@ desReScanForeignScan(ForeignScanState *node)
 {
 	DesFdwScanState *st = node->fdw_state;
 
-	/* walks release their open archive now; lookups keep theirs */
-	if (st->open && !is_lookup(st))
+	/* walks release their open archive now; lookups over few archives keep theirs */
+	if (st->open && !st->keep_open)
 		DesArchivePinRelease(st->open->pin);
 	st->open = NULL;
 	st->started = false;

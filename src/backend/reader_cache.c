@@ -273,7 +273,17 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 	DesS3Init();
 	/* confirmed current by this statement already (planner, then executor): no new check */
 	if (slot != NULL && revalidate && DesSameStatement(slot->validated, DesCurrentStatement()))
-		revalidate = false;
+	{
+		slot->s3->ep = ep;
+		slot->s3->tail_fresh = true;
+		slot->last_used = ++use_clock;
+		cache_hits++;
+		out->opened = slot->opened;
+		out->reader = slot->reader;
+		out->s3 = slot->s3;
+		out->options.external = DesS3Resolver(&out->resolver, slot->s3);
+		return;
+	}
 	if (slot != NULL)
 	{
 		slot->s3->ep = ep;
