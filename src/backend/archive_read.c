@@ -69,8 +69,8 @@ DesErrorIsStale(const des_error *err)
 	return err->code == DES_E_IO && err->sys_errno == ESTALE;
 }
 
-static bytea *
-buf_to_bytea(const unsigned char *data, size_t len)
+bytea *
+DesBytesToBytea(const unsigned char *data, size_t len)
 {
 	bytea	   *b;
 
@@ -226,7 +226,7 @@ des_archive_read(PG_FUNCTION_ARGS)
 		}
 		DesReportError(&err, loc->original);
 	}
-	PG_RETURN_BYTEA_P(buf_to_bytea(out->data, out->len));
+	PG_RETURN_BYTEA_P(DesBytesToBytea(out->data, out->len));
 }
 
 /*
@@ -412,12 +412,12 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 				rc->entry = e;
 				values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
 				if (e->flags == 0 && !verify)
-					values[1] = PointerGetDatum(buf_to_bytea(stored, e->data_length));
+					values[1] = PointerGetDatum(DesBytesToBytea(stored, e->data_length));
 				else
 				{
 					if (!des_reader_decode(oa->reader, idx, stored, &oa->options, decoded, err))
 						DesReportError(err, loc->original);
-					values[1] = PointerGetDatum(buf_to_bytea(decoded->data, decoded->len));
+					values[1] = PointerGetDatum(DesBytesToBytea(decoded->data, decoded->len));
 				}
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			}
@@ -443,7 +443,7 @@ read_many_attempt(FunctionCallInfo fcinfo, DesOpenArchive *oa, const DesLocation
 			DesReportError(err, loc->original);
 		}
 		values[0] = PointerGetDatum(DesNameToText(e->name, e->name_len));
-		values[1] = PointerGetDatum(buf_to_bytea(decoded->data, decoded->len));
+		values[1] = PointerGetDatum(DesBytesToBytea(decoded->data, decoded->len));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);

@@ -479,22 +479,6 @@ report(DesFdwScanState *st, des_error *err)
 	DesReportError(err, st->open->loc->original);
 }
 
-static bytea *
-make_bytea(const unsigned char *data, size_t len)
-{
-	bytea	   *b;
-
-	if (len > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("entry of %zu bytes is too large for a bytea value", len)));
-	b = palloc(VARHDRSZ + len);
-	SET_VARSIZE(b, VARHDRSZ + len);
-	if (len)
-		memcpy(VARDATA(b), data, len);
-	return b;
-}
-
 /*
  * Fill the next chunk from the open archive: candidates up to the bounds,
  * and with the data column their payloads, read range by range.
@@ -600,12 +584,12 @@ fill_chunk(DesFdwScanState *st)
 
 				st->err_entry = e;
 				if (e->flags == 0 && !oa->options.verify_hash)
-					st->chunk_data[out] = PointerGetDatum(make_bytea(stored, e->data_length));
+					st->chunk_data[out] = PointerGetDatum(DesBytesToBytea(stored, e->data_length));
 				else
 				{
 					if (!des_reader_decode(r, e_idx, stored, &oa->options, st->decoded, &err))
 						report(st, &err);
-					st->chunk_data[out] = PointerGetDatum(make_bytea(st->decoded->data, st->decoded->len));
+					st->chunk_data[out] = PointerGetDatum(DesBytesToBytea(st->decoded->data, st->decoded->len));
 				}
 				st->chunk_idx[out++] = e_idx;
 			}
@@ -619,7 +603,7 @@ fill_chunk(DesFdwScanState *st)
 		st->err_entry = des_reader_entry(r, e_idx);
 		if (!des_reader_decode(r, e_idx, NULL, &oa->options, st->decoded, &err))
 			report(st, &err);
-		st->chunk_data[out] = PointerGetDatum(make_bytea(st->decoded->data, st->decoded->len));
+		st->chunk_data[out] = PointerGetDatum(DesBytesToBytea(st->decoded->data, st->decoded->len));
 		st->chunk_idx[out++] = e_idx;
 	}
 	Assert(out == n);

@@ -170,6 +170,8 @@ extern Datum DesMetaToJsonb(const char *meta, size_t len, bool *isnull);
 /* Read planned ranges [first, first+n): in parallel on S3, one read each locally. */
 extern bool DesFetchPlannedRanges(DesOpenArchive *oa, const des_batch_plan *plan, size_t first, size_t n,
 								  unsigned char **bufs, des_error *err);
+/* A payload as bytea (an error if it is too large for one). */
+extern bytea *DesBytesToBytea(const unsigned char *data, size_t len);
 /* A read failed because the S3 object was replaced after its index was cached. */
 extern bool DesErrorIsStale(const des_error *err);
 

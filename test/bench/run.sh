@@ -8,6 +8,9 @@
 #   5    test/bench/bench_s3.sh    S3 (needs the test harness)
 #   6-7  test/bench/bench_pipeline.sh  marking rate; a backlog packed end to
 #                                  end vs INSERT (workers running)
+#   8    test/bench/bench_fdw.sh   des_fdw foreign tables over local archives:
+#                                  full scan, index-only count, lookups through
+#                                  a join, each vs the same rows in a heap table
 #
 # Every figure is printed beside a baseline measured in the same run; the
 # ratio column is pg_des / baseline in the unit shown (for rates, higher means
@@ -15,8 +18,9 @@
 # measurements go to stderr, then the summary table is printed.
 #
 # BENCH_QUICK=1 runs small sizes as a smoke test (goals then do not apply);
-# BENCH_SKIP_SQL=1 leaves out the SQL benchmark. Sizes: see the BENCH_*
-# variables at the top of bench_core.c and bench_sql.sh.
+# BENCH_SKIP_SQL=1 leaves out the SQL benchmark, BENCH_SKIP_S3=1 the S3 one,
+# BENCH_SKIP_PIPELINE=1 the pipeline and BENCH_SKIP_FDW=1 the des_fdw one.
+# Sizes: see the BENCH_* variables at the top of bench_core.c and the scripts.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -63,6 +67,15 @@ if [ -n "${BENCH_SKIP_PIPELINE:-}" ] && [ "${BENCH_SKIP_PIPELINE}" != 0 ]; then
 else
 	test/bench/bench_pipeline.sh >>"$rows" || {
 		printf 'ROW\t6-7 pipeline benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+fi
+
+if [ -n "${BENCH_SKIP_FDW:-}" ] && [ "${BENCH_SKIP_FDW}" != 0 ]; then
+	printf 'ROW\t8 des_fdw benchmarks\tskipped (BENCH_SKIP_FDW)\t-\t-\t-\t-\n' >>"$rows"
+else
+	test/bench/bench_fdw.sh >>"$rows" || {
+		printf 'ROW\t8 des_fdw benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi
