@@ -99,6 +99,16 @@ SELECT count(*) AS containers, count(*) FILTER (WHERE ok) AS verified
 FROM (SELECT bool_and(v.ok) AS ok FROM des.containers c, des.archive_verify(c.location) v GROUP BY c.id) x;
 SELECT count(*) AS orphans FROM des.orphans();
 
+\echo
+\echo '== 8. The packed containers as a table (des_fdw): per day, and one lookup'
+CREATE SERVER demo_storage FOREIGN DATA WRAPPER des_fdw;
+SELECT format('CREATE FOREIGN TABLE packed (name text, data bytea, size bigint, archive text, day date) '
+              'SERVER demo_storage OPTIONS (location %L)', des.storage_root() || '/') \gexec
+SELECT day, count(DISTINCT archive) AS containers, count(*) AS entries, pg_size_pretty(sum(size)) AS bytes
+FROM packed GROUP BY day ORDER BY day;
+SELECT p.name, p.size, p.data = f.data AS same_bytes
+FROM (SELECT name FROM files ORDER BY name LIMIT 1) w JOIN packed p USING (name) JOIN files f USING (name);
+
 SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
              AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
                    JOIN files f USING (name) WHERE g.data = f.data) = (SELECT count(*) FROM files)
