@@ -130,6 +130,7 @@ typedef struct DesFdwPlanState
 	int			matched;		/* of which not pruned by constant archive quals */
 	double		total_rows;		/* entries in the matched archives (estimated) */
 	double		avg_stored;		/* stored bytes per entry (estimated) */
+	bool		is_s3;			/* reads are requests to object storage */
 } DesFdwPlanState;
 
 /* What one name condition pushes down. */
@@ -352,6 +353,7 @@ desGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 	DesFdwTableLoad(rel, &ps->table);
 	ps->user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+	ps->is_s3 = pg_strncasecmp(ps->table.location, "s3://", 5) == 0;
 
 	exprs = list_copy(baserel->reltarget->exprs);
 	foreach(lc, baserel->baserestrictinfo)
@@ -457,7 +459,13 @@ desGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	table_close(rel, NoLock);
 }
 
-/* Startup and total cost of a scan doing cond (NULL: every entry). */
+/*
+ * Startup and total cost of a scan doing cond (NULL: every entry).
+ * A payload read is a pread from (usually) the page cache locally, a round
+ * trip on S3; every payload returned is also decoded and copied. Lookups pay
+ * one read per row found; walks read coalesced ranges of up to
+ * des.read_max_span, so their reads are few and their cost is per byte.
+ */
 static void
 scan_cost(PlannerInfo *root, RelOptInfo *baserel, const DesFdwPlanState *ps, const NameCondition *cond,
 		  double rows_out, Cost *startup, Cost *total)
@@ -465,6 +473,8 @@ scan_cost(PlannerInfo *root, RelOptInfo *baserel, const DesFdwPlanState *ps, con
 	bool		data = (ps->needed & (1U << DES_COL_DATA)) != 0;
 	bool		meta = (ps->needed & ((1U << DES_COL_META) | (1U << DES_COL_BLAKE2B))) != 0;
 	double		pages_per_row = Max(ps->avg_stored / BLCKSZ, 0.0);
+	Cost		request = ps->is_s3 ? 10 * random_page_cost : seq_page_cost;
+	Cost		per_payload = 4 * cpu_operator_cost + pages_per_row * seq_page_cost;
 	double		examined;
 	Cost		run;
 
@@ -476,14 +486,20 @@ scan_cost(PlannerInfo *root, RelOptInfo *baserel, const DesFdwPlanState *ps, con
 		examined = cond->nnames * ps->matched;
 		run = examined * cpu_operator_cost * 2;
 		if (data)
-			run += rows_out * Max(pages_per_row, 1.0) * random_page_cost;
+			run += rows_out * (request + per_payload);
 	}
 	else
 	{
+		double		span = Max((double) des_read_max_span_kb * 1024, BLCKSZ);
+
 		examined = ps->total_rows;
 		run = examined * cpu_operator_cost;
 		if (data)
-			run += ps->total_rows * (cond ? rows_out / Max(ps->total_rows, 1) : 1) * pages_per_row * seq_page_cost;
+		{
+			double		read = cond ? rows_out : ps->total_rows;
+
+			run += read * per_payload + ceil(read * ps->avg_stored / span) * request;
+		}
 	}
 	if (meta)
 		run += rows_out * cpu_operator_cost * 10;
@@ -595,14 +611,47 @@ describe_expr(PlannerInfo *root, Expr *e)
 	}
 	if (IsA(e, Param) && ((Param *) e)->paramkind == PARAM_EXTERN)
 		return psprintf("$%d", ((Param *) e)->paramid);
-	if (IsA(e, Var) && ((Var *) e)->varlevelsup == 0 && ((Var *) e)->varno > 0 &&
-		((Var *) e)->varno < root->simple_rel_array_size)
+	if (IsA(e, Param) && ((Param *) e)->paramkind == PARAM_EXEC)
+	{
+		/* an outer query's value (a lateral or correlated subquery): name its column */
+		for (PlannerInfo *level = root->parent_root; level; level = level->parent_root)
+		{
+			ListCell   *lc;
+
+			foreach(lc, level->plan_params)
+			{
+				PlannerParamItem *item = lfirst(lc);
+
+				if (item->paramId == ((Param *) e)->paramid && IsA(item->item, Var) &&
+					((Var *) item->item)->varno > 0 &&
+					((Var *) item->item)->varno <= list_length(level->parse->rtable) &&
+					((Var *) item->item)->varattno > 0)
+				{
+					Var		   *v = (Var *) item->item;
+					RangeTblEntry *rte = rt_fetch(v->varno, level->parse->rtable);
+
+					return psprintf("%s.%s", quote_identifier(rte->eref->aliasname),
+									quote_identifier(get_rte_attribute_name(rte, v->varattno)));
+				}
+			}
+		}
+		return psprintf("$%d", ((Param *) e)->paramid);
+	}
+	if (IsA(e, Var))
 	{
 		Var		   *v = (Var *) e;
-		RangeTblEntry *rte = planner_rt_fetch(v->varno, root);
-		char	   *col = get_rte_attribute_name(rte, v->varattno);
+		PlannerInfo *level = root;
 
-		return psprintf("%s.%s", quote_identifier(rte->eref->aliasname), quote_identifier(col));
+		/* a Var of an enclosing query (a lateral or correlated subquery) */
+		for (Index up = 0; up < v->varlevelsup && level; up++)
+			level = level->parent_root;
+		if (level && v->varno > 0 && v->varno <= list_length(level->parse->rtable) && v->varattno > 0)
+		{
+			RangeTblEntry *rte = rt_fetch(v->varno, level->parse->rtable);
+
+			return psprintf("%s.%s", quote_identifier(rte->eref->aliasname),
+							quote_identifier(get_rte_attribute_name(rte, v->varattno)));
+		}
 	}
 	if (IsA(e, CoerceViaIO))
 		return describe_expr(root, ((CoerceViaIO *) e)->arg);
