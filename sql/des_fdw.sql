@@ -163,6 +163,15 @@ CLOSE c;
 COMMIT;
 SELECT (SELECT count(*) FROM lake l WHERE l.name LIKE w.name || '%') AS per_row FROM wanted w ORDER BY 1;
 
+-- a cancelled scan (lookups and walks rescanned for every outer row) releases what it held
+\set VERBOSITY terse
+SET statement_timeout = '300ms';
+SELECT count(*) FROM lake a, lake b, lake c, lake d,
+       LATERAL (SELECT 1 FROM lake WHERE name = a.name OFFSET 0) x;
+RESET statement_timeout;
+\set VERBOSITY default
+SELECT count(*) AS after_cancel FROM lake WHERE name = 'cam1/010';
+
 -- wildcard characters in names are escaped with a backslash
 SELECT des.archive_write(:'dir' || '/odd/x[1].des', 'odd', '\x01'::bytea, NULL) ->> 'entries' AS odd;
 SELECT des.archive_write(:'dir' || '/odd/x1.des', 'plain', '\x02'::bytea, NULL) ->> 'entries' AS plain;
