@@ -74,12 +74,13 @@ SELECT count(*), sum(size) FROM s3lake;
 SELECT s3_requests() AS index_only_warm;
 -- with the data column: payloads in coalesced ranges
 SELECT des.s3_stats_reset();
-SELECT sum(length(data)) FROM s3lake;
+SELECT count(md5(data)) FROM s3lake;
 SELECT (s3_requests() ->> 'get_range')::int BETWEEN 4 AND 20 AS few_range_reads, s3_requests() - 'get_range' AS other;
 
 -- lookups: adjacent names in one archive are one range read
 SELECT des.s3_stats_reset();
-SELECT name, length(data) FROM s3lake WHERE name = ANY (ARRAY['cam1/002', 'cam2/003', 'cam1/004', 'nope']) ORDER BY name;
+SELECT name, md5(data) = md5(convert_to(repeat(md5(substr(name, 6)::int::text), 64), 'UTF8')) AS same
+FROM s3lake WHERE name = ANY (ARRAY['cam1/002', 'cam2/003', 'cam1/004', 'nope']) ORDER BY name;
 SELECT s3_requests() AS adjacent_lookup;
 SELECT des.s3_stats_reset();
 SELECT name FROM s3lake WHERE name = 'cam1/250';
@@ -106,7 +107,7 @@ EXPLAIN (COSTS OFF) SELECT w.name, l.data FROM s3wanted w JOIN s3lake l ON l.nam
 EXPLAIN (COSTS OFF)
 SELECT w.name, x.data FROM s3wanted w, LATERAL (SELECT data FROM s3lake l WHERE l.name = w.name OFFSET 0) x;
 SELECT des.s3_stats_reset();
-SELECT w.name, length(x.data)
+SELECT w.name, md5(x.data) = (SELECT md5(data) FROM s3src WHERE name = w.name) AS same
 FROM s3wanted w, LATERAL (SELECT data FROM s3lake l WHERE l.name = w.name OFFSET 0) x ORDER BY 1;
 SELECT s3_requests() AS lookup_requests;
 RESET enable_memoize;

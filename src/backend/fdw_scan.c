@@ -26,6 +26,7 @@
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/expandeddatum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -91,7 +92,10 @@ typedef struct DesFdwScanState
 
 	/* the current chunk */
 	uint64	   *chunk_idx;
-	Datum	   *chunk_data;
+	Datum	   *chunk_data;		/* payloads, once loaded */
+	des_batch_plan *chunk_plan; /* their reads, planned */
+	bool		chunk_loaded;
+	uint64		chunk_generation;
 	int			chunk_n;
 	int			chunk_pos;
 	unsigned char *local_buf;
@@ -480,8 +484,11 @@ report(DesFdwScanState *st, des_error *err)
 }
 
 /*
- * Fill the next chunk from the open archive: candidates up to the bounds,
- * and with the data column their payloads, read range by range.
+ * Fill the next chunk from the open archive: candidates up to the bounds.
+ * With the data column, the chunk's reads are planned (coalesced ranges, in
+ * offset order, which is the order rows are returned in) but not done: the
+ * payloads are read, all at once, the first time any of them is looked at
+ * (see load_chunk), so length(data) or data IS NULL read nothing.
  */
 static void
 fill_chunk(DesFdwScanState *st)
@@ -495,10 +502,11 @@ fill_chunk(DesFdwScanState *st)
 	des_batch_plan *plan;
 	des_error	err;
 	MemoryContext old;
-	int			out = 0;
-	size_t		window = (size_t) Min(Max(des_s3_max_connections, 1), RANGE_WINDOW_MAX);
 
 	MemoryContextReset(st->chunk_cxt);
+	st->chunk_generation++;
+	st->chunk_plan = NULL;
+	st->chunk_loaded = false;
 	old = MemoryContextSwitchTo(st->chunk_cxt);
 	if (st->bound >= 0)
 		max_n = (int) Min((int64) max_n, Max(st->bound - st->emitted, 1));
@@ -544,8 +552,39 @@ fill_chunk(DesFdwScanState *st)
 							   (uint64) (oa->s3 ? des_s3_read_coalesce_gap_kb : des_read_coalesce_gap_kb) * 1024,
 							   (uint64) des_read_max_span_kb * 1024, plan, &err))
 		report(st, &err);
+	/* rows go in the plan's order: ranged entries by offset, then the direct ones */
 	st->chunk_idx = palloc(sizeof(uint64) * n);
-	st->chunk_data = palloc(sizeof(Datum) * n);
+	memcpy(st->chunk_idx, plan->entries, sizeof(uint64) * plan->nentries);
+	memcpy(st->chunk_idx + plan->nentries, plan->direct, sizeof(uint64) * plan->ndirect);
+	Assert(plan->nentries + plan->ndirect == (size_t) n);
+	st->chunk_data = palloc0(sizeof(Datum) * n);
+	st->chunk_plan = plan;
+	MemoryContextSwitchTo(old);
+}
+
+/* Read the current chunk's payloads, range by range (parallel ranges on S3). */
+static void
+load_chunk(DesFdwScanState *st)
+{
+	DesOpenArchive *oa = st->open->oa;
+	des_reader *r = oa->reader;
+	des_batch_plan *plan = st->chunk_plan;
+	des_error	err;
+	size_t		window = (size_t) Min(Max(des_s3_max_connections, 1), RANGE_WINDOW_MAX);
+	MemoryContext old = MemoryContextSwitchTo(st->chunk_cxt);
+	ErrorContextCallback errcb;
+	uint64		req0,
+				bytes0,
+				req1,
+				bytes1;
+
+	/* this may run outside IterateForeignScan (when a payload is first used) */
+	errcb.callback = scan_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	io_snapshot(&req0, &bytes0);
+	bind_endpoint(st, st->open);
 	for (size_t w = 0; w < plan->nranges; w += (oa->s3 ? window : 1))
 	{
 		size_t		nr = oa->s3 ? Min(window, plan->nranges - w) : 1;
@@ -584,16 +623,18 @@ fill_chunk(DesFdwScanState *st)
 
 				st->err_entry = e;
 				if (e->flags == 0 && !oa->options.verify_hash)
-					st->chunk_data[out] = PointerGetDatum(DesBytesToBytea(stored, e->data_length));
+					st->chunk_data[j] = PointerGetDatum(DesBytesToBytea(stored, e->data_length));
 				else
 				{
 					if (!des_reader_decode(r, e_idx, stored, &oa->options, st->decoded, &err))
 						report(st, &err);
-					st->chunk_data[out] = PointerGetDatum(DesBytesToBytea(st->decoded->data, st->decoded->len));
+					st->chunk_data[j] = PointerGetDatum(DesBytesToBytea(st->decoded->data, st->decoded->len));
 				}
-				st->chunk_idx[out++] = e_idx;
 			}
 		}
+		if (oa->s3)
+			for (size_t k = 0; k < nr; k++)
+				pfree(bufs[k]);
 	}
 	for (size_t k = 0; k < plan->ndirect; k++)
 	{
@@ -603,12 +644,89 @@ fill_chunk(DesFdwScanState *st)
 		st->err_entry = des_reader_entry(r, e_idx);
 		if (!des_reader_decode(r, e_idx, NULL, &oa->options, st->decoded, &err))
 			report(st, &err);
-		st->chunk_data[out] = PointerGetDatum(DesBytesToBytea(st->decoded->data, st->decoded->len));
-		st->chunk_idx[out++] = e_idx;
+		st->chunk_data[plan->nentries + k] = PointerGetDatum(DesBytesToBytea(st->decoded->data, st->decoded->len));
 	}
-	Assert(out == n);
 	st->err_entry = NULL;
+	st->chunk_loaded = true;
+	io_snapshot(&req1, &bytes1);
+	st->requests += req1 - req0;
+	st->bytes_read += bytes1 - bytes0;
+	error_context_stack = errcb.previous;
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The data column's value: an expanded object that knows its size from the
+ * index and reads its bytes (with the rest of its chunk) only when flattened,
+ * that is when anything looks at them. It lives in the chunk's memory, as the
+ * bytes would; the scan stays on the chunk until the next row is asked for.
+ */
+typedef struct LazyPayload
+{
+	ExpandedObjectHeader hdr;
+	DesFdwScanState *st;
+	uint64		generation;		/* the chunk it belongs to */
+	int			pos;
+	Size		flat_size;		/* VARHDRSZ + payload bytes */
+} LazyPayload;
+
+static Size
+lazy_get_flat_size(ExpandedObjectHeader *eohptr)
+{
+	return ((LazyPayload *) eohptr)->flat_size;
+}
+
+static void
+lazy_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
+{
+	LazyPayload *lp = (LazyPayload *) eohptr;
+	DesFdwScanState *st = lp->st;
+	bytea	   *b;
+
+	if (st->chunk_generation != lp->generation || st->open == NULL)
+		elog(ERROR, "des_fdw payload used after its scan moved on");
+	if (!st->chunk_loaded)
+		load_chunk(st);
+	b = DatumGetByteaPP(st->chunk_data[lp->pos]);
+	if (VARSIZE_ANY_EXHDR(b) + VARHDRSZ != allocated_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("DES archive \"%s\": entry payload is %zu bytes, its recorded size %zu",
+						st->open->loc->original, (size_t) VARSIZE_ANY_EXHDR(b), allocated_size - VARHDRSZ)));
+	SET_VARSIZE(result, allocated_size);
+	memcpy(VARDATA(result), VARDATA_ANY(b), allocated_size - VARHDRSZ);
+}
+
+static const ExpandedObjectMethods lazy_payload_methods = {
+	lazy_get_flat_size,
+	lazy_flatten_into
+};
+
+static Datum
+lazy_payload(DesFdwScanState *st, int pos)
+{
+	des_reader *r = st->open->oa->reader;
+	uint64		i = st->chunk_idx[pos];
+	LazyPayload *lp;
+	uint64_t	size;
+	des_error	err;
+
+	if (st->chunk_loaded)
+		return st->chunk_data[pos];
+	if (!des_reader_payload_size(r, i, &size, &err))
+		report(st, &err);
+	if (size > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("entry of " UINT64_FORMAT " bytes is too large for a bytea value", (uint64) size)));
+	lp = MemoryContextAllocZero(st->chunk_cxt, sizeof(LazyPayload));
+	EOH_init_header(&lp->hdr, &lazy_payload_methods, st->chunk_cxt);
+	lp->st = st;
+	lp->generation = st->chunk_generation;
+	lp->pos = pos;
+	lp->flat_size = VARHDRSZ + (Size) size;
+	/* read-only: nothing may take it over or free it */
+	return EOHPGetRODatum(&lp->hdr);
 }
 
 static void
@@ -643,7 +761,7 @@ store_row(DesFdwScanState *st, TupleTableSlot *slot, int pos)
 	if (wants(st, DES_COL_NAME))
 		set_column(slot, st, DES_COL_NAME, PointerGetDatum(DesNameToText(e->name, e->name_len)), false);
 	if (wants(st, DES_COL_DATA))
-		set_column(slot, st, DES_COL_DATA, st->chunk_data[pos], false);
+		set_column(slot, st, DES_COL_DATA, lazy_payload(st, pos), false);
 	if (wants(st, DES_COL_SIZE))
 	{
 		uint64_t	size = e->data_length;
