@@ -92,14 +92,13 @@ typedef struct DesFdwScanState
 
 	/* the current chunk */
 	uint64	   *chunk_idx;
-	Datum	   *chunk_data;		/* payloads, once loaded */
+	const unsigned char **chunk_bytes;	/* payloads, once loaded (into chunk memory) */
+	size_t	   *chunk_len;
 	des_batch_plan *chunk_plan; /* their reads, planned */
 	bool		chunk_loaded;
 	uint64		chunk_generation;
 	int			chunk_n;
 	int			chunk_pos;
-	unsigned char *local_buf;
-	size_t		local_buf_size;
 	des_buf    *decoded;
 
 	int64		emitted;
@@ -533,7 +532,7 @@ fill_chunk(DesFdwScanState *st)
 	st->chunk_idx = idx;
 	st->chunk_n = n;
 	st->chunk_pos = 0;
-	st->chunk_data = NULL;
+	st->chunk_bytes = NULL;
 	if (n == 0 || !st->need_data)
 	{
 		MemoryContextSwitchTo(old);
@@ -557,9 +556,21 @@ fill_chunk(DesFdwScanState *st)
 	memcpy(st->chunk_idx, plan->entries, sizeof(uint64) * plan->nentries);
 	memcpy(st->chunk_idx + plan->nentries, plan->direct, sizeof(uint64) * plan->ndirect);
 	Assert(plan->nentries + plan->ndirect == (size_t) n);
-	st->chunk_data = palloc0(sizeof(Datum) * n);
+	st->chunk_bytes = palloc0(sizeof(unsigned char *) * n);
+	st->chunk_len = palloc0(sizeof(size_t) * n);
 	st->chunk_plan = plan;
 	MemoryContextSwitchTo(old);
+}
+
+/* The payload just decoded, copied into chunk memory. */
+static const unsigned char *
+copy_decoded(DesFdwScanState *st)
+{
+	unsigned char *p = palloc_extended(Max(st->decoded->len, 1), MCXT_ALLOC_HUGE);
+
+	if (st->decoded->len)
+		memcpy(p, st->decoded->data, st->decoded->len);
+	return p;
 }
 
 /* Read the current chunk's payloads, range by range (parallel ranges on S3). */
@@ -591,23 +602,9 @@ load_chunk(DesFdwScanState *st)
 		unsigned char *bufs[RANGE_WINDOW_MAX];
 
 		CHECK_FOR_INTERRUPTS();
-		if (oa->s3)
-		{
-			for (size_t k = 0; k < nr; k++)
-				bufs[k] = palloc_extended(Max(plan->ranges[w + k].length, 1), MCXT_ALLOC_HUGE);
-		}
-		else
-		{
-			/* one reused buffer for local reads */
-			if (plan->ranges[w].length > st->local_buf_size)
-			{
-				if (st->local_buf)
-					pfree(st->local_buf);
-				st->local_buf_size = Max(plan->ranges[w].length, 1024 * 1024);
-				st->local_buf = MemoryContextAllocExtended(st->scan_cxt, st->local_buf_size, MCXT_ALLOC_HUGE);
-			}
-			bufs[0] = st->local_buf;
-		}
+		/* the ranges stay in chunk memory: payloads are copied out of them once, when used */
+		for (size_t k = 0; k < nr; k++)
+			bufs[k] = palloc_extended(Max(plan->ranges[w + k].length, 1), MCXT_ALLOC_HUGE);
 		st->err_entry = des_reader_entry(r, plan->entries[plan->ranges[w].first]);
 		if (!DesFetchPlannedRanges(oa, plan, w, nr, bufs, &err))
 			report(st, &err);
@@ -623,18 +620,19 @@ load_chunk(DesFdwScanState *st)
 
 				st->err_entry = e;
 				if (e->flags == 0 && !oa->options.verify_hash)
-					st->chunk_data[j] = PointerGetDatum(DesBytesToBytea(stored, e->data_length));
+				{
+					st->chunk_bytes[j] = stored;
+					st->chunk_len[j] = e->data_length;
+				}
 				else
 				{
 					if (!des_reader_decode(r, e_idx, stored, &oa->options, st->decoded, &err))
 						report(st, &err);
-					st->chunk_data[j] = PointerGetDatum(DesBytesToBytea(st->decoded->data, st->decoded->len));
+					st->chunk_bytes[j] = copy_decoded(st);
+					st->chunk_len[j] = st->decoded->len;
 				}
 			}
 		}
-		if (oa->s3)
-			for (size_t k = 0; k < nr; k++)
-				pfree(bufs[k]);
 	}
 	for (size_t k = 0; k < plan->ndirect; k++)
 	{
@@ -644,7 +642,8 @@ load_chunk(DesFdwScanState *st)
 		st->err_entry = des_reader_entry(r, e_idx);
 		if (!des_reader_decode(r, e_idx, NULL, &oa->options, st->decoded, &err))
 			report(st, &err);
-		st->chunk_data[plan->nentries + k] = PointerGetDatum(DesBytesToBytea(st->decoded->data, st->decoded->len));
+		st->chunk_bytes[plan->nentries + k] = copy_decoded(st);
+		st->chunk_len[plan->nentries + k] = st->decoded->len;
 	}
 	st->err_entry = NULL;
 	st->chunk_loaded = true;
@@ -681,20 +680,21 @@ lazy_flatten_into(ExpandedObjectHeader *eohptr, void *result, Size allocated_siz
 {
 	LazyPayload *lp = (LazyPayload *) eohptr;
 	DesFdwScanState *st = lp->st;
-	bytea	   *b;
+	size_t		len;
 
 	if (st->chunk_generation != lp->generation || st->open == NULL)
 		elog(ERROR, "des_fdw payload used after its scan moved on");
 	if (!st->chunk_loaded)
 		load_chunk(st);
-	b = DatumGetByteaPP(st->chunk_data[lp->pos]);
-	if (VARSIZE_ANY_EXHDR(b) + VARHDRSZ != allocated_size)
+	len = st->chunk_len[lp->pos];
+	if (len + VARHDRSZ != allocated_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("DES archive \"%s\": entry payload is %zu bytes, its recorded size %zu",
-						st->open->loc->original, (size_t) VARSIZE_ANY_EXHDR(b), allocated_size - VARHDRSZ)));
+						st->open->loc->original, len, allocated_size - VARHDRSZ)));
 	SET_VARSIZE(result, allocated_size);
-	memcpy(VARDATA(result), VARDATA_ANY(b), allocated_size - VARHDRSZ);
+	if (len)
+		memcpy(VARDATA(result), st->chunk_bytes[lp->pos], len);
 }
 
 static const ExpandedObjectMethods lazy_payload_methods = {
@@ -711,8 +711,6 @@ lazy_payload(DesFdwScanState *st, int pos)
 	uint64_t	size;
 	des_error	err;
 
-	if (st->chunk_loaded)
-		return st->chunk_data[pos];
 	if (!des_reader_payload_size(r, i, &size, &err))
 		report(st, &err);
 	if (size > MaxAllocSize - VARHDRSZ)
