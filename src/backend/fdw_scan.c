@@ -94,7 +94,6 @@ typedef struct DesFdwScanState
 	uint64	   *chunk_idx;
 	const unsigned char **chunk_bytes;	/* payloads, once loaded (into chunk memory) */
 	size_t	   *chunk_len;
-	des_batch_plan *chunk_plan; /* their reads, planned */
 	bool		chunk_loaded;
 	uint64		chunk_generation;
 	int			chunk_n;
@@ -498,13 +497,11 @@ fill_chunk(DesFdwScanState *st)
 	int			n = 0;
 	uint64		bytes = 0;
 	int			max_n = CHUNK_ENTRIES;
-	des_batch_plan *plan;
 	des_error	err;
 	MemoryContext old;
 
 	MemoryContextReset(st->chunk_cxt);
 	st->chunk_generation++;
-	st->chunk_plan = NULL;
 	st->chunk_loaded = false;
 	old = MemoryContextSwitchTo(st->chunk_cxt);
 	if (st->bound >= 0)
@@ -539,27 +536,35 @@ fill_chunk(DesFdwScanState *st)
 		return;
 	}
 
-	plan = palloc0(sizeof(des_batch_plan));
-	{
-		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
-
-		cb->func = (MemoryContextCallbackFunction) des_batch_plan_free;
-		cb->arg = plan;
-		MemoryContextRegisterResetCallback(st->chunk_cxt, cb);
-	}
-	if (!des_reader_plan_batch(r, idx, n,
-							   (uint64) (oa->s3 ? des_s3_read_coalesce_gap_kb : des_read_coalesce_gap_kb) * 1024,
-							   (uint64) des_read_max_span_kb * 1024, plan, &err))
-		report(st, &err);
-	/* rows go in the plan's order: ranged entries by offset, then the direct ones */
-	st->chunk_idx = palloc(sizeof(uint64) * n);
-	memcpy(st->chunk_idx, plan->entries, sizeof(uint64) * plan->nentries);
-	memcpy(st->chunk_idx + plan->nentries, plan->direct, sizeof(uint64) * plan->ndirect);
-	Assert(plan->nentries + plan->ndirect == (size_t) n);
 	st->chunk_bytes = palloc0(sizeof(unsigned char *) * n);
 	st->chunk_len = palloc0(sizeof(size_t) * n);
-	st->chunk_plan = plan;
 	MemoryContextSwitchTo(old);
+}
+
+typedef struct IdxPos
+{
+	uint64		idx;
+	int			pos;
+} IdxPos;
+
+static int
+cmp_idxpos(const void *a, const void *b)
+{
+	uint64		x = ((const IdxPos *) a)->idx,
+				y = ((const IdxPos *) b)->idx;
+
+	return (x > y) - (x < y);
+}
+
+/* Where in the chunk entry idx is (map sorted by idx). */
+static int
+chunk_pos_of(const IdxPos *map, int n, uint64 idx)
+{
+	IdxPos		key = {idx, 0};
+	const IdxPos *hit = bsearch(&key, map, n, sizeof(IdxPos), cmp_idxpos);
+
+	Assert(hit != NULL);
+	return hit->pos;
 }
 
 /* The payload just decoded, copied into chunk memory. */
@@ -579,7 +584,7 @@ load_chunk(DesFdwScanState *st)
 {
 	DesOpenArchive *oa = st->open->oa;
 	des_reader *r = oa->reader;
-	des_batch_plan *plan = st->chunk_plan;
+	des_batch_plan *plan;
 	des_error	err;
 	size_t		window = (size_t) Min(Max(des_s3_max_connections, 1), RANGE_WINDOW_MAX);
 	MemoryContext old = MemoryContextSwitchTo(st->chunk_cxt);
@@ -588,6 +593,8 @@ load_chunk(DesFdwScanState *st)
 				bytes0,
 				req1,
 				bytes1;
+	IdxPos	   *map;
+	int			n = st->chunk_n;
 
 	/* this may run outside IterateForeignScan (when a payload is first used) */
 	errcb.callback = scan_error_callback;
@@ -596,6 +603,27 @@ load_chunk(DesFdwScanState *st)
 	error_context_stack = &errcb;
 	io_snapshot(&req0, &bytes0);
 	bind_endpoint(st, st->open);
+
+	/* the reads, planned only now: coalesced ranges in offset order */
+	plan = palloc0(sizeof(des_batch_plan));
+	{
+		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+		cb->func = (MemoryContextCallbackFunction) des_batch_plan_free;
+		cb->arg = plan;
+		MemoryContextRegisterResetCallback(st->chunk_cxt, cb);
+	}
+	if (!des_reader_plan_batch(r, st->chunk_idx, n,
+							   (uint64) (oa->s3 ? des_s3_read_coalesce_gap_kb : des_read_coalesce_gap_kb) * 1024,
+							   (uint64) des_read_max_span_kb * 1024, plan, &err))
+		report(st, &err);
+	map = palloc(sizeof(IdxPos) * n);
+	for (int k = 0; k < n; k++)
+	{
+		map[k].idx = st->chunk_idx[k];
+		map[k].pos = k;
+	}
+	qsort(map, n, sizeof(IdxPos), cmp_idxpos);
 	for (size_t w = 0; w < plan->nranges; w += (oa->s3 ? window : 1))
 	{
 		size_t		nr = oa->s3 ? Min(window, plan->nranges - w) : 1;
@@ -618,18 +646,20 @@ load_chunk(DesFdwScanState *st)
 				const des_entry *e = des_reader_entry(r, e_idx);
 				const unsigned char *stored = bufs[k] + (e->data_offset - range->offset);
 
+				int			pos = chunk_pos_of(map, n, e_idx);
+
 				st->err_entry = e;
 				if (e->flags == 0 && !oa->options.verify_hash)
 				{
-					st->chunk_bytes[j] = stored;
-					st->chunk_len[j] = e->data_length;
+					st->chunk_bytes[pos] = stored;
+					st->chunk_len[pos] = e->data_length;
 				}
 				else
 				{
 					if (!des_reader_decode(r, e_idx, stored, &oa->options, st->decoded, &err))
 						report(st, &err);
-					st->chunk_bytes[j] = copy_decoded(st);
-					st->chunk_len[j] = st->decoded->len;
+					st->chunk_bytes[pos] = copy_decoded(st);
+					st->chunk_len[pos] = st->decoded->len;
 				}
 			}
 		}
@@ -642,8 +672,8 @@ load_chunk(DesFdwScanState *st)
 		st->err_entry = des_reader_entry(r, e_idx);
 		if (!des_reader_decode(r, e_idx, NULL, &oa->options, st->decoded, &err))
 			report(st, &err);
-		st->chunk_bytes[plan->nentries + k] = copy_decoded(st);
-		st->chunk_len[plan->nentries + k] = st->decoded->len;
+		st->chunk_bytes[chunk_pos_of(map, n, e_idx)] = copy_decoded(st);
+		st->chunk_len[chunk_pos_of(map, n, e_idx)] = st->decoded->len;
 	}
 	st->err_entry = NULL;
 	st->chunk_loaded = true;
