@@ -176,6 +176,19 @@ RESET statement_timeout;
 \set VERBOSITY default
 SELECT count(*) AS after_cancel FROM lake WHERE name = 'cam1/010';
 
+-- memory stays bounded: 78 MB of payloads, all used, scanned with the backend's
+-- memory measured from inside the scan every 500 rows
+SELECT des.archive_write(:'dir' || '/big/' || (g % 4) || '.des', 'e' || g, convert_to(repeat(md5(g::text), 128), 'UTF8'), NULL ORDER BY 2) ->> 'entries' AS entries
+FROM generate_series(1, 20000) g GROUP BY g % 4;
+CREATE FOREIGN TABLE big (name text, data bytea) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/big/');
+SELECT count(*) AS rows, count(h) AS hashed, sum(length(data)) > 64 * 1024 * 1024 AS over_64mb_scanned,
+       max(mem) < 32 * 1024 * 1024 AS under_32mb_held
+FROM (SELECT data, md5(data) AS h,
+             CASE WHEN substr(name, 2)::int % 500 = 0
+                  THEN (SELECT sum(total_bytes) FROM pg_backend_memory_contexts) END AS mem
+      FROM big) s;
+DROP FOREIGN TABLE big;
+
 -- wildcard characters in names are escaped with a backslash
 SELECT des.archive_write(:'dir' || '/odd/x[1].des', 'odd', '\x01'::bytea, NULL) ->> 'entries' AS odd;
 SELECT des.archive_write(:'dir' || '/odd/x1.des', 'plain', '\x02'::bytea, NULL) ->> 'entries' AS plain;
