@@ -95,6 +95,7 @@ typedef struct DesFdwScanState
 	const unsigned char **chunk_bytes;	/* payloads, once loaded (into chunk memory) */
 	size_t	   *chunk_len;
 	bool		chunk_loaded;
+	bool		chunk_load_tried;	/* a load began: if not loaded, it failed */
 	uint64		chunk_generation;
 	int			chunk_n;
 	int			chunk_pos;
@@ -127,11 +128,19 @@ scan_error_callback(void *arg)
 		errcontext("archive \"%s\"", st->err_archive);
 }
 
+/*
+ * I/O done by lazy payload loads, which each scan counts for itself: another
+ * scan's Iterate window subtracts them (a load may run inside it, when that
+ * scan evaluates an expression over this scan's payloads).
+ */
+static uint64 lazy_load_requests;
+static uint64 lazy_load_bytes;
+
 static void
 io_snapshot(uint64 *requests, uint64 *bytes)
 {
-	*requests = des_local_reads.calls + des_backend_io.requests;
-	*bytes = des_local_reads.bytes + des_backend_io.bytes_in;
+	*requests = des_local_reads.calls + des_backend_io.requests - lazy_load_requests;
+	*bytes = des_local_reads.bytes + des_backend_io.bytes_in - lazy_load_bytes;
 }
 
 static void
@@ -503,6 +512,7 @@ fill_chunk(DesFdwScanState *st)
 	MemoryContextReset(st->chunk_cxt);
 	st->chunk_generation++;
 	st->chunk_loaded = false;
+	st->chunk_load_tried = false;
 	old = MemoryContextSwitchTo(st->chunk_cxt);
 	if (st->bound >= 0)
 		max_n = (int) Min((int64) max_n, Max(st->bound - st->emitted, 1));
@@ -596,6 +606,18 @@ load_chunk(DesFdwScanState *st)
 	IdxPos	   *map;
 	int			n = st->chunk_n;
 
+	/*
+	 * A failed load is not retried: its error may have been caught (a
+	 * plpgsql EXCEPTION block), and retrying per row would re-read the chunk
+	 * and pile up its buffers.
+	 */
+	if (st->chunk_load_tried)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("payloads of archive \"%s\" could not be read earlier in this scan",
+						st->open->loc->original),
+				 errhint("See the first error of the scan.")));
+	st->chunk_load_tried = true;
 	/* this may run outside IterateForeignScan (when a payload is first used) */
 	errcb.callback = scan_error_callback;
 	errcb.arg = st;
@@ -680,6 +702,8 @@ load_chunk(DesFdwScanState *st)
 	io_snapshot(&req1, &bytes1);
 	st->requests += req1 - req0;
 	st->bytes_read += bytes1 - bytes0;
+	lazy_load_requests += req1 - req0;
+	lazy_load_bytes += bytes1 - bytes0;
 	error_context_stack = errcb.previous;
 	MemoryContextSwitchTo(old);
 }
