@@ -77,6 +77,11 @@ enum
 extern const char *const DesFdwColumnNames[DES_NCOLS];
 extern void DesFdwTableLoad(Relation rel, DesFdwTable *t);
 
+/* fdw_scan.c: an entry as the table shows it */
+extern bool DesFdwEntryShadowed(des_reader *r, uint64 i);
+extern bool DesFdwEntryColumn(des_reader *r, uint64 i, DesFdwColumn c, const DesFdwArchive *a,
+							  Datum archive_text, Datum *value, bool *isnull, des_error *err);
+
 /* fdw_archives.c */
 extern bool DesFdwLocationIsPattern(const char *location);
 /* location with its wildcard characters escaped, to name exactly it */

@@ -191,16 +191,8 @@ cmp_archive(const void *a, const void *b)
 	return strcmp(((const DesFdwArchive *) a)->location, ((const DesFdwArchive *) b)->location);
 }
 
-static DesFdwArchive *list_archives(const char *location, const char *server, Oid user, int *n);
-
 DesFdwArchive *
 DesFdwListArchives(const char *location, const char *server, Oid user, int *n)
-{
-	return list_archives(location, server, user, n);
-}
-
-static DesFdwArchive *
-list_archives(const char *location, const char *server, Oid user, int *n)
 {
 	DesLocation *loc;
 	char	   *full;

@@ -97,15 +97,13 @@ acquire_sample(Relation rel, int elevel, HeapTuple *rows, int targrows, double *
 		n = des_reader_count(oa.reader);
 		for (uint64 i = 0; i < n; i++)
 		{
-			const des_entry *e = des_reader_entry(oa.reader, i);
 			int			slot;
 			des_error	err;
 			MemoryContext old;
 
 			if ((i & 1023) == 0)
 				CHECK_FOR_INTERRUPTS();
-			if (des_reader_duplicate_count(oa.reader) > 0 &&
-				des_reader_find(oa.reader, e->name, e->name_len) != (int64) i)
+			if (DesFdwEntryShadowed(oa.reader, i))
 				continue;		/* hidden by a later entry of the same name */
 			seen++;
 			if (numrows < targrows)
@@ -128,51 +126,13 @@ acquire_sample(Relation rel, int elevel, HeapTuple *rows, int targrows, double *
 			for (int c = 0; c < DES_NCOLS; c++)
 			{
 				AttrNumber	at = t.attno[c];
-				uint64_t	size;
 
-				if (at == 0)
+				/* payloads and hashes are not sampled: see docs/fdw.md */
+				if (at == 0 || c == DES_COL_DATA || c == DES_COL_BLAKE2B)
 					continue;
-				nulls[at - 1] = false;
-				switch ((DesFdwColumn) c)
-				{
-					case DES_COL_NAME:
-						values[at - 1] = PointerGetDatum(DesNameToText(e->name, e->name_len));
-						break;
-					case DES_COL_SIZE:
-						if (!des_reader_payload_size(oa.reader, i, &size, &err))
-							DesReportError(&err, loc->original);
-						values[at - 1] = Int64GetDatum((int64) size);
-						break;
-					case DES_COL_META:
-						{
-							const char *meta;
-							size_t		mlen;
-
-							if (!des_reader_meta(oa.reader, i, &meta, &mlen, &err))
-								DesReportError(&err, loc->original);
-							values[at - 1] = DesMetaToJsonb(meta, mlen, &nulls[at - 1]);
-							break;
-						}
-					case DES_COL_FLAGS:
-						values[at - 1] = Int32GetDatum((int32) e->flags);
-						break;
-					case DES_COL_ARCHIVE:
-						values[at - 1] = archive_text;
-						break;
-					case DES_COL_DAY:
-						values[at - 1] = DateADTGetDatum(archives[a].day);
-						nulls[at - 1] = !archives[a].has_day;
-						break;
-					case DES_COL_DATA_OFFSET:
-						values[at - 1] = Int64GetDatum((int64) e->data_offset);
-						break;
-					case DES_COL_DATA:
-					case DES_COL_BLAKE2B:
-					case DES_NCOLS:
-						/* payloads and hashes are not sampled: see docs/fdw.md */
-						nulls[at - 1] = true;
-						break;
-				}
+				if (!DesFdwEntryColumn(oa.reader, i, (DesFdwColumn) c, &archives[a], archive_text,
+									   &values[at - 1], &nulls[at - 1], &err))
+					DesReportError(&err, loc->original);
 			}
 			MemoryContextSwitchTo(old);
 			rows[slot] = heap_form_tuple(desc, values, nulls);

@@ -120,6 +120,16 @@ DesFdwTableLoad(Relation rel, DesFdwTable *t)
 	}
 }
 
+typedef struct NameCondition
+{
+	DesFdwLookup kind;
+	Expr	   *other;			/* NAME: the value; NAMES: the array */
+	char	   *prefix;			/* PREFIX */
+	bool		exact;			/* the condition needs no recheck */
+	bool		is_join;		/* other refers to other relations */
+	double		nnames;			/* NAMES: names in a constant array (else a guess) */
+} NameCondition;
+
 /* Planner state of a des_fdw relation (baserel->fdw_private). */
 typedef struct DesFdwPlanState
 {
@@ -131,18 +141,10 @@ typedef struct DesFdwPlanState
 	double		total_rows;		/* entries in the matched archives (estimated) */
 	double		avg_stored;		/* stored bytes per entry (estimated) */
 	bool		is_s3;			/* reads are requests to object storage */
+	NameCondition base_cond;	/* the name condition an unparameterized scan does */
 } DesFdwPlanState;
 
 /* What one name condition pushes down. */
-typedef struct NameCondition
-{
-	DesFdwLookup kind;
-	Expr	   *other;			/* NAME: the value; NAMES: the array */
-	char	   *prefix;			/* PREFIX */
-	bool		exact;			/* the condition needs no recheck */
-	bool		is_join;		/* other refers to other relations */
-	double		nnames;			/* NAMES: names in a constant array (else a guess) */
-} NameCondition;
 
 static Expr *
 strip_relabel(Expr *e)
@@ -278,6 +280,20 @@ match_name_condition(PlannerInfo *root, Expr *clause, Index relid, AttrNumber na
 	return false;
 }
 
+/*
+ * Is nc a better name condition to push than best? Lookups beat prefixes;
+ * a parameterized scan prefers a lookup of the outer side's value.
+ */
+static bool
+better_condition(const NameCondition *best, const NameCondition *nc, bool parameterized)
+{
+	if (best->kind == DES_LOOKUP_NONE)
+		return true;
+	if (best->kind == DES_LOOKUP_PREFIX)
+		return nc->kind != DES_LOOKUP_PREFIX;
+	return nc->kind != DES_LOOKUP_PREFIX && parameterized && nc->is_join && !best->is_join;
+}
+
 /* Conditions on the archive and day columns only: decided per archive. */
 static bool
 is_archive_qual(PlannerInfo *root, Expr *clause, Index relid, const DesFdwTable *t)
@@ -366,8 +382,11 @@ desGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		else
 		{
 			other_quals = lappend(other_quals, ri);
-			if (match_name_condition(root, ri->clause, baserel->relid, ps->table.attno[DES_COL_NAME], &nc) &&
-				nc.kind != DES_LOOKUP_PREFIX)
+			if (!match_name_condition(root, ri->clause, baserel->relid, ps->table.attno[DES_COL_NAME], &nc))
+				continue;
+			if (better_condition(&ps->base_cond, &nc, false))
+				ps->base_cond = nc;
+			if (nc.kind != DES_LOOKUP_PREFIX)
 				lookup_cap = lookup_cap < 0 ? nc.nnames : Min(lookup_cap, nc.nnames);
 		}
 	}
@@ -519,7 +538,6 @@ desGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	DesFdwPlanState *ps = baserel->fdw_private;
 	AttrNumber	name_attno = ps->table.attno[DES_COL_NAME];
-	NameCondition best = {0};
 	NameCondition nc;
 	Cost		startup,
 				total;
@@ -527,15 +545,8 @@ desGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *join_clauses = NIL;
 	List	   *done_outer = NIL;
 
-	foreach(lc, baserel->baserestrictinfo)
-	{
-		RestrictInfo *ri = lfirst(lc);
-
-		if (match_name_condition(root, ri->clause, baserel->relid, name_attno, &nc) &&
-			(best.kind == DES_LOOKUP_NONE || (best.kind == DES_LOOKUP_PREFIX && nc.kind != DES_LOOKUP_PREFIX)))
-			best = nc;
-	}
-	scan_cost(root, baserel, ps, best.kind == DES_LOOKUP_NONE ? NULL : &best, baserel->rows, &startup, &total);
+	scan_cost(root, baserel, ps, ps->base_cond.kind == DES_LOOKUP_NONE ? NULL : &ps->base_cond, baserel->rows,
+			  &startup, &total);
 	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows, startup, total,
 													   NIL, baserel->lateral_relids, NULL, NIL));
 
@@ -593,6 +604,16 @@ desGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 }
 
+/* "alias.column" of a Var of the query at level */
+static char *
+describe_column(PlannerInfo *level, Var *v)
+{
+	RangeTblEntry *rte = rt_fetch(v->varno, level->parse->rtable);
+
+	return psprintf("%s.%s", quote_identifier(rte->eref->aliasname),
+					quote_identifier(get_rte_attribute_name(rte, v->varattno)));
+}
+
 /* A short description of a lookup's value for EXPLAIN. */
 static char *
 describe_expr(PlannerInfo *root, Expr *e)
@@ -627,11 +648,7 @@ describe_expr(PlannerInfo *root, Expr *e)
 					((Var *) item->item)->varno <= list_length(level->parse->rtable) &&
 					((Var *) item->item)->varattno > 0)
 				{
-					Var		   *v = (Var *) item->item;
-					RangeTblEntry *rte = rt_fetch(v->varno, level->parse->rtable);
-
-					return psprintf("%s.%s", quote_identifier(rte->eref->aliasname),
-									quote_identifier(get_rte_attribute_name(rte, v->varattno)));
+					return describe_column(level, (Var *) item->item);
 				}
 			}
 		}
@@ -646,12 +663,7 @@ describe_expr(PlannerInfo *root, Expr *e)
 		for (Index up = 0; up < v->varlevelsup && level; up++)
 			level = level->parent_root;
 		if (level && v->varno > 0 && v->varno <= list_length(level->parse->rtable) && v->varattno > 0)
-		{
-			RangeTblEntry *rte = rt_fetch(v->varno, level->parse->rtable);
-
-			return psprintf("%s.%s", quote_identifier(rte->eref->aliasname),
-							quote_identifier(get_rte_attribute_name(rte, v->varattno)));
-		}
+			return describe_column(level, v);
 	}
 	if (IsA(e, CoerceViaIO))
 		return describe_expr(root, ((CoerceViaIO *) e)->arg);
@@ -708,24 +720,14 @@ desGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid, Fo
 			archive_quals = lappend(archive_quals, ri->clause);
 			continue;
 		}
-		if (match_name_condition(root, ri->clause, baserel->relid, name_attno, &nc))
+		if (match_name_condition(root, ri->clause, baserel->relid, name_attno, &nc) &&
+			better_condition(&best, &nc, parameterized))
 		{
-			bool		better;
-
-			if (best.kind == DES_LOOKUP_NONE)
-				better = true;
-			else if (best.kind == DES_LOOKUP_PREFIX)
-				better = nc.kind != DES_LOOKUP_PREFIX;
-			else
-				better = nc.kind != DES_LOOKUP_PREFIX && parameterized && nc.is_join && !best.is_join;
-			if (better)
-			{
-				if (best_ri)
-					local = lappend(local, best_ri->clause);
-				best = nc;
-				best_ri = ri;
-				continue;
-			}
+			if (best_ri)
+				local = lappend(local, best_ri->clause);
+			best = nc;
+			best_ri = ri;
+			continue;
 		}
 		local = lappend(local, ri->clause);
 	}

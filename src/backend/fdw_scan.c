@@ -425,9 +425,9 @@ next_archive(DesFdwScanState *st)
 	return true;
 }
 
-/* Is entry i of r hidden by a later entry of the same name? */
-static bool
-shadowed(des_reader *r, uint64 i)
+/* Is entry i of r hidden by a later entry of the same name (the reader's rule)? */
+bool
+DesFdwEntryShadowed(des_reader *r, uint64 i)
 {
 	const des_entry *e;
 
@@ -435,6 +435,75 @@ shadowed(des_reader *r, uint64 i)
 		return false;
 	e = des_reader_entry(r, i);
 	return des_reader_find(r, e->name, e->name_len) != (int64) i;
+}
+
+/*
+ * Column c of entry i of r, an entry of archive a (whose archive column value
+ * is archive_text). Not for the data column. False with err when the META
+ * region cannot be read.
+ */
+bool
+DesFdwEntryColumn(des_reader *r, uint64 i, DesFdwColumn c, const DesFdwArchive *a, Datum archive_text,
+				  Datum *value, bool *isnull, des_error *err)
+{
+	const des_entry *e = des_reader_entry(r, i);
+
+	*isnull = false;
+	switch (c)
+	{
+		case DES_COL_NAME:
+			*value = PointerGetDatum(DesNameToText(e->name, e->name_len));
+			break;
+		case DES_COL_SIZE:
+			{
+				uint64_t	size;
+
+				if (!des_reader_payload_size(r, i, &size, err))
+					return false;
+				*value = Int64GetDatum((int64) size);
+				break;
+			}
+		case DES_COL_META:
+			{
+				const char *meta;
+				size_t		mlen;
+
+				if (!des_reader_meta(r, i, &meta, &mlen, err))
+					return false;
+				*value = DesMetaToJsonb(meta, mlen, isnull);
+				break;
+			}
+		case DES_COL_BLAKE2B:
+			{
+				char		hex[65];
+				bool		found;
+
+				if (!des_reader_stored_blake2b(r, i, hex, &found, err))
+					return false;
+				*isnull = !found;
+				if (found)
+					*value = DirectFunctionCall2(binary_decode, CStringGetTextDatum(hex),
+												 CStringGetTextDatum("hex"));
+				break;
+			}
+		case DES_COL_FLAGS:
+			*value = Int32GetDatum((int32) e->flags);
+			break;
+		case DES_COL_DATA_OFFSET:
+			*value = Int64GetDatum((int64) e->data_offset);
+			break;
+		case DES_COL_ARCHIVE:
+			*value = archive_text;
+			break;
+		case DES_COL_DAY:
+			*isnull = !a->has_day;
+			*value = DateADTGetDatum(a->day);
+			break;
+		case DES_COL_DATA:
+		case DES_NCOLS:
+			elog(ERROR, "des_fdw: no index value for column %d", (int) c);
+	}
+	return true;
 }
 
 /* The next entry of the open archive to return, or -1 when it has no more. */
@@ -469,7 +538,7 @@ next_candidate(DesFdwScanState *st)
 		if (st->kind == DES_LOOKUP_PREFIX &&
 			(e->name_len < st->prefix_len || memcmp(e->name, st->prefix, st->prefix_len) != 0))
 			continue;
-		if (shadowed(r, i))
+		if (DesFdwEntryShadowed(r, i))
 			continue;
 		return (int64) i;
 	}
@@ -810,47 +879,21 @@ store_row(DesFdwScanState *st, TupleTableSlot *slot, int pos)
 
 	st->err_entry = e;
 	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	if (wants(st, DES_COL_NAME))
-		set_column(slot, st, DES_COL_NAME, PointerGetDatum(DesNameToText(e->name, e->name_len)), false);
-	if (wants(st, DES_COL_DATA))
-		set_column(slot, st, DES_COL_DATA, lazy_payload(st, pos), false);
-	if (wants(st, DES_COL_SIZE))
+	for (int c = 0; c < DES_NCOLS; c++)
 	{
-		uint64_t	size = e->data_length;
-
-		if ((e->flags & DES_FLAG_COMPRESSED) && !des_reader_payload_size(r, i, &size, &err))
-			report(st, &err);
-		set_column(slot, st, DES_COL_SIZE, Int64GetDatum((int64) size), false);
-	}
-	if (wants(st, DES_COL_META))
-	{
-		const char *meta;
-		size_t		mlen;
-		bool		isnull;
 		Datum		v;
+		bool		isnull;
 
-		if (!des_reader_meta(r, i, &meta, &mlen, &err))
+		if (!wants(st, (DesFdwColumn) c))
+			continue;
+		if (c == DES_COL_DATA)
+			set_column(slot, st, DES_COL_DATA, lazy_payload(st, pos), false);
+		else if (DesFdwEntryColumn(r, i, (DesFdwColumn) c, &st->archives[st->matched[st->cur]],
+									st->open->archive_text, &v, &isnull, &err))
+			set_column(slot, st, (DesFdwColumn) c, v, isnull);
+		else
 			report(st, &err);
-		v = DesMetaToJsonb(meta, mlen, &isnull);
-		set_column(slot, st, DES_COL_META, v, isnull);
 	}
-	if (wants(st, DES_COL_BLAKE2B))
-	{
-		char		hex[65];
-		bool		found;
-
-		if (!des_reader_stored_blake2b(r, i, hex, &found, &err))
-			report(st, &err);
-		if (found)
-			set_column(slot, st, DES_COL_BLAKE2B,
-					   DirectFunctionCall2(binary_decode, CStringGetTextDatum(hex), CStringGetTextDatum("hex")),
-					   false);
-	}
-	set_column(slot, st, DES_COL_FLAGS, Int32GetDatum((int32) e->flags), false);
-	set_column(slot, st, DES_COL_DATA_OFFSET, Int64GetDatum((int64) e->data_offset), false);
-	set_column(slot, st, DES_COL_ARCHIVE, st->open->archive_text, false);
-	if (st->archives[st->matched[st->cur]].has_day)
-		set_column(slot, st, DES_COL_DAY, DateADTGetDatum(st->archives[st->matched[st->cur]].day), false);
 	st->err_entry = NULL;
 	MemoryContextSwitchTo(old);
 	ExecStoreVirtualTuple(slot);

@@ -38,12 +38,10 @@ typedef struct CachedReader
 	char	   *path;			/* in TopMemoryContext; NULL = free slot.
 								 * S3: "server|s3://bucket/key" */
 	OpenedArchive *opened;
-	DesS3Object *s3;			/* = opened->s3 */
 	dev_t		dev;
 	ino_t		ino;
 	off_t		size;
 	struct timespec mtime;
-	des_reader *reader;			/* = opened->reader */
 	uint64		last_used;
 	DesStatementId validated;	/* S3: the statement that last confirmed it current */
 } CachedReader;
@@ -71,6 +69,42 @@ release_opened(OpenedArchive *oa)
 	}
 	free(oa->path);
 	free(oa);
+}
+
+/*
+ * Hold what was just opened (reader over an S3 object, or over a local file
+ * at path). If even the holder cannot be allocated, close it all and raise.
+ */
+static OpenedArchive *
+hold_opened(des_reader *r, DesS3Object *o, const des_source *local, const char *path)
+{
+	OpenedArchive *oa = calloc(1, sizeof(OpenedArchive));
+
+	if (oa && path && (oa->path = strdup(path)) == NULL)
+	{
+		free(oa);
+		oa = NULL;
+	}
+	if (oa == NULL)
+	{
+		des_reader_close(r);
+		if (o)
+			DesS3ObjectFree(o);
+		else
+		{
+			des_local_source_close((des_source *) local);
+			ReleaseExternalFD();
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	}
+	oa->refs = 1;
+	oa->reader = r;
+	oa->s3 = o;
+	if (local)
+		oa->source = *local;
+	return oa;
 }
 
 
@@ -130,12 +164,14 @@ DesReaderCacheEvict(const DesLocation *loc)
 	for (int i = 0; i < MAX_CACHE_SLOTS; i++)
 	{
 		CachedReader *c = &cache[i];
+		DesS3Object *o;
 
 		if (c->path == NULL)
 			continue;
-		if ((loc->kind == DES_LOCATION_LOCAL && c->s3 == NULL && strcmp(c->path, loc->path) == 0) ||
-			(loc->kind == DES_LOCATION_S3 && c->s3 != NULL && strcmp(c->s3->bucket, loc->bucket) == 0 &&
-			 strcmp(c->s3->key, loc->key) == 0))
+		o = c->opened->s3;
+		if ((loc->kind == DES_LOCATION_LOCAL && o == NULL && strcmp(c->path, loc->path) == 0) ||
+			(loc->kind == DES_LOCATION_S3 && o != NULL && strcmp(o->bucket, loc->bucket) == 0 &&
+			 strcmp(o->key, loc->key) == 0))
 			evict(c);
 	}
 	if (loc->kind == DES_LOCATION_S3 && (loc->server || (des_default_server && des_default_server[0])))
@@ -199,12 +235,26 @@ open_from_shared_cache(const DesLocation *loc, const char *key, DesS3Endpoint *e
 	return o;
 }
 
+/* Hand out the archive in slot. */
+static void
+use_slot(CachedReader *slot, DesOpenArchive *out)
+{
+	OpenedArchive *oa = slot->opened;
+
+	slot->last_used = ++use_clock;
+	out->opened = oa;
+	out->reader = oa->reader;
+	out->s3 = oa->s3;
+	out->options.external = oa->s3 ? DesS3Resolver(&out->resolver, oa->s3)
+		: des_local_resolver(&out->resolver, oa->path);
+}
+
 /*
  * Open a reader over o (whose tail holds footer and index: from the open's
  * tail read, or from the shared cache) and keep both in a slot. A fresh open
  * is published to the shared cache.
  */
-static void
+static CachedReader *
 cache_to_slot(DesS3Object *o, const char *key, int nslots, DesOpenArchive *out, bool from_shared)
 {
 	/* the header costs a request of its own unless the cached bytes cover it */
@@ -231,26 +281,10 @@ cache_to_slot(DesS3Object *o, const char *key, int nslots, DesOpenArchive *out, 
 	/* from the shared cache: until confirmed, data reads carry If-Match and request-free answers revalidate */
 	o->tail_fresh = !from_shared;
 	c = victim_slot(nslots);
-	c->opened = calloc(1, sizeof(OpenedArchive));
-	if (c->opened == NULL)
-	{
-		des_reader_close(r);
-		DesS3ObjectFree(o);
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	}
-	c->opened->refs = 1;
-	c->opened->s3 = o;
-	c->opened->reader = r;
+	c->opened = hold_opened(r, o, NULL, NULL);
 	c->path = MemoryContextStrdup(TopMemoryContext, key);
-	c->s3 = o;
-	c->reader = r;
-	c->last_used = ++use_clock;
-	out->opened = c->opened;
-	out->reader = r;
-	out->s3 = o;
-	out->options.external = DesS3Resolver(&out->resolver, o);
+	use_slot(c, out);
+	return c;
 }
 
 /*
@@ -271,45 +305,30 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 	bool		unchanged = false;
 
 	DesS3Init();
-	/* confirmed current by this statement already (planner, then executor): no new check */
-	if (slot != NULL && revalidate && DesSameStatement(slot->validated, DesCurrentStatement()))
-	{
-		slot->s3->ep = ep;
-		slot->s3->tail_fresh = true;
-		slot->last_used = ++use_clock;
-		cache_hits++;
-		out->opened = slot->opened;
-		out->reader = slot->reader;
-		out->s3 = slot->s3;
-		out->options.external = DesS3Resolver(&out->resolver, slot->s3);
-		return;
-	}
 	if (slot != NULL)
 	{
-		slot->s3->ep = ep;
-		slot->s3->tail_fresh = false;	/* not known current until checked again */
-		if (revalidate)
+		/* confirmed current by this statement already (planner, then executor): no new check */
+		bool		confirmed = revalidate && DesSameStatement(slot->validated, DesCurrentStatement());
+		DesS3Object *cached = slot->opened->s3;
+
+		cached->ep = ep;
+		cached->tail_fresh = confirmed;	/* otherwise not known current until checked again */
+		if (revalidate && !confirmed)
 		{
-			if (!DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, slot->s3->etag, &o, &unchanged, &err))
+			if (!DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, cached->etag, &o, &unchanged, &err))
 				DesReportError(&err, loc->original);
 			if (!unchanged)
 				evict(slot);
 			else
 			{
-				slot->s3->tail_fresh = true;
+				cached->tail_fresh = true;
 				slot->validated = DesCurrentStatement();
-				cache_hits++;
 			}
 		}
-		else
-			cache_hits++;
-		if (unchanged || !revalidate)
+		if (!revalidate || confirmed || unchanged)
 		{
-			slot->last_used = ++use_clock;
-			out->opened = slot->opened;
-			out->reader = slot->reader;
-			out->s3 = slot->s3;
-			out->options.external = DesS3Resolver(&out->resolver, slot->s3);
+			cache_hits++;
+			use_slot(slot, out);
 			return;
 		}
 		slot = NULL;
@@ -324,8 +343,7 @@ open_s3(const DesLocation *loc, bool revalidate, int nslots, DesOpenArchive *out
 	if (o == NULL && !DesS3ObjectOpen(ep, loc->bucket, loc->key, loc->original, NULL, &o, NULL, &err))
 		DesReportError(&err, loc->original);
 	o->ep = ep;
-	cache_to_slot(o, key, nslots, out, false);
-	find_slot(key, nslots)->validated = DesCurrentStatement();
+	cache_to_slot(o, key, nslots, out, false)->validated = DesCurrentStatement();
 }
 
 static void
@@ -376,7 +394,7 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidat
 		DesReportError(&err, loc->original);
 	}
 	slot = find_slot(loc->path, nslots);
-	if (slot != NULL && (slot->s3 != NULL || !same_file(slot, &st)))
+	if (slot != NULL && (slot->opened->s3 != NULL || !same_file(slot, &st)))
 	{
 		evict(slot);
 		slot = NULL;
@@ -402,25 +420,7 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidat
 			ReleaseExternalFD();
 			DesReportError(&err, loc->original);
 		}
-		victim->opened = calloc(1, sizeof(OpenedArchive));
-		if (victim->opened && (victim->opened->path = strdup(loc->path)) == NULL)
-		{
-			free(victim->opened);
-			victim->opened = NULL;
-		}
-		if (victim->opened == NULL)
-		{
-			des_reader_close(reader);
-			des_local_source_close(&source);
-			ReleaseExternalFD();
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
-		}
-		victim->opened->refs = 1;
-		victim->opened->source = source;
-		victim->opened->reader = reader;
-		victim->reader = reader;
+		victim->opened = hold_opened(reader, NULL, &source, loc->path);
 		victim->path = MemoryContextStrdup(TopMemoryContext, loc->path);
 		victim->dev = st.st_dev;
 		victim->ino = st.st_ino;
@@ -428,10 +428,7 @@ DesOpenArchiveForRead(const DesLocation *loc, bool verify_hashes, bool revalidat
 		victim->mtime = st.st_mtim;
 		slot = victim;
 	}
-	slot->last_used = ++use_clock;
-	out->opened = slot->opened;
-	out->reader = slot->reader;
-	out->options.external = des_local_resolver(&out->resolver, slot->opened->path);
+	use_slot(slot, out);
 }
 
 /* A pin: the archive stays open until released or its memory context goes away. */
@@ -518,7 +515,7 @@ des_cache_stats(PG_FUNCTION_ARGS)
 		if (cache[i].path)
 		{
 			entries++;
-			bytes += (int64) des_reader_footer(cache[i].reader)->index_length;
+			bytes += (int64) des_reader_footer(cache[i].opened->reader)->index_length;
 		}
 	values[0] = Int64GetDatum((int64) cache_hits);
 	values[1] = Int64GetDatum((int64) cache_misses);
