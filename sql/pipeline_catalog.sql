@@ -86,11 +86,44 @@ SELECT try($$SELECT des.mark_batch(0)$$);
 SELECT des.put('young', '\x07'::bytea) > 0 AS put_young;
 SELECT des.put_url('by-url', 'file:///data/x.bin') > 0 AS put_url;
 SELECT des.mark_batch(100, '1 hour') AS marked_when_all_too_young;
-UPDATE des.objects SET not_before = now() + interval '1 hour' WHERE name = 'young';
+-- (a failed attempt's backoff time is on its queue row)
+UPDATE des.mark_queue SET not_before = now() + interval '1 hour' WHERE object_id = (SELECT id FROM des.objects WHERE name = 'young');
 SELECT des.mark_batch(100) AS marked;
 SELECT name = :'generated' AS generated, state, hash = des.blake2b(staged) AS hashed, day = (created_at AT TIME ZONE 'UTC')::date AS day_set
 FROM des.objects WHERE state = 'marked';
 SELECT name, state FROM des.objects WHERE name IN ('young', 'by-url') ORDER BY name;
-UPDATE des.objects SET not_before = NULL WHERE name = 'young';
+UPDATE des.mark_queue SET not_before = NULL WHERE object_id = (SELECT id FROM des.objects WHERE name = 'young');
 SELECT des.mark_batch(100) AS marked_after_backoff;
 SELECT des.mark_batch(100) AS nothing_left;
+
+-- the work queues: every pending or marked object has one row in the queue of
+-- its next step, and none once it is packed or dead
+SELECT o.state,
+       count(*) FILTER (WHERE f.object_id IS NOT NULL) AS in_fetch,
+       count(*) FILTER (WHERE m.object_id IS NOT NULL) AS in_mark,
+       count(*) FILTER (WHERE p.object_id IS NOT NULL) AS in_pack
+  FROM des.objects o
+  LEFT JOIN des.fetch_queue f ON f.object_id = o.id
+  LEFT JOIN des.mark_queue m ON m.object_id = o.id
+  LEFT JOIN des.pack_queue p ON p.object_id = o.id
+ WHERE o.name NOT LIKE 'cam1/%' AND o.name NOT IN ('copy-of-0001', 'ext/big.bin') -- (changed by hand above)
+ GROUP BY o.state ORDER BY o.state;
+-- des.enqueue is idempotent and queues only pending objects
+SELECT des.enqueue(ARRAY(SELECT id FROM des.objects)) AS queued_again;
+-- deleting objects takes them out of their queues; so does TRUNCATE
+DELETE FROM des.objects WHERE name IN ('young', 'by-url');
+SELECT (SELECT count(*) FROM des.fetch_queue) AS fetch_rows, (SELECT count(*) FROM des.pack_queue) AS pack_rows;
+SELECT des.put('t/1', '\x01'::bytea) > 0 AS put;
+SELECT count(*) AS mark_rows FROM des.mark_queue;
+TRUNCATE des.objects CASCADE;
+SELECT (SELECT count(*) FROM des.fetch_queue) + (SELECT count(*) FROM des.mark_queue)
+       + (SELECT count(*) FROM des.pack_queue) AS queue_rows_left;
+
+-- blobs refer to containers (a foreign key checked per statement), and
+-- committed containers stay
+SELECT try($$INSERT INTO des.blobs (hash, container_id, entry, size) VALUES (des.blake2b('\x01'), -1, 'e', 1)$$);
+SELECT try($$UPDATE des.blobs SET container_id = -2$$);
+SELECT try(format('DELETE FROM des.containers WHERE id = %s', :container));
+SELECT try(format('UPDATE des.containers SET id = -3 WHERE id = %s', :container));
+INSERT INTO des.containers (location, day, shard, seq) VALUES (:'dir' || '/open.des', current_date, 9, 0) RETURNING id AS open_container \gset
+DELETE FROM des.containers WHERE id = :open_container RETURNING state AS deleted_open_container;

@@ -75,18 +75,21 @@ SELECT des.hold_lease(day, shard, :t3) AS old_holds, des.hold_lease(day, shard, 
 -- failures: backoff doubling from the base delay, then the dead-letter table
 SELECT id AS c_id FROM des.objects WHERE name = 'p/c' \gset
 SELECT des.fail_objects(ARRAY[:c_id]::bigint[], '{"disk on fire"}', 3, '10 s') AS dead;
-SELECT state, attempts, last_error, not_before - updated_at AS backoff FROM des.objects WHERE id = :c_id;
-UPDATE des.objects SET not_before = NULL WHERE id = :c_id;
+SELECT o.state, o.attempts, o.last_error, q.not_before - o.updated_at AS backoff
+  FROM des.objects o JOIN des.mark_queue q ON q.object_id = o.id WHERE o.id = :c_id;
+UPDATE des.mark_queue SET not_before = NULL WHERE object_id = :c_id;
 SELECT des.mark_batch(10) AS marked_again;
 SELECT des.fail_objects(ARRAY[:c_id]::bigint[], '{"still on fire"}', 3, '10 s') AS dead;
-SELECT state, attempts, not_before - updated_at AS backoff FROM des.objects WHERE id = :c_id;
+SELECT o.state, o.attempts, q.not_before - o.updated_at AS backoff
+  FROM des.objects o JOIN des.mark_queue q ON q.object_id = o.id WHERE o.id = :c_id;
 SELECT des.fail_objects(ARRAY[:c_id]::bigint[], '{"gave up"}', 3, '10 s') AS dead;
 SELECT o.state, d.error, d.attempts FROM des.objects o JOIN des.dead_letters d ON d.object_id = o.id;
 SELECT try($$SELECT des.get('p/c')$$);
 SELECT try($$SELECT des.fail_objects('{1,2}', '{x}', 3, '1 s')$$);
 -- des.retry_dead returns it with a fresh count
 SELECT des.retry_dead() AS retried;
-SELECT state, attempts, not_before FROM des.objects WHERE id = :c_id;
+SELECT o.state, o.attempts, q.not_before, (SELECT count(*) FROM des.pack_queue p WHERE p.object_id = o.id) AS in_pack_queue
+  FROM des.objects o LEFT JOIN des.mark_queue q ON q.object_id = o.id WHERE o.id = :c_id;
 SELECT count(*) AS dead_letters FROM des.dead_letters;
 SELECT des.retry_dead(ARRAY[12345]::bigint[]) AS retried_none;
 SELECT des.release_lease(day, shard, :t4) AS released FROM des.shard_leases;
@@ -97,9 +100,12 @@ SELECT count(*) AS claimed FROM des.claim_sources(10, '1 min');
 SELECT count(*) AS claimed_again FROM des.claim_sources(10, '1 min');
 SELECT id AS u1 FROM des.objects WHERE name = 'u/1' \gset
 SELECT des.stage_source(:u1, '\x0102');
-SELECT state, staged, size, claimed_until IS NULL AS unclaimed, source_url FROM des.objects WHERE id = :u1;
+SELECT state, staged, size, source_url,
+       EXISTS (SELECT FROM des.fetch_queue q WHERE q.object_id = o.id) AS in_fetch_queue,
+       EXISTS (SELECT FROM des.mark_queue q WHERE q.object_id = o.id) AS in_mark_queue
+  FROM des.objects o WHERE id = :u1;
 SELECT des.mark_batch(10) AS marked_url;
-UPDATE des.objects SET claimed_until = now() - interval '1 s' WHERE name = 'u/2';
+UPDATE des.fetch_queue SET claimed_until = now() - interval '1 s' WHERE object_id = (SELECT id FROM des.objects WHERE name = 'u/2');
 SELECT source_url FROM des.claim_sources(10, '1 min');
 
 -- a past day's objects are packed at once, however few

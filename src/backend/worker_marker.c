@@ -424,8 +424,8 @@ release_source_claims(void)
 		DesWorkerCommit(false);
 		return;
 	}
-	if (SPI_execute("UPDATE des.objects SET claimed_until = NULL "
-					"WHERE state = 'pending' AND claimed_until IS NOT NULL", false, 0) < 0)
+	if (SPI_execute("UPDATE des.fetch_queue SET claimed_until = NULL "
+					"WHERE claimed_until IS NOT NULL", false, 0) < 0)
 		elog(ERROR, "could not release source claims");
 	DesWorkerCommit(true);
 }

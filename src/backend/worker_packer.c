@@ -600,12 +600,15 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 	seen = hash_create("pg_des packer hashes", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	row_cxt = AllocSetContextCreate(step_cxt, "pg_des packer row", ALLOCSET_DEFAULT_SIZES);
 
+	/* the shard's pack queue; OFFSET 0 keeps one index probe per queue row, whatever the statistics say */
 	cursor = SPI_cursor_open_with_args(NULL,
 									   "SELECT o.id, o.name, o.hash, o.meta::text, o.staged, "
 									   "       EXISTS (SELECT FROM des.blobs b WHERE b.hash = o.hash) "
-									   "  FROM des.objects o "
-									   " WHERE o.state = 'marked' AND o.day = $1 AND o.shard = $2 "
-									   " ORDER BY o.id",
+									   "  FROM des.pack_queue q, "
+									   "       LATERAL (SELECT * FROM des.objects o "
+									   "                 WHERE o.id = q.object_id OFFSET 0) o "
+									   " WHERE q.day = $1 AND q.shard = $2 AND o.state = 'marked' "
+									   " ORDER BY q.object_id",
 									   2, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
 	while (!full)
 	{

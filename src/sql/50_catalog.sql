@@ -28,14 +28,63 @@ COMMENT ON TABLE des.containers IS 'archives written by the packer, one per (day
 
 CREATE TABLE des.blobs (
     hash         bytea PRIMARY KEY CHECK (length(hash) = 32),
-    container_id bigint NOT NULL REFERENCES des.containers (id),
+    -- a foreign key, checked per statement (blobs_container_exists below)
+    container_id bigint NOT NULL,
     entry        text NOT NULL,
     size         bigint NOT NULL CHECK (size >= 0),
     refcount     bigint NOT NULL DEFAULT 0 CHECK (refcount >= 0),
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (container_id, entry)
+    created_at   timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE des.blobs IS 'distinct payloads by BLAKE2b-256, with the container entry that holds them';
+
+-- blobs.container_id references des.containers. A REFERENCES constraint
+-- checks each row with its own query (half the cost of recording a packed
+-- container's blobs); these triggers check a whole statement's rows at once
+-- and, like a foreign key, lock the containers they refer to against deletion.
+CREATE FUNCTION des.blobs_check_containers()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing bigint;
+BEGIN
+    PERFORM FROM des.containers c
+      WHERE c.id IN (SELECT DISTINCT n.container_id FROM new_blobs n)
+        FOR KEY SHARE;
+    SELECT n.container_id INTO missing FROM new_blobs n
+     WHERE NOT EXISTS (SELECT FROM des.containers c WHERE c.id = n.container_id) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "blobs" violates foreign key "blobs_container_id_fkey"'
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('Key (container_id)=(%s) is not present in table "containers".', missing);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER blobs_container_exists AFTER INSERT ON des.blobs
+    REFERENCING NEW TABLE AS new_blobs FOR EACH STATEMENT EXECUTE FUNCTION des.blobs_check_containers();
+CREATE TRIGGER blobs_container_exists_on_update AFTER UPDATE ON des.blobs
+    REFERENCING NEW TABLE AS new_blobs FOR EACH STATEMENT EXECUTE FUNCTION des.blobs_check_containers();
+
+-- the other side of that key: blobs refer only to committed containers
+-- (commit_container records both at once), and those are never deleted or renumbered
+CREATE FUNCTION des.containers_keep_committed()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND OLD.state = 'committed' THEN
+        RAISE EXCEPTION 'committed container "%" cannot be deleted', OLD.location
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'Blobs in des.blobs refer to it.';
+    ELSIF TG_OP = 'UPDATE' AND NEW.id <> OLD.id THEN
+        RAISE EXCEPTION 'the id of container "%" cannot change', OLD.location USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE TRIGGER containers_keep_committed BEFORE DELETE OR UPDATE OF id ON des.containers
+    FOR EACH ROW EXECUTE FUNCTION des.containers_keep_committed();
 
 CREATE TABLE des.objects (
     id              bigint PRIMARY KEY DEFAULT des.next_id(),
@@ -50,8 +99,6 @@ CREATE TABLE des.objects (
     source_url      text,
     attempts        int NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     last_error      text,
-    not_before      timestamptz,
-    claimed_until   timestamptz,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     -- names become archive entry names: 1..65535 bytes
@@ -62,20 +109,126 @@ CREATE TABLE des.objects (
         CHECK (state <> 'marked' OR (shard IS NOT NULL AND day IS NOT NULL AND hash IS NOT NULL AND size IS NOT NULL)),
     CONSTRAINT objects_packed_complete
         CHECK (state <> 'packed' OR (hash IS NOT NULL AND staged IS NULL))
-);
+)
+-- Only id and name are indexed, and pages keep room for a second version
+-- of their rows: marking and packing an object are then HOT updates, which
+-- touch no index. (The work queues below say which objects wait for what.)
+WITH (fillfactor = 50);
 COMMENT ON TABLE des.objects IS 'every object by name: staged bytes or a source URL until packed';
 -- payloads are compressed (or not) by the archive writer, not twice by TOAST
 ALTER TABLE des.objects ALTER COLUMN staged SET STORAGE EXTERNAL;
--- staged bytes of more than a few hundred bytes live out of line, so that
--- marking and packing (updates of the row) copy a TOAST pointer, not the bytes
-ALTER TABLE des.objects SET (toast_tuple_target = 256);
--- pending objects the marker can mark now have staged bytes (URL objects wait in objects_sources)
-CREATE INDEX objects_pending ON des.objects (shard, created_at, id) WHERE state = 'pending' AND staged IS NOT NULL;
-CREATE INDEX objects_marked ON des.objects (day, shard, id) WHERE state = 'marked';
--- objects registered by URL and not fetched yet: the marker's other queue
-CREATE INDEX objects_sources ON des.objects (created_at, id)
-    WHERE state = 'pending' AND staged IS NULL AND source_url IS NOT NULL;
-CREATE INDEX objects_hash ON des.objects (hash) WHERE hash IS NOT NULL;
+
+-- ---- the work queues ----
+-- An object waiting for a worker has one row in the queue of its next step,
+-- taken out when the step is done: fetch (registered by URL, bytes not read
+-- yet), mark (staged, to be hashed), pack (marked, to be written into a
+-- container of its day and shard). Workers claim queue rows with SKIP LOCKED.
+-- The rows are written only by the pipeline's functions; deleting an object
+-- takes it out of its queue (objects_leave_queues).
+CREATE TABLE des.fetch_queue (
+    object_id     bigint PRIMARY KEY,
+    created_at    timestamptz NOT NULL,
+    not_before    timestamptz,          -- backoff after a failed attempt
+    claimed_until timestamptz           -- a marker is fetching it until then
+);
+COMMENT ON TABLE des.fetch_queue IS 'objects registered by URL whose bytes the marker has not read yet';
+
+CREATE TABLE des.mark_queue (
+    object_id   bigint PRIMARY KEY,
+    shard       int NOT NULL,
+    created_at  timestamptz NOT NULL,
+    not_before  timestamptz             -- backoff after a failed attempt
+);
+-- the marker's order: oldest first, shard by shard
+CREATE INDEX mark_queue_order ON des.mark_queue (shard, created_at, object_id);
+COMMENT ON TABLE des.mark_queue IS 'staged objects waiting for the marker';
+
+CREATE TABLE des.pack_queue (
+    day        date NOT NULL,
+    shard      int NOT NULL,
+    object_id  bigint NOT NULL,
+    size       bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    marked_at  timestamptz NOT NULL DEFAULT now(),
+    -- the packer's order: a (day, shard) at a time, oldest first (ids follow time)
+    PRIMARY KEY (day, shard, object_id)
+);
+COMMENT ON TABLE des.pack_queue IS 'marked objects waiting for a packer, by day and shard';
+
+CREATE FUNCTION des.objects_leave_queues()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE des.fetch_queue, des.mark_queue, des.pack_queue;
+    ELSE
+        DELETE FROM des.fetch_queue q USING gone g WHERE q.object_id = g.id;
+        DELETE FROM des.mark_queue q USING gone g WHERE q.object_id = g.id;
+        DELETE FROM des.pack_queue q USING gone g
+         WHERE q.day = g.day AND q.shard = g.shard AND q.object_id = g.id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER objects_leave_queues AFTER DELETE ON des.objects
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION des.objects_leave_queues();
+CREATE TRIGGER objects_leave_queues_on_truncate AFTER TRUNCATE ON des.objects
+    FOR EACH STATEMENT EXECUTE FUNCTION des.objects_leave_queues();
+
+-- Every new pending object gets its queue row from a trigger, whatever
+-- inserted it (des.put, des.put_url, a source claim, or an INSERT by hand).
+CREATE FUNCTION des.objects_enqueue()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.state = 'pending' THEN
+        IF NEW.staged IS NOT NULL THEN
+            INSERT INTO des.mark_queue (object_id, shard, created_at)
+            VALUES (NEW.id, coalesce(NEW.shard, des.shard_of(NEW.name)), NEW.created_at);
+        ELSIF NEW.source_url IS NOT NULL THEN
+            INSERT INTO des.fetch_queue (object_id, created_at) VALUES (NEW.id, NEW.created_at);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER objects_enqueue AFTER INSERT ON des.objects
+    FOR EACH ROW EXECUTE FUNCTION des.objects_enqueue();
+
+-- Put pending objects that have no queue row into the queue of their next
+-- step (mark when their bytes are staged, fetch when registered by URL):
+-- des.retry_dead uses it, and so can an operator who took rows out by hand.
+-- Idempotent: objects queued already, or not pending, are left alone.
+CREATE FUNCTION des.enqueue(ids bigint[], not_before timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- plans for the table as it is now, not as it was when a generic plan was made
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    n bigint;
+    m bigint;
+BEGIN
+    INSERT INTO des.mark_queue (object_id, shard, created_at, not_before)
+    SELECT o.id, coalesce(o.shard, des.shard_of(o.name)), o.created_at, enqueue.not_before FROM des.objects o
+     WHERE o.id = ANY (ids) AND o.state = 'pending' AND o.staged IS NOT NULL
+    ON CONFLICT (object_id) DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    INSERT INTO des.fetch_queue (object_id, created_at, not_before)
+    SELECT o.id, o.created_at, enqueue.not_before FROM des.objects o
+     WHERE o.id = ANY (ids) AND o.state = 'pending' AND o.staged IS NULL AND o.source_url IS NOT NULL
+    ON CONFLICT (object_id) DO NOTHING;
+    GET DIAGNOSTICS m = ROW_COUNT;
+    RETURN n + m;
+END $$;
+COMMENT ON FUNCTION des.enqueue(bigint[], timestamptz) IS
+  'queue pending objects for their next step (mark or fetch); returns how many were queued';
 
 CREATE TABLE des.shard_leases (
     day        date NOT NULL,
@@ -275,6 +428,9 @@ CREATE FUNCTION des.mark_batch(batch_size int DEFAULT 1000, min_age interval DEF
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- = ANY (claimed) must stay an index probe however small the tables were when
+-- this session first planned it (a cached generic plan would not be redone)
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     max_shard int;
@@ -285,8 +441,8 @@ BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- shards present among pending objects (an index probe, not a scan)
-    SELECT max(shard) INTO max_shard FROM des.objects WHERE state = 'pending' AND staged IS NOT NULL;
+    -- shards present in the queue (an index probe, not a scan)
+    SELECT max(q.shard) INTO max_shard FROM des.mark_queue q;
     IF max_shard IS NULL THEN
         RETURN 0;
     END IF;
@@ -294,15 +450,14 @@ BEGIN
     -- rows locked by someone else are skipped, never waited for
     quota := greatest(1, ceil(batch_size::numeric / (max_shard + 1))::int);
     claimed := ARRAY(
-        SELECT c.id
+        SELECT c.object_id
           FROM generate_series(0, max_shard) AS s(shard),
-               LATERAL (SELECT o.id
-                          FROM des.objects o
-                         WHERE o.state = 'pending' AND o.shard = s.shard
-                           AND o.staged IS NOT NULL
-                           AND o.created_at <= now() - min_age
-                           AND (o.not_before IS NULL OR o.not_before <= now())
-                         ORDER BY o.created_at, o.id
+               LATERAL (SELECT q.object_id
+                          FROM des.mark_queue q
+                         WHERE q.shard = s.shard
+                           AND q.created_at <= now() - min_age
+                           AND (q.not_before IS NULL OR q.not_before <= now())
+                         ORDER BY q.created_at, q.object_id
                          LIMIT quota
                            FOR UPDATE SKIP LOCKED) c
          LIMIT batch_size);
@@ -310,28 +465,35 @@ BEGIN
     -- full while there is a backlog (the worker sleeps only after a short one)
     IF cardinality(claimed) < batch_size THEN
         claimed := claimed || ARRAY(
-            SELECT o.id
-              FROM des.objects o
-             WHERE o.state = 'pending' AND o.staged IS NOT NULL
-               AND o.created_at <= now() - min_age
-               AND (o.not_before IS NULL OR o.not_before <= now())
-               AND o.id <> ALL (claimed)
-             ORDER BY o.shard, o.created_at, o.id
+            SELECT q.object_id
+              FROM des.mark_queue q
+             WHERE q.created_at <= now() - min_age
+               AND (q.not_before IS NULL OR q.not_before <= now())
+               AND q.object_id <> ALL (claimed)
+             ORDER BY q.shard, q.created_at, q.object_id
              LIMIT batch_size - cardinality(claimed)
                FOR UPDATE SKIP LOCKED);
     END IF;
-    WITH done AS (
+    -- = ANY of an array: an index probe per row, never a scan of the table;
+    -- the update of des.objects is a HOT one (it changes no indexed column)
+    WITH unqueued AS (
+        DELETE FROM des.mark_queue q WHERE q.object_id = ANY (claimed)
+    ), done AS (
         UPDATE des.objects o
            SET state = 'marked',
                hash = des.blake2b(o.staged),
                size = length(o.staged),
                day = (o.created_at AT TIME ZONE 'UTC')::date,
+               shard = coalesce(o.shard, des.shard_of(o.name)),
                updated_at = now()
-         -- = ANY of an array: an index probe per row, never a scan of the table
-         WHERE o.id = ANY (claimed)
+         WHERE o.id = ANY (claimed) AND o.state = 'pending' AND o.staged IS NOT NULL
+        RETURNING o.id, o.day, o.shard, o.size, o.created_at
+    ), queued AS (
+        INSERT INTO des.pack_queue (day, shard, object_id, size, created_at)
+        SELECT d.day, d.shard, d.id, d.size, d.created_at FROM done d
         RETURNING 1
     )
-    SELECT count(*) INTO marked FROM done;
+    SELECT count(*) INTO marked FROM queued;
     RETURN marked;
 END $$;
 COMMENT ON FUNCTION des.mark_batch(int, interval) IS

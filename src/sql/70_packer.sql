@@ -8,12 +8,21 @@ CREATE FUNCTION des.fail_objects(ids bigint[], errors text[], max_attempts int, 
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan  -- index probes for = ANY (ids), whatever the tables' size at first use
 AS $$
 DECLARE
     dead int;
+    f_ids bigint[];
+    f_dead boolean[];
+    f_days date[];
+    f_shards int[];
+    f_retry_at timestamptz[];
 BEGIN
     IF cardinality(ids) IS DISTINCT FROM cardinality(errors) THEN
         RAISE EXCEPTION 'ids and errors must have the same length' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(ids) = 0 THEN
+        RETURN 0;
     END IF;
     -- back to pending after retry_base * 2^attempts (at most an hour), or dead
     WITH f AS (SELECT DISTINCT ON (u.id) u.id, u.error FROM unnest(ids, errors) AS u(id, error)),
@@ -22,17 +31,39 @@ BEGIN
            SET attempts = o.attempts + 1,
                last_error = f.error,
                state = CASE WHEN o.attempts + 1 >= max_attempts THEN 'dead' ELSE 'pending' END::des.object_state,
-               not_before = now() + least(retry_base * power(2, least(o.attempts, 30)), interval '1 hour'),
-               claimed_until = NULL,
                updated_at = now()
           FROM f
          WHERE o.id = ANY (ids) AND o.id = f.id AND o.state IN ('pending', 'marked')
            -- a failed fetch never touches an object another marker has fetched meanwhile
            AND (NOT unfetched_only OR (o.state = 'pending' AND o.staged IS NULL))
-        RETURNING o.id, o.state, o.attempts, o.last_error
-    ), buried AS (
+        RETURNING o.id, o.state, o.attempts, o.day, o.shard
+    )
+    SELECT array_agg(x.id), array_agg(x.state = 'dead'), array_agg(x.day), array_agg(x.shard),
+           array_agg(now() + least(retry_base * power(2, least(x.attempts - 1, 30)), interval '1 hour'))
+      INTO f_ids, f_dead, f_days, f_shards, f_retry_at
+      FROM failed x;
+    IF f_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- out of the queue they were in; the retried ones back into mark (or
+    -- fetch, when their bytes were never read) with their backoff time
+    DELETE FROM des.pack_queue q USING unnest(f_days, f_shards, f_ids) AS f(day, shard, id)
+     WHERE q.day = f.day AND q.shard = f.shard AND q.object_id = f.id;
+    DELETE FROM des.mark_queue q WHERE q.object_id = ANY (f_ids);
+    DELETE FROM des.fetch_queue q WHERE q.object_id = ANY (f_ids);
+    INSERT INTO des.mark_queue (object_id, shard, created_at, not_before)
+    SELECT o.id, o.shard, o.created_at, f.retry_at
+      FROM unnest(f_ids, f_dead, f_retry_at) AS f(id, dead, retry_at) JOIN des.objects o ON o.id = f.id
+     WHERE NOT f.dead AND o.staged IS NOT NULL;
+    INSERT INTO des.fetch_queue (object_id, created_at, not_before)
+    SELECT o.id, o.created_at, f.retry_at
+      FROM unnest(f_ids, f_dead, f_retry_at) AS f(id, dead, retry_at) JOIN des.objects o ON o.id = f.id
+     WHERE NOT f.dead AND o.staged IS NULL;
+    WITH buried AS (
         INSERT INTO des.dead_letters AS d (object_id, error, attempts)
-        SELECT failed.id, failed.last_error, failed.attempts FROM failed WHERE failed.state = 'dead'
+        SELECT o.id, o.last_error, o.attempts
+          FROM unnest(f_ids, f_dead) AS f(id, dead) JOIN des.objects o ON o.id = f.id
+         WHERE f.dead
         ON CONFLICT (object_id) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, failed_at = now()
         RETURNING 1
     )
@@ -48,19 +79,20 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    n bigint;
+    back_ids bigint[];
 BEGIN
     WITH d AS (
         DELETE FROM des.dead_letters dl WHERE ids IS NULL OR dl.object_id = ANY (ids) RETURNING dl.object_id
     ), back AS (
         UPDATE des.objects o
-           SET state = 'pending', attempts = 0, not_before = NULL, claimed_until = NULL, updated_at = now()
+           SET state = 'pending', attempts = 0, updated_at = now()
           FROM d
          WHERE o.id = d.object_id AND o.state = 'dead'
-        RETURNING 1
+        RETURNING o.id
     )
-    SELECT count(*) INTO n FROM back;
-    RETURN n;
+    SELECT array_agg(back.id) INTO back_ids FROM back;
+    PERFORM des.enqueue(back_ids);
+    RETURN coalesce(cardinality(back_ids), 0);
 END $$;
 COMMENT ON FUNCTION des.retry_dead(bigint[]) IS
   'return dead-lettered objects (all, or the given ids) to the pipeline with a fresh attempt count';
@@ -72,30 +104,44 @@ RETURNS TABLE (id bigint, source_url text, meta jsonb)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    UPDATE des.objects o
-       SET claimed_until = now() + lease, updated_at = now()
-      FROM (SELECT c.id FROM des.objects c
-             WHERE c.state = 'pending' AND c.staged IS NULL AND c.source_url IS NOT NULL
-               AND (c.not_before IS NULL OR c.not_before <= now())
-               AND (c.claimed_until IS NULL OR c.claimed_until <= now())
-             ORDER BY c.created_at, c.id
-             LIMIT batch_size
-               FOR UPDATE SKIP LOCKED) claimed
-     WHERE o.id = claimed.id
-    RETURNING o.id, o.source_url, o.meta
+    WITH claimed AS (
+        UPDATE des.fetch_queue q
+           SET claimed_until = now() + lease
+          FROM (SELECT c.object_id FROM des.fetch_queue c
+                 WHERE (c.not_before IS NULL OR c.not_before <= now())
+                   AND (c.claimed_until IS NULL OR c.claimed_until <= now())
+                 ORDER BY c.object_id
+                 LIMIT batch_size
+                   FOR UPDATE SKIP LOCKED) c
+         WHERE q.object_id = c.object_id
+        RETURNING q.object_id
+    )
+    SELECT o.id, o.source_url, o.meta
+      FROM claimed c JOIN des.objects o ON o.id = c.object_id
+     WHERE o.state = 'pending' AND o.staged IS NULL
 $$;
 COMMENT ON FUNCTION des.claim_sources(int, interval) IS
-  'claim objects registered by URL for fetching, with a lease (an expired claim is taken again)';
+  'claim objects registered by URL for fetching, oldest first, with a lease (an expired claim is taken again)';
 
 CREATE FUNCTION des.stage_source(id bigint, data bytea)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    UPDATE des.objects o
-       SET staged = data, size = length(data), claimed_until = NULL, updated_at = now()
-     WHERE o.id = stage_source.id AND o.state = 'pending' AND o.staged IS NULL
-    RETURNING true
+    -- the bytes are in: from the fetch queue to the mark queue
+    WITH staged AS (
+        UPDATE des.objects o
+           SET staged = data, size = length(data), updated_at = now()
+         WHERE o.id = stage_source.id AND o.state = 'pending' AND o.staged IS NULL
+        RETURNING o.id, o.shard, o.created_at
+    ), unqueued AS (
+        DELETE FROM des.fetch_queue q USING staged s WHERE q.object_id = s.id
+    ), queued AS (
+        INSERT INTO des.mark_queue (object_id, shard, created_at)
+        SELECT s.id, s.shard, s.created_at FROM staged s
+        ON CONFLICT (object_id) DO NOTHING
+    )
+    SELECT true FROM staged
 $$;
 COMMENT ON FUNCTION des.stage_source(bigint, bytea) IS
   'keep the fetched bytes of an object registered by URL; the marker then marks it like any staged object';
@@ -137,15 +183,15 @@ DECLARE
     today date := (now() AT TIME ZONE 'UTC')::date;
 BEGIN
     FOR cand IN
-        -- distinct (day, shard) among marked objects: a skip scan of objects_marked
+        -- distinct (day, shard) in the pack queue: a skip scan of its primary key
         WITH RECURSIVE marked(day, shard) AS (
-            (SELECT o.day, o.shard FROM des.objects o WHERE o.state = 'marked' ORDER BY o.day, o.shard LIMIT 1)
+            (SELECT q.day, q.shard FROM des.pack_queue q ORDER BY q.day, q.shard LIMIT 1)
             UNION ALL
             SELECT nxt.day, nxt.shard
               FROM marked m,
-                   LATERAL (SELECT o.day, o.shard FROM des.objects o
-                             WHERE o.state = 'marked' AND (o.day, o.shard) > (m.day, m.shard)
-                             ORDER BY o.day, o.shard LIMIT 1) nxt
+                   LATERAL (SELECT q.day, q.shard FROM des.pack_queue q
+                             WHERE (q.day, q.shard) > (m.day, m.shard)
+                             ORDER BY q.day, q.shard LIMIT 1) nxt
         )
         SELECT m.day, m.shard FROM marked m
         UNION
@@ -170,16 +216,16 @@ BEGIN
         resumed := FOUND;
         IF NOT resumed THEN
             -- cheap tests first: a past day, or the first object (ids follow time) waited long enough
-            SELECT o.created_at INTO oldest FROM des.objects o
-             WHERE o.state = 'marked' AND o.day = cand.day AND o.shard = cand.shard
-             ORDER BY o.id LIMIT 1;
+            SELECT q.created_at INTO oldest FROM des.pack_queue q
+             WHERE q.day = cand.day AND q.shard = cand.shard
+             ORDER BY q.object_id LIMIT 1;
             CONTINUE WHEN NOT FOUND;
             IF NOT (cand.day < today OR oldest <= now() - max_age) THEN
                 -- enough for a full container? (reads at most max_entries index entries)
                 SELECT count(*), sum(x.size) INTO n, bytes
-                  FROM (SELECT o.size FROM des.objects o
-                         WHERE o.state = 'marked' AND o.day = cand.day AND o.shard = cand.shard
-                         ORDER BY o.id LIMIT max_entries) x;
+                  FROM (SELECT q.size FROM des.pack_queue q
+                         WHERE q.day = cand.day AND q.shard = cand.shard
+                         ORDER BY q.object_id LIMIT max_entries) x;
                 CONTINUE WHEN NOT (n >= max_entries OR bytes >= max_bytes);
             END IF;
             SELECT coalesce(max(c.seq) + 1, 0) INTO next_seq
@@ -237,6 +283,7 @@ CREATE FUNCTION des.commit_container(container_id bigint, lease_token bigint,
                                      OUT packed int, OUT deduplicated int, OUT dead int)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan  -- index probes for = ANY (ids), whatever the tables' size at first use
 AS $$
 DECLARE
     c record;
@@ -270,11 +317,14 @@ BEGIN
            LATERAL (SELECT o.id, o.hash, o.state, o.day, o.shard FROM des.objects o
                      WHERE o.name = w.name OFFSET 0) x
      WHERE x.hash = w.hash AND x.state = 'marked' AND x.day = c.day AND x.shard = c.shard;
+    -- HOT updates of des.objects; the queue rows go
     WITH flipped AS (
         UPDATE des.objects o
-           SET state = 'packed', staged = NULL, claimed_until = NULL, not_before = NULL, updated_at = now()
+           SET state = 'packed', staged = NULL, updated_at = now()
          WHERE o.id = ANY (written_ids)
         RETURNING o.name, o.hash, o.size
+    ), unqueued AS (
+        DELETE FROM des.pack_queue q WHERE q.day = c.day AND q.shard = c.shard AND q.object_id = ANY (written_ids)
     ), stored AS (
         -- a concurrent packer may have stored the same bytes first: then this
         -- copy is unused and the existing blob gains the reference
@@ -302,9 +352,12 @@ BEGIN
     END IF;
     WITH flipped AS (
         UPDATE des.objects o
-           SET state = 'packed', staged = NULL, claimed_until = NULL, not_before = NULL, updated_at = now()
+           SET state = 'packed', staged = NULL, updated_at = now()
          WHERE o.id = ANY (linked) AND o.state = 'marked'
-        RETURNING o.hash
+        RETURNING o.id, o.hash, o.day, o.shard
+    ), unqueued AS (
+        DELETE FROM des.pack_queue q USING flipped f
+         WHERE q.day = f.day AND q.shard = f.shard AND q.object_id = f.id
     ), refs AS (
         UPDATE des.blobs b SET refcount = b.refcount + r.n
           FROM (SELECT f.hash, count(*) AS n FROM flipped f GROUP BY f.hash) r

@@ -175,7 +175,7 @@ BEGIN
                     CASE WHEN jsonb_typeof(c.meta) = ''object'' THEN c.meta ELSE ''{}'' END, c.data, c.url
                FROM claimed c
              ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
-             RETURNING name
+             RETURNING id, name
          ), flipped AS (
              -- only rows whose object was inserted
              UPDATE %5$s t SET %6$I = $2

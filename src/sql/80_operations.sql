@@ -6,13 +6,17 @@ SELECT des.storage_root() AS storage,
        (SELECT count(*) FROM des.containers c WHERE c.state = 'committed') AS containers,
        (SELECT count(*) FROM des.containers c WHERE c.state <> 'committed') AS open_containers,
        (SELECT coalesce(sum(c.size), 0) FROM des.containers c WHERE c.state = 'committed') AS container_bytes,
-       (SELECT count(*) FROM des.objects o WHERE o.state = 'pending') AS pending,
-       (SELECT count(*) FROM des.objects o WHERE o.state = 'marked') AS marked,
+       (SELECT count(*) FROM des.fetch_queue) + (SELECT count(*) FROM des.mark_queue) AS pending,
+       (SELECT count(*) FROM des.pack_queue) AS marked,
        d.packed_objects AS packed,
        (SELECT count(*) FROM des.dead_letters) AS dead_letters,
-       (SELECT now() - min(o.created_at) FROM des.objects o WHERE o.state = 'pending') AS oldest_pending_age,
-       (SELECT now() - min(o.created_at) FROM des.objects o WHERE o.state = 'marked') AS oldest_marked_age,
-       (SELECT coalesce(sum(o.size), 0) FROM des.objects o WHERE o.state IN ('pending', 'marked')) AS backlog_bytes,
+       now() - least((SELECT min(q.created_at) FROM des.fetch_queue q),
+                     (SELECT min(q.created_at) FROM des.mark_queue q)) AS oldest_pending_age,
+       (SELECT now() - min(q.created_at) FROM des.pack_queue q) AS oldest_marked_age,
+       (SELECT coalesce(sum(o.size), 0) FROM des.objects o
+         WHERE o.id IN (SELECT q.object_id FROM des.fetch_queue q UNION ALL
+                        SELECT q.object_id FROM des.mark_queue q UNION ALL
+                        SELECT q.object_id FROM des.pack_queue q)) AS backlog_bytes,
        d.logical_bytes AS packed_bytes,
        d.saved_bytes AS dedup_saved_bytes,
        d.dedup_ratio
@@ -50,14 +54,16 @@ BEGIN
 
     -- lag: how long the oldest object due for work has waited
     "check" := 'marking lag';
-    SELECT now() - min(o.created_at) INTO age FROM des.objects o
-     WHERE o.state = 'pending' AND (o.not_before IS NULL OR o.not_before <= now());
+    SELECT now() - min(q.created_at) INTO age
+      FROM (SELECT f.created_at FROM des.fetch_queue f WHERE f.not_before IS NULL OR f.not_before <= now()
+            UNION ALL
+            SELECT m.created_at FROM des.mark_queue m WHERE m.not_before IS NULL OR m.not_before <= now()) q;
     ok := age IS NULL OR age <= max_lag;
     detail := CASE WHEN age IS NULL THEN 'nothing pending' ELSE 'oldest pending object waited ' || date_trunc('second', age) END;
     RETURN NEXT;
 
     "check" := 'packing lag';
-    SELECT now() - min(o.updated_at) INTO age FROM des.objects o WHERE o.state = 'marked';
+    SELECT now() - min(q.marked_at) INTO age FROM des.pack_queue q;
     -- marked objects may wait des.container_max_age for their container to fill
     ok := age IS NULL OR age <= max_lag + coalesce(current_setting('des.container_max_age', true), '0')::interval;
     detail := CASE WHEN age IS NULL THEN 'nothing marked' ELSE 'oldest marked object waited ' || date_trunc('second', age) END;

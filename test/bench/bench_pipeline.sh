@@ -65,7 +65,7 @@ mark_backlog() {
 	q -c 'TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters' \
 	  -c "INSERT INTO des.objects (name, shard, size, staged)
 	      SELECT 'm/' || i, des.shard_of('m/' || i), 100, decode(repeat(md5(i::text), 6) || '0123', 'hex')
-	        FROM generate_series(1, $MARK_ROWS) i" -c 'VACUUM ANALYZE des.objects'
+	        FROM generate_series(1, $MARK_ROWS) i" -c 'VACUUM ANALYZE des.objects, des.mark_queue'
 }
 # one session, one transaction per batch, as the marker worker does
 mark_loop() { q -c 'DO $$ BEGIN WHILE des.mark_batch(1000) > 0 LOOP COMMIT; END LOOP; END $$'; }

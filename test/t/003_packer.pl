@@ -76,6 +76,10 @@ sub check_all
 		"$what: no orphan in storage");
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM des.shard_leases WHERE holder IS NOT NULL}),
 		'0', "$what: no lease left held");
+	is($node->safe_psql('postgres', q{
+		SELECT (SELECT count(*) FROM des.fetch_queue) + (SELECT count(*) FROM des.mark_queue)
+		       + (SELECT count(*) FROM des.pack_queue)}),
+		'0', "$what: no queue row left");
 }
 
 # ---- the happy path, with duplicates ----

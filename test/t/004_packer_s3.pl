@@ -69,6 +69,10 @@ sub check_all
 	is($node->safe_psql('postgres',
 		q{SELECT count(*) FROM pg_ls_dir(current_setting('data_directory') || '/pg_des_spool') f}),
 		'0', "$what: no spool file left");
+	is($node->safe_psql('postgres', q{
+		SELECT (SELECT count(*) FROM des.fetch_queue) + (SELECT count(*) FROM des.mark_queue)
+		       + (SELECT count(*) FROM des.pack_queue)}),
+		'0', "$what: no queue row left");
 }
 
 put_objects('a', 500, 300);
