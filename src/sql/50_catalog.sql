@@ -428,9 +428,16 @@ CREATE FUNCTION des.mark_batch(batch_size int DEFAULT 1000, min_age interval DEF
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
--- = ANY (claimed) must stay an index probe however small the tables were when
--- this session first planned it (a cached generic plan would not be redone)
+-- Every statement here has an index path, and it is the right one at any
+-- table size: a claim walks mark_queue_order (never sorts a whole shard), and
+-- = ANY (claimed) is an index probe per id (never a scan of the queue or of
+-- des.objects). Statistics cannot be trusted to say so: a burst of puts is
+-- marked before autovacuum has analyzed the queue, and a cached generic plan
+-- made while the tables were small would never be redone.
 SET plan_cache_mode = force_custom_plan
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_sort = off
 AS $$
 DECLARE
     max_shard int;
