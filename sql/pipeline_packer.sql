@@ -129,4 +129,16 @@ SELECT des.storage_delete(location) AS deleted_by_hand FROM des.orphans(:'dir');
 SELECT count(*) AS left_after_remove FROM des.orphans(:'dir');
 SELECT count(*) AS committed_kept FROM des.storage_list(:'dir' || '/') WHERE location LIKE '%00-000000.des';
 SELECT count(*) AS no_storage_yet FROM des.orphans(:'dir' || '/not-created');
+
+-- a marked object changed by hand leaves a pack queue row with nothing to
+-- pack: the packer's empty commit takes it out, so the shard stops coming back
+TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters;
+SELECT des.put('h/1', '\x0e'::bytea) > 0 AS put;
+SELECT des.mark_batch(10) AS marked;
+UPDATE des.objects SET state = 'dead' WHERE name = 'h/1';
+SELECT token AS h_token, container_id AS h_cid FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0 s') \gset
+SELECT packed, deduplicated, dead FROM des.commit_container(:h_cid, :h_token, 0, NULL, '{}', '{}', '{}', '{}', '{}', 5, '1 s');
+SELECT count(*) AS pack_rows_left FROM des.pack_queue;
+SELECT count(*) AS leased_again FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0 s');
+TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters;
 RESET des.shard_bits;

@@ -371,6 +371,11 @@ BEGIN
 
     IF n_entries = 0 THEN
         DELETE FROM des.containers ct WHERE ct.id = c.id;
+        -- nothing was written: queue rows of objects that are no longer marked
+        -- (changed by hand) would bring the packer back here at every lease
+        DELETE FROM des.pack_queue q
+         WHERE q.day = c.day AND q.shard = c.shard
+           AND NOT EXISTS (SELECT FROM des.objects o WHERE o.id = q.object_id AND o.state = 'marked');
     ELSE
         UPDATE des.containers ct
            SET state = 'committed', size = archive_size, entries = n_entries,
