@@ -203,7 +203,7 @@ CREATE TRIGGER objects_enqueue AFTER INSERT ON des.objects
 -- step (mark when their bytes are staged, fetch when registered by URL):
 -- des.retry_dead uses it, and so can an operator who took rows out by hand.
 -- Idempotent: objects queued already, or not pending, are left alone.
-CREATE FUNCTION des.enqueue(ids bigint[], not_before timestamptz DEFAULT NULL)
+CREATE FUNCTION des.enqueue(ids bigint[], not_before timestamptz[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -215,19 +215,22 @@ DECLARE
     n bigint;
     m bigint;
 BEGIN
+    -- not_before[i] (NULL: now) is when ids[i] may be worked on: a retry's backoff
     INSERT INTO des.mark_queue (object_id, shard, created_at, not_before)
-    SELECT o.id, coalesce(o.shard, des.shard_of(o.name)), o.created_at, enqueue.not_before FROM des.objects o
-     WHERE o.id = ANY (ids) AND o.state = 'pending' AND o.staged IS NOT NULL
+    SELECT o.id, coalesce(o.shard, des.shard_of(o.name)), o.created_at, x.not_before
+      FROM unnest(ids, not_before) AS x(id, not_before) JOIN des.objects o ON o.id = x.id
+     WHERE o.state = 'pending' AND o.staged IS NOT NULL
     ON CONFLICT (object_id) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     INSERT INTO des.fetch_queue (object_id, created_at, not_before)
-    SELECT o.id, o.created_at, enqueue.not_before FROM des.objects o
-     WHERE o.id = ANY (ids) AND o.state = 'pending' AND o.staged IS NULL AND o.source_url IS NOT NULL
+    SELECT o.id, o.created_at, x.not_before
+      FROM unnest(ids, not_before) AS x(id, not_before) JOIN des.objects o ON o.id = x.id
+     WHERE o.state = 'pending' AND o.staged IS NULL AND o.source_url IS NOT NULL
     ON CONFLICT (object_id) DO NOTHING;
     GET DIAGNOSTICS m = ROW_COUNT;
     RETURN n + m;
 END $$;
-COMMENT ON FUNCTION des.enqueue(bigint[], timestamptz) IS
+COMMENT ON FUNCTION des.enqueue(bigint[], timestamptz[]) IS
   'queue pending objects for their next step (mark or fetch); returns how many were queued';
 
 CREATE TABLE des.shard_leases (

@@ -51,14 +51,7 @@ BEGIN
      WHERE q.day = f.day AND q.shard = f.shard AND q.object_id = f.id;
     DELETE FROM des.mark_queue q WHERE q.object_id = ANY (f_ids);
     DELETE FROM des.fetch_queue q WHERE q.object_id = ANY (f_ids);
-    INSERT INTO des.mark_queue (object_id, shard, created_at, not_before)
-    SELECT o.id, o.shard, o.created_at, f.retry_at
-      FROM unnest(f_ids, f_dead, f_retry_at) AS f(id, dead, retry_at) JOIN des.objects o ON o.id = f.id
-     WHERE NOT f.dead AND o.staged IS NOT NULL;
-    INSERT INTO des.fetch_queue (object_id, created_at, not_before)
-    SELECT o.id, o.created_at, f.retry_at
-      FROM unnest(f_ids, f_dead, f_retry_at) AS f(id, dead, retry_at) JOIN des.objects o ON o.id = f.id
-     WHERE NOT f.dead AND o.staged IS NULL;
+    PERFORM des.enqueue(f_ids, f_retry_at);	-- the dead ones are not pending: left out
     WITH buried AS (
         INSERT INTO des.dead_letters AS d (object_id, error, attempts)
         SELECT o.id, o.last_error, o.attempts
