@@ -38,15 +38,23 @@ SELECT holder, expires_at > now() AS live FROM des.shard_leases;
 -- a live lease is not handed out again
 SELECT count(*) AS leased_twice FROM des.lease_shard('t2', '1 min', :'dir', 1, 1, '0');
 
--- commit checks: every entry must be a marked object with that hash
-SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, '{p/a,p/zz}', ARRAY[des.blake2b('\x0a')]::bytea[] || des.blake2b('\x0b'), '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token));
-SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, '{p/a}', ARRAY[des.blake2b('\x0b')], '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token));
+-- commit checks: every entry must be a marked object with that hash (entries
+-- are object ids in archive order); a mismatch leaves nothing changed
+SELECT id AS a_id FROM des.objects WHERE name = 'p/a' \gset
+SELECT id AS b_id FROM des.objects WHERE name = 'p/b' \gset
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, 0], ARRAY[des.blake2b('\x0a')]::bytea[] || des.blake2b('\x0b'), '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s], ARRAY[des.blake2b('\x0b')], '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, %s], ARRAY[des.blake2b('\x0a'), des.blake2b('\x0a')], '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id, :a_id));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, %s], ARRAY[des.blake2b('\x0a')], '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id, :b_id));
+SELECT count(*) FILTER (WHERE state = 'marked') AS still_marked, (SELECT count(*) FROM des.pack_queue) AS still_queued,
+       (SELECT count(*) FROM des.blobs) AS no_blobs
+  FROM des.objects WHERE name LIKE 'p/%';
 -- a stale token: the lease was lost
 SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, '{}', '{}', '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token - 1));
 
 -- the real commit: two entries written, the copy deduplicated against p/a's entry
 SELECT id AS copy_id FROM des.objects WHERE name = 'p/a-copy' \gset
-SELECT * FROM des.commit_container(:cid, :l_token, 321, NULL, '{p/a,p/b}',
+SELECT * FROM des.commit_container(:cid, :l_token, 321, NULL, ARRAY[:a_id, :b_id]::bigint[],
     ARRAY[des.blake2b('\x0a'), des.blake2b('\x0b')], ARRAY[:copy_id]::bigint[], '{}', '{}', 5, '1 s');
 SELECT name, state, staged IS NULL AS freed FROM des.objects WHERE name LIKE 'p/%' ORDER BY name;
 SELECT entry, size, refcount FROM des.blobs WHERE container_id = :cid ORDER BY entry;
@@ -69,11 +77,11 @@ SELECT des.put('p/c', '\x0c'::bytea) > 0, des.mark_batch(10) AS marked;
 SELECT token AS t3, container_id AS cid3 FROM des.lease_shard('old', '0 s', :'dir', 1, 1, '0') \gset
 SELECT token AS t4, container_id AS cid4, resumed FROM des.lease_shard('new', '1 min', :'dir', 1, 1, '0') \gset
 SELECT :t4 = :t3 + 1 AS new_token, :cid4 = :cid3 AS same_container, :'resumed' AS resumed;
-SELECT try(format($$SELECT des.commit_container(%s, %s, 1, NULL, '{p/c}', ARRAY[des.blake2b('\x0c')], '{}', '{}', '{}', 5, '1 s')$$, :cid3, :t3));
+SELECT id AS c_id FROM des.objects WHERE name = 'p/c' \gset
+SELECT try(format($$SELECT des.commit_container(%s, %s, 1, NULL, ARRAY[%s], ARRAY[des.blake2b('\x0c')], '{}', '{}', '{}', 5, '1 s')$$, :cid3, :t3, :c_id));
 SELECT des.hold_lease(day, shard, :t3) AS old_holds, des.hold_lease(day, shard, :t4) AS new_holds FROM des.shard_leases;
 
 -- failures: backoff doubling from the base delay, then the dead-letter table
-SELECT id AS c_id FROM des.objects WHERE name = 'p/c' \gset
 SELECT des.fail_objects(ARRAY[:c_id]::bigint[], '{"disk on fire"}', 3, '10 s') AS dead;
 SELECT o.state, o.attempts, o.last_error, q.not_before - o.updated_at AS backoff
   FROM des.objects o JOIN des.mark_queue q ON q.object_id = o.id WHERE o.id = :c_id;
@@ -129,6 +137,25 @@ SELECT des.storage_delete(location) AS deleted_by_hand FROM des.orphans(:'dir');
 SELECT count(*) AS left_after_remove FROM des.orphans(:'dir');
 SELECT count(*) AS committed_kept FROM des.storage_list(:'dir' || '/') WHERE location LIKE '%00-000000.des';
 SELECT count(*) AS no_storage_yet FROM des.orphans(:'dir' || '/not-created');
+
+-- the same bytes committed by another packer between this one's read and its
+-- commit: the container is still recorded, and the existing blob gains the
+-- reference (this container's copy stays unused)
+TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters;
+SELECT des.put('r/x', '\x0d'::bytea) > 0 AS put, des.put('r/y', '\x0f'::bytea) > 0 AS put;
+SELECT des.mark_batch(10) AS marked;
+SELECT token AS r_token, container_id AS r_cid FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0 s') \gset
+INSERT INTO des.containers (location, day, shard, seq, state, size, entries, committed_at)
+VALUES (:'dir' || '/elsewhere.des', '2000-01-01', 0, 0, 'committed', 1, 1, now()) RETURNING id AS other_cid \gset
+INSERT INTO des.blobs (hash, container_id, entry, size, refcount) VALUES (des.blake2b('\x0d'), :other_cid, 'elsewhere', 1, 1);
+SELECT id AS x_id FROM des.objects WHERE name = 'r/x' \gset
+SELECT id AS y_id FROM des.objects WHERE name = 'r/y' \gset
+SELECT packed, deduplicated, dead FROM des.commit_container(:r_cid, :r_token, 10, NULL, ARRAY[:x_id, :y_id]::bigint[],
+    ARRAY[des.blake2b('\x0d'), des.blake2b('\x0f')], '{}', '{}', '{}', 5, '1 s');
+SELECT name, state, staged IS NULL AS freed FROM des.objects ORDER BY name;
+SELECT entry, refcount, container_id = :other_cid AS in_other, container_id = :r_cid AS in_this FROM des.blobs ORDER BY entry;
+SELECT state, entries FROM des.containers WHERE id = :r_cid;
+SELECT count(*) AS queued FROM des.pack_queue;
 
 -- a marked object changed by hand leaves a pack queue row with nothing to
 -- pack: the packer's empty commit takes it out, so the shard stops coming back

@@ -241,7 +241,7 @@ typedef struct PackerStep
 	int			spool_fd;
 	MemoryContextCallback cleanup;
 	/* what goes into the commit */
-	DesDatumVec	names;
+	DesDatumVec	ids;			/* the objects written, in archive order */
 	DesDatumVec	hashes;
 	DesDatumVec	linked;
 	DesDatumVec	failed;
@@ -281,7 +281,7 @@ step_cleanup(void *arg)
 static void
 reset_commit_lists(PackerStep *st)
 {
-	memset(&st->names, 0, sizeof(DesDatumVec));
+	memset(&st->ids, 0, sizeof(DesDatumVec));
 	memset(&st->hashes, 0, sizeof(DesDatumVec));
 	memset(&st->linked, 0, sizeof(DesDatumVec));
 	memset(&st->failed, 0, sizeof(DesDatumVec));
@@ -362,7 +362,7 @@ release_lease(PackerStep *st)
 static void
 commit_container(PackerStep *st, bool adopted)
 {
-	Oid			types[11] = {INT8OID, INT8OID, INT8OID, TEXTOID, TEXTARRAYOID, BYTEAARRAYOID,
+	Oid			types[11] = {INT8OID, INT8OID, INT8OID, TEXTOID, INT8ARRAYOID, BYTEAARRAYOID,
 	INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT4OID, INTERVALOID};
 	Datum		args[11];
 	char		nulls[11];
@@ -378,7 +378,7 @@ commit_container(PackerStep *st, bool adopted)
 	args[2] = Int64GetDatum(st->archive_size);
 	args[3] = st->etag ? CStringGetTextDatum(st->etag) : (Datum) 0;
 	nulls[3] = st->etag ? ' ' : 'n';
-	args[4] = DesVecArray(&st->names, TEXTOID);
+	args[4] = DesVecArray(&st->ids, INT8OID);
 	args[5] = DesVecArray(&st->hashes, BYTEAOID);
 	args[6] = DesVecArray(&st->linked, INT8OID);
 	args[7] = DesVecArray(&st->failed, INT8OID);
@@ -392,7 +392,7 @@ commit_container(PackerStep *st, bool adopted)
 	packed = DatumGetInt32(DesSpiValue(1, &isnull));
 	dedup = DatumGetInt32(DesSpiValue(2, &isnull));
 	dead = DatumGetInt32(DesSpiValue(3, &isnull));
-	if (st->names.n > 0)
+	if (st->ids.n > 0)
 	{
 		pg_atomic_fetch_add_u64(&my_slot->containers, 1);
 		pg_atomic_fetch_add_u64(&my_slot->bytes, (uint64) st->archive_size);
@@ -426,12 +426,19 @@ open_stored_reader(PackerStep *st, const des_source *src, bool remote)
 	return true;
 }
 
-/* The entries of the stored archive (local: opened here; S3: already open). */
+/*
+ * The entries of the stored archive (local: opened here; S3: already open),
+ * as the objects of those names (an unknown name gives a NULL id, which the
+ * commit counts as a mismatch).
+ */
 static bool
 read_stored_entries(PackerStep *st, bool s3)
 {
 	des_error	err;
 	uint64		n;
+	DesDatumVec names = {0};
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		args[1];
 
 	if (!s3)
 	{
@@ -442,6 +449,8 @@ read_stored_entries(PackerStep *st, bool s3)
 			return false;
 	}
 	n = des_reader_count(st->reader);
+	if (n == 0)
+		return false;
 	for (uint64 i = 0; i < n; i++)
 	{
 		const des_entry *e = des_reader_entry(st->reader, i);
@@ -457,11 +466,28 @@ read_stored_entries(PackerStep *st, bool s3)
 		SET_VARSIZE(hash, VARHDRSZ + 32);
 		if (hex_decode(hex, 64, VARDATA(hash)) != 32)
 			return false;
-		DesVecPush(&st->names, PointerGetDatum(DesNameToText(e->name, e->name_len)));
+		DesVecPush(&names, PointerGetDatum(DesNameToText(e->name, e->name_len)));
 		DesVecPush(&st->hashes, PointerGetDatum(hash));
 	}
 	st->archive_size = (int64) des_reader_size(st->reader);
-	return n > 0;
+
+	args[0] = DesVecArray(&names, TEXTOID);
+	if (SPI_execute_with_args("SELECT o.id FROM unnest($1) WITH ORDINALITY AS w(name, n) "
+							  "LEFT JOIN des.objects o ON o.name = w.name ORDER BY w.n",
+							  1, types, args, NULL, true, 0) != SPI_OK_SELECT ||
+		SPI_processed != n)
+		elog(ERROR, "could not look up the objects of container \"%s\"", st->location);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		/* no such object: the archive is not this catalog's, write it again */
+		if (isnull)
+			return false;
+		DesVecPush(&st->ids, id);
+	}
+	return true;
 }
 
 /* The S3 endpoint of the storage (a catalog lookup: in a short transaction). */
@@ -662,11 +688,11 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			}
 			bytes += VARSIZE_ANY_EXHDR(data);
 			MemoryContextSwitchTo(step_cxt);
-			DesVecPush(&st->names, PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(name))));
+			DesVecPush(&st->ids, Int64GetDatum(id));
 			DesVecPush(&st->hashes, PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(hash))));
-			if (st->names.n == 1)
+			if (st->ids.n == 1)
 				DesDebugPause("mid_write", check_shutdown);
-			full = st->names.n >= des_container_max_entries ||
+			full = st->ids.n >= des_container_max_entries ||
 				bytes >= (int64) des_container_max_bytes_kb * 1024;
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -685,7 +711,7 @@ finish_archive(PackerStep *st)
 	des_error	err;
 
 	st->writer = NULL;			/* finish and abort free it, even on failure */
-	if (st->names.n == 0)
+	if (st->ids.n == 0)
 	{
 		des_writer_abort(w);
 		/* an earlier attempt may have stored an archive there */
@@ -820,7 +846,7 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		/* S3: the spool file is complete; upload it with no transaction open */
 		Oid			utypes[4] = {INT8OID, INT8OID, INT8OID, INT4OID};
 		Datum		uargs[4] = {Int64GetDatum(st->container_id), Int64GetDatum(st->token),
-		Int64GetDatum(st->archive_size), Int32GetDatum(st->names.n)};
+		Int64GetDatum(st->archive_size), Int32GetDatum(st->ids.n)};
 
 		if (SPI_execute_with_args("SELECT des.container_uploading($1, $2, $3, $4)",
 								  4, utypes, uargs, NULL, false, 0) != SPI_OK_SELECT)

@@ -47,14 +47,16 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    wanted bigint[];
+    present bigint[];
     missing bigint;
 BEGIN
-    PERFORM FROM des.containers c
-      WHERE c.id IN (SELECT DISTINCT n.container_id FROM new_blobs n)
-        FOR KEY SHARE;
-    SELECT n.container_id INTO missing FROM new_blobs n
-     WHERE NOT EXISTS (SELECT FROM des.containers c WHERE c.id = n.container_id) LIMIT 1;
-    IF FOUND THEN
+    -- the statement's distinct containers (one pass over its rows), then one
+    -- index probe and lock per container
+    wanted := ARRAY(SELECT DISTINCT n.container_id FROM new_blobs n);
+    present := ARRAY(SELECT c.id FROM des.containers c WHERE c.id = ANY (wanted) FOR KEY SHARE);
+    IF cardinality(present) < cardinality(wanted) THEN
+        SELECT w INTO missing FROM unnest(wanted) AS w WHERE w <> ALL (present) LIMIT 1;
         RAISE EXCEPTION 'insert or update on table "blobs" violates foreign key "blobs_container_id_fkey"'
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('Key (container_id)=(%s) is not present in table "containers".', missing);

@@ -268,9 +268,11 @@ $$;
 -- (their staged bytes freed), failures are recorded, the lease is released.
 -- A container with no entries is dropped. Raises if the lease was lost or
 -- if an entry is not a marked object of this (day, shard) with that hash.
+-- Entries are given by object id, in archive order (the packer read them by
+-- id; adoption maps the stored names to ids first).
 CREATE FUNCTION des.commit_container(container_id bigint, lease_token bigint,
                                      archive_size bigint, archive_etag text,
-                                     names text[], hashes bytea[], linked bigint[],
+                                     ids bigint[], hashes bytea[], linked bigint[],
                                      failed bigint[], errors text[],
                                      max_attempts int, retry_base interval,
                                      OUT packed int, OUT deduplicated int, OUT dead int)
@@ -280,10 +282,13 @@ SET plan_cache_mode = force_custom_plan  -- index probes for = ANY (ids), whatev
 AS $$
 DECLARE
     c record;
-    n_entries int := coalesce(cardinality(names), 0);
+    n_entries int := coalesce(cardinality(ids), 0);
+    flipped_n int;
     missing int;
-    written_ids bigint[];
 BEGIN
+    IF cardinality(ids) IS DISTINCT FROM cardinality(hashes) THEN
+        RAISE EXCEPTION 'ids and hashes must have the same length' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- the lease row first, then the container row: the order the write transaction takes them in
     SELECT ct.day, ct.shard INTO c FROM des.containers ct WHERE ct.id = container_id;
     IF FOUND AND NOT des.hold_lease(c.day, c.shard, lease_token) THEN
@@ -302,37 +307,56 @@ BEGIN
                   DETAIL = 'It expired and another packer took it; that packer finishes the container.';
     END IF;
 
-    -- the written objects, found by name one index probe each (OFFSET 0 keeps
-    -- the planner from turning this into a join it might run as a nested scan
-    -- of the whole shard per entry when statistics are stale)
-    SELECT array_agg(x.id) INTO written_ids
-      FROM unnest(names, hashes) AS w(name, hash),
-           LATERAL (SELECT o.id, o.hash, o.state, o.day, o.shard FROM des.objects o
-                     WHERE o.name = w.name OFFSET 0) x
-     WHERE x.hash = w.hash AND x.state = 'marked' AND x.day = c.day AND x.shard = c.shard;
-    -- HOT updates of des.objects; the queue rows go
-    WITH flipped AS (
-        UPDATE des.objects o
-           SET state = 'packed', staged = NULL, updated_at = now()
-         WHERE o.id = ANY (written_ids)
-        RETURNING o.name, o.hash, o.size
-    ), unqueued AS (
-        DELETE FROM des.pack_queue q WHERE q.day = c.day AND q.shard = c.shard AND q.object_id = ANY (written_ids)
-    ), stored AS (
-        -- a concurrent packer may have stored the same bytes first: then this
-        -- copy is unused and the existing blob gains the reference
-        INSERT INTO des.blobs AS b (hash, container_id, entry, size, refcount)
-        SELECT f.hash, c.id, f.name, f.size, 1 FROM flipped f
-        ON CONFLICT (hash) DO UPDATE SET refcount = b.refcount + 1
-        RETURNING 1
-    )
-    SELECT count(*) INTO packed FROM stored;
-    IF packed <> n_entries THEN
-        RAISE EXCEPTION 'container "%" does not match the catalog', c.location
-            USING ERRCODE = 'data_corrupted',
-                  DETAIL = format('%s of its %s entries are marked objects of (%s, %s) with that hash.',
-                                  packed, n_entries, to_char(c.day, 'YYYY-MM-DD'), c.shard);
+    -- The written objects: HOT updates of des.objects, out of the pack queue,
+    -- into des.blobs. Whether each one was a marked object of this (day,
+    -- shard) with the hash the archive records is counted afterwards (once
+    -- per id: an id given twice is a mismatch too); a mismatch raises, which
+    -- undoes all of it. The blobs are new (the packer
+    -- linked every hash it found in des.blobs instead of writing it), so a
+    -- plain INSERT records them. Only a concurrent packer can have committed
+    -- the same bytes since: then the statement is run again with ON CONFLICT
+    -- (this copy stays unused, the existing blob gains the reference). The
+    -- exception block costs one subtransaction per container; ON CONFLICT
+    -- would cost an extra index probe per blob.
+    IF n_entries > 0 THEN
+        BEGIN
+            WITH flipped AS (
+                UPDATE des.objects o
+                   SET state = 'packed', staged = NULL, updated_at = now()
+                 WHERE o.id = ANY (ids) AND o.state = 'marked' AND o.day = c.day AND o.shard = c.shard
+                RETURNING o.id, o.name, o.hash, o.size
+            ), unqueued AS (
+                DELETE FROM des.pack_queue q WHERE q.day = c.day AND q.shard = c.shard AND q.object_id = ANY (ids)
+            ), stored AS (
+                INSERT INTO des.blobs (hash, container_id, entry, size, refcount)
+                SELECT f.hash, c.id, f.name, f.size, 1 FROM flipped f
+            )
+            SELECT count(DISTINCT f.id) INTO flipped_n
+              FROM flipped f JOIN unnest(ids, hashes) AS w(id, hash) ON w.id = f.id AND w.hash = f.hash;
+        EXCEPTION WHEN unique_violation THEN
+            WITH flipped AS (
+                UPDATE des.objects o
+                   SET state = 'packed', staged = NULL, updated_at = now()
+                 WHERE o.id = ANY (ids) AND o.state = 'marked' AND o.day = c.day AND o.shard = c.shard
+                RETURNING o.id, o.name, o.hash, o.size
+            ), unqueued AS (
+                DELETE FROM des.pack_queue q WHERE q.day = c.day AND q.shard = c.shard AND q.object_id = ANY (ids)
+            ), stored AS (
+                INSERT INTO des.blobs AS b (hash, container_id, entry, size, refcount)
+                SELECT f.hash, c.id, f.name, f.size, 1 FROM flipped f
+                ON CONFLICT (hash) DO UPDATE SET refcount = b.refcount + 1
+            )
+            SELECT count(DISTINCT f.id) INTO flipped_n
+              FROM flipped f JOIN unnest(ids, hashes) AS w(id, hash) ON w.id = f.id AND w.hash = f.hash;
+        END;
+        IF flipped_n <> n_entries THEN
+            RAISE EXCEPTION 'container "%" does not match the catalog', c.location
+                USING ERRCODE = 'data_corrupted',
+                      DETAIL = format('%s of its %s entries are marked objects of (%s, %s) with that hash.',
+                                      flipped_n, n_entries, to_char(c.day, 'YYYY-MM-DD'), c.shard);
+        END IF;
     END IF;
+    packed := n_entries;
 
     -- deduplicated objects: their bytes are in a committed blob (or one just stored)
     SELECT count(DISTINCT o.hash) INTO missing
@@ -378,7 +402,7 @@ BEGIN
     UPDATE des.shard_leases l SET holder = NULL, expires_at = NULL
      WHERE l.day = c.day AND l.shard = c.shard;
 END $$;
-COMMENT ON FUNCTION des.commit_container(bigint, bigint, bigint, text, text[], bytea[], bigint[], bigint[], text[], int, interval) IS
+COMMENT ON FUNCTION des.commit_container(bigint, bigint, bigint, text, bigint[], bytea[], bigint[], bigint[], text[], int, interval) IS
   'the packer''s commit: container, blobs and objects in one transaction, under the lease';
 
 -- An open container whose upload is on its way (S3: written to a spool file).
