@@ -72,6 +72,17 @@ extern bool des_writer_add(des_writer *w, const char *name, size_t name_len,
 						   const char *meta, size_t meta_len,
 						   bool force_external, des_error *err);
 
+/*
+ * As des_writer_add (never external), for a payload whose BLAKE2b-256 the
+ * caller already knows: it is added only if it has that hash; otherwise
+ * DES_E_HASH_MISMATCH and nothing of it is stored (the writer stays usable).
+ * The hash is computed once either way.
+ */
+extern bool des_writer_add_verified(des_writer *w, const char *name, size_t name_len,
+									const void *data, size_t len,
+									const char *meta, size_t meta_len,
+									const unsigned char expected_blake2b[32], des_error *err);
+
 /* Write meta, index and footer, then commit the sink. Frees the writer. */
 extern bool des_writer_finish(des_writer *w, des_writer_summary *summary, des_error *err);
 

@@ -586,7 +586,7 @@ static bool
 writer_error_is_per_object(const des_error *err)
 {
 	return err->code == DES_E_INVALID_NAME || err->code == DES_E_INVALID_META ||
-		err->code == DES_E_DUPLICATE_NAME;
+		err->code == DES_E_DUPLICATE_NAME || err->code == DES_E_HASH_MISMATCH;
 }
 
 static void
@@ -674,11 +674,28 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			data = DatumGetByteaPP(SPI_getbinval(tup, td, 5, &isnull));
 			uname = DesTextToUtf8(name, &uname_len);
 			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
-			if (!des_writer_add(st->writer, uname, uname_len, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
-								meta, strlen(meta), false, &err))
+
+			/*
+			 * Written only if the bytes still have the hash the marker
+			 * recorded: that hash becomes the blob's key, which later objects
+			 * are deduplicated against. Bytes changed by hand since marking
+			 * send the object back to be marked again. (The writer hashes
+			 * the payload anyway, for the entry's meta.)
+			 */
+			if (VARSIZE_ANY_EXHDR(hash) != 32)
+				des_fail(&err, DES_E_HASH_MISMATCH, "bad hash length");
+			else if (des_writer_add_verified(st->writer, uname, uname_len, VARDATA_ANY(data),
+											 VARSIZE_ANY_EXHDR(data), meta, strlen(meta),
+											 (const unsigned char *) VARDATA_ANY(hash), &err))
+				err.code = DES_OK;
+			if (err.code != DES_OK)
 			{
 				if (!writer_error_is_per_object(&err))
 					DesReportError(&err, st->location);
+				if (err.code == DES_E_HASH_MISMATCH)
+					snprintf(err.message, sizeof(err.message),
+							 "its staged bytes no longer have the BLAKE2b-256 recorded when it was marked "
+							 "(changed since)");
 				/* this object cannot be archived: it fails alone, the rest goes on */
 				(void) hash_search(seen, VARDATA_ANY(hash), HASH_REMOVE, NULL);
 				MemoryContextSwitchTo(step_cxt);

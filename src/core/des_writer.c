@@ -231,12 +231,13 @@ compress_lz4(des_writer *w, const void *data, size_t len, des_error *err)
 	return true;
 }
 
-bool
-des_writer_add(des_writer *w, const char *name, size_t name_len,
-			   const void *data, size_t len,
-			   const char *meta, size_t meta_len,
-			   bool force_external, des_error *err)
+static bool
+add_entry(des_writer *w, const char *name, size_t name_len,
+		  const void *data, size_t len,
+		  const char *meta, size_t meta_len,
+		  bool force_external, const unsigned char *expected_blake2b, des_error *err)
 {
+	unsigned char digest[DES_BLAKE2B_BYTES];
 	const char *problem;
 	uint64_t	slot;
 	uint64_t	hash;
@@ -304,6 +305,17 @@ des_writer_add(des_writer *w, const char *name, size_t name_len,
 	else if (!des_buf_putc(&w->meta, '{'))
 		goto oom;
 
+	/* hashed before anything is stored, so a payload that fails the check leaves no trace */
+	if (w->opt.blake2b || expected_blake2b != NULL)
+		blake2b(digest, data, NULL, DES_BLAKE2B_BYTES, len, 0);
+	if (expected_blake2b != NULL && memcmp(digest, expected_blake2b, DES_BLAKE2B_BYTES) != 0)
+	{
+		w->meta.len = meta_start;
+		return des_fail(err, DES_E_HASH_MISMATCH,
+						"payload of entry \"%.*s\" does not have the BLAKE2b-256 it was expected to have",
+						(int) (name_len > 200 ? 200 : name_len), name);
+	}
+
 	if (w->opt.lz4 && !external && len > 0)
 	{
 		if (!compress_lz4(w, data, len, err))
@@ -362,10 +374,8 @@ des_writer_add(des_writer *w, const char *name, size_t name_len,
 	}
 	if (w->opt.blake2b)
 	{
-		unsigned char digest[DES_BLAKE2B_BYTES];
 		char		hex[2 * DES_BLAKE2B_BYTES + 3];
 
-		blake2b(digest, data, NULL, DES_BLAKE2B_BYTES, len, 0);
 		hex[0] = '"';
 		hex_encode(digest, DES_BLAKE2B_BYTES, hex + 1);
 		hex[2 * DES_BLAKE2B_BYTES + 1] = '"';
@@ -428,6 +438,24 @@ oom:
 	w->meta.len = meta_start;
 	return des_fail(err, DES_E_NOMEM, "out of memory adding entry \"%.*s\"",
 					(int) (name_len > 200 ? 200 : name_len), name);
+}
+
+bool
+des_writer_add(des_writer *w, const char *name, size_t name_len,
+			   const void *data, size_t len,
+			   const char *meta, size_t meta_len,
+			   bool force_external, des_error *err)
+{
+	return add_entry(w, name, name_len, data, len, meta, meta_len, force_external, NULL, err);
+}
+
+bool
+des_writer_add_verified(des_writer *w, const char *name, size_t name_len,
+						const void *data, size_t len,
+						const char *meta, size_t meta_len,
+						const unsigned char expected_blake2b[DES_BLAKE2B_BYTES], des_error *err)
+{
+	return add_entry(w, name, name_len, data, len, meta, meta_len, false, expected_blake2b, err);
 }
 
 void

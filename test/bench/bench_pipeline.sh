@@ -11,7 +11,9 @@
 #      against a plain INSERT of the same rows into a heap table (bytea,
 #      default TOAST): the time to pack divided by the time to insert.
 #      Payloads are random (incompressible), so TOAST compression does not
-#      flatter the baseline.
+#      flatter the baseline. Beside it, the floor of the catalog: the same
+#      per-object writes (marked, packed, blob) as three set-based statements
+#      in one session, to tell the pipeline's overhead from the catalog's.
 #
 # Needs the extension installed (make && make install).
 # stdout: "ROW" lines (run.sh formats them); stderr: progress.
@@ -21,6 +23,7 @@
 #   BENCH_MARK_ROWS         rows for the marking benchmarks  [200000; quick 20000]
 #   BENCH_E2E_SMALL         1 KiB objects end to end         [100000; quick 10000]
 #   BENCH_E2E_LARGE         64 KiB objects end to end        [4000; quick 500]
+#   BENCH_E2E_REPS          end-to-end runs; the best of each figure counts [3; quick 1]
 #   BENCH_DIR               parent of the temporary directory [/tmp]
 set -euo pipefail
 
@@ -30,7 +33,8 @@ pick() { if [ "$quick" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 MARK_ROWS=${BENCH_MARK_ROWS:-$(pick 200000 20000)}
 E2E_SMALL=${BENCH_E2E_SMALL:-$(pick 100000 10000)}
 E2E_LARGE=${BENCH_E2E_LARGE:-$(pick 4000 500)}
-for v in MARK_ROWS E2E_SMALL E2E_LARGE; do
+E2E_REPS=${BENCH_E2E_REPS:-$(pick 3 1)}
+for v in MARK_ROWS E2E_SMALL E2E_LARGE E2E_REPS; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
 		echo "bench_pipeline: $v must be a positive integer, not '${!v}'" >&2
 		exit 1
@@ -115,9 +119,12 @@ BASE_RATE=$base_rate worker_rate
 echo "$base_rate" >"$BASE_FILE"
 
 # ---- 7. end to end ----
-e2e() {	# e2e <label> <objects> <bytes per object>
-	local label=$1 n=$2 size=$3 reps
-	reps=$((size / 16))
+minimum() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+elapsed() { awk -v a="$(now)" -v b="$1" 'BEGIN { print a - b }'; }
+
+e2e_once() {	# e2e_once <label> <objects> <bytes per object>: sets t_insert t_put t_pack t_floor containers
+	local label=$1 n=$2 size=$3 md5s t0
+	md5s=$((size / 16))
 	q -c "ALTER SYSTEM SET des.marker_min_age = '1h'" -c 'SELECT pg_reload_conf()' >/dev/null
 	sleep 0.3
 	q -c 'TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters' \
@@ -125,17 +132,16 @@ e2e() {	# e2e <label> <objects> <bytes per object>
 	  -c "CREATE TABLE src AS SELECT 'e/' || i AS name, r.data
 	        FROM generate_series(1, $n) i,
 	             LATERAL (SELECT decode(string_agg(md5(random()::text || i || g), ''), 'hex') AS data
-	                        FROM generate_series(1, $reps) g) r" \
+	                        FROM generate_series(1, $md5s) g) r" \
 	  -c 'CREATE TABLE heap (name text PRIMARY KEY, data bytea)' -c 'CHECKPOINT'
 	rm -rf "$LAKE"/*
-	local t0 t_insert t_put t_pack
 	t0=$(now)
 	q -c 'INSERT INTO heap SELECT name, data FROM src'
-	t_insert=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	t_insert=$(elapsed "$t0")
 	q -c 'CHECKPOINT'
 	t0=$(now)
 	q -c 'SELECT count(des.put(name, data)) FROM src' >/dev/null
-	t_put=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	t_put=$(elapsed "$t0")
 	q -c 'CHECKPOINT'
 	# the backlog is in; now the workers: mark, pack, commit
 	t0=$(now)
@@ -144,20 +150,54 @@ e2e() {	# e2e <label> <objects> <bytes per object>
 	  -c 'SELECT pg_reload_conf()' -c 'SELECT des.wake_marker(), des.wake_packers()' >/dev/null
 	wait_for "SELECT NOT EXISTS (SELECT FROM des.objects WHERE state = 'pending')
 	          AND NOT EXISTS (SELECT FROM des.objects WHERE state = 'marked')"
-	t_pack=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	t_pack=$(elapsed "$t0")
 	q -c "ALTER SYSTEM SET des.container_max_age = '1h'" -c "ALTER SYSTEM SET des.packer_naptime = '1h'" \
 	  -c 'SELECT pg_reload_conf()' >/dev/null
 	[ "$(q -c "SELECT count(*) FROM des.get_many(ARRAY(SELECT name FROM src ORDER BY random() LIMIT 200)) g
 	           JOIN src USING (name) WHERE g.data = src.data")" = 200 ] || { echo "read-back check failed" >&2; exit 1; }
-	local mb containers
-	mb=$(awk -v n="$n" -v s="$size" -v t="$t_pack" 'BEGIN { printf "%.0f", n * s / 1048576 / t }')
 	containers=$(q -c "SELECT count(*) FROM des.containers WHERE state = 'committed'")
-	echo "$label: INSERT into a heap $t_insert s; des.put $t_put s; marked+packed into $containers containers in $t_pack s ($(rate "$n" "$t_pack") objects/s, $mb MB/s)" >&2
-	local r met=no
-	r=$(ratio "$t_pack" "$t_insert")
+
+	# The floor of this catalog: the writes every object needs at the least
+	# (marked: hash and day; packed: staged bytes freed; its blob recorded),
+	# as three set-based statements in one session: no queues, no claims,
+	# no leases, no archive, no per-container transactions. No pipeline
+	# built on this catalog beats it on one core; on two, at best half.
+	q -c 'TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters' \
+	  -c "INSERT INTO des.objects (name, shard, size, staged) SELECT name, des.shard_of(name), length(data), data FROM src" \
+	  -c "INSERT INTO des.containers (location, day, shard, seq, state) VALUES ('floor', current_date, 0, 0, 'writing')" \
+	  -c 'VACUUM ANALYZE des.objects' -c 'CHECKPOINT'
+	t0=$(now)
+	q -c "UPDATE des.objects SET state = 'marked', hash = des.blake2b(staged),
+	             day = (created_at AT TIME ZONE 'UTC')::date, updated_at = now()" \
+	  -c "UPDATE des.objects SET state = 'packed', staged = NULL, updated_at = now()" \
+	  -c "INSERT INTO des.blobs (hash, container_id, entry, size, refcount)
+	      SELECT o.hash, c.id, o.name, o.size, 1 FROM des.objects o, des.containers c"
+	t_floor=$(elapsed "$t0")
+	[ "$(q -c "SELECT count(*) FROM des.blobs")" = "$n" ] || { echo "floor: not every blob recorded" >&2; exit 1; }
+	echo "$label: INSERT into a heap $t_insert s; des.put $t_put s; marked+packed into $containers containers in $t_pack s; the catalog's floor $t_floor s" >&2
+}
+
+e2e() {	# e2e <label> <objects> <bytes per object>: the best of E2E_REPS runs of each
+	local label=$1 n=$2 size=$3 i
+	local t_insert t_put t_pack t_floor containers best_insert='' best_put='' best_pack='' best_floor=''
+	for i in $(seq 1 "$E2E_REPS"); do
+		e2e_once "$label" "$n" "$size"
+		best_insert=$(minimum "$t_insert" "$best_insert")
+		best_put=$(minimum "$t_put" "$best_put")
+		best_pack=$(minimum "$t_pack" "$best_pack")
+		best_floor=$(minimum "$t_floor" "$best_floor")
+	done
+	local mb r met=no
+	mb=$(awk -v n="$n" -v s="$size" -v t="$best_pack" 'BEGIN { printf "%.0f", n * s / 1048576 / t }')
+	echo "$label, best of $E2E_REPS: INSERT $best_insert s; des.put $best_put s; marked+packed $best_pack s ($(rate "$n" "$best_pack") objects/s, $mb MB/s); floor $best_floor s" >&2
+	r=$(ratio "$best_pack" "$best_insert")
 	awk -v r="$r" 'BEGIN { exit !(r <= 2) }' && met=yes
 	printf 'ROW\t7 end to end %s: backlog packed (s) vs INSERT (s); %s objects/s, %s MB/s\t%.2f\t%.2f\t%s\t<= 2x INSERT time\t%s\n' \
-		"$label" "$(rate "$n" "$t_pack")" "$mb" "$t_pack" "$t_insert" "$r" "$met"
+		"$label" "$(rate "$n" "$best_pack")" "$mb" "$best_pack" "$best_insert" "$r" "$met"
+	printf 'ROW\t7 floor %s: the same catalog writes as 3 set-based statements, 1 session (s) vs INSERT (s)\t%.2f\t%.2f\t%s\t(info: least the catalog costs)\t-\n' \
+		"$label" "$best_floor" "$best_insert" "$(ratio "$best_floor" "$best_insert")"
+	printf 'ROW\t7 pipeline %s: backlog packed (s) vs the floor of its catalog (s)\t%.2f\t%.2f\t%s\t(info: overhead of queues, claims, containers)\t-\n' \
+		"$label" "$best_pack" "$best_floor" "$(ratio "$best_pack" "$best_floor")"
 }
 e2e "$E2E_SMALL x 1 KiB" "$E2E_SMALL" 1024
 e2e "$E2E_LARGE x 64 KiB" "$E2E_LARGE" 65536
@@ -165,7 +205,7 @@ INNER
 chmod 0755 "$inner"
 
 echo "== bench_pipeline: $MARK_ROWS rows to mark; $E2E_SMALL x 1 KiB and $E2E_LARGE x 64 KiB end to end" >&2
-export LAKE="$dir/lake" MARK_ROWS E2E_SMALL E2E_LARGE BASE_FILE="$dir/base_rate"
+export LAKE="$dir/lake" MARK_ROWS E2E_SMALL E2E_LARGE E2E_REPS BASE_FILE="$dir/base_rate"
 PART=all MARKERS=1 pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_des -o des.storage="$dir/lake" \
 	-o des.packers=2 -o des.markers=1 -o des.marker_naptime=100ms -o des.packer_naptime=100ms \
 	-o max_wal_size=4GB bash "$inner"

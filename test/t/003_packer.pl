@@ -154,6 +154,27 @@ is($node->safe_psql('postgres', "SELECT rtrim(convert_from(des.get('url/missing'
 	'with the bytes it has now');
 $node->safe_psql('postgres', q{DELETE FROM des.objects WHERE name = 'url/badsize'});
 
+# ---- bytes changed by hand after marking are not written under the old hash ----
+# (that hash would become the key of a blob holding other bytes, and later
+# objects with the old bytes would be deduplicated against it)
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.container_max_age = '1h'; SELECT pg_reload_conf()");
+$node->safe_psql('postgres', q{SELECT des.put('edit/1', convert_to('bytes as put', 'UTF8'))});
+ok($node->poll_query_until('postgres', "SELECT state = 'marked' FROM des.objects WHERE name = 'edit/1'"),
+	'an object is marked and waits for its container');
+$node->safe_psql('postgres', q{
+	UPDATE des.objects SET staged = convert_to(rpad('edit/1:', 40, 'abcdefgh'), 'UTF8') WHERE name = 'edit/1'});
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.container_max_age; SELECT pg_reload_conf()');
+ok($node->poll_query_until('postgres', "SELECT state = 'packed' FROM des.objects WHERE name = 'edit/1'"),
+	'its bytes are changed by hand; it is packed all the same');
+is($node->safe_psql('postgres', q{
+	SELECT o.attempts || ' ' || (o.last_error ~ 'no longer have the BLAKE2b-256 recorded when it was marked')
+	       || ' ' || (o.hash = des.blake2b(convert_to(rpad('edit/1:', 40, 'abcdefgh'), 'UTF8')))
+	       || ' ' || convert_from(des.get('edit/1'), 'UTF8')
+	       || ' ' || (SELECT count(*) FROM des.blobs b WHERE b.hash = des.blake2b(convert_to('bytes as put', 'UTF8')))
+	  FROM des.objects o WHERE o.name = 'edit/1'}),
+	'1 true true edit/1:abcdefghabcdefghabcdefghabcdefgha 0',
+	'after one failed attempt (the bytes no longer had their hash) it was marked again: blob and hash are the new bytes');
+
 # ---- a table of the application's registered as a source ----
 $node->safe_psql('postgres', q{
 	CREATE TABLE app_files (path text PRIMARY KEY, content bytea, state text NOT NULL DEFAULT 'new',

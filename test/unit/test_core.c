@@ -279,6 +279,37 @@ test_stored_blake2b(void)
 		free(buf);
 	}
 
+	/* an add that expects a hash: written only when the payload has it */
+	{
+		des_sink	sink;
+		des_writer *w = NULL;
+		unsigned char wrong[32];
+		des_read_options ro = {true, NULL, NULL};
+		des_buf		out = {0};
+
+		memcpy(wrong, d, 32);
+		wrong[31] ^= 1;
+		snprintf(path, sizeof(path), "%s/rt/verified.des", tmpdir);
+		CHECK(des_local_sink_open(path, &sink, &err) && des_writer_open(&sink, &o, &w, &err), "open verified");
+		CHECK(!des_writer_add_verified(w, "bad", 3, "abc", 3, NULL, 0, wrong, &err) &&
+			  err.code == DES_E_HASH_MISMATCH && strstr(err.message, "\"bad\"") != NULL,
+			  "a payload without the expected hash is refused (%s)", err.message);
+		CHECK(des_writer_add_verified(w, "good", 4, "abc", 3, "{\"k\":1}", 7, d, &err), "expected hash: %s", err.message);
+		CHECK(des_writer_add_verified(w, "bad", 3, "abc", 3, NULL, 0, d, &err), "the refused name is still free: %s",
+			  err.message);
+		CHECK(des_writer_finish(w, NULL, &err), "finish verified: %s", err.message);
+		des_local_sink_free(&sink);
+		CHECK(open_path(path, &src, &r, &err), "open verified archive: %s", err.message);
+		CHECK(des_reader_count(r) == 2 && des_reader_find(r, "good", 4) == 0, "only the accepted entries");
+		CHECK(des_reader_stored_blake2b(r, 0, hex, &found, &err) && found && strcmp(hex, want) == 0,
+			  "the verified entry records its BLAKE2b");
+		CHECK(des_reader_get(r, 0, &ro, &out, &err) && out.len == 3 && memcmp(out.data, "abc", 3) == 0,
+			  "the verified entry reads back (hash checked): %s", err.message);
+		des_buf_free(&out);
+		des_reader_close(r);
+		des_local_source_close(&src);
+	}
+
 	o.blake2b = false;
 	snprintf(path, sizeof(path), "%s/rt/unhashed.des", tmpdir);
 	CHECK(write_archive(path, &o, 1, names, data, NULL, &err), "write unhashed archive: %s", err.message);
