@@ -50,7 +50,8 @@ SELECT try($$UPDATE des.objects SET state = 'packed' WHERE name = 'cam1/0002.jpg
 SELECT try($$UPDATE des.objects SET staged = NULL WHERE name = 'cam1/0002.jpg'$$);
 SELECT try($$UPDATE des.objects SET name = repeat('n', 65536) WHERE name = 'cam1/0002.jpg'$$);
 SELECT try($$UPDATE des.objects SET meta = '"x"' WHERE name = 'cam1/0002.jpg'$$);
-SELECT try($$INSERT INTO des.blobs (hash, container_id, entry, size) VALUES ('\x00', 1, 'e', 1)$$);
+SELECT try($$INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size) VALUES ('\x00', 1, 'e', 1, 32, 1)$$);
+SELECT try($$INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size) VALUES (des.blake2b('\x00'), 1, 'e', 1, -1, 1)$$);
 SELECT try($$INSERT INTO des.containers (location, day, shard, state) VALUES ('/x.des', current_date, 0, 'committed')$$);
 SELECT try($$INSERT INTO des.shard_leases VALUES (current_date, 0, 'me', NULL)$$);
 
@@ -61,9 +62,10 @@ SELECT des.archive_write(:'dir' || '/container1.des', encode(des.blake2b(data), 
 FROM (VALUES ('\x010203'::bytea), ('\x0405'::bytea)) v(data);
 INSERT INTO des.containers (location, day, shard, state, size, entries, committed_at)
 VALUES (:'dir' || '/container1.des', current_date, 0, 'committed', 1, 2, now()) RETURNING id AS container \gset
-INSERT INTO des.blobs (hash, container_id, entry, size, refcount)
-SELECT des.blake2b(d), :container, encode(des.blake2b(d), 'hex'), length(d), 1
-FROM (VALUES ('\x010203'::bytea), ('\x0405'::bytea)) v(d);
+INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
+SELECT des.blake2b(d), :container, l.name, length(d), l.data_offset, l.size, l.flags, 1
+FROM (VALUES ('\x010203'::bytea), ('\x0405'::bytea)) v(d)
+JOIN des.archive_list(:'dir' || '/container1.des') l ON l.name = encode(des.blake2b(d), 'hex');
 UPDATE des.objects
    SET state = 'packed', hash = des.blake2b(staged), shard = des.shard_of(name), day = current_date, staged = NULL
  WHERE name IN ('cam1/0001.jpg', 'cam1/0002.jpg');
@@ -121,7 +123,7 @@ SELECT (SELECT count(*) FROM des.fetch_queue) + (SELECT count(*) FROM des.mark_q
 
 -- blobs refer to containers (a foreign key checked per statement), and
 -- committed containers stay
-SELECT try($$INSERT INTO des.blobs (hash, container_id, entry, size) VALUES (des.blake2b('\x01'), -1, 'e', 1)$$);
+SELECT try($$INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size) VALUES (des.blake2b('\x01'), -1, 'e', 1, 32, 1)$$);
 SELECT try($$UPDATE des.blobs SET container_id = -2$$);
 SELECT try(format('DELETE FROM des.containers WHERE id = %s', :container));
 SELECT try(format('UPDATE des.containers SET id = -3 WHERE id = %s', :container));

@@ -42,22 +42,22 @@ SELECT count(*) AS leased_twice FROM des.lease_shard('t2', '1 min', :'dir', 1, 1
 -- are object ids in archive order); a mismatch leaves nothing changed
 SELECT id AS a_id FROM des.objects WHERE name = 'p/a' \gset
 SELECT id AS b_id FROM des.objects WHERE name = 'p/b' \gset
-SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, 0], ARRAY[des.blake2b('\x0a')]::bytea[] || des.blake2b('\x0b'), '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id));
-SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s], ARRAY[des.blake2b('\x0b')], '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id));
-SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, %s], ARRAY[des.blake2b('\x0a'), des.blake2b('\x0a')], '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id, :a_id));
-SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, %s], ARRAY[des.blake2b('\x0a')], '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id, :b_id));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, 0], ARRAY[des.blake2b('\x0a')]::bytea[] || des.blake2b('\x0b'), '{32,33}', '{1,1}', '{0,0}', '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s], ARRAY[des.blake2b('\x0b')], '{32}', '{1}', '{0}', '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, %s], ARRAY[des.blake2b('\x0a'), des.blake2b('\x0a')], '{32,33}', '{1,1}', '{0,0}', '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id, :a_id));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, ARRAY[%s, %s], ARRAY[des.blake2b('\x0a')], '{32,33}', '{1,1}', '{0,0}', '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token, :a_id, :b_id));
 SELECT count(*) FILTER (WHERE state = 'marked') AS still_marked, (SELECT count(*) FROM des.pack_queue) AS still_queued,
        (SELECT count(*) FROM des.blobs) AS no_blobs
   FROM des.objects WHERE name LIKE 'p/%';
 -- a stale token: the lease was lost
-SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, '{}', '{}', '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token - 1));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 100, NULL, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', 5, '1 s')$$, :cid, :l_token - 1));
 
 -- the real commit: two entries written, the copy deduplicated against p/a's entry
 SELECT id AS copy_id FROM des.objects WHERE name = 'p/a-copy' \gset
 SELECT * FROM des.commit_container(:cid, :l_token, 321, NULL, ARRAY[:a_id, :b_id]::bigint[],
-    ARRAY[des.blake2b('\x0a'), des.blake2b('\x0b')], ARRAY[:copy_id]::bigint[], '{}', '{}', 5, '1 s');
+    ARRAY[des.blake2b('\x0a'), des.blake2b('\x0b')], '{32,33}', '{1,1}', '{0,0}', ARRAY[:copy_id]::bigint[], '{}', '{}', 5, '1 s');
 SELECT name, state, staged IS NULL AS freed FROM des.objects WHERE name LIKE 'p/%' ORDER BY name;
-SELECT entry, size, refcount FROM des.blobs WHERE container_id = :cid ORDER BY entry;
+SELECT entry, size, data_offset, stored_size, flags, refcount FROM des.blobs WHERE container_id = :cid ORDER BY entry;
 SELECT state, size, entries, committed_at IS NOT NULL AS committed FROM des.containers WHERE id = :cid;
 SELECT holder IS NULL AS released FROM des.shard_leases;
 SELECT packed_objects, blobs, logical_bytes, stored_bytes, saved_bytes, dedup_ratio FROM des.dedup_stats();
@@ -68,7 +68,7 @@ SELECT token AS t2, container_id AS cid2, location = des.container_location(:'di
   FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0') \gset
 SELECT :'next_key' AS next_key;
 SELECT id AS again_id FROM des.objects WHERE name = 'p/a-again' \gset
-SELECT * FROM des.commit_container(:cid2, :t2, 0, NULL, '{}', '{}', ARRAY[:again_id]::bigint[], '{}', '{}', 5, '1 s');
+SELECT * FROM des.commit_container(:cid2, :t2, 0, NULL, '{}', '{}', '{}', '{}', '{}', ARRAY[:again_id]::bigint[], '{}', '{}', 5, '1 s');
 SELECT count(*) AS empty_container_dropped FROM des.containers WHERE id = :cid2;
 SELECT refcount FROM des.blobs WHERE hash = des.blake2b('\x0a');
 
@@ -78,7 +78,7 @@ SELECT token AS t3, container_id AS cid3 FROM des.lease_shard('old', '0 s', :'di
 SELECT token AS t4, container_id AS cid4, resumed FROM des.lease_shard('new', '1 min', :'dir', 1, 1, '0') \gset
 SELECT :t4 = :t3 + 1 AS new_token, :cid4 = :cid3 AS same_container, :'resumed' AS resumed;
 SELECT id AS c_id FROM des.objects WHERE name = 'p/c' \gset
-SELECT try(format($$SELECT des.commit_container(%s, %s, 1, NULL, ARRAY[%s], ARRAY[des.blake2b('\x0c')], '{}', '{}', '{}', 5, '1 s')$$, :cid3, :t3, :c_id));
+SELECT try(format($$SELECT des.commit_container(%s, %s, 1, NULL, ARRAY[%s], ARRAY[des.blake2b('\x0c')], '{32}', '{1}', '{0}', '{}', '{}', '{}', 5, '1 s')$$, :cid3, :t3, :c_id));
 SELECT des.hold_lease(day, shard, :t3) AS old_holds, des.hold_lease(day, shard, :t4) AS new_holds FROM des.shard_leases;
 
 -- failures: backoff doubling from the base delay, then the dead-letter table
@@ -147,13 +147,15 @@ SELECT des.mark_batch(10) AS marked;
 SELECT token AS r_token, container_id AS r_cid FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0 s') \gset
 INSERT INTO des.containers (location, day, shard, seq, state, size, entries, committed_at)
 VALUES (:'dir' || '/elsewhere.des', '2000-01-01', 0, 0, 'committed', 1, 1, now()) RETURNING id AS other_cid \gset
-INSERT INTO des.blobs (hash, container_id, entry, size, refcount) VALUES (des.blake2b('\x0d'), :other_cid, 'elsewhere', 1, 1);
+INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size, refcount)
+VALUES (des.blake2b('\x0d'), :other_cid, 'elsewhere', 1, 32, 1, 1);
 SELECT id AS x_id FROM des.objects WHERE name = 'r/x' \gset
 SELECT id AS y_id FROM des.objects WHERE name = 'r/y' \gset
 SELECT packed, deduplicated, dead FROM des.commit_container(:r_cid, :r_token, 10, NULL, ARRAY[:x_id, :y_id]::bigint[],
-    ARRAY[des.blake2b('\x0d'), des.blake2b('\x0f')], '{}', '{}', '{}', 5, '1 s');
+    ARRAY[des.blake2b('\x0d'), des.blake2b('\x0f')], '{32,33}', '{1,1}', '{0,0}', '{}', '{}', '{}', 5, '1 s');
 SELECT name, state, staged IS NULL AS freed FROM des.objects ORDER BY name;
-SELECT entry, refcount, container_id = :other_cid AS in_other, container_id = :r_cid AS in_this FROM des.blobs ORDER BY entry;
+SELECT entry, data_offset, stored_size, flags, refcount, container_id = :other_cid AS in_other, container_id = :r_cid AS in_this
+  FROM des.blobs ORDER BY entry;
 SELECT state, entries FROM des.containers WHERE id = :r_cid;
 SELECT count(*) AS queued FROM des.pack_queue;
 
@@ -164,7 +166,7 @@ SELECT des.put('h/1', '\x0e'::bytea) > 0 AS put;
 SELECT des.mark_batch(10) AS marked;
 UPDATE des.objects SET state = 'dead' WHERE name = 'h/1';
 SELECT token AS h_token, container_id AS h_cid FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0 s') \gset
-SELECT packed, deduplicated, dead FROM des.commit_container(:h_cid, :h_token, 0, NULL, '{}', '{}', '{}', '{}', '{}', 5, '1 s');
+SELECT packed, deduplicated, dead FROM des.commit_container(:h_cid, :h_token, 0, NULL, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', 5, '1 s');
 SELECT count(*) AS pack_rows_left FROM des.pack_queue;
 SELECT count(*) AS leased_again FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0 s');
 TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters;

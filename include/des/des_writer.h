@@ -89,6 +89,17 @@ extern bool des_writer_finish(des_writer *w, des_writer_summary *summary, des_er
 /* Abandon the archive (sink abort). Frees the writer. Safe on NULL. */
 extern void des_writer_abort(des_writer *w);
 
+/* Where an added entry went: the fields of its index entry. */
+typedef struct des_writer_entry
+{
+	uint64_t	data_offset;	/* offset of its bytes in the archive (0 if external) */
+	uint64_t	length;			/* bytes stored there (the payload's size if external) */
+	uint32_t	flags;			/* DES_FLAG_EXTERNAL, DES_FLAG_COMPRESSED */
+} des_writer_entry;
+
+/* The last entry added successfully (zeros before the first). */
+extern void des_writer_last_entry(const des_writer *w, des_writer_entry *entry);
+
 /* Summary so far. */
 extern void des_writer_progress(const des_writer *w, des_writer_summary *summary);
 

@@ -243,6 +243,9 @@ typedef struct PackerStep
 	/* what goes into the commit */
 	DesDatumVec	ids;			/* the objects written, in archive order */
 	DesDatumVec	hashes;
+	DesDatumVec	offsets;		/* where each one's bytes are (des_writer_entry) */
+	DesDatumVec	lengths;
+	DesDatumVec	flags;
 	DesDatumVec	linked;
 	DesDatumVec	failed;
 	DesDatumVec	errors;
@@ -283,6 +286,9 @@ reset_commit_lists(PackerStep *st)
 {
 	memset(&st->ids, 0, sizeof(DesDatumVec));
 	memset(&st->hashes, 0, sizeof(DesDatumVec));
+	memset(&st->offsets, 0, sizeof(DesDatumVec));
+	memset(&st->lengths, 0, sizeof(DesDatumVec));
+	memset(&st->flags, 0, sizeof(DesDatumVec));
 	memset(&st->linked, 0, sizeof(DesDatumVec));
 	memset(&st->failed, 0, sizeof(DesDatumVec));
 	memset(&st->errors, 0, sizeof(DesDatumVec));
@@ -359,13 +365,23 @@ release_lease(PackerStep *st)
 
 /* ---- commit (inside the caller's transaction) ---- */
 
+/* Where an entry's bytes are in the archive: recorded with its blob. */
+static void
+push_entry_location(PackerStep *st, uint64 data_offset, uint64 length, uint32 flags)
+{
+	DesVecPush(&st->offsets, Int64GetDatum((int64) data_offset));
+	DesVecPush(&st->lengths, Int64GetDatum((int64) length));
+	DesVecPush(&st->flags, Int32GetDatum((int32) flags));
+}
+
 static void
 commit_container(PackerStep *st, bool adopted)
 {
-	Oid			types[11] = {INT8OID, INT8OID, INT8OID, TEXTOID, INT8ARRAYOID, BYTEAARRAYOID,
-	INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT4OID, INTERVALOID};
-	Datum		args[11];
-	char		nulls[11];
+	Oid			types[14] = {INT8OID, INT8OID, INT8OID, TEXTOID, INT8ARRAYOID, BYTEAARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+	INT4OID, INTERVALOID};
+	Datum		args[14];
+	char		nulls[14];
 	bool		isnull;
 	int64		packed,
 				dedup,
@@ -380,14 +396,17 @@ commit_container(PackerStep *st, bool adopted)
 	nulls[3] = st->etag ? ' ' : 'n';
 	args[4] = DesVecArray(&st->ids, INT8OID);
 	args[5] = DesVecArray(&st->hashes, BYTEAOID);
-	args[6] = DesVecArray(&st->linked, INT8OID);
-	args[7] = DesVecArray(&st->failed, INT8OID);
-	args[8] = DesVecArray(&st->errors, TEXTOID);
-	args[9] = Int32GetDatum(des_max_attempts);
-	args[10] = DesMsInterval(des_retry_base_delay_ms);
+	args[6] = DesVecArray(&st->offsets, INT8OID);
+	args[7] = DesVecArray(&st->lengths, INT8OID);
+	args[8] = DesVecArray(&st->flags, INT4OID);
+	args[9] = DesVecArray(&st->linked, INT8OID);
+	args[10] = DesVecArray(&st->failed, INT8OID);
+	args[11] = DesVecArray(&st->errors, TEXTOID);
+	args[12] = Int32GetDatum(des_max_attempts);
+	args[13] = DesMsInterval(des_retry_base_delay_ms);
 	if (!DesSpiOneRow("SELECT packed, deduplicated, dead FROM "
-					  "des.commit_container($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-					  11, types, args, nulls))
+					  "des.commit_container($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+					  14, types, args, nulls))
 		elog(ERROR, "des.commit_container returned no row");
 	packed = DatumGetInt32(DesSpiValue(1, &isnull));
 	dedup = DatumGetInt32(DesSpiValue(2, &isnull));
@@ -468,6 +487,7 @@ read_stored_entries(PackerStep *st, bool s3)
 			return false;
 		DesVecPush(&names, PointerGetDatum(DesNameToText(e->name, e->name_len)));
 		DesVecPush(&st->hashes, PointerGetDatum(hash));
+		push_entry_location(st, e->data_offset, e->data_length, e->flags);
 	}
 	st->archive_size = (int64) des_reader_size(st->reader);
 
@@ -650,6 +670,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			bytea	   *hash = DatumGetByteaPP(SPI_getbinval(tup, td, 3, &isnull));
 			bool		in_blobs = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
 			bool		dup_here;
+			des_writer_entry where;
 			text	   *name;
 			char	   *meta;
 			bytea	   *data;
@@ -707,6 +728,8 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			MemoryContextSwitchTo(step_cxt);
 			DesVecPush(&st->ids, Int64GetDatum(id));
 			DesVecPush(&st->hashes, PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(hash))));
+			des_writer_last_entry(st->writer, &where);
+			push_entry_location(st, where.data_offset, where.length, where.flags);
 			if (st->ids.n == 1)
 				DesDebugPause("mid_write", check_shutdown);
 			full = st->ids.n >= des_container_max_entries ||

@@ -28,6 +28,7 @@ struct des_writer
 	uint64_t	table_mask;
 	des_writer_summary sum;
 	des_buf		scratch;		/* compression output, external keys */
+	des_writer_entry last;		/* where the last entry added went */
 	bool		failed;			/* a sink write failed: only abort is allowed */
 };
 
@@ -430,6 +431,9 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 	}
 	w->name_pos[w->sum.entries] = index_start;
 	w->table[slot] = slot_value(hash, w->sum.entries);
+	w->last.data_offset = data_offset;
+	w->last.length = external ? len : stored_len;
+	w->last.flags = (external ? DES_FLAG_EXTERNAL : 0) | (compressed ? DES_FLAG_COMPRESSED : 0);
 	w->sum.entries++;
 	w->sum.payload_bytes += len;
 	return true;
@@ -456,6 +460,12 @@ des_writer_add_verified(des_writer *w, const char *name, size_t name_len,
 						const unsigned char expected_blake2b[DES_BLAKE2B_BYTES], des_error *err)
 {
 	return add_entry(w, name, name_len, data, len, meta, meta_len, false, expected_blake2b, err);
+}
+
+void
+des_writer_last_entry(const des_writer *w, des_writer_entry *entry)
+{
+	*entry = w->last;
 }
 
 void

@@ -32,6 +32,11 @@ CREATE TABLE des.blobs (
     container_id bigint NOT NULL,
     entry        text NOT NULL,
     size         bigint NOT NULL CHECK (size >= 0),
+    -- where the entry's bytes are in the archive, as its index says, so a
+    -- blob can be located without reading the archive's index
+    data_offset  bigint NOT NULL CHECK (data_offset >= 0),
+    stored_size  bigint NOT NULL CHECK (stored_size >= 0),
+    flags        int NOT NULL DEFAULT 0 CHECK (flags >= 0),
     refcount     bigint NOT NULL DEFAULT 0 CHECK (refcount >= 0),
     created_at   timestamptz NOT NULL DEFAULT now()
 );

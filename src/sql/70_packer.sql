@@ -269,10 +269,13 @@ $$;
 -- A container with no entries is dropped. Raises if the lease was lost or
 -- if an entry is not a marked object of this (day, shard) with that hash.
 -- Entries are given by object id, in archive order (the packer read them by
--- id; adoption maps the stored names to ids first).
+-- id; adoption maps the stored names to ids first), each with its hash and
+-- where the archive's index puts its bytes (offset, stored size, flags).
 CREATE FUNCTION des.commit_container(container_id bigint, lease_token bigint,
                                      archive_size bigint, archive_etag text,
-                                     ids bigint[], hashes bytea[], linked bigint[],
+                                     ids bigint[], hashes bytea[],
+                                     offsets bigint[], stored_sizes bigint[], entry_flags int[],
+                                     linked bigint[],
                                      failed bigint[], errors text[],
                                      max_attempts int, retry_base interval,
                                      OUT packed int, OUT deduplicated int, OUT dead int)
@@ -286,8 +289,11 @@ DECLARE
     flipped_n int;
     missing int;
 BEGIN
-    IF cardinality(ids) IS DISTINCT FROM cardinality(hashes) THEN
-        RAISE EXCEPTION 'ids and hashes must have the same length' USING ERRCODE = 'invalid_parameter_value';
+    IF cardinality(ids) IS DISTINCT FROM cardinality(hashes) OR cardinality(ids) IS DISTINCT FROM cardinality(offsets)
+       OR cardinality(ids) IS DISTINCT FROM cardinality(stored_sizes)
+       OR cardinality(ids) IS DISTINCT FROM cardinality(entry_flags) THEN
+        RAISE EXCEPTION 'ids, hashes, offsets, stored_sizes and entry_flags must have the same length'
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- the lease row first, then the container row: the order the write transaction takes them in
     SELECT ct.day, ct.shard INTO c FROM des.containers ct WHERE ct.id = container_id;
@@ -309,9 +315,8 @@ BEGIN
 
     -- The written objects: HOT updates of des.objects, out of the pack queue,
     -- into des.blobs. Whether each one was a marked object of this (day,
-    -- shard) with the hash the archive records is counted afterwards (once
-    -- per id: an id given twice is a mismatch too); a mismatch raises, which
-    -- undoes all of it. The blobs are new (the packer
+    -- shard) with the hash the archive records is counted afterwards; a
+    -- mismatch raises, which undoes all of it. The blobs are new (the packer
     -- linked every hash it found in des.blobs instead of writing it), so a
     -- plain INSERT records them. Only a concurrent packer can have committed
     -- the same bytes since: then the statement is run again with ON CONFLICT
@@ -319,8 +324,15 @@ BEGIN
     -- exception block costs one subtransaction per container; ON CONFLICT
     -- would cost an extra index probe per blob.
     IF n_entries > 0 THEN
+        IF (SELECT count(DISTINCT i) FROM unnest(ids) AS i) <> n_entries THEN
+            RAISE EXCEPTION 'container "%" does not match the catalog', c.location
+                USING ERRCODE = 'data_corrupted', DETAIL = 'An object is given twice, or without an id.';
+        END IF;
         BEGIN
-            WITH flipped AS (
+            WITH written AS (
+                SELECT * FROM unnest(ids, hashes, offsets, stored_sizes, entry_flags)
+                           AS w(id, hash, data_offset, stored_size, flags)
+            ), flipped AS (
                 UPDATE des.objects o
                    SET state = 'packed', staged = NULL, updated_at = now()
                  WHERE o.id = ANY (ids) AND o.state = 'marked' AND o.day = c.day AND o.shard = c.shard
@@ -328,13 +340,16 @@ BEGIN
             ), unqueued AS (
                 DELETE FROM des.pack_queue q WHERE q.day = c.day AND q.shard = c.shard AND q.object_id = ANY (ids)
             ), stored AS (
-                INSERT INTO des.blobs (hash, container_id, entry, size, refcount)
-                SELECT f.hash, c.id, f.name, f.size, 1 FROM flipped f
+                INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
+                SELECT f.hash, c.id, f.name, f.size, w.data_offset, w.stored_size, w.flags, 1
+                  FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash
             )
-            SELECT count(DISTINCT f.id) INTO flipped_n
-              FROM flipped f JOIN unnest(ids, hashes) AS w(id, hash) ON w.id = f.id AND w.hash = f.hash;
+            SELECT count(*) INTO flipped_n FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash;
         EXCEPTION WHEN unique_violation THEN
-            WITH flipped AS (
+            WITH written AS (
+                SELECT * FROM unnest(ids, hashes, offsets, stored_sizes, entry_flags)
+                           AS w(id, hash, data_offset, stored_size, flags)
+            ), flipped AS (
                 UPDATE des.objects o
                    SET state = 'packed', staged = NULL, updated_at = now()
                  WHERE o.id = ANY (ids) AND o.state = 'marked' AND o.day = c.day AND o.shard = c.shard
@@ -342,12 +357,12 @@ BEGIN
             ), unqueued AS (
                 DELETE FROM des.pack_queue q WHERE q.day = c.day AND q.shard = c.shard AND q.object_id = ANY (ids)
             ), stored AS (
-                INSERT INTO des.blobs AS b (hash, container_id, entry, size, refcount)
-                SELECT f.hash, c.id, f.name, f.size, 1 FROM flipped f
+                INSERT INTO des.blobs AS b (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
+                SELECT f.hash, c.id, f.name, f.size, w.data_offset, w.stored_size, w.flags, 1
+                  FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash
                 ON CONFLICT (hash) DO UPDATE SET refcount = b.refcount + 1
             )
-            SELECT count(DISTINCT f.id) INTO flipped_n
-              FROM flipped f JOIN unnest(ids, hashes) AS w(id, hash) ON w.id = f.id AND w.hash = f.hash;
+            SELECT count(*) INTO flipped_n FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash;
         END;
         IF flipped_n <> n_entries THEN
             RAISE EXCEPTION 'container "%" does not match the catalog', c.location
@@ -402,7 +417,7 @@ BEGIN
     UPDATE des.shard_leases l SET holder = NULL, expires_at = NULL
      WHERE l.day = c.day AND l.shard = c.shard;
 END $$;
-COMMENT ON FUNCTION des.commit_container(bigint, bigint, bigint, text, bigint[], bytea[], bigint[], bigint[], text[], int, interval) IS
+COMMENT ON FUNCTION des.commit_container(bigint, bigint, bigint, text, bigint[], bytea[], bigint[], bigint[], int[], bigint[], bigint[], text[], int, interval) IS
   'the packer''s commit: container, blobs and objects in one transaction, under the lease';
 
 -- An open container whose upload is on its way (S3: written to a spool file).

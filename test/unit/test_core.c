@@ -319,6 +319,58 @@ test_stored_blake2b(void)
 	des_local_source_close(&src);
 }
 
+/* des_writer_last_entry reports what the reader finds in the index */
+static void
+test_last_entry(void)
+{
+	des_writer_options o;
+	des_error	err;
+	des_sink	sink;
+	des_writer *w = NULL;
+	des_source	src;
+	des_reader *r;
+	des_writer_entry got[3],
+				zero;
+	char		path[512];
+	unsigned char zeros[1000] = {0};
+	unsigned char big[200];
+	const char *names[3] = {"z", "e", "p"};
+
+	memset(big, 'b', sizeof(big));
+	des_writer_options_init(&o);
+	o.lz4 = true;
+	o.external_threshold = 100;
+	snprintf(path, sizeof(path), "%s/rt/last.des", tmpdir);
+	CHECK(des_local_sink_open(path, &sink, &err) && des_writer_open(&sink, &o, &w, &err), "open: %s", err.message);
+	des_writer_last_entry(w, &zero);
+	CHECK(zero.data_offset == 0 && zero.length == 0 && zero.flags == 0, "zeros before the first entry");
+	CHECK(des_writer_add(w, "z", 1, zeros, 50, NULL, 0, false, &err), "add z: %s", err.message);
+	des_writer_last_entry(w, &got[0]);
+	CHECK(des_writer_add(w, "e", 1, big, sizeof(big), NULL, 0, false, &err), "add e: %s", err.message);
+	des_writer_last_entry(w, &got[1]);
+	CHECK(!des_writer_add(w, "e", 1, "x", 1, NULL, 0, false, &err), "duplicate refused");
+	CHECK(des_writer_add(w, "p", 1, "plain", 5, NULL, 0, false, &err), "add p: %s", err.message);
+	des_writer_last_entry(w, &got[2]);
+	CHECK(des_writer_finish(w, NULL, &err), "finish: %s", err.message);
+	des_local_sink_free(&sink);
+	CHECK(got[0].flags == DES_FLAG_COMPRESSED && got[1].flags == DES_FLAG_EXTERNAL && got[2].flags == 0,
+		  "flags: compressed, external, plain");
+	CHECK(open_path(path, &src, &r, &err), "open last.des: %s", err.message);
+	if (unit_failed)
+		return;
+	for (int i = 0; i < 3; i++)
+	{
+		const des_entry *e = des_reader_entry(r, (uint64_t) des_reader_find(r, names[i], 1));
+
+		CHECK(e->data_offset == got[i].data_offset && e->data_length == got[i].length && e->flags == got[i].flags,
+			  "entry %s: writer said (%llu, %llu, %u), the index has (%llu, %llu, %u)", names[i],
+			  (unsigned long long) got[i].data_offset, (unsigned long long) got[i].length, got[i].flags,
+			  (unsigned long long) e->data_offset, (unsigned long long) e->data_length, e->flags);
+	}
+	des_reader_close(r);
+	des_local_source_close(&src);
+}
+
 static void
 test_roundtrip(void)
 {
@@ -843,6 +895,7 @@ main(int argc, char **argv)
 	test_names();
 	test_blake2b();
 	test_roundtrip();
+	test_last_entry();
 	test_stored_blake2b();
 	test_resolve();
 	test_fixtures(fixdir);
