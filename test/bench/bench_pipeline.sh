@@ -170,8 +170,8 @@ e2e_once() {	# e2e_once <label> <objects> <bytes per object>: sets t_insert t_pu
 	q -c "UPDATE des.objects SET state = 'marked', hash = des.blake2b(staged),
 	             day = (created_at AT TIME ZONE 'UTC')::date, updated_at = now()" \
 	  -c "UPDATE des.objects SET state = 'packed', staged = NULL, updated_at = now()" \
-	  -c "INSERT INTO des.blobs (hash, container_id, entry, size, refcount)
-	      SELECT o.hash, c.id, o.name, o.size, 1 FROM des.objects o, des.containers c"
+	  -c "INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
+	      SELECT o.hash, c.id, o.name, o.size, 32, o.size, 0, 1 FROM des.objects o, des.containers c"
 	t_floor=$(elapsed "$t0")
 	[ "$(q -c "SELECT count(*) FROM des.blobs")" = "$n" ] || { echo "floor: not every blob recorded" >&2; exit 1; }
 	echo "$label: INSERT into a heap $t_insert s; des.put $t_put s; marked+packed into $containers containers in $t_pack s; the catalog's floor $t_floor s" >&2
