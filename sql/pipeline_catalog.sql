@@ -121,6 +121,50 @@ TRUNCATE des.objects CASCADE;
 SELECT (SELECT count(*) FROM des.fetch_queue) + (SELECT count(*) FROM des.mark_queue)
        + (SELECT count(*) FROM des.pack_queue) AS queue_rows_left;
 
+-- many objects in one statement: (name, id) in the order given, a NULL name
+-- generated, every one staged and queued; all or nothing on any error
+SELECT name = 'many/' || (row_number() OVER ())::text OR name = id::text AS named_in_order, id > 0 AS has_id
+  FROM des.put_many(ARRAY['many/1', 'many/2', NULL, 'many/4'],
+                    ARRAY['\x01', '\x02', '\x03', '\x04']::bytea[],
+                    ARRAY['{"k": 1}', '{}', '{}', '{"size": 1}']::jsonb[]);
+SELECT o.name ~ '^(many/[0-9]|[0-9]+)$' AS name, o.state, o.staged, o.meta, m.object_id IS NOT NULL AS queued
+  FROM des.objects o LEFT JOIN des.mark_queue m ON m.object_id = o.id ORDER BY o.id;
+SELECT count(*) AS default_metas FROM des.put_many(ARRAY['many/5', 'many/6'], ARRAY['\x05', '\x06']::bytea[]);
+SELECT count(*) AS none FROM des.put_many('{}', '{}');
+SELECT try($$SELECT des.put_many(ARRAY['a', 'b'], ARRAY['\x01']::bytea[])$$);
+SELECT try($$SELECT des.put_many(ARRAY['a', 'b'], ARRAY['\x01', '\x02']::bytea[], ARRAY['{}']::jsonb[])$$);
+SELECT try($$SELECT des.put_many(ARRAY['a', 'b'], ARRAY['\x01', NULL]::bytea[])$$);
+SELECT try($$SELECT des.put_many(ARRAY['a', ''], ARRAY['\x01', '\x02']::bytea[])$$);
+SELECT try($$SELECT des.put_many(ARRAY['a', 'b'], ARRAY['\x01', '\x02']::bytea[], ARRAY['{}', '{"blake2b": 1}']::jsonb[])$$);
+SELECT try($$SELECT des.put_many(ARRAY['a', 'b'], ARRAY['\x01', '\x02']::bytea[], ARRAY['{}', '{"size": 2}']::jsonb[])$$);
+SELECT try($$SELECT des.put_many(ARRAY['a', 'b'], ARRAY['\x01', '\x02']::bytea[], ARRAY['{}', NULL]::jsonb[])$$);
+SELECT try($$SELECT des.put_many(ARRAY['a', 'a'], ARRAY['\x01', '\x02']::bytea[])$$);
+SELECT try($$SELECT des.put_many(ARRAY['a', 'many/2'], ARRAY['\x01', '\x02']::bytea[])$$);
+-- (the details name the element, or the key)
+CREATE FUNCTION pg_temp.try_detail(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE d text;
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN SQLSTATE || ': ' || d;
+END $$;
+SELECT pg_temp.try_detail($$SELECT des.put_many(ARRAY['a', 'b'], ARRAY['\x01', '\x02']::bytea[], ARRAY['{}', '{"size": 2}']::jsonb[])$$);
+SELECT pg_temp.try_detail($$SELECT des.put_many(ARRAY['a', NULL], ARRAY['\x01', '\x02']::bytea[], ARRAY['{}', '[]']::jsonb[])$$);
+SELECT pg_temp.try_detail($$SELECT des.put_many(ARRAY['a', 'b'], ARRAY['\x01', NULL]::bytea[])$$);
+SELECT pg_temp.try_detail($$SELECT des.put_many(ARRAY['a', 'a'], ARRAY['\x01', '\x02']::bytea[])$$);
+SELECT count(*) AS objects_after_failed_batches, (SELECT count(*) FROM des.mark_queue) AS queued
+  FROM des.objects;
+-- an INSERT by hand of many rows is queued too (one trigger call per statement)
+INSERT INTO des.objects (name, shard, size, staged, source_url)
+SELECT 'hand/' || i, des.shard_of('hand/' || i), CASE WHEN i % 2 = 0 THEN 1 END,
+       CASE WHEN i % 2 = 0 THEN '\x09'::bytea END, CASE WHEN i % 2 = 1 THEN 'file:///x/' || i END
+  FROM generate_series(1, 10) i;
+SELECT (SELECT count(*) FROM des.mark_queue m JOIN des.objects o ON o.id = m.object_id WHERE o.name LIKE 'hand/%') AS marked_queue,
+       (SELECT count(*) FROM des.fetch_queue f JOIN des.objects o ON o.id = f.object_id WHERE o.name LIKE 'hand/%') AS fetch_queue;
+TRUNCATE des.objects CASCADE;
+
 -- blobs refer to containers (a foreign key checked per statement), and
 -- committed containers stay
 SELECT try($$INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size) VALUES (des.blake2b('\x01'), -1, 'e', 1, 32, 1)$$);

@@ -185,7 +185,9 @@ CREATE TRIGGER objects_leave_queues_on_truncate AFTER TRUNCATE ON des.objects
     FOR EACH STATEMENT EXECUTE FUNCTION des.objects_leave_queues();
 
 -- Every new pending object gets its queue row from a trigger, whatever
--- inserted it (des.put, des.put_url, a source claim, or an INSERT by hand).
+-- inserted it (des.put, des.put_many, des.put_url, a source claim, COPY or an
+-- INSERT by hand): once per statement, over the rows it inserted, so a bulk
+-- insert queues its rows with two statements rather than one per row.
 CREATE FUNCTION des.objects_enqueue()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -193,18 +195,18 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NEW.state = 'pending' THEN
-        IF NEW.staged IS NOT NULL THEN
-            INSERT INTO des.mark_queue (object_id, shard, created_at)
-            VALUES (NEW.id, coalesce(NEW.shard, des.shard_of(NEW.name)), NEW.created_at);
-        ELSIF NEW.source_url IS NOT NULL THEN
-            INSERT INTO des.fetch_queue (object_id, created_at) VALUES (NEW.id, NEW.created_at);
-        END IF;
-    END IF;
+    INSERT INTO des.mark_queue (object_id, shard, created_at)
+    SELECT n.id, coalesce(n.shard, des.shard_of(n.name)), n.created_at
+      FROM new_objects n
+     WHERE n.state = 'pending' AND n.staged IS NOT NULL;
+    INSERT INTO des.fetch_queue (object_id, created_at)
+    SELECT n.id, n.created_at
+      FROM new_objects n
+     WHERE n.state = 'pending' AND n.staged IS NULL AND n.source_url IS NOT NULL;
     RETURN NULL;
 END $$;
 CREATE TRIGGER objects_enqueue AFTER INSERT ON des.objects
-    FOR EACH ROW EXECUTE FUNCTION des.objects_enqueue();
+    REFERENCING NEW TABLE AS new_objects FOR EACH STATEMENT EXECUTE FUNCTION des.objects_enqueue();
 
 -- Put pending objects that have no queue row into the queue of their next
 -- step (mark when their bytes are staged, fetch when registered by URL):
@@ -262,6 +264,55 @@ COMMENT ON TABLE des.dead_letters IS 'objects that failed des.max_attempts times
 -- ---- ingest and read ----
 
 -- the one insert behind des.put and des.put_url (it needs no more rights than INSERT on des.objects)
+-- The rules for a new object's name and meta, in one place for every ingest
+-- function: raises invalid_parameter_value saying what is wrong (detail, if
+-- given, says which object). Callers run it only for objects that
+-- des.object_needs_check flags, so the common case costs one expression.
+CREATE FUNCTION des.check_object(name text, meta jsonb, data_size bigint, detail text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF meta IS NULL OR jsonb_typeof(meta) <> 'object' THEN
+        RAISE EXCEPTION 'object meta must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = coalesce(detail, '');
+    END IF;
+    IF name = '' THEN
+        RAISE EXCEPTION 'object name must not be empty' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = coalesce(detail, ''), HINT = 'Pass NULL to get a generated name.';
+    END IF;
+    -- the archive format owns these keys of an entry's meta
+    IF meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key'] THEN
+        RAISE EXCEPTION 'object meta must not use the keys blake2b, compression, is_external or external_key'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = coalesce(detail, ''),
+                  HINT = 'The archive writer sets them for every entry.';
+    END IF;
+    -- archives store "size" in each entry's meta and readers trust it
+    IF meta ? 'size' AND (jsonb_typeof(meta -> 'size') <> 'number' OR (meta ->> 'size') !~ '^[0-9]+$') THEN
+        RAISE EXCEPTION 'object meta "size" must be a whole number of bytes' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = coalesce(detail, '');
+    END IF;
+    IF data_size IS NOT NULL AND meta ? 'size' AND meta -> 'size' <> to_jsonb(data_size) THEN
+        RAISE EXCEPTION 'object meta "size" is %, but the data has % bytes', meta -> 'size', data_size
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = coalesce(detail, ''),
+                  HINT = 'Leave "size" out of meta; archives record every entry''s size themselves.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION des.check_object(text, jsonb, bigint, text) IS
+  'raise if a new object''s name or meta breaks the rules of the archive format';
+
+-- Whether des.check_object could object: true for anything out of the
+-- ordinary (an empty name, meta that is not an object or uses a key the
+-- format owns or "size"). Plain SQL, so callers' queries inline it.
+CREATE FUNCTION des.object_needs_check(name text, meta jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(name = '', false) OR meta IS NULL OR jsonb_typeof(meta) <> 'object'
+           OR meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key', 'size']
+$$;
+
 CREATE FUNCTION des.insert_object(name text, meta jsonb, staged bytea, source_url text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -270,27 +321,8 @@ AS $$
 DECLARE
     new_id bigint;
 BEGIN
-    IF meta IS NULL OR jsonb_typeof(meta) <> 'object' THEN
-        RAISE EXCEPTION 'object meta must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF name = '' THEN
-        RAISE EXCEPTION 'object name must not be empty' USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Pass NULL to get a generated name.';
-    END IF;
-    -- the archive format owns these keys of an entry's meta
-    IF meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key'] THEN
-        RAISE EXCEPTION 'object meta must not use the keys blake2b, compression, is_external or external_key'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The archive writer sets them for every entry.';
-    END IF;
-    -- archives store "size" in each entry's meta and readers trust it
-    IF meta ? 'size' AND (jsonb_typeof(meta -> 'size') <> 'number' OR (meta ->> 'size') !~ '^[0-9]+$') THEN
-        RAISE EXCEPTION 'object meta "size" must be a whole number of bytes' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF staged IS NOT NULL AND meta ? 'size' AND meta -> 'size' <> to_jsonb(length(staged)) THEN
-        RAISE EXCEPTION 'object meta "size" is %, but the data has % bytes', meta -> 'size', length(staged)
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Leave "size" out of meta; archives record every entry''s size themselves.';
+    IF des.object_needs_check(name, meta) IS NOT FALSE THEN
+        PERFORM des.check_object(name, meta, length(staged));
     END IF;
     new_id := des.next_id();
     name := coalesce(name, new_id::text);
@@ -320,6 +352,62 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION des.put(text, bytea, jsonb) IS
   'stage an object; returns its id (a NULL name takes the id, in decimal, as its name)';
+
+-- Many objects in one statement: one INSERT for all of them (a des.put call
+-- costs a statement of its own per object). All or nothing. The arrays are
+-- unnested in select lists (ProjectSet), which stream their elements: in
+-- FROM (a function scan) every row, payload included, would first be copied
+-- into a tuplestore.
+CREATE FUNCTION des.put_many(names text[], data bytea[], metas jsonb[] DEFAULT NULL)
+RETURNS TABLE (name text, id bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n int := coalesce(cardinality(names), 0);
+    ids bigint[];
+    bad record;
+    bad_i int;
+    key_detail text;
+BEGIN
+    IF coalesce(cardinality(data), 0) <> n OR (metas IS NOT NULL AND cardinality(metas) <> n) THEN
+        RAISE EXCEPTION 'names, data and metas must have the same length' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    metas := coalesce(metas, array_fill('{}'::jsonb, ARRAY[n]));
+    -- (each statement that reads data copies the array: only two do)
+    bad_i := array_position(data, NULL);
+    IF bad_i IS NOT NULL THEN
+        RAISE EXCEPTION 'object data must not be NULL' USING ERRCODE = 'null_value_not_allowed',
+            DETAIL = format('Element %s of data is NULL.', bad_i);
+    END IF;
+    FOR bad IN
+        SELECT x.name, x.meta, x.i
+          FROM (SELECT unnest(names) AS name, unnest(metas) AS meta, generate_series(1, n) AS i) x
+         WHERE des.object_needs_check(x.name, x.meta) IS NOT FALSE
+    LOOP
+        PERFORM des.check_object(bad.name, bad.meta, octet_length(data[bad.i]),
+                                 format('Element %s, named %s.', bad.i, coalesce(quote_literal(bad.name), 'NULL')));
+    END LOOP;
+    -- ids first, in the order given (a NULL name becomes its object's id)
+    ids := ARRAY(SELECT des.next_id() FROM generate_series(1, n));
+    BEGIN
+        INSERT INTO des.objects (id, name, shard, size, meta, staged)
+        SELECT x.id, coalesce(x.name, x.id::text), des.shard_of(coalesce(x.name, x.id::text)),
+               length(x.bytes), x.meta, x.bytes
+          FROM (SELECT unnest(ids) AS id, unnest(names) AS name, unnest(data) AS bytes, unnest(metas) AS meta) x;
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS key_detail = PG_EXCEPTION_DETAIL;
+        RAISE EXCEPTION 'an object of this batch has a name that is taken' USING ERRCODE = 'unique_violation',
+            DETAIL = key_detail,
+            HINT = 'Object names are unique, also within a batch; choose others, or pass NULL names to get generated ones.';
+    END;
+    RETURN QUERY SELECT coalesce(x.name, x.id::text), x.id FROM unnest(names, ids) AS x(name, id);
+END $$;
+COMMENT ON FUNCTION des.put_many(text[], bytea[], jsonb[]) IS
+  'stage many objects in one statement, all or nothing; returns (name, id) in the order given';
 
 CREATE FUNCTION des.put_url(name text, url text, meta jsonb DEFAULT '{}')
 RETURNS bigint

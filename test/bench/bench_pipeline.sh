@@ -13,7 +13,9 @@
 #      Payloads are random (incompressible), so TOAST compression does not
 #      flatter the baseline. Beside it, the floor of the catalog: the same
 #      per-object writes (marked, packed, blob) as three set-based statements
-#      in one session, to tell the pipeline's overhead from the catalog's.
+#      in one session, to tell the pipeline's overhead from the catalog's;
+#      and the ingest itself (des.put per object, des.put_many in batches of
+#      1,000) against the same INSERT, as information.
 #
 # Needs the extension installed (make && make install).
 # stdout: "ROW" lines (run.sh formats them); stderr: progress.
@@ -154,8 +156,10 @@ e2e_once() {	# e2e_once <label> <objects> <bytes per object>: sets t_insert t_pu
 	wait_for "SELECT NOT EXISTS (SELECT FROM des.mark_queue) AND NOT EXISTS (SELECT FROM des.pack_queue)"
 	t_pack=$(elapsed "$t0")
 	[ "$(q -c "SELECT count(*) FROM des.objects WHERE state <> 'packed'")" = 0 ] || { echo "not all packed" >&2; exit 1; }
-	q -c "ALTER SYSTEM SET des.container_max_age = '1h'" -c "ALTER SYSTEM SET des.packer_naptime = '1h'" \
-	  -c 'SELECT pg_reload_conf()' >/dev/null
+	# the workers rest again: the floor and the ingest below are measured alone
+	q -c "ALTER SYSTEM SET des.marker_min_age = '1h'" -c "ALTER SYSTEM SET des.container_max_age = '1h'" \
+	  -c "ALTER SYSTEM SET des.packer_naptime = '1h'" -c 'SELECT pg_reload_conf()' >/dev/null
+	sleep 0.3
 	[ "$(q -c "SELECT count(*) FROM des.get_many(ARRAY(SELECT name FROM src ORDER BY random() LIMIT 200)) g
 	           JOIN src USING (name) WHERE g.data = src.data")" = 200 ] || { echo "read-back check failed" >&2; exit 1; }
 	containers=$(q -c "SELECT count(*) FROM des.containers WHERE state = 'committed'")
@@ -177,22 +181,34 @@ e2e_once() {	# e2e_once <label> <objects> <bytes per object>: sets t_insert t_pu
 	      SELECT o.hash, c.id, o.name, o.size, 32, o.size, 0, 1 FROM des.objects o, des.containers c"
 	t_floor=$(elapsed "$t0")
 	[ "$(q -c "SELECT count(*) FROM des.blobs")" = "$n" ] || { echo "floor: not every blob recorded" >&2; exit 1; }
-	echo "$label: INSERT into a heap $t_insert s; des.put $t_put s; marked+packed into $containers containers in $t_pack s; the catalog's floor $t_floor s" >&2
+
+	# ingest in batches: des.put_many of 1,000 objects at a time
+	q -c 'TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters' -c 'CHECKPOINT'
+	t0=$(now)
+	q -c "SELECT count(*) FROM (SELECT array_agg(name) AS names, array_agg(data) AS datas
+	                              FROM (SELECT name, data, (row_number() OVER ()) / 1000 AS batch FROM src) x
+	                             GROUP BY batch) g,
+	                           LATERAL des.put_many(g.names, g.datas)" >/dev/null
+	t_put_many=$(elapsed "$t0")
+	[ "$(q -c "SELECT count(*) FROM des.mark_queue")" = "$n" ] || { echo "put_many: not every object queued" >&2; exit 1; }
+	echo "$label: INSERT into a heap $t_insert s; des.put $t_put s; des.put_many $t_put_many s; marked+packed into $containers containers in $t_pack s; the catalog's floor $t_floor s" >&2
 }
 
 e2e() {	# e2e <label> <objects> <bytes per object>: the best of E2E_REPS runs of each
 	local label=$1 n=$2 size=$3 i
-	local t_insert t_put t_pack t_floor containers best_insert='' best_put='' best_pack='' best_floor=''
+	local t_insert t_put t_put_many t_pack t_floor containers
+	local best_insert='' best_put='' best_put_many='' best_pack='' best_floor=''
 	for i in $(seq 1 "$E2E_REPS"); do
 		e2e_once "$label" "$n" "$size"
 		best_insert=$(minimum "$t_insert" "$best_insert")
 		best_put=$(minimum "$t_put" "$best_put")
+		best_put_many=$(minimum "$t_put_many" "$best_put_many")
 		best_pack=$(minimum "$t_pack" "$best_pack")
 		best_floor=$(minimum "$t_floor" "$best_floor")
 	done
 	local mb r met=no
 	mb=$(awk -v n="$n" -v s="$size" -v t="$best_pack" 'BEGIN { printf "%.0f", n * s / 1048576 / t }')
-	echo "$label, best of $E2E_REPS: INSERT $best_insert s; des.put $best_put s; marked+packed $best_pack s ($(rate "$n" "$best_pack") objects/s, $mb MB/s); floor $best_floor s" >&2
+	echo "$label, best of $E2E_REPS: INSERT $best_insert s; des.put $best_put s; des.put_many $best_put_many s; marked+packed $best_pack s ($(rate "$n" "$best_pack") objects/s, $mb MB/s); floor $best_floor s" >&2
 	r=$(ratio "$best_pack" "$best_insert")
 	awk -v r="$r" 'BEGIN { exit !(r <= 2) }' && met=yes
 	printf 'ROW\t7 end to end %s: backlog packed (s) vs INSERT (s); %s objects/s, %s MB/s\t%.2f\t%.2f\t%s\t<= 2x INSERT time\t%s\n' \
@@ -201,6 +217,10 @@ e2e() {	# e2e <label> <objects> <bytes per object>: the best of E2E_REPS runs of
 		"$label" "$best_floor" "$best_insert" "$(ratio "$best_floor" "$best_insert")"
 	printf 'ROW\t7 pipeline %s: backlog packed (s) vs the floor of its catalog (s)\t%.2f\t%.2f\t%s\t(info: overhead of queues, claims, containers)\t-\n' \
 		"$label" "$best_pack" "$best_floor" "$(ratio "$best_pack" "$best_floor")"
+	printf 'ROW\t7 ingest %s: des.put, one call per object (s) vs INSERT (s)\t%.2f\t%.2f\t%s\t(info)\t-\n' \
+		"$label" "$best_put" "$best_insert" "$(ratio "$best_put" "$best_insert")"
+	printf 'ROW\t7 ingest %s: des.put_many, batches of 1,000 (s) vs INSERT (s)\t%.2f\t%.2f\t%s\t(info)\t-\n' \
+		"$label" "$best_put_many" "$best_insert" "$(ratio "$best_put_many" "$best_insert")"
 }
 e2e "$E2E_SMALL x 1 KiB" "$E2E_SMALL" 1024
 e2e "$E2E_LARGE x 64 KiB" "$E2E_LARGE" 65536
