@@ -288,6 +288,25 @@ DECLARE
     n_entries int := coalesce(cardinality(ids), 0);
     flipped_n int;
     missing int;
+    -- the written objects: flipped to packed, out of the pack queue, into
+    -- des.blobs (%s: what to do about a hash that is there already)
+    record_written constant text := $q$
+        WITH written AS (
+            SELECT * FROM unnest($1, $2, $3, $4, $5) AS w(id, hash, data_offset, stored_size, flags)
+        ), flipped AS (
+            UPDATE des.objects o
+               SET state = 'packed', staged = NULL, updated_at = now()
+             WHERE o.id = ANY ($1) AND o.state = 'marked' AND o.day = $6 AND o.shard = $7
+            RETURNING o.id, o.name, o.hash, o.size
+        ), unqueued AS (
+            DELETE FROM des.pack_queue q WHERE q.day = $6 AND q.shard = $7 AND q.object_id = ANY ($1)
+        ), stored AS (
+            INSERT INTO des.blobs AS b (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
+            SELECT f.hash, $8, f.name, f.size, w.data_offset, w.stored_size, w.flags, 1
+              FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash
+            %s
+        )
+        SELECT count(*) FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash$q$;
 BEGIN
     IF cardinality(ids) IS DISTINCT FROM cardinality(hashes) OR cardinality(ids) IS DISTINCT FROM cardinality(offsets)
        OR cardinality(ids) IS DISTINCT FROM cardinality(stored_sizes)
@@ -322,47 +341,19 @@ BEGIN
     -- the same bytes since: then the statement is run again with ON CONFLICT
     -- (this copy stays unused, the existing blob gains the reference). The
     -- exception block costs one subtransaction per container; ON CONFLICT
-    -- would cost an extra index probe per blob.
+    -- would cost an extra index probe per blob. (The statement is planned
+    -- at each call, as the = ANY probes need.)
     IF n_entries > 0 THEN
         IF (SELECT count(DISTINCT i) FROM unnest(ids) AS i) <> n_entries THEN
             RAISE EXCEPTION 'container "%" does not match the catalog', c.location
                 USING ERRCODE = 'data_corrupted', DETAIL = 'An object is given twice, or without an id.';
         END IF;
         BEGIN
-            WITH written AS (
-                SELECT * FROM unnest(ids, hashes, offsets, stored_sizes, entry_flags)
-                           AS w(id, hash, data_offset, stored_size, flags)
-            ), flipped AS (
-                UPDATE des.objects o
-                   SET state = 'packed', staged = NULL, updated_at = now()
-                 WHERE o.id = ANY (ids) AND o.state = 'marked' AND o.day = c.day AND o.shard = c.shard
-                RETURNING o.id, o.name, o.hash, o.size
-            ), unqueued AS (
-                DELETE FROM des.pack_queue q WHERE q.day = c.day AND q.shard = c.shard AND q.object_id = ANY (ids)
-            ), stored AS (
-                INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
-                SELECT f.hash, c.id, f.name, f.size, w.data_offset, w.stored_size, w.flags, 1
-                  FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash
-            )
-            SELECT count(*) INTO flipped_n FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash;
+            EXECUTE format(record_written, '') INTO flipped_n
+              USING ids, hashes, offsets, stored_sizes, entry_flags, c.day, c.shard, c.id;
         EXCEPTION WHEN unique_violation THEN
-            WITH written AS (
-                SELECT * FROM unnest(ids, hashes, offsets, stored_sizes, entry_flags)
-                           AS w(id, hash, data_offset, stored_size, flags)
-            ), flipped AS (
-                UPDATE des.objects o
-                   SET state = 'packed', staged = NULL, updated_at = now()
-                 WHERE o.id = ANY (ids) AND o.state = 'marked' AND o.day = c.day AND o.shard = c.shard
-                RETURNING o.id, o.name, o.hash, o.size
-            ), unqueued AS (
-                DELETE FROM des.pack_queue q WHERE q.day = c.day AND q.shard = c.shard AND q.object_id = ANY (ids)
-            ), stored AS (
-                INSERT INTO des.blobs AS b (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
-                SELECT f.hash, c.id, f.name, f.size, w.data_offset, w.stored_size, w.flags, 1
-                  FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash
-                ON CONFLICT (hash) DO UPDATE SET refcount = b.refcount + 1
-            )
-            SELECT count(*) INTO flipped_n FROM flipped f JOIN written w ON w.id = f.id AND w.hash = f.hash;
+            EXECUTE format(record_written, 'ON CONFLICT (hash) DO UPDATE SET refcount = b.refcount + 1') INTO flipped_n
+              USING ids, hashes, offsets, stored_sizes, entry_flags, c.day, c.shard, c.id;
         END;
         IF flipped_n <> n_entries THEN
             RAISE EXCEPTION 'container "%" does not match the catalog', c.location

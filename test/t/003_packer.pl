@@ -8,6 +8,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgDesChecks;
 use File::Spec;
 
 my $node = PostgreSQL::Test::Cluster->new('packer');
@@ -72,12 +75,7 @@ sub check_all
 		 WHERE c.state <> 'committed'
 		    OR EXISTS (SELECT FROM des.archive_verify(c.location) v WHERE NOT v.ok)}),
 		'0', "$what: every container is committed and verifies");
-	is($node->safe_psql('postgres', q{
-		SELECT (SELECT count(*) FROM des.blobs)
-		     = (SELECT count(*) FROM des.containers c CROSS JOIN LATERAL des.archive_list(c.location) l
-		          JOIN des.blobs b ON b.container_id = c.id AND b.entry = l.name
-		         WHERE l.data_offset = b.data_offset AND l.flags = b.flags AND (b.flags <> 0 OR l.size = b.stored_size))}),
-		't', "$what: every blob records its entry's offset, stored size and flags as the archive's index has them");
+	blobs_match_archives($node, $what);
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0',
 		"$what: no orphan in storage");
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM des.shard_leases WHERE holder IS NOT NULL}),

@@ -7,6 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgDesChecks;
 
 if (system('curl -sf -o /dev/null http://127.0.0.1:59001/__control/stats') != 0)
 {
@@ -65,12 +68,7 @@ sub check_all
 	is($node->safe_psql('postgres', q{
 		SELECT (SELECT count(*) FROM des.objects) = (SELECT sum(refcount) FROM des.blobs)}),
 		't', "$what: each object referenced once");
-	is($node->safe_psql('postgres', q{
-		SELECT (SELECT count(*) FROM des.blobs)
-		     = (SELECT count(*) FROM des.containers c CROSS JOIN LATERAL des.archive_list(c.location) l
-		          JOIN des.blobs b ON b.container_id = c.id AND b.entry = l.name
-		         WHERE l.data_offset = b.data_offset AND l.flags = b.flags AND (b.flags <> 0 OR l.size = b.stored_size))}),
-		't', "$what: every blob records its entry's offset, stored size and flags as the archive's index has them");
+	blobs_match_archives($node, $what);
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0', "$what: no orphan key in the bucket");
 	is($node->safe_psql('postgres',
 		q{SELECT count(*) FROM pg_ls_dir(current_setting('data_directory') || '/pg_des_spool') f}),
