@@ -17,7 +17,7 @@ BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o 
 	src/backend/s3_storage.o src/backend/storage_list.o src/backend/index_cache.o \
 	src/backend/names.o src/backend/worker_common.o src/backend/worker_marker.o \
 	src/backend/worker_packer.o src/backend/sources.o src/backend/fdw_archives.o \
-	src/backend/fdw_plan.o src/backend/fdw_scan.o src/backend/fdw_catalog.o
+	src/backend/fdw_plan.o src/backend/fdw_scan.o src/backend/fdw_catalog.o src/backend/blob_read.o
 OBJS = $(CORE_OBJS) $(BACKEND_OBJS)
 
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))

@@ -72,6 +72,24 @@ UPDATE des.objects
 SELECT des.get('cam1/0001.jpg') AS packed_bytes, des.get('cam1/0002.jpg') AS packed_bytes_2;
 SELECT state, location = :'dir' || '/container1.des' AS in_container, entry = encode(hash, 'hex') AS entry_is_hash
 FROM des.stat('cam1/0001.jpg');
+-- des.get reads a plain local blob at its recorded place (des.read_blob),
+-- accepting only bytes with the blob's hash; others go through the index
+SELECT des.read_blob(c.location, b.data_offset, b.stored_size, b.flags, b.hash) AS read_at_offset
+  FROM des.blobs b JOIN des.containers c ON c.id = b.container_id WHERE b.hash = des.blake2b('\x010203');
+UPDATE des.blobs SET data_offset = data_offset + 1 WHERE hash = des.blake2b('\x010203');
+SELECT try($$SELECT des.get('cam1/0001.jpg')$$) AS wrong_offset;
+UPDATE des.blobs SET data_offset = 1000000 WHERE hash = des.blake2b('\x010203');
+SELECT regexp_replace(try($$SELECT des.get('cam1/0001.jpg')$$), '".*"', '"..."') AS past_the_end;
+UPDATE des.blobs SET data_offset = 0 WHERE hash = des.blake2b('\x010203');
+SELECT regexp_replace(try($$SELECT des.get('cam1/0001.jpg')$$), '".*"', '"..."') AS bad_offset;
+-- an LZ4 (or external) blob is read through the archive's index
+UPDATE des.blobs SET flags = 2 WHERE hash = des.blake2b('\x010203');
+SELECT des.read_blob(c.location, b.data_offset, b.stored_size, b.flags, b.hash) IS NULL AS not_read_directly,
+       des.get('cam1/0001.jpg') AS through_the_index
+  FROM des.blobs b JOIN des.containers c ON c.id = b.container_id WHERE b.hash = des.blake2b('\x010203');
+UPDATE des.blobs b SET flags = l.flags, data_offset = l.data_offset
+  FROM des.archive_list(:'dir' || '/container1.des') l WHERE l.name = b.entry AND b.hash = des.blake2b('\x010203');
+SELECT des.get('cam1/0001.jpg') AS restored;
 -- get_many mixes staged and packed objects; a second name with the same content shares the blob
 SELECT des.put('copy-of-0001', '\x010203'::bytea) > 0 AS staged_copy;
 SELECT CASE WHEN name = :'generated' THEN '(generated)' ELSE name END AS name, data

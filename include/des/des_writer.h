@@ -73,7 +73,7 @@ extern bool des_writer_add(des_writer *w, const char *name, size_t name_len,
 						   bool force_external, des_error *err);
 
 /*
- * As des_writer_add (never external), for a payload whose BLAKE2b-256 the
+ * As des_writer_add (not forced external), for a payload whose BLAKE2b-256 the
  * caller already knows: it is added only if it has that hash; otherwise
  * DES_E_HASH_MISMATCH and nothing of it is stored (the writer stays usable).
  * The hash is computed once either way.

@@ -21,6 +21,7 @@
  */
 #include "pg_des.h"
 
+#include <blake2.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -49,6 +50,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "des/des_format.h"
 #include "des/des_local.h"
 #include "des/des_writer.h"
 #include "s3_storage.h"
@@ -365,6 +367,17 @@ release_lease(PackerStep *st)
 
 /* ---- commit (inside the caller's transaction) ---- */
 
+/* An object that cannot go into this container: recorded at the commit. */
+static void
+push_failure(PackerStep *st, int64 id, const char *message)
+{
+	DesVecPush(&st->failed, Int64GetDatum(id));
+	DesVecPush(&st->errors, CStringGetTextDatum(message));
+}
+
+static const char changed_since_marking[] =
+	"its staged bytes no longer have the BLAKE2b-256 recorded when it was marked (changed since)";
+
 /* Where an entry's bytes are in the archive: recorded with its blob. */
 static void
 push_entry_location(PackerStep *st, uint64 data_offset, uint64 length, uint32 flags)
@@ -447,8 +460,8 @@ open_stored_reader(PackerStep *st, const des_source *src, bool remote)
 
 /*
  * The entries of the stored archive (local: opened here; S3: already open),
- * as the objects of those names (an unknown name gives a NULL id, which the
- * commit counts as a mismatch).
+ * as the objects of those names; false if one of the names is no object's
+ * (then the archive is written again).
  */
 static bool
 read_stored_entries(PackerStep *st, bool s3)
@@ -680,19 +693,31 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			check_shutdown("a container");
 			MemoryContextReset(row_cxt);
 			MemoryContextSwitchTo(row_cxt);
+			data = DatumGetByteaPP(SPI_getbinval(tup, td, 5, &isnull));
+			if (VARSIZE_ANY_EXHDR(hash) != DES_BLAKE2B_BYTES)	/* (a CHECK constraint forbids it) */
+				elog(ERROR, "object " INT64_FORMAT " has a hash of %zu bytes", id, VARSIZE_ANY_EXHDR(hash));
 			dup_here = false;
 			if (!in_blobs)
 				(void) hash_search(seen, VARDATA_ANY(hash), HASH_ENTER, &dup_here);
 			if (in_blobs || dup_here)
 			{
-				/* its bytes are stored already: link, do not write again */
+				unsigned char digest[DES_BLAKE2B_BYTES];
+
+				/*
+				 * Its bytes are stored already: link, do not write again. But
+				 * only bytes that still have the hash they were marked with
+				 * are those bytes (see below).
+				 */
+				blake2b(digest, VARDATA_ANY(data), NULL, DES_BLAKE2B_BYTES, VARSIZE_ANY_EXHDR(data), 0);
 				MemoryContextSwitchTo(step_cxt);
-				DesVecPush(&st->linked, Int64GetDatum(id));
+				if (memcmp(digest, VARDATA_ANY(hash), DES_BLAKE2B_BYTES) == 0)
+					DesVecPush(&st->linked, Int64GetDatum(id));
+				else
+					push_failure(st, id, changed_since_marking);
 				continue;
 			}
 			name = DatumGetTextPP(SPI_getbinval(tup, td, 2, &isnull));
 			meta = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
-			data = DatumGetByteaPP(SPI_getbinval(tup, td, 5, &isnull));
 			uname = DesTextToUtf8(name, &uname_len);
 			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
 
@@ -703,25 +728,16 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			 * send the object back to be marked again. (The writer hashes
 			 * the payload anyway, for the entry's meta.)
 			 */
-			if (VARSIZE_ANY_EXHDR(hash) != 32)
-				des_fail(&err, DES_E_HASH_MISMATCH, "bad hash length");
-			else if (des_writer_add_verified(st->writer, uname, uname_len, VARDATA_ANY(data),
-											 VARSIZE_ANY_EXHDR(data), meta, strlen(meta),
-											 (const unsigned char *) VARDATA_ANY(hash), &err))
-				err.code = DES_OK;
-			if (err.code != DES_OK)
+			if (!des_writer_add_verified(st->writer, uname, uname_len, VARDATA_ANY(data),
+										 VARSIZE_ANY_EXHDR(data), meta, strlen(meta),
+										 (const unsigned char *) VARDATA_ANY(hash), &err))
 			{
 				if (!writer_error_is_per_object(&err))
 					DesReportError(&err, st->location);
-				if (err.code == DES_E_HASH_MISMATCH)
-					snprintf(err.message, sizeof(err.message),
-							 "its staged bytes no longer have the BLAKE2b-256 recorded when it was marked "
-							 "(changed since)");
 				/* this object cannot be archived: it fails alone, the rest goes on */
 				(void) hash_search(seen, VARDATA_ANY(hash), HASH_REMOVE, NULL);
 				MemoryContextSwitchTo(step_cxt);
-				DesVecPush(&st->failed, Int64GetDatum(id));
-				DesVecPush(&st->errors, CStringGetTextDatum(err.message));
+				push_failure(st, id, err.code == DES_E_HASH_MISMATCH ? changed_since_marking : err.message);
 				continue;
 			}
 			bytes += VARSIZE_ANY_EXHDR(data);

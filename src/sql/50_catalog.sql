@@ -186,8 +186,9 @@ CREATE TRIGGER objects_leave_queues_on_truncate AFTER TRUNCATE ON des.objects
 
 -- Every new pending object gets its queue row from a trigger, whatever
 -- inserted it (des.put, des.put_many, des.put_url, a source claim, COPY or an
--- INSERT by hand): once per statement, over the rows it inserted, so a bulk
--- insert queues its rows with two statements rather than one per row.
+-- INSERT by hand). A row trigger, not a statement trigger over a transition
+-- table: that table would hold a copy of every inserted row, staged bytes
+-- included (before TOAST), spilling large payloads to temporary files.
 CREATE FUNCTION des.objects_enqueue()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -195,18 +196,18 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    INSERT INTO des.mark_queue (object_id, shard, created_at)
-    SELECT n.id, coalesce(n.shard, des.shard_of(n.name)), n.created_at
-      FROM new_objects n
-     WHERE n.state = 'pending' AND n.staged IS NOT NULL;
-    INSERT INTO des.fetch_queue (object_id, created_at)
-    SELECT n.id, n.created_at
-      FROM new_objects n
-     WHERE n.state = 'pending' AND n.staged IS NULL AND n.source_url IS NOT NULL;
+    IF NEW.state = 'pending' THEN
+        IF NEW.staged IS NOT NULL THEN
+            INSERT INTO des.mark_queue (object_id, shard, created_at)
+            VALUES (NEW.id, coalesce(NEW.shard, des.shard_of(NEW.name)), NEW.created_at);
+        ELSIF NEW.source_url IS NOT NULL THEN
+            INSERT INTO des.fetch_queue (object_id, created_at) VALUES (NEW.id, NEW.created_at);
+        END IF;
+    END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER objects_enqueue AFTER INSERT ON des.objects
-    REFERENCING NEW TABLE AS new_objects FOR EACH STATEMENT EXECUTE FUNCTION des.objects_enqueue();
+    FOR EACH ROW EXECUTE FUNCTION des.objects_enqueue();
 
 -- Put pending objects that have no queue row into the queue of their next
 -- step (mark when their bytes are staged, fetch when registered by URL):
@@ -273,30 +274,37 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    problem text;
+    hint text;
 BEGIN
     IF meta IS NULL OR jsonb_typeof(meta) <> 'object' THEN
-        RAISE EXCEPTION 'object meta must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = coalesce(detail, '');
-    END IF;
-    IF name = '' THEN
-        RAISE EXCEPTION 'object name must not be empty' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = coalesce(detail, ''), HINT = 'Pass NULL to get a generated name.';
-    END IF;
+        problem := 'object meta must be a JSON object';
+    ELSIF name = '' THEN
+        problem := 'object name must not be empty';
+        hint := 'Pass NULL to get a generated name.';
     -- the archive format owns these keys of an entry's meta
-    IF meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key'] THEN
-        RAISE EXCEPTION 'object meta must not use the keys blake2b, compression, is_external or external_key'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = coalesce(detail, ''),
-                  HINT = 'The archive writer sets them for every entry.';
-    END IF;
+    ELSIF meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key'] THEN
+        problem := 'object meta must not use the keys blake2b, compression, is_external or external_key';
+        hint := 'The archive writer sets them for every entry.';
     -- archives store "size" in each entry's meta and readers trust it
-    IF meta ? 'size' AND (jsonb_typeof(meta -> 'size') <> 'number' OR (meta ->> 'size') !~ '^[0-9]+$') THEN
-        RAISE EXCEPTION 'object meta "size" must be a whole number of bytes' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = coalesce(detail, '');
+    ELSIF meta ? 'size' AND (jsonb_typeof(meta -> 'size') <> 'number' OR (meta ->> 'size') !~ '^[0-9]+$') THEN
+        problem := 'object meta "size" must be a whole number of bytes';
+    ELSIF data_size IS NOT NULL AND meta ? 'size' AND meta -> 'size' <> to_jsonb(data_size) THEN
+        problem := format('object meta "size" is %s, but the data has %s bytes', meta -> 'size', data_size);
+        hint := 'Leave "size" out of meta; archives record every entry''s size themselves.';
+    ELSE
+        RETURN;
     END IF;
-    IF data_size IS NOT NULL AND meta ? 'size' AND meta -> 'size' <> to_jsonb(data_size) THEN
-        RAISE EXCEPTION 'object meta "size" is %, but the data has % bytes', meta -> 'size', data_size
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = coalesce(detail, ''),
-                  HINT = 'Leave "size" out of meta; archives record every entry''s size themselves.';
+    -- (RAISE options cannot be NULL, and an empty one would still be shown)
+    IF detail IS NULL AND hint IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem, ERRCODE = 'invalid_parameter_value';
+    ELSIF detail IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem, ERRCODE = 'invalid_parameter_value', HINT = hint;
+    ELSIF hint IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem, ERRCODE = 'invalid_parameter_value', DETAIL = detail;
+    ELSE
+        RAISE EXCEPTION USING MESSAGE = problem, ERRCODE = 'invalid_parameter_value', DETAIL = detail, HINT = hint;
     END IF;
 END $$;
 COMMENT ON FUNCTION des.check_object(text, jsonb, bigint, text) IS
@@ -357,7 +365,8 @@ COMMENT ON FUNCTION des.put(text, bytea, jsonb) IS
 -- costs a statement of its own per object). All or nothing. The arrays are
 -- unnested in select lists (ProjectSet), which stream their elements: in
 -- FROM (a function scan) every row, payload included, would first be copied
--- into a tuplestore.
+-- into a tuplestore. (Elements are counted from 1 whatever the arrays' lower
+-- bounds, as unnest does.)
 CREATE FUNCTION des.put_many(names text[], data bytea[], metas jsonb[] DEFAULT NULL)
 RETURNS TABLE (name text, id bigint)
 LANGUAGE plpgsql VOLATILE
@@ -369,6 +378,7 @@ DECLARE
     bad record;
     bad_i int;
     key_detail text;
+    violated text;
 BEGIN
     IF coalesce(cardinality(data), 0) <> n OR (metas IS NOT NULL AND cardinality(metas) <> n) THEN
         RAISE EXCEPTION 'names, data and metas must have the same length' USING ERRCODE = 'invalid_parameter_value';
@@ -388,7 +398,7 @@ BEGIN
           FROM (SELECT unnest(names) AS name, unnest(metas) AS meta, generate_series(1, n) AS i) x
          WHERE des.object_needs_check(x.name, x.meta) IS NOT FALSE
     LOOP
-        PERFORM des.check_object(bad.name, bad.meta, octet_length(data[bad.i]),
+        PERFORM des.check_object(bad.name, bad.meta, octet_length(data[array_lower(data, 1) + bad.i - 1]),
                                  format('Element %s, named %s.', bad.i, coalesce(quote_literal(bad.name), 'NULL')));
     END LOOP;
     -- ids first, in the order given (a NULL name becomes its object's id)
@@ -399,7 +409,10 @@ BEGIN
                length(x.bytes), x.meta, x.bytes
           FROM (SELECT unnest(ids) AS id, unnest(names) AS name, unnest(data) AS bytes, unnest(metas) AS meta) x;
     EXCEPTION WHEN unique_violation THEN
-        GET STACKED DIAGNOSTICS key_detail = PG_EXCEPTION_DETAIL;
+        GET STACKED DIAGNOSTICS key_detail = PG_EXCEPTION_DETAIL, violated = CONSTRAINT_NAME;
+        IF violated IS DISTINCT FROM 'objects_name_key' THEN
+            RAISE;
+        END IF;
         RAISE EXCEPTION 'an object of this batch has a name that is taken' USING ERRCODE = 'unique_violation',
             DETAIL = key_detail,
             HINT = 'Object names are unique, also within a batch; choose others, or pass NULL names to get generated ones.';
@@ -456,6 +469,16 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION des.stat(text) IS 'state, size, hash and (once packed) container location of an object';
 
+-- A blob's bytes from where des.blobs says they are in a local archive: one
+-- read, no index, checked against the hash. NULL for blobs it does not read
+-- this way (S3, LZ4, external): des.get then reads through the index.
+CREATE FUNCTION des.read_blob(location text, data_offset bigint, stored_size bigint, flags int, hash bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'des_read_blob'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.read_blob(text, bigint, bigint, int, bytea) IS
+  'the bytes of a blob stored plainly in a local archive, read at its recorded offset and checked against its hash; NULL otherwise';
+
 CREATE FUNCTION des.get(name text)
 RETURNS bytea
 LANGUAGE plpgsql STABLE
@@ -464,7 +487,7 @@ AS $$
 DECLARE
     o record;
 BEGIN
-    SELECT ob.state, ob.staged, ob.source_url, c.location, b.entry
+    SELECT ob.state, ob.staged, ob.source_url, c.location, b.entry, b.data_offset, b.stored_size, b.flags, b.hash
       INTO o
       FROM des.objects ob
       LEFT JOIN des.blobs b ON ob.state = 'packed' AND b.hash = ob.hash
@@ -476,7 +499,9 @@ BEGIN
     IF o.staged IS NOT NULL THEN
         RETURN o.staged;
     ELSIF o.location IS NOT NULL THEN
-        RETURN des.archive_read(o.location, o.entry);
+        -- straight from the blob's place (local, plain), else through the archive's index
+        RETURN coalesce(des.read_blob(o.location, o.data_offset, o.stored_size, o.flags, o.hash),
+                        des.archive_read(o.location, o.entry));
     ELSIF o.state = 'dead' THEN
         RAISE EXCEPTION 'object "%" is in the dead-letter table', get.name
             USING ERRCODE = 'object_not_in_prerequisite_state',

@@ -344,9 +344,11 @@ BEGIN
     -- would cost an extra index probe per blob. (The statement is planned
     -- at each call, as the = ANY probes need.)
     IF n_entries > 0 THEN
-        IF (SELECT count(DISTINCT i) FROM unnest(ids) AS i) <> n_entries THEN
+        IF (SELECT count(DISTINCT i) FROM unnest(ids) AS i) <> n_entries
+           OR (SELECT count(DISTINCT h) FROM unnest(hashes) AS h) <> n_entries THEN
             RAISE EXCEPTION 'container "%" does not match the catalog', c.location
-                USING ERRCODE = 'data_corrupted', DETAIL = 'An object is given twice, or without an id.';
+                USING ERRCODE = 'data_corrupted',
+                      DETAIL = 'An object or a hash is given twice, or without a value: a container holds each blob once.';
         END IF;
         BEGIN
             EXECUTE format(record_written, '') INTO flipped_n

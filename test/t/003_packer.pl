@@ -162,14 +162,17 @@ $node->safe_psql('postgres', q{DELETE FROM des.objects WHERE name = 'url/badsize
 # (that hash would become the key of a blob holding other bytes, and later
 # objects with the old bytes would be deduplicated against it)
 $node->safe_psql('postgres', "ALTER SYSTEM SET des.container_max_age = '1h'; SELECT pg_reload_conf()");
-$node->safe_psql('postgres', q{SELECT des.put('edit/1', convert_to('bytes as put', 'UTF8'))});
-ok($node->poll_query_until('postgres', "SELECT state = 'marked' FROM des.objects WHERE name = 'edit/1'"),
-	'an object is marked and waits for its container');
+# (edit/2 starts as a copy of a/1, packed already: it would be linked to a/1's blob)
 $node->safe_psql('postgres', q{
-	UPDATE des.objects SET staged = convert_to(rpad('edit/1:', 40, 'abcdefgh'), 'UTF8') WHERE name = 'edit/1'});
+	SELECT des.put('edit/1', convert_to('bytes as put', 'UTF8'));
+	SELECT des.put('edit/2', convert_to(rpad('a/1:', 200, 'abcdefgh'), 'UTF8'))});
+ok($node->poll_query_until('postgres', "SELECT count(*) = 2 FROM des.objects WHERE name LIKE 'edit/%' AND state = 'marked'"),
+	'objects are marked and wait for their container');
+$node->safe_psql('postgres', q{
+	UPDATE des.objects SET staged = convert_to(rpad(name || ':', 40, 'abcdefgh'), 'UTF8') WHERE name LIKE 'edit/%'});
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET des.container_max_age; SELECT pg_reload_conf()');
-ok($node->poll_query_until('postgres', "SELECT state = 'packed' FROM des.objects WHERE name = 'edit/1'"),
-	'its bytes are changed by hand; it is packed all the same');
+ok($node->poll_query_until('postgres', "SELECT count(*) = 2 FROM des.objects WHERE name LIKE 'edit/%' AND state = 'packed'"),
+	'their bytes are changed by hand; they are packed all the same');
 is($node->safe_psql('postgres', q{
 	SELECT o.attempts || ' ' || (o.last_error ~ 'no longer have the BLAKE2b-256 recorded when it was marked')
 	       || ' ' || (o.hash = des.blake2b(convert_to(rpad('edit/1:', 40, 'abcdefgh'), 'UTF8')))
@@ -178,6 +181,14 @@ is($node->safe_psql('postgres', q{
 	  FROM des.objects o WHERE o.name = 'edit/1'}),
 	'1 true true edit/1:abcdefghabcdefghabcdefghabcdefgha 0',
 	'after one failed attempt (the bytes no longer had their hash) it was marked again: blob and hash are the new bytes');
+is($node->safe_psql('postgres', q{
+	SELECT o.attempts || ' ' || (o.last_error ~ 'no longer have the BLAKE2b-256')
+	       || ' ' || (o.hash = des.blake2b(convert_to(rpad('edit/2:', 40, 'abcdefgh'), 'UTF8')))
+	       || ' ' || convert_from(des.get('edit/2'), 'UTF8')
+	       || ' ' || (des.get('a/1') = convert_to(rpad('a/1:', 200, 'abcdefgh'), 'UTF8'))
+	  FROM des.objects o WHERE o.name = 'edit/2'}),
+	'1 true true edit/2:abcdefghabcdefghabcdefghabcdefgha true',
+	'one that would have been linked to an existing blob is not linked to bytes it no longer has');
 
 # ---- a table of the application's registered as a source ----
 $node->safe_psql('postgres', q{
