@@ -15,7 +15,9 @@
 #      per-object writes (marked, packed, blob) as three set-based statements
 #      in one session, to tell the pipeline's overhead from the catalog's;
 #      and the ingest itself (des.put per object, des.put_many in batches of
-#      1,000) against the same INSERT, as information.
+#      1,000) against the same INSERT, and reads of 2,000 random packed
+#      objects by des.get against the same through their archives' indexes,
+#      as information.
 #
 # Needs the extension installed (make && make install).
 # stdout: "ROW" lines (run.sh formats them); stderr: progress.
@@ -164,6 +166,20 @@ e2e_once() {	# e2e_once <label> <objects> <bytes per object>: sets t_insert t_pu
 	           JOIN src USING (name) WHERE g.data = src.data")" = 200 ] || { echo "read-back check failed" >&2; exit 1; }
 	containers=$(q -c "SELECT count(*) FROM des.containers WHERE state = 'committed'")
 
+	# reads of packed objects: des.get (a plain local blob is read at its
+	# recorded offset) against the same blobs read by name through their
+	# archives' indexes (des.archive_read, default reader cache)
+	q -c "CREATE TABLE IF NOT EXISTS picked AS SELECT name FROM src ORDER BY random() LIMIT 2000" >/dev/null
+	t0=$(now)
+	[ "$(q -c "SELECT sum(length(des.get(p.name))) = count(*) * $size FROM picked p")" = t ] || { echo "des.get: wrong bytes" >&2; exit 1; }
+	t_get=$(elapsed "$t0")
+	t0=$(now)
+	[ "$(q -c "SELECT sum(length(des.archive_read(c.location, b.entry))) = count(*) * $size
+	             FROM picked p JOIN des.objects o ON o.name = p.name JOIN des.blobs b ON b.hash = o.hash
+	             JOIN des.containers c ON c.id = b.container_id")" = t ] || { echo "archive_read: wrong bytes" >&2; exit 1; }
+	t_index_read=$(elapsed "$t0")
+	q -c "DROP TABLE picked"
+
 	# The floor of this catalog: the writes every object needs at the least
 	# (marked: hash and day; packed: staged bytes freed; its blob recorded),
 	# as three set-based statements in one session: no queues, no claims,
@@ -191,18 +207,20 @@ e2e_once() {	# e2e_once <label> <objects> <bytes per object>: sets t_insert t_pu
 	                           LATERAL des.put_many(g.names, g.datas)" >/dev/null
 	t_put_many=$(elapsed "$t0")
 	[ "$(q -c "SELECT count(*) FROM des.mark_queue")" = "$n" ] || { echo "put_many: not every object queued" >&2; exit 1; }
-	echo "$label: INSERT into a heap $t_insert s; des.put $t_put s; des.put_many $t_put_many s; marked+packed into $containers containers in $t_pack s; the catalog's floor $t_floor s" >&2
+	echo "$label: INSERT into a heap $t_insert s; des.put $t_put s; des.put_many $t_put_many s; marked+packed into $containers containers in $t_pack s; the catalog's floor $t_floor s; 2,000 des.get $t_get s, through the indexes $t_index_read s" >&2
 }
 
 e2e() {	# e2e <label> <objects> <bytes per object>: the best of E2E_REPS runs of each
 	local label=$1 n=$2 size=$3 i
-	local t_insert t_put t_put_many t_pack t_floor containers
-	local best_insert='' best_put='' best_put_many='' best_pack='' best_floor=''
+	local t_insert t_put t_put_many t_pack t_floor t_get t_index_read containers
+	local best_insert='' best_put='' best_put_many='' best_pack='' best_floor='' best_get='' best_index_read=''
 	for i in $(seq 1 "$E2E_REPS"); do
 		e2e_once "$label" "$n" "$size"
 		best_insert=$(minimum "$t_insert" "$best_insert")
 		best_put=$(minimum "$t_put" "$best_put")
 		best_put_many=$(minimum "$t_put_many" "$best_put_many")
+		best_get=$(minimum "$t_get" "$best_get")
+		best_index_read=$(minimum "$t_index_read" "$best_index_read")
 		best_pack=$(minimum "$t_pack" "$best_pack")
 		best_floor=$(minimum "$t_floor" "$best_floor")
 	done
@@ -221,6 +239,9 @@ e2e() {	# e2e <label> <objects> <bytes per object>: the best of E2E_REPS runs of
 		"$label" "$best_put" "$best_insert" "$(ratio "$best_put" "$best_insert")"
 	printf 'ROW\t7 ingest %s: des.put_many, batches of 1,000 (s) vs INSERT (s)\t%.2f\t%.2f\t%s\t(info)\t-\n' \
 		"$label" "$best_put_many" "$best_insert" "$(ratio "$best_put_many" "$best_insert")"
+	printf 'ROW\t7 reads %s: des.get of 2,000 random packed objects, or all if fewer (ms) vs the same through their archives'"'"' indexes (ms)\t%.1f\t%.1f\t%s\t(info: %s containers)\t-\n' \
+		"$label" "$(awk -v t="$best_get" 'BEGIN { print t * 1000 }')" "$(awk -v t="$best_index_read" 'BEGIN { print t * 1000 }')" \
+		"$(ratio "$best_get" "$best_index_read")" "$containers"
 }
 e2e "$E2E_SMALL x 1 KiB" "$E2E_SMALL" 1024
 e2e "$E2E_LARGE x 64 KiB" "$E2E_LARGE" 65536
