@@ -75,6 +75,14 @@ SELECT des.claim_sources_rows(100) AS nothing_more;
 -- a row whose name is already an object stays pending: never flipped without its bytes
 UPDATE "My App"."Uploads" SET state = 'pending', arrived = now() - interval '1 hour' WHERE "File" = 'up/3';
 SELECT des.claim_sources_rows(100) AS again, (SELECT count(*) FROM des.objects) AS objects;
+-- two pending rows with the same new name in one claim: the first becomes the
+-- object and is flipped; the other stays pending (not flipped without its bytes)
+INSERT INTO "My App"."Uploads" ("File", body, state, arrived)
+VALUES ('up/twice', '\x0101', 'pending', now() - interval '1 hour'),
+       ('up/twice', '\x0202', 'pending', now() - interval '1 hour');
+SELECT des.claim_sources_rows(100) AS claimed_one_of_two;
+SELECT u.body, u.state, o.staged FROM "My App"."Uploads" u LEFT JOIN des.objects o ON o.name = u."File" AND o.staged = u.body
+ WHERE u."File" = 'up/twice' ORDER BY u.id;
 SELECT des.mark_batch(100) AS marked;
 
 -- a broken source records its error; the others go on

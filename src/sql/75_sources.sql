@@ -174,12 +174,17 @@ BEGIN
              SELECT des.next_id(), c.name, des.shard_of(c.name), length(c.data),
                     CASE WHEN jsonb_typeof(c.meta) = ''object'' THEN c.meta ELSE ''{}'' END, c.data, c.url
                FROM claimed c
+              ORDER BY c.row_id
              ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
              RETURNING id, name
          ), flipped AS (
-             -- only rows whose object was inserted
+             -- only rows whose object was inserted: of two rows of the batch
+             -- with the same name, the first (inserted first, above); the
+             -- other stays pending, as a row whose name is taken does
              UPDATE %5$s t SET %6$I = $2
-              WHERE t.ctid = ANY (ARRAY(SELECT c.row_id FROM claimed c JOIN objects o ON o.name = c.name))
+              WHERE t.ctid = ANY (ARRAY(SELECT DISTINCT ON (c.name) c.row_id
+                                          FROM claimed c JOIN objects o ON o.name = c.name
+                                         ORDER BY c.name, c.row_id))
              RETURNING 1
          )
          SELECT count(*) FROM flipped',
