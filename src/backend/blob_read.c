@@ -1,10 +1,11 @@
 /*
  * blob_read.c - des.read_blob: a blob's bytes read straight from its place
- * in a local archive, as des.blobs records it (offset, stored size, flags),
- * without opening the archive's index. The bytes are accepted only if they
- * have the blob's BLAKE2b-256, so a wrong offset can never return other
- * bytes. Blobs that are not stored plainly in a local file (S3, LZ4,
- * external) return NULL: the caller reads them through the archive's index.
+ * in its archive, as des.blobs records it (offset, stored size, flags),
+ * without the archive's index: one pread of a local file, or one ranged GET
+ * on S3. The bytes are accepted only if they have the blob's BLAKE2b-256,
+ * so a wrong offset can never return other bytes. Blobs that are not stored
+ * plainly (LZ4, external) return NULL: the caller reads them through the
+ * archive's index.
  */
 #include "pg_des.h"
 
@@ -14,42 +15,22 @@
 #include <unistd.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "des/des_format.h"
+#include "s3_storage.h"
 
-PG_FUNCTION_INFO_V1(des_read_blob);
-
-Datum
-des_read_blob(PG_FUNCTION_ARGS)
+/* The bytes from a local archive (a transient file is closed at abort: nothing leaks). */
+static void
+read_local(const DesLocation *loc, const char *location, int64 offset, int64 length, char *p)
 {
-	char	   *location = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int64		offset = PG_GETARG_INT64(1);
-	int64		length = PG_GETARG_INT64(2);
-	int32		flags = PG_GETARG_INT32(3);
-	bytea	   *hash = PG_GETARG_BYTEA_PP(4);
-	DesLocation *loc = DesParseLocation(location);
-	unsigned char digest[DES_BLAKE2B_BYTES];
 	struct stat st;
-	bytea	   *result;
-	char	   *p;
 	int64		done = 0;
 	int			fd;
 
-	DesCheckReadAccess(loc);
-	if (loc->kind != DES_LOCATION_LOCAL || flags != 0)
-		PG_RETURN_NULL();
-	if (offset < DES_HEADER_SIZE || length < 0 || length > (int64) (MaxAllocSize - VARHDRSZ) ||
-		VARSIZE_ANY_EXHDR(hash) != DES_BLAKE2B_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid blob location in \"%s\": offset " INT64_FORMAT ", length " INT64_FORMAT,
-						location, offset, length),
-				 errdetail("The offset is past the archive header, the length at most 1 GB, the hash 32 bytes.")));
-
-	/* a transient file is closed at transaction abort, so an error leaks nothing */
 	fd = OpenTransientFile(loc->path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
 		ereport(ERROR,
@@ -65,9 +46,6 @@ des_read_blob(PG_FUNCTION_ARGS)
 				 errmsg("blob at offset " INT64_FORMAT " (" INT64_FORMAT " bytes) is past the end of archive \"%s\"",
 						offset, length, location),
 				 errdetail("The archive has %lld bytes.", (long long) st.st_size)));
-	result = palloc(VARHDRSZ + length);
-	SET_VARSIZE(result, VARHDRSZ + length);
-	p = VARDATA(result);
 	while (done < length)
 	{
 		ssize_t		n = pg_pread(fd, p + done, length - done, offset + done);
@@ -82,6 +60,59 @@ des_read_blob(PG_FUNCTION_ARGS)
 		done += n;
 	}
 	CloseTransientFile(fd);
+}
+
+/* The bytes from an S3 archive: one ranged GET (the server's USAGE and user mapping are checked). */
+static void
+read_s3(const DesLocation *loc, const char *location, int64 offset, int64 length, char *p)
+{
+	DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
+	des_error	err;
+
+	DesS3Init();
+	if (length == 0)
+		return;
+	if (!DesS3ReadRange(ep, loc->bucket, loc->key, location, (uint64) offset, (uint64) length,
+						(unsigned char *) p, &err))
+	{
+		CHECK_FOR_INTERRUPTS();	/* an interrupted transfer: the interrupt, not an I/O error */
+		DesReportError(&err, location);
+	}
+}
+
+PG_FUNCTION_INFO_V1(des_read_blob);
+
+Datum
+des_read_blob(PG_FUNCTION_ARGS)
+{
+	char	   *location = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int64		offset = PG_GETARG_INT64(1);
+	int64		length = PG_GETARG_INT64(2);
+	int32		flags = PG_GETARG_INT32(3);
+	bytea	   *hash = PG_GETARG_BYTEA_PP(4);
+	DesLocation *loc = DesParseLocation(location);
+	unsigned char digest[DES_BLAKE2B_BYTES];
+	bytea	   *result;
+	char	   *p;
+
+	DesCheckReadAccess(loc);
+	if (flags != 0)
+		PG_RETURN_NULL();
+	if (offset < DES_HEADER_SIZE || length < 0 || length > (int64) (MaxAllocSize - VARHDRSZ) ||
+		VARSIZE_ANY_EXHDR(hash) != DES_BLAKE2B_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid blob location in \"%s\": offset " INT64_FORMAT ", length " INT64_FORMAT,
+						location, offset, length),
+				 errdetail("The offset is past the archive header, the length at most 1 GB, the hash 32 bytes.")));
+
+	result = palloc(VARHDRSZ + length);
+	SET_VARSIZE(result, VARHDRSZ + length);
+	p = VARDATA(result);
+	if (loc->kind == DES_LOCATION_S3)
+		read_s3(loc, location, offset, length, p);
+	else
+		read_local(loc, location, offset, length, p);
 
 	blake2b(digest, p, NULL, DES_BLAKE2B_BYTES, length, 0);
 	if (memcmp(digest, VARDATA_ANY(hash), DES_BLAKE2B_BYTES) != 0)

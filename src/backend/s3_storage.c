@@ -38,6 +38,41 @@ s3_read_at(void *ctx, uint64_t off, void *buf, size_t len, des_error *err)
  * Read n ranges of o, in parallel. Never throws (the reader source above is
  * called from the PostgreSQL-free core): failures are left in err.
  */
+/*
+ * Read [offset, offset + len) of an object with one ranged GET, without
+ * opening it first (no tail read, no ETag guard: the caller checks what it
+ * got, e.g. against a hash). len > 0; buf holds len bytes.
+ */
+bool
+DesS3ReadRange(const DesS3Endpoint *ep, const char *bucket, const char *key, const char *location,
+			   uint64 offset, uint64 len, unsigned char *buf, des_error *err)
+{
+	DesS3Transfer t;
+	char		range[64];
+	bool		ok = true;
+
+	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long) offset,
+			 (unsigned long long) (offset + len - 1));
+	DesS3TransferInit(&t, DES_S3_GET_RANGE, "GET", bucket, key);
+	t.headers[t.nheaders++] = (des_kv) {"Range", range};
+	t.into = buf;
+	t.into_cap = len;
+	(void) DesS3Perform(ep, &t, 1, 1);
+	if (t.status == 416)
+		ok = des_fail(err, DES_E_CORRUPT, "the range at offset %llu (%llu bytes) is past the end of the object",
+					  (unsigned long long) offset, (unsigned long long) len);
+	else if (!DesS3Ok(&t))
+	{
+		DesS3FillError(&t, "ranged GET", location, err);
+		ok = false;
+	}
+	else if (t.received != len)
+		ok = des_fail(err, DES_E_CORRUPT, "S3 returned %zu bytes for a range of %llu of \"%s\"",
+					  t.received, (unsigned long long) len, location);
+	DesS3TransferFree(&t);
+	return ok;
+}
+
 bool
 DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 				 unsigned char **bufs, int n, des_error *err)

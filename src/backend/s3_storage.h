@@ -42,6 +42,10 @@ extern const des_external_resolver *DesS3Resolver(des_external_resolver *r, DesS
 extern bool DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 							 unsigned char **bufs, int n, des_error *err);
 
+/* One ranged GET of an object that is not opened (no ETag guard). */
+extern bool DesS3ReadRange(const DesS3Endpoint *ep, const char *bucket, const char *key, const char *location,
+						   uint64 offset, uint64 len, unsigned char *buf, des_error *err);
+
 typedef struct DesS3Sink DesS3Sink;
 
 extern bool DesS3SinkOpen(const DesS3Endpoint *ep, const char *bucket, const char *key,

@@ -469,15 +469,16 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION des.stat(text) IS 'state, size, hash and (once packed) container location of an object';
 
--- A blob's bytes from where des.blobs says they are in a local archive: one
--- read, no index, checked against the hash. NULL for blobs it does not read
--- this way (S3, LZ4, external): des.get then reads through the index.
+-- A blob's bytes from where des.blobs says they are in its archive: one read
+-- (local) or one ranged GET (S3), no index, checked against the hash. NULL
+-- for blobs it does not read this way (LZ4, external): des.get then reads
+-- through the index.
 CREATE FUNCTION des.read_blob(location text, data_offset bigint, stored_size bigint, flags int, hash bytea)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'des_read_blob'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.read_blob(text, bigint, bigint, int, bytea) IS
-  'the bytes of a blob stored plainly in a local archive, read at its recorded offset and checked against its hash; NULL otherwise';
+  'the bytes of a blob stored plainly in an archive, read at its recorded offset and checked against its hash; NULL for LZ4 or external blobs';
 
 CREATE FUNCTION des.get(name text)
 RETURNS bytea
@@ -499,7 +500,7 @@ BEGIN
     IF o.staged IS NOT NULL THEN
         RETURN o.staged;
     ELSIF o.location IS NOT NULL THEN
-        -- straight from the blob's place (local, plain), else through the archive's index
+        -- straight from the blob's place (stored plainly), else through the archive's index
         RETURN coalesce(des.read_blob(o.location, o.data_offset, o.stored_size, o.flags, o.hash),
                         des.archive_read(o.location, o.entry));
     ELSIF o.state = 'dead' THEN

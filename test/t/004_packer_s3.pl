@@ -81,6 +81,13 @@ sub check_all
 
 put_objects('a', 500, 300);
 check_all('S3 storage');
+# des.get reads a packed object with one ranged GET at its blob's offset; the
+# bytes are those the archive's index gives for its name
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE des.get(o.name) = g.data) || ' of ' || count(*)
+	  FROM (SELECT name FROM des.objects ORDER BY id LIMIT 20) o
+	  JOIN des.get_many(ARRAY(SELECT name FROM des.objects ORDER BY id LIMIT 20)) g USING (name)}),
+	'20 of 20', 'des.get of objects packed on S3 (at their blobs\' offsets) returns the bytes read by name');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) = (SELECT count(*) FROM des.containers)
 	  FROM des.storage_list(des.storage_root() || '/') s
