@@ -69,9 +69,9 @@ read_s3(const DesLocation *loc, const char *location, int64 offset, int64 length
 	DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
 	des_error	err;
 
-	DesS3Init();
 	if (length == 0)
 		return;
+	DesS3Init();
 	if (!DesS3ReadRange(ep, loc->bucket, loc->key, location, (uint64) offset, (uint64) length,
 						(unsigned char *) p, &err))
 	{

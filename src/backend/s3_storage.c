@@ -47,30 +47,15 @@ bool
 DesS3ReadRange(const DesS3Endpoint *ep, const char *bucket, const char *key, const char *location,
 			   uint64 offset, uint64 len, unsigned char *buf, des_error *err)
 {
-	DesS3Transfer t;
-	char		range[64];
-	bool		ok = true;
+	DesS3Object o;
 
-	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long) offset,
-			 (unsigned long long) (offset + len - 1));
-	DesS3TransferInit(&t, DES_S3_GET_RANGE, "GET", bucket, key);
-	t.headers[t.nheaders++] = (des_kv) {"Range", range};
-	t.into = buf;
-	t.into_cap = len;
-	(void) DesS3Perform(ep, &t, 1, 1);
-	if (t.status == 416)
-		ok = des_fail(err, DES_E_CORRUPT, "the range at offset %llu (%llu bytes) is past the end of the object",
-					  (unsigned long long) offset, (unsigned long long) len);
-	else if (!DesS3Ok(&t))
-	{
-		DesS3FillError(&t, "ranged GET", location, err);
-		ok = false;
-	}
-	else if (t.received != len)
-		ok = des_fail(err, DES_E_CORRUPT, "S3 returned %zu bytes for a range of %llu of \"%s\"",
-					  t.received, (unsigned long long) len, location);
-	DesS3TransferFree(&t);
-	return ok;
+	/* an object known by its key only: no tail, no ETag */
+	memset(&o, 0, sizeof(o));
+	o.ep = ep;
+	o.bucket = unconstify(char *, bucket);
+	o.key = unconstify(char *, key);
+	o.location = unconstify(char *, location);
+	return DesS3FetchRanges(&o, &offset, &len, &buf, 1, err);
 }
 
 bool
@@ -79,15 +64,18 @@ DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 {
 	DesS3Transfer *t;
 	char	  (*ranges)[64];
+	int		   *range_of;		/* transfer -> the range it reads */
 	bool		ok = true;
 	int			nt = 0;
 
 	t = calloc(Max(n, 1), sizeof(DesS3Transfer));
 	ranges = malloc(64 * Max(n, 1));
-	if (t == NULL || ranges == NULL)
+	range_of = malloc(sizeof(int) * Max(n, 1));
+	if (t == NULL || ranges == NULL || range_of == NULL)
 	{
 		free(t);
 		free(ranges);
+		free(range_of);
 		return des_fail(err, DES_E_NOMEM, "out of memory");
 	}
 	for (int i = 0; i < n; i++)
@@ -106,6 +94,7 @@ DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 			t[nt].headers[t[nt].nheaders++] = (des_kv) {"If-Match", o->etag};
 		t[nt].into = bufs[i];
 		t[nt].into_cap = lengths[i];
+		range_of[nt] = i;
 		nt++;
 	}
 	if (nt > 0 && o->ep == NULL)
@@ -119,6 +108,9 @@ DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 			ok = false;
 			if (t[i].status == 412)
 				des_fail_errno(err, ESTALE, "archive \"%s\" changed while it was being read", o->location);
+			else if (t[i].status == 416)
+				des_fail(err, DES_E_CORRUPT, "the range at offset %llu (%zu bytes) is past the end of the object",
+						 (unsigned long long) offsets[range_of[i]], t[i].into_cap);
 			else if (DesS3Ok(&t[i]))
 				des_fail(err, DES_E_CORRUPT, "S3 returned %zu bytes for a range of %zu of \"%s\"",
 						 t[i].received, t[i].into_cap, o->location);
@@ -130,6 +122,7 @@ DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 	o->requests += nt;
 	free(t);
 	free(ranges);
+	free(range_of);
 	return ok;
 }
 

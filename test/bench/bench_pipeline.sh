@@ -57,6 +57,7 @@ cat >"$inner" <<'INNER'
 set -euo pipefail
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 now() { date +%s.%N; }
+elapsed() { awk -v a="$(now)" -v b="$1" 'BEGIN { print a - b }'; }	# seconds since $1
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 wait_for() {	# wait_for <sql returning t when done>
@@ -86,7 +87,7 @@ worker_rate() {	# the marker worker(s) on a committed backlog
 	# polled on the work queue, not des.objects: des.objects has no index on
 	# state, and a scan of it every 0.1 s would take CPU from the workers
 	wait_for "SELECT NOT EXISTS (SELECT FROM des.mark_queue)"
-	t=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	t=$(elapsed "$t0")
 	[ "$(q -c "SELECT count(*) FROM des.objects WHERE state <> 'marked'")" = 0 ] || { echo "not all marked" >&2; exit 1; }
 	r=$(rate "$MARK_ROWS" "$t")
 	echo "$MARKERS marker worker(s) (batches of 1000): $t s ($r rows/s)" >&2
@@ -103,7 +104,7 @@ fi
 mark_backlog
 t0=$(now)
 q -c "UPDATE des.objects SET hash = des.blake2b(staged), day = (created_at AT TIME ZONE 'UTC')::date"
-base=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+base=$(elapsed "$t0")
 base_rate=$(rate "$MARK_ROWS" "$base")
 echo "marking baseline: one UPDATE hashing $MARK_ROWS rows: $base s ($base_rate rows/s)" >&2
 
@@ -112,7 +113,7 @@ for sessions in 1 2; do
 	t0=$(now)
 	for s in $(seq 1 "$sessions"); do mark_loop & done
 	wait
-	t=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { print a - b }')
+	t=$(elapsed "$t0")
 	[ "$(q -c "SELECT count(*) FROM des.objects WHERE state = 'marked'")" = "$MARK_ROWS" ] || { echo "not all marked" >&2; exit 1; }
 	r=$(rate "$MARK_ROWS" "$t")
 	echo "des.mark_batch(1000) in $sessions session(s): $t s ($r rows/s)" >&2
@@ -126,7 +127,6 @@ echo "$base_rate" >"$BASE_FILE"
 
 # ---- 7. end to end ----
 minimum() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
-elapsed() { awk -v a="$(now)" -v b="$1" 'BEGIN { print a - b }'; }
 
 e2e_once() {	# e2e_once <label> <objects> <bytes per object>: sets t_insert t_put t_pack t_floor containers
 	local label=$1 n=$2 size=$3 md5s t0
