@@ -15,10 +15,10 @@ END $$;
 -- start from an empty catalog (earlier tests leave objects behind)
 TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters;
 
--- deterministic container keys
-SELECT des.container_location('/data/lake/', '2026-01-02', 3, 0) AS first,
-       des.container_location('s3://b/p', '2026-01-02', 12, 41) AS later,
-       des.container_location('/l', '2026-01-02', 123, 1234567) AS wide_numbers_are_not_cut;
+-- container keys: day, shard, sequence and the lease token of the writer
+SELECT des.container_location('/data/lake/', '2026-01-02', 3, 0, 1) AS first,
+       des.container_location('s3://b/p', '2026-01-02', 12, 41, 7) AS later,
+       des.container_location('/l', '2026-01-02', 123, 1234567, 12345678901) AS wide_numbers_are_not_cut;
 
 -- three objects on shard 0 of one day, two with the same bytes
 SET des.shard_bits = 0;
@@ -30,7 +30,7 @@ SELECT des.mark_batch(10) AS marked;
 SELECT count(*) AS leased FROM des.lease_shard('t1', '1 min', :'dir', 1000, 1000000, '1 hour');
 -- ready by count: a lease, a new container at the first key
 SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, shard, token, resumed,
-       location = des.container_location(:'dir', day, 0, 0) AS first_key
+       location = des.container_location(:'dir', day, 0, 0, token) AND write_location = location AS first_key
   FROM des.lease_shard('t1', '1 min', :'dir', 3, 1000000, '1 hour') \gset l_
 SELECT :'l_today' AS today, :l_shard AS shard, :l_token AS token, :'l_resumed' AS resumed, :'l_first_key' AS first_key;
 SELECT id AS cid FROM des.containers WHERE state = 'writing' \gset
@@ -64,7 +64,7 @@ SELECT packed_objects, blobs, logical_bytes, stored_bytes, saved_bytes, dedup_ra
 -- later objects with bytes already stored are linked to the blob, not written
 SELECT des.put('p/a-again', '\x0a'::bytea) > 0;
 SELECT des.mark_batch(10) AS marked;
-SELECT token AS t2, container_id AS cid2, location = des.container_location(:'dir', day, 0, 1) AS next_key
+SELECT token AS t2, container_id AS cid2, location = des.container_location(:'dir', day, 0, 1, token) AS next_key
   FROM des.lease_shard('t1', '1 min', :'dir', 1, 1, '0') \gset
 SELECT :'next_key' AS next_key;
 SELECT id AS again_id FROM des.objects WHERE name = 'p/a-again' \gset
@@ -75,8 +75,19 @@ SELECT refcount FROM des.blobs WHERE hash = des.blake2b('\x0a');
 -- an expired lease is handed over, with a new token; the old holder's commit fails
 SELECT des.put('p/c', '\x0c'::bytea) > 0, des.mark_batch(10) AS marked;
 SELECT token AS t3, container_id AS cid3 FROM des.lease_shard('old', '0 s', :'dir', 1, 1, '0') \gset
-SELECT token AS t4, container_id AS cid4, resumed FROM des.lease_shard('new', '1 min', :'dir', 1, 1, '0') \gset
-SELECT :t4 = :t3 + 1 AS new_token, :cid4 = :cid3 AS same_container, :'resumed' AS resumed;
+SELECT location AS key3 FROM des.containers WHERE id = :cid3 \gset
+SELECT token AS t4, container_id AS cid4, resumed, location AS resumed_key, write_location AS key4
+  FROM des.lease_shard('new', '1 min', :'dir', 1, 1, '0') \gset
+SELECT :t4 = :t3 + 1 AS new_token, :cid4 = :cid3 AS same_container, :'resumed' AS resumed,
+       :'resumed_key' = :'key3' AS adoptable_key_kept, :'key4' = replace(:'key3', '-t' || :t3, '-t' || :t4) AS own_key;
+-- the new holder writes under its own key (des.container_attempt): only the
+-- current token moves it, and only to that token's key
+SELECT regexp_replace(try(format('SELECT des.container_attempt(%s, %s, %L)', :cid4, :t3, :'key3')),
+                      'container \d+', 'container <id>') AS old_holder_cannot_move_it;
+SELECT regexp_replace(try(format('SELECT des.container_attempt(%s, %s, %L)', :cid4, :t4, :'key3')),
+                      'container \d+', 'container <id>') AS not_its_own_key;
+SELECT des.container_attempt(:cid4, :t4, :'key4');
+SELECT location = :'key4' AS moved, state FROM des.containers WHERE id = :cid4;
 SELECT id AS c_id FROM des.objects WHERE name = 'p/c' \gset
 SELECT try(format($$SELECT des.commit_container(%s, %s, 1, NULL, ARRAY[%s], ARRAY[des.blake2b('\x0c')], '{32}', '{1}', '{0}', '{}', '{}', '{}', 5, '1 s')$$, :cid3, :t3, :c_id));
 SELECT des.hold_lease(day, shard, :t3) AS old_holds, des.hold_lease(day, shard, :t4) AS new_holds FROM des.shard_leases;
@@ -135,7 +146,13 @@ SELECT replace(location, :'dir', '<dir>') AS location, size > 0 AS sized, remove
 SELECT regexp_replace(try(format('SELECT * FROM des.orphans(%L, remove => true)', :'dir')), '"[^"]*"', '"<root>"') AS refused;
 SELECT des.storage_delete(location) AS deleted_by_hand FROM des.orphans(:'dir');
 SELECT count(*) AS left_after_remove FROM des.orphans(:'dir');
-SELECT count(*) AS committed_kept FROM des.storage_list(:'dir' || '/') WHERE location LIKE '%00-000000.des';
+SELECT count(*) AS committed_kept FROM des.storage_list(:'dir' || '/') WHERE location LIKE '%00-000000-t%.des';
+-- an open container's current key is not an orphan; the key of an earlier
+-- attempt is (here: written late by the holder whose lease was lost)
+SELECT des.archive_write(:'key3', 'late', '\x01'::bytea, NULL) ->> 'entries' AS late_write,
+       des.archive_write(:'key4', 'current', '\x01'::bytea, NULL) ->> 'entries' AS current_write;
+SELECT location = :'key3' AS earlier_attempt, removed FROM des.orphans(:'dir');
+SELECT des.storage_delete(:'key3') AND des.storage_delete(:'key4') AS cleaned;
 SELECT count(*) AS no_storage_yet FROM des.orphans(:'dir' || '/not-created');
 
 -- the same bytes committed by another packer between this one's read and its

@@ -5,6 +5,9 @@
  */
 #include "pg_des.h"
 
+#include <signal.h>
+#include <time.h>
+
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/extension.h"
@@ -25,6 +28,72 @@
 
 char	   *des_storage = NULL;
 char	   *des_debug_pause_at = NULL;
+int			des_shutdown_timeout_ms = 10 * 1000;
+
+/*
+ * The shutdown deadline. A worker that finishes its step on SIGTERM (the
+ * packer) must still exit within des.shutdown_timeout, whatever it is doing
+ * then: a stalled transfer, a lock wait, a slow query. A POSIX timer armed by
+ * the SIGTERM handler (timer_settime is async-signal-safe) raises SIGUSR2,
+ * which bgworkers otherwise ignore, when the time is up; its handler does
+ * what die() does. From then on the worker is terminating: libcurl's progress
+ * callback and the transfer loop see ProcDiePending and abort within about a
+ * second, and the next CHECK_FOR_INTERRUPTS() exits with FATAL (57P01).
+ * (SIGALRM is not used: PostgreSQL's timeout.c owns it.)
+ */
+static timer_t shutdown_timer;
+static bool shutdown_timer_created = false;
+
+static void
+shutdown_deadline_handler(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	InterruptPending = true;
+	ProcDiePending = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* Create the deadline timer (once, in normal context: timer_create is not signal-safe). */
+void
+DesWorkerPrepareShutdownDeadline(void)
+{
+	struct sigevent sev;
+
+	if (shutdown_timer_created)
+		return;
+	pqsignal(SIGUSR2, shutdown_deadline_handler);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGUSR2;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &shutdown_timer) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not create the shutdown timer: %m")));
+	shutdown_timer_created = true;
+}
+
+/* Start the clock: called from a SIGTERM handler, so signal-safe only. */
+void
+DesWorkerStartShutdownDeadline(void)
+{
+	struct itimerspec its;
+	long		ms = des_shutdown_timeout_ms;
+
+	if (!shutdown_timer_created)
+	{
+		/* no timer: terminate at once rather than never */
+		shutdown_deadline_handler(0);
+		return;
+	}
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000L;
+	if (ms == 0)
+		its.it_value.tv_nsec = 1;	/* zero would disarm the timer */
+	(void) timer_settime(shutdown_timer, 0, &its, NULL);
+}
 
 /*
  * Register count static workers running function, named "<type> 1" ..
@@ -212,8 +281,8 @@ DesDebugPause(const char *point, void (*check) (const char *what))
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 		if (check)
 			check(point);		/* a worker's own shutdown rule (des.shutdown_timeout) */
+		CHECK_FOR_INTERRUPTS();
 	}
 }

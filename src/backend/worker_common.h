@@ -9,6 +9,9 @@
 extern char *des_storage;
 extern char *des_debug_pause_at;
 
+extern void DesWorkerPrepareShutdownDeadline(void);
+extern void DesWorkerStartShutdownDeadline(void);
+
 extern void DesDebugPause(const char *point, void (*check) (const char *what));
 
 extern void DesRegisterStaticWorkers(const char *function, const char *type, int count);

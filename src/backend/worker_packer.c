@@ -12,10 +12,13 @@
  *      marked objects into the archive, deduplicating against committed
  *      blobs and within the container, then des.commit_container records
  *      container, blobs and objects at once and frees the staged bytes.
- * Container keys are deterministic (des.container_location), so a retry
- * overwrites only its own earlier attempt. Objects stay 'marked' until the
- * commit: a kill -9 at any instant leaves them to be packed again, and the
- * archive either committed or an open container the next lease resumes.
+ * Container keys carry the lease token (des.container_location): each lease
+ * grant writes a key of its own, and only the key the container row holds at
+ * its commit is ever read, so an upload that completes after its lease was
+ * lost cannot replace a committed container (it lands on a key des.orphans
+ * lists). Objects stay 'marked' until the commit: a kill -9 at any instant
+ * leaves them to be packed again, and the archive either committed or an
+ * open container the next lease resumes (adopting what is stored at its key).
  * Writing is local disk I/O; S3 storage is written to a local spool file
  * inside the transaction and uploaded outside it, before a new one commits.
  */
@@ -66,7 +69,6 @@ int			des_container_max_age_ms = 60 * 1000;
 int			des_lease_timeout_s = 600;
 int			des_max_attempts = 5;
 int			des_retry_base_delay_ms = 10 * 1000;
-int			des_shutdown_timeout_ms = 10 * 1000;
 bool		des_packer_lz4 = false;
 
 typedef enum PackerPhase
@@ -103,7 +105,11 @@ static PackerSlot *packer_slots = NULL;
 static PackerSlot *my_slot = NULL;
 static int	my_index = -1;
 
-/* SIGTERM: finish the current step if it ends within des.shutdown_timeout */
+/*
+ * SIGTERM: finish the current step if it ends within des.shutdown_timeout;
+ * check_shutdown abandons it at the next check after that, and the deadline
+ * timer (worker_common.c) terminates the packer wherever it is by then.
+ */
 static volatile sig_atomic_t shutdown_requested = false;
 static TimestampTz shutdown_requested_at = 0;
 
@@ -157,16 +163,22 @@ set_phase(PackerPhase p)
 static void
 check_shutdown(const char *what)
 {
-	CHECK_FOR_INTERRUPTS();
 	if (shutdown_requested && shutdown_requested_at == 0)
 		shutdown_requested_at = GetCurrentTimestamp();	/* the grace period starts now */
 	if (shutdown_requested &&
-		TimestampDifferenceExceeds(shutdown_requested_at, GetCurrentTimestamp(), des_shutdown_timeout_ms))
-		ereport(ERROR,
-				(errcode(ERRCODE_ADMIN_SHUTDOWN),
-				 errmsg("packer abandons %s: shutting down", what),
+		(ProcDiePending ||		/* the deadline timer fired */
+		 TimestampDifferenceExceeds(shutdown_requested_at, GetCurrentTimestamp(), des_shutdown_timeout_ms)))
+	{
+		ereport(LOG,
+				(errmsg("packer abandons %s: shutting down", what),
 				 errdetail("des.shutdown_timeout (%d ms) passed; the next packer resumes it.",
 						   des_shutdown_timeout_ms)));
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("packer abandons %s: shutting down", what)));
+	}
+	CHECK_FOR_INTERRUPTS();
 }
 
 static void
@@ -174,7 +186,11 @@ packer_sigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
-	shutdown_requested = true;
+	if (!shutdown_requested)
+	{
+		shutdown_requested = true;
+		DesWorkerStartShutdownDeadline();
+	}
 	SetLatch(MyLatch);
 	errno = save_errno;
 }
@@ -225,7 +241,8 @@ typedef struct PackerStep
 	int			shard;
 	int64		token;
 	int64		container_id;
-	char	   *location;
+	char	   *location;		/* the container's key: adopted, or written */
+	char	   *write_location; /* this lease's own key */
 	bool		resumed;
 	TimestampTz lease_until;	/* when another packer may take the lease */
 	DesLocation *loc;
@@ -275,9 +292,9 @@ step_cleanup(void *arg)
 	if (st->s3_object)
 		DesS3ObjectFree(st->s3_object);
 	st->s3_object = NULL;
-	if (st->spool_fd > 0)
+	if (st->spool_fd >= 0)
 		close(st->spool_fd);
-	st->spool_fd = 0;
+	st->spool_fd = -1;
 	if (st->source_open)
 		des_local_source_close(&st->source);
 	st->source_open = false;
@@ -301,7 +318,37 @@ reset_commit_lists(PackerStep *st)
 static char *
 spool_path(const PackerStep *st)
 {
-	return psprintf("%s/pg_des_spool/" INT64_FORMAT ".des", DataDir, st->container_id);
+	/* one per lease grant: a late uploader still reading its own is undisturbed */
+	return psprintf("%s/pg_des_spool/" INT64_FORMAT "-t" INT64_FORMAT ".des", DataDir,
+					st->container_id, st->token);
+}
+
+/*
+ * Remove every spool file of a container (one per lease grant that wrote
+ * it): after its commit, none is of use. An uploader still reading one keeps
+ * its open descriptor.
+ */
+static void
+remove_container_spools(int64 container_id)
+{
+	char	   *dir = psprintf("%s/pg_des_spool", DataDir);
+	char	   *prefix = psprintf(INT64_FORMAT "-t", container_id);
+	DIR		   *d = AllocateDir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		if (unlink(psprintf("%s/%s", dir, de->d_name)) != 0 && errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove spool file \"%s/%s\": %m", dir, de->d_name)));
+	}
+	FreeDir(d);
 }
 
 /* ---- 1. lease ---- */
@@ -327,7 +374,7 @@ lease_step(PackerStep *st, const char *holder)
 	args[3] = Int32GetDatum(des_container_max_entries);
 	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
 	args[5] = DesMsInterval(des_container_max_age_ms);
-	got = DesSpiOneRow("SELECT day, shard, token, container_id, location, resumed "
+	got = DesSpiOneRow("SELECT day, shard, token, container_id, location, resumed, write_location "
 					   "FROM des.lease_shard($1, $2, $3, $4, $5, $6)", 6, types, args, NULL);
 	if (got)
 	{
@@ -339,6 +386,7 @@ lease_step(PackerStep *st, const char *holder)
 		st->container_id = DatumGetInt64(DesSpiValue(4, &isnull));
 		st->location = TextDatumGetCString(DesSpiValue(5, &isnull));
 		st->resumed = DatumGetBool(DesSpiValue(6, &isnull));
+		st->write_location = TextDatumGetCString(DesSpiValue(7, &isnull));
 		/* the lease runs from this transaction's now() */
 		st->lease_until = GetCurrentTransactionStartTimestamp() + (int64) des_lease_timeout_s * USECS_PER_SEC;
 		st->loc = DesParseLocation(st->location);
@@ -606,10 +654,8 @@ adopt_step(PackerStep *st, MemoryContext step_cxt)
 	step_cleanup(st);
 	if (!adopted)
 		reset_commit_lists(st);
-	else if (s3 && unlink(st->path) != 0 && errno != ENOENT)	/* the upload's spool file */
-		ereport(WARNING,
-				(errcode_for_file_access(),
-				 errmsg("could not remove spool file \"%s\": %m", st->path)));
+	else if (s3)
+		remove_container_spools(st->container_id);	/* the uploads' spool files */
 	return adopted;
 }
 
@@ -799,7 +845,6 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 	st->spool_fd = open(st->path, O_RDONLY | O_CLOEXEC);
 	if (st->spool_fd < 0)
 	{
-		st->spool_fd = 0;
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open spool file \"%s\": %m", st->path)));
@@ -823,9 +868,10 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 	}
 	DesDebugPause("mid_upload", check_shutdown);
 	/*
-	 * No row lock is held during an upload, so the lease is the only fence:
-	 * once it may have passed to another packer (which writes the same key),
-	 * this upload must not complete. Abandoning it aborts the multipart upload.
+	 * No row lock is held during an upload. Another packer that takes the
+	 * lease writes a key of its own, so completing late cannot harm it; but
+	 * an upload that would complete past the lease is abandoned (aborting
+	 * the multipart upload) rather than left for des.orphans.
 	 */
 	if (GetCurrentTimestamp() >= st->lease_until - 5 * USECS_PER_SEC)
 		ereport(ERROR,
@@ -837,7 +883,7 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 	DesS3SinkFree(st->s3_sink);
 	st->s3_sink = NULL;
 	close(st->spool_fd);
-	st->spool_fd = 0;
+	st->spool_fd = -1;
 	/* the stored object's ETag, and a check that it is the whole archive */
 	if (!DesS3ObjectOpen(st->ep, st->loc->bucket, st->loc->key, st->location, NULL,
 						 &st->s3_object, &unchanged, &err))
@@ -859,10 +905,44 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 	}
 	commit_container(st, false);
 	DesWorkerCommit(true);
-	if (unlink(st->path) != 0 && errno != ENOENT)
-		ereport(WARNING,
-				(errcode_for_file_access(),
-				 errmsg("could not remove spool file \"%s\": %m", st->path)));
+	remove_container_spools(st->container_id);
+}
+
+/*
+ * Write under this lease's own key. A resumed container moves its key there
+ * in a transaction of its own (committed before any byte is written, so a
+ * crash after the write finds the archive to adopt); the key it leaves is
+ * never read again.
+ */
+static bool
+begin_attempt(PackerStep *st, MemoryContext step_cxt)
+{
+	Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
+	Datum		args[3];
+	char	   *old_path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : NULL;
+
+	if (strcmp(st->location, st->write_location) != 0)
+	{
+		if (!DesWorkerBegin("pg_des packer: writing a resumed container under a new key"))
+		{
+			DesWorkerCommit(false);
+			return false;
+		}
+		args[0] = Int64GetDatum(st->container_id);
+		args[1] = Int64GetDatum(st->token);
+		args[2] = CStringGetTextDatum(st->write_location);
+		if (SPI_execute_with_args("SELECT des.container_attempt($1, $2, $3)",
+								  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "des.container_attempt failed");
+		DesWorkerCommit(true);
+		MemoryContextSwitchTo(step_cxt);
+		st->location = st->write_location;
+		st->loc = DesParseLocation(st->location);
+		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
+		if (old_path)
+			remove_stale_temps(old_path);	/* an earlier attempt's, at the old key */
+	}
+	return true;
 }
 
 static void
@@ -875,6 +955,8 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 	char	   *activity;
 
 	set_phase(PHASE_WRITING);
+	if (!begin_attempt(st, step_cxt))
+		return;
 	activity = psprintf("pg_des packer: writing %s", st->location);
 	if (!DesWorkerBegin(activity))
 	{
@@ -922,6 +1004,7 @@ packer_step(const char *holder, MemoryContext step_cxt)
 	PackerStep *st = palloc0(sizeof(PackerStep));
 	volatile bool leased = false;
 
+	st->spool_fd = -1;
 	st->cleanup.func = step_cleanup;
 	st->cleanup.arg = st;
 	MemoryContextRegisterResetCallback(step_cxt, &st->cleanup);
@@ -944,6 +1027,12 @@ packer_step(const char *holder, MemoryContext step_cxt)
 			MemoryContextSwitchTo(step_cxt);
 			step_cleanup(st);
 			DesWorkerRecover(step_cxt);
+			/* an S3 attempt's spool file: the next lease writes its own */
+			if (st->loc && st->loc->kind == DES_LOCATION_S3 && st->path &&
+				unlink(st->path) != 0 && errno != ENOENT)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("could not remove spool file \"%s\": %m", st->path)));
 			pg_atomic_fetch_add_u64(&my_slot->errors, 1);
 			release_lease(st);
 			leased = false;
@@ -993,9 +1082,12 @@ remove_stale_spool_files(void)
 		CHECK_FOR_INTERRUPTS();
 		if (de->d_name[0] == '.')
 			continue;
+		/* <container id>-t<lease token>.des */
 		id = strtoll(de->d_name, &end, 10);
 		args[0] = Int64GetDatum((int64) id);
-		if (end != de->d_name && strncmp(end, ".des", 4) == 0 &&
+		if (end != de->d_name && strncmp(end, "-t", 2) == 0)
+			(void) strtoll(end + 2, &end, 10);
+		if (end != de->d_name && strcmp(end, ".des") == 0 &&
 			DesSpiOneRow("SELECT FROM des.containers WHERE id = $1 AND state <> 'committed'",
 						 1, types, args, NULL))
 			continue;
@@ -1038,6 +1130,7 @@ DesPackerMain(Datum arg)
 	my_index = DatumGetInt32(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, packer_sigterm);
+	DesWorkerPrepareShutdownDeadline();
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
 	pgstat_report_appname(psprintf("pg_des packer %d", my_index));

@@ -141,9 +141,13 @@ COMMENT ON FUNCTION des.stage_source(bigint, bytea) IS
 
 -- ---- the packer's units of work ----
 
--- Container keys are a function of (storage, day, shard, seq): a retried
--- write lands exactly where its earlier attempt did.
-CREATE FUNCTION des.container_location(storage text, day date, shard int, seq int)
+-- Container keys are a function of (storage, day, shard, seq, lease token):
+-- every lease grant writes under a key of its own, and only the key recorded
+-- in des.containers.location when the container commits is ever read. A
+-- writer whose lease ran out (an upload that completed late, say) can only
+-- ever write its own key, never the one another packer committed; what it
+-- leaves there is listed by des.orphans once the container is committed.
+CREATE FUNCTION des.container_location(storage text, day date, shard int, seq int, lease_token bigint)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -151,10 +155,11 @@ AS $$
     SELECT rtrim(storage, '/') || '/' || to_char(day, 'YYYY-MM-DD') || '/'
            -- at least two digits for the shard and six for the sequence, never cut
            || CASE WHEN shard < 10 THEN '0' ELSE '' END || shard::text || '-'
-           || CASE WHEN seq < 1000000 THEN lpad(seq::text, 6, '0') ELSE seq::text END || '.des'
+           || CASE WHEN seq < 1000000 THEN lpad(seq::text, 6, '0') ELSE seq::text END
+           || '-t' || lease_token::text || '.des'
 $$;
-COMMENT ON FUNCTION des.container_location(text, date, int, int) IS
-  'where the packer writes container seq of (day, shard): <storage>/YYYY-MM-DD/NN-SSSSSS.des';
+COMMENT ON FUNCTION des.container_location(text, date, int, int, bigint) IS
+  'where the packer holding lease token T writes container seq of (day, shard): <storage>/YYYY-MM-DD/NN-SSSSSS-tT.des';
 
 -- Lease one (day, shard) that has work: an open container to finish, or
 -- marked objects enough for a container (by count or bytes), waiting longer
@@ -162,7 +167,8 @@ COMMENT ON FUNCTION des.container_location(text, date, int, int) IS
 CREATE FUNCTION des.lease_shard(holder text, lease interval, storage text,
                                 max_entries int, max_bytes bigint, max_age interval,
                                 OUT day date, OUT shard int, OUT token bigint,
-                                OUT container_id bigint, OUT location text, OUT resumed boolean)
+                                OUT container_id bigint, OUT location text, OUT resumed boolean,
+                                OUT write_location text)
 RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -197,13 +203,14 @@ BEGIN
         IF NOT EXISTS (SELECT FROM des.shard_leases l WHERE l.day = cand.day AND l.shard = cand.shard) THEN
             INSERT INTO des.shard_leases (day, shard) VALUES (cand.day, cand.shard) ON CONFLICT DO NOTHING;
         END IF;
-        PERFORM FROM des.shard_leases l
+        -- token: what this grant's token will be (its key carries it)
+        SELECT l.token + 1 INTO token FROM des.shard_leases l
           WHERE l.day = cand.day AND l.shard = cand.shard
             AND (l.expires_at IS NULL OR l.expires_at <= now())
             FOR UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;
 
-        SELECT c.id, c.location INTO container_id, location
+        SELECT c.id, c.location, c.seq INTO container_id, location, next_seq
           FROM des.containers c
          WHERE c.day = cand.day AND c.shard = cand.shard AND c.state <> 'committed';
         resumed := FOUND;
@@ -223,16 +230,22 @@ BEGIN
             END IF;
             SELECT coalesce(max(c.seq) + 1, 0) INTO next_seq
               FROM des.containers c WHERE c.day = cand.day AND c.shard = cand.shard;
-            location := des.container_location(storage, cand.day, cand.shard, next_seq);
+            location := des.container_location(storage, cand.day, cand.shard, next_seq, token);
             INSERT INTO des.containers (location, day, shard, seq, state)
             VALUES (location, cand.day, cand.shard, next_seq, 'writing')
             RETURNING id INTO container_id;
         END IF;
+        -- A resumed container keeps its key until this holder writes
+        -- (des.container_attempt): what an earlier holder stored there may be
+        -- adopted first. The new key stays in the container's own storage.
+        write_location := CASE WHEN resumed
+            THEN des.container_location(regexp_replace(location, '/[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]*$', ''),
+                                        cand.day, cand.shard, next_seq, token)
+            ELSE location END;
 
         UPDATE des.shard_leases l
-           SET holder = lease_shard.holder, expires_at = now() + lease, token = l.token + 1
-         WHERE l.day = cand.day AND l.shard = cand.shard
-        RETURNING l.token INTO token;
+           SET holder = lease_shard.holder, expires_at = now() + lease, token = lease_shard.token
+         WHERE l.day = cand.day AND l.shard = cand.shard;
         day := cand.day;
         shard := cand.shard;
         RETURN NEXT;
@@ -431,6 +444,36 @@ BEGIN
      WHERE ct.id = container_id;
 END $$;
 
+-- A resumed container that this lease holder writes again, under its own
+-- key (write_location of des.lease_shard): committed before any byte is
+-- written, so that a crash after the write still finds the archive to adopt.
+-- Only the holder of the current token can move the key; the late write of an
+-- earlier holder lands on a key nothing refers to any more.
+CREATE FUNCTION des.container_attempt(container_id bigint, lease_token bigint, location text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    SELECT ct.day, ct.shard, ct.seq INTO c FROM des.containers ct
+     WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
+    IF NOT FOUND OR NOT des.hold_lease(c.day, c.shard, lease_token) THEN
+        RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';
+    END IF;
+    IF right(container_attempt.location, length(des.container_location('', c.day, c.shard, c.seq, lease_token)))
+       IS DISTINCT FROM des.container_location('', c.day, c.shard, c.seq, lease_token) THEN
+        RAISE EXCEPTION 'location "%" is not the key of container % under lease token %',
+                        container_attempt.location, container_id, lease_token
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE des.containers ct SET location = container_attempt.location, state = 'writing', size = NULL, entries = NULL
+     WHERE ct.id = container_id;
+END $$;
+COMMENT ON FUNCTION des.container_attempt(bigint, bigint, text) IS
+  'the packer''s new attempt at a resumed container: its key becomes this lease''s own';
+
 -- ---- dedup and storage housekeeping ----
 
 CREATE FUNCTION des.dedup_stats(OUT packed_objects bigint, OUT blobs bigint, OUT logical_bytes numeric,
@@ -449,7 +492,9 @@ COMMENT ON FUNCTION des.dedup_stats() IS
 
 -- Files and keys under the storage root that no catalog row accounts for:
 -- left by crashed writes that recovery did not reach, or put there by hand.
--- Only remove => true deletes them; open containers' files are never listed.
+-- Only remove => true deletes them. An open container's current key and its
+-- temporary files are never listed; the keys of its earlier attempts (each
+-- lease grant writes its own) are, since nothing will read them.
 CREATE FUNCTION des.orphans(storage text DEFAULT NULL, remove boolean DEFAULT false)
 RETURNS TABLE (location text, size bigint, removed boolean)
 LANGUAGE plpgsql VOLATILE

@@ -103,8 +103,8 @@ is($node->safe_psql('postgres', 'SELECT blobs, saved_bytes FROM des.dedup_stats(
 is($node->safe_psql('postgres', 'SELECT max(entries) <= 300 AND count(*) >= 5 FROM des.containers'), 't',
 	'containers are finished at des.container_max_entries (300 entries; 1500 distinct payloads)');
 is($node->safe_psql('postgres', q{
-	SELECT bool_and(location ~ '/\d{4}-\d\d-\d\d/\d\d-\d{6}\.des$') FROM des.containers}),
-	't', 'containers live at <storage>/YYYY-MM-DD/NN-SSSSSS.des');
+	SELECT bool_and(location ~ '/\d{4}-\d\d-\d\d/\d\d-\d{6}-t\d+\.des$') FROM des.containers}),
+	't', 'containers live at <storage>/YYYY-MM-DD/NN-SSSSSS-tT.des (T: the lease token of the writer)');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM des.containers c, des.archive_list(c.location) l
 	 WHERE l.meta ->> 'blake2b' IS NULL}), '0', 'every entry carries its BLAKE2b in meta');
