@@ -82,6 +82,11 @@ UPDATE des.blobs SET data_offset = 1000000 WHERE hash = des.blake2b('\x010203');
 SELECT regexp_replace(try($$SELECT des.get('cam1/0001.jpg')$$), '".*"', '"..."') AS past_the_end;
 UPDATE des.blobs SET data_offset = 0 WHERE hash = des.blake2b('\x010203');
 SELECT regexp_replace(try($$SELECT des.get('cam1/0001.jpg')$$), '".*"', '"..."') AS bad_offset;
+-- an offset whose end overflows a bigint is refused as a bad location, not read
+UPDATE des.blobs SET data_offset = 9223372036854775807 WHERE hash = des.blake2b('\x010203');
+SELECT regexp_replace(try($$SELECT des.get('cam1/0001.jpg')$$), '".*"', '"..."') AS overflowing_offset;
+SELECT regexp_replace(try(format('SELECT des.read_blob(%L, 9223372036854775800, 100, 0, des.blake2b(%L))',
+                                 :'dir' || '/container1.des', '\x010203')), '".*"', '"..."') AS overflowing_read;
 -- an LZ4 (or external) blob is read through the archive's index
 UPDATE des.blobs SET flags = 2 WHERE hash = des.blake2b('\x010203');
 SELECT des.read_blob(c.location, b.data_offset, b.stored_size, b.flags, b.hash) IS NULL AS not_read_directly,

@@ -98,13 +98,15 @@ des_read_blob(PG_FUNCTION_ARGS)
 	DesCheckReadAccess(loc);
 	if (flags != 0)
 		PG_RETURN_NULL();
+	/* offset + length must not overflow: a huge offset is refused here, not misread */
 	if (offset < DES_HEADER_SIZE || length < 0 || length > (int64) (MaxAllocSize - VARHDRSZ) ||
+		offset > PG_INT64_MAX - length ||
 		VARSIZE_ANY_EXHDR(hash) != DES_BLAKE2B_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid blob location in \"%s\": offset " INT64_FORMAT ", length " INT64_FORMAT,
 						location, offset, length),
-				 errdetail("The offset is past the archive header, the length at most 1 GB, the hash 32 bytes.")));
+				 errdetail("The offset is at least the header size, offset plus length fits in a bigint, the length is at most 1 GB and the hash has 32 bytes.")));
 
 	result = palloc(VARHDRSZ + length);
 	SET_VARSIZE(result, VARHDRSZ + length);

@@ -120,6 +120,7 @@ DesFdwTableLoad(Relation rel, DesFdwTable *t)
 	}
 }
 
+/* What one name condition pushes down. */
 typedef struct NameCondition
 {
 	DesFdwLookup kind;
@@ -143,8 +144,6 @@ typedef struct DesFdwPlanState
 	bool		is_s3;			/* reads are requests to object storage */
 	NameCondition base_cond;	/* the name condition an unparameterized scan does */
 } DesFdwPlanState;
-
-/* What one name condition pushes down. */
 
 static Expr *
 strip_relabel(Expr *e)

@@ -22,7 +22,7 @@
 
 /*
  * An open archive: malloc'd and reference-counted, so a scan that pinned it
- * keeps using it after the cache evicted its slot (see DesOpenArchivePin).
+ * keeps using it after the cache evicted its slot (see DesArchivePinSet).
  */
 typedef struct OpenedArchive
 {

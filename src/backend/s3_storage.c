@@ -35,10 +35,6 @@ s3_read_at(void *ctx, uint64_t off, void *buf, size_t len, des_error *err)
 }
 
 /*
- * Read n ranges of o, in parallel. Never throws (the reader source above is
- * called from the PostgreSQL-free core): failures are left in err.
- */
-/*
  * Read [offset, offset + len) of an object with one ranged GET, without
  * opening it first (no tail read, no ETag guard: the caller checks what it
  * got, e.g. against a hash). len > 0; buf holds len bytes.
@@ -58,6 +54,10 @@ DesS3ReadRange(const DesS3Endpoint *ep, const char *bucket, const char *key, con
 	return DesS3FetchRanges(&o, &offset, &len, &buf, 1, err);
 }
 
+/*
+ * Read n ranges of o, in parallel. Never throws (the reader source above is
+ * called from the PostgreSQL-free core): failures are left in err.
+ */
 bool
 DesS3FetchRanges(DesS3Object *o, const uint64 *offsets, const uint64 *lengths,
 				 unsigned char **bufs, int n, des_error *err)

@@ -1,5 +1,5 @@
 -- The pipeline's catalog (see docs/pipeline.md). Objects arrive by des.put /
--- des.put_url; background workers (to come) mark and pack them into
+-- des.put_url; the marker and packer workers mark and pack them into
 -- containers; content-addressed blobs record where each distinct payload
 -- lives. Constraints keep the invariants in the database itself.
 
