@@ -11,6 +11,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$HERE"
 
+# tools/deps.sh normally installed them; this is the fallback for running
+# the harness on its own.
 if [ ! -d node_modules/s3rver ] || [ ! -d node_modules/@smithy/signature-v4 ]; then
   echo "s3harness: installing node modules (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
