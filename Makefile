@@ -10,7 +10,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_des.control)
 MODULE_big = pg_des
 CORE_OBJS = src/core/des_error.o src/core/des_json.o src/core/des_names.o \
 	src/core/des_reader.o src/core/des_writer.o src/core/des_local.o src/core/des_sigv4.o \
-	src/core/des_s3xml.o src/core/des_utf8.o
+	src/core/des_s3xml.o src/core/des_utf8.o src/core/des_location.o
 BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o \
 	src/backend/reader_cache.o src/backend/archive_read.o src/backend/archive_write.o \
 	src/backend/hash_funcs.o src/backend/shmem.o src/backend/s3_client.o src/backend/s3_config.o \
@@ -68,13 +68,20 @@ unit: test/unit/test_core test/unit/test_sigv4 test/unit/test_core_tsan
 	test/unit/test_core $(FIXTURES)
 	TSAN_OPTIONS=halt_on_error=1 test/unit/test_core_tsan $(FIXTURES) | sed 's/^core:/core_tsan:/'
 
-test/fuzz/fuzz_reader: $(CORE_SRC) test/fuzz/fuzz_reader.c $(wildcard include/des/*.h)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iinclude $(CORE_SRC) test/fuzz/fuzz_reader.c -o $@ $(CORE_LIBS)
+# libFuzzer targets, one per parser of untrusted input: test/fuzz/fuzz_<name>.c,
+# seeds in test/fuzz/seeds/<name>/, replayed crashes in test/fuzz/regressions/<name>/
+FUZZ_TARGETS = reader s3xml json location sigv4
+FUZZ_BINS = $(addprefix test/fuzz/fuzz_,$(FUZZ_TARGETS))
 
-FUZZ_SECONDS ?= 60
-fuzz: test/fuzz/fuzz_reader
-	test/fuzz/run.sh $(FUZZ_SECONDS) $(FIXTURES)
+test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard include/des/*.h)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CORE_WARN) \
+		-Iinclude $(CORE_SRC) $< -o $@ $(CORE_LIBS)
+
+# FUZZ_SECONDS per target; FUZZ_ONLY="json sigv4" runs some targets only
+FUZZ_SECONDS ?= 30
+FUZZ_ONLY ?= $(FUZZ_TARGETS)
+fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZ_ONLY))
+	test/fuzz/run.sh $(FUZZ_SECONDS) $(FIXTURES) $(FUZZ_ONLY)
 
 test/bench/bench_core: $(CORE_SRC) test/bench/bench_core.c $(wildcard include/des/*.h)
 	gcc -std=gnu11 -O2 -march=x86-64-v2 $(CORE_WARN) -Iinclude $(CORE_SRC) test/bench/bench_core.c -o $@ $(CORE_LIBS)
@@ -83,4 +90,4 @@ bench: test/bench/bench_core
 	test/bench/run.sh
 
 .PHONY: unit fuzz bench
-EXTRA_CLEAN = test/unit/test_core test/unit/test_core_tsan test/unit/test_sigv4 test/fuzz/fuzz_reader test/bench/bench_core
+EXTRA_CLEAN = test/unit/test_core test/unit/test_core_tsan test/unit/test_sigv4 $(FUZZ_BINS) test/bench/bench_core

@@ -10,6 +10,7 @@
 #include "access/xact.h"
 #include "storage/proc.h"
 #include "s3_client.h"
+#include "des/des_location.h"
 
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
@@ -18,125 +19,100 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
-static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode a file URL path; NUL bytes are refused. */
-static char *
-percent_decode(const char *s, const char *location)
-{
-	char	   *out = palloc(strlen(s) + 1);
-	char	   *o = out;
-
-	while (*s)
-	{
-		if (*s == '%')
-		{
-			int			h = s[1] ? hexdigit(s[1]) : -1;
-			int			l = (h >= 0 && s[2]) ? hexdigit(s[2]) : -1;
-
-			if (h < 0 || l < 0 || (h == 0 && l == 0))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid percent-encoding in location \"%s\"", location)));
-			*o++ = (char) (h * 16 + l);
-			s += 3;
-		}
-		else
-			*o++ = *s++;
-	}
-	*o = '\0';
-	return out;
-}
-
+/*
+ * The grammar is des_location_parse (core); this raises its errors with the
+ * SQLSTATEs, messages and hints the SQL functions have always given.
+ */
 static DesLocation *
 parse_location(const char *location, bool allow_prefix)
 {
 	DesLocation *loc = palloc0(sizeof(DesLocation));
+	des_location parsed;
 
 	loc->original = pstrdup(location);
-	if (location[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("archive location must not be empty")));
-	if (pg_strncasecmp(location, "file:", 5) == 0)
+	if (!des_location_parse(location, allow_prefix, &parsed))
 	{
-		const char *rest = location + 5;
-
-		/* file:/path, file:///path and file://localhost/path (RFC 8089) */
-		if (strncmp(rest, "//", 2) == 0)
+		switch (parsed.status)
 		{
-			rest += 2;
-			if (pg_strncasecmp(rest, "localhost/", 10) == 0)
-				rest += 9;
+			case DES_LOC_EMPTY:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("archive location must not be empty")));
+				break;
+			case DES_LOC_FILE_NOT_ABSOLUTE:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("file URL \"%s\" must name an absolute path on this server", location),
+						 errhint("Write file:///absolute/path or file://localhost/absolute/path.")));
+				break;
+			case DES_LOC_BAD_PERCENT:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid percent-encoding in location \"%s\"", location)));
+				break;
+			case DES_LOC_BAD_BUCKET:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid S3 bucket name in location \"%s\"", location),
+						 errhint("Write s3://bucket/key.")));
+				break;
+			case DES_LOC_BUCKET_ONLY:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("S3 location \"%s\" names a bucket, not an object", location),
+						 errhint("Write s3://bucket/key.")));
+				break;
+			case DES_LOC_KEY_TOO_LONG:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("S3 object key in \"%s\" is longer than 1024 bytes", location)));
+				break;
+			case DES_LOC_S3_PREFIX:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("archive location \"%s\" names a prefix, not an object", location),
+						 errhint("Name the archive object, for example \"%sarchive.des\".", location)));
+				break;
+			case DES_LOC_BAD_SCHEME:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unsupported URL scheme in location \"%s\"", location),
+						 errhint("Use an absolute server path, a file:/// URL or an s3://bucket/key URL.")));
+				break;
+			case DES_LOC_RELATIVE:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("relative archive path \"%s\" is not allowed", location),
+						 errhint("Use an absolute server path, a file:/// URL or an s3://bucket/key URL.")));
+				break;
+			case DES_LOC_DIRECTORY:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("archive location \"%s\" names a directory", location),
+						 errhint("Name the archive file, for example \"%sarchive.des\".", location)));
+				break;
+			case DES_LOC_NOMEM:
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory")));
+				break;
+			case DES_LOC_OK:
+				break;
 		}
-		if (rest[0] != '/')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("file URL \"%s\" must name an absolute path on this server", location),
-					 errhint("Write file:///absolute/path or file://localhost/absolute/path.")));
-		loc->kind = DES_LOCATION_LOCAL;
-		loc->path = percent_decode(rest, location);
+		elog(ERROR, "location \"%s\" refused: %s", location, parsed.message);
 	}
-	else if (pg_strncasecmp(location, "s3://", 5) == 0)
+	if (parsed.kind == DES_LOC_S3)
 	{
-		const char *b = location + 5;
-		const char *slash = strchr(b, '/');
-
 		loc->kind = DES_LOCATION_S3;
-		loc->bucket = slash ? pnstrdup(b, slash - b) : pstrdup(b);
-		loc->key = slash ? pstrdup(slash + 1) : pstrdup("");
-		if (loc->bucket[0] == '\0' || strlen(loc->bucket) > 255 ||
-			strspn(loc->bucket, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(loc->bucket))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid S3 bucket name in location \"%s\"", location),
-					 errhint("Write s3://bucket/key.")));
-		if (!allow_prefix && loc->key[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("S3 location \"%s\" names a bucket, not an object", location),
-					 errhint("Write s3://bucket/key.")));
-		if (strlen(loc->key) > 1024)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("S3 object key in \"%s\" is longer than 1024 bytes", location)));
-		if (!allow_prefix && loc->key[strlen(loc->key) - 1] == '/')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("archive location \"%s\" names a prefix, not an object", location),
-					 errhint("Name the archive object, for example \"%sarchive.des\".", location)));
-		return loc;
+		loc->bucket = pstrdup(parsed.bucket);
+		loc->key = pstrdup(parsed.key);
 	}
-	else if (strstr(location, "://") != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unsupported URL scheme in location \"%s\"", location),
-				 errhint("Use an absolute server path, a file:/// URL or an s3://bucket/key URL.")));
-	else if (location[0] != '/')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("relative archive path \"%s\" is not allowed", location),
-				 errhint("Use an absolute server path, a file:/// URL or an s3://bucket/key URL.")));
 	else
 	{
 		loc->kind = DES_LOCATION_LOCAL;
-		loc->path = pstrdup(location);
+		loc->path = pstrdup(parsed.path);
 	}
-	if (!allow_prefix && loc->path[strlen(loc->path) - 1] == '/')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("archive location \"%s\" names a directory", location),
-				 errhint("Name the archive file, for example \"%sarchive.des\".", location)));
+	des_location_free(&parsed);
 	return loc;
 }
 

@@ -115,7 +115,6 @@ extern DesIoCounters des_backend_io;
 extern void DesS3StatsRecord(DesS3Kind kind, uint64 bytes_in, uint64 bytes_out, bool retry, bool error);
 
 /* s3_config.c */
-extern DesS3Endpoint *DesS3EndpointForServer(const char *server_name);
 extern DesS3Endpoint *DesS3EndpointForServerUser(const char *server_name, Oid userid);
 extern DesS3Endpoint *DesS3EndpointForLocation(const DesLocation *loc);
 

@@ -25,6 +25,7 @@
 #include "utils/syscache.h"
 
 #include "s3_client.h"
+#include "des/des_location.h"
 
 char	   *des_default_server = NULL;
 
@@ -54,32 +55,19 @@ is_secret(const char *name)
 		strcmp(name, "session_token") == 0;
 }
 
-/* Split "http[s]://host[:port][/]" into its parts; false if malformed. */
+/*
+ * Split "http[s]://host[:port][/]" into its parts; false if malformed. The
+ * grammar is des_endpoint_parse (core).
+ */
 static bool
 parse_endpoint(const char *url, bool *https, char **host)
 {
-	const char *h;
-	size_t		len;
+	des_endpoint ep;
 
-	if (pg_strncasecmp(url, "https://", 8) == 0)
-	{
-		*https = true;
-		h = url + 8;
-	}
-	else if (pg_strncasecmp(url, "http://", 7) == 0)
-	{
-		*https = false;
-		h = url + 7;
-	}
-	else
+	if (!des_endpoint_parse(url, &ep))
 		return false;
-	len = strlen(h);
-	if (len > 0 && h[len - 1] == '/')
-		len--;
-	if (len == 0 || memchr(h, '/', len) != NULL || memchr(h, '@', len) != NULL ||
-		memchr(h, '?', len) != NULL)
-		return false;
-	*host = pnstrdup(h, len);
+	*https = ep.https;
+	*host = pnstrdup(url + ep.host_start, ep.host_len);
 	return true;
 }
 
@@ -208,12 +196,6 @@ mapping_options(Oid userid, Oid serverid, bool *found)
 	}
 	*found = false;
 	return NIL;
-}
-
-DesS3Endpoint *
-DesS3EndpointForServer(const char *server_name)
-{
-	return DesS3EndpointForServerUser(server_name, GetUserId());
 }
 
 DesS3Endpoint *

@@ -9,6 +9,7 @@
 #include "unit.h"
 #include "des/des_json.h"
 #include "des/des_local.h"
+#include "des/des_location.h"
 #include "des/des_reader.h"
 #include "des/des_writer.h"
 
@@ -882,6 +883,121 @@ test_fixtures(const char *fixdir)
 	json_decref(m);
 }
 
+/* The location grammar: what each form parses to, and where each refusal points. */
+static void
+check_bad_location(const char *in, bool allow_prefix, des_location_status want, size_t want_pos)
+{
+	des_location loc;
+	bool		ok = des_location_parse(in, allow_prefix, &loc);
+
+	CHECK(!ok && loc.status == want && loc.error_pos == want_pos &&
+		  loc.path == NULL && loc.bucket == NULL && loc.key == NULL && loc.message[0] != '\0',
+		  "location \"%.60s\" (prefix %d): status %d at %zu (%s), want %d at %zu",
+		  in, allow_prefix, (int) loc.status, loc.error_pos, loc.message, (int) want, want_pos);
+	if (ok)
+		des_location_free(&loc);
+}
+
+static void
+check_local_location(const char *in, bool allow_prefix, const char *want_path, bool want_prefix)
+{
+	des_location loc;
+	bool		ok = des_location_parse(in, allow_prefix, &loc);
+
+	CHECK(ok && loc.kind == DES_LOC_LOCAL && strcmp(loc.path, want_path) == 0 && loc.is_prefix == want_prefix &&
+		  loc.bucket == NULL && loc.key == NULL,
+		  "location \"%s\": ok %d path %s (%s)", in, ok, ok ? loc.path : "-", loc.message);
+	if (ok)
+		des_location_free(&loc);
+}
+
+static void
+check_s3_location(const char *in, bool allow_prefix, const char *want_bucket, const char *want_key, bool want_prefix)
+{
+	des_location loc;
+	bool		ok = des_location_parse(in, allow_prefix, &loc);
+
+	CHECK(ok && loc.kind == DES_LOC_S3 && strcmp(loc.bucket, want_bucket) == 0 &&
+		  strcmp(loc.key, want_key) == 0 && loc.is_prefix == want_prefix && loc.path == NULL,
+		  "location \"%s\": ok %d bucket %s key %s (%s)", in, ok, ok ? loc.bucket : "-", ok ? loc.key : "-", loc.message);
+	if (ok)
+		des_location_free(&loc);
+}
+
+static void
+test_location(void)
+{
+	char		longkey[1100];
+	char		longbucket[300];
+	des_endpoint ep;
+
+	check_local_location("/abs/path.des", false, "/abs/path.des", false);
+	check_local_location("/", true, "/", true);
+	check_local_location("/data/in/", true, "/data/in/", true);
+	check_local_location("file:/tmp/a.des", false, "/tmp/a.des", false);
+	check_local_location("file:///tmp/a%20b%2Fc.des", false, "/tmp/a b/c.des", false);
+	check_local_location("FILE://LocalHost/tmp/x.des", false, "/tmp/x.des", false);
+	check_local_location("file://localhost/", true, "/", true);
+	check_local_location("/tmp/%zz.des", false, "/tmp/%zz.des", false); /* plain paths are not decoded */
+	check_s3_location("s3://bucket/key", false, "bucket", "key", false);
+	check_s3_location("S3://My-Bucket_1.x/a/b/c.des", false, "My-Bucket_1.x", "a/b/c.des", false);
+	check_s3_location("s3://bucket/prefix/", true, "bucket", "prefix/", true);
+	check_s3_location("s3://bucket/", true, "bucket", "", true);
+	check_s3_location("s3://bucket", true, "bucket", "", true);
+	check_s3_location("s3://b/with%20percent", false, "b", "with%20percent", false);	/* keys are verbatim */
+
+	check_bad_location("", false, DES_LOC_EMPTY, 0);
+	check_bad_location("", true, DES_LOC_EMPTY, 0);
+	check_bad_location("relative/a.des", false, DES_LOC_RELATIVE, 0);
+	check_bad_location("a", true, DES_LOC_RELATIVE, 0);
+	check_bad_location("http://example.invalid/a.des", false, DES_LOC_BAD_SCHEME, 4);
+	check_bad_location("/abs/odd://name", false, DES_LOC_BAD_SCHEME, 8);
+	check_bad_location("file://otherhost/a.des", false, DES_LOC_FILE_NOT_ABSOLUTE, 7);
+	check_bad_location("file:relative", false, DES_LOC_FILE_NOT_ABSOLUTE, 5);
+	check_bad_location("file://localhostx/a", false, DES_LOC_FILE_NOT_ABSOLUTE, 7);
+	check_bad_location("file:///tmp/%zz.des", false, DES_LOC_BAD_PERCENT, 12);
+	check_bad_location("file:///tmp/a%2", false, DES_LOC_BAD_PERCENT, 13);
+	check_bad_location("file:///tmp/a%", false, DES_LOC_BAD_PERCENT, 13);
+	check_bad_location("file:///tmp/a%00b", false, DES_LOC_BAD_PERCENT, 13);
+	check_bad_location("file:///tmp/", false, DES_LOC_DIRECTORY, 11);
+	check_bad_location("file:///tmp%2F", false, DES_LOC_DIRECTORY, 13);
+	check_bad_location("/tmp/", false, DES_LOC_DIRECTORY, 4);
+	check_bad_location("s3:///key.des", false, DES_LOC_BAD_BUCKET, 5);
+	check_bad_location("s3://", true, DES_LOC_BAD_BUCKET, 5);
+	check_bad_location("s3://bad bucket/k", false, DES_LOC_BAD_BUCKET, 8);
+	check_bad_location("s3://pgdes-test/", false, DES_LOC_BUCKET_ONLY, 16);
+	check_bad_location("s3://pgdes-test", false, DES_LOC_BUCKET_ONLY, 15);
+	check_bad_location("s3://b/dir/", false, DES_LOC_S3_PREFIX, 10);
+	memset(longbucket, 'b', sizeof(longbucket));
+	memcpy(longbucket, "s3://", 5);
+	longbucket[5 + 256] = '\0';
+	check_bad_location(longbucket, true, DES_LOC_BAD_BUCKET, 5 + 255);
+	longbucket[5 + 255] = '\0';
+	check_s3_location(longbucket, true, longbucket + 5, "", true);
+	memset(longkey, 'k', sizeof(longkey));
+	memcpy(longkey, "s3://b/", 7);
+	longkey[7 + 1025] = '\0';
+	check_bad_location(longkey, true, DES_LOC_KEY_TOO_LONG, 7 + 1024);
+	longkey[7 + 1024] = '\0';
+	check_s3_location(longkey, false, "b", longkey + 7, false);
+	/* the key length is checked before the trailing slash, as the backend always did */
+	longkey[7 + 1024] = '/';
+	longkey[7 + 1025] = '\0';
+	check_bad_location(longkey, false, DES_LOC_KEY_TOO_LONG, 7 + 1024);
+
+	CHECK(des_endpoint_parse("http://127.0.0.1:59001", &ep) && !ep.https && ep.host_start == 7 && ep.host_len == 15,
+		  "endpoint http");
+	CHECK(des_endpoint_parse("HTTPS://s3.eu-west-1.amazonaws.com/", &ep) && ep.https && ep.host_start == 8 &&
+		  ep.host_len == 26, "endpoint https with a trailing slash");
+	CHECK(!des_endpoint_parse("ftp://x", &ep) && ep.error_pos == 0, "endpoint scheme");
+	CHECK(!des_endpoint_parse("https://", &ep) && ep.error_pos == 8, "endpoint without host");
+	CHECK(!des_endpoint_parse("http:///", &ep) && ep.error_pos == 7, "endpoint '/' only");
+	CHECK(!des_endpoint_parse("https://host/path", &ep) && ep.error_pos == 12, "endpoint path at %zu", ep.error_pos);
+	CHECK(!des_endpoint_parse("https://user@host", &ep) && ep.error_pos == 12, "endpoint user info");
+	CHECK(!des_endpoint_parse("http://host?x=1", &ep) && ep.error_pos == 11, "endpoint query");
+	CHECK(!des_endpoint_parse("http://host//", &ep) && ep.error_pos == 11, "endpoint two slashes");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -898,6 +1014,7 @@ main(int argc, char **argv)
 	test_last_entry();
 	test_stored_blake2b();
 	test_resolve();
+	test_location();
 	test_fixtures(fixdir);
 	if (getenv("DES_FUZZ_SEED_DIR"))
 	{
