@@ -35,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	des_error	err;
 	des_buf		out = {0};
 	des_read_options ro = {true, NULL, NULL};
-	des_reader_limits limits = {64 << 20, 64 << 20};
+	des_reader_limits limits = {.max_index_bytes = 64 << 20, .max_payload_bytes = 64 << 20};
 	uint64_t   *all;
 	uint64_t	n;
 	des_batch_plan plan;
