@@ -70,7 +70,7 @@ unit: test/unit/test_core test/unit/test_sigv4 test/unit/test_core_tsan
 
 # libFuzzer targets, one per parser of untrusted input: test/fuzz/fuzz_<name>.c,
 # seeds in test/fuzz/seeds/<name>/, replayed crashes in test/fuzz/regressions/<name>/
-FUZZ_TARGETS = reader
+FUZZ_TARGETS = reader s3xml json location sigv4
 FUZZ_BINS = $(addprefix test/fuzz/fuzz_,$(FUZZ_TARGETS))
 
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard include/des/*.h)
@@ -78,7 +78,7 @@ test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard include/des/*.h)
 		-Iinclude $(CORE_SRC) $< -o $@ $(CORE_LIBS)
 
 # FUZZ_SECONDS per target; FUZZ_ONLY="json sigv4" runs some targets only
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
 FUZZ_ONLY ?= $(FUZZ_TARGETS)
 fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZ_ONLY))
 	test/fuzz/run.sh $(FUZZ_SECONDS) $(FIXTURES) $(FUZZ_ONLY)

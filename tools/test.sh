@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds, then runs
 #   1. core unit tests (AddressSanitizer/UBSan), including fixture conformance
-#   2. the reader fuzzer for a bounded time (FUZZ_SECONDS, default 60)
+#   2. the libFuzzer targets (reader, S3 XML, JSON meta, locations, SigV4),
+#      each for a bounded time (FUZZ_SECONDS each, default 30)
 #   3. pg_regress tests against a throwaway PostgreSQL 15 with pg_des preloaded
 # and ends with one line: "N passed, N failed[, N skipped]".
 set -uo pipefail
@@ -46,9 +47,13 @@ count core "$logs/core"
 grep -E '^core_tsan: ' "$logs/unit" >"$logs/core_tsan" || true
 count core_tsan "$logs/core_tsan"
 
-echo "== reader fuzzing (${FUZZ_SECONDS:-60} s)"
-make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" FIXTURES="$fixtures" 2>&1 | tee "$logs/fuzz"
-count fuzz "$logs/fuzz"
+fuzz_targets=$(sed -n 's/^FUZZ_TARGETS = //p' Makefile)
+echo "== fuzzing: $fuzz_targets (${FUZZ_SECONDS:-30} s each)"
+make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" FIXTURES="$fixtures" 2>&1 | tee "$logs/fuzz"
+for t in $fuzz_targets; do	# one result line per target; a missing one counts as a failure
+	grep -E "^fuzz_$t: " "$logs/fuzz" >"$logs/fuzz_$t" || true
+	count "fuzz_$t" "$logs/fuzz_$t"
+done
 
 echo "== S3 harness (s3rver behind a SigV4-verifying proxy on 127.0.0.1:59001)"
 test/s3/stop.sh >/dev/null 2>&1 || true

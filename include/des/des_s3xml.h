@@ -15,7 +15,8 @@
 /*
  * Text of the first element named `name` (local name, namespace prefix
  * ignored) at any depth, at or after *pos; entities decoded into out (reset).
- * On success *pos moves past the element so repeated calls iterate.
+ * On success *pos moves past the element so repeated calls iterate, and
+ * out->data is never NULL (an empty element gives out->len 0).
  * Returns false if there is none (or the XML is malformed).
  */
 extern bool des_xml_next_text(const char *xml, size_t len, size_t *pos, const char *name, des_buf *out);

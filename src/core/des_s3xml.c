@@ -17,17 +17,35 @@ tag_matches(const char *xml, size_t len, size_t i, const char *name, size_t *aft
 
 	if (j >= len || xml[j] == '/' || xml[j] == '?' || xml[j] == '!')
 		return false;
+	/*
+	 * A name cannot contain '<': stopping there keeps a scan of the whole
+	 * text linear ("<<<<..." made it quadratic: minutes for 64 kB).
+	 */
 	while (j < len && xml[j] != '>' && xml[j] != ' ' && xml[j] != '/' && xml[j] != '\t' &&
-		   xml[j] != '\n' && xml[j] != '\r')
+		   xml[j] != '\n' && xml[j] != '\r' && xml[j] != '<')
 	{
 		if (xml[j] == ':')
 			local = j + 1;
 		j++;
 	}
+	if (j < len && xml[j] == '<')
+		return false;
 	if (j - local != nlen || memcmp(xml + local, name, nlen) != 0)
 		return false;
 	*after = j;
 	return true;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 static bool
@@ -76,14 +94,25 @@ decode_text(const char *xml, size_t from, size_t to, des_buf *out)
 				}
 			if (!done && elen >= 2 && elen <= 9 && xml[i + 1] == '#')
 			{
-				char		num[10];
-				char	   *endp;
-				unsigned long cp;
+				/*
+				 * "&#" digits ";" or "&#x" hex digits ";" and nothing else:
+				 * strtoul would also take a sign, spaces and a "0x" prefix.
+				 */
+				bool		hex = xml[i + 2] == 'x';
+				size_t		d = i + (hex ? 3 : 2);
+				unsigned long cp = 0;
 
-				memcpy(num, xml + i + 2, elen - 1);
-				num[elen - 1] = '\0';
-				cp = (num[0] == 'x') ? strtoul(num + 1, &endp, 16) : strtoul(num, &endp, 10);
-				if (*endp != '\0' || endp == num || !append_utf8(out, cp))
+				if (d == (size_t) (semi - xml))
+					return false;	/* no digits */
+				for (; d < (size_t) (semi - xml); d++)
+				{
+					int			v = hex ? hexval(xml[d]) : (xml[d] >= '0' && xml[d] <= '9' ? xml[d] - '0' : -1);
+
+					if (v < 0)
+						return false;
+					cp = cp * (hex ? 16 : 10) + v;	/* at most 7 digits: no overflow */
+				}
+				if (!append_utf8(out, cp))
 					return false;
 				done = true;
 			}
@@ -133,7 +162,7 @@ des_xml_next_element(const char *xml, size_t len, size_t *pos, const char *name,
 					size_t		k = j + 2;
 					size_t		local = k;
 
-					while (k < len && xml[k] != '>')
+					while (k < len && xml[k] != '>' && xml[k] != '<')
 					{
 						if (xml[k] == ':')
 							local = k + 1;
@@ -141,6 +170,8 @@ des_xml_next_element(const char *xml, size_t len, size_t *pos, const char *name,
 					}
 					if (k >= len)
 						return false;
+					if (xml[k] == '<')
+						continue;	/* "</..." without '>' before the next tag: not an end tag */
 					if (k - local == strlen(name) && memcmp(xml + local, name, k - local) == 0 && --depth == 0)
 					{
 						*start = i;
@@ -173,6 +204,12 @@ des_xml_next_text(const char *xml, size_t len, size_t *pos, const char *name, de
 	while (content < end && xml[content] != '>')
 		content++;
 	content++;
+	/*
+	 * Callers copy the text out with (data, len) even when it is empty
+	 * (pnstrdup, memcpy): data is never NULL on success.
+	 */
+	if (out->data == NULL && !des_buf_reserve(out, 1))
+		return false;
 	if (xml[content - 2] == '/')
 	{
 		*pos = p;

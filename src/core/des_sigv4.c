@@ -3,7 +3,6 @@
  */
 #include "des/des_sigv4.h"
 
-#include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -45,7 +44,8 @@ des_uri_encode(des_buf *out, const char *s, size_t len, bool keep_slash)
 	{
 		unsigned char c = (unsigned char) s[i];
 
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/'))
+		/* ASCII only: isalnum() would follow the locale (Latin-1 letters in a LATIN1 database) */
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/'))
 		{
 			if (!des_buf_putc(out, c))
 				return false;
@@ -67,23 +67,26 @@ typedef struct encoded_kv
 	des_buf		value;
 } encoded_kv;
 
+/* Byte order of two buffers; an empty one has data NULL, which memcmp must not see. */
+static int
+cmp_bufs(const des_buf *x, const des_buf *y)
+{
+	size_t		n = x->len < y->len ? x->len : y->len;
+	int			c = n ? memcmp(x->data, y->data, n) : 0;
+
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : (x->len > y->len);
+}
+
 static int
 cmp_encoded(const void *a, const void *b)
 {
 	const encoded_kv *x = a;
 	const encoded_kv *y = b;
-	size_t		n = x->name.len < y->name.len ? x->name.len : y->name.len;
-	int			c = memcmp(x->name.data, y->name.data, n);
+	int			c = cmp_bufs(&x->name, &y->name);
 
-	if (c != 0)
-		return c;
-	if (x->name.len != y->name.len)
-		return x->name.len < y->name.len ? -1 : 1;
-	n = x->value.len < y->value.len ? x->value.len : y->value.len;
-	c = memcmp(x->value.data, y->value.data, n);
-	if (c != 0)
-		return c;
-	return x->value.len < y->value.len ? -1 : (x->value.len > y->value.len);
+	return c != 0 ? c : cmp_bufs(&x->value, &y->value);
 }
 
 bool
@@ -140,7 +143,7 @@ add_header(canon_header *h, const char *name, const char *value)
 	if (h->name == NULL)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		h->name[i] = (char) tolower((unsigned char) name[i]);
+		h->name[i] = (name[i] >= 'A' && name[i] <= 'Z') ? name[i] + ('a' - 'A') : name[i];
 	h->name[n] = '\0';
 	while (v < end && (*v == ' ' || *v == '\t'))
 		v++;
@@ -258,14 +261,15 @@ des_sigv4_sign(const des_sigv4_request *req, des_buf *authorization,
 	}
 	if (ok)
 	{
-		char		scope[256];
-
-		snprintf(scope, sizeof(scope), "%s/%s/%s/aws4_request", date, req->region, req->service);
+		/* the credential scope in full: it must be the one signed above, however long */
 		authorization->len = 0;
 		ok = des_buf_append(authorization, "AWS4-HMAC-SHA256 Credential=", 28) &&
 			des_buf_append(authorization, req->access_key, strlen(req->access_key)) &&
 			des_buf_putc(authorization, '/') &&
-			des_buf_append(authorization, scope, strlen(scope)) &&
+			des_buf_append(authorization, date, 8) && des_buf_putc(authorization, '/') &&
+			des_buf_append(authorization, req->region, strlen(req->region)) && des_buf_putc(authorization, '/') &&
+			des_buf_append(authorization, req->service, strlen(req->service)) &&
+			des_buf_append(authorization, "/aws4_request", 13) &&
 			des_buf_append(authorization, ",SignedHeaders=", 15) &&
 			des_buf_append(authorization, signed_names.data, signed_names.len) &&
 			des_buf_append(authorization, ",Signature=", 11) &&

@@ -8,6 +8,8 @@
 #include "des/des_s3xml.h"
 
 #include <string.h>
+#include <stdlib.h>
+#include <time.h>
 
 int			unit_passed,
 			unit_failed;
@@ -112,6 +114,57 @@ main(void)
 		CHECK(des_sigv4_query_string(q, 3, &b) && des_buf_putc(&b, 0) &&
 			  strcmp((char *) b.data, "continuation-token=x%3Dy&delimiter=%2F&prefix=a%20b%2Fc%2Bd") == 0,
 			  "query string: %s", b.data);
+		/* regression (fuzz_sigv4): sorting compared empty names and values with memcmp(NULL, ...) */
+		{
+			des_kv		e[] = {{"uploads", ""}, {"", "z"}, {"uploads", "1"}, {"", ""}};
+
+			b.len = 0;
+			CHECK(des_sigv4_query_string(e, 4, &b) && des_buf_putc(&b, 0) &&
+				  strcmp((char *) b.data, "=&=z&uploads=&uploads=1") == 0, "empty names and values sort first: %s", b.data);
+		}
+		des_buf_free(&b);
+	}
+	/* regression (fuzz_sigv4): a long region or service was cut from the Credential scope (a 256-byte buffer) */
+	{
+		char		region[301];
+		des_sigv4_request r = {0};
+		des_buf		auth = {0};
+		des_buf		want = {0};
+		des_error	err;
+
+		memset(region, 'r', 300);
+		region[300] = '\0';
+		r.method = "GET";
+		r.host = "h";
+		r.path = "/";
+		r.payload_sha256 = DES_EMPTY_SHA256;
+		r.amz_date = "20130524T000000Z";
+		r.region = region;
+		r.service = "s3";
+		r.access_key = AKID;
+		r.secret_key = SECRET;
+		CHECK(des_buf_append(&want, "/20130524/", 10) && des_buf_append(&want, region, 300) &&
+			  des_buf_append(&want, "/s3/aws4_request,SignedHeaders=", 31) && des_buf_putc(&want, 0), "oom");
+		CHECK(des_sigv4_sign(&r, &auth, NULL, &err) && strstr((char *) auth.data, (char *) want.data) != NULL,
+			  "long region kept whole in the credential scope: %.80s...", auth.data ? (char *) auth.data : "");
+		des_buf_free(&auth);
+		des_buf_free(&want);
+	}
+	/* encoding does not depend on the locale: every non-ASCII byte is %XX */
+	{
+		des_buf		b = {0};
+		bool		all = true;
+
+		for (int c = 0x80; c <= 0xff; c++)
+		{
+			char		in = (char) c;
+			char		want[4];
+
+			snprintf(want, sizeof(want), "%%%02X", c);
+			b.len = 0;
+			all = all && des_uri_encode(&b, &in, 1, true) && b.len == 3 && memcmp(b.data, want, 3) == 0;
+		}
+		CHECK(all, "bytes 0x80-0xff are percent-encoded");
 		des_buf_free(&b);
 	}
 	{
@@ -158,6 +211,51 @@ main(void)
 		CHECK(des_xml_next_text(l, strlen(l), &pos, "NextContinuationToken", &t) && t.len == 6, "token");
 		pos = 0;
 		CHECK(des_xml_next_text(l, strlen(l), &pos, "Empty", &t) && t.len == 0, "empty element");
+		/* regression (fuzz_s3xml): an empty element's text had data NULL, and the backend copies it with pnstrdup */
+		{
+			des_buf		fresh = {0};
+
+			CHECK(des_xml_next_text("<Key/>", 6, &(size_t){0}, "Key", &fresh) && fresh.len == 0 && fresh.data != NULL,
+				  "empty element text is an empty string, not NULL");
+			des_buf_free(&fresh);
+			CHECK(des_xml_next_text("<Key></Key>", 11, &(size_t){0}, "Key", &fresh) && fresh.len == 0 && fresh.data != NULL,
+				  "empty text is an empty string, not NULL");
+			des_buf_free(&fresh);
+		}
+		/* regression (fuzz_s3xml): runs of '<' or "</" made every scan quadratic (minutes for 64 kB) */
+		{
+			size_t		n = 1 << 20;
+			char	   *big = malloc(n + 40);
+			clock_t		t0 = clock();
+			bool		none = true;
+
+			memset(big, '<', n);
+			none = none && !des_xml_next_text(big, n, &(size_t){0}, "Code", &t);
+			for (size_t i = 0; i + 1 < n; i += 2)
+				big[i + 1] = '/';
+			memcpy(big, "<Code>x", 7);
+			none = none && !des_xml_next_text(big, n, &(size_t){0}, "Code", &t);
+			memcpy(big + n, "</Code>", 7);
+			CHECK(none && des_xml_next_element(big, n + 7, &(size_t){0}, "Code", &s, &en) && s == 0 && en == n + 7,
+				  "1 MiB of '<' and \"</\" scanned");
+			CHECK(clock() - t0 < 2 * CLOCKS_PER_SEC, "the scans are linear (%.1f s)", (double) (clock() - t0) / CLOCKS_PER_SEC);
+			free(big);
+		}
+		/* a name stops at '<', and so does an end tag without '>' */
+		CHECK(des_xml_next_text("<a<Code>x</Code>", 16, &(size_t){0}, "Code", &t) && t.len == 1 && t.data[0] == 'x' &&
+			  des_xml_next_text("<Code>y</Co</Code>", 18, &(size_t){0}, "Code", &t) == false &&
+			  des_xml_next_element("<Code>y</Co</Code>", 18, &(size_t){0}, "Code", &s, &en) && en == 18,
+			  "'<' ends names");
+		/* numeric character references are digits only (strtoul took signs, spaces and 0x) */
+		CHECK(des_xml_next_text("<a>&#65;&#x42;&#x1f600;</a>", 27, &(size_t){0}, "a", &t) && t.len == 6 &&
+			  memcmp(t.data, "AB\xf0\x9f\x98\x80", 6) == 0, "numeric references");
+		{
+			static const char *const bad[] = {"<a>&#x0x41;</a>", "<a>&#+65;</a>", "<a>&# 65;</a>", "<a>&#x-41;</a>",
+			"<a>&#x;</a>", "<a>&#;</a>", "<a>&#x 41;</a>", "<a>&#6a;</a>", "<a>&#1114112;</a>", "<a>&#xD800;</a>"};
+
+			for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+				CHECK(!des_xml_next_text(bad[i], strlen(bad[i]), &(size_t){0}, "a", &t), "refused: %s", bad[i]);
+		}
 		pos = 0;
 		CHECK(!des_xml_next_text("<a>&bogus;</a>", 14, &pos, "a", &t) &&
 			  !des_xml_next_text("<a>&#0;</a>", 11, &(size_t){0}, "a", &t) &&
