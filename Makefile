@@ -8,30 +8,35 @@ EXTENSION = pg_des
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_des.control)
 
 MODULE_big = pg_des
-CORE_OBJS = src/core/des_error.o src/core/des_json.o src/core/des_names.o \
-	src/core/des_reader.o src/core/des_writer.o src/core/des_local.o src/core/des_sigv4.o \
-	src/core/des_s3xml.o src/core/des_utf8.o src/core/des_location.o
-BACKEND_OBJS = src/backend/pg_des.o src/backend/errors.o src/backend/location.o \
-	src/backend/reader_cache.o src/backend/archive_read.o src/backend/archive_write.o \
-	src/backend/hash_funcs.o src/backend/shmem.o src/backend/s3_client.o src/backend/s3_config.o \
-	src/backend/s3_storage.o src/backend/storage_list.o src/backend/index_cache.o \
-	src/backend/names.o src/backend/worker_common.o src/backend/worker_marker.o \
-	src/backend/worker_packer.o src/backend/sources.o src/backend/fdw_archives.o \
-	src/backend/fdw_plan.o src/backend/fdw_scan.o src/backend/fdw_catalog.o src/backend/blob_read.o
+# sources by area: the PostgreSQL-free core (src/core/<area>, headers in
+# include/des/<area>) and the backend glue (src/backend/<area>, one header each)
+CORE_AREAS = common format io s3
+BACKEND_AREAS = module common archive s3 fdw workers pipeline
+CORE_SRC = $(sort $(foreach a,$(CORE_AREAS),$(wildcard src/core/$(a)/*.c)))
+BACKEND_SRC = $(sort $(foreach a,$(BACKEND_AREAS),$(wildcard src/backend/$(a)/*.c)))
+CORE_OBJS = $(CORE_SRC:.c=.o)
+BACKEND_OBJS = $(BACKEND_SRC:.c=.o)
+CORE_HEADERS = $(wildcard include/des/*/*.h)
+BACKEND_HEADERS = $(wildcard src/backend/*/*.h)
 OBJS = $(CORE_OBJS) $(BACKEND_OBJS)
 
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = pg_des--$(EXTVERSION).sql
 
-REGRESS = archive_basic archive_errors archive_privileges
-REGRESS_OPTS = --inputdir=. --load-extension=pg_des
+# regression tests: test/regress/{sql,expected}, in the order of test/regress/schedule
+# (tools/test.sh reads the same file; most need the setup it does first)
+REGRESS = $(shell sed -n 's/^test: *//p' test/regress/schedule)
+REGRESS_OPTS = --inputdir=test/regress --load-extension=pg_des
 
-# concurrency (SKIP LOCKED claims): isolation specs in test/specs, expected output in test/expected
-ISOLATION = marker_claim packer_lease source_claim
-ISOLATION_OPTS = --inputdir=test --load-extension=pg_des
+# concurrency (SKIP LOCKED claims): isolation specs in test/isolation/specs,
+# expected output in test/isolation/expected
+ISOLATION = $(basename $(notdir $(sort $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_des
 
-PG_CPPFLAGS = -Iinclude -Isrc/backend -std=gnu11
-PG_CFLAGS ?= -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
+# the warning flags, stated once: the extension and the core tools share them
+WARN_FLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
+PG_CPPFLAGS = -Iinclude -Isrc/backend -Isrc/backend/common -std=gnu11
+PG_CFLAGS ?= $(WARN_FLAGS)
 SHLIB_LINK = -lb2 -llz4 -lxxhash -lcrypto -lcurl
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
@@ -39,28 +44,26 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild on any header change
-$(OBJS): $(wildcard include/des/*.h src/backend/*.h)
+$(OBJS): $(CORE_HEADERS) $(BACKEND_HEADERS)
 
 pg_des--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
 # ---- PostgreSQL-free core: unit tests, fuzzing, benchmarks ----
-CORE_SRC = $(CORE_OBJS:.o=.c)
 CORE_LIBS = -lb2 -llz4 -lxxhash -lcrypto
-CORE_WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
 FIXTURES ?= $(abspath ../shared/fixtures/des-v1)
 
-test/unit/test_core: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(wildcard include/des/*.h)
-	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(CORE_WARN) \
+test/unit/test_core: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(CORE_HEADERS)
+	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
 		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_core.c -o $@ $(CORE_LIBS) -ljansson -lcrypto
 
-test/unit/test_sigv4: $(CORE_SRC) test/unit/test_sigv4.c test/unit/unit.h $(wildcard include/des/*.h)
-	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(CORE_WARN) \
+test/unit/test_sigv4: $(CORE_SRC) test/unit/test_sigv4.c test/unit/unit.h $(CORE_HEADERS)
+	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
 		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_sigv4.c -o $@ $(CORE_LIBS)
 
 # the same tests under ThreadSanitizer: the local sink writes on an I/O thread
-test/unit/test_core_tsan: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(wildcard include/des/*.h)
-	clang -std=gnu11 -g -O1 -fsanitize=thread $(CORE_WARN) \
+test/unit/test_core_tsan: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(CORE_HEADERS)
+	clang -std=gnu11 -g -O1 -fsanitize=thread $(WARN_FLAGS) \
 		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_core.c -o $@ $(CORE_LIBS) -ljansson
 
 unit: test/unit/test_core test/unit/test_sigv4 test/unit/test_core_tsan
@@ -73,8 +76,8 @@ unit: test/unit/test_core test/unit/test_sigv4 test/unit/test_core_tsan
 FUZZ_TARGETS = reader s3xml json location sigv4
 FUZZ_BINS = $(addprefix test/fuzz/fuzz_,$(FUZZ_TARGETS))
 
-test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard include/des/*.h)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CORE_WARN) \
+test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HEADERS)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
 		-Iinclude $(CORE_SRC) $< -o $@ $(CORE_LIBS)
 
 # FUZZ_SECONDS per target; FUZZ_ONLY="json sigv4" runs some targets only
@@ -83,8 +86,8 @@ FUZZ_ONLY ?= $(FUZZ_TARGETS)
 fuzz: $(addprefix test/fuzz/fuzz_,$(FUZZ_ONLY))
 	test/fuzz/run.sh $(FUZZ_SECONDS) $(FIXTURES) $(FUZZ_ONLY)
 
-test/bench/bench_core: $(CORE_SRC) test/bench/bench_core.c $(wildcard include/des/*.h)
-	gcc -std=gnu11 -O2 -march=x86-64-v2 $(CORE_WARN) -Iinclude $(CORE_SRC) test/bench/bench_core.c -o $@ $(CORE_LIBS)
+test/bench/bench_core: $(CORE_SRC) test/bench/bench_core.c $(CORE_HEADERS)
+	gcc -std=gnu11 -O2 -march=x86-64-v2 $(WARN_FLAGS) -Iinclude $(CORE_SRC) test/bench/bench_core.c -o $@ $(CORE_LIBS)
 
 bench: test/bench/bench_core
 	test/bench/run.sh

@@ -39,9 +39,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "des/des_local.h"
-#include "des/des_reader.h"
-#include "des/des_writer.h"
+#include "des/io/des_local.h"
+#include "des/format/des_reader.h"
+#include "des/format/des_writer.h"
 
 #include <blake2.h>
 #include <dirent.h>

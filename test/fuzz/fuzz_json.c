@@ -14,7 +14,7 @@
  * compaction leaves the output buffer as it was; a string appended with
  * des_json_append_string decodes back to the same bytes.
  */
-#include "des/des_json.h"
+#include "des/format/des_json.h"
 
 #include <stdint.h>
 #include <stdio.h>

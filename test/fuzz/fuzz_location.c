@@ -13,7 +13,7 @@
  * file: URL, parsed again to the same path once percent-encoded; an endpoint
  * host is non-empty, inside the input, and has no '/', '@' or '?'.
  */
-#include "des/des_location.h"
+#include "des/io/des_location.h"
 
 #include <stdint.h>
 #include <stdio.h>

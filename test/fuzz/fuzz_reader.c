@@ -8,10 +8,10 @@
  * (server responses). Any crash, sanitizer report, leak or hang is a bug; a
  * des_error is the expected outcome for garbage.
  */
-#include "des/des_json.h"
-#include "des/des_local.h"
-#include "des/des_s3xml.h"
-#include "des/des_reader.h"
+#include "des/format/des_json.h"
+#include "des/io/des_local.h"
+#include "des/s3/des_s3xml.h"
+#include "des/format/des_reader.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
  * scanner gives the same answer twice.
  */
 #define _GNU_SOURCE
-#include "des/des_s3xml.h"
+#include "des/s3/des_s3xml.h"
 
 #include <stdint.h>
 #include <stdio.h>

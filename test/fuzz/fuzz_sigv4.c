@@ -17,7 +17,7 @@
  * hash; Credential=key/date/region/service/aws4_request, the same header
  * list, a 64-hex-digit signature).
  */
-#include "des/des_sigv4.h"
+#include "des/s3/des_sigv4.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -7,11 +7,11 @@
  */
 #define _GNU_SOURCE
 #include "unit.h"
-#include "des/des_json.h"
-#include "des/des_local.h"
-#include "des/des_location.h"
-#include "des/des_reader.h"
-#include "des/des_writer.h"
+#include "des/format/des_json.h"
+#include "des/io/des_local.h"
+#include "des/io/des_location.h"
+#include "des/format/des_reader.h"
+#include "des/format/des_writer.h"
 
 #include <blake2.h>
 #include <dirent.h>

@@ -4,8 +4,8 @@
  * reference): same credentials, dates, headers and expected signatures.
  */
 #include "unit.h"
-#include "des/des_sigv4.h"
-#include "des/des_s3xml.h"
+#include "des/s3/des_sigv4.h"
+#include "des/s3/des_s3xml.h"
 
 #include <string.h>
 #include <stdlib.h>

@@ -1,0 +1,95 @@
+/*
+ * des_fdw.h - the des_fdw foreign-data wrapper: DES archives as tables.
+ */
+#ifndef DES_FDW_H
+#define DES_FDW_H
+
+#include "pg_des.h"
+#include "archive/archive.h"
+
+#include "access/attnum.h"
+#include "utils/date.h"
+#include "utils/relcache.h"
+
+/* One archive a foreign table's location names. */
+typedef struct DesFdwArchive
+{
+	char	   *location;		/* a path, or s3://bucket/key */
+	int64		size;			/* bytes; -1 when not listed (a single archive) */
+	bool		has_day;		/* under a YYYY-MM-DD directory */
+	DateADT		day;
+} DesFdwArchive;
+
+/* The columns a des_fdw table may have, matched by name. */
+typedef enum DesFdwColumn
+{
+	DES_COL_NAME,
+	DES_COL_DATA,
+	DES_COL_META,
+	DES_COL_SIZE,
+	DES_COL_FLAGS,
+	DES_COL_ARCHIVE,
+	DES_COL_DAY,
+	DES_COL_DATA_OFFSET,
+	DES_COL_BLAKE2B,
+	DES_NCOLS
+} DesFdwColumn;
+
+/* A foreign table's options and column mapping. */
+typedef struct DesFdwTable
+{
+	char	   *location;
+	bool		verify;			/* check each payload's stored BLAKE2b */
+	char	   *server;			/* foreign server name (endpoint of s3:// locations) */
+	AttrNumber	attno[DES_NCOLS];	/* 0 = the table has no such column */
+} DesFdwTable;
+
+/* What a scan looks up instead of walking every entry. */
+typedef enum DesFdwLookup
+{
+	DES_LOOKUP_NONE,
+	DES_LOOKUP_NAME,			/* name = expr */
+	DES_LOOKUP_NAMES,			/* name = ANY(array expr) */
+	DES_LOOKUP_PREFIX			/* name LIKE 'prefix%' or name ^@ 'prefix' */
+} DesFdwLookup;
+
+/* ForeignScan.fdw_private, by position */
+enum
+{
+	DES_FP_LOOKUP,				/* Integer: DesFdwLookup */
+	DES_FP_PREFIX,				/* String: prefix (database encoding) */
+	DES_FP_LIMIT,				/* Integer: rows to stop after, -1 none */
+	DES_FP_NEEDED,				/* Integer: bit (1 << DesFdwColumn) per column read */
+	DES_FP_LISTED,				/* Integer: archives listed at plan time */
+	DES_FP_MATCHED,				/* Integer: of which not pruned by constants */
+	DES_FP_PUSHED,				/* List of String: pushed conditions, for EXPLAIN */
+	DES_FP_COUNT
+};
+
+/* ForeignScan.fdw_exprs, by position */
+enum
+{
+	DES_FE_LOOKUP,				/* the lookup's name or names expression, or NULL */
+	DES_FE_ARCHIVE_QUALS,		/* List: quals on archive and day only, checked per archive */
+	DES_FE_COUNT
+};
+
+/* fdw_plan.c */
+extern const char *const DesFdwColumnNames[DES_NCOLS];
+extern void DesFdwTableLoad(Relation rel, DesFdwTable *t);
+
+/* fdw_scan.c: an entry as the table shows it */
+extern bool DesFdwEntryShadowed(des_reader *r, uint64 i);
+extern bool DesFdwEntryColumn(des_reader *r, uint64 i, DesFdwColumn c, const DesFdwArchive *a,
+							  Datum archive_text, Datum *value, bool *isnull, des_error *err);
+
+/* fdw_archives.c */
+extern bool DesFdwLocationIsPattern(const char *location);
+/* location with its wildcard characters escaped, to name exactly it */
+extern char *DesFdwEscapeLocation(const char *location);
+extern DesFdwArchive *DesFdwListArchives(const char *location, const char *server, Oid user, int *n);
+extern DesLocation *DesFdwArchiveLocation(const DesFdwArchive *a, const char *server, Oid user);
+/* The day of the nearest YYYY-MM-DD directory above the file, if any. */
+extern bool DesFdwDayOf(const char *location, DateADT *day, const char **day_component);
+
+#endif

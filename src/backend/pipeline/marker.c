@@ -1,0 +1,621 @@
+/*
+ * marker.c - the marker: a static background worker that marks pending
+ * objects with des.mark_batch, one transaction per batch.
+ *
+ * Registered from shared_preload_libraries; connects to des.database. Each
+ * iteration checks that the extension exists there and that the server is
+ * not in recovery, runs one batch in its own transaction (an error is
+ * reported, counted, and the loop goes on), then sleeps des.marker_naptime on
+ * its latch unless the batch was full (a backlog: go on at once). SIGTERM
+ * ends it at the next interrupt check; SIGHUP reloads settings; postmaster
+ * death ends it. Marking happens inside one transaction and does no I/O
+ * outside the database, so a crash at any instant leaves every object either
+ * marked or still pending: nothing is lost or done twice.
+ */
+#include "pg_des.h"
+
+#include <limits.h>
+#include "pipeline/pipeline.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "s3/s3.h"
+#include "workers/workers.h"
+
+int			des_marker_naptime_ms = 1000;
+int			des_marker_batch_size = 1000;
+int			des_marker_min_age_ms = 0;
+int			des_marker_rate_limit = 0;
+int			des_source_claim_batch = 16;
+
+/* des.marker_rate_limit: a token bucket holding at most one second of marking */
+static double rate_tokens = 0;
+static TimestampTz rate_refilled_at = 0;
+
+typedef struct MarkerShared
+{
+	pg_atomic_uint32 pid;
+	pg_atomic_uint64 batches;
+	pg_atomic_uint64 marked;
+	pg_atomic_uint64 errors;
+	pg_atomic_uint64 sources;	/* objects registered by URL fetched and staged */
+	pg_atomic_uint64 source_failures;
+	pg_atomic_uint64 table_rows;	/* rows claimed from registered source tables */
+	pg_atomic_uint64 last_batch_at;	/* TimestampTz */
+	int			procno;			/* for wake-ups; -1 when not running */
+} MarkerShared;
+
+
+int			des_markers = 1;
+
+static MarkerShared *marker_slots = NULL;	/* DES_MAX_MARKERS of them */
+static MarkerShared *marker = NULL;	/* in a marker process: its own slot */
+
+Size
+DesMarkerShmemSize(void)
+{
+	return MAXALIGN(sizeof(MarkerShared) * DES_MAX_MARKERS);
+}
+
+void
+DesMarkerShmemStartup(void)
+{
+	bool		found;
+
+	marker_slots = ShmemInitStruct("pg_des markers", sizeof(MarkerShared) * DES_MAX_MARKERS, &found);
+	if (!found)
+	{
+		for (int i = 0; i < DES_MAX_MARKERS; i++)
+		{
+			MarkerShared *m = &marker_slots[i];
+
+			pg_atomic_init_u32(&m->pid, 0);
+			pg_atomic_init_u64(&m->batches, 0);
+			pg_atomic_init_u64(&m->marked, 0);
+			pg_atomic_init_u64(&m->errors, 0);
+			pg_atomic_init_u64(&m->sources, 0);
+			pg_atomic_init_u64(&m->source_failures, 0);
+			pg_atomic_init_u64(&m->table_rows, 0);
+			pg_atomic_init_u64(&m->last_batch_at, 0);
+			m->procno = -1;
+		}
+	}
+}
+
+/* des.markers markers: all claim with SKIP LOCKED, so they never take the same work */
+void
+DesRegisterWorkers(void)
+{
+	DesRegisterStaticWorkers("DesMarkerMain", "pg_des marker", des_markers);
+}
+
+/* One batch of at most limit objects in its own transaction; returns how many it marked (-1: not ready). */
+static int
+marker_run_batch(int limit)
+{
+	Oid			argtypes[2] = {INT4OID, INTERVALOID};
+	Datum		args[2];
+	bool		isnull;
+	int			marked;
+
+	if (!DesWorkerBegin("SELECT des.mark_batch($1, $2)"))
+	{
+		DesWorkerCommit(false);
+		return -1;
+	}
+	args[0] = Int32GetDatum(limit);
+	args[1] = DesMsInterval(des_marker_min_age_ms);
+	if (!DesSpiOneRow("SELECT des.mark_batch($1, $2)", 2, argtypes, args, NULL))
+		elog(ERROR, "des.mark_batch did not return a row");
+	marked = DatumGetInt32(DesSpiValue(1, &isnull));
+	DesWorkerCommit(true);
+	return marked;
+}
+
+/* One round over the registered source tables (des.register_source); returns rows claimed. */
+static int
+marker_run_source_tables(void)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	bool		isnull;
+	int			claimed;
+
+	if (!DesWorkerBegin("SELECT des.claim_sources_rows($1)"))
+	{
+		DesWorkerCommit(false);
+		return 0;
+	}
+	args[0] = Int32GetDatum(des_marker_batch_size);
+	if (!DesSpiOneRow("SELECT des.claim_sources_rows($1)", 1, argtypes, args, NULL))
+		elog(ERROR, "des.claim_sources_rows did not return a row");
+	claimed = DatumGetInt32(DesSpiValue(1, &isnull));
+	DesWorkerCommit(true);
+	pg_atomic_fetch_add_u64(&marker->table_rows, (uint64) claimed);
+	return claimed;
+}
+
+/* ---- objects registered by URL: claim (one transaction), fetch (none), stage (one) ---- */
+
+typedef struct SourceClaim
+{
+	int64		id;
+	char	   *url;
+	Jsonb	   *meta;
+	DesLocation *loc;
+	DesS3Endpoint *ep;			/* S3 URLs: resolved inside the claim transaction */
+	bytea	   *data;			/* fetched bytes, or NULL with error set */
+	char	   *error;
+} SourceClaim;
+
+static void
+fetch_local(SourceClaim *c)
+{
+	int			fd = open(c->loc->path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	size_t		done = 0;
+
+	if (fd < 0)
+	{
+		c->error = psprintf("could not open \"%s\": %s", c->url, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+	{
+		c->error = psprintf("\"%s\" is not a regular file", c->url);
+		close(fd);
+		return;
+	}
+	if ((Size) sb.st_size > MaxAllocSize - VARHDRSZ)
+	{
+		c->error = psprintf("\"%s\" has %lld bytes, more than an object can hold (1 GB)",
+							c->url, (long long) sb.st_size);
+		close(fd);
+		return;
+	}
+	c->data = palloc(VARHDRSZ + sb.st_size);
+	while (done < (size_t) sb.st_size)
+	{
+		ssize_t		n = read(fd, VARDATA(c->data) + done, sb.st_size - done);
+
+		CHECK_FOR_INTERRUPTS();
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+		{
+			c->error = n < 0 ? psprintf("could not read \"%s\": %s", c->url, strerror(errno))
+				: psprintf("\"%s\" shrank while being read", c->url);
+			c->data = NULL;
+			close(fd);
+			return;
+		}
+		done += n;
+	}
+	close(fd);
+	SET_VARSIZE(c->data, VARHDRSZ + done);
+}
+
+static void
+fetch_s3(SourceClaim *c)
+{
+	DesS3Object *o;
+	bool		unchanged;
+	des_error	err;
+	uint64		off = 0;
+	unsigned char *buf;
+
+	if (!DesS3ObjectOpen(c->ep, c->loc->bucket, c->loc->key, c->url, NULL, &o, &unchanged, &err))
+	{
+		c->error = pstrdup(err.message);
+		return;
+	}
+	if (o->size > MaxAllocSize - VARHDRSZ)
+	{
+		c->error = psprintf("\"%s\" has " UINT64_FORMAT " bytes, more than an object can hold (1 GB)",
+							c->url, o->size);
+		DesS3ObjectFree(o);
+		return;
+	}
+	c->data = palloc(VARHDRSZ + o->size);
+	SET_VARSIZE(c->data, VARHDRSZ + o->size);
+	buf = (unsigned char *) VARDATA(c->data);
+	if (o->size > 0 && !DesS3FetchRanges(o, &off, &o->size, &buf, 1, &err))
+	{
+		c->error = pstrdup(err.message);
+		c->data = NULL;
+	}
+	DesS3ObjectFree(o);
+}
+
+/* Claim, fetch and stage one round of URL objects; returns how many were claimed. */
+static int
+marker_run_sources(MemoryContext round_cxt)
+{
+	Oid			types[2] = {INT4OID, INTERVALOID};
+	Datum		args[2];
+	SourceClaim *claims;
+	int			n;
+	DesDatumVec failed_ids = {0},
+				failed_errors = {0};
+
+	if (!DesWorkerBegin("SELECT des.claim_sources($1, $2)"))
+	{
+		DesWorkerCommit(false);
+		return 0;
+	}
+	args[0] = Int32GetDatum(des_source_claim_batch);
+	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
+	if (SPI_execute_with_args("SELECT id, source_url, meta FROM des.claim_sources($1, $2)",
+							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "des.claim_sources failed");
+	n = (int) SPI_processed;
+	claims = MemoryContextAllocZero(round_cxt, sizeof(SourceClaim) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(round_cxt);
+
+		claims[i].id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		claims[i].url = TextDatumGetCString(SPI_getbinval(tup, td, 2, &isnull));
+		claims[i].meta = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 3, &isnull));
+		PG_TRY();
+		{
+			claims[i].loc = DesParseLocation(claims[i].url);
+			if (claims[i].loc->kind == DES_LOCATION_S3)
+				claims[i].ep = DesS3EndpointForLocation(claims[i].loc);
+		}
+		PG_CATCH();
+		{
+			/* an unusable URL fails this object alone */
+			ErrorData  *ed;
+
+			MemoryContextSwitchTo(round_cxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			claims[i].error = ed->message;
+			claims[i].loc = NULL;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+	}
+	DesWorkerCommit(true);
+	if (n == 0)
+		return 0;
+
+	/* outside any transaction: read the bytes */
+	MemoryContextSwitchTo(round_cxt);
+	DesDebugPause("mid_fetch", NULL);
+	for (int i = 0; i < n; i++)
+	{
+		SourceClaim *c = &claims[i];
+
+		CHECK_FOR_INTERRUPTS();
+		if (c->loc == NULL)
+			continue;
+		pgstat_report_activity(STATE_RUNNING, psprintf("pg_des marker: fetching %s", c->url));
+		if (c->loc->kind == DES_LOCATION_S3)
+		{
+			DesS3Init();
+			fetch_s3(c);
+		}
+		else
+			fetch_local(c);
+	}
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	if (!DesWorkerBegin("pg_des marker: staging fetched sources"))
+	{
+		DesWorkerCommit(false);
+		return n;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		SourceClaim *c = &claims[i];
+		JsonbValue *size;
+
+		/* compared as numeric: a huge or fractional "size" is a mismatch, not an error */
+		if (c->data && (size = getKeyJsonValueFromContainer(&c->meta->root, "size", 4, NULL)) != NULL &&
+			(size->type != jbvNumeric ||
+			 DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(size->val.numeric),
+											   NumericGetDatum(int64_to_numeric((int64) VARSIZE_ANY_EXHDR(c->data))))) != 0))
+			c->error = psprintf("meta \"size\" does not match the %d bytes of \"%s\"",
+								(int) VARSIZE_ANY_EXHDR(c->data), c->url);
+		if (c->error == NULL)
+		{
+			Oid			st[2] = {INT8OID, BYTEAOID};
+			Datum		sa[2] = {Int64GetDatum(c->id), PointerGetDatum(c->data)};
+
+			if (SPI_execute_with_args("SELECT des.stage_source($1, $2)", 2, st, sa, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "des.stage_source failed");
+		}
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(round_cxt);
+
+			DesVecPush(&failed_ids, Int64GetDatum(c->id));
+			DesVecPush(&failed_errors, CStringGetTextDatum(c->error));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	if (failed_ids.n > 0)
+	{
+		Oid			ft[5] = {INT8ARRAYOID, TEXTARRAYOID, INT4OID, INTERVALOID, BOOLOID};
+		Datum		fa[5];
+
+		fa[0] = DesVecArray(&failed_ids, INT8OID);
+		fa[1] = DesVecArray(&failed_errors, TEXTOID);
+		fa[2] = Int32GetDatum(des_max_attempts);
+		fa[3] = DesMsInterval(des_retry_base_delay_ms);
+		fa[4] = BoolGetDatum(true);	/* only objects still waiting for their bytes */
+		if (SPI_execute_with_args("SELECT des.fail_objects($1, $2, $3, $4, $5)", 5, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "des.fail_objects failed");
+		pg_atomic_fetch_add_u64(&marker->source_failures, (uint64) failed_ids.n);
+	}
+	pg_atomic_fetch_add_u64(&marker->sources, (uint64) (n - failed_ids.n));
+	DesWorkerCommit(true);
+	return n;
+}
+
+/* How many objects the rate limit allows now (des_marker_batch_size when unlimited). */
+static int
+rate_allowance(long *wait_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	double		rate = (double) des_marker_rate_limit / Max(des_markers, 1);	/* shared by the markers */
+
+	*wait_ms = 0;
+	if (des_marker_rate_limit <= 0)
+		return des_marker_batch_size;
+	if (rate_refilled_at == 0)
+		rate_tokens = Min(Max(rate, 1), des_marker_batch_size);
+	else	/* the bucket holds a second's worth, and at least one object, or a rate below 1/s would never mark */
+		rate_tokens = Min(Max(rate, 1), rate_tokens + rate * (double) (now - rate_refilled_at) / USECS_PER_SEC);
+	rate_refilled_at = now;
+	if (rate_tokens < 1)
+	{
+		*wait_ms = (long) ceil((1 - rate_tokens) * 1000.0 / rate);
+		return 0;
+	}
+	return (int) Min((double) des_marker_batch_size, floor(rate_tokens));
+}
+
+PGDLLEXPORT void DesMarkerMain(Datum arg);
+
+/*
+ * Source claims still held when a marker starts may belong to a previous
+ * process that died mid-fetch: they are freed at once. A claim of another
+ * marker that is alive is freed too; at worst that object is fetched twice,
+ * and staging is idempotent (des.stage_source only fills empty bytes).
+ */
+static void
+release_source_claims(void)
+{
+	if (!DesWorkerBegin("pg_des marker: releasing claims of a previous run"))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	if (SPI_execute("UPDATE des.fetch_queue SET claimed_until = NULL "
+					"WHERE claimed_until IS NOT NULL", false, 0) < 0)
+		elog(ERROR, "could not release source claims");
+	DesWorkerCommit(true);
+}
+
+static void
+marker_exit(int code, Datum arg)
+{
+	marker->procno = -1;
+	pg_atomic_write_u32(&marker->pid, 0);
+}
+
+void
+DesMarkerMain(Datum arg)
+{
+	MemoryContext loop_cxt;
+	volatile bool claims_released = false;
+	volatile bool backlog = false;	/* the last batch was full */
+	volatile int fetched = 0;	/* URL objects of the last sources round */
+	volatile int from_tables = 0;	/* source-table rows of the last sources round */
+	volatile TimestampTz sources_at = 0;	/* when sources were last looked at */
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
+	marker = &marker_slots[DatumGetInt32(arg) - 1];
+	pgstat_report_appname(psprintf("pg_des marker %d", DatumGetInt32(arg)));
+	DesWorkerSessionSetup();
+	pg_atomic_write_u32(&marker->pid, (uint32) MyProcPid);
+	marker->procno = MyProc->pgprocno;
+	before_shmem_exit(marker_exit, (Datum) 0);
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_des marker loop", ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		volatile int marked = -1;	/* set inside PG_TRY, read after it */
+		long		wait_ms = des_marker_naptime_ms;
+		volatile int allowance;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		allowance = rate_allowance(&wait_ms);
+		PG_TRY();
+		{
+			if (!claims_released)
+			{
+				release_source_claims();
+				claims_released = true;
+			}
+			/*
+			 * While a backlog is being marked (the last batch was full), the
+			 * source tables and URLs are looked at once per naptime, not
+			 * before every batch: their two transactions would halve the rate.
+			 */
+			if (!backlog || from_tables > 0 || fetched > 0 ||
+				TimestampDifferenceExceeds(sources_at, GetCurrentTimestamp(), des_marker_naptime_ms))
+			{
+				from_tables = marker_run_source_tables();
+				fetched = marker_run_sources(loop_cxt);
+				sources_at = GetCurrentTimestamp();
+			}
+			MemoryContextSwitchTo(loop_cxt);
+			if (allowance > 0)
+				marked = marker_run_batch(allowance);
+		}
+		PG_CATCH();
+		{
+			/* a failed round is reported and counted; the worker goes on */
+			DesWorkerRecover(loop_cxt);
+			pg_atomic_fetch_add_u64(&marker->errors, 1);
+			marked = -1;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(loop_cxt);
+		backlog = marked >= 0 && marked == allowance;
+		if (marked >= 0)
+		{
+			pg_atomic_fetch_add_u64(&marker->batches, 1);
+			pg_atomic_fetch_add_u64(&marker->marked, (uint64) marked);
+			pg_atomic_write_u64(&marker->last_batch_at, (uint64) GetCurrentTimestamp());
+			if (des_marker_rate_limit > 0)
+				rate_tokens -= marked;
+		}
+		/* a full batch (or round of sources) means a backlog: go on without sleeping */
+		if (allowance == 0 ||
+			(marked < allowance && fetched < des_source_claim_batch && from_tables < des_marker_batch_size))
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 allowance == 0 ? wait_ms : des_marker_naptime_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
+
+PG_FUNCTION_INFO_V1(des_marker_stats);
+PG_FUNCTION_INFO_V1(des_wake_marker);
+
+/* One row per configured marker: pid (NULL when not running) and counters since server start. */
+Datum
+des_marker_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (marker_slots == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the marker needs pg_des in shared_preload_libraries")));
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < des_markers && i < DES_MAX_MARKERS; i++)
+	{
+		MarkerShared *m = &marker_slots[i];
+		Datum		values[9];
+		bool		nulls[9] = {0};
+		uint32		pid = pg_atomic_read_u32(&m->pid);
+		uint64		last = pg_atomic_read_u64(&m->last_batch_at);
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Int32GetDatum((int32) pid);
+		nulls[1] = pid == 0;
+		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&m->batches));
+		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&m->marked));
+		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&m->errors));
+		values[5] = TimestampTzGetDatum((TimestampTz) last);
+		nulls[5] = last == 0;
+		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&m->sources));
+		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&m->source_failures));
+		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&m->table_rows));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* Wake every running marker now instead of at the end of its nap; false if none runs. */
+Datum
+des_wake_marker(PG_FUNCTION_ARGS)
+{
+	bool		woke = false;
+
+	for (int i = 0; marker_slots && i < des_markers && i < DES_MAX_MARKERS; i++)
+	{
+		int			procno = marker_slots[i].procno;
+
+		if (procno >= 0 && pg_atomic_read_u32(&marker_slots[i].pid) != 0)
+		{
+			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+			woke = true;
+		}
+	}
+	PG_RETURN_BOOL(woke);
+}
+
+/* The settings of this area (called from _PG_init). */
+void
+DesMarkerDefineSettings(void)
+{
+	DefineCustomIntVariable("des.marker_naptime",
+							"Pause of the marker between batches when there is no backlog.",
+							NULL,
+							&des_marker_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.marker_batch_size",
+							"Objects the marker claims and marks per transaction.",
+							NULL,
+							&des_marker_batch_size, 1000, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.marker_min_age",
+							"The marker leaves objects younger than this alone.",
+							NULL,
+							&des_marker_min_age_ms, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.markers",
+							"Number of marker background workers.",
+							NULL,
+							&des_markers, 1, 0, DES_MAX_MARKERS,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.marker_rate_limit",
+							"Most objects the markers mark per second, together (token bucket; 0 = no limit).",
+							NULL,
+							&des_marker_rate_limit, 0, 0, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.source_claim_batch",
+							"Objects registered by URL the marker claims and fetches per round.",
+							NULL,
+							&des_source_claim_batch, 16, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+}

@@ -1,0 +1,1305 @@
+/*
+ * packer.c - the packers: des.packers static background workers that
+ * turn marked objects into containers (DES archives) in des.storage.
+ *
+ * One step of a packer:
+ *   1. lease (own transaction): des.lease_shard picks a (day, shard) with
+ *      work, SKIP LOCKED, and creates or resumes its one open container;
+ *   2. adopt: a resumed container whose archive is already stored complete
+ *      (a crash came after the write, before the commit) and whose entries
+ *      are exactly marked objects with those hashes is committed as it is;
+ *   3. write (own transaction, holding the lease row): stream the shard's
+ *      marked objects into the archive, deduplicating against committed
+ *      blobs and within the container, then des.commit_container records
+ *      container, blobs and objects at once and frees the staged bytes.
+ * Container keys carry the lease token (des.container_location): each lease
+ * grant writes a key of its own, and only the key the container row holds at
+ * its commit is ever read, so an upload that completes after its lease was
+ * lost cannot replace a committed container (it lands on a key des.orphans
+ * lists). Objects stay 'marked' until the commit: a kill -9 at any instant
+ * leaves them to be packed again, and the archive either committed or an
+ * open container the next lease resumes (adopting what is stored at its key).
+ * Writing is local disk I/O; S3 storage is written to a local spool file
+ * inside the transaction and uploaded outside it, before a new one commits.
+ */
+#include "pg_des.h"
+
+#include <limits.h>
+#include "pipeline/pipeline.h"
+
+#include <blake2.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datum.h"
+#include "mb/pg_wchar.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "des/format/des_format.h"
+#include "des/io/des_local.h"
+#include "des/format/des_writer.h"
+#include "s3/s3.h"
+#include "workers/workers.h"
+
+
+int			des_packers = 1;
+int			des_packer_naptime_ms = 1000;
+int			des_container_max_bytes_kb = 256 * 1024;
+int			des_container_max_entries = 100000;
+int			des_container_max_age_ms = 60 * 1000;
+int			des_lease_timeout_s = 600;
+int			des_max_attempts = 5;
+int			des_retry_base_delay_ms = 10 * 1000;
+bool		des_packer_lz4 = false;
+
+typedef enum PackerPhase
+{
+	PHASE_STOPPED,
+	PHASE_IDLE,
+	PHASE_LEASING,
+	PHASE_ADOPTING,
+	PHASE_WRITING,
+	PHASE_UPLOADING,
+	PHASE_COMMITTING
+} PackerPhase;
+
+static const char *const phase_names[] = {
+	"stopped", "idle", "leasing", "adopting", "writing", "uploading", "committing"
+};
+
+typedef struct PackerSlot
+{
+	pg_atomic_uint32 pid;
+	pg_atomic_uint32 phase;
+	int			procno;
+	pg_atomic_uint64 containers;	/* committed */
+	pg_atomic_uint64 adopted;	/* of which found complete after a crash */
+	pg_atomic_uint64 objects;	/* packed, including deduplicated */
+	pg_atomic_uint64 deduplicated;
+	pg_atomic_uint64 bytes;		/* archive bytes written */
+	pg_atomic_uint64 dead;		/* objects sent to the dead-letter table */
+	pg_atomic_uint64 errors;	/* failed steps */
+	pg_atomic_uint64 last_commit_at;	/* TimestampTz */
+} PackerSlot;
+
+static PackerSlot *packer_slots = NULL;
+static PackerSlot *my_slot = NULL;
+static int	my_index = -1;
+
+/*
+ * SIGTERM: finish the current step if it ends within des.shutdown_timeout;
+ * check_shutdown abandons it at the next check after that, and the deadline
+ * timer (worker_common.c) terminates the packer wherever it is by then.
+ */
+static volatile sig_atomic_t shutdown_requested = false;
+static TimestampTz shutdown_requested_at = 0;
+
+Size
+DesPackerShmemSize(void)
+{
+	return MAXALIGN(sizeof(PackerSlot) * DES_MAX_PACKERS);
+}
+
+void
+DesPackerShmemStartup(void)
+{
+	bool		found;
+
+	packer_slots = ShmemInitStruct("pg_des packers", sizeof(PackerSlot) * DES_MAX_PACKERS, &found);
+	if (!found)
+	{
+		for (int i = 0; i < DES_MAX_PACKERS; i++)
+		{
+			PackerSlot *s = &packer_slots[i];
+
+			pg_atomic_init_u32(&s->pid, 0);
+			pg_atomic_init_u32(&s->phase, PHASE_STOPPED);
+			s->procno = -1;
+			pg_atomic_init_u64(&s->containers, 0);
+			pg_atomic_init_u64(&s->adopted, 0);
+			pg_atomic_init_u64(&s->objects, 0);
+			pg_atomic_init_u64(&s->deduplicated, 0);
+			pg_atomic_init_u64(&s->bytes, 0);
+			pg_atomic_init_u64(&s->dead, 0);
+			pg_atomic_init_u64(&s->errors, 0);
+			pg_atomic_init_u64(&s->last_commit_at, 0);
+		}
+	}
+}
+
+void
+DesRegisterPackers(void)
+{
+	DesRegisterStaticWorkers("DesPackerMain", "pg_des packer", des_packers);
+}
+
+static void
+set_phase(PackerPhase p)
+{
+	if (my_slot)
+		pg_atomic_write_u32(&my_slot->phase, p);
+}
+
+/* Raise if a SIGTERM came more than des.shutdown_timeout ago: the step is abandoned. */
+static void
+check_shutdown(const char *what)
+{
+	if (shutdown_requested && shutdown_requested_at == 0)
+		shutdown_requested_at = GetCurrentTimestamp();	/* the grace period starts now */
+	if (shutdown_requested &&
+		(ProcDiePending ||		/* the deadline timer fired */
+		 TimestampDifferenceExceeds(shutdown_requested_at, GetCurrentTimestamp(), des_shutdown_timeout_ms)))
+	{
+		ereport(LOG,
+				(errmsg("packer abandons %s: shutting down", what),
+				 errdetail("des.shutdown_timeout (%d ms) passed; the next packer resumes it.",
+						   des_shutdown_timeout_ms)));
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("packer abandons %s: shutting down", what)));
+	}
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+packer_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	if (!shutdown_requested)
+	{
+		shutdown_requested = true;
+		DesWorkerStartShutdownDeadline();
+	}
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* ---- small helpers ---- */
+
+/* Remove "<path>.tmp.*" files: temporary files of earlier attempts at this archive. */
+static void
+remove_stale_temps(const char *path)
+{
+	char	   *dir = pstrdup(path);
+	char	   *slash = strrchr(dir, '/');
+	const char *base;
+	char	   *prefix;
+	DIR		   *d;
+	struct dirent *de;
+
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	base = slash + 1;
+	prefix = psprintf("%s" DES_LOCAL_TEMP_INFIX, base);
+	d = AllocateDir(dir);
+	if (d == NULL)
+		return;					/* no directory yet: nothing to remove */
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+		{
+			char	   *p = psprintf("%s/%s", dir, de->d_name);
+
+			if (unlink(p) != 0 && errno != ENOENT)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("could not remove temporary file \"%s\": %m", p)));
+		}
+	}
+	FreeDir(d);
+}
+
+/* ---- resources of one step, released by a reset callback on its context ---- */
+
+typedef struct PackerStep
+{
+	/* the lease */
+	DateADT		day;
+	int			shard;
+	int64		token;
+	int64		container_id;
+	char	   *location;		/* the container's key: adopted, or written */
+	char	   *write_location; /* this lease's own key */
+	bool		resumed;
+	TimestampTz lease_until;	/* when another packer may take the lease */
+	DesLocation *loc;
+	char	   *path;			/* local file written: the archive, or the spool for S3 */
+	/* open resources */
+	des_writer *writer;
+	des_sink	sink;
+	bool		sink_open;
+	des_reader *reader;
+	des_source	source;
+	bool		source_open;
+	DesS3Sink  *s3_sink;
+	DesS3Object *s3_object;
+	DesS3Endpoint *ep;
+	int			spool_fd;
+	MemoryContextCallback cleanup;
+	/* what goes into the commit */
+	DesDatumVec	ids;			/* the objects written, in archive order */
+	DesDatumVec	hashes;
+	DesDatumVec	offsets;		/* where each one's bytes are (des_writer_entry) */
+	DesDatumVec	lengths;
+	DesDatumVec	flags;
+	DesDatumVec	linked;
+	DesDatumVec	failed;
+	DesDatumVec	errors;
+	int64		archive_size;
+	char	   *etag;
+} PackerStep;
+
+static void
+step_cleanup(void *arg)
+{
+	PackerStep *st = arg;
+
+	if (st->writer)
+		des_writer_abort(st->writer);
+	st->writer = NULL;
+	if (st->reader)
+		des_reader_close(st->reader);	/* before the source it reads from */
+	st->reader = NULL;
+	if (st->sink_open)
+		des_local_sink_free(&st->sink);
+	st->sink_open = false;
+	if (st->s3_sink)
+		DesS3SinkFree(st->s3_sink);	/* aborts an unfinished multipart upload */
+	st->s3_sink = NULL;
+	if (st->s3_object)
+		DesS3ObjectFree(st->s3_object);
+	st->s3_object = NULL;
+	if (st->spool_fd >= 0)
+		close(st->spool_fd);
+	st->spool_fd = -1;
+	if (st->source_open)
+		des_local_source_close(&st->source);
+	st->source_open = false;
+}
+
+static void
+reset_commit_lists(PackerStep *st)
+{
+	memset(&st->ids, 0, sizeof(DesDatumVec));
+	memset(&st->hashes, 0, sizeof(DesDatumVec));
+	memset(&st->offsets, 0, sizeof(DesDatumVec));
+	memset(&st->lengths, 0, sizeof(DesDatumVec));
+	memset(&st->flags, 0, sizeof(DesDatumVec));
+	memset(&st->linked, 0, sizeof(DesDatumVec));
+	memset(&st->failed, 0, sizeof(DesDatumVec));
+	memset(&st->errors, 0, sizeof(DesDatumVec));
+	st->archive_size = 0;
+	st->etag = NULL;
+}
+
+static char *
+spool_path(const PackerStep *st)
+{
+	/* one per lease grant: a late uploader still reading its own is undisturbed */
+	return psprintf("%s/pg_des_spool/" INT64_FORMAT "-t" INT64_FORMAT ".des", DataDir,
+					st->container_id, st->token);
+}
+
+/*
+ * Remove every spool file of a container (one per lease grant that wrote
+ * it): after its commit, none is of use. An uploader still reading one keeps
+ * its open descriptor.
+ */
+static void
+remove_container_spools(int64 container_id)
+{
+	char	   *dir = psprintf("%s/pg_des_spool", DataDir);
+	char	   *prefix = psprintf(INT64_FORMAT "-t", container_id);
+	DIR		   *d = AllocateDir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		if (unlink(psprintf("%s/%s", dir, de->d_name)) != 0 && errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove spool file \"%s/%s\": %m", dir, de->d_name)));
+	}
+	FreeDir(d);
+}
+
+/* ---- 1. lease ---- */
+
+static bool
+lease_step(PackerStep *st, const char *holder)
+{
+	Oid			types[6] = {TEXTOID, INTERVALOID, TEXTOID, INT4OID, INT8OID, INTERVALOID};
+	Datum		args[6];
+	bool		isnull;
+	bool		got;
+	MemoryContext step_cxt = CurrentMemoryContext;
+
+	set_phase(PHASE_LEASING);
+	if (!DesWorkerBegin("pg_des packer: leasing a (day, shard)"))
+	{
+		DesWorkerCommit(false);
+		return false;
+	}
+	args[0] = CStringGetTextDatum(holder);
+	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
+	args[2] = CStringGetTextDatum(DesStorageRoot());
+	args[3] = Int32GetDatum(des_container_max_entries);
+	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
+	args[5] = DesMsInterval(des_container_max_age_ms);
+	got = DesSpiOneRow("SELECT day, shard, token, container_id, location, resumed, write_location "
+					   "FROM des.lease_shard($1, $2, $3, $4, $5, $6)", 6, types, args, NULL);
+	if (got)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(step_cxt);
+
+		st->day = DatumGetDateADT(DesSpiValue(1, &isnull));
+		st->shard = DatumGetInt32(DesSpiValue(2, &isnull));
+		st->token = DatumGetInt64(DesSpiValue(3, &isnull));
+		st->container_id = DatumGetInt64(DesSpiValue(4, &isnull));
+		st->location = TextDatumGetCString(DesSpiValue(5, &isnull));
+		st->resumed = DatumGetBool(DesSpiValue(6, &isnull));
+		st->write_location = TextDatumGetCString(DesSpiValue(7, &isnull));
+		/* the lease runs from this transaction's now() */
+		st->lease_until = GetCurrentTransactionStartTimestamp() + (int64) des_lease_timeout_s * USECS_PER_SEC;
+		st->loc = DesParseLocation(st->location);
+		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
+		MemoryContextSwitchTo(spi);
+	}
+	DesWorkerCommit(true);
+	return got;
+}
+
+/* Give a lease back early (after an error or when there was nothing to do). */
+static void
+release_lease(PackerStep *st)
+{
+	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
+	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
+
+	if (!DesWorkerBegin("pg_des packer: releasing a lease"))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	(void) SPI_execute_with_args("SELECT des.release_lease($1, $2, $3)", 3, types, args, NULL, false, 0);
+	DesWorkerCommit(true);
+}
+
+/* ---- commit (inside the caller's transaction) ---- */
+
+/* An object that cannot go into this container: recorded at the commit. */
+static void
+push_failure(PackerStep *st, int64 id, const char *message)
+{
+	DesVecPush(&st->failed, Int64GetDatum(id));
+	DesVecPush(&st->errors, CStringGetTextDatum(message));
+}
+
+static const char changed_since_marking[] =
+	"its staged bytes no longer have the BLAKE2b-256 recorded when it was marked (changed since)";
+
+/* Where an entry's bytes are in the archive: recorded with its blob. */
+static void
+push_entry_location(PackerStep *st, uint64 data_offset, uint64 length, uint32 flags)
+{
+	DesVecPush(&st->offsets, Int64GetDatum((int64) data_offset));
+	DesVecPush(&st->lengths, Int64GetDatum((int64) length));
+	DesVecPush(&st->flags, Int32GetDatum((int32) flags));
+}
+
+static void
+commit_container(PackerStep *st, bool adopted)
+{
+	Oid			types[14] = {INT8OID, INT8OID, INT8OID, TEXTOID, INT8ARRAYOID, BYTEAARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+	INT4OID, INTERVALOID};
+	Datum		args[14];
+	char		nulls[14];
+	bool		isnull;
+	int64		packed,
+				dedup,
+				dead;
+
+	set_phase(PHASE_COMMITTING);
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = Int64GetDatum(st->container_id);
+	args[1] = Int64GetDatum(st->token);
+	args[2] = Int64GetDatum(st->archive_size);
+	args[3] = st->etag ? CStringGetTextDatum(st->etag) : (Datum) 0;
+	nulls[3] = st->etag ? ' ' : 'n';
+	args[4] = DesVecArray(&st->ids, INT8OID);
+	args[5] = DesVecArray(&st->hashes, BYTEAOID);
+	args[6] = DesVecArray(&st->offsets, INT8OID);
+	args[7] = DesVecArray(&st->lengths, INT8OID);
+	args[8] = DesVecArray(&st->flags, INT4OID);
+	args[9] = DesVecArray(&st->linked, INT8OID);
+	args[10] = DesVecArray(&st->failed, INT8OID);
+	args[11] = DesVecArray(&st->errors, TEXTOID);
+	args[12] = Int32GetDatum(des_max_attempts);
+	args[13] = DesMsInterval(des_retry_base_delay_ms);
+	if (!DesSpiOneRow("SELECT packed, deduplicated, dead FROM "
+					  "des.commit_container($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+					  14, types, args, nulls))
+		elog(ERROR, "des.commit_container returned no row");
+	packed = DatumGetInt32(DesSpiValue(1, &isnull));
+	dedup = DatumGetInt32(DesSpiValue(2, &isnull));
+	dead = DatumGetInt32(DesSpiValue(3, &isnull));
+	if (st->ids.n > 0)
+	{
+		pg_atomic_fetch_add_u64(&my_slot->containers, 1);
+		pg_atomic_fetch_add_u64(&my_slot->bytes, (uint64) st->archive_size);
+		if (adopted)
+			pg_atomic_fetch_add_u64(&my_slot->adopted, 1);
+	}
+	pg_atomic_fetch_add_u64(&my_slot->objects, (uint64) packed);
+	pg_atomic_fetch_add_u64(&my_slot->deduplicated, (uint64) dedup);
+	pg_atomic_fetch_add_u64(&my_slot->dead, (uint64) dead);
+	pg_atomic_write_u64(&my_slot->last_commit_at, (uint64) GetCurrentTimestamp());
+}
+
+/* ---- 2. adopt a complete archive a crash left uncommitted ---- */
+
+/* Open the reader of a stored container; false (logged) if it is not a complete archive. */
+static bool
+open_stored_reader(PackerStep *st, const des_source *src, bool remote)
+{
+	des_error	err;
+	des_reader_limits limits = {0};
+
+	limits.defer_header_check = remote;
+	if (!des_reader_open(src, &limits, &st->reader, &err))
+	{
+		st->reader = NULL;
+		ereport(LOG,
+				(errmsg("pg_des packer: rewriting incomplete container \"%s\"", st->location),
+				 errdetail("%s", err.message)));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The entries of the stored archive (local: opened here; S3: already open),
+ * as the objects of those names; false if one of the names is no object's
+ * (then the archive is written again).
+ */
+static bool
+read_stored_entries(PackerStep *st, bool s3)
+{
+	des_error	err;
+	uint64		n;
+	DesDatumVec names = {0};
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		args[1];
+
+	if (!s3)
+	{
+		if (!des_local_source_open(st->path, &st->source, &err))
+			return false;		/* not there (or unreadable): write it again */
+		st->source_open = true;
+		if (!open_stored_reader(st, &st->source, false))
+			return false;
+	}
+	n = des_reader_count(st->reader);
+	if (n == 0)
+		return false;
+	for (uint64 i = 0; i < n; i++)
+	{
+		const des_entry *e = des_reader_entry(st->reader, i);
+		bool		found;
+		char		hex[65];
+		bytea	   *hash;
+
+		check_shutdown("adopting a container");
+		/* every entry the packer writes records its BLAKE2b: one without is not ours */
+		if (!des_reader_stored_blake2b(st->reader, i, hex, &found, &err) || !found)
+			return false;
+		hash = palloc(VARHDRSZ + 32);
+		SET_VARSIZE(hash, VARHDRSZ + 32);
+		if (hex_decode(hex, 64, VARDATA(hash)) != 32)
+			return false;
+		DesVecPush(&names, PointerGetDatum(DesNameToText(e->name, e->name_len)));
+		DesVecPush(&st->hashes, PointerGetDatum(hash));
+		push_entry_location(st, e->data_offset, e->data_length, e->flags);
+	}
+	st->archive_size = (int64) des_reader_size(st->reader);
+
+	args[0] = DesVecArray(&names, TEXTOID);
+	if (SPI_execute_with_args("SELECT o.id FROM unnest($1) WITH ORDINALITY AS w(name, n) "
+							  "LEFT JOIN des.objects o ON o.name = w.name ORDER BY w.n",
+							  1, types, args, NULL, true, 0) != SPI_OK_SELECT ||
+		SPI_processed != n)
+		elog(ERROR, "could not look up the objects of container \"%s\"", st->location);
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		/* no such object: the archive is not this catalog's, write it again */
+		if (isnull)
+			return false;
+		DesVecPush(&st->ids, id);
+	}
+	return true;
+}
+
+/* The S3 endpoint of the storage (a catalog lookup: in a short transaction). */
+static void
+resolve_endpoint(PackerStep *st, MemoryContext step_cxt)
+{
+	if (st->ep)
+		return;
+	if (!DesWorkerBegin("pg_des packer: resolving the S3 endpoint"))
+	{
+		DesWorkerCommit(false);
+		elog(ERROR, "pg_des is not usable in this database");
+	}
+	MemoryContextSwitchTo(step_cxt);
+	st->ep = DesS3EndpointForLocation(st->loc);
+	DesWorkerCommit(true);
+	DesS3Init();
+}
+
+/* S3: read a stored container's index, outside any transaction. */
+static bool
+read_stored_s3_entries(PackerStep *st, MemoryContext step_cxt)
+{
+	des_error	err;
+	bool		unchanged;
+	des_source	src;
+
+	resolve_endpoint(st, step_cxt);
+	if (!DesS3ObjectOpen(st->ep, st->loc->bucket, st->loc->key, st->location, NULL,
+						 &st->s3_object, &unchanged, &err))
+		return false;			/* not uploaded (or not readable): write it again */
+	DesS3ObjectSource(st->s3_object, &src);
+	if (!open_stored_reader(st, &src, true))
+		return false;
+	/* load the META region now (one range read), not inside the transaction */
+	if (des_reader_count(st->reader) > 0)
+	{
+		const char *meta;
+		size_t		meta_len;
+
+		if (!des_reader_meta(st->reader, 0, &meta, &meta_len, &err))
+			return false;
+	}
+	st->etag = pstrdup(st->s3_object->etag);
+	return true;
+}
+
+static bool
+adopt_step(PackerStep *st, MemoryContext step_cxt)
+{
+	volatile bool adopted = false;
+	bool		s3 = st->loc->kind == DES_LOCATION_S3;
+
+	set_phase(PHASE_ADOPTING);
+	if (s3 && !read_stored_s3_entries(st, step_cxt))
+	{
+		step_cleanup(st);
+		reset_commit_lists(st);
+		return false;
+	}
+	if (!DesWorkerBegin("pg_des packer: adopting a stored container"))
+	{
+		DesWorkerCommit(false);
+		return false;
+	}
+	PG_TRY();
+	{
+		if (read_stored_entries(st, s3))
+		{
+			commit_container(st, true);
+			adopted = true;
+		}
+		DesWorkerCommit(true);
+	}
+	PG_CATCH();
+	{
+		/* it does not match the catalog: roll back and write it again */
+		DesWorkerRecover(step_cxt);
+		adopted = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(step_cxt);
+	step_cleanup(st);
+	if (!adopted)
+		reset_commit_lists(st);
+	else if (s3)
+		remove_container_spools(st->container_id);	/* the uploads' spool files */
+	return adopted;
+}
+
+/* ---- 3. write ---- */
+
+static bool
+writer_error_is_per_object(const des_error *err)
+{
+	return err->code == DES_E_INVALID_NAME || err->code == DES_E_INVALID_META ||
+		err->code == DES_E_DUPLICATE_NAME || err->code == DES_E_HASH_MISMATCH;
+}
+
+static void
+write_entries(PackerStep *st, MemoryContext step_cxt)
+{
+	Oid			types[2] = {DATEOID, INT4OID};
+	Datum		args[2] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard)};
+	des_writer_options opts;
+	des_error	err;
+	Portal		cursor;
+	HTAB	   *seen;
+	HASHCTL		hctl;
+	MemoryContext row_cxt;
+	int64		bytes = 0;
+	bool		full = false;
+
+	des_writer_options_init(&opts);
+	opts.names = DES_NAMES_REFERENCE;	/* object names are keys: any the format holds */
+	opts.blake2b = true;
+	opts.lz4 = des_packer_lz4;
+	opts.external_threshold = 0;	/* objects (at most 1 GB) live inside their container */
+
+	MemoryContextSwitchTo(step_cxt);
+	remove_stale_temps(st->path);
+	if (!des_local_sink_open(st->path, &st->sink, &err))
+		DesReportError(&err, st->location);
+	st->sink_open = true;
+	if (!des_writer_open(&st->sink, &opts, &st->writer, &err))
+	{
+		st->writer = NULL;
+		DesReportError(&err, st->location);
+	}
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = 32;
+	hctl.entrysize = 32;
+	hctl.hcxt = step_cxt;
+	seen = hash_create("pg_des packer hashes", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	row_cxt = AllocSetContextCreate(step_cxt, "pg_des packer row", ALLOCSET_DEFAULT_SIZES);
+
+	/* the shard's pack queue; OFFSET 0 keeps one index probe per queue row, whatever the statistics say */
+	cursor = SPI_cursor_open_with_args(NULL,
+									   "SELECT o.id, o.name, o.hash, o.meta::text, o.staged, "
+									   "       EXISTS (SELECT FROM des.blobs b WHERE b.hash = o.hash) "
+									   "  FROM des.pack_queue q, "
+									   "       LATERAL (SELECT * FROM des.objects o "
+									   "                 WHERE o.id = q.object_id OFFSET 0) o "
+									   " WHERE q.day = $1 AND q.shard = $2 AND o.state = 'marked' "
+									   " ORDER BY q.object_id",
+									   2, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
+	while (!full)
+	{
+		SPI_cursor_fetch(cursor, true, 256);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed && !full; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+			bytea	   *hash = DatumGetByteaPP(SPI_getbinval(tup, td, 3, &isnull));
+			bool		in_blobs = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
+			bool		dup_here;
+			des_writer_entry where;
+			text	   *name;
+			char	   *meta;
+			bytea	   *data;
+			const char *uname;
+			size_t		uname_len;
+
+			check_shutdown("a container");
+			MemoryContextReset(row_cxt);
+			MemoryContextSwitchTo(row_cxt);
+			data = DatumGetByteaPP(SPI_getbinval(tup, td, 5, &isnull));
+			if (VARSIZE_ANY_EXHDR(hash) != DES_BLAKE2B_BYTES)	/* (a CHECK constraint forbids it) */
+				elog(ERROR, "object " INT64_FORMAT " has a hash of %zu bytes", id, VARSIZE_ANY_EXHDR(hash));
+			dup_here = false;
+			if (!in_blobs)
+				(void) hash_search(seen, VARDATA_ANY(hash), HASH_ENTER, &dup_here);
+			if (in_blobs || dup_here)
+			{
+				unsigned char digest[DES_BLAKE2B_BYTES];
+
+				/*
+				 * Its bytes are stored already: link, do not write again. But
+				 * only bytes that still have the hash they were marked with
+				 * are those bytes (see below).
+				 */
+				blake2b(digest, VARDATA_ANY(data), NULL, DES_BLAKE2B_BYTES, VARSIZE_ANY_EXHDR(data), 0);
+				MemoryContextSwitchTo(step_cxt);
+				if (memcmp(digest, VARDATA_ANY(hash), DES_BLAKE2B_BYTES) == 0)
+					DesVecPush(&st->linked, Int64GetDatum(id));
+				else
+					push_failure(st, id, changed_since_marking);
+				continue;
+			}
+			name = DatumGetTextPP(SPI_getbinval(tup, td, 2, &isnull));
+			meta = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
+			uname = DesTextToUtf8(name, &uname_len);
+			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
+
+			/*
+			 * Written only if the bytes still have the hash the marker
+			 * recorded: that hash becomes the blob's key, which later objects
+			 * are deduplicated against. Bytes changed by hand since marking
+			 * send the object back to be marked again. (The writer hashes
+			 * the payload anyway, for the entry's meta.)
+			 */
+			if (!des_writer_add_verified(st->writer, uname, uname_len, VARDATA_ANY(data),
+										 VARSIZE_ANY_EXHDR(data), meta, strlen(meta),
+										 (const unsigned char *) VARDATA_ANY(hash), &err))
+			{
+				if (!writer_error_is_per_object(&err))
+					DesReportError(&err, st->location);
+				/* this object cannot be archived: it fails alone, the rest goes on */
+				(void) hash_search(seen, VARDATA_ANY(hash), HASH_REMOVE, NULL);
+				MemoryContextSwitchTo(step_cxt);
+				push_failure(st, id, err.code == DES_E_HASH_MISMATCH ? changed_since_marking : err.message);
+				continue;
+			}
+			bytes += VARSIZE_ANY_EXHDR(data);
+			MemoryContextSwitchTo(step_cxt);
+			DesVecPush(&st->ids, Int64GetDatum(id));
+			DesVecPush(&st->hashes, PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(hash))));
+			des_writer_last_entry(st->writer, &where);
+			push_entry_location(st, where.data_offset, where.length, where.flags);
+			if (st->ids.n == 1)
+				DesDebugPause("mid_write", check_shutdown);
+			full = st->ids.n >= des_container_max_entries ||
+				bytes >= (int64) des_container_max_bytes_kb * 1024;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(cursor);
+	MemoryContextSwitchTo(step_cxt);
+	MemoryContextDelete(row_cxt);
+}
+
+/* Finish (or drop, when empty) the archive; true if one was stored at st->path. */
+static bool
+finish_archive(PackerStep *st)
+{
+	des_writer *w = st->writer;
+	des_writer_summary sum;
+	des_error	err;
+
+	st->writer = NULL;			/* finish and abort free it, even on failure */
+	if (st->ids.n == 0)
+	{
+		des_writer_abort(w);
+		/* an earlier attempt may have stored an archive there */
+		if (unlink(st->path) != 0 && errno != ENOENT)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not remove \"%s\": %m", st->path)));
+		return false;
+	}
+	if (!des_writer_finish(w, &sum, &err))
+		DesReportError(&err, st->location);
+	st->archive_size = (int64) sum.archive_bytes;
+	return true;
+}
+
+/* S3: upload the spool file, then commit in a new transaction. */
+static void
+upload_and_commit(PackerStep *st, MemoryContext step_cxt)
+{
+	des_error	err;
+	char	   *buf;
+	bool		unchanged;
+	ssize_t		n;
+
+	set_phase(PHASE_UPLOADING);
+	resolve_endpoint(st, step_cxt);
+	MemoryContextSwitchTo(step_cxt);
+	pgstat_report_activity(STATE_RUNNING, psprintf("pg_des packer: uploading %s", st->location));
+	st->spool_fd = open(st->path, O_RDONLY | O_CLOEXEC);
+	if (st->spool_fd < 0)
+	{
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open spool file \"%s\": %m", st->path)));
+	}
+	if (!DesS3SinkOpen(st->ep, st->loc->bucket, st->loc->key, st->location, &st->sink, &st->s3_sink, &err))
+		DesReportError(&err, st->location);
+	buf = palloc(1024 * 1024);
+	while ((n = read(st->spool_fd, buf, 1024 * 1024)) != 0)
+	{
+		check_shutdown("an upload");
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read spool file \"%s\": %m", st->path)));
+		}
+		if (!st->sink.write(st->sink.ctx, buf, (size_t) n, &err))
+			DesReportError(&err, st->location);
+	}
+	DesDebugPause("mid_upload", check_shutdown);
+	/*
+	 * No row lock is held during an upload. Another packer that takes the
+	 * lease writes a key of its own, so completing late cannot harm it; but
+	 * an upload that would complete past the lease is abandoned (aborting
+	 * the multipart upload) rather than left for des.orphans.
+	 */
+	if (GetCurrentTimestamp() >= st->lease_until - 5 * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("packer abandons the upload of \"%s\": its lease ran out", st->location),
+				 errhint("Raise des.lease_timeout above the time an upload takes.")));
+	if (!st->sink.commit(st->sink.ctx, &err))
+		DesReportError(&err, st->location);
+	DesS3SinkFree(st->s3_sink);
+	st->s3_sink = NULL;
+	close(st->spool_fd);
+	st->spool_fd = -1;
+	/* the stored object's ETag, and a check that it is the whole archive */
+	if (!DesS3ObjectOpen(st->ep, st->loc->bucket, st->loc->key, st->location, NULL,
+						 &st->s3_object, &unchanged, &err))
+		DesReportError(&err, st->location);
+	if ((int64) st->s3_object->size != st->archive_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("uploaded container \"%s\" has " UINT64_FORMAT " bytes, not " INT64_FORMAT,
+						st->location, st->s3_object->size, st->archive_size)));
+	st->etag = pstrdup(st->s3_object->etag);
+	DesS3ObjectFree(st->s3_object);
+	st->s3_object = NULL;
+	DesDebugPause("after_upload", check_shutdown);
+
+	if (!DesWorkerBegin("pg_des packer: committing an uploaded container"))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	commit_container(st, false);
+	DesWorkerCommit(true);
+	remove_container_spools(st->container_id);
+}
+
+/*
+ * Write under this lease's own key. A resumed container moves its key there
+ * in a transaction of its own (committed before any byte is written, so a
+ * crash after the write finds the archive to adopt); the key it leaves is
+ * never read again.
+ */
+static bool
+begin_attempt(PackerStep *st, MemoryContext step_cxt)
+{
+	Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
+	Datum		args[3];
+	char	   *old_path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : NULL;
+
+	if (strcmp(st->location, st->write_location) != 0)
+	{
+		if (!DesWorkerBegin("pg_des packer: writing a resumed container under a new key"))
+		{
+			DesWorkerCommit(false);
+			return false;
+		}
+		args[0] = Int64GetDatum(st->container_id);
+		args[1] = Int64GetDatum(st->token);
+		args[2] = CStringGetTextDatum(st->write_location);
+		if (SPI_execute_with_args("SELECT des.container_attempt($1, $2, $3)",
+								  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "des.container_attempt failed");
+		DesWorkerCommit(true);
+		MemoryContextSwitchTo(step_cxt);
+		st->location = st->write_location;
+		st->loc = DesParseLocation(st->location);
+		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
+		if (old_path)
+			remove_stale_temps(old_path);	/* an earlier attempt's, at the old key */
+	}
+	return true;
+}
+
+static void
+write_step(PackerStep *st, MemoryContext step_cxt)
+{
+	bool		stored;
+	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
+	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
+	bool		isnull;
+	char	   *activity;
+
+	set_phase(PHASE_WRITING);
+	if (!begin_attempt(st, step_cxt))
+		return;
+	activity = psprintf("pg_des packer: writing %s", st->location);
+	if (!DesWorkerBegin(activity))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	/* hold the lease row until the commit: no other packer can take it meanwhile */
+	if (!DesSpiOneRow("SELECT des.hold_lease($1, $2, $3)", 3, types, args, NULL) ||
+		!DatumGetBool(DesSpiValue(1, &isnull)))
+	{
+		ereport(LOG,
+				(errmsg("pg_des packer: lease on container \"%s\" was lost; leaving it to its new holder",
+						st->location)));
+		DesWorkerCommit(true);
+		return;
+	}
+	write_entries(st, step_cxt);
+	stored = finish_archive(st);
+	step_cleanup(st);
+	DesDebugPause("after_write", check_shutdown);
+	if (st->loc->kind == DES_LOCATION_LOCAL || !stored)
+		commit_container(st, false);
+	else
+	{
+		/* S3: the spool file is complete; upload it with no transaction open */
+		Oid			utypes[4] = {INT8OID, INT8OID, INT8OID, INT4OID};
+		Datum		uargs[4] = {Int64GetDatum(st->container_id), Int64GetDatum(st->token),
+		Int64GetDatum(st->archive_size), Int32GetDatum(st->ids.n)};
+
+		if (SPI_execute_with_args("SELECT des.container_uploading($1, $2, $3, $4)",
+								  4, utypes, uargs, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "des.container_uploading failed");
+	}
+	DesWorkerCommit(true);
+	if (st->loc->kind == DES_LOCATION_S3 && stored)
+		upload_and_commit(st, step_cxt);
+}
+
+/* ---- the loop ---- */
+
+/* One step; true if it did work (so the next one should follow at once). */
+static bool
+packer_step(const char *holder, MemoryContext step_cxt)
+{
+	PackerStep *st = palloc0(sizeof(PackerStep));
+	volatile bool leased = false;
+
+	st->spool_fd = -1;
+	st->cleanup.func = step_cleanup;
+	st->cleanup.arg = st;
+	MemoryContextRegisterResetCallback(step_cxt, &st->cleanup);
+
+	PG_TRY();
+	{
+		leased = lease_step(st, holder);
+		if (leased)
+		{
+			DesDebugPause("after_lease", check_shutdown);
+			if (!(st->resumed && adopt_step(st, step_cxt)))
+				write_step(st, step_cxt);
+		}
+	}
+	PG_CATCH();
+	{
+		if (leased)
+		{
+			/* give the lease back so the work is retried now, not at its expiry */
+			MemoryContextSwitchTo(step_cxt);
+			step_cleanup(st);
+			DesWorkerRecover(step_cxt);
+			/* an S3 attempt's spool file: the next lease writes its own */
+			if (st->loc && st->loc->kind == DES_LOCATION_S3 && st->path &&
+				unlink(st->path) != 0 && errno != ENOENT)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("could not remove spool file \"%s\": %m", st->path)));
+			pg_atomic_fetch_add_u64(&my_slot->errors, 1);
+			release_lease(st);
+			leased = false;
+		}
+		else
+			PG_RE_THROW();
+	}
+	PG_END_TRY();
+	set_phase(PHASE_IDLE);
+	return leased;
+}
+
+PGDLLEXPORT void DesPackerMain(Datum arg);
+
+static void
+packer_exit(int code, Datum arg)
+{
+	if (my_slot)
+	{
+		my_slot->procno = -1;
+		pg_atomic_write_u32(&my_slot->phase, PHASE_STOPPED);
+		pg_atomic_write_u32(&my_slot->pid, 0);
+	}
+}
+
+/*
+ * Spool files (S3 storage) of containers that are no longer open: left by a
+ * crash after the commit, or by a container since dropped. Files of open
+ * containers are kept: their lease holder overwrites or uploads them.
+ */
+static void
+remove_stale_spool_files(void)
+{
+	char	   *dir = psprintf("%s/pg_des_spool", DataDir);
+	DIR		   *d = AllocateDir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = ReadDir(d, dir)) != NULL)
+	{
+		char	   *end;
+		long long	id;
+		Oid			types[1] = {INT8OID};
+		Datum		args[1];
+
+		CHECK_FOR_INTERRUPTS();
+		if (de->d_name[0] == '.')
+			continue;
+		/* <container id>-t<lease token>.des */
+		id = strtoll(de->d_name, &end, 10);
+		args[0] = Int64GetDatum((int64) id);
+		if (end != de->d_name && strncmp(end, "-t", 2) == 0)
+			(void) strtoll(end + 2, &end, 10);
+		if (end != de->d_name && strcmp(end, ".des") == 0 &&
+			DesSpiOneRow("SELECT FROM des.containers WHERE id = $1 AND state <> 'committed'",
+						 1, types, args, NULL))
+			continue;
+		if (unlink(psprintf("%s/%s", dir, de->d_name)) != 0 && errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove spool file \"%s/%s\": %m", dir, de->d_name)));
+	}
+	FreeDir(d);
+}
+
+/* At start: leases this packer's previous process held are free at once. */
+static void
+release_own_leases(void)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+
+	if (!DesWorkerBegin("pg_des packer: releasing leases of a previous run"))
+	{
+		DesWorkerCommit(false);
+		return;
+	}
+	args[0] = CStringGetTextDatum(psprintf("packer %d %%", my_index));
+	if (SPI_execute_with_args("UPDATE des.shard_leases SET holder = NULL, expires_at = NULL "
+							  "WHERE holder LIKE $1", 1, types, args, NULL, false, 0) < 0)
+		elog(ERROR, "could not release leases");
+	remove_stale_spool_files();
+	DesWorkerCommit(true);
+}
+
+void
+DesPackerMain(Datum arg)
+{
+	MemoryContext loop_cxt;
+	MemoryContext step_cxt;
+	char	   *holder;
+	volatile bool released = false;
+
+	my_index = DatumGetInt32(arg);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, packer_sigterm);
+	DesWorkerPrepareShutdownDeadline();
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
+	pgstat_report_appname(psprintf("pg_des packer %d", my_index));
+	my_slot = &packer_slots[my_index - 1];
+	pg_atomic_write_u32(&my_slot->pid, (uint32) MyProcPid);
+	my_slot->procno = MyProc->pgprocno;
+	set_phase(PHASE_IDLE);
+	before_shmem_exit(packer_exit, (Datum) 0);
+	holder = MemoryContextStrdup(TopMemoryContext, psprintf("packer %d pid %d", my_index, MyProcPid));
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_des packer loop", ALLOCSET_DEFAULT_SIZES);
+	step_cxt = AllocSetContextCreate(loop_cxt, "pg_des packer step", ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		volatile bool worked = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (shutdown_requested)
+			proc_exit(1);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(step_cxt);
+		MemoryContextSwitchTo(step_cxt);
+		PG_TRY();
+		{
+			if (!released)
+			{
+				release_own_leases();
+				released = true;
+			}
+			worked = packer_step(holder, step_cxt);
+		}
+		PG_CATCH();
+		{
+			DesWorkerRecover(loop_cxt);
+			pg_atomic_fetch_add_u64(&my_slot->errors, 1);
+			worked = false;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(loop_cxt);
+		if (!worked && !shutdown_requested)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 des_packer_naptime_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		if (shutdown_requested && shutdown_requested_at == 0)
+			shutdown_requested_at = GetCurrentTimestamp();
+	}
+}
+
+PG_FUNCTION_INFO_V1(des_packer_stats);
+PG_FUNCTION_INFO_V1(des_wake_packers);
+PG_FUNCTION_INFO_V1(des_storage_root);
+
+/* One row per configured packer: pid (NULL when not running), phase, counters. */
+Datum
+des_packer_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (packer_slots == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the packers need pg_des in shared_preload_libraries")));
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < des_packers && i < DES_MAX_PACKERS; i++)
+	{
+		PackerSlot *s = &packer_slots[i];
+		Datum		values[11];
+		bool		nulls[11] = {0};
+		uint32		pid = pg_atomic_read_u32(&s->pid);
+		uint64		last = pg_atomic_read_u64(&s->last_commit_at);
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Int32GetDatum((int32) pid);
+		nulls[1] = pid == 0;
+		values[2] = CStringGetTextDatum(phase_names[pg_atomic_read_u32(&s->phase)]);
+		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&s->containers));
+		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->adopted));
+		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&s->objects));
+		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&s->deduplicated));
+		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->bytes));
+		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&s->dead));
+		values[9] = Int64GetDatum((int64) pg_atomic_read_u64(&s->errors));
+		values[10] = TimestampTzGetDatum((TimestampTz) last);
+		nulls[10] = last == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* Wake every running packer now; returns how many were woken. */
+Datum
+des_wake_packers(PG_FUNCTION_ARGS)
+{
+	int			n = 0;
+
+	for (int i = 0; packer_slots && i < des_packers && i < DES_MAX_PACKERS; i++)
+	{
+		int			procno = packer_slots[i].procno;
+
+		if (procno >= 0 && pg_atomic_read_u32(&packer_slots[i].pid) != 0)
+		{
+			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+			n++;
+		}
+	}
+	PG_RETURN_INT32(n);
+}
+
+Datum
+des_storage_root(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(DesStorageRoot()));
+}
+
+/* The settings of this area (called from _PG_init). */
+void
+DesPackerDefineSettings(void)
+{
+	DefineCustomIntVariable("des.packers",
+							"Number of packer background workers.",
+							NULL,
+							&des_packers, 1, 0, DES_MAX_PACKERS,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.packer_naptime",
+							"Pause of a packer when no (day, shard) has work.",
+							NULL,
+							&des_packer_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.container_max_bytes",
+							"A container is finished when its payloads reach this size.",
+							NULL,
+							&des_container_max_bytes_kb, 256 * 1024, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.container_max_entries",
+							"A container is finished when it holds this many entries.",
+							NULL,
+							&des_container_max_entries, 100000, 1, 100000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.container_max_age",
+							"Marked objects wait at most this long for a container to fill before it is written.",
+							"A past day's objects are packed at once.",
+							&des_container_max_age_ms, 60 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.lease_timeout",
+							"How long a packer's lease on a (day, shard) lasts before another packer may take it.",
+							NULL,
+							&des_lease_timeout_s, 600, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.max_attempts",
+							"Failed attempts after which an object goes to the dead-letter table.",
+							NULL,
+							&des_max_attempts, 5, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.retry_base_delay",
+							"Delay before the first retry of a failed object; it doubles with each attempt (at most an hour).",
+							NULL,
+							&des_retry_base_delay_ms, 10 * 1000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("des.packer_lz4",
+							 "Packers LZ4-compress entries that shrink (flag 0x02; only pg_des reads such entries).",
+							 NULL,
+							 &des_packer_lz4, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+}

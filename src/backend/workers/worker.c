@@ -1,0 +1,339 @@
+/*
+ * worker.c - what every pg_des background worker does the same way:
+ * one transaction per unit of work with SPI, a ready check before it, error
+ * isolation after it, and the storage root setting.
+ */
+#include "pg_des.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/snapmgr.h"
+
+#include "workers/workers.h"
+
+/* settings: see DesWorkersDefineSettings() */
+bool		des_workers_enabled = true;
+char	   *des_database = NULL;
+int			des_worker_restart_s = 10;
+
+char	   *des_storage = NULL;
+char	   *des_debug_pause_at = NULL;
+int			des_shutdown_timeout_ms = 10 * 1000;
+
+/*
+ * The shutdown deadline. A worker that finishes its step on SIGTERM (the
+ * packer) must still exit within des.shutdown_timeout, whatever it is doing
+ * then: a stalled transfer, a lock wait, a slow query. A POSIX timer armed by
+ * the SIGTERM handler (timer_settime is async-signal-safe) raises SIGUSR2,
+ * which bgworkers otherwise ignore, when the time is up; its handler does
+ * what die() does. From then on the worker is terminating: libcurl's progress
+ * callback and the transfer loop see ProcDiePending and abort within about a
+ * second, and the next CHECK_FOR_INTERRUPTS() exits with FATAL (57P01).
+ * (SIGALRM is not used: PostgreSQL's timeout.c owns it.)
+ */
+static timer_t shutdown_timer;
+static bool shutdown_timer_created = false;
+
+static void
+shutdown_deadline_handler(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	InterruptPending = true;
+	ProcDiePending = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* Create the deadline timer (once, in normal context: timer_create is not signal-safe). */
+void
+DesWorkerPrepareShutdownDeadline(void)
+{
+	struct sigevent sev;
+
+	if (shutdown_timer_created)
+		return;
+	pqsignal(SIGUSR2, shutdown_deadline_handler);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = SIGUSR2;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &shutdown_timer) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not create the shutdown timer: %m")));
+	shutdown_timer_created = true;
+}
+
+/* Start the clock: called from a SIGTERM handler, so signal-safe only. */
+void
+DesWorkerStartShutdownDeadline(void)
+{
+	struct itimerspec its;
+	long		ms = des_shutdown_timeout_ms;
+
+	if (!shutdown_timer_created)
+	{
+		/* no timer: terminate at once rather than never */
+		shutdown_deadline_handler(0);
+		return;
+	}
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (ms % 1000) * 1000000L;
+	if (ms == 0)
+		its.it_value.tv_nsec = 1;	/* zero would disarm the timer */
+	(void) timer_settime(shutdown_timer, 0, &its, NULL);
+}
+
+/*
+ * Register count static workers running function, named "<type> 1" ..
+ * "<type> N" (backend_type <type>); each gets its number as its argument.
+ * They restart des.worker_restart_time after an error exit.
+ */
+void
+DesRegisterStaticWorkers(const char *function, const char *type, int count)
+{
+	for (int i = 1; i <= count; i++)
+	{
+		BackgroundWorker w;
+
+		memset(&w, 0, sizeof(w));
+		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		w.bgw_restart_time = des_worker_restart_s;
+		snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
+		snprintf(w.bgw_function_name, BGW_MAXLEN, "%s", function);
+		snprintf(w.bgw_name, BGW_MAXLEN, "%s %d", type, i);
+		snprintf(w.bgw_type, BGW_MAXLEN, "%s", type);
+		w.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&w);
+	}
+}
+
+/*
+ * Start a transaction with SPI connected. Returns false (transaction still
+ * open, SPI not connected) when pg_des is not usable in this database yet:
+ * not created, being created, or the server is in recovery.
+ */
+static MemoryContext worker_outer_cxt = NULL;
+
+bool
+DesWorkerBegin(const char *activity)
+{
+	worker_outer_cxt = CurrentMemoryContext;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (RecoveryInProgress() || creating_extension || !OidIsValid(get_extension_oid("pg_des", true)))
+		return false;
+	pgstat_report_activity(STATE_RUNNING, activity);
+	debug_query_string = activity;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	return true;
+}
+
+/* Finish what DesWorkerBegin started; connected says whether SPI was. */
+void
+DesWorkerCommit(bool connected)
+{
+	if (connected)
+		SPI_finish();
+	if (ActiveSnapshotSet())
+		PopActiveSnapshot();
+	CommitTransactionCommand();
+	/* back where the caller was: commit leaves TopMemoryContext current */
+	if (worker_outer_cxt)
+		MemoryContextSwitchTo(worker_outer_cxt);
+	worker_outer_cxt = NULL;
+	debug_query_string = NULL;
+	pgstat_report_stat(true);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * After an ERROR in a unit of work: report it, roll back, and go on. The
+ * caller's PG_CATCH calls this; a shutdown request is re-thrown instead.
+ */
+void
+DesWorkerRecover(MemoryContext loop_cxt)
+{
+	if (ProcDiePending)
+		PG_RE_THROW();
+	HOLD_INTERRUPTS();
+	MemoryContextSwitchTo(loop_cxt);
+	EmitErrorReport();
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(loop_cxt);	/* the abort leaves TopMemoryContext current */
+	FlushErrorState();
+	debug_query_string = NULL;
+	pgstat_report_activity(STATE_IDLE, NULL);
+	RESUME_INTERRUPTS();
+}
+
+/*
+ * The marker commits without waiting for the WAL flush: a batch lost in a
+ * crash leaves its objects pending and they are marked again, so durability
+ * of the last batches buys nothing, while a flush per batch bounds the rate.
+ * (Packers commit synchronously: their commits are few, and a durable
+ * container row is what lets recovery adopt a stored archive.)
+ */
+void
+DesWorkerSessionSetup(void)
+{
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
+}
+
+/* The storage root of the pipeline: des.storage, or <data directory>/pg_des_storage. */
+char *
+DesStorageRoot(void)
+{
+	size_t		len;
+
+	if (des_storage == NULL || des_storage[0] == '\0')
+		return psprintf("%s/pg_des_storage", DataDir);
+	if (pg_strncasecmp(des_storage, "file:", 5) == 0)
+	{
+		/* one spelling for local storage: the path (as des.storage_list reports it) */
+		char	   *path = DesParseLocationPrefix(des_storage)->path;
+
+		len = strlen(path);
+		while (len > 1 && path[len - 1] == '/')
+			len--;
+		return pnstrdup(path, len);
+	}
+	len = strlen(des_storage);
+	while (len > 1 && des_storage[len - 1] == '/')
+		len--;
+	return pnstrdup(des_storage, len);
+}
+
+/* Run a query that returns one row; returns false when it returns none. */
+bool
+DesSpiOneRow(const char *query, int nargs, Oid *argtypes, Datum *args, const char *nulls)
+{
+	int			rc = SPI_execute_with_args(query, nargs, argtypes, args, nulls, false, 1);
+
+	if (rc != SPI_OK_SELECT && rc != SPI_OK_UPDATE_RETURNING && rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "query failed (%s): %s", SPI_result_code_string(rc), query);
+	return SPI_processed == 1;
+}
+
+Datum
+DesSpiValue(int column, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, isnull);
+}
+
+void
+DesVecPush(DesDatumVec *d, Datum x)
+{
+	if (d->n == d->cap)
+	{
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->v = d->v ? repalloc(d->v, sizeof(Datum) * d->cap) : palloc(sizeof(Datum) * d->cap);
+	}
+	d->v[d->n++] = x;
+}
+
+Datum
+DesVecArray(const DesDatumVec *d, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(d->v, d->n, elemtype, typlen, typbyval, typalign));
+}
+
+Datum
+DesMsInterval(int64 ms)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = ms * 1000;
+	return IntervalPGetDatum(iv);
+}
+
+/*
+ * Crash tests: when des.debug_pause_at names this point, stay here (visible
+ * in pg_stat_activity) until killed. Settings are not reloaded meanwhile, so
+ * a test can reset the setting, reload, then kill -9 the paused worker.
+ */
+void
+DesDebugPause(const char *point, void (*check) (const char *what))
+{
+	if (des_debug_pause_at == NULL || strcmp(des_debug_pause_at, point) != 0)
+		return;
+	pgstat_report_activity(STATE_RUNNING, psprintf("pg_des: paused at %s (des.debug_pause_at)", point));
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (check)
+			check(point);		/* a worker's own shutdown rule (des.shutdown_timeout) */
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* des.storage: empty, an absolute directory, a file:// URL or an s3:// URL */
+static bool
+check_storage(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || v[0] == '\0' || v[0] == '/' ||
+		pg_strncasecmp(v, "file:///", 8) == 0 || pg_strncasecmp(v, "s3://", 5) == 0)
+		return true;
+	GUC_check_errdetail("des.storage must be an absolute directory, a file:/// URL or an s3://bucket/prefix URL.");
+	return false;
+}
+
+/* The settings of this area (called from _PG_init). */
+void
+DesWorkersDefineSettings(void)
+{
+	DefineCustomBoolVariable("des.workers",
+							 "Start pg_des's background workers (when preloaded).",
+							 "Off leaves only the SQL functions: nothing is marked or packed in the background.",
+							 &des_workers_enabled, true, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("des.database",
+							   "Database the background workers connect to (pg_des must be created there).",
+							   NULL,
+							   &des_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.worker_restart_time",
+							"Seconds before the postmaster restarts a background worker that exited with an error.",
+							NULL,
+							&des_worker_restart_s, 10, 1, 3600,
+							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.shutdown_timeout",
+							"On SIGTERM, a worker finishes its current step if it can within this time, else abandons it.",
+							NULL,
+							&des_shutdown_timeout_ms, 10 * 1000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("des.storage",
+							   "Where the packers write containers: a local directory or s3://bucket/prefix.",
+							   "Empty means the directory pg_des_storage in the data directory.",
+							   &des_storage, "", PGC_SIGHUP, 0, check_storage, NULL, NULL);
+	DefineCustomStringVariable("des.debug_pause_at",
+							   "Crash tests only: workers stop at this named point until killed.",
+							   "Points: after_lease, mid_write, after_write, mid_upload, after_upload (packer); mid_fetch (marker).",
+							   &des_debug_pause_at, "", PGC_SIGHUP,
+							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+}
