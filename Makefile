@@ -20,8 +20,16 @@ CORE_HEADERS = $(wildcard include/des/*/*.h)
 BACKEND_HEADERS = $(wildcard src/backend/*/*.h)
 OBJS = $(CORE_OBJS) $(BACKEND_OBJS)
 
-SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-DATA_built = pg_des--$(EXTVERSION).sql
+# install SQL: tables and types (catalog/, created once, then changed only by
+# update scripts) followed by functions, views, triggers and grants (api/,
+# CREATE OR REPLACE, replayed by every update script)
+SQL_CATALOG = $(sort $(wildcard src/sql/catalog/*.sql))
+SQL_API = $(sort $(wildcard src/sql/api/*.sql))
+# an update script is src/sql/updates/<from>--<to>.sql followed by api/;
+# src/sql/releases/ keeps the install scripts of earlier releases as shipped
+SQL_UPDATES = $(notdir $(wildcard src/sql/updates/*--$(EXTVERSION).sql))
+DATA_built = pg_des--$(EXTVERSION).sql $(addprefix pg_des--,$(SQL_UPDATES))
+DATA = $(wildcard src/sql/releases/pg_des--*.sql)
 
 # regression tests: test/regress/{sql,expected}, in the order of test/regress/schedule
 # (tools/test.sh reads the same file; most need the setup it does first)
@@ -36,7 +44,8 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_des
 # the warning flags, stated once: the extension and the core tools share them
 WARN_FLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
 PG_CPPFLAGS = -Iinclude -Isrc/backend -Isrc/backend/common -std=gnu11
-PG_CFLAGS ?= $(WARN_FLAGS)
+# EXTRA_CFLAGS: what a build adds (CI: -DUSE_ASSERT_CHECKING)
+PG_CFLAGS = $(WARN_FLAGS) $(EXTRA_CFLAGS)
 SHLIB_LINK = -lb2 -llz4 -lxxhash -lcrypto -lcurl
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
@@ -46,7 +55,10 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild on any header change
 $(OBJS): $(CORE_HEADERS) $(BACKEND_HEADERS)
 
-pg_des--$(EXTVERSION).sql: $(SQL_PARTS)
+pg_des--$(EXTVERSION).sql: $(SQL_CATALOG) $(SQL_API)
+	cat $^ > $@
+
+pg_des--%--$(EXTVERSION).sql: src/sql/updates/%--$(EXTVERSION).sql $(SQL_API)
 	cat $^ > $@
 
 # ---- PostgreSQL-free core: unit tests, fuzzing, benchmarks ----

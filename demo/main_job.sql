@@ -39,7 +39,7 @@ SELECT state, count(*) AS objects FROM des.objects GROUP BY state ORDER BY state
 \echo
 \echo '== 3. Watching the workers: the marker hashes and shards the objects, the packers'
 \echo '      lease a (day, shard) each and write its objects into one container'
-SELECT des.wake_marker() AS marker_woken, des.wake_packers() AS packers_woken;
+SELECT des.wake_markers() AS marker_woken, des.wake_packers() AS packers_woken;
 DO $$
 DECLARE
     waiting bigint;
@@ -69,13 +69,13 @@ END $$;
 
 \echo
 \echo '== 4. The containers the packers wrote (<storage>/YYYY-MM-DD/NN-SSSSSS.des)'
-SELECT replace(location, des.storage_root(), '<storage>') AS container, entries,
+SELECT replace(location, des_internal.storage_root(), '<storage>') AS container, entries,
        pg_size_pretty(size) AS size, state
 FROM des.containers ORDER BY location;
 
 \echo
 \echo '== 5. Reading everything back by name, wherever it is now'
-SELECT o.name, s.state, replace(s.location, des.storage_root(), '<storage>') AS container,
+SELECT o.name, s.state, replace(s.location, des_internal.storage_root(), '<storage>') AS container,
        length(des.get(o.name)) AS bytes, des.get(o.name) = f.data AS identical
 FROM files f JOIN des.objects o USING (name), des.stat(o.name) s
 ORDER BY length(f.data) DESC, o.name LIMIT 4;
@@ -103,7 +103,7 @@ SELECT count(*) AS orphans FROM des.orphans();
 \echo '== 8. The packed containers as a table (des_fdw): per day, and one lookup'
 CREATE SERVER demo_storage FOREIGN DATA WRAPPER des_fdw;
 SELECT format('CREATE FOREIGN TABLE packed (name text, data bytea, size bigint, archive text, day date) '
-              'SERVER demo_storage OPTIONS (location %L)', des.storage_root() || '/') \gexec
+              'SERVER demo_storage OPTIONS (location %L)', des_internal.storage_root() || '/') \gexec
 SELECT day, count(DISTINCT archive) AS containers, count(*) AS entries, pg_size_pretty(sum(size)) AS bytes
 FROM packed GROUP BY day ORDER BY day;
 SELECT p.name, p.size, p.data = f.data AS same_bytes

@@ -7,5 +7,5 @@ export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
 make -s clean >/dev/null
-make -s PG_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare ${EXTRA_CFLAGS:-}"
+make -s EXTRA_CFLAGS="${EXTRA_CFLAGS:-}"	# warning flags: WARN_FLAGS in the Makefile
 "${as_root[@]}" make -s install PG_CONFIG="$PG_CONFIG" >/dev/null

@@ -112,6 +112,11 @@ fi
 echo "regress: $rp passed, $rf failed" >"$logs/regress.count"
 count regress "$logs/regress.count"
 
+echo "== upgrade (the previous release's script, ALTER EXTENSION pg_des UPDATE, pg_dump compared with a fresh install)"
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_des test/upgrade/run.sh >"$logs/upgrade" 2>&1
+cat "$logs/upgrade"
+count upgrade "$logs/upgrade"
+
 echo "== TAP tests (restarts and crashes; run as postgres: initdb refuses root)"
 tapdir=$(mktemp -d /tmp/pg_des_tap.XXXXXX)
 cp -r test/t "$tapdir/"

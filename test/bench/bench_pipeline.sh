@@ -2,7 +2,7 @@
 # bench_pipeline.sh - the pipeline's speed, on a throw-away cluster
 # (pg_virtualenv) with pg_des preloaded and its workers running:
 #
-#   6  marking: des.mark_batch(1000) in 1 and in 2 concurrent sessions, and the
+#   6  marking: des_internal.mark_batch(1000) in 1 and in 2 concurrent sessions, and the
 #      marker background worker on a committed backlog, in rows/s, against one
 #      UPDATE that does the same hashing of the same rows (the least marking
 #      can cost);
@@ -77,13 +77,13 @@ mark_backlog() {
 	        FROM generate_series(1, $MARK_ROWS) i" -c 'VACUUM ANALYZE des.objects, des.mark_queue'
 }
 # one session, one transaction per batch, as the marker worker does
-mark_loop() { q -c 'DO $$ BEGIN WHILE des.mark_batch(1000) > 0 LOOP COMMIT; END LOOP; END $$'; }
+mark_loop() { q -c 'DO $$ BEGIN WHILE des_internal.mark_batch(1000) > 0 LOOP COMMIT; END LOOP; END $$'; }
 
 worker_rate() {	# the marker worker(s) on a committed backlog
 	mark_backlog
 	local t0 t r met=no
 	t0=$(now)
-	q -c "ALTER SYSTEM SET des.marker_min_age = 0" -c 'SELECT pg_reload_conf()' -c 'SELECT des.wake_marker()' >/dev/null
+	q -c "ALTER SYSTEM SET des.marker_min_age = 0" -c 'SELECT pg_reload_conf()' -c 'SELECT des.wake_markers()' >/dev/null
 	# polled on the work queue, not des.objects: des.objects has no index on
 	# state, and a scan of it every 0.1 s would take CPU from the workers
 	wait_for "SELECT NOT EXISTS (SELECT FROM des.mark_queue)"
@@ -116,9 +116,9 @@ for sessions in 1 2; do
 	t=$(elapsed "$t0")
 	[ "$(q -c "SELECT count(*) FROM des.objects WHERE state = 'marked'")" = "$MARK_ROWS" ] || { echo "not all marked" >&2; exit 1; }
 	r=$(rate "$MARK_ROWS" "$t")
-	echo "des.mark_batch(1000) in $sessions session(s): $t s ($r rows/s)" >&2
+	echo "des_internal.mark_batch(1000) in $sessions session(s): $t s ($r rows/s)" >&2
 	met=no; [ "$r" -ge 50000 ] && met=yes
-	printf 'ROW\t6 marker: des.mark_batch(1000), %s session(s), rows/s\t%s\t%s\t%s\t>= 50,000 rows/s\t%s\n' \
+	printf 'ROW\t6 marker: des_internal.mark_batch(1000), %s session(s), rows/s\t%s\t%s\t%s\t>= 50,000 rows/s\t%s\n' \
 		"$sessions" "$r" "$base_rate" "$(ratio "$r" "$base_rate")" "$met"
 done
 
@@ -153,7 +153,7 @@ e2e_once() {	# e2e_once <label> <objects> <bytes per object>: sets t_insert t_pu
 	t0=$(now)
 	q -c "ALTER SYSTEM SET des.marker_min_age = 0" -c "ALTER SYSTEM SET des.container_max_age = 0" \
 	  -c "ALTER SYSTEM SET des.packer_naptime = '100ms'" \
-	  -c 'SELECT pg_reload_conf()' -c 'SELECT des.wake_marker(), des.wake_packers()' >/dev/null
+	  -c 'SELECT pg_reload_conf()' -c 'SELECT des.wake_markers(), des.wake_packers()' >/dev/null
 	# (polled on the work queues, as above; then checked on des.objects)
 	wait_for "SELECT NOT EXISTS (SELECT FROM des.mark_queue) AND NOT EXISTS (SELECT FROM des.pack_queue)"
 	t_pack=$(elapsed "$t0")

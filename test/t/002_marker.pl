@@ -57,7 +57,7 @@ ok($node->poll_query_until('postgres',
 	"SELECT pid IS NOT NULL AND pid <> $pid2 FROM des.marker_stats()"),
 	'after SIGTERM the marker is restarted');
 $node->safe_psql('postgres', "SELECT des.put('late', '\\x01'::bytea)");
-is($node->safe_psql('postgres', 'SELECT des.wake_marker()'), 't', 'des.wake_marker() reaches it');
+is($node->safe_psql('postgres', 'SELECT des.wake_markers()'), 't', 'des.wake_markers() reaches it');
 ok($node->poll_query_until('postgres', "SELECT state = 'marked' FROM des.objects WHERE name = 'late'"),
 	'and it goes on marking');
 

@@ -90,7 +90,7 @@ is($node->safe_psql('postgres', q{
 	'20 of 20', 'des.get of objects packed on S3 (at their blobs\' offsets) returns the bytes read by name');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) = (SELECT count(*) FROM des.containers)
-	  FROM des.storage_list(des.storage_root() || '/') s
+	  FROM des.storage_list(des_internal.storage_root() || '/') s
 	  JOIN des.containers c ON c.location = s.location AND c.etag = s.etag}),
 	't', 'the bucket holds exactly the containers, with the ETags the catalog recorded');
 
@@ -132,7 +132,7 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM des.objects WHERE name LIKE 'fence/%' AND state = 'packed'}), '0',
 	'nothing of it is committed');
 is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM des.storage_list(des.storage_root() || '/') s
+	SELECT count(*) FROM des.storage_list(des_internal.storage_root() || '/') s
 	 WHERE NOT EXISTS (SELECT FROM des.containers c WHERE c.location = s.location AND c.state = 'committed')}),
 	'0', 'and no uncommitted key reached the bucket');
 $node->safe_psql('postgres', "ALTER SYSTEM RESET des.lease_timeout; SELECT pg_reload_conf()");

@@ -114,7 +114,7 @@ isnt($committed_key, $late_key, 'the committed container has a key of its own le
 like($committed_key, qr{/\d\d-\d{6}-t\d+\.des$}, 'keys carry the lease token');
 # the held PUT completes at 12 s; the late writer then finds its lease lost
 ok($node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM des.storage_list(des.storage_root() || '/') WHERE location = '$late_key'"),
+	"SELECT count(*) = 1 FROM des.storage_list(des_internal.storage_root() || '/') WHERE location = '$late_key'"),
 	'the late upload completes, on its own key');
 ok($node->poll_query_until('postgres', 'SELECT sum(errors) > 0 FROM des.packer_stats()'),
 	'the late writer\'s commit is refused (lease lost)');

@@ -230,7 +230,7 @@ des_archive_write_transfn(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("des.archive_write_transfn called in non-aggregate context")));
+				 errmsg("des_internal.archive_write_transfn called in non-aggregate context")));
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -257,11 +257,13 @@ des_shard_of(PG_FUNCTION_ARGS)
 void
 DesNamesDefineSettings(void)
 {
-	DefineCustomIntVariable("des.node_id",
-							"Node id embedded in generated ids (distinct per server that shares a namespace).",
-							NULL,
-							&des_node_id, 0, 0, 1023,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* a server-start setting exists only when preloaded (defining it later is FATAL) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("des.node_id",
+								"Node id embedded in generated ids (distinct per server that shares a namespace).",
+								NULL,
+								&des_node_id, 0, 0, 1023,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.shard_bits",
 							"Shards are numbered 0 .. 2^des.shard_bits - 1.",
 							NULL,

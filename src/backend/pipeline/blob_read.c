@@ -1,5 +1,5 @@
 /*
- * blob_read.c - des.read_blob: a blob's bytes read straight from its place
+ * blob_read.c - des_internal.read_blob: a blob's bytes read straight from its place
  * in its archive, as des.blobs records it (offset, stored size, flags),
  * without the archive's index: one pread of a local file, or one ranged GET
  * on S3. The bytes are accepted only if they have the blob's BLAKE2b-256,

@@ -1,6 +1,6 @@
 /*
  * marker.c - the marker: a static background worker that marks pending
- * objects with des.mark_batch, one transaction per batch.
+ * objects with des_internal.mark_batch, one transaction per batch.
  *
  * Registered from shared_preload_libraries; connects to des.database. Each
  * iteration checks that the extension exists there and that the server is
@@ -126,15 +126,15 @@ marker_run_batch(int limit)
 	bool		isnull;
 	int			marked;
 
-	if (!DesWorkerBegin("SELECT des.mark_batch($1, $2)"))
+	if (!DesWorkerBegin("SELECT des_internal.mark_batch($1, $2)"))
 	{
 		DesWorkerCommit(false);
 		return -1;
 	}
 	args[0] = Int32GetDatum(limit);
 	args[1] = DesMsInterval(des_marker_min_age_ms);
-	if (!DesSpiOneRow("SELECT des.mark_batch($1, $2)", 2, argtypes, args, NULL))
-		elog(ERROR, "des.mark_batch did not return a row");
+	if (!DesSpiOneRow("SELECT des_internal.mark_batch($1, $2)", 2, argtypes, args, NULL))
+		elog(ERROR, "des_internal.mark_batch did not return a row");
 	marked = DatumGetInt32(DesSpiValue(1, &isnull));
 	DesWorkerCommit(true);
 	return marked;
@@ -149,14 +149,14 @@ marker_run_source_tables(void)
 	bool		isnull;
 	int			claimed;
 
-	if (!DesWorkerBegin("SELECT des.claim_sources_rows($1)"))
+	if (!DesWorkerBegin("SELECT des_internal.claim_sources_rows($1)"))
 	{
 		DesWorkerCommit(false);
 		return 0;
 	}
 	args[0] = Int32GetDatum(des_marker_batch_size);
-	if (!DesSpiOneRow("SELECT des.claim_sources_rows($1)", 1, argtypes, args, NULL))
-		elog(ERROR, "des.claim_sources_rows did not return a row");
+	if (!DesSpiOneRow("SELECT des_internal.claim_sources_rows($1)", 1, argtypes, args, NULL))
+		elog(ERROR, "des_internal.claim_sources_rows did not return a row");
 	claimed = DatumGetInt32(DesSpiValue(1, &isnull));
 	DesWorkerCommit(true);
 	pg_atomic_fetch_add_u64(&marker->table_rows, (uint64) claimed);
@@ -266,16 +266,16 @@ marker_run_sources(MemoryContext round_cxt)
 	DesDatumVec failed_ids = {0},
 				failed_errors = {0};
 
-	if (!DesWorkerBegin("SELECT des.claim_sources($1, $2)"))
+	if (!DesWorkerBegin("SELECT des_internal.claim_sources($1, $2)"))
 	{
 		DesWorkerCommit(false);
 		return 0;
 	}
 	args[0] = Int32GetDatum(des_source_claim_batch);
 	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
-	if (SPI_execute_with_args("SELECT id, source_url, meta FROM des.claim_sources($1, $2)",
+	if (SPI_execute_with_args("SELECT id, source_url, meta FROM des_internal.claim_sources($1, $2)",
 							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "des.claim_sources failed");
+		elog(ERROR, "des_internal.claim_sources failed");
 	n = (int) SPI_processed;
 	claims = MemoryContextAllocZero(round_cxt, sizeof(SourceClaim) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -355,8 +355,8 @@ marker_run_sources(MemoryContext round_cxt)
 			Oid			st[2] = {INT8OID, BYTEAOID};
 			Datum		sa[2] = {Int64GetDatum(c->id), PointerGetDatum(c->data)};
 
-			if (SPI_execute_with_args("SELECT des.stage_source($1, $2)", 2, st, sa, NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "des.stage_source failed");
+			if (SPI_execute_with_args("SELECT des_internal.stage_source($1, $2)", 2, st, sa, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "des_internal.stage_source failed");
 		}
 		else
 		{
@@ -377,8 +377,8 @@ marker_run_sources(MemoryContext round_cxt)
 		fa[2] = Int32GetDatum(des_max_attempts);
 		fa[3] = DesMsInterval(des_retry_base_delay_ms);
 		fa[4] = BoolGetDatum(true);	/* only objects still waiting for their bytes */
-		if (SPI_execute_with_args("SELECT des.fail_objects($1, $2, $3, $4, $5)", 5, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "des.fail_objects failed");
+		if (SPI_execute_with_args("SELECT des_internal.fail_objects($1, $2, $3, $4, $5)", 5, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "des_internal.fail_objects failed");
 		pg_atomic_fetch_add_u64(&marker->source_failures, (uint64) failed_ids.n);
 	}
 	pg_atomic_fetch_add_u64(&marker->sources, (uint64) (n - failed_ids.n));
@@ -415,7 +415,7 @@ PGDLLEXPORT void DesMarkerMain(Datum arg);
  * Source claims still held when a marker starts may belong to a previous
  * process that died mid-fetch: they are freed at once. A claim of another
  * marker that is alive is freed too; at worst that object is fetched twice,
- * and staging is idempotent (des.stage_source only fills empty bytes).
+ * and staging is idempotent (des_internal.stage_source only fills empty bytes).
  */
 static void
 release_source_claims(void)
@@ -603,11 +603,13 @@ DesMarkerDefineSettings(void)
 							NULL,
 							&des_marker_min_age_ms, 0, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("des.markers",
-							"Number of marker background workers.",
-							NULL,
-							&des_markers, 1, 0, DES_MAX_MARKERS,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* a server-start setting exists only when preloaded (defining it later is FATAL) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("des.markers",
+								"Number of marker background workers.",
+								NULL,
+								&des_markers, 1, 0, DES_MAX_MARKERS,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.marker_rate_limit",
 							"Most objects the markers mark per second, together (token bucket; 0 = no limit).",
 							NULL,

@@ -3,16 +3,16 @@
  * turn marked objects into containers (DES archives) in des.storage.
  *
  * One step of a packer:
- *   1. lease (own transaction): des.lease_shard picks a (day, shard) with
+ *   1. lease (own transaction): des_internal.lease_shard picks a (day, shard) with
  *      work, SKIP LOCKED, and creates or resumes its one open container;
  *   2. adopt: a resumed container whose archive is already stored complete
  *      (a crash came after the write, before the commit) and whose entries
  *      are exactly marked objects with those hashes is committed as it is;
  *   3. write (own transaction, holding the lease row): stream the shard's
  *      marked objects into the archive, deduplicating against committed
- *      blobs and within the container, then des.commit_container records
+ *      blobs and within the container, then des_internal.commit_container records
  *      container, blobs and objects at once and frees the staged bytes.
- * Container keys carry the lease token (des.container_location): each lease
+ * Container keys carry the lease token (des_internal.container_location): each lease
  * grant writes a key of its own, and only the key the container row holds at
  * its commit is ever read, so an upload that completes after its lease was
  * lost cannot replace a committed container (it lands on a key des.orphans
@@ -378,7 +378,7 @@ lease_step(PackerStep *st, const char *holder)
 	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
 	args[5] = DesMsInterval(des_container_max_age_ms);
 	got = DesSpiOneRow("SELECT day, shard, token, container_id, location, resumed, write_location "
-					   "FROM des.lease_shard($1, $2, $3, $4, $5, $6)", 6, types, args, NULL);
+					   "FROM des_internal.lease_shard($1, $2, $3, $4, $5, $6)", 6, types, args, NULL);
 	if (got)
 	{
 		MemoryContext spi = MemoryContextSwitchTo(step_cxt);
@@ -412,7 +412,7 @@ release_lease(PackerStep *st)
 		DesWorkerCommit(false);
 		return;
 	}
-	(void) SPI_execute_with_args("SELECT des.release_lease($1, $2, $3)", 3, types, args, NULL, false, 0);
+	(void) SPI_execute_with_args("SELECT des_internal.release_lease($1, $2, $3)", 3, types, args, NULL, false, 0);
 	DesWorkerCommit(true);
 }
 
@@ -469,9 +469,9 @@ commit_container(PackerStep *st, bool adopted)
 	args[12] = Int32GetDatum(des_max_attempts);
 	args[13] = DesMsInterval(des_retry_base_delay_ms);
 	if (!DesSpiOneRow("SELECT packed, deduplicated, dead FROM "
-					  "des.commit_container($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+					  "des_internal.commit_container($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
 					  14, types, args, nulls))
-		elog(ERROR, "des.commit_container returned no row");
+		elog(ERROR, "des_internal.commit_container returned no row");
 	packed = DatumGetInt32(DesSpiValue(1, &isnull));
 	dedup = DatumGetInt32(DesSpiValue(2, &isnull));
 	dead = DatumGetInt32(DesSpiValue(3, &isnull));
@@ -934,9 +934,9 @@ begin_attempt(PackerStep *st, MemoryContext step_cxt)
 		args[0] = Int64GetDatum(st->container_id);
 		args[1] = Int64GetDatum(st->token);
 		args[2] = CStringGetTextDatum(st->write_location);
-		if (SPI_execute_with_args("SELECT des.container_attempt($1, $2, $3)",
+		if (SPI_execute_with_args("SELECT des_internal.container_attempt($1, $2, $3)",
 								  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "des.container_attempt failed");
+			elog(ERROR, "des_internal.container_attempt failed");
 		DesWorkerCommit(true);
 		MemoryContextSwitchTo(step_cxt);
 		st->location = st->write_location;
@@ -967,7 +967,7 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		return;
 	}
 	/* hold the lease row until the commit: no other packer can take it meanwhile */
-	if (!DesSpiOneRow("SELECT des.hold_lease($1, $2, $3)", 3, types, args, NULL) ||
+	if (!DesSpiOneRow("SELECT des_internal.hold_lease($1, $2, $3)", 3, types, args, NULL) ||
 		!DatumGetBool(DesSpiValue(1, &isnull)))
 	{
 		ereport(LOG,
@@ -989,9 +989,9 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		Datum		uargs[4] = {Int64GetDatum(st->container_id), Int64GetDatum(st->token),
 		Int64GetDatum(st->archive_size), Int32GetDatum(st->ids.n)};
 
-		if (SPI_execute_with_args("SELECT des.container_uploading($1, $2, $3, $4)",
+		if (SPI_execute_with_args("SELECT des_internal.container_uploading($1, $2, $3, $4)",
 								  4, utypes, uargs, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "des.container_uploading failed");
+			elog(ERROR, "des_internal.container_uploading failed");
 	}
 	DesWorkerCommit(true);
 	if (st->loc->kind == DES_LOCATION_S3 && stored)
@@ -1258,11 +1258,13 @@ des_storage_root(PG_FUNCTION_ARGS)
 void
 DesPackerDefineSettings(void)
 {
-	DefineCustomIntVariable("des.packers",
-							"Number of packer background workers.",
-							NULL,
-							&des_packers, 1, 0, DES_MAX_PACKERS,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* a server-start setting exists only when preloaded (defining it later is FATAL) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("des.packers",
+								"Number of packer background workers.",
+								NULL,
+								&des_packers, 1, 0, DES_MAX_PACKERS,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.packer_naptime",
 							"Pause of a packer when no (day, shard) has work.",
 							NULL,

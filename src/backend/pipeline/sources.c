@@ -1,5 +1,5 @@
 /*
- * sources.c - des.claim_sources_rows(batch_size): the markers' claim from
+ * sources.c - des_internal.claim_sources_rows(batch_size): the markers' claim from
  * every table registered with des.register_source.
  *
  * Each source is claimed in its own subtransaction, as the role that
@@ -25,7 +25,7 @@
 
 PG_FUNCTION_INFO_V1(des_claim_sources_rows);
 
-#define SOURCE_ARGS 10			/* the settings des.claim_source_rows takes, before batch_size */
+#define SOURCE_ARGS 10			/* the settings des_internal.claim_source_rows takes, before batch_size */
 
 typedef struct SourceToClaim
 {
@@ -123,10 +123,10 @@ des_claim_sources_rows(PG_FUNCTION_ARGS)
 			SetUserIdAndSecContext(src->registrar,
 								   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 			nestlevel = NewGUCNestLevel();
-			if (SPI_execute_with_args("SELECT des.claim_source_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			if (SPI_execute_with_args("SELECT des_internal.claim_source_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 									  SOURCE_ARGS + 1, argtypes, args, nulls, false, 1) != SPI_OK_SELECT ||
 				SPI_processed != 1)
-				elog(ERROR, "des.claim_source_rows returned no row");
+				elog(ERROR, "des_internal.claim_source_rows returned no row");
 			n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 			AtEOXact_GUC(false, nestlevel);
 			SetUserIdAndSecContext(save_userid, save_sec_context);

@@ -349,9 +349,11 @@ DesS3DefineSettings(void)
 							NULL,
 							&des_s3_list_page_size, 1000, 1, 1000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("des.index_cache_size",
-							"Shared memory for the indexes of S3 archives, shared by all sessions (0 disables).",
-							"Needs pg_des in shared_preload_libraries; takes effect at server start.",
-							&des_index_cache_size_kb, 65536, 0, 64 * 1024 * 1024,
-							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
+	/* a server-start setting exists only when preloaded (defining it later is FATAL) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("des.index_cache_size",
+								"Shared memory for the indexes of S3 archives, shared by all sessions (0 disables).",
+								"Needs pg_des in shared_preload_libraries; takes effect at server start.",
+								&des_index_cache_size_kb, 65536, 0, 64 * 1024 * 1024,
+								PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
 }

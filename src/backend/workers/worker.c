@@ -309,19 +309,25 @@ check_storage(char **newval, void **extra, GucSource source)
 void
 DesWorkersDefineSettings(void)
 {
-	DefineCustomBoolVariable("des.workers",
-							 "Start pg_des's background workers (when preloaded).",
-							 "Off leaves only the SQL functions: nothing is marked or packed in the background.",
-							 &des_workers_enabled, true, PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("des.database",
-							   "Database the background workers connect to (pg_des must be created there).",
-							   NULL,
-							   &des_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("des.worker_restart_time",
-							"Seconds before the postmaster restarts a background worker that exited with an error.",
-							NULL,
-							&des_worker_restart_s, 10, 1, 3600,
-							PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
+	/* a server-start setting exists only when preloaded (defining it later is FATAL) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomBoolVariable("des.workers",
+								 "Start pg_des's background workers (when preloaded).",
+								 "Off leaves only the SQL functions: nothing is marked or packed in the background.",
+								 &des_workers_enabled, true, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* a server-start setting exists only when preloaded (defining it later is FATAL) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("des.database",
+								   "Database the background workers connect to (pg_des must be created there).",
+								   NULL,
+								   &des_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* a server-start setting exists only when preloaded (defining it later is FATAL) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("des.worker_restart_time",
+								"Seconds before the postmaster restarts a background worker that exited with an error.",
+								NULL,
+								&des_worker_restart_s, 10, 1, 3600,
+								PGC_POSTMASTER, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.shutdown_timeout",
 							"On SIGTERM, a worker finishes its current step if it can within this time, else abandons it.",
 							NULL,

@@ -14,12 +14,12 @@ SELECT des.archive_info('/tmp/pg_des_regress/privileges/p.des');
 SELECT * FROM des.archive_verify('/tmp/pg_des_regress/privileges/p.des');
 SELECT des.archive_write('/tmp/pg_des_regress/privileges/q.des', 'x', '\x2a'::bytea, NULL);
 SELECT length(des.blake2b('x')) AS hashing_needs_no_privilege;
-SELECT des.read_blob('/tmp/pg_des_regress/privileges/p.des', 16, 1, 0, des.blake2b('\x2a'));
+SELECT des_internal.read_blob('/tmp/pg_des_regress/privileges/p.des', 16, 1, 0, des.blake2b('\x2a'));
 RESET ROLE;
 
 SET ROLE des_reader;
 SELECT des.archive_read('/tmp/pg_des_regress/privileges/p.des', 'x');
-SELECT des.read_blob('/tmp/pg_des_regress/privileges/p.des', 16, 1, 0, des.blake2b('\x2a'));
+SELECT des_internal.read_blob('/tmp/pg_des_regress/privileges/p.des', 16, 1, 0, des.blake2b('\x2a'));
 SELECT des.archive_write('/tmp/pg_des_regress/privileges/q.des', 'x', '\x2a'::bytea, NULL);
 RESET ROLE;
 

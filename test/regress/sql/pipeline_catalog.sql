@@ -72,9 +72,9 @@ UPDATE des.objects
 SELECT des.get('cam1/0001.jpg') AS packed_bytes, des.get('cam1/0002.jpg') AS packed_bytes_2;
 SELECT state, location = :'dir' || '/container1.des' AS in_container, entry = encode(hash, 'hex') AS entry_is_hash
 FROM des.stat('cam1/0001.jpg');
--- des.get reads a plain local blob at its recorded place (des.read_blob),
+-- des.get reads a plain local blob at its recorded place (des_internal.read_blob),
 -- accepting only bytes with the blob's hash; others go through the index
-SELECT des.read_blob(c.location, b.data_offset, b.stored_size, b.flags, b.hash) AS read_at_offset
+SELECT des_internal.read_blob(c.location, b.data_offset, b.stored_size, b.flags, b.hash) AS read_at_offset
   FROM des.blobs b JOIN des.containers c ON c.id = b.container_id WHERE b.hash = des.blake2b('\x010203');
 UPDATE des.blobs SET data_offset = data_offset + 1 WHERE hash = des.blake2b('\x010203');
 SELECT try($$SELECT des.get('cam1/0001.jpg')$$) AS wrong_offset;
@@ -85,11 +85,11 @@ SELECT regexp_replace(try($$SELECT des.get('cam1/0001.jpg')$$), '".*"', '"..."')
 -- an offset whose end overflows a bigint is refused as a bad location, not read
 UPDATE des.blobs SET data_offset = 9223372036854775807 WHERE hash = des.blake2b('\x010203');
 SELECT regexp_replace(try($$SELECT des.get('cam1/0001.jpg')$$), '".*"', '"..."') AS overflowing_offset;
-SELECT regexp_replace(try(format('SELECT des.read_blob(%L, 9223372036854775800, 100, 0, des.blake2b(%L))',
+SELECT regexp_replace(try(format('SELECT des_internal.read_blob(%L, 9223372036854775800, 100, 0, des.blake2b(%L))',
                                  :'dir' || '/container1.des', '\x010203')), '".*"', '"..."') AS overflowing_read;
 -- an LZ4 (or external) blob is read through the archive's index
 UPDATE des.blobs SET flags = 2 WHERE hash = des.blake2b('\x010203');
-SELECT des.read_blob(c.location, b.data_offset, b.stored_size, b.flags, b.hash) IS NULL AS not_read_directly,
+SELECT des_internal.read_blob(c.location, b.data_offset, b.stored_size, b.flags, b.hash) IS NULL AS not_read_directly,
        des.get('cam1/0001.jpg') AS through_the_index
   FROM des.blobs b JOIN des.containers c ON c.id = b.container_id WHERE b.hash = des.blake2b('\x010203');
 UPDATE des.blobs b SET flags = l.flags, data_offset = l.data_offset
@@ -107,19 +107,19 @@ SELECT try($$SELECT des.get('ext/big.bin')$$);
 
 -- marking (the marker worker's unit of work): staged pending objects only,
 -- old enough, past their backoff time
-SELECT try($$SELECT des.mark_batch(0)$$);
+SELECT try($$SELECT des_internal.mark_batch(0)$$);
 SELECT des.put('young', '\x07'::bytea) > 0 AS put_young;
 SELECT des.put_url('by-url', 'file:///data/x.bin') > 0 AS put_url;
-SELECT des.mark_batch(100, '1 hour') AS marked_when_all_too_young;
+SELECT des_internal.mark_batch(100, '1 hour') AS marked_when_all_too_young;
 -- (a failed attempt's backoff time is on its queue row)
 UPDATE des.mark_queue SET not_before = now() + interval '1 hour' WHERE object_id = (SELECT id FROM des.objects WHERE name = 'young');
-SELECT des.mark_batch(100) AS marked;
+SELECT des_internal.mark_batch(100) AS marked;
 SELECT name = :'generated' AS generated, state, hash = des.blake2b(staged) AS hashed, day = (created_at AT TIME ZONE 'UTC')::date AS day_set
 FROM des.objects WHERE state = 'marked';
 SELECT name, state FROM des.objects WHERE name IN ('young', 'by-url') ORDER BY name;
 UPDATE des.mark_queue SET not_before = NULL WHERE object_id = (SELECT id FROM des.objects WHERE name = 'young');
-SELECT des.mark_batch(100) AS marked_after_backoff;
-SELECT des.mark_batch(100) AS nothing_left;
+SELECT des_internal.mark_batch(100) AS marked_after_backoff;
+SELECT des_internal.mark_batch(100) AS nothing_left;
 
 -- the work queues: every pending or marked object has one row in the queue of
 -- its next step, and none once it is packed or dead
@@ -133,8 +133,8 @@ SELECT o.state,
   LEFT JOIN des.pack_queue p ON p.object_id = o.id
  WHERE o.name NOT LIKE 'cam1/%' AND o.name NOT IN ('copy-of-0001', 'ext/big.bin') -- (changed by hand above)
  GROUP BY o.state ORDER BY o.state;
--- des.enqueue is idempotent and queues only pending objects
-SELECT des.enqueue(ARRAY(SELECT id FROM des.objects)) AS queued_again;
+-- des_internal.enqueue is idempotent and queues only pending objects
+SELECT des_internal.enqueue(ARRAY(SELECT id FROM des.objects)) AS queued_again;
 -- deleting objects takes them out of their queues; so does TRUNCATE
 DELETE FROM des.objects WHERE name IN ('young', 'by-url');
 SELECT (SELECT count(*) FROM des.fetch_queue) AS fetch_rows, (SELECT count(*) FROM des.pack_queue) AS pack_rows;

@@ -94,21 +94,21 @@ SELECT des.cache_reset(include_shared => true);
 SELECT des.s3_stats_reset();
 SELECT length(des.archive_read('s3://pgdes-test/t/small.des', 'obj/0001')) AS len, s3_requests() AS nonempty_requests;
 RESET des.s3_tail_read;
--- a blob read at its recorded offset (des.read_blob, as des.get does for a
+-- a blob read at its recorded offset (des_internal.read_blob, as des.get does for a
 -- packed object): one ranged GET, no tail or index read; checked against
 -- its hash, and never past the end
 SELECT l.data_offset AS off42, l.size AS len42, l.flags AS flags42
   FROM des.archive_list('s3://pgdes-test/t/small.des') l WHERE l.name = 'obj/0042' \gset
 SELECT des.cache_reset(include_shared => true);
 SELECT des.s3_stats_reset();
-SELECT des.read_blob('s3://pgdes-test/t/small.des', :off42, :len42, :flags42, des.blake2b(o.data)) = o.data AS same_bytes,
+SELECT des_internal.read_blob('s3://pgdes-test/t/small.des', :off42, :len42, :flags42, des.blake2b(o.data)) = o.data AS same_bytes,
        s3_requests() AS blob_requests
   FROM s3objs o WHERE o.name = 'obj/0042';
-SELECT try(format($$SELECT des.read_blob('s3://pgdes-test/t/small.des', %s, %s, 0, des.blake2b('\x00'))$$, l.data_offset, l.size))
+SELECT try(format($$SELECT des_internal.read_blob('s3://pgdes-test/t/small.des', %s, %s, 0, des.blake2b('\x00'))$$, l.data_offset, l.size))
   FROM des.archive_list('s3://pgdes-test/t/small.des') l WHERE l.name = 'obj/0042';
-SELECT regexp_replace(try($$SELECT des.read_blob('s3://pgdes-test/t/small.des', 100000000, 10, 0, des.blake2b('\x00'))$$),
+SELECT regexp_replace(try($$SELECT des_internal.read_blob('s3://pgdes-test/t/small.des', 100000000, 10, 0, des.blake2b('\x00'))$$),
                       'offset \d+', 'offset N') AS past_the_end;
-SELECT length(des.read_blob('s3://pgdes-test/t/small.des', l.data_offset, 0, 0, des.blake2b(''))) AS empty_blob_no_request
+SELECT length(des_internal.read_blob('s3://pgdes-test/t/small.des', l.data_offset, 0, 0, des.blake2b(''))) AS empty_blob_no_request
   FROM des.archive_list('s3://pgdes-test/t/small.des') l WHERE l.name = 'empty';
 
 -- a big archive is a multipart upload with parallel parts

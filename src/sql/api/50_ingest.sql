@@ -3,50 +3,17 @@
 -- containers; content-addressed blobs record where each distinct payload
 -- lives. Constraints keep the invariants in the database itself.
 
-CREATE TYPE des.object_state AS ENUM ('pending', 'marked', 'packed', 'dead');
+-- Column defaults that call functions: set here, after the functions exist
+-- (the tables in catalog/ are created before any function).
+ALTER TABLE des.containers ALTER COLUMN id SET DEFAULT des.next_id();
+ALTER TABLE des.objects ALTER COLUMN id SET DEFAULT des.next_id();
 
-CREATE TABLE des.containers (
-    id           bigint PRIMARY KEY DEFAULT des.next_id(),
-    location     text NOT NULL UNIQUE,
-    day          date NOT NULL,
-    shard        int NOT NULL CHECK (shard >= 0),
-    seq          int NOT NULL DEFAULT 0 CHECK (seq >= 0),
-    state        text NOT NULL DEFAULT 'writing'
-                 CHECK (state IN ('writing', 'uploading', 'committed')),
-    size         bigint CHECK (size >= 0),
-    entries      int CHECK (entries >= 0),
-    etag         text,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    committed_at timestamptz,
-    CONSTRAINT containers_committed_at CHECK ((state = 'committed') = (committed_at IS NOT NULL)),
-    CONSTRAINT containers_committed_complete CHECK (state <> 'committed' OR (size IS NOT NULL AND entries IS NOT NULL)),
-    CONSTRAINT containers_sequence UNIQUE (day, shard, seq)
-);
--- a (day, shard) has at most one container being written: the one its lease holder resumes
-CREATE UNIQUE INDEX containers_one_open ON des.containers (day, shard) WHERE state <> 'committed';
-COMMENT ON TABLE des.containers IS 'archives written by the packer, one per (day, shard, sequence)';
-
-CREATE TABLE des.blobs (
-    hash         bytea PRIMARY KEY CHECK (length(hash) = 32),
-    -- a foreign key, checked per statement (blobs_container_exists below)
-    container_id bigint NOT NULL,
-    entry        text NOT NULL,
-    size         bigint NOT NULL CHECK (size >= 0),
-    -- where the entry's bytes are in the archive, as its index says, so a
-    -- blob can be located without reading the archive's index
-    data_offset  bigint NOT NULL CHECK (data_offset >= 0),
-    stored_size  bigint NOT NULL CHECK (stored_size >= 0),
-    flags        int NOT NULL DEFAULT 0 CHECK (flags >= 0),
-    refcount     bigint NOT NULL DEFAULT 0 CHECK (refcount >= 0),
-    created_at   timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE des.blobs IS 'distinct payloads by BLAKE2b-256, with the container entry that holds them';
 
 -- blobs.container_id references des.containers. A REFERENCES constraint
 -- checks each row with its own query (half the cost of recording a packed
 -- container's blobs); these triggers check a whole statement's rows at once
 -- and, like a foreign key, lock the containers they refer to against deletion.
-CREATE FUNCTION des.blobs_check_containers()
+CREATE OR REPLACE FUNCTION des_internal.blobs_check_containers()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -68,14 +35,15 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER blobs_container_exists AFTER INSERT ON des.blobs
-    REFERENCING NEW TABLE AS new_blobs FOR EACH STATEMENT EXECUTE FUNCTION des.blobs_check_containers();
-CREATE TRIGGER blobs_container_exists_on_update AFTER UPDATE ON des.blobs
-    REFERENCING NEW TABLE AS new_blobs FOR EACH STATEMENT EXECUTE FUNCTION des.blobs_check_containers();
+REVOKE ALL ON FUNCTION des_internal.blobs_check_containers() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER blobs_container_exists AFTER INSERT ON des.blobs
+    REFERENCING NEW TABLE AS new_blobs FOR EACH STATEMENT EXECUTE FUNCTION des_internal.blobs_check_containers();
+CREATE OR REPLACE TRIGGER blobs_container_exists_on_update AFTER UPDATE ON des.blobs
+    REFERENCING NEW TABLE AS new_blobs FOR EACH STATEMENT EXECUTE FUNCTION des_internal.blobs_check_containers();
 
 -- the other side of that key: blobs refer only to committed containers
 -- (commit_container records both at once), and those are never deleted or renumbered
-CREATE FUNCTION des.containers_keep_committed()
+CREATE OR REPLACE FUNCTION des_internal.containers_keep_committed()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -90,79 +58,11 @@ BEGIN
     END IF;
     RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END $$;
-CREATE TRIGGER containers_keep_committed BEFORE DELETE OR UPDATE OF id ON des.containers
-    FOR EACH ROW EXECUTE FUNCTION des.containers_keep_committed();
+REVOKE ALL ON FUNCTION des_internal.containers_keep_committed() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER containers_keep_committed BEFORE DELETE OR UPDATE OF id ON des.containers
+    FOR EACH ROW EXECUTE FUNCTION des_internal.containers_keep_committed();
 
-CREATE TABLE des.objects (
-    id              bigint PRIMARY KEY DEFAULT des.next_id(),
-    name            text NOT NULL UNIQUE,
-    state           des.object_state NOT NULL DEFAULT 'pending',
-    shard           int CHECK (shard >= 0),
-    day             date,
-    size            bigint CHECK (size >= 0),
-    hash            bytea CHECK (hash IS NULL OR length(hash) = 32),
-    meta            jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(meta) = 'object'),
-    staged          bytea,
-    source_url      text,
-    attempts        int NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    last_error      text,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
-    -- names become archive entry names: 1..65535 bytes
-    CONSTRAINT objects_name_valid CHECK (name <> '' AND octet_length(name) <= 65535),
-    CONSTRAINT objects_unpacked_have_bytes
-        CHECK (state NOT IN ('pending', 'marked') OR staged IS NOT NULL OR source_url IS NOT NULL),
-    CONSTRAINT objects_marked_complete
-        CHECK (state <> 'marked' OR (shard IS NOT NULL AND day IS NOT NULL AND hash IS NOT NULL AND size IS NOT NULL)),
-    CONSTRAINT objects_packed_complete
-        CHECK (state <> 'packed' OR (hash IS NOT NULL AND staged IS NULL))
-)
--- Only id and name are indexed, and pages keep room for a second version
--- of their rows: marking and packing an object are then HOT updates, which
--- touch no index. (The work queues below say which objects wait for what.)
-WITH (fillfactor = 50);
-COMMENT ON TABLE des.objects IS 'every object by name: staged bytes or a source URL until packed';
--- payloads are compressed (or not) by the archive writer, not twice by TOAST
-ALTER TABLE des.objects ALTER COLUMN staged SET STORAGE EXTERNAL;
-
--- ---- the work queues ----
--- An object waiting for a worker has one row in the queue of its next step,
--- taken out when the step is done: fetch (registered by URL, bytes not read
--- yet), mark (staged, to be hashed), pack (marked, to be written into a
--- container of its day and shard). Workers claim queue rows with SKIP LOCKED.
--- The rows are written only by the pipeline's functions; deleting an object
--- takes it out of its queue (objects_leave_queues).
-CREATE TABLE des.fetch_queue (
-    object_id     bigint PRIMARY KEY,
-    created_at    timestamptz NOT NULL,
-    not_before    timestamptz,          -- backoff after a failed attempt
-    claimed_until timestamptz           -- a marker is fetching it until then
-);
-COMMENT ON TABLE des.fetch_queue IS 'objects registered by URL whose bytes the marker has not read yet';
-
-CREATE TABLE des.mark_queue (
-    object_id   bigint PRIMARY KEY,
-    shard       int NOT NULL,
-    created_at  timestamptz NOT NULL,
-    not_before  timestamptz             -- backoff after a failed attempt
-);
--- the marker's order: oldest first, shard by shard
-CREATE INDEX mark_queue_order ON des.mark_queue (shard, created_at, object_id);
-COMMENT ON TABLE des.mark_queue IS 'staged objects waiting for the marker';
-
-CREATE TABLE des.pack_queue (
-    day        date NOT NULL,
-    shard      int NOT NULL,
-    object_id  bigint NOT NULL,
-    size       bigint NOT NULL,
-    created_at timestamptz NOT NULL,
-    marked_at  timestamptz NOT NULL DEFAULT now(),
-    -- the packer's order: a (day, shard) at a time, oldest first (ids follow time)
-    PRIMARY KEY (day, shard, object_id)
-);
-COMMENT ON TABLE des.pack_queue IS 'marked objects waiting for a packer, by day and shard';
-
-CREATE FUNCTION des.objects_leave_queues()
+CREATE OR REPLACE FUNCTION des_internal.objects_leave_queues()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -179,17 +79,18 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER objects_leave_queues AFTER DELETE ON des.objects
-    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION des.objects_leave_queues();
-CREATE TRIGGER objects_leave_queues_on_truncate AFTER TRUNCATE ON des.objects
-    FOR EACH STATEMENT EXECUTE FUNCTION des.objects_leave_queues();
+REVOKE ALL ON FUNCTION des_internal.objects_leave_queues() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER objects_leave_queues AFTER DELETE ON des.objects
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION des_internal.objects_leave_queues();
+CREATE OR REPLACE TRIGGER objects_leave_queues_on_truncate AFTER TRUNCATE ON des.objects
+    FOR EACH STATEMENT EXECUTE FUNCTION des_internal.objects_leave_queues();
 
 -- Every new pending object gets its queue row from a trigger, whatever
 -- inserted it (des.put, des.put_many, des.put_url, a source claim, COPY or an
 -- INSERT by hand). A row trigger, not a statement trigger over a transition
 -- table: that table would hold a copy of every inserted row, staged bytes
 -- included (before TOAST), spilling large payloads to temporary files.
-CREATE FUNCTION des.objects_enqueue()
+CREATE OR REPLACE FUNCTION des_internal.objects_enqueue()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -206,14 +107,15 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER objects_enqueue AFTER INSERT ON des.objects
-    FOR EACH ROW EXECUTE FUNCTION des.objects_enqueue();
+REVOKE ALL ON FUNCTION des_internal.objects_enqueue() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER objects_enqueue AFTER INSERT ON des.objects
+    FOR EACH ROW EXECUTE FUNCTION des_internal.objects_enqueue();
 
 -- Put pending objects that have no queue row into the queue of their next
 -- step (mark when their bytes are staged, fetch when registered by URL):
 -- des.retry_dead uses it, and so can an operator who took rows out by hand.
 -- Idempotent: objects queued already, or not pending, are left alone.
-CREATE FUNCTION des.enqueue(ids bigint[], not_before timestamptz[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION des_internal.enqueue(ids bigint[], not_before timestamptz[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -240,27 +142,9 @@ BEGIN
     GET DIAGNOSTICS m = ROW_COUNT;
     RETURN n + m;
 END $$;
-COMMENT ON FUNCTION des.enqueue(bigint[], timestamptz[]) IS
+COMMENT ON FUNCTION des_internal.enqueue(bigint[], timestamptz[]) IS
   'queue pending objects for their next step (mark or fetch); returns how many were queued';
-
-CREATE TABLE des.shard_leases (
-    day        date NOT NULL,
-    shard      int NOT NULL CHECK (shard >= 0),
-    holder     text,
-    expires_at timestamptz,
-    token      bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (day, shard),
-    CONSTRAINT shard_leases_holder_expires CHECK ((holder IS NULL) = (expires_at IS NULL))
-);
-COMMENT ON TABLE des.shard_leases IS 'which packer works on a (day, shard), until when; token counts the leases granted';
-
-CREATE TABLE des.dead_letters (
-    object_id  bigint PRIMARY KEY REFERENCES des.objects (id) ON DELETE CASCADE,
-    error      text NOT NULL,
-    attempts   int NOT NULL,
-    failed_at  timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE des.dead_letters IS 'objects that failed des.max_attempts times; des.retry_dead() returns them';
+REVOKE ALL ON FUNCTION des_internal.enqueue(bigint[], timestamptz[]) FROM PUBLIC;
 
 -- ---- ingest and read ----
 
@@ -268,8 +152,8 @@ COMMENT ON TABLE des.dead_letters IS 'objects that failed des.max_attempts times
 -- The rules for a new object's name and meta, in one place for every ingest
 -- function: raises invalid_parameter_value saying what is wrong (detail, if
 -- given, says which object). Callers run it only for objects that
--- des.object_needs_check flags, so the common case costs one expression.
-CREATE FUNCTION des.check_object(name text, meta jsonb, data_size bigint, detail text DEFAULT NULL)
+-- des_internal.object_needs_check flags, so the common case costs one expression.
+CREATE OR REPLACE FUNCTION des_internal.check_object(name text, meta jsonb, data_size bigint, detail text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -307,21 +191,23 @@ BEGIN
         RAISE EXCEPTION USING MESSAGE = problem, ERRCODE = 'invalid_parameter_value', DETAIL = detail, HINT = hint;
     END IF;
 END $$;
-COMMENT ON FUNCTION des.check_object(text, jsonb, bigint, text) IS
+COMMENT ON FUNCTION des_internal.check_object(text, jsonb, bigint, text) IS
   'raise if a new object''s name or meta breaks the rules of the archive format';
+GRANT EXECUTE ON FUNCTION des_internal.check_object(text, jsonb, bigint, text) TO PUBLIC;	-- des.put, des.put_many and des.put_url check names and meta with it, with their caller's rights
 
--- Whether des.check_object could object: true for anything out of the
+-- Whether des_internal.check_object could object: true for anything out of the
 -- ordinary (an empty name, meta that is not an object or uses a key the
 -- format owns or "size"). Plain SQL, so callers' queries inline it.
-CREATE FUNCTION des.object_needs_check(name text, meta jsonb)
+CREATE OR REPLACE FUNCTION des_internal.object_needs_check(name text, meta jsonb)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(name = '', false) OR meta IS NULL OR jsonb_typeof(meta) <> 'object'
            OR meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key', 'size']
 $$;
+GRANT EXECUTE ON FUNCTION des_internal.object_needs_check(text, jsonb) TO PUBLIC;	-- des.put and des.put_many call it with their caller's rights
 
-CREATE FUNCTION des.insert_object(name text, meta jsonb, staged bytea, source_url text)
+CREATE OR REPLACE FUNCTION des_internal.insert_object(name text, meta jsonb, staged bytea, source_url text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -329,8 +215,8 @@ AS $$
 DECLARE
     new_id bigint;
 BEGIN
-    IF des.object_needs_check(name, meta) IS NOT FALSE THEN
-        PERFORM des.check_object(name, meta, length(staged));
+    IF des_internal.object_needs_check(name, meta) IS NOT FALSE THEN
+        PERFORM des_internal.check_object(name, meta, length(staged));
     END IF;
     new_id := des.next_id();
     name := coalesce(name, new_id::text);
@@ -346,8 +232,9 @@ BEGIN
     END IF;
     RETURN new_id;
 END $$;
+GRANT EXECUTE ON FUNCTION des_internal.insert_object(text, jsonb, bytea, text) TO PUBLIC;	-- des.put and des.put_url insert through it with their caller's rights (the caller needs INSERT on des.objects)
 
-CREATE FUNCTION des.put(name text, data bytea, meta jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION des.put(name text, data bytea, meta jsonb DEFAULT '{}')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -356,7 +243,7 @@ BEGIN
     IF data IS NULL THEN
         RAISE EXCEPTION 'object data must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    RETURN des.insert_object(name, meta, data, NULL);
+    RETURN des_internal.insert_object(name, meta, data, NULL);
 END $$;
 COMMENT ON FUNCTION des.put(text, bytea, jsonb) IS
   'stage an object; returns its id (a NULL name takes the id, in decimal, as its name)';
@@ -367,7 +254,7 @@ COMMENT ON FUNCTION des.put(text, bytea, jsonb) IS
 -- FROM (a function scan) every row, payload included, would first be copied
 -- into a tuplestore. (Elements are counted from 1 whatever the arrays' lower
 -- bounds, as unnest does.)
-CREATE FUNCTION des.put_many(names text[], data bytea[], metas jsonb[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION des.put_many(names text[], data bytea[], metas jsonb[] DEFAULT NULL)
 RETURNS TABLE (name text, id bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -396,9 +283,9 @@ BEGIN
     FOR bad IN
         SELECT x.name, x.meta, x.i
           FROM (SELECT unnest(names) AS name, unnest(metas) AS meta, generate_series(1, n) AS i) x
-         WHERE des.object_needs_check(x.name, x.meta) IS NOT FALSE
+         WHERE des_internal.object_needs_check(x.name, x.meta) IS NOT FALSE
     LOOP
-        PERFORM des.check_object(bad.name, bad.meta, octet_length(data[array_lower(data, 1) + bad.i - 1]),
+        PERFORM des_internal.check_object(bad.name, bad.meta, octet_length(data[array_lower(data, 1) + bad.i - 1]),
                                  format('Element %s, named %s.', bad.i, coalesce(quote_literal(bad.name), 'NULL')));
     END LOOP;
     -- ids first, in the order given (a NULL name becomes its object's id)
@@ -422,7 +309,7 @@ END $$;
 COMMENT ON FUNCTION des.put_many(text[], bytea[], jsonb[]) IS
   'stage many objects in one statement, all or nothing; returns (name, id) in the order given';
 
-CREATE FUNCTION des.put_url(name text, url text, meta jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION des.put_url(name text, url text, meta jsonb DEFAULT '{}')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -433,23 +320,25 @@ BEGIN
     END IF;
     -- the location must parse (local path, file:// or s3://), and the caller must be
     -- allowed to read it: the marker fetches it later with its own rights
-    PERFORM des.check_read_access(url);
-    RETURN des.insert_object(name, meta, NULL, url);
+    PERFORM des_internal.check_read_access(url);
+    RETURN des_internal.insert_object(name, meta, NULL, url);
 END $$;
 COMMENT ON FUNCTION des.put_url(text, text, jsonb) IS
   'register an existing local or S3 object to be packed without sending its bytes; returns the id';
 
-CREATE FUNCTION des.check_read_access(location text)
+CREATE OR REPLACE FUNCTION des_internal.check_read_access(location text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'des_check_read_access'
 LANGUAGE C STRICT VOLATILE;
+GRANT EXECUTE ON FUNCTION des_internal.check_read_access(text) TO PUBLIC;	-- des.put_url checks the caller's right to read the URL with it
 
-CREATE FUNCTION des.location_check(location text)
+CREATE OR REPLACE FUNCTION des_internal.location_check(location text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'des_location_check'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION des_internal.location_check(text) FROM PUBLIC;
 
-CREATE FUNCTION des.stat(name text,
+CREATE OR REPLACE FUNCTION des.stat(name text,
     OUT id bigint, OUT state des.object_state, OUT size bigint, OUT hash bytea,
     OUT shard int, OUT day date, OUT location text, OUT entry text, OUT source_url text,
     OUT created_at timestamptz)
@@ -473,14 +362,15 @@ COMMENT ON FUNCTION des.stat(text) IS 'state, size, hash and (once packed) conta
 -- (local) or one ranged GET (S3), no index, checked against the hash. NULL
 -- for blobs it does not read this way (LZ4, external): des.get then reads
 -- through the index.
-CREATE FUNCTION des.read_blob(location text, data_offset bigint, stored_size bigint, flags int, hash bytea)
+CREATE OR REPLACE FUNCTION des_internal.read_blob(location text, data_offset bigint, stored_size bigint, flags int, hash bytea)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'des_read_blob'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.read_blob(text, bigint, bigint, int, bytea) IS
+COMMENT ON FUNCTION des_internal.read_blob(text, bigint, bigint, int, bytea) IS
   'the bytes of a blob stored plainly in an archive, read at its recorded offset and checked against its hash; NULL for LZ4 or external blobs';
+GRANT EXECUTE ON FUNCTION des_internal.read_blob(text, bigint, bigint, int, bytea) TO PUBLIC;	-- des.get reads through it with its caller's rights (it checks read access to the location itself)
 
-CREATE FUNCTION des.get(name text)
+CREATE OR REPLACE FUNCTION des.get(name text)
 RETURNS bytea
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -501,7 +391,7 @@ BEGIN
         RETURN o.staged;
     ELSIF o.location IS NOT NULL THEN
         -- straight from the blob's place (stored plainly), else through the archive's index
-        RETURN coalesce(des.read_blob(o.location, o.data_offset, o.stored_size, o.flags, o.hash),
+        RETURN coalesce(des_internal.read_blob(o.location, o.data_offset, o.stored_size, o.flags, o.hash),
                         des.archive_read(o.location, o.entry));
     ELSIF o.state = 'dead' THEN
         RAISE EXCEPTION 'object "%" is in the dead-letter table', get.name
@@ -515,7 +405,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION des.get(text) IS 'the bytes of an object, wherever they are: staged or in a committed container';
 
-CREATE FUNCTION des.get_many(names text[])
+CREATE OR REPLACE FUNCTION des.get_many(names text[])
 RETURNS TABLE (name text, data bytea)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -548,7 +438,7 @@ COMMENT ON FUNCTION des.get_many(text[]) IS
 
 -- ---- marking: the marker worker's unit of work ----
 
-CREATE FUNCTION des.mark_batch(batch_size int DEFAULT 1000, min_age interval DEFAULT '0 s')
+CREATE OR REPLACE FUNCTION des_internal.mark_batch(batch_size int DEFAULT 1000, min_age interval DEFAULT '0 s')
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -627,5 +517,6 @@ BEGIN
     SELECT count(*) INTO marked FROM queued;
     RETURN marked;
 END $$;
-COMMENT ON FUNCTION des.mark_batch(int, interval) IS
+COMMENT ON FUNCTION des_internal.mark_batch(int, interval) IS
   'mark up to batch_size staged pending objects older than min_age: claim with SKIP LOCKED, fairly across shards, hash, assign the day';
+REVOKE ALL ON FUNCTION des_internal.mark_batch(int, interval) FROM PUBLIC;

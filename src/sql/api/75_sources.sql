@@ -2,32 +2,12 @@
 -- pipeline, as the DES marker did against source catalogs. See
 -- docs/pipeline.md, "Sources".
 
-CREATE TABLE des.sources (
-    id             int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    relation       regclass NOT NULL UNIQUE,
-    name_column    name NOT NULL,
-    data_column    name,
-    url_column     name,
-    meta_column    name,
-    status_column  name NOT NULL,
-    age_column     name,
-    pending_value  text NOT NULL,
-    claimed_value  text NOT NULL,
-    min_age        interval NOT NULL DEFAULT '0 s',
-    registered_by  regrole NOT NULL,
-    enabled        boolean NOT NULL DEFAULT true,
-    last_claim_at  timestamptz,
-    last_error     text,
-    CONSTRAINT sources_one_payload CHECK ((data_column IS NULL) <> (url_column IS NULL)),
-    CONSTRAINT sources_values_differ CHECK (pending_value <> claimed_value)
-);
-COMMENT ON TABLE des.sources IS 'tables of the user''s the marker claims rows from (des.register_source)';
 
 -- However a row gets here, it is registered by the role that inserts it, and
--- the marker claims with that role's rights (see des.claim_source_rows); a
+-- the marker claims with that role's rights (see des_internal.claim_source_rows); a
 -- source of URLs, which the marker fetches with its own rights, needs a role
 -- that may read server files.
-CREATE FUNCTION des.sources_check_registrar()
+CREATE OR REPLACE FUNCTION des_internal.sources_check_registrar()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -50,10 +30,11 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER sources_registrar BEFORE INSERT OR UPDATE ON des.sources
-    FOR EACH ROW EXECUTE FUNCTION des.sources_check_registrar();
+REVOKE ALL ON FUNCTION des_internal.sources_check_registrar() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER sources_registrar BEFORE INSERT OR UPDATE ON des.sources
+    FOR EACH ROW EXECUTE FUNCTION des_internal.sources_check_registrar();
 
-CREATE FUNCTION des.source_column_type(tbl regclass, col name)
+CREATE OR REPLACE FUNCTION des_internal.source_column_type(tbl regclass, col name)
 RETURNS regtype
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -61,8 +42,9 @@ AS $$
     SELECT a.atttypid::regtype FROM pg_attribute a
      WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
 $$;
+GRANT EXECUTE ON FUNCTION des_internal.source_column_type(regclass, name) TO PUBLIC;	-- des.register_source calls it with its caller's rights
 
-CREATE FUNCTION des.register_source(tbl regclass, name_column name,
+CREATE OR REPLACE FUNCTION des.register_source(tbl regclass, name_column name,
                                     data_column name DEFAULT NULL, url_column name DEFAULT NULL,
                                     status_column name DEFAULT 'status',
                                     pending_value text DEFAULT 'pending',
@@ -97,7 +79,7 @@ BEGIN
                                  (meta_column, 'jsonb')) v(c, w)
          WHERE c IS NOT NULL
     LOOP
-        got := des.source_column_type(tbl, col);
+        got := des_internal.source_column_type(tbl, col);
         IF got IS NULL THEN
             RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl USING ERRCODE = 'undefined_column';
         END IF;
@@ -131,7 +113,7 @@ END $$;
 COMMENT ON FUNCTION des.register_source(regclass, name, name, name, name, text, text, name, interval, name) IS
   'make a table a source: the marker claims its pending rows (SKIP LOCKED) into des.objects and sets their status';
 
-CREATE FUNCTION des.unregister_source(tbl regclass)
+CREATE OR REPLACE FUNCTION des.unregister_source(tbl regclass)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -145,10 +127,10 @@ $$;
 -- value, in the caller's transaction. Rows locked elsewhere are skipped; so
 -- are rows whose name is already an object or too long for an archive (they
 -- stay pending: flipping them would tell the application that bytes are in
--- pg_des that are not). des.claim_sources_rows() calls this as the role that
+-- pg_des that are not). des_internal.claim_sources_rows() calls this as the role that
 -- registered the source, in a security-restricted context, so the source's
 -- owner gets no rights of the caller's (a trigger on its table cannot SET ROLE).
-CREATE FUNCTION des.claim_source_rows(relation regclass, name_column name, data_column name, url_column name,
+CREATE OR REPLACE FUNCTION des_internal.claim_source_rows(relation regclass, name_column name, data_column name, url_column name,
                                       meta_column name, status_column name, age_column name,
                                       pending_value text, claimed_value text, min_age interval,
                                       batch_size int)
@@ -201,16 +183,17 @@ BEGIN
      USING pending_value, claimed_value, batch_size, min_age;
     RETURN n;
 END $$;
-COMMENT ON FUNCTION des.claim_source_rows(regclass, name, name, name, name, name, name, text, text, interval, int) IS
-  'one claim from a source table, run by des.claim_sources_rows as the source''s registrar';
+COMMENT ON FUNCTION des_internal.claim_source_rows(regclass, name, name, name, name, name, name, text, text, interval, int) IS
+  'one claim from a source table, run by des_internal.claim_sources_rows as the source''s registrar';
+GRANT EXECUTE ON FUNCTION des_internal.claim_source_rows(regclass, name, name, name, name, name, name, text, text, interval, int) TO PUBLIC;	-- run as each source's registrar, whose own privileges bound what it does
 
 -- Every enabled source once, each in its own subtransaction and as its
 -- registrar (security-restricted): a broken source (dropped column, lost
 -- privilege) records its error and the others go on.
-CREATE FUNCTION des.claim_sources_rows(batch_size int DEFAULT 1000)
+CREATE OR REPLACE FUNCTION des_internal.claim_sources_rows(batch_size int DEFAULT 1000)
 RETURNS int
 AS 'MODULE_PATHNAME', 'des_claim_sources_rows'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.claim_sources_rows(int) IS
+COMMENT ON FUNCTION des_internal.claim_sources_rows(int) IS
   'the markers'' claim from every registered source table; returns the rows claimed';
-REVOKE ALL ON FUNCTION des.claim_sources_rows(int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.claim_sources_rows(int) FROM PUBLIC;

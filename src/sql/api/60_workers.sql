@@ -1,6 +1,6 @@
 -- Background workers (registered from shared_preload_libraries): counters and wake-ups.
 
-CREATE FUNCTION des.marker_stats(OUT marker int, OUT pid int, OUT batches bigint, OUT marked bigint,
+CREATE OR REPLACE FUNCTION des.marker_stats(OUT marker int, OUT pid int, OUT batches bigint, OUT marked bigint,
                                  OUT errors bigint, OUT last_batch_at timestamptz,
                                  OUT sources_fetched bigint, OUT source_failures bigint,
                                  OUT source_table_rows bigint)
@@ -10,15 +10,16 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.marker_stats() IS
   'one row per marker (des.markers): pid (NULL when not running) and counters since server start';
 
-CREATE VIEW des.stat_marker AS SELECT * FROM des.marker_stats();
+CREATE OR REPLACE VIEW des.stat_marker AS SELECT * FROM des.marker_stats();
 
-CREATE FUNCTION des.wake_marker()
+CREATE OR REPLACE FUNCTION des.wake_markers()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'des_wake_marker'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.wake_marker() IS 'wake the markers now; false when none is running';
+COMMENT ON FUNCTION des.wake_markers() IS 'wake the markers now; false when none is running';
+REVOKE ALL ON FUNCTION des.wake_markers() FROM PUBLIC;	-- grant it to the roles that load data
 
-CREATE FUNCTION des.packer_stats(OUT packer int, OUT pid int, OUT phase text,
+CREATE OR REPLACE FUNCTION des.packer_stats(OUT packer int, OUT pid int, OUT phase text,
                                  OUT containers bigint, OUT adopted bigint, OUT objects bigint,
                                  OUT deduplicated bigint, OUT bytes bigint, OUT dead bigint,
                                  OUT errors bigint, OUT last_commit_at timestamptz)
@@ -28,16 +29,19 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.packer_stats() IS
   'one row per packer (des.packers): pid (NULL when not running), what it is doing, counters since server start';
 
-CREATE FUNCTION des.wake_packers()
+CREATE OR REPLACE FUNCTION des.wake_packers()
 RETURNS int
 AS 'MODULE_PATHNAME', 'des_wake_packers'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.wake_packers() IS 'wake every running packer now; returns how many';
+REVOKE ALL ON FUNCTION des.wake_packers() FROM PUBLIC;	-- grant it to the roles that load data
 
-CREATE FUNCTION des.storage_root()
+CREATE OR REPLACE FUNCTION des_internal.storage_root()
 RETURNS text
 AS 'MODULE_PATHNAME', 'des_storage_root'
 LANGUAGE C STRICT STABLE;
-COMMENT ON FUNCTION des.storage_root() IS 'where packers write containers: des.storage, or pg_des_storage in the data directory';
+COMMENT ON FUNCTION des_internal.storage_root() IS 'where packers write containers: des.storage, or pg_des_storage in the data directory';
+REVOKE ALL ON FUNCTION des_internal.storage_root() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION des_internal.storage_root() TO pg_read_all_settings;	-- it shows the data directory, as the data_directory setting does: granted with that setting to pg_read_all_settings (so pg_monitor), for des.health and des.stat_storage
 
-CREATE VIEW des.stat_packer AS SELECT * FROM des.packer_stats();
+CREATE OR REPLACE VIEW des.stat_packer AS SELECT * FROM des.packer_stats();

@@ -1,6 +1,6 @@
 -- Content hashing.
 
-CREATE FUNCTION des.blake2b(data bytea, digest_bytes int DEFAULT 32)
+CREATE OR REPLACE FUNCTION des.blake2b(data bytea, digest_bytes int DEFAULT 32)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'des_blake2b'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;

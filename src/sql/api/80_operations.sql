@@ -1,8 +1,8 @@
 -- Operations: the pipeline's state at a glance, and health checks for
 -- readiness and liveness probes. See docs/operations.md.
 
-CREATE VIEW des.stat_storage AS
-SELECT des.storage_root() AS storage,
+CREATE OR REPLACE VIEW des.stat_storage AS
+SELECT des_internal.storage_root() AS storage,
        (SELECT count(*) FROM des.containers c WHERE c.state = 'committed') AS containers,
        (SELECT count(*) FROM des.containers c WHERE c.state <> 'committed') AS open_containers,
        (SELECT coalesce(sum(c.size), 0) FROM des.containers c WHERE c.state = 'committed') AS container_bytes,
@@ -26,7 +26,7 @@ COMMENT ON VIEW des.stat_storage IS
 
 -- One row per check; ok is false when the check fails. For probes:
 -- liveness = the workers rows, readiness = every row.
-CREATE FUNCTION des.health(max_lag interval DEFAULT '5 min', max_dead_letters bigint DEFAULT 0)
+CREATE OR REPLACE FUNCTION des.health(max_lag interval DEFAULT '5 min', max_dead_letters bigint DEFAULT 0)
 RETURNS TABLE ("check" text, ok boolean, detail text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -39,16 +39,34 @@ DECLARE
     age interval;
     n bigint;
     root text;
+    preloaded boolean := 'pg_des' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','));
+    worker_db text := coalesce(current_setting('des.database', true), 'postgres');
 BEGIN
+    -- the workers and the id generator exist only when the library is preloaded
+    "check" := 'library preloaded';
+    ok := preloaded;
+    detail := CASE WHEN preloaded THEN 'pg_des is in shared_preload_libraries'
+                   ELSE 'pg_des is not in shared_preload_libraries: no worker marks or packs anything' END;
+    RETURN NEXT;
+
+    -- the workers serve one database: objects put in another are never packed
+    "check" := 'worker database';
+    ok := current_database() = worker_db;
+    detail := CASE WHEN ok THEN format('the workers serve this database (des.database = %s)', worker_db)
+                   ELSE format('the workers serve database %s (des.database), not %s: objects put here are never packed',
+                               worker_db, current_database()) END;
+    RETURN NEXT;
+
     -- every configured worker has a process
     FOR "check", alive, n IN
         SELECT v.name, v.running, v.configured
-          FROM (VALUES ('markers running', (SELECT count(m.pid) FROM des.marker_stats() m), n_markers),
-                       ('packers running', (SELECT count(p.pid) FROM des.packer_stats() p), n_packers))
+          FROM (VALUES ('markers running', CASE WHEN preloaded THEN (SELECT count(m.pid) FROM des.marker_stats() m) ELSE 0 END, n_markers),
+                       ('packers running', CASE WHEN preloaded THEN (SELECT count(p.pid) FROM des.packer_stats() p) ELSE 0 END, n_packers))
                AS v(name, running, configured)
     LOOP
-        ok := NOT workers_on OR alive = n;
-        detail := CASE WHEN workers_on THEN format('%s of %s running', alive, n) ELSE 'des.workers is off' END;
+        ok := preloaded AND (NOT workers_on OR alive = n);
+        detail := CASE WHEN NOT preloaded THEN 'pg_des is not preloaded'
+                       WHEN workers_on THEN format('%s of %s running', alive, n) ELSE 'des.workers is off' END;
         RETURN NEXT;
     END LOOP;
 
@@ -76,7 +94,7 @@ BEGIN
     RETURN NEXT;
 
     "check" := 'storage reachable';
-    root := des.storage_root();
+    root := des_internal.storage_root();
     BEGIN
         PERFORM FROM des.storage_list(root || '/', '/') LIMIT 1;
         ok := true;
@@ -88,4 +106,4 @@ BEGIN
     RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION des.health(interval, bigint) IS
-  'one row per check (workers running, marking and packing lag, dead letters, storage reachable) for probes';
+  'one row per check (library preloaded, worker database, workers running, marking and packing lag, dead letters, storage reachable) for probes';

@@ -3,7 +3,7 @@
 
 -- ---- failures: exponential backoff, then the dead-letter table ----
 
-CREATE FUNCTION des.fail_objects(ids bigint[], errors text[], max_attempts int, retry_base interval,
+CREATE OR REPLACE FUNCTION des_internal.fail_objects(ids bigint[], errors text[], max_attempts int, retry_base interval,
                                  unfetched_only boolean DEFAULT false)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
@@ -51,7 +51,7 @@ BEGIN
      WHERE q.day = f.day AND q.shard = f.shard AND q.object_id = f.id;
     DELETE FROM des.mark_queue q WHERE q.object_id = ANY (f_ids);
     DELETE FROM des.fetch_queue q WHERE q.object_id = ANY (f_ids);
-    PERFORM des.enqueue(f_ids, f_retry_at);	-- the dead ones are not pending: left out
+    PERFORM des_internal.enqueue(f_ids, f_retry_at);	-- the dead ones are not pending: left out
     WITH buried AS (
         INSERT INTO des.dead_letters AS d (object_id, error, attempts)
         SELECT o.id, o.last_error, o.attempts
@@ -63,10 +63,11 @@ BEGIN
     SELECT count(*) INTO dead FROM buried;
     RETURN dead;
 END $$;
-COMMENT ON FUNCTION des.fail_objects(bigint[], text[], int, interval, boolean) IS
+COMMENT ON FUNCTION des_internal.fail_objects(bigint[], text[], int, interval, boolean) IS
   'record a failed attempt per object: retry after retry_base * 2^attempts, or the dead-letter table after max_attempts';
+REVOKE ALL ON FUNCTION des_internal.fail_objects(bigint[], text[], int, interval, boolean) FROM PUBLIC;
 
-CREATE FUNCTION des.retry_dead(ids bigint[] DEFAULT NULL)
+CREATE OR REPLACE FUNCTION des.retry_dead(ids bigint[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -84,15 +85,16 @@ BEGIN
         RETURNING o.id
     )
     SELECT array_agg(back.id) INTO back_ids FROM back;
-    PERFORM des.enqueue(back_ids);
+    PERFORM des_internal.enqueue(back_ids);
     RETURN coalesce(cardinality(back_ids), 0);
 END $$;
 COMMENT ON FUNCTION des.retry_dead(bigint[]) IS
   'return dead-lettered objects (all, or the given ids) to the pipeline with a fresh attempt count';
+REVOKE ALL ON FUNCTION des.retry_dead(bigint[]) FROM PUBLIC;	-- an operator's action
 
 -- ---- objects registered by URL: the marker fetches them outside any transaction ----
 
-CREATE FUNCTION des.claim_sources(batch_size int, lease interval)
+CREATE OR REPLACE FUNCTION des_internal.claim_sources(batch_size int, lease interval)
 RETURNS TABLE (id bigint, source_url text, meta jsonb)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -113,10 +115,11 @@ AS $$
       FROM claimed c JOIN des.objects o ON o.id = c.object_id
      WHERE o.state = 'pending' AND o.staged IS NULL
 $$;
-COMMENT ON FUNCTION des.claim_sources(int, interval) IS
+COMMENT ON FUNCTION des_internal.claim_sources(int, interval) IS
   'claim objects registered by URL for fetching, oldest first, with a lease (an expired claim is taken again)';
+REVOKE ALL ON FUNCTION des_internal.claim_sources(int, interval) FROM PUBLIC;
 
-CREATE FUNCTION des.stage_source(id bigint, data bytea)
+CREATE OR REPLACE FUNCTION des_internal.stage_source(id bigint, data bytea)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -136,8 +139,9 @@ AS $$
     )
     SELECT true FROM staged
 $$;
-COMMENT ON FUNCTION des.stage_source(bigint, bytea) IS
+COMMENT ON FUNCTION des_internal.stage_source(bigint, bytea) IS
   'keep the fetched bytes of an object registered by URL; the marker then marks it like any staged object';
+REVOKE ALL ON FUNCTION des_internal.stage_source(bigint, bytea) FROM PUBLIC;
 
 -- ---- the packer's units of work ----
 
@@ -147,7 +151,7 @@ COMMENT ON FUNCTION des.stage_source(bigint, bytea) IS
 -- writer whose lease ran out (an upload that completed late, say) can only
 -- ever write its own key, never the one another packer committed; what it
 -- leaves there is listed by des.orphans once the container is committed.
-CREATE FUNCTION des.container_location(storage text, day date, shard int, seq int, lease_token bigint)
+CREATE OR REPLACE FUNCTION des_internal.container_location(storage text, day date, shard int, seq int, lease_token bigint)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -158,13 +162,14 @@ AS $$
            || CASE WHEN seq < 1000000 THEN lpad(seq::text, 6, '0') ELSE seq::text END
            || '-t' || lease_token::text || '.des'
 $$;
-COMMENT ON FUNCTION des.container_location(text, date, int, int, bigint) IS
+COMMENT ON FUNCTION des_internal.container_location(text, date, int, int, bigint) IS
   'where the packer holding lease token T writes container seq of (day, shard): <storage>/YYYY-MM-DD/NN-SSSSSS-tT.des';
+REVOKE ALL ON FUNCTION des_internal.container_location(text, date, int, int, bigint) FROM PUBLIC;
 
 -- Lease one (day, shard) that has work: an open container to finish, or
 -- marked objects enough for a container (by count or bytes), waiting longer
 -- than max_age, or of a past day. Locked rows and live leases are skipped.
-CREATE FUNCTION des.lease_shard(holder text, lease interval, storage text,
+CREATE OR REPLACE FUNCTION des_internal.lease_shard(holder text, lease interval, storage text,
                                 max_entries int, max_bytes bigint, max_age interval,
                                 OUT day date, OUT shard int, OUT token bigint,
                                 OUT container_id bigint, OUT location text, OUT resumed boolean,
@@ -230,16 +235,16 @@ BEGIN
             END IF;
             SELECT coalesce(max(c.seq) + 1, 0) INTO next_seq
               FROM des.containers c WHERE c.day = cand.day AND c.shard = cand.shard;
-            location := des.container_location(storage, cand.day, cand.shard, next_seq, token);
+            location := des_internal.container_location(storage, cand.day, cand.shard, next_seq, token);
             INSERT INTO des.containers (location, day, shard, seq, state)
             VALUES (location, cand.day, cand.shard, next_seq, 'writing')
             RETURNING id INTO container_id;
         END IF;
         -- A resumed container keeps its key until this holder writes
-        -- (des.container_attempt): what an earlier holder stored there may be
+        -- (des_internal.container_attempt): what an earlier holder stored there may be
         -- adopted first. The new key stays in the container's own storage.
         write_location := CASE WHEN resumed
-            THEN des.container_location(regexp_replace(location, '/[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]*$', ''),
+            THEN des_internal.container_location(regexp_replace(location, '/[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]*$', ''),
                                         cand.day, cand.shard, next_seq, token)
             ELSE location END;
 
@@ -252,11 +257,12 @@ BEGIN
         RETURN;
     END LOOP;
 END $$;
-COMMENT ON FUNCTION des.lease_shard(text, interval, text, int, bigint, interval) IS
+COMMENT ON FUNCTION des_internal.lease_shard(text, interval, text, int, bigint, interval) IS
   'the packer''s claim: lease a (day, shard) with work, creating or resuming its open container';
+REVOKE ALL ON FUNCTION des_internal.lease_shard(text, interval, text, int, bigint, interval) FROM PUBLIC;
 
 -- Hold the lease for the rest of the transaction; false if it was lost (expired and taken).
-CREATE FUNCTION des.hold_lease(day date, shard int, token bigint)
+CREATE OR REPLACE FUNCTION des_internal.hold_lease(day date, shard int, token bigint)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -265,8 +271,9 @@ AS $$
                     WHERE l.day = hold_lease.day AND l.shard = hold_lease.shard AND l.token = hold_lease.token
                       FOR UPDATE)
 $$;
+REVOKE ALL ON FUNCTION des_internal.hold_lease(date, int, bigint) FROM PUBLIC;
 
-CREATE FUNCTION des.release_lease(day date, shard int, token bigint)
+CREATE OR REPLACE FUNCTION des_internal.release_lease(day date, shard int, token bigint)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -275,6 +282,7 @@ AS $$
      WHERE l.day = release_lease.day AND l.shard = release_lease.shard AND l.token = release_lease.token
     RETURNING true
 $$;
+REVOKE ALL ON FUNCTION des_internal.release_lease(date, int, bigint) FROM PUBLIC;
 
 -- One transaction records a written container: its entries become blobs, the
 -- objects in it and those deduplicated against existing blobs become packed
@@ -284,7 +292,7 @@ $$;
 -- Entries are given by object id, in archive order (the packer read them by
 -- id; adoption maps the stored names to ids first), each with its hash and
 -- where the archive's index puts its bytes (offset, stored size, flags).
-CREATE FUNCTION des.commit_container(container_id bigint, lease_token bigint,
+CREATE OR REPLACE FUNCTION des_internal.commit_container(container_id bigint, lease_token bigint,
                                      archive_size bigint, archive_etag text,
                                      ids bigint[], hashes bytea[],
                                      offsets bigint[], stored_sizes bigint[], entry_flags int[],
@@ -329,7 +337,7 @@ BEGIN
     END IF;
     -- the lease row first, then the container row: the order the write transaction takes them in
     SELECT ct.day, ct.shard INTO c FROM des.containers ct WHERE ct.id = container_id;
-    IF FOUND AND NOT des.hold_lease(c.day, c.shard, lease_token) THEN
+    IF FOUND AND NOT des_internal.hold_lease(c.day, c.shard, lease_token) THEN
         RAISE EXCEPTION 'the lease on day % shard % was lost', to_char(c.day, 'YYYY-MM-DD'), c.shard
             USING ERRCODE = 'serialization_failure',
                   DETAIL = 'It expired and another packer took it; that packer finishes the container.';
@@ -339,7 +347,7 @@ BEGIN
     IF NOT FOUND OR c.state = 'committed' THEN
         RAISE EXCEPTION 'container % is not open', container_id USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    IF NOT des.hold_lease(c.day, c.shard, lease_token) THEN
+    IF NOT des_internal.hold_lease(c.day, c.shard, lease_token) THEN
         RAISE EXCEPTION 'the lease on day % shard % was lost', to_char(c.day, 'YYYY-MM-DD'), c.shard
             USING ERRCODE = 'serialization_failure',
                   DETAIL = 'It expired and another packer took it; that packer finishes the container.';
@@ -405,7 +413,7 @@ BEGIN
     SELECT coalesce(sum(n), 0) INTO deduplicated FROM refs;
     packed := packed + deduplicated;
 
-    dead := des.fail_objects(coalesce(failed, '{}'), coalesce(errors, '{}'), max_attempts, retry_base);
+    dead := des_internal.fail_objects(coalesce(failed, '{}'), coalesce(errors, '{}'), max_attempts, retry_base);
 
     IF n_entries = 0 THEN
         DELETE FROM des.containers ct WHERE ct.id = c.id;
@@ -423,11 +431,12 @@ BEGIN
     UPDATE des.shard_leases l SET holder = NULL, expires_at = NULL
      WHERE l.day = c.day AND l.shard = c.shard;
 END $$;
-COMMENT ON FUNCTION des.commit_container(bigint, bigint, bigint, text, bigint[], bytea[], bigint[], bigint[], int[], bigint[], bigint[], text[], int, interval) IS
+COMMENT ON FUNCTION des_internal.commit_container(bigint, bigint, bigint, text, bigint[], bytea[], bigint[], bigint[], int[], bigint[], bigint[], text[], int, interval) IS
   'the packer''s commit: container, blobs and objects in one transaction, under the lease';
+REVOKE ALL ON FUNCTION des_internal.commit_container(bigint, bigint, bigint, text, bigint[], bytea[], bigint[], bigint[], int[], bigint[], bigint[], text[], int, interval) FROM PUBLIC;
 
 -- An open container whose upload is on its way (S3: written to a spool file).
-CREATE FUNCTION des.container_uploading(container_id bigint, lease_token bigint, archive_size bigint, entries int)
+CREATE OR REPLACE FUNCTION des_internal.container_uploading(container_id bigint, lease_token bigint, archive_size bigint, entries int)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -437,19 +446,20 @@ DECLARE
 BEGIN
     SELECT ct.day, ct.shard INTO c FROM des.containers ct
      WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
-    IF NOT FOUND OR NOT des.hold_lease(c.day, c.shard, lease_token) THEN
+    IF NOT FOUND OR NOT des_internal.hold_lease(c.day, c.shard, lease_token) THEN
         RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';
     END IF;
     UPDATE des.containers ct SET state = 'uploading', size = archive_size, entries = container_uploading.entries
      WHERE ct.id = container_id;
 END $$;
+REVOKE ALL ON FUNCTION des_internal.container_uploading(bigint, bigint, bigint, int) FROM PUBLIC;
 
 -- A resumed container that this lease holder writes again, under its own
--- key (write_location of des.lease_shard): committed before any byte is
+-- key (write_location of des_internal.lease_shard): committed before any byte is
 -- written, so that a crash after the write still finds the archive to adopt.
 -- Only the holder of the current token can move the key; the late write of an
 -- earlier holder lands on a key nothing refers to any more.
-CREATE FUNCTION des.container_attempt(container_id bigint, lease_token bigint, location text)
+CREATE OR REPLACE FUNCTION des_internal.container_attempt(container_id bigint, lease_token bigint, location text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -459,11 +469,11 @@ DECLARE
 BEGIN
     SELECT ct.day, ct.shard, ct.seq INTO c FROM des.containers ct
      WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
-    IF NOT FOUND OR NOT des.hold_lease(c.day, c.shard, lease_token) THEN
+    IF NOT FOUND OR NOT des_internal.hold_lease(c.day, c.shard, lease_token) THEN
         RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';
     END IF;
-    IF right(container_attempt.location, length(des.container_location('', c.day, c.shard, c.seq, lease_token)))
-       IS DISTINCT FROM des.container_location('', c.day, c.shard, c.seq, lease_token) THEN
+    IF right(container_attempt.location, length(des_internal.container_location('', c.day, c.shard, c.seq, lease_token)))
+       IS DISTINCT FROM des_internal.container_location('', c.day, c.shard, c.seq, lease_token) THEN
         RAISE EXCEPTION 'location "%" is not the key of container % under lease token %',
                         container_attempt.location, container_id, lease_token
             USING ERRCODE = 'invalid_parameter_value';
@@ -471,12 +481,13 @@ BEGIN
     UPDATE des.containers ct SET location = container_attempt.location, state = 'writing', size = NULL, entries = NULL
      WHERE ct.id = container_id;
 END $$;
-COMMENT ON FUNCTION des.container_attempt(bigint, bigint, text) IS
+COMMENT ON FUNCTION des_internal.container_attempt(bigint, bigint, text) IS
   'the packer''s new attempt at a resumed container: its key becomes this lease''s own';
+REVOKE ALL ON FUNCTION des_internal.container_attempt(bigint, bigint, text) FROM PUBLIC;
 
 -- ---- dedup and storage housekeeping ----
 
-CREATE FUNCTION des.dedup_stats(OUT packed_objects bigint, OUT blobs bigint, OUT logical_bytes numeric,
+CREATE OR REPLACE FUNCTION des.dedup_stats(OUT packed_objects bigint, OUT blobs bigint, OUT logical_bytes numeric,
                                 OUT stored_bytes numeric, OUT saved_bytes numeric, OUT dedup_ratio numeric)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -490,22 +501,25 @@ $$;
 COMMENT ON FUNCTION des.dedup_stats() IS
   'what deduplication saved: objects packed, distinct blobs, bytes as stored by objects vs in containers';
 
+CREATE OR REPLACE VIEW des.stat_dedup AS SELECT * FROM des.dedup_stats();
+COMMENT ON VIEW des.stat_dedup IS 'packed objects, distinct blobs, logical and stored bytes, the deduplication ratio (des.dedup_stats)';
+
 -- Files and keys under the storage root that no catalog row accounts for:
 -- left by crashed writes that recovery did not reach, or put there by hand.
 -- Only remove => true deletes them. An open container's current key and its
 -- temporary files are never listed; the keys of its earlier attempts (each
 -- lease grant writes its own) are, since nothing will read them.
-CREATE FUNCTION des.orphans(storage text DEFAULT NULL, remove boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION des.orphans(storage text DEFAULT NULL, remove boolean DEFAULT false)
 RETURNS TABLE (location text, size bigint, removed boolean)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    root text := rtrim(coalesce(storage, des.storage_root()), '/');
+    root text := rtrim(coalesce(storage, des_internal.storage_root()), '/');
     r record;
 BEGIN
-    IF remove AND root <> rtrim(des.storage_root(), '/') THEN
-        RAISE EXCEPTION 'des.orphans removes only under the storage root "%"', des.storage_root()
+    IF remove AND root <> rtrim(des_internal.storage_root(), '/') THEN
+        RAISE EXCEPTION 'des.orphans removes only under the storage root "%"', des_internal.storage_root()
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'List another root without remove, and delete what you choose with des.storage_delete().';
     END IF;
@@ -533,3 +547,4 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION des.orphans(text, boolean) IS
   'stored objects under the storage root (default des.storage) with no catalog row; remove => true deletes them';
+REVOKE ALL ON FUNCTION des.orphans(text, boolean) FROM PUBLIC;	-- an operator's action: it lists and deletes stored objects

@@ -1,0 +1,24 @@
+-- Sources: a table of the user's whose rows the marker claims into the
+-- pipeline, as the DES marker did against source catalogs. See
+-- docs/pipeline.md, "Sources".
+
+CREATE TABLE des.sources (
+    id             int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    relation       regclass NOT NULL UNIQUE,
+    name_column    name NOT NULL,
+    data_column    name,
+    url_column     name,
+    meta_column    name,
+    status_column  name NOT NULL,
+    age_column     name,
+    pending_value  text NOT NULL,
+    claimed_value  text NOT NULL,
+    min_age        interval NOT NULL DEFAULT '0 s',
+    registered_by  regrole NOT NULL,
+    enabled        boolean NOT NULL DEFAULT true,
+    last_claim_at  timestamptz,
+    last_error     text,
+    CONSTRAINT sources_one_payload CHECK ((data_column IS NULL) <> (url_column IS NULL)),
+    CONSTRAINT sources_values_differ CHECK (pending_value <> claimed_value)
+);
+COMMENT ON TABLE des.sources IS 'tables of the user''s the marker claims rows from (des.register_source)';

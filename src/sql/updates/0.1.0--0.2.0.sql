@@ -1,0 +1,43 @@
+-- pg_des 0.1.0 -> 0.2.0. The Makefile appends every file of src/sql/api/ to
+-- this one, so functions, views, triggers and grants end as a fresh install
+-- makes them; this part changes only what api/ cannot replay.
+\echo Use "ALTER EXTENSION pg_des UPDATE" to load this file. \quit
+
+-- What only pg_des itself calls moves to schema des_internal (the workers'
+-- units of work, trigger functions, aggregate support functions, helpers of
+-- the public functions); api/ then states each one's EXECUTE grant.
+CREATE SCHEMA des_internal;
+GRANT USAGE ON SCHEMA des_internal TO PUBLIC;
+ALTER FUNCTION des.archive_write_finalfn(internal) SET SCHEMA des_internal;
+ALTER FUNCTION des.archive_write_transfn(internal,text,text,bytea,jsonb) SET SCHEMA des_internal;
+ALTER FUNCTION des.archive_write_transfn(internal,text,text,bytea,jsonb,jsonb) SET SCHEMA des_internal;
+ALTER FUNCTION des.blobs_check_containers() SET SCHEMA des_internal;
+ALTER FUNCTION des.check_object(text,jsonb,bigint,text) SET SCHEMA des_internal;
+ALTER FUNCTION des.check_read_access(text) SET SCHEMA des_internal;
+ALTER FUNCTION des.claim_source_rows(regclass,name,name,name,name,name,name,text,text,interval,integer) SET SCHEMA des_internal;
+ALTER FUNCTION des.claim_sources(integer,interval) SET SCHEMA des_internal;
+ALTER FUNCTION des.claim_sources_rows(integer) SET SCHEMA des_internal;
+ALTER FUNCTION des.commit_container(bigint,bigint,bigint,text,bigint[],bytea[],bigint[],bigint[],integer[],bigint[],bigint[],text[],integer,interval) SET SCHEMA des_internal;
+ALTER FUNCTION des.container_attempt(bigint,bigint,text) SET SCHEMA des_internal;
+ALTER FUNCTION des.container_location(text,date,integer,integer,bigint) SET SCHEMA des_internal;
+ALTER FUNCTION des.container_uploading(bigint,bigint,bigint,integer) SET SCHEMA des_internal;
+ALTER FUNCTION des.containers_keep_committed() SET SCHEMA des_internal;
+ALTER FUNCTION des.enqueue(bigint[],timestamp with time zone[]) SET SCHEMA des_internal;
+ALTER FUNCTION des.fail_objects(bigint[],text[],integer,interval,boolean) SET SCHEMA des_internal;
+ALTER FUNCTION des.hold_lease(date,integer,bigint) SET SCHEMA des_internal;
+ALTER FUNCTION des.insert_object(text,jsonb,bytea,text) SET SCHEMA des_internal;
+ALTER FUNCTION des.lease_shard(text,interval,text,integer,bigint,interval) SET SCHEMA des_internal;
+ALTER FUNCTION des.location_check(text) SET SCHEMA des_internal;
+ALTER FUNCTION des.mark_batch(integer,interval) SET SCHEMA des_internal;
+ALTER FUNCTION des.object_needs_check(text,jsonb) SET SCHEMA des_internal;
+ALTER FUNCTION des.objects_enqueue() SET SCHEMA des_internal;
+ALTER FUNCTION des.objects_leave_queues() SET SCHEMA des_internal;
+ALTER FUNCTION des.read_blob(text,bigint,bigint,integer,bytea) SET SCHEMA des_internal;
+ALTER FUNCTION des.release_lease(date,integer,bigint) SET SCHEMA des_internal;
+ALTER FUNCTION des.source_column_type(regclass,name) SET SCHEMA des_internal;
+ALTER FUNCTION des.sources_check_registrar() SET SCHEMA des_internal;
+ALTER FUNCTION des.stage_source(bigint,bytea) SET SCHEMA des_internal;
+ALTER FUNCTION des.storage_root() SET SCHEMA des_internal;
+
+-- des.wake_marker() is des.wake_markers() now, of the same shape as des.wake_packers().
+DROP FUNCTION des.wake_marker();

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Upgrade test: the previous release's install script, then ALTER EXTENSION
+# pg_des UPDATE, must give exactly what a fresh install of this version gives.
+# Run against a server with pg_des preloaded (tools/test.sh runs it under
+# pg_virtualenv); prints "upgrade: N passed, N failed".
+# Both databases are dumped with pg_dump --schema-only --binary-upgrade, the
+# one mode that dumps an extension's member objects one by one; lines that
+# only carry OIDs, transaction ids or the dump's random \restrict key differ
+# between any two databases and are left out of the comparison.
+set -uo pipefail
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$(dirname "$0")/../../pg_des.control")
+previous=${PREVIOUS_VERSION:-0.1.0}
+out=${TMPDIR:-/tmp}/pg_des_upgrade.$$
+mkdir -p "$out"
+passed=0 failed=0
+check() {	# check <description> <command...>
+	local what=$1; shift
+	if "$@" >"$out/last" 2>&1; then
+		echo "ok - $what"; passed=$((passed + 1))
+	else
+		echo "not ok - $what"; sed 's/^/    /' "$out/last" | head -60; failed=$((failed + 1))
+	fi
+}
+psql_in() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+normalized_dump() {
+	pg_dump --schema-only --binary-upgrade "$1" |
+		grep -vE '^\\(un)?restrict |binary_upgrade_set_next_|relfrozenxid|^WHERE oid = '
+}
+
+for db in pg_des_fresh pg_des_updated; do dropdb --if-exists "$db" >/dev/null 2>&1; createdb "$db"; done
+check "fresh install of $version" psql_in pg_des_fresh -c "CREATE EXTENSION pg_des"
+check "install of the previous release $previous" psql_in pg_des_updated -c "CREATE EXTENSION pg_des VERSION '$previous'"
+# data written under the previous release must survive the update
+check "objects put under $previous" psql_in pg_des_updated \
+	-c "SELECT des.put('upgrade/' || i, convert_to('payload ' || i, 'UTF8')) FROM generate_series(1, 3) i"
+check "ALTER EXTENSION pg_des UPDATE to $version" psql_in pg_des_updated -c "ALTER EXTENSION pg_des UPDATE"
+check "the updated extension reports $version" \
+	test "$(psql_in pg_des_updated -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_des'")" = "$version"
+normalized_dump pg_des_fresh >"$out/fresh.sql"
+normalized_dump pg_des_updated >"$out/updated.sql"
+check "the dumps are not empty (they list the extension's members)" grep -q 'ALTER EXTENSION pg_des ADD FUNCTION des.put(' "$out/fresh.sql"
+check "pg_dump --schema-only after the update equals a fresh install's" diff -u "$out/fresh.sql" "$out/updated.sql"
+check "objects put under $previous read back after the update" \
+	test "$(psql_in pg_des_updated -c "SELECT string_agg(convert_from(des.get('upgrade/' || i), 'UTF8'), ',' ORDER BY i) FROM generate_series(1, 3) i")" = "payload 1,payload 2,payload 3"
+check "the workers' units of work are in des_internal after the update" \
+	test "$(psql_in pg_des_updated -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'des_internal'::regnamespace AND proname IN ('mark_batch', 'lease_shard', 'commit_container')")" = 3
+
+for db in pg_des_fresh pg_des_updated; do dropdb --if-exists "$db" >/dev/null 2>&1; done
+rm -rf "$out"
+echo "upgrade: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
