@@ -86,7 +86,7 @@ FROM des.get_many(ARRAY(SELECT 'copies/' || name FROM files)) g JOIN files f ON 
 
 \echo
 \echo '== 6. Statistics'
-SELECT batches, marked, sources_fetched, errors FROM des.stat_marker;
+SELECT batches, marked, fetched, errors FROM des.stat_marker;
 SELECT packer, phase, containers, objects, deduplicated, pg_size_pretty(bytes) AS written, errors
 FROM des.stat_packer ORDER BY packer;
 SELECT packed_objects, blobs, pg_size_pretty(logical_bytes) AS logical, pg_size_pretty(stored_bytes) AS stored,

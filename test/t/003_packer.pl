@@ -144,7 +144,7 @@ is($node->safe_psql('postgres', q{
 	SELECT string_agg((convert_from(des.get('url/' || i), 'UTF8') = repeat('source file ' || i || E'\n', i)
 	                   AND (SELECT state FROM des.objects WHERE name = 'url/' || i) = 'packed')::text, ',')
 	  FROM generate_series(1, 5) i}), 'true,true,true,true,true', 'objects registered by URL are packed with their bytes');
-is($node->safe_psql('postgres', 'SELECT sources_fetched >= 5 AND source_failures >= 6 FROM des.marker_stats()'),
+is($node->safe_psql('postgres', 'SELECT fetched >= 5 AND fetch_failures >= 6 FROM des.marker_stats()'),
 	't', 'des.marker_stats counts fetched sources and failures');
 # des.retry_dead returns them; the missing file appears in the meantime
 open(my $fh, '>', "$sources/missing.bin") or die;
@@ -206,7 +206,7 @@ ok($node->poll_query_until('postgres', q{
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM app_files f WHERE des.get(f.path) IS DISTINCT FROM f.content}), '0',
 	'each reads back with the bytes of its row');
-cmp_ok($node->safe_psql('postgres', 'SELECT source_table_rows FROM des.marker_stats()'), '>=', 400,
+cmp_ok($node->safe_psql('postgres', 'SELECT source_rows FROM des.marker_stats()'), '>=', 400,
 	'des.marker_stats counts the rows claimed from source tables');
 
 # ---- kill -9 at each step of a packer ----

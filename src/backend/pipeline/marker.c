@@ -54,7 +54,7 @@ int			des_marker_naptime_ms = 1000;
 int			des_marker_batch_size = 1000;
 int			des_marker_min_age_ms = 0;
 int			des_marker_rate_limit = 0;
-int			des_source_claim_batch = 16;
+int			des_fetch_batch = 16;
 
 /* des.marker_rate_limit: a token bucket holding at most one second of marking */
 static double rate_tokens = 0;
@@ -149,14 +149,14 @@ marker_run_source_tables(void)
 	bool		isnull;
 	int			claimed;
 
-	if (!DesWorkerBegin("SELECT des_internal.claim_sources_rows($1)"))
+	if (!DesWorkerBegin("SELECT des_internal.claim_source_tables($1)"))
 	{
 		DesWorkerCommit(false);
 		return 0;
 	}
 	args[0] = Int32GetDatum(des_marker_batch_size);
-	if (!DesSpiOneRow("SELECT des_internal.claim_sources_rows($1)", 1, argtypes, args, NULL))
-		elog(ERROR, "des_internal.claim_sources_rows did not return a row");
+	if (!DesSpiOneRow("SELECT des_internal.claim_source_tables($1)", 1, argtypes, args, NULL))
+		elog(ERROR, "des_internal.claim_source_tables did not return a row");
 	claimed = DatumGetInt32(DesSpiValue(1, &isnull));
 	DesWorkerCommit(true);
 	pg_atomic_fetch_add_u64(&marker->table_rows, (uint64) claimed);
@@ -266,16 +266,16 @@ marker_run_sources(MemoryContext round_cxt)
 	DesDatumVec failed_ids = {0},
 				failed_errors = {0};
 
-	if (!DesWorkerBegin("SELECT des_internal.claim_sources($1, $2)"))
+	if (!DesWorkerBegin("SELECT des_internal.claim_fetches($1, $2)"))
 	{
 		DesWorkerCommit(false);
 		return 0;
 	}
-	args[0] = Int32GetDatum(des_source_claim_batch);
+	args[0] = Int32GetDatum(des_fetch_batch);
 	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
-	if (SPI_execute_with_args("SELECT id, source_url, meta FROM des_internal.claim_sources($1, $2)",
+	if (SPI_execute_with_args("SELECT id, source_url, meta FROM des_internal.claim_fetches($1, $2)",
 							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "des_internal.claim_sources failed");
+		elog(ERROR, "des_internal.claim_fetches failed");
 	n = (int) SPI_processed;
 	claims = MemoryContextAllocZero(round_cxt, sizeof(SourceClaim) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -355,8 +355,8 @@ marker_run_sources(MemoryContext round_cxt)
 			Oid			st[2] = {INT8OID, BYTEAOID};
 			Datum		sa[2] = {Int64GetDatum(c->id), PointerGetDatum(c->data)};
 
-			if (SPI_execute_with_args("SELECT des_internal.stage_source($1, $2)", 2, st, sa, NULL, false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "des_internal.stage_source failed");
+			if (SPI_execute_with_args("SELECT des_internal.stage_fetched($1, $2)", 2, st, sa, NULL, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "des_internal.stage_fetched failed");
 		}
 		else
 		{
@@ -415,7 +415,7 @@ PGDLLEXPORT void DesMarkerMain(Datum arg);
  * Source claims still held when a marker starts may belong to a previous
  * process that died mid-fetch: they are freed at once. A claim of another
  * marker that is alive is freed too; at worst that object is fetched twice,
- * and staging is idempotent (des_internal.stage_source only fills empty bytes).
+ * and staging is idempotent (des_internal.stage_fetched only fills empty bytes).
  */
 static void
 release_source_claims(void)
@@ -518,7 +518,7 @@ DesMarkerMain(Datum arg)
 		}
 		/* a full batch (or round of sources) means a backlog: go on without sleeping */
 		if (allowance == 0 ||
-			(marked < allowance && fetched < des_source_claim_batch && from_tables < des_marker_batch_size))
+			(marked < allowance && fetched < des_fetch_batch && from_tables < des_marker_batch_size))
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 allowance == 0 ? wait_ms : des_marker_naptime_ms, PG_WAIT_EXTENSION);
@@ -615,9 +615,9 @@ DesMarkerDefineSettings(void)
 							NULL,
 							&des_marker_rate_limit, 0, 0, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("des.source_claim_batch",
+	DefineCustomIntVariable("des.fetch_batch",
 							"Objects registered by URL the marker claims and fetches per round.",
 							NULL,
-							&des_source_claim_batch, 16, 1, 10000,
+							&des_fetch_batch, 16, 1, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 }

@@ -20,7 +20,7 @@ extern void DesMarkerShmemStartup(void);
 extern void DesRegisterWorkers(void);
 extern int	des_markers;
 extern int	des_marker_rate_limit;
-extern int	des_source_claim_batch;
+extern int	des_fetch_batch;
 
 /* packer.c */
 extern int	des_packers;

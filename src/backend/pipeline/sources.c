@@ -1,5 +1,5 @@
 /*
- * sources.c - des_internal.claim_sources_rows(batch_size): the markers' claim from
+ * sources.c - des_internal.claim_source_tables(batch_size): the markers' claim from
  * every table registered with des.register_source.
  *
  * Each source is claimed in its own subtransaction, as the role that

@@ -2,8 +2,8 @@
 
 CREATE OR REPLACE FUNCTION des.marker_stats(OUT marker int, OUT pid int, OUT batches bigint, OUT marked bigint,
                                  OUT errors bigint, OUT last_batch_at timestamptz,
-                                 OUT sources_fetched bigint, OUT source_failures bigint,
-                                 OUT source_table_rows bigint)
+                                 OUT fetched bigint, OUT fetch_failures bigint,
+                                 OUT source_rows bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'des_marker_stats'
 LANGUAGE C STRICT VOLATILE;

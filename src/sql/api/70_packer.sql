@@ -94,7 +94,7 @@ REVOKE ALL ON FUNCTION des.retry_dead(bigint[]) FROM PUBLIC;	-- an operator's ac
 
 -- ---- objects registered by URL: the marker fetches them outside any transaction ----
 
-CREATE OR REPLACE FUNCTION des_internal.claim_sources(batch_size int, lease interval)
+CREATE OR REPLACE FUNCTION des_internal.claim_fetches(batch_size int, lease interval)
 RETURNS TABLE (id bigint, source_url text, meta jsonb)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -115,11 +115,11 @@ AS $$
       FROM claimed c JOIN des.objects o ON o.id = c.object_id
      WHERE o.state = 'pending' AND o.staged IS NULL
 $$;
-COMMENT ON FUNCTION des_internal.claim_sources(int, interval) IS
+COMMENT ON FUNCTION des_internal.claim_fetches(int, interval) IS
   'claim objects registered by URL for fetching, oldest first, with a lease (an expired claim is taken again)';
-REVOKE ALL ON FUNCTION des_internal.claim_sources(int, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.claim_fetches(int, interval) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION des_internal.stage_source(id bigint, data bytea)
+CREATE OR REPLACE FUNCTION des_internal.stage_fetched(id bigint, data bytea)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -128,7 +128,7 @@ AS $$
     WITH staged AS (
         UPDATE des.objects o
            SET staged = data, size = length(data), updated_at = now()
-         WHERE o.id = stage_source.id AND o.state = 'pending' AND o.staged IS NULL
+         WHERE o.id = stage_fetched.id AND o.state = 'pending' AND o.staged IS NULL
         RETURNING o.id, o.shard, o.created_at
     ), unqueued AS (
         DELETE FROM des.fetch_queue q USING staged s WHERE q.object_id = s.id
@@ -139,9 +139,9 @@ AS $$
     )
     SELECT true FROM staged
 $$;
-COMMENT ON FUNCTION des_internal.stage_source(bigint, bytea) IS
+COMMENT ON FUNCTION des_internal.stage_fetched(bigint, bytea) IS
   'keep the fetched bytes of an object registered by URL; the marker then marks it like any staged object';
-REVOKE ALL ON FUNCTION des_internal.stage_source(bigint, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.stage_fetched(bigint, bytea) FROM PUBLIC;
 
 -- ---- the packer's units of work ----
 

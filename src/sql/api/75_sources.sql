@@ -127,7 +127,7 @@ $$;
 -- value, in the caller's transaction. Rows locked elsewhere are skipped; so
 -- are rows whose name is already an object or too long for an archive (they
 -- stay pending: flipping them would tell the application that bytes are in
--- pg_des that are not). des_internal.claim_sources_rows() calls this as the role that
+-- pg_des that are not). des_internal.claim_source_tables() calls this as the role that
 -- registered the source, in a security-restricted context, so the source's
 -- owner gets no rights of the caller's (a trigger on its table cannot SET ROLE).
 CREATE OR REPLACE FUNCTION des_internal.claim_source_rows(relation regclass, name_column name, data_column name, url_column name,
@@ -184,16 +184,16 @@ BEGIN
     RETURN n;
 END $$;
 COMMENT ON FUNCTION des_internal.claim_source_rows(regclass, name, name, name, name, name, name, text, text, interval, int) IS
-  'one claim from a source table, run by des_internal.claim_sources_rows as the source''s registrar';
+  'one claim from a source table, run by des_internal.claim_source_tables as the source''s registrar';
 GRANT EXECUTE ON FUNCTION des_internal.claim_source_rows(regclass, name, name, name, name, name, name, text, text, interval, int) TO PUBLIC;	-- run as each source's registrar, whose own privileges bound what it does
 
 -- Every enabled source once, each in its own subtransaction and as its
 -- registrar (security-restricted): a broken source (dropped column, lost
 -- privilege) records its error and the others go on.
-CREATE OR REPLACE FUNCTION des_internal.claim_sources_rows(batch_size int DEFAULT 1000)
+CREATE OR REPLACE FUNCTION des_internal.claim_source_tables(batch_size int DEFAULT 1000)
 RETURNS int
 AS 'MODULE_PATHNAME', 'des_claim_sources_rows'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des_internal.claim_sources_rows(int) IS
+COMMENT ON FUNCTION des_internal.claim_source_tables(int) IS
   'the markers'' claim from every registered source table; returns the rows claimed';
-REVOKE ALL ON FUNCTION des_internal.claim_sources_rows(int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.claim_source_tables(int) FROM PUBLIC;

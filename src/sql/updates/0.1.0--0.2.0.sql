@@ -15,8 +15,6 @@ ALTER FUNCTION des.blobs_check_containers() SET SCHEMA des_internal;
 ALTER FUNCTION des.check_object(text,jsonb,bigint,text) SET SCHEMA des_internal;
 ALTER FUNCTION des.check_read_access(text) SET SCHEMA des_internal;
 ALTER FUNCTION des.claim_source_rows(regclass,name,name,name,name,name,name,text,text,interval,integer) SET SCHEMA des_internal;
-ALTER FUNCTION des.claim_sources(integer,interval) SET SCHEMA des_internal;
-ALTER FUNCTION des.claim_sources_rows(integer) SET SCHEMA des_internal;
 ALTER FUNCTION des.commit_container(bigint,bigint,bigint,text,bigint[],bytea[],bigint[],bigint[],integer[],bigint[],bigint[],text[],integer,interval) SET SCHEMA des_internal;
 ALTER FUNCTION des.container_attempt(bigint,bigint,text) SET SCHEMA des_internal;
 ALTER FUNCTION des.container_location(text,date,integer,integer,bigint) SET SCHEMA des_internal;
@@ -36,8 +34,20 @@ ALTER FUNCTION des.read_blob(text,bigint,bigint,integer,bytea) SET SCHEMA des_in
 ALTER FUNCTION des.release_lease(date,integer,bigint) SET SCHEMA des_internal;
 ALTER FUNCTION des.source_column_type(regclass,name) SET SCHEMA des_internal;
 ALTER FUNCTION des.sources_check_registrar() SET SCHEMA des_internal;
-ALTER FUNCTION des.stage_source(bigint,bytea) SET SCHEMA des_internal;
 ALTER FUNCTION des.storage_root() SET SCHEMA des_internal;
 
 -- des.wake_marker() is des.wake_markers() now, of the same shape as des.wake_packers().
 DROP FUNCTION des.wake_marker();
+
+-- "source" now means a registered table only; objects registered by URL are
+-- fetched: des.claim_sources -> des_internal.claim_fetches, des.stage_source
+-- -> des_internal.stage_fetched, des.claim_sources_rows ->
+-- des_internal.claim_source_tables (api/ creates them).
+DROP FUNCTION des.claim_sources(integer, interval);
+DROP FUNCTION des.stage_source(bigint, bytea);
+DROP FUNCTION des.claim_sources_rows(integer);
+-- and so the marker's counters: sources_fetched -> fetched, source_failures
+-- -> fetch_failures, source_table_rows -> source_rows (new result columns:
+-- CREATE OR REPLACE cannot change them)
+DROP VIEW des.stat_marker;
+DROP FUNCTION des.marker_stats();

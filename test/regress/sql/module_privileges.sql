@@ -11,7 +11,7 @@ SELECT n.nspname AS schema, p.oid::regprocedure AS function,
          WHERE a.grantee <> p.proowner AND a.grantee <> 0 AND a.privilege_type = 'EXECUTE') AS also_granted_to
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname IN ('des', 'des_internal')
- ORDER BY p.pronamespace::regnamespace::text, p.oid::regprocedure::text;
+ ORDER BY p.pronamespace::regnamespace::text COLLATE "C", p.oid::regprocedure::text COLLATE "C";
 
 -- nothing of des_internal is callable by PUBLIC but the helpers the public
 -- functions call with their caller's rights
@@ -19,7 +19,7 @@ SELECT p.proname
   FROM pg_proc p
  WHERE p.pronamespace = 'des_internal'::regnamespace
    AND has_function_privilege('public', p.oid, 'EXECUTE')
- ORDER BY 1;
+ ORDER BY 1 COLLATE "C";
 
 -- SECURITY DEFINER functions all pin their search_path
 SELECT p.oid::regprocedure AS security_definer_without_search_path
@@ -33,7 +33,7 @@ SELECT p.oid::regprocedure AS security_definer_without_search_path
 SELECT c.relname AS view, c.relacl IS NULL AS owner_only
   FROM pg_class c
  WHERE c.relnamespace = 'des'::regnamespace AND c.relkind = 'v'
- ORDER BY 1;
+ ORDER BY 1 COLLATE "C";
 
 -- a role with no grants can call the public functions but no unit of work
 CREATE ROLE des_nobody;

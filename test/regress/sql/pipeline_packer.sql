@@ -115,17 +115,17 @@ SELECT des_internal.release_lease(day, shard, :t4) AS released FROM des.shard_le
 
 -- objects registered by URL: claimed with a lease, staged once fetched
 SELECT des.put_url('u/1', 'file:///nowhere/1.bin') > 0, des.put_url('u/2', 'file:///nowhere/2.bin') > 0;
-SELECT count(*) AS claimed FROM des_internal.claim_sources(10, '1 min');
-SELECT count(*) AS claimed_again FROM des_internal.claim_sources(10, '1 min');
+SELECT count(*) AS claimed FROM des_internal.claim_fetches(10, '1 min');
+SELECT count(*) AS claimed_again FROM des_internal.claim_fetches(10, '1 min');
 SELECT id AS u1 FROM des.objects WHERE name = 'u/1' \gset
-SELECT des_internal.stage_source(:u1, '\x0102');
+SELECT des_internal.stage_fetched(:u1, '\x0102');
 SELECT state, staged, size, source_url,
        EXISTS (SELECT FROM des.fetch_queue q WHERE q.object_id = o.id) AS in_fetch_queue,
        EXISTS (SELECT FROM des.mark_queue q WHERE q.object_id = o.id) AS in_mark_queue
   FROM des.objects o WHERE id = :u1;
 SELECT des_internal.mark_batch(10) AS marked_url;
 UPDATE des.fetch_queue SET claimed_until = now() - interval '1 s' WHERE object_id = (SELECT id FROM des.objects WHERE name = 'u/2');
-SELECT source_url FROM des_internal.claim_sources(10, '1 min');
+SELECT source_url FROM des_internal.claim_fetches(10, '1 min');
 
 -- a past day's objects are packed at once, however few
 SELECT des.put('p/old', '\x0d'::bytea) AS old_id \gset

@@ -49,7 +49,7 @@ INSERT INTO des.sources (relation, name_column, data_column, status_column, pend
 VALUES ('"My App"."Uploads"', 'File', 'body', 'state', 'pending', 'queued', 'postgres') RETURNING registered_by;
 RESET ROLE;
 -- claims run as the registrar: this one may not update the status column
-SELECT des_internal.claim_sources_rows(100) AS claimed_without_rights;
+SELECT des_internal.claim_source_tables(100) AS claimed_without_rights;
 SELECT left(last_error, 70) AS last_error, registered_by FROM des.sources;
 SELECT count(*) AS objects FROM des.objects;
 DELETE FROM des.sources;
@@ -63,24 +63,24 @@ SELECT relation, name_column, data_column, status_column, pending_value, claimed
   FROM des.sources;
 
 -- a claim takes pending rows old enough, oldest first, at most batch_size
-SELECT des_internal.claim_sources_rows(2) AS claimed;
+SELECT des_internal.claim_source_tables(2) AS claimed;
 SELECT "File", state FROM "My App"."Uploads" ORDER BY id;
 SELECT name, state, staged, meta FROM des.objects ORDER BY name;
-SELECT des_internal.claim_sources_rows(100) AS claimed_rest;
+SELECT des_internal.claim_source_tables(100) AS claimed_rest;
 SELECT "File", state FROM "My App"."Uploads" ORDER BY id;
 SELECT count(*) AS objects, bool_and(staged IS NOT NULL) AS staged FROM des.objects;
 SELECT last_claim_at IS NOT NULL AS claimed_at, last_error FROM des.sources;
 -- the young row (arrived 1 min ago) and the row without a body stay pending
-SELECT des_internal.claim_sources_rows(100) AS nothing_more;
+SELECT des_internal.claim_source_tables(100) AS nothing_more;
 -- a row whose name is already an object stays pending: never flipped without its bytes
 UPDATE "My App"."Uploads" SET state = 'pending', arrived = now() - interval '1 hour' WHERE "File" = 'up/3';
-SELECT des_internal.claim_sources_rows(100) AS again, (SELECT count(*) FROM des.objects) AS objects;
+SELECT des_internal.claim_source_tables(100) AS again, (SELECT count(*) FROM des.objects) AS objects;
 -- two pending rows with the same new name in one claim: the first becomes the
 -- object and is flipped; the other stays pending (not flipped without its bytes)
 INSERT INTO "My App"."Uploads" ("File", body, state, arrived)
 VALUES ('up/twice', '\x0101', 'pending', now() - interval '1 hour'),
        ('up/twice', '\x0202', 'pending', now() - interval '1 hour');
-SELECT des_internal.claim_sources_rows(100) AS claimed_one_of_two;
+SELECT des_internal.claim_source_tables(100) AS claimed_one_of_two;
 SELECT u.body, u.state, o.staged FROM "My App"."Uploads" u LEFT JOIN des.objects o ON o.name = u."File" AND o.staged = u.body
  WHERE u."File" = 'up/twice' ORDER BY u.id;
 SELECT des_internal.mark_batch(100) AS marked;
@@ -91,7 +91,7 @@ CREATE TABLE plain_src (n text, d bytea, status text DEFAULT 'pending');
 SELECT des.register_source('plain_src', 'n', data_column => 'd') > 0 AS registered;
 INSERT INTO plain_src (n, d) VALUES ('plain/1', '\x01');
 ALTER TABLE "My App"."Uploads" DROP COLUMN info;
-SELECT des_internal.claim_sources_rows(100) AS claimed_from_plain;
+SELECT des_internal.claim_source_tables(100) AS claimed_from_plain;
 SELECT relation, left(last_error, 60) AS last_error FROM des.sources ORDER BY id;
 SELECT status FROM plain_src;
 
@@ -114,7 +114,7 @@ INSERT INTO evil_src (n, d) VALUES ('evil/1', '\x01');
 SET ROLE des_src_user;
 SELECT des.register_source('evil_src', 'n', data_column => 'd') > 0 AS registered;
 RESET ROLE;
-SELECT des_internal.claim_sources_rows(10) AS claimed;
+SELECT des_internal.claim_source_tables(10) AS claimed;
 SELECT relation, registered_by, last_error FROM des.sources;
 SELECT status FROM evil_src;
 SELECT count(*) AS objects_from_evil FROM des.objects WHERE name LIKE 'evil/%';
