@@ -8,6 +8,7 @@
 #include "archive/archive.h"
 
 #include "access/attnum.h"
+#include "foreign/fdwapi.h"
 #include "utils/date.h"
 #include "utils/relcache.h"
 
@@ -74,9 +75,61 @@ enum
 	DES_FE_COUNT
 };
 
+/* What one name condition pushes down. */
+typedef struct DesFdwNameCondition
+{
+	DesFdwLookup kind;
+	Expr	   *other;			/* NAME: the value; NAMES: the array */
+	char	   *prefix;			/* PREFIX */
+	bool		exact;			/* the condition needs no recheck */
+	bool		is_join;		/* other refers to other relations */
+	double		nnames;			/* NAMES: names in a constant array (else a guess) */
+} DesFdwNameCondition;
+
+/*
+ * The callbacks des_fdw_handler (fdw_handler.c) puts in its FdwRoutine,
+ * one file per concern as in contrib/postgres_fdw.
+ */
 /* fdw_plan.c */
+extern void DesFdwGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
+extern void DesFdwGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid);
+extern ForeignScan *DesFdwGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+										 ForeignPath *best_path, List *tlist, List *scan_clauses,
+										 Plan *outer_plan);
+/* fdw_scan.c */
+extern void DesFdwBeginForeignScan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *DesFdwIterateForeignScan(ForeignScanState *node);
+extern void DesFdwReScanForeignScan(ForeignScanState *node);
+extern void DesFdwEndForeignScan(ForeignScanState *node);
+extern void DesFdwExplainForeignScan(ForeignScanState *node, struct ExplainState *es);
+/* fdw_import.c */
+extern bool DesFdwAnalyzeForeignTable(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages);
+extern List *DesFdwImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+
+/* fdw_options.c (also the SQL-callable des_fdw_validator) */
 extern const char *const DesFdwColumnNames[DES_NCOLS];
+/* Options and column mapping of a des_fdw foreign table; checks the columns. */
 extern void DesFdwTableLoad(Relation rel, DesFdwTable *t);
+
+/* fdw_pushdown.c: what the scan does itself (see the comment at its top) */
+/* e is column attno of relation relid, perhaps under binary-compatible casts */
+extern bool DesFdwIsColumnVar(Expr *e, Index relid, AttrNumber attno);
+/* clause is name = x, name = ANY(xs), name LIKE 'p%' or name ^@ 'p'; *out says how */
+extern bool DesFdwMatchNameCondition(PlannerInfo *root, Expr *clause, Index relid, AttrNumber name_attno,
+									 DesFdwNameCondition *out);
+/* nc is better to push than best (lookups beat prefixes; joins win when parameterized) */
+extern bool DesFdwBetterCondition(const DesFdwNameCondition *best, const DesFdwNameCondition *nc,
+								  bool parameterized);
+/* clause reads only the archive and day columns: decided once per archive */
+extern bool DesFdwIsArchiveQual(PlannerInfo *root, Expr *clause, Index relid, const DesFdwTable *t);
+/* node contains a Param: its value is known only at execution */
+extern bool DesFdwContainsParam(Node *node);
+/* columns exprs read, as bits (1 << DesFdwColumn); all for a whole-row reference */
+extern uint32 DesFdwNeededColumns(const DesFdwTable *t, Index relid, List *exprs);
+/* the constant LIMIT of a query that is a plain scan of baserel alone, or -1 */
+extern int64 DesFdwScanBound(PlannerInfo *root, RelOptInfo *baserel);
+/* EXPLAIN's "Pushed" lines (List of String) for cond and bound (-1: none) */
+extern List *DesFdwDescribePushed(PlannerInfo *root, const DesFdwNameCondition *cond, int64 bound);
 
 /* fdw_scan.c: an entry as the table shows it */
 extern bool DesFdwEntryShadowed(des_reader *r, uint64 i);

@@ -142,8 +142,8 @@ io_snapshot(uint64 *requests, uint64 *bytes)
 	*bytes = des_local_reads.bytes + des_backend_io.bytes_in - lazy_load_bytes;
 }
 
-static void
-desBeginForeignScan(ForeignScanState *node, int eflags)
+void
+DesFdwBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
@@ -898,8 +898,8 @@ store_row(DesFdwScanState *st, TupleTableSlot *slot, int pos)
 	ExecStoreVirtualTuple(slot);
 }
 
-static TupleTableSlot *
-desIterateForeignScan(ForeignScanState *node)
+TupleTableSlot *
+DesFdwIterateForeignScan(ForeignScanState *node)
 {
 	DesFdwScanState *st = node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
@@ -944,8 +944,8 @@ desIterateForeignScan(ForeignScanState *node)
 	return slot;
 }
 
-static void
-desReScanForeignScan(ForeignScanState *node)
+void
+DesFdwReScanForeignScan(ForeignScanState *node)
 {
 	DesFdwScanState *st = node->fdw_state;
 
@@ -957,8 +957,8 @@ desReScanForeignScan(ForeignScanState *node)
 	st->chunk_n = st->chunk_pos = 0;
 }
 
-static void
-desEndForeignScan(ForeignScanState *node)
+void
+DesFdwEndForeignScan(ForeignScanState *node)
 {
 	DesFdwScanState *st = node->fdw_state;
 
@@ -970,8 +970,8 @@ desEndForeignScan(ForeignScanState *node)
 	}
 }
 
-static void
-desExplainForeignScan(ForeignScanState *node, ExplainState *es)
+void
+DesFdwExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
 	DesFdwScanState *st = node->fdw_state;
@@ -1009,19 +1009,4 @@ desExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("Read Requests", NULL, (int64) st->requests, es);
 		ExplainPropertyInteger("Bytes Read", NULL, (int64) st->bytes_read, es);
 	}
-}
-
-extern void DesFdwOtherRoutines(FdwRoutine *r);
-
-void		DesFdwScanRoutines(FdwRoutine *r);
-
-void
-DesFdwScanRoutines(FdwRoutine *r)
-{
-	r->BeginForeignScan = desBeginForeignScan;
-	r->IterateForeignScan = desIterateForeignScan;
-	r->ReScanForeignScan = desReScanForeignScan;
-	r->EndForeignScan = desEndForeignScan;
-	r->ExplainForeignScan = desExplainForeignScan;
-	DesFdwOtherRoutines(r);
 }

@@ -1,12 +1,14 @@
 /*
- * s3_config.c - S3 configuration: the des_fdw option validator, and the
- * endpoint plus credentials for an s3:// location.
+ * s3_config.c - S3 configuration: the endpoint plus credentials for an
+ * s3:// location, and the area's settings.
  *
  * Settings live in CREATE SERVER ... FOREIGN DATA WRAPPER des_fdw OPTIONS
  * (endpoint, region, url_style, allow_http); credentials only in CREATE USER
  * MAPPING (access_key_id, secret_access_key, session_token), which PostgreSQL
  * shows only to the mapped user, the server owner and superusers. The server
- * used for a bare s3:// URL is the one named by des.default_server.
+ * used for a bare s3:// URL is the one named by des.default_server. The
+ * options are checked when they are written, by des_fdw_validator
+ * (fdw/fdw_options.c).
  */
 #include "pg_des.h"
 
@@ -14,8 +16,6 @@
 
 #include "access/htup_details.h"
 #include "access/reloptions.h"
-#include "catalog/pg_foreign_server.h"
-#include "catalog/pg_foreign_table.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
@@ -43,32 +43,6 @@ int			des_index_cache_size_kb = 65536;
 
 char	   *des_default_server = NULL;
 
-typedef struct DesOption
-{
-	const char *name;
-	Oid			context;
-} DesOption;
-
-static const DesOption valid_options[] = {
-	{"endpoint", ForeignServerRelationId},
-	{"region", ForeignServerRelationId},
-	{"url_style", ForeignServerRelationId},
-	{"allow_http", ForeignServerRelationId},
-	{"access_key_id", UserMappingRelationId},
-	{"secret_access_key", UserMappingRelationId},
-	{"session_token", UserMappingRelationId},
-	{"location", ForeignTableRelationId},
-	{"verify", ForeignTableRelationId},
-	{NULL, InvalidOid}
-};
-
-static bool
-is_secret(const char *name)
-{
-	return strcmp(name, "access_key_id") == 0 || strcmp(name, "secret_access_key") == 0 ||
-		strcmp(name, "session_token") == 0;
-}
-
 /*
  * Split "http[s]://host[:port][/]" into its parts; false if malformed. The
  * grammar is des_endpoint_parse (core).
@@ -83,92 +57,6 @@ parse_endpoint(const char *url, bool *https, char **host)
 	*https = ep.https;
 	*host = pnstrdup(url + ep.host_start, ep.host_len);
 	return true;
-}
-
-PG_FUNCTION_INFO_V1(des_fdw_validator);
-
-Datum
-des_fdw_validator(PG_FUNCTION_ARGS)
-{
-	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
-	Oid			catalog = PG_GETARG_OID(1);
-	ListCell   *cell;
-	bool		http = false;
-	bool		allow_http = false;
-
-	foreach(cell, options)
-	{
-		DefElem    *def = (DefElem *) lfirst(cell);
-		const DesOption *opt;
-		bool		known = false;
-
-		for (opt = valid_options; opt->name; opt++)
-		{
-			if (strcmp(opt->name, def->defname) == 0)
-			{
-				known = true;
-				if (opt->context == catalog)
-					break;
-			}
-		}
-		if (opt->name == NULL)
-		{
-			if (known && is_secret(def->defname))
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("option \"%s\" is only allowed in a user mapping", def->defname),
-						 errhint("Credentials belong in CREATE USER MAPPING ... SERVER ... OPTIONS (access_key_id '...', secret_access_key '...'), where only the mapped user, the server owner and superusers can see them.")));
-			if (known)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-						 errmsg("option \"%s\" is not valid here", def->defname)));
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("invalid option \"%s\"", def->defname),
-					 errhint("Server options: endpoint, region, url_style, allow_http. User mapping options: access_key_id, secret_access_key, session_token. Foreign table options: location, verify.")));
-		}
-		if (strcmp(def->defname, "endpoint") == 0)
-		{
-			bool		https;
-			char	   *host;
-
-			if (!parse_endpoint(defGetString(def), &https, &host))
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("invalid endpoint \"%s\"", defGetString(def)),
-						 errhint("Write http(s)://host[:port], without a path.")));
-			http = !https;
-		}
-		else if (strcmp(def->defname, "url_style") == 0)
-		{
-			const char *v = defGetString(def);
-
-			if (strcmp(v, "path") != 0 && strcmp(v, "virtual") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-						 errmsg("url_style must be \"path\" or \"virtual\", not \"%s\"", v)));
-		}
-		else if (strcmp(def->defname, "allow_http") == 0)
-			allow_http = defGetBoolean(def);
-		else if (strcmp(def->defname, "region") == 0 && defGetString(def)[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("region must not be empty")));
-		else if (strcmp(def->defname, "location") == 0)
-			(void) DesParseLocationPrefix(defGetString(def));
-		else if (strcmp(def->defname, "verify") == 0)
-			(void) defGetBoolean(def);
-		else if (is_secret(def->defname) && defGetString(def)[0] == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-					 errmsg("option \"%s\" must not be empty", def->defname)));
-	}
-	if (http && !allow_http)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("endpoint uses plain http, which sends data unencrypted"),
-				 errhint("Use https, or add OPTIONS (allow_http 'true') for a trusted local endpoint.")));
-	PG_RETURN_VOID();
 }
 
 static char *

@@ -1,16 +1,11 @@
 /*
- * fdw_catalog.c - des_fdw beyond scanning: ANALYZE (samples from the
- * indexes), IMPORT FOREIGN SCHEMA (a table per day or per archive), and the
- * clear refusal of writes (archives are written by the ingest path).
+ * fdw_import.c - des_fdw ANALYZE (samples from the indexes) and IMPORT
+ * FOREIGN SCHEMA (a table per day or per archive).
  */
 #include "pg_des.h"
 
 #include "access/htup_details.h"
-#include "access/table.h"
-#include "parser/parsetree.h"
-#include "catalog/pg_type.h"
 #include "commands/defrem.h"
-#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -21,48 +16,6 @@
 #include "utils/sampling.h"
 
 #include "fdw/des_fdw.h"
-
-/* ---- writes ---- */
-
-static void
-refuse_write(const char *what, Relation rel)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("cannot %s foreign table \"%s\": DES archives are read-only", what,
-					rel ? RelationGetRelationName(rel) : "?"),
-			 errhint("Add objects with des.put() or des.put_url() (the packers write them into archives), or write an archive with des.archive_write().")));
-}
-
-static List *
-desPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation, int subplan_index)
-{
-	RangeTblEntry *rte = planner_rt_fetch(resultRelation, root);
-	Relation	rel = table_open(rte->relid, NoLock);
-	const char *what = plan->operation == CMD_INSERT ? "insert into" :
-		plan->operation == CMD_UPDATE ? "update" : "delete from";
-
-	refuse_write(what, rel);
-	return NIL;					/* not reached */
-}
-
-static void
-desBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
-{
-	refuse_write("copy into", rinfo->ri_RelationDesc);
-}
-
-static int
-desIsForeignRelUpdatable(Relation rel)
-{
-	return 0;
-}
-
-static void
-desExecForeignTruncate(List *rels, DropBehavior behavior, bool restart_seqs)
-{
-	refuse_write("truncate", rels ? linitial(rels) : NULL);
-}
 
 /* ---- ANALYZE: entries sampled from the indexes; payloads are not read ---- */
 
@@ -147,8 +100,8 @@ acquire_sample(Relation rel, int elevel, HeapTuple *rows, int targrows, double *
 	return numrows;
 }
 
-static bool
-desAnalyzeForeignTable(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
+bool
+DesFdwAnalyzeForeignTable(Relation rel, AcquireSampleRowsFunc *func, BlockNumber *totalpages)
 {
 	DesFdwTable t;
 	DesFdwArchive *archives;
@@ -170,8 +123,8 @@ static const char *const table_columns =
 "name text, data bytea, meta jsonb, size bigint, flags integer, archive text, day date, "
 "data_offset bigint, blake2b bytea";
 
-static List *
-desImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+List *
+DesFdwImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 {
 	ForeignServer *server = GetForeignServer(serverOid);
 	const char *prefix = stmt->remote_schema;
@@ -277,17 +230,4 @@ desImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		commands = lappend(commands, cmd.data);
 	}
 	return commands;
-}
-
-void		DesFdwOtherRoutines(FdwRoutine *r);
-
-void
-DesFdwOtherRoutines(FdwRoutine *r)
-{
-	r->PlanForeignModify = desPlanForeignModify;
-	r->BeginForeignInsert = desBeginForeignInsert;
-	r->IsForeignRelUpdatable = desIsForeignRelUpdatable;
-	r->ExecForeignTruncate = desExecForeignTruncate;
-	r->AnalyzeForeignTable = desAnalyzeForeignTable;
-	r->ImportForeignSchema = desImportForeignSchema;
 }

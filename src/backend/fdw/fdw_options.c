@@ -1,0 +1,264 @@
+/*
+ * fdw_options.c - des_fdw options: the validator of every catalog's options
+ * (server, user mapping, foreign table), and the reading of a foreign
+ * table's options and columns.
+ *
+ * S3 settings live in CREATE SERVER ... FOREIGN DATA WRAPPER des_fdw OPTIONS
+ * (endpoint, region, url_style, allow_http); credentials only in CREATE USER
+ * MAPPING (access_key_id, secret_access_key, session_token), which PostgreSQL
+ * shows only to the mapped user, the server owner and superusers (the
+ * postgres_fdw rule). The s3 area (s3_config.c) reads server and mapping
+ * options; this file only checks them.
+ */
+#include "pg_des.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_type.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+#include "des/io/des_location.h"
+#include "fdw/des_fdw.h"
+
+/* ---- the validator ---- */
+
+/*
+ * Every option, in the order the "invalid option" hint lists them: adding an
+ * option is one line here (plus its value check in des_fdw_validator, if
+ * any). An option valid in several catalogs takes one line per catalog.
+ */
+typedef struct DesFdwOption
+{
+	const char *name;
+	Oid			catalog;		/* ForeignServerRelationId, UserMappingRelationId or ForeignTableRelationId */
+	bool		secret;			/* a credential: user mappings only */
+} DesFdwOption;
+
+static const DesFdwOption options[] = {
+	{"endpoint", ForeignServerRelationId, false},
+	{"region", ForeignServerRelationId, false},
+	{"url_style", ForeignServerRelationId, false},
+	{"allow_http", ForeignServerRelationId, false},
+	{"access_key_id", UserMappingRelationId, true},
+	{"secret_access_key", UserMappingRelationId, true},
+	{"session_token", UserMappingRelationId, true},
+	{"location", ForeignTableRelationId, false},
+	{"verify", ForeignTableRelationId, false},
+	{NULL, InvalidOid, false}
+};
+
+/* The catalogs, in the order (and with the words) of the hint. */
+static const struct
+{
+	Oid			catalog;
+	const char *label;
+}			option_catalogs[] = {
+	{ForeignServerRelationId, "Server options"},
+	{UserMappingRelationId, "User mapping options"},
+	{ForeignTableRelationId, "Foreign table options"},
+};
+
+/*
+ * "Server options: endpoint, region. User mapping options: ... Foreign
+ * table options: ...": the valid options per catalog, from the table.
+ */
+static char *
+valid_options_hint(void)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	for (int k = 0; k < lengthof(option_catalogs); k++)
+	{
+		bool		first = true;
+
+		for (const DesFdwOption *opt = options; opt->name; opt++)
+		{
+			if (opt->catalog != option_catalogs[k].catalog)
+				continue;
+			if (first)
+				appendStringInfo(&s, "%s%s: ", s.len > 0 ? " " : "", option_catalogs[k].label);
+			else
+				appendStringInfoString(&s, ", ");
+			appendStringInfoString(&s, opt->name);
+			first = false;
+		}
+		if (!first)
+			appendStringInfoChar(&s, '.');
+	}
+	return s.data;
+}
+
+PG_FUNCTION_INFO_V1(des_fdw_validator);
+
+Datum
+des_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options_list = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *cell;
+	bool		http = false;
+	bool		allow_http = false;
+
+	foreach(cell, options_list)
+	{
+		DefElem    *def = (DefElem *) lfirst(cell);
+		const DesFdwOption *opt;
+		bool		known = false;
+		bool		secret = false;
+
+		for (opt = options; opt->name; opt++)
+		{
+			if (strcmp(opt->name, def->defname) == 0)
+			{
+				known = true;
+				secret |= opt->secret;
+				if (opt->catalog == catalog)
+					break;
+			}
+		}
+		if (opt->name == NULL)
+		{
+			if (secret)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is only allowed in a user mapping", def->defname),
+						 errhint("Credentials belong in CREATE USER MAPPING ... SERVER ... OPTIONS (access_key_id '...', secret_access_key '...'), where only the mapped user, the server owner and superusers can see them.")));
+			if (known)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is not valid here", def->defname)));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 errhint("%s", valid_options_hint())));
+		}
+		if (strcmp(def->defname, "endpoint") == 0)
+		{
+			des_endpoint ep;
+
+			/* http(s)://host[:port][/]: the grammar is des_endpoint_parse (core) */
+			if (!des_endpoint_parse(defGetString(def), &ep))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("invalid endpoint \"%s\"", defGetString(def)),
+						 errhint("Write http(s)://host[:port], without a path.")));
+			http = !ep.https;
+		}
+		else if (strcmp(def->defname, "url_style") == 0)
+		{
+			const char *v = defGetString(def);
+
+			if (strcmp(v, "path") != 0 && strcmp(v, "virtual") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("url_style must be \"path\" or \"virtual\", not \"%s\"", v)));
+		}
+		else if (strcmp(def->defname, "allow_http") == 0)
+			allow_http = defGetBoolean(def);
+		else if (strcmp(def->defname, "region") == 0 && defGetString(def)[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("region must not be empty")));
+		else if (strcmp(def->defname, "location") == 0)
+			(void) DesParseLocationPrefix(defGetString(def));
+		else if (strcmp(def->defname, "verify") == 0)
+			(void) defGetBoolean(def);
+		else if (opt->secret && defGetString(def)[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("option \"%s\" must not be empty", def->defname)));
+	}
+	if (http && !allow_http)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("endpoint uses plain http, which sends data unencrypted"),
+				 errhint("Use https, or add OPTIONS (allow_http 'true') for a trusted local endpoint.")));
+	PG_RETURN_VOID();
+}
+
+/* ---- a foreign table's options and columns ---- */
+
+const char *const DesFdwColumnNames[DES_NCOLS] = {
+	"name", "data", "meta", "size", "flags", "archive", "day", "data_offset", "blake2b"
+};
+
+/* accepted types per column (InvalidOid ends) */
+static const Oid column_types[DES_NCOLS][3] = {
+	{TEXTOID, VARCHAROID, InvalidOid},
+	{BYTEAOID, InvalidOid},
+	{JSONBOID, InvalidOid},
+	{INT8OID, InvalidOid},
+	{INT4OID, InvalidOid},
+	{TEXTOID, VARCHAROID, InvalidOid},
+	{DATEOID, InvalidOid},
+	{INT8OID, InvalidOid},
+	{BYTEAOID, InvalidOid},
+};
+
+#define COLUMNS_HINT "des_fdw columns (any subset, any order): name text, data bytea, meta jsonb, size bigint, flags integer, archive text, day date, data_offset bigint, blake2b bytea."
+
+/* Options and column mapping of a des_fdw foreign table; checks the columns. */
+void
+DesFdwTableLoad(Relation rel, DesFdwTable *t)
+{
+	ForeignTable *ft = GetForeignTable(RelationGetRelid(rel));
+	ForeignServer *server = GetForeignServer(ft->serverid);
+	TupleDesc	desc = RelationGetDescr(rel);
+	ListCell   *lc;
+
+	memset(t, 0, sizeof(*t));
+	t->server = server->servername;
+	foreach(lc, ft->options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "location") == 0)
+			t->location = defGetString(def);
+		else if (strcmp(def->defname, "verify") == 0)
+			t->verify = defGetBoolean(def);
+	}
+	if (t->location == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no location option", RelationGetRelationName(rel)),
+				 errhint("ALTER FOREIGN TABLE %s OPTIONS (ADD location 's3://bucket/prefix/' or '/path/*.des').",
+						 quote_identifier(RelationGetRelationName(rel)))));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		int			c;
+		bool		type_ok = false;
+
+		if (att->attisdropped)
+			continue;
+		for (c = 0; c < DES_NCOLS; c++)
+			if (strcmp(NameStr(att->attname), DesFdwColumnNames[c]) == 0)
+				break;
+		if (c == DES_NCOLS)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("column \"%s\" of foreign table \"%s\" is not a des_fdw column",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errhint(COLUMNS_HINT)));
+		for (int k = 0; OidIsValid(column_types[c][k]); k++)
+			type_ok |= att->atttypid == column_types[c][k];
+		/* a length limit could not be honoured: names are as long as they are */
+		if (att->atttypid == VARCHAROID && att->atttypmod >= 0)
+			type_ok = false;
+		if (!type_ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" of foreign table \"%s\" has type %s, but des_fdw gives %s",
+							NameStr(att->attname), RelationGetRelationName(rel),
+							format_type_be(att->atttypid), format_type_be(column_types[c][0])),
+					 errhint(COLUMNS_HINT)));
+		t->attno[c] = att->attnum;
+	}
+}
