@@ -2,12 +2,6 @@
 -- credentials (user mappings); des.default_server picks the server used for
 -- s3:// locations. The wrapper itself is created in 35_fdw.sql.
 
-CREATE OR REPLACE FUNCTION des.fdw_validator(text[], oid)
-RETURNS void
-AS 'MODULE_PATHNAME', 'des_fdw_validator'
-LANGUAGE C STRICT;
-
-
 CREATE OR REPLACE FUNCTION des.s3_stats()
 RETURNS TABLE (kind text, requests bigint, errors bigint, retries bigint,
                bytes_in bigint, bytes_out bigint, shared boolean)

@@ -2,6 +2,13 @@
 -- lookups, prefix filters, archive pruning and LIMIT pushed into the scan.
 -- See docs/fdw.md.
 
+-- options of servers (endpoints), user mappings (credentials) and foreign
+-- tables (locations), checked by src/backend/fdw/fdw_options.c
+CREATE OR REPLACE FUNCTION des.fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_fdw_validator'
+LANGUAGE C STRICT;
+
 CREATE OR REPLACE FUNCTION des.fdw_handler()
 RETURNS fdw_handler
 AS 'MODULE_PATHNAME', 'des_fdw_handler'
