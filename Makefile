@@ -31,6 +31,14 @@ SQL_UPDATES = $(notdir $(wildcard src/sql/updates/*--$(EXTVERSION).sql))
 DATA_built = pg_des--$(EXTVERSION).sql $(addprefix pg_des--,$(SQL_UPDATES))
 DATA = $(wildcard src/sql/releases/pg_des--*.sql)
 
+# TAP tests (workers, restarts, kill -9): test/t/*.pl through PGXS's
+# prove_installcheck, so `make installcheck` runs them after the regression
+# and isolation tests. initdb refuses root: run it as an ordinary user.
+# `make tap` runs only them (tools/test.sh does, as postgres).
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+PROVE_FLAGS = -I test/t
+
 # regression tests: test/regress/{sql,expected}, in the order of test/regress/schedule
 # (tools/test.sh reads the same file; most need the setup it does first)
 REGRESS = $(shell sed -n 's/^test: *//p' test/regress/schedule)
@@ -104,5 +112,8 @@ test/bench/bench_core: $(CORE_SRC) test/bench/bench_core.c $(CORE_HEADERS)
 bench: test/bench/bench_core
 	test/bench/run.sh
 
-.PHONY: unit fuzz bench
+tap:
+	$(prove_installcheck)
+
+.PHONY: unit fuzz bench tap
 EXTRA_CLEAN = test/unit/test_core test/unit/test_core_tsan test/unit/test_sigv4 $(FUZZ_BINS) test/bench/bench_core

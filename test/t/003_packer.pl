@@ -331,7 +331,7 @@ is($node->safe_psql('postgres', q{SELECT pending + marked, open_containers, cont
 	'0|0|t', 'des.stat_storage: no backlog, no open container');
 
 # every query of the documented postgres_exporter file runs and returns rows
-my $yaml = $ENV{PG_DES_EXPORTER_YAML} // 'postgres_exporter.yaml';
+my $yaml = $ENV{PG_DES_EXPORTER_YAML} // "$FindBin::RealBin/../../docs/postgres_exporter.yaml";
 SKIP:
 {
 	skip "no $yaml (set PG_DES_EXPORTER_YAML to docs/postgres_exporter.yaml)", 1 unless -f $yaml;
