@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build and install the extension into Debian's PostgreSQL 15.
-# Extra compiler flags may be passed in EXTRA_CFLAGS (CI adds -DUSE_ASSERT_CHECKING).
+# Extra compiler flags may be passed in EXTRA_CFLAGS: tools/test.sh adds
+# -DDES_TEST_HOOKS (crash-test pause points) and, in CI, -DUSE_ASSERT_CHECKING;
+# tools/demo.sh adds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config

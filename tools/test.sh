@@ -11,7 +11,9 @@ root=$(pwd)
 fixtures=${DES_FIXTURES:-$(cd "$root/.." && pwd)/shared/fixtures/des-v1}
 
 tools/deps.sh || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
-EXTRA_CFLAGS=${EXTRA_CFLAGS:-$([ "${CI:-}" = true ] && echo -DUSE_ASSERT_CHECKING)} tools/build.sh \
+# a test build: the crash-test pause points (des.debug_pause_at, used by the
+# TAP tests) exist only with DES_TEST_HOOKS; CI adds assertions
+EXTRA_CFLAGS="-DDES_TEST_HOOKS ${EXTRA_CFLAGS:-$([ "${CI:-}" = true ] && echo -DUSE_ASSERT_CHECKING)}" tools/build.sh \
 	|| { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 passed=0 failed=0 skipped=0

@@ -34,10 +34,8 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		DesShmemInit();
-		if (!IsBinaryUpgrade && des_workers_enabled)
-		{
-			DesRegisterWorkers();
-			DesRegisterPackers();
-		}
+		/* each kind's slots; its workers too, unless des.workers is off or in pg_upgrade */
+		DesMarkerRegisterWorkers();
+		DesPackerRegisterWorkers();
 	}
 }

@@ -6,7 +6,6 @@
  */
 #include "pg_des.h"
 #include "module/module.h"
-#include "pipeline/pipeline.h"
 
 #include "fmgr.h"
 #include "funcapi.h"
@@ -18,6 +17,7 @@
 #include "utils/builtins.h"
 
 #include "s3/s3.h"
+#include "workers/workers.h"
 
 typedef struct DesS3Counters
 {
@@ -59,8 +59,7 @@ des_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(DesSharedState)));
 	RequestAddinShmemSpace(DesIdGeneratorShmemSize());
-	RequestAddinShmemSpace(DesMarkerShmemSize());
-	RequestAddinShmemSpace(DesPackerShmemSize());
+	RequestAddinShmemSpace(DesWorkersShmemSize());
 	DesIdGeneratorRequest();
 	DesIndexCacheRequest();
 }
@@ -77,8 +76,7 @@ des_shmem_startup(void)
 	if (!found)
 		init_counters(shared);
 	DesIdGeneratorStartup();
-	DesMarkerShmemStartup();
-	DesPackerShmemStartup();
+	DesWorkersShmemStartup();
 	DesIndexCacheStartup();
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -60,61 +60,31 @@ int			des_fetch_batch = 16;
 static double rate_tokens = 0;
 static TimestampTz rate_refilled_at = 0;
 
-typedef struct MarkerShared
+/* the marker's counters in its worker slot (errors are the framework's: failed rounds) */
+enum MarkerCounter
 {
-	pg_atomic_uint32 pid;
-	pg_atomic_uint64 batches;
-	pg_atomic_uint64 marked;
-	pg_atomic_uint64 errors;
-	pg_atomic_uint64 sources;	/* objects registered by URL fetched and staged */
-	pg_atomic_uint64 source_failures;
-	pg_atomic_uint64 table_rows;	/* rows claimed from registered source tables */
-	pg_atomic_uint64 last_batch_at;	/* TimestampTz */
-	int			procno;			/* for wake-ups; -1 when not running */
-} MarkerShared;
-
+	MARKER_BATCHES,
+	MARKER_MARKED,
+	MARKER_SOURCES,				/* objects registered by URL fetched and staged */
+	MARKER_SOURCE_FAILURES,
+	MARKER_TABLE_ROWS,			/* rows claimed from registered source tables */
+	MARKER_LAST_BATCH_AT		/* TimestampTz */
+};
 
 int			des_markers = 1;
 
-static MarkerShared *marker_slots = NULL;	/* DES_MAX_MARKERS of them */
-static MarkerShared *marker = NULL;	/* in a marker process: its own slot */
-
-Size
-DesMarkerShmemSize(void)
-{
-	return MAXALIGN(sizeof(MarkerShared) * DES_MAX_MARKERS);
-}
-
-void
-DesMarkerShmemStartup(void)
-{
-	bool		found;
-
-	marker_slots = ShmemInitStruct("pg_des markers", sizeof(MarkerShared) * DES_MAX_MARKERS, &found);
-	if (!found)
-	{
-		for (int i = 0; i < DES_MAX_MARKERS; i++)
-		{
-			MarkerShared *m = &marker_slots[i];
-
-			pg_atomic_init_u32(&m->pid, 0);
-			pg_atomic_init_u64(&m->batches, 0);
-			pg_atomic_init_u64(&m->marked, 0);
-			pg_atomic_init_u64(&m->errors, 0);
-			pg_atomic_init_u64(&m->sources, 0);
-			pg_atomic_init_u64(&m->source_failures, 0);
-			pg_atomic_init_u64(&m->table_rows, 0);
-			pg_atomic_init_u64(&m->last_batch_at, 0);
-			m->procno = -1;
-		}
-	}
-}
+static DesWorkerKind marker_kind = {
+	.type = "pg_des marker",
+	.entry = "DesMarkerMain",
+	.max_workers = DES_MAX_MARKERS,
+	.unavailable = "the marker needs pg_des in shared_preload_libraries",
+};
 
 /* des.markers markers: all claim with SKIP LOCKED, so they never take the same work */
 void
-DesRegisterWorkers(void)
+DesMarkerRegisterWorkers(void)
 {
-	DesRegisterStaticWorkers("DesMarkerMain", "pg_des marker", des_markers);
+	DesRegisterWorkerKind(&marker_kind, des_markers);
 }
 
 /* One batch of at most limit objects in its own transaction; returns how many it marked (-1: not ready). */
@@ -128,7 +98,6 @@ marker_run_batch(int limit)
 
 	if (!DesWorkerBegin("SELECT des_internal.mark_batch($1, $2)"))
 	{
-		DesWorkerCommit(false);
 		return -1;
 	}
 	args[0] = Int32GetDatum(limit);
@@ -136,7 +105,7 @@ marker_run_batch(int limit)
 	if (!DesSpiOneRow("SELECT des_internal.mark_batch($1, $2)", 2, argtypes, args, NULL))
 		elog(ERROR, "des_internal.mark_batch did not return a row");
 	marked = DatumGetInt32(DesSpiValue(1, &isnull));
-	DesWorkerCommit(true);
+	DesWorkerCommit();
 	return marked;
 }
 
@@ -151,15 +120,14 @@ marker_run_source_tables(void)
 
 	if (!DesWorkerBegin("SELECT des_internal.claim_source_tables($1)"))
 	{
-		DesWorkerCommit(false);
 		return 0;
 	}
 	args[0] = Int32GetDatum(des_marker_batch_size);
 	if (!DesSpiOneRow("SELECT des_internal.claim_source_tables($1)", 1, argtypes, args, NULL))
 		elog(ERROR, "des_internal.claim_source_tables did not return a row");
 	claimed = DatumGetInt32(DesSpiValue(1, &isnull));
-	DesWorkerCommit(true);
-	pg_atomic_fetch_add_u64(&marker->table_rows, (uint64) claimed);
+	DesWorkerCommit();
+	DesWorkerCount(MARKER_TABLE_ROWS, (uint64) claimed);
 	return claimed;
 }
 
@@ -268,7 +236,6 @@ marker_run_sources(MemoryContext round_cxt)
 
 	if (!DesWorkerBegin("SELECT des_internal.claim_fetches($1, $2)"))
 	{
-		DesWorkerCommit(false);
 		return 0;
 	}
 	args[0] = Int32GetDatum(des_fetch_batch);
@@ -308,7 +275,7 @@ marker_run_sources(MemoryContext round_cxt)
 		PG_END_TRY();
 		MemoryContextSwitchTo(old);
 	}
-	DesWorkerCommit(true);
+	DesWorkerCommit();
 	if (n == 0)
 		return 0;
 
@@ -335,7 +302,6 @@ marker_run_sources(MemoryContext round_cxt)
 
 	if (!DesWorkerBegin("pg_des marker: staging fetched sources"))
 	{
-		DesWorkerCommit(false);
 		return n;
 	}
 	for (int i = 0; i < n; i++)
@@ -379,10 +345,10 @@ marker_run_sources(MemoryContext round_cxt)
 		fa[4] = BoolGetDatum(true);	/* only objects still waiting for their bytes */
 		if (SPI_execute_with_args("SELECT des_internal.fail_objects($1, $2, $3, $4, $5)", 5, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "des_internal.fail_objects failed");
-		pg_atomic_fetch_add_u64(&marker->source_failures, (uint64) failed_ids.n);
+		DesWorkerCount(MARKER_SOURCE_FAILURES, (uint64) failed_ids.n);
 	}
-	pg_atomic_fetch_add_u64(&marker->sources, (uint64) (n - failed_ids.n));
-	DesWorkerCommit(true);
+	DesWorkerCount(MARKER_SOURCES, (uint64) (n - failed_ids.n));
+	DesWorkerCommit();
 	return n;
 }
 
@@ -409,8 +375,6 @@ rate_allowance(long *wait_ms)
 	return (int) Min((double) des_marker_batch_size, floor(rate_tokens));
 }
 
-PGDLLEXPORT void DesMarkerMain(Datum arg);
-
 /*
  * Source claims still held when a marker starts may belong to a previous
  * process that died mid-fetch: they are freed at once. A claim of another
@@ -422,146 +386,132 @@ release_source_claims(void)
 {
 	if (!DesWorkerBegin("pg_des marker: releasing claims of a previous run"))
 	{
-		DesWorkerCommit(false);
 		return;
 	}
 	if (SPI_execute("UPDATE des.fetch_queue SET claimed_until = NULL "
 					"WHERE claimed_until IS NOT NULL", false, 0) < 0)
 		elog(ERROR, "could not release source claims");
-	DesWorkerCommit(true);
+	DesWorkerCommit();
 }
 
+/*
+ * The marker commits without waiting for the WAL flush: a batch lost in a
+ * crash leaves its objects pending and they are marked again, so durability
+ * of the last batches buys nothing, while a flush per batch bounds the rate.
+ * (Packers commit synchronously: their commits are few, and a durable
+ * container row is what lets recovery adopt a stored archive.)
+ */
 static void
-marker_exit(int code, Datum arg)
+marker_start(int number)
 {
-	marker->procno = -1;
-	pg_atomic_write_u32(&marker->pid, 0);
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 }
+
+/* what the rounds of this marker process remember between iterations */
+static bool claims_released = false;
+static bool backlog = false;	/* the last batch was full */
+static int	fetched = 0;		/* URL objects of the last sources round */
+static int	from_tables = 0;	/* source-table rows of the last sources round */
+static TimestampTz sources_at = 0;	/* when sources were last looked at */
+
+typedef struct MarkerRound
+{
+	MemoryContext cxt;
+	int			allowance;		/* objects the rate limit allows in this batch */
+	int			marked;			/* -1: no batch ran */
+} MarkerRound;
+
+/* One round: sources when due, then one batch; an error fails the whole round. */
+static void
+marker_round(void *arg)
+{
+	MarkerRound *r = arg;
+
+	if (!claims_released)
+	{
+		release_source_claims();
+		claims_released = true;
+	}
+	/*
+	 * While a backlog is being marked (the last batch was full), the
+	 * source tables and URLs are looked at once per naptime, not
+	 * before every batch: their two transactions would halve the rate.
+	 */
+	if (!backlog || from_tables > 0 || fetched > 0 ||
+		TimestampDifferenceExceeds(sources_at, GetCurrentTimestamp(), des_marker_naptime_ms))
+	{
+		from_tables = marker_run_source_tables();
+		fetched = marker_run_sources(r->cxt);
+		sources_at = GetCurrentTimestamp();
+	}
+	MemoryContextSwitchTo(r->cxt);
+	if (r->allowance > 0)
+		r->marked = marker_run_batch(r->allowance);
+}
+
+/* One iteration of the marker; returns how long to nap (0: a backlog, go on). */
+static long
+marker_iterate(MemoryContext loop_cxt)
+{
+	MarkerRound r = {loop_cxt, 0, -1};
+	long		wait_ms = des_marker_naptime_ms;
+
+	r.allowance = rate_allowance(&wait_ms);
+	/* a failed round is reported and counted; the worker goes on */
+	if (!DesWorkerGuard(marker_round, &r, NULL, 0))
+		r.marked = -1;
+	backlog = r.marked >= 0 && r.marked == r.allowance;
+	if (r.marked >= 0)
+	{
+		DesWorkerCount(MARKER_BATCHES, 1);
+		DesWorkerCount(MARKER_MARKED, (uint64) r.marked);
+		DesWorkerSetCounter(MARKER_LAST_BATCH_AT, (uint64) GetCurrentTimestamp());
+		if (des_marker_rate_limit > 0)
+			rate_tokens -= r.marked;
+	}
+	/* a full batch (or round of sources) means a backlog: go on without sleeping */
+	if (r.allowance == 0 ||
+		(r.marked < r.allowance && fetched < des_fetch_batch && from_tables < des_marker_batch_size))
+		return r.allowance == 0 ? wait_ms : des_marker_naptime_ms;
+	return 0;
+}
+
+static const DesWorkerLoop marker_loop = {
+	.start = marker_start,
+	.iterate = marker_iterate,
+};
+
+PGDLLEXPORT void DesMarkerMain(Datum arg);
 
 void
 DesMarkerMain(Datum arg)
 {
-	MemoryContext loop_cxt;
-	volatile bool claims_released = false;
-	volatile bool backlog = false;	/* the last batch was full */
-	volatile int fetched = 0;	/* URL objects of the last sources round */
-	volatile int from_tables = 0;	/* source-table rows of the last sources round */
-	volatile TimestampTz sources_at = 0;	/* when sources were last looked at */
-
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
-	marker = &marker_slots[DatumGetInt32(arg) - 1];
-	pgstat_report_appname(psprintf("pg_des marker %d", DatumGetInt32(arg)));
-	DesWorkerSessionSetup();
-	pg_atomic_write_u32(&marker->pid, (uint32) MyProcPid);
-	marker->procno = MyProc->pgprocno;
-	before_shmem_exit(marker_exit, (Datum) 0);
-	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_des marker loop", ALLOCSET_DEFAULT_SIZES);
-
-	for (;;)
-	{
-		volatile int marked = -1;	/* set inside PG_TRY, read after it */
-		long		wait_ms = des_marker_naptime_ms;
-		volatile int allowance;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		MemoryContextReset(loop_cxt);
-		MemoryContextSwitchTo(loop_cxt);
-		allowance = rate_allowance(&wait_ms);
-		PG_TRY();
-		{
-			if (!claims_released)
-			{
-				release_source_claims();
-				claims_released = true;
-			}
-			/*
-			 * While a backlog is being marked (the last batch was full), the
-			 * source tables and URLs are looked at once per naptime, not
-			 * before every batch: their two transactions would halve the rate.
-			 */
-			if (!backlog || from_tables > 0 || fetched > 0 ||
-				TimestampDifferenceExceeds(sources_at, GetCurrentTimestamp(), des_marker_naptime_ms))
-			{
-				from_tables = marker_run_source_tables();
-				fetched = marker_run_sources(loop_cxt);
-				sources_at = GetCurrentTimestamp();
-			}
-			MemoryContextSwitchTo(loop_cxt);
-			if (allowance > 0)
-				marked = marker_run_batch(allowance);
-		}
-		PG_CATCH();
-		{
-			/* a failed round is reported and counted; the worker goes on */
-			DesWorkerRecover(loop_cxt);
-			pg_atomic_fetch_add_u64(&marker->errors, 1);
-			marked = -1;
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(loop_cxt);
-		backlog = marked >= 0 && marked == allowance;
-		if (marked >= 0)
-		{
-			pg_atomic_fetch_add_u64(&marker->batches, 1);
-			pg_atomic_fetch_add_u64(&marker->marked, (uint64) marked);
-			pg_atomic_write_u64(&marker->last_batch_at, (uint64) GetCurrentTimestamp());
-			if (des_marker_rate_limit > 0)
-				rate_tokens -= marked;
-		}
-		/* a full batch (or round of sources) means a backlog: go on without sleeping */
-		if (allowance == 0 ||
-			(marked < allowance && fetched < des_fetch_batch && from_tables < des_marker_batch_size))
-		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 allowance == 0 ? wait_ms : des_marker_naptime_ms, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
-	}
+	DesWorkerRun(&marker_kind, arg, &marker_loop);
 }
 
 PG_FUNCTION_INFO_V1(des_marker_stats);
 PG_FUNCTION_INFO_V1(des_wake_marker);
 
+static void
+marker_stats_row(DesWorkerSlot *s, Datum *values, bool *nulls)
+{
+	uint64		last = DesWorkerSlotCounter(s, MARKER_LAST_BATCH_AT);
+
+	values[2] = Int64GetDatum((int64) DesWorkerSlotCounter(s, MARKER_BATCHES));
+	values[3] = Int64GetDatum((int64) DesWorkerSlotCounter(s, MARKER_MARKED));
+	values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->errors));
+	values[5] = TimestampTzGetDatum((TimestampTz) last);
+	nulls[5] = last == 0;
+	values[6] = Int64GetDatum((int64) DesWorkerSlotCounter(s, MARKER_SOURCES));
+	values[7] = Int64GetDatum((int64) DesWorkerSlotCounter(s, MARKER_SOURCE_FAILURES));
+	values[8] = Int64GetDatum((int64) DesWorkerSlotCounter(s, MARKER_TABLE_ROWS));
+}
+
 /* One row per configured marker: pid (NULL when not running) and counters since server start. */
 Datum
 des_marker_stats(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-
-	if (marker_slots == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the marker needs pg_des in shared_preload_libraries")));
-	InitMaterializedSRF(fcinfo, 0);
-	for (int i = 0; i < des_markers && i < DES_MAX_MARKERS; i++)
-	{
-		MarkerShared *m = &marker_slots[i];
-		Datum		values[9];
-		bool		nulls[9] = {0};
-		uint32		pid = pg_atomic_read_u32(&m->pid);
-		uint64		last = pg_atomic_read_u64(&m->last_batch_at);
-
-		values[0] = Int32GetDatum(i + 1);
-		values[1] = Int32GetDatum((int32) pid);
-		nulls[1] = pid == 0;
-		values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&m->batches));
-		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&m->marked));
-		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&m->errors));
-		values[5] = TimestampTzGetDatum((TimestampTz) last);
-		nulls[5] = last == 0;
-		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&m->sources));
-		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&m->source_failures));
-		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&m->table_rows));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	DesWorkerStatsSRF(fcinfo, &marker_kind, marker_stats_row);
 	return (Datum) 0;
 }
 
@@ -569,19 +519,7 @@ des_marker_stats(PG_FUNCTION_ARGS)
 Datum
 des_wake_marker(PG_FUNCTION_ARGS)
 {
-	bool		woke = false;
-
-	for (int i = 0; marker_slots && i < des_markers && i < DES_MAX_MARKERS; i++)
-	{
-		int			procno = marker_slots[i].procno;
-
-		if (procno >= 0 && pg_atomic_read_u32(&marker_slots[i].pid) != 0)
-		{
-			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-			woke = true;
-		}
-	}
-	PG_RETURN_BOOL(woke);
+	PG_RETURN_BOOL(DesWorkerWake(&marker_kind) > 0);
 }
 
 /* The settings of this area (called from _PG_init). */

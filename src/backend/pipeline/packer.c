@@ -76,9 +76,9 @@ bool		des_packer_lz4 = false;
 
 typedef enum PackerPhase
 {
-	PHASE_STOPPED,
-	PHASE_IDLE,
-	PHASE_LEASING,
+	PHASE_STOPPED = DES_WORKER_PHASE_STOPPED,
+	PHASE_IDLE = DES_WORKER_PHASE_IDLE,
+	PHASE_LEASING = DES_WORKER_PHASE_FIRST,
 	PHASE_ADOPTING,
 	PHASE_WRITING,
 	PHASE_UPLOADING,
@@ -89,77 +89,46 @@ static const char *const phase_names[] = {
 	"stopped", "idle", "leasing", "adopting", "writing", "uploading", "committing"
 };
 
-typedef struct PackerSlot
+/* the packer's counters in its worker slot (errors are the framework's: failed steps) */
+enum PackerCounter
 {
-	pg_atomic_uint32 pid;
-	pg_atomic_uint32 phase;
-	int			procno;
-	pg_atomic_uint64 containers;	/* committed */
-	pg_atomic_uint64 adopted;	/* of which found complete after a crash */
-	pg_atomic_uint64 objects;	/* packed, including deduplicated */
-	pg_atomic_uint64 deduplicated;
-	pg_atomic_uint64 bytes;		/* archive bytes written */
-	pg_atomic_uint64 dead;		/* objects sent to the dead-letter table */
-	pg_atomic_uint64 errors;	/* failed steps */
-	pg_atomic_uint64 last_commit_at;	/* TimestampTz */
-} PackerSlot;
+	PACKER_CONTAINERS,			/* committed */
+	PACKER_ADOPTED,				/* of which found complete after a crash */
+	PACKER_OBJECTS,				/* packed, including deduplicated */
+	PACKER_DEDUPLICATED,
+	PACKER_BYTES,				/* archive bytes written */
+	PACKER_DEAD,				/* objects sent to the dead-letter table */
+	PACKER_LAST_COMMIT_AT		/* TimestampTz */
+};
 
-static PackerSlot *packer_slots = NULL;
-static PackerSlot *my_slot = NULL;
+static DesWorkerKind packer_kind = {
+	.type = "pg_des packer",
+	.entry = "DesPackerMain",
+	.max_workers = DES_MAX_PACKERS,
+	.unavailable = "the packers need pg_des in shared_preload_libraries",
+};
+
 static int	my_index = -1;
+static char *holder = NULL;		/* "packer <n> pid <pid>": this process's leases */
 
 /*
  * SIGTERM: finish the current step if it ends within des.shutdown_timeout;
  * check_shutdown abandons it at the next check after that, and the deadline
- * timer (worker_common.c) terminates the packer wherever it is by then.
+ * timer (workers/worker.c) terminates the packer wherever it is by then.
  */
 static volatile sig_atomic_t shutdown_requested = false;
 static TimestampTz shutdown_requested_at = 0;
 
-Size
-DesPackerShmemSize(void)
-{
-	return MAXALIGN(sizeof(PackerSlot) * DES_MAX_PACKERS);
-}
-
 void
-DesPackerShmemStartup(void)
+DesPackerRegisterWorkers(void)
 {
-	bool		found;
-
-	packer_slots = ShmemInitStruct("pg_des packers", sizeof(PackerSlot) * DES_MAX_PACKERS, &found);
-	if (!found)
-	{
-		for (int i = 0; i < DES_MAX_PACKERS; i++)
-		{
-			PackerSlot *s = &packer_slots[i];
-
-			pg_atomic_init_u32(&s->pid, 0);
-			pg_atomic_init_u32(&s->phase, PHASE_STOPPED);
-			s->procno = -1;
-			pg_atomic_init_u64(&s->containers, 0);
-			pg_atomic_init_u64(&s->adopted, 0);
-			pg_atomic_init_u64(&s->objects, 0);
-			pg_atomic_init_u64(&s->deduplicated, 0);
-			pg_atomic_init_u64(&s->bytes, 0);
-			pg_atomic_init_u64(&s->dead, 0);
-			pg_atomic_init_u64(&s->errors, 0);
-			pg_atomic_init_u64(&s->last_commit_at, 0);
-		}
-	}
-}
-
-void
-DesRegisterPackers(void)
-{
-	DesRegisterStaticWorkers("DesPackerMain", "pg_des packer", des_packers);
+	DesRegisterWorkerKind(&packer_kind, des_packers);
 }
 
 static void
 set_phase(PackerPhase p)
 {
-	if (my_slot)
-		pg_atomic_write_u32(&my_slot->phase, p);
+	DesWorkerSetPhase(p);
 }
 
 /* Raise if a SIGTERM came more than des.shutdown_timeout ago: the step is abandoned. */
@@ -273,6 +242,10 @@ typedef struct PackerStep
 	DesDatumVec	errors;
 	int64		archive_size;
 	char	   *etag;
+	/* the step itself */
+	MemoryContext cxt;			/* the step's context: this struct, its lists */
+	bool		leased;
+	bool		adopted;
 } PackerStep;
 
 static void
@@ -368,7 +341,6 @@ lease_step(PackerStep *st, const char *holder)
 	set_phase(PHASE_LEASING);
 	if (!DesWorkerBegin("pg_des packer: leasing a (day, shard)"))
 	{
-		DesWorkerCommit(false);
 		return false;
 	}
 	args[0] = CStringGetTextDatum(holder);
@@ -396,24 +368,19 @@ lease_step(PackerStep *st, const char *holder)
 		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
 		MemoryContextSwitchTo(spi);
 	}
-	DesWorkerCommit(true);
+	DesWorkerCommit();
 	return got;
 }
 
-/* Give a lease back early (after an error or when there was nothing to do). */
+/* Give a lease back early (after an error): a unit of work (DesWorkerRunUnit). */
 static void
-release_lease(PackerStep *st)
+release_lease(void *arg)
 {
+	PackerStep *st = arg;
 	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
 	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
 
-	if (!DesWorkerBegin("pg_des packer: releasing a lease"))
-	{
-		DesWorkerCommit(false);
-		return;
-	}
 	(void) SPI_execute_with_args("SELECT des_internal.release_lease($1, $2, $3)", 3, types, args, NULL, false, 0);
-	DesWorkerCommit(true);
 }
 
 /* ---- commit (inside the caller's transaction) ---- */
@@ -477,15 +444,15 @@ commit_container(PackerStep *st, bool adopted)
 	dead = DatumGetInt32(DesSpiValue(3, &isnull));
 	if (st->ids.n > 0)
 	{
-		pg_atomic_fetch_add_u64(&my_slot->containers, 1);
-		pg_atomic_fetch_add_u64(&my_slot->bytes, (uint64) st->archive_size);
+		DesWorkerCount(PACKER_CONTAINERS, 1);
+		DesWorkerCount(PACKER_BYTES, (uint64) st->archive_size);
 		if (adopted)
-			pg_atomic_fetch_add_u64(&my_slot->adopted, 1);
+			DesWorkerCount(PACKER_ADOPTED, 1);
 	}
-	pg_atomic_fetch_add_u64(&my_slot->objects, (uint64) packed);
-	pg_atomic_fetch_add_u64(&my_slot->deduplicated, (uint64) dedup);
-	pg_atomic_fetch_add_u64(&my_slot->dead, (uint64) dead);
-	pg_atomic_write_u64(&my_slot->last_commit_at, (uint64) GetCurrentTimestamp());
+	DesWorkerCount(PACKER_OBJECTS, (uint64) packed);
+	DesWorkerCount(PACKER_DEDUPLICATED, (uint64) dedup);
+	DesWorkerCount(PACKER_DEAD, (uint64) dead);
+	DesWorkerSetCounter(PACKER_LAST_COMMIT_AT, (uint64) GetCurrentTimestamp());
 }
 
 /* ---- 2. adopt a complete archive a crash left uncommitted ---- */
@@ -582,12 +549,11 @@ resolve_endpoint(PackerStep *st, MemoryContext step_cxt)
 		return;
 	if (!DesWorkerBegin("pg_des packer: resolving the S3 endpoint"))
 	{
-		DesWorkerCommit(false);
 		elog(ERROR, "pg_des is not usable in this database");
 	}
 	MemoryContextSwitchTo(step_cxt);
 	st->ep = DesS3EndpointForLocation(st->loc);
-	DesWorkerCommit(true);
+	DesWorkerCommit();
 	DesS3Init();
 }
 
@@ -619,10 +585,27 @@ read_stored_s3_entries(PackerStep *st, MemoryContext step_cxt)
 	return true;
 }
 
+/* The adoption's transaction: commit the stored archive if it is exactly these objects. */
+static void
+adopt_transaction(void *arg)
+{
+	PackerStep *st = arg;
+
+	if (!DesWorkerBegin("pg_des packer: adopting a stored container"))
+	{
+		return;
+	}
+	if (read_stored_entries(st, st->loc->kind == DES_LOCATION_S3))
+	{
+		commit_container(st, true);
+		st->adopted = true;
+	}
+	DesWorkerCommit();
+}
+
 static bool
 adopt_step(PackerStep *st, MemoryContext step_cxt)
 {
-	volatile bool adopted = false;
 	bool		s3 = st->loc->kind == DES_LOCATION_S3;
 
 	set_phase(PHASE_ADOPTING);
@@ -632,34 +615,17 @@ adopt_step(PackerStep *st, MemoryContext step_cxt)
 		reset_commit_lists(st);
 		return false;
 	}
-	if (!DesWorkerBegin("pg_des packer: adopting a stored container"))
-	{
-		DesWorkerCommit(false);
-		return false;
-	}
-	PG_TRY();
-	{
-		if (read_stored_entries(st, s3))
-		{
-			commit_container(st, true);
-			adopted = true;
-		}
-		DesWorkerCommit(true);
-	}
-	PG_CATCH();
-	{
-		/* it does not match the catalog: roll back and write it again */
-		DesWorkerRecover(step_cxt);
-		adopted = false;
-	}
-	PG_END_TRY();
+	st->adopted = false;
+	/* an archive that does not match the catalog fails here: it is rolled back and written again */
+	if (!DesWorkerGuard(adopt_transaction, st, NULL, DES_WORKER_EXPECTED_ERROR))
+		st->adopted = false;
 	MemoryContextSwitchTo(step_cxt);
 	step_cleanup(st);
-	if (!adopted)
+	if (!st->adopted)
 		reset_commit_lists(st);
 	else if (s3)
 		remove_container_spools(st->container_id);	/* the uploads' spool files */
-	return adopted;
+	return st->adopted;
 }
 
 /* ---- 3. write ---- */
@@ -903,11 +869,10 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 
 	if (!DesWorkerBegin("pg_des packer: committing an uploaded container"))
 	{
-		DesWorkerCommit(false);
 		return;
 	}
 	commit_container(st, false);
-	DesWorkerCommit(true);
+	DesWorkerCommit();
 	remove_container_spools(st->container_id);
 }
 
@@ -928,7 +893,6 @@ begin_attempt(PackerStep *st, MemoryContext step_cxt)
 	{
 		if (!DesWorkerBegin("pg_des packer: writing a resumed container under a new key"))
 		{
-			DesWorkerCommit(false);
 			return false;
 		}
 		args[0] = Int64GetDatum(st->container_id);
@@ -937,7 +901,7 @@ begin_attempt(PackerStep *st, MemoryContext step_cxt)
 		if (SPI_execute_with_args("SELECT des_internal.container_attempt($1, $2, $3)",
 								  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "des_internal.container_attempt failed");
-		DesWorkerCommit(true);
+		DesWorkerCommit();
 		MemoryContextSwitchTo(step_cxt);
 		st->location = st->write_location;
 		st->loc = DesParseLocation(st->location);
@@ -963,7 +927,6 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 	activity = psprintf("pg_des packer: writing %s", st->location);
 	if (!DesWorkerBegin(activity))
 	{
-		DesWorkerCommit(false);
 		return;
 	}
 	/* hold the lease row until the commit: no other packer can take it meanwhile */
@@ -973,7 +936,7 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		ereport(LOG,
 				(errmsg("pg_des packer: lease on container \"%s\" was lost; leaving it to its new holder",
 						st->location)));
-		DesWorkerCommit(true);
+		DesWorkerCommit();
 		return;
 	}
 	write_entries(st, step_cxt);
@@ -993,72 +956,64 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 								  4, utypes, uargs, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "des_internal.container_uploading failed");
 	}
-	DesWorkerCommit(true);
+	DesWorkerCommit();
 	if (st->loc->kind == DES_LOCATION_S3 && stored)
 		upload_and_commit(st, step_cxt);
 }
 
 /* ---- the loop ---- */
 
+/* The step (run by DesWorkerGuard): lease, then adopt or write. */
+static void
+step_run(void *arg)
+{
+	PackerStep *st = arg;
+
+	st->leased = lease_step(st, holder);
+	if (st->leased)
+	{
+		DesDebugPause("after_lease", check_shutdown);
+		if (!(st->resumed && adopt_step(st, st->cxt)))
+			write_step(st, st->cxt);
+	}
+}
+
+/* On an error in the step, before the rollback: close what it has open outside the transaction. */
+static void
+step_failed(void *arg)
+{
+	PackerStep *st = arg;
+
+	if (st->leased)
+		step_cleanup(st);
+}
+
 /* One step; true if it did work (so the next one should follow at once). */
 static bool
-packer_step(const char *holder, MemoryContext step_cxt)
+packer_step(MemoryContext step_cxt)
 {
 	PackerStep *st = palloc0(sizeof(PackerStep));
-	volatile bool leased = false;
 
 	st->spool_fd = -1;
+	st->cxt = step_cxt;
 	st->cleanup.func = step_cleanup;
 	st->cleanup.arg = st;
 	MemoryContextRegisterResetCallback(step_cxt, &st->cleanup);
 
-	PG_TRY();
+	if (!DesWorkerGuard(step_run, st, step_failed, 0) && st->leased)
 	{
-		leased = lease_step(st, holder);
-		if (leased)
-		{
-			DesDebugPause("after_lease", check_shutdown);
-			if (!(st->resumed && adopt_step(st, step_cxt)))
-				write_step(st, step_cxt);
-		}
+		/* an S3 attempt's spool file: the next lease writes its own */
+		if (st->loc && st->loc->kind == DES_LOCATION_S3 && st->path &&
+			unlink(st->path) != 0 && errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove spool file \"%s\": %m", st->path)));
+		/* give the lease back so the work is retried now, not at its expiry */
+		(void) DesWorkerRunUnit("pg_des packer: releasing a lease", release_lease, st);
+		st->leased = false;
 	}
-	PG_CATCH();
-	{
-		if (leased)
-		{
-			/* give the lease back so the work is retried now, not at its expiry */
-			MemoryContextSwitchTo(step_cxt);
-			step_cleanup(st);
-			DesWorkerRecover(step_cxt);
-			/* an S3 attempt's spool file: the next lease writes its own */
-			if (st->loc && st->loc->kind == DES_LOCATION_S3 && st->path &&
-				unlink(st->path) != 0 && errno != ENOENT)
-				ereport(WARNING,
-						(errcode_for_file_access(),
-						 errmsg("could not remove spool file \"%s\": %m", st->path)));
-			pg_atomic_fetch_add_u64(&my_slot->errors, 1);
-			release_lease(st);
-			leased = false;
-		}
-		else
-			PG_RE_THROW();
-	}
-	PG_END_TRY();
 	set_phase(PHASE_IDLE);
-	return leased;
-}
-
-PGDLLEXPORT void DesPackerMain(Datum arg);
-
-static void
-packer_exit(int code, Datum arg)
-{
-	if (my_slot)
-	{
-		my_slot->procno = -1;
-		pg_atomic_write_u32(&my_slot->phase, PHASE_STOPPED);
-		pg_atomic_write_u32(&my_slot->pid, 0);
-	}
+	return st->leased;
 }
 
 /*
@@ -1102,130 +1057,94 @@ remove_stale_spool_files(void)
 	FreeDir(d);
 }
 
-/* At start: leases this packer's previous process held are free at once. */
+/* At start (a unit of work): leases this packer's previous process held are free at once. */
 static void
-release_own_leases(void)
+release_own_leases(void *arg)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		args[1];
 
-	if (!DesWorkerBegin("pg_des packer: releasing leases of a previous run"))
-	{
-		DesWorkerCommit(false);
-		return;
-	}
 	args[0] = CStringGetTextDatum(psprintf("packer %d %%", my_index));
 	if (SPI_execute_with_args("UPDATE des.shard_leases SET holder = NULL, expires_at = NULL "
 							  "WHERE holder LIKE $1", 1, types, args, NULL, false, 0) < 0)
 		elog(ERROR, "could not release leases");
 	remove_stale_spool_files();
-	DesWorkerCommit(true);
 }
+
+static void
+packer_start(int number)
+{
+	my_index = number;
+	holder = MemoryContextStrdup(TopMemoryContext, psprintf("packer %d pid %d", my_index, MyProcPid));
+}
+
+static bool released = false;	/* the leases of a previous run */
+
+/* One iteration of a packer; returns how long to nap (0: go on at once). */
+static long
+packer_iterate(MemoryContext loop_cxt)
+{
+	MemoryContext step_cxt;
+	bool		worked;
+
+	if (shutdown_requested)
+		proc_exit(1);
+	if (!released)
+	{
+		released = DesWorkerRunUnit("pg_des packer: releasing leases of a previous run",
+									release_own_leases, NULL);
+		if (!released)
+			return shutdown_requested ? 0 : des_packer_naptime_ms;
+	}
+	/* a child of the loop context: deleted (its reset callback run) before the next step */
+	step_cxt = AllocSetContextCreate(loop_cxt, "pg_des packer step", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(step_cxt);
+	worked = packer_step(step_cxt);
+	return (worked || shutdown_requested) ? 0 : des_packer_naptime_ms;
+}
+
+static const DesWorkerLoop packer_loop = {
+	.sigterm = packer_sigterm,
+	.shutdown_deadline = true,
+	.start = packer_start,
+	.iterate = packer_iterate,
+};
+
+PGDLLEXPORT void DesPackerMain(Datum arg);
 
 void
 DesPackerMain(Datum arg)
 {
-	MemoryContext loop_cxt;
-	MemoryContext step_cxt;
-	char	   *holder;
-	volatile bool released = false;
-
-	my_index = DatumGetInt32(arg);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, packer_sigterm);
-	DesWorkerPrepareShutdownDeadline();
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
-	pgstat_report_appname(psprintf("pg_des packer %d", my_index));
-	my_slot = &packer_slots[my_index - 1];
-	pg_atomic_write_u32(&my_slot->pid, (uint32) MyProcPid);
-	my_slot->procno = MyProc->pgprocno;
-	set_phase(PHASE_IDLE);
-	before_shmem_exit(packer_exit, (Datum) 0);
-	holder = MemoryContextStrdup(TopMemoryContext, psprintf("packer %d pid %d", my_index, MyProcPid));
-	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_des packer loop", ALLOCSET_DEFAULT_SIZES);
-	step_cxt = AllocSetContextCreate(loop_cxt, "pg_des packer step", ALLOCSET_DEFAULT_SIZES);
-
-	for (;;)
-	{
-		volatile bool worked = false;
-
-		CHECK_FOR_INTERRUPTS();
-		if (shutdown_requested)
-			proc_exit(1);
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		MemoryContextReset(step_cxt);
-		MemoryContextSwitchTo(step_cxt);
-		PG_TRY();
-		{
-			if (!released)
-			{
-				release_own_leases();
-				released = true;
-			}
-			worked = packer_step(holder, step_cxt);
-		}
-		PG_CATCH();
-		{
-			DesWorkerRecover(loop_cxt);
-			pg_atomic_fetch_add_u64(&my_slot->errors, 1);
-			worked = false;
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(loop_cxt);
-		if (!worked && !shutdown_requested)
-		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 des_packer_naptime_ms, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
-		if (shutdown_requested && shutdown_requested_at == 0)
-			shutdown_requested_at = GetCurrentTimestamp();
-	}
+	DesWorkerRun(&packer_kind, arg, &packer_loop);
 }
 
 PG_FUNCTION_INFO_V1(des_packer_stats);
 PG_FUNCTION_INFO_V1(des_wake_packers);
 PG_FUNCTION_INFO_V1(des_storage_root);
 
+static void
+packer_stats_row(DesWorkerSlot *s, Datum *values, bool *nulls)
+{
+	uint64		last = DesWorkerSlotCounter(s, PACKER_LAST_COMMIT_AT);
+	uint32		phase = pg_atomic_read_u32(&s->phase);
+
+	values[2] = CStringGetTextDatum(phase_names[phase <= PHASE_COMMITTING ? phase : PHASE_IDLE]);
+	values[3] = Int64GetDatum((int64) DesWorkerSlotCounter(s, PACKER_CONTAINERS));
+	values[4] = Int64GetDatum((int64) DesWorkerSlotCounter(s, PACKER_ADOPTED));
+	values[5] = Int64GetDatum((int64) DesWorkerSlotCounter(s, PACKER_OBJECTS));
+	values[6] = Int64GetDatum((int64) DesWorkerSlotCounter(s, PACKER_DEDUPLICATED));
+	values[7] = Int64GetDatum((int64) DesWorkerSlotCounter(s, PACKER_BYTES));
+	values[8] = Int64GetDatum((int64) DesWorkerSlotCounter(s, PACKER_DEAD));
+	values[9] = Int64GetDatum((int64) pg_atomic_read_u64(&s->errors));
+	values[10] = TimestampTzGetDatum((TimestampTz) last);
+	nulls[10] = last == 0;
+}
+
 /* One row per configured packer: pid (NULL when not running), phase, counters. */
 Datum
 des_packer_stats(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-
-	if (packer_slots == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the packers need pg_des in shared_preload_libraries")));
-	InitMaterializedSRF(fcinfo, 0);
-	for (int i = 0; i < des_packers && i < DES_MAX_PACKERS; i++)
-	{
-		PackerSlot *s = &packer_slots[i];
-		Datum		values[11];
-		bool		nulls[11] = {0};
-		uint32		pid = pg_atomic_read_u32(&s->pid);
-		uint64		last = pg_atomic_read_u64(&s->last_commit_at);
-
-		values[0] = Int32GetDatum(i + 1);
-		values[1] = Int32GetDatum((int32) pid);
-		nulls[1] = pid == 0;
-		values[2] = CStringGetTextDatum(phase_names[pg_atomic_read_u32(&s->phase)]);
-		values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&s->containers));
-		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->adopted));
-		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&s->objects));
-		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&s->deduplicated));
-		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->bytes));
-		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&s->dead));
-		values[9] = Int64GetDatum((int64) pg_atomic_read_u64(&s->errors));
-		values[10] = TimestampTzGetDatum((TimestampTz) last);
-		nulls[10] = last == 0;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	DesWorkerStatsSRF(fcinfo, &packer_kind, packer_stats_row);
 	return (Datum) 0;
 }
 
@@ -1233,19 +1152,7 @@ des_packer_stats(PG_FUNCTION_ARGS)
 Datum
 des_wake_packers(PG_FUNCTION_ARGS)
 {
-	int			n = 0;
-
-	for (int i = 0; packer_slots && i < des_packers && i < DES_MAX_PACKERS; i++)
-	{
-		int			procno = packer_slots[i].procno;
-
-		if (procno >= 0 && pg_atomic_read_u32(&packer_slots[i].pid) != 0)
-		{
-			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
-			n++;
-		}
-	}
-	PG_RETURN_INT32(n);
+	PG_RETURN_INT32(DesWorkerWake(&packer_kind));
 }
 
 Datum

@@ -15,9 +15,7 @@
 extern int	des_marker_naptime_ms;
 extern int	des_marker_batch_size;
 extern int	des_marker_min_age_ms;
-extern Size DesMarkerShmemSize(void);
-extern void DesMarkerShmemStartup(void);
-extern void DesRegisterWorkers(void);
+extern void DesMarkerRegisterWorkers(void);
 extern int	des_markers;
 extern int	des_marker_rate_limit;
 extern int	des_fetch_batch;
@@ -32,9 +30,7 @@ extern int	des_lease_timeout_s;
 extern int	des_max_attempts;
 extern int	des_retry_base_delay_ms;
 extern bool des_packer_lz4;
-extern Size DesPackerShmemSize(void);
-extern void DesPackerShmemStartup(void);
-extern void DesRegisterPackers(void);
+extern void DesPackerRegisterWorkers(void);
 
 extern void DesMarkerDefineSettings(void);
 extern void DesPackerDefineSettings(void);

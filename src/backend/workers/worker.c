@@ -1,7 +1,8 @@
 /*
- * worker.c - what every pg_des background worker does the same way:
- * one transaction per unit of work with SPI, a ready check before it, error
- * isolation after it, and the storage root setting.
+ * worker.c - what every pg_des background worker does the same way: the
+ * main loop, one transaction per unit of work with SPI, a ready check before
+ * it, error isolation around it, the shutdown deadline, crash-test pause
+ * points (test builds), the area's settings and SPI helpers.
  */
 #include "pg_des.h"
 
@@ -15,7 +16,10 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
@@ -32,7 +36,6 @@ char	   *des_database = NULL;
 int			des_worker_restart_s = 10;
 
 char	   *des_storage = NULL;
-char	   *des_debug_pause_at = NULL;
 int			des_shutdown_timeout_ms = 10 * 1000;
 
 /*
@@ -100,47 +103,104 @@ DesWorkerStartShutdownDeadline(void)
 	(void) timer_settime(shutdown_timer, 0, &its, NULL);
 }
 
-/*
- * Register count static workers running function, named "<type> 1" ..
- * "<type> N" (backend_type <type>); each gets its number as its argument.
- * They restart des.worker_restart_time after an error exit.
- */
-void
-DesRegisterStaticWorkers(const char *function, const char *type, int count)
-{
-	for (int i = 1; i <= count; i++)
-	{
-		BackgroundWorker w;
+/* ---- the main loop ---- */
 
-		memset(&w, 0, sizeof(w));
-		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		w.bgw_restart_time = des_worker_restart_s;
-		snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
-		snprintf(w.bgw_function_name, BGW_MAXLEN, "%s", function);
-		snprintf(w.bgw_name, BGW_MAXLEN, "%s %d", type, i);
-		snprintf(w.bgw_type, BGW_MAXLEN, "%s", type);
-		w.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&w);
+static void
+worker_exit(int code, Datum arg)
+{
+	if (DesWorkerMySlot)
+	{
+		DesWorkerMySlot->procno = -1;
+		pg_atomic_write_u32(&DesWorkerMySlot->phase, DES_WORKER_PHASE_STOPPED);
+		pg_atomic_write_u32(&DesWorkerMySlot->pid, 0);
 	}
 }
 
 /*
- * Start a transaction with SPI connected. Returns false (transaction still
- * open, SPI not connected) when pg_des is not usable in this database yet:
- * not created, being created, or the server is in recovery.
+ * The main function of every kind (worker_spi's skeleton): signals, then the
+ * connection to des.database, the worker's slot, then iterations, each in a
+ * loop context reset before it, with a nap on the latch between them.
  */
-static MemoryContext worker_outer_cxt = NULL;
+void
+DesWorkerRun(DesWorkerKind *kind, Datum main_arg, const DesWorkerLoop *loop)
+{
+	int			number = DatumGetInt32(main_arg);
+	MemoryContext loop_cxt;
 
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, loop->sigterm ? loop->sigterm : die);
+	if (loop->shutdown_deadline)
+		DesWorkerPrepareShutdownDeadline();
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(des_database, NULL, 0);
+	if (kind->slots == NULL || number < 1 || number > kind->max_workers)
+		elog(FATAL, "%s %d has no slot in shared memory", kind->type, number);
+	pgstat_report_appname(psprintf("%s %d", kind->type, number));
+	DesWorkerMySlot = &kind->slots[number - 1];
+	pg_atomic_write_u32(&DesWorkerMySlot->pid, (uint32) MyProcPid);
+	DesWorkerMySlot->procno = MyProc->pgprocno;
+	DesWorkerSetPhase(DES_WORKER_PHASE_IDLE);
+	before_shmem_exit(worker_exit, (Datum) 0);
+	if (loop->start)
+		loop->start(number);
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_des worker loop", ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		long		nap_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		pg_atomic_fetch_add_u64(&DesWorkerMySlot->iterations, 1);
+		nap_ms = loop->iterate(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		if (nap_ms > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 nap_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
+
+/* ---- units of work ---- */
+
+/* where the caller of DesWorkerBegin was: a commit leaves TopMemoryContext current */
+static MemoryContext unit_outer_cxt = NULL;
+
+static bool
+pg_des_ready(void)
+{
+	return !RecoveryInProgress() && !creating_extension &&
+		OidIsValid(get_extension_oid("pg_des", true));
+}
+
+/*
+ * Start the transaction of one unit of work with SPI connected. Returns
+ * false, with nothing left open, when pg_des is not usable in this database
+ * yet: not created, being created, or the server is in recovery.
+ */
 bool
 DesWorkerBegin(const char *activity)
 {
-	worker_outer_cxt = CurrentMemoryContext;
+	unit_outer_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (RecoveryInProgress() || creating_extension || !OidIsValid(get_extension_oid("pg_des", true)))
+	if (!pg_des_ready())
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(unit_outer_cxt);
+		unit_outer_cxt = NULL;
 		return false;
+	}
 	pgstat_report_activity(STATE_RUNNING, activity);
 	debug_query_string = activity;
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -148,55 +208,120 @@ DesWorkerBegin(const char *activity)
 	return true;
 }
 
-/* Finish what DesWorkerBegin started; connected says whether SPI was. */
+/* Commit what DesWorkerBegin started. */
 void
-DesWorkerCommit(bool connected)
+DesWorkerCommit(void)
 {
-	if (connected)
-		SPI_finish();
+	SPI_finish();
 	if (ActiveSnapshotSet())
 		PopActiveSnapshot();
 	CommitTransactionCommand();
-	/* back where the caller was: commit leaves TopMemoryContext current */
-	if (worker_outer_cxt)
-		MemoryContextSwitchTo(worker_outer_cxt);
-	worker_outer_cxt = NULL;
+	if (unit_outer_cxt)
+		MemoryContextSwitchTo(unit_outer_cxt);
+	unit_outer_cxt = NULL;
 	debug_query_string = NULL;
 	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	if (DesWorkerMySlot)
+	{
+		pg_atomic_fetch_add_u64(&DesWorkerMySlot->units_done, 1);
+		pg_atomic_write_u64(&DesWorkerMySlot->last_activity_at, (uint64) GetCurrentTimestamp());
+	}
+}
+
+static void
+record_error(const char *message)
+{
+	DesWorkerSlot *s = DesWorkerMySlot;
+
+	if (s == NULL)
+		return;
+	pg_atomic_fetch_add_u64(&s->errors, 1);
+	SpinLockAcquire(&s->mutex);
+	strlcpy(s->last_error, message ? message : "(no message)", sizeof(s->last_error));
+	SpinLockRelease(&s->mutex);
 }
 
 /*
- * After an ERROR in a unit of work: report it, roll back, and go on. The
- * caller's PG_CATCH calls this; a shutdown request is re-thrown instead.
+ * Run fn with its errors isolated: an ERROR is reported, whatever
+ * transaction is open is rolled back, the error is counted and kept in the
+ * worker's slot (unless flags say it is expected), and false is returned:
+ * the worker goes on. on_error, if given, runs first, to release what fn
+ * holds outside the transaction (files, uploads), even when a shutdown
+ * request then re-throws the error and the worker exits. True when fn
+ * returned.
  */
-void
-DesWorkerRecover(MemoryContext loop_cxt)
+bool
+DesWorkerGuard(DesWorkerFn fn, void *arg, DesWorkerFn on_error, int flags)
 {
-	if (ProcDiePending)
-		PG_RE_THROW();
-	HOLD_INTERRUPTS();
-	MemoryContextSwitchTo(loop_cxt);
-	EmitErrorReport();
-	AbortCurrentTransaction();
-	MemoryContextSwitchTo(loop_cxt);	/* the abort leaves TopMemoryContext current */
-	FlushErrorState();
-	debug_query_string = NULL;
-	pgstat_report_activity(STATE_IDLE, NULL);
-	RESUME_INTERRUPTS();
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		fn(arg);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		if (on_error)
+			on_error(arg);
+		if (ProcDiePending)
+			PG_RE_THROW();
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);	/* the abort leaves TopMemoryContext current */
+		FlushErrorState();
+		unit_outer_cxt = NULL;
+		debug_query_string = NULL;
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (!(flags & DES_WORKER_EXPECTED_ERROR))
+			record_error(edata->message);
+		FreeErrorData(edata);
+		RESUME_INTERRUPTS();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return ok;
+}
+
+typedef struct UnitCall
+{
+	const char *activity;
+	DesWorkerFn fn;
+	void	   *arg;
+	bool		committed;
+} UnitCall;
+
+static void
+run_unit(void *arg)
+{
+	UnitCall   *u = arg;
+
+	if (!DesWorkerBegin(u->activity))
+		return;
+	u->fn(u->arg);
+	DesWorkerCommit();
+	u->committed = true;
 }
 
 /*
- * The marker commits without waiting for the WAL flush: a batch lost in a
- * crash leaves its objects pending and they are marked again, so durability
- * of the last batches buys nothing, while a flush per batch bounds the rate.
- * (Packers commit synchronously: their commits are few, and a durable
- * container row is what lets recovery adopt a stored archive.)
+ * One unit of work in its own transaction with SPI connected and its errors
+ * isolated (DesWorkerGuard). True when it committed; false when pg_des is
+ * not ready here or the unit failed.
  */
-void
-DesWorkerSessionSetup(void)
+bool
+DesWorkerRunUnit(const char *activity, DesWorkerFn fn, void *arg)
 {
-	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
+	UnitCall	u = {activity, fn, arg, false};
+
+	return DesWorkerGuard(run_unit, &u, NULL, 0) && u.committed;
 }
 
 /* The storage root of the pipeline: des.storage, or <data directory>/pg_des_storage. */
@@ -271,6 +396,9 @@ DesMsInterval(int64 ms)
 	return IntervalPGetDatum(iv);
 }
 
+#ifdef DES_TEST_HOOKS
+char	   *des_debug_pause_at = NULL;
+
 /*
  * Crash tests: when des.debug_pause_at names this point, stay here (visible
  * in pg_stat_activity) until killed. Settings are not reloaded meanwhile, so
@@ -291,6 +419,7 @@ DesDebugPause(const char *point, void (*check) (const char *what))
 		CHECK_FOR_INTERRUPTS();
 	}
 }
+#endif							/* DES_TEST_HOOKS */
 
 /* des.storage: empty, an absolute directory, a file:// URL or an s3:// URL */
 static bool
@@ -337,9 +466,11 @@ DesWorkersDefineSettings(void)
 							   "Where the packers write containers: a local directory or s3://bucket/prefix.",
 							   "Empty means the directory pg_des_storage in the data directory.",
 							   &des_storage, "", PGC_SIGHUP, 0, check_storage, NULL, NULL);
+#ifdef DES_TEST_HOOKS
 	DefineCustomStringVariable("des.debug_pause_at",
 							   "Crash tests only: workers stop at this named point until killed.",
 							   "Points: after_lease, mid_write, after_write, mid_upload, after_upload (packer); mid_fetch (marker).",
 							   &des_debug_pause_at, "", PGC_SIGHUP,
 							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
+#endif
 }

@@ -1,0 +1,193 @@
+/*
+ * slots.c - kinds of worker and their slots in shared memory: registration,
+ * sizing and initialisation (from the module's shmem hooks), counters, the
+ * stats SRF helper and wake-ups.
+ */
+#include "pg_des.h"
+
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/tuplestore.h"
+
+#include "workers/workers.h"
+
+/* the kinds registered from _PG_init (in the postmaster; inherited by fork) */
+static DesWorkerKind *kinds[DES_WORKER_MAX_KINDS];
+static int	n_kinds = 0;
+
+DesWorkerSlot *DesWorkerMySlot = NULL;
+
+/*
+ * Register count static workers running function, named "<type> 1" ..
+ * "<type> N" (backend_type <type>); each gets its number as its argument.
+ * They restart des.worker_restart_time after an error exit.
+ */
+static void
+register_static_workers(const char *function, const char *type, int count)
+{
+	for (int i = 1; i <= count; i++)
+	{
+		BackgroundWorker w;
+
+		memset(&w, 0, sizeof(w));
+		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		w.bgw_restart_time = des_worker_restart_s;
+		snprintf(w.bgw_library_name, BGW_MAXLEN, "pg_des");
+		snprintf(w.bgw_function_name, BGW_MAXLEN, "%s", function);
+		snprintf(w.bgw_name, BGW_MAXLEN, "%s %d", type, i);
+		snprintf(w.bgw_type, BGW_MAXLEN, "%s", type);
+		w.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&w);
+	}
+}
+
+/*
+ * Register a kind from _PG_init while pg_des is being preloaded: its slots
+ * are requested from the shmem hooks, and its count workers are started
+ * unless des.workers is off or this is pg_upgrade (the slots exist anyway,
+ * so its stats function shows the workers as not running).
+ */
+void
+DesRegisterWorkerKind(DesWorkerKind *kind, int count)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	if (n_kinds >= DES_WORKER_MAX_KINDS)
+		elog(ERROR, "too many kinds of pg_des worker (at most %d)", DES_WORKER_MAX_KINDS);
+	kind->count = Min(Max(count, 0), kind->max_workers);
+	kinds[n_kinds++] = kind;
+	if (!IsBinaryUpgrade && des_workers_enabled)
+		register_static_workers(kind->entry, kind->type, kind->count);
+}
+
+/* Shared memory of every registered kind's slots (from shmem_request_hook). */
+Size
+DesWorkersShmemSize(void)
+{
+	Size		size = 0;
+
+	for (int k = 0; k < n_kinds; k++)
+		size = add_size(size, MAXALIGN(mul_size(sizeof(DesWorkerSlot), kinds[k]->max_workers)));
+	return size;
+}
+
+/* Attach (and on first use initialise) each kind's slots; the caller holds AddinShmemInitLock. */
+void
+DesWorkersShmemStartup(void)
+{
+	for (int k = 0; k < n_kinds; k++)
+	{
+		DesWorkerKind *kind = kinds[k];
+		char		name[SHMEM_INDEX_KEYSIZE];
+		bool		found;
+
+		snprintf(name, sizeof(name), "%s slots", kind->type);
+		kind->slots = ShmemInitStruct(name, sizeof(DesWorkerSlot) * kind->max_workers, &found);
+		if (found)
+			continue;
+		for (int i = 0; i < kind->max_workers; i++)
+		{
+			DesWorkerSlot *s = &kind->slots[i];
+
+			pg_atomic_init_u32(&s->pid, 0);
+			pg_atomic_init_u32(&s->phase, DES_WORKER_PHASE_STOPPED);
+			s->procno = -1;
+			pg_atomic_init_u64(&s->iterations, 0);
+			pg_atomic_init_u64(&s->units_done, 0);
+			pg_atomic_init_u64(&s->errors, 0);
+			pg_atomic_init_u64(&s->last_activity_at, 0);
+			for (int c = 0; c < DES_WORKER_MAX_COUNTERS; c++)
+				pg_atomic_init_u64(&s->counters[c], 0);
+			SpinLockInit(&s->mutex);
+			s->last_error[0] = '\0';
+		}
+	}
+}
+
+void
+DesWorkerSetPhase(uint32 phase)
+{
+	if (DesWorkerMySlot)
+		pg_atomic_write_u32(&DesWorkerMySlot->phase, phase);
+}
+
+/* Add n to one of this worker's own counters. */
+void
+DesWorkerCount(int counter, uint64 n)
+{
+	Assert(counter >= 0 && counter < DES_WORKER_MAX_COUNTERS);
+	if (DesWorkerMySlot)
+		pg_atomic_fetch_add_u64(&DesWorkerMySlot->counters[counter], n);
+}
+
+/* Set one of this worker's own counters (a timestamp, say). */
+void
+DesWorkerSetCounter(int counter, uint64 value)
+{
+	Assert(counter >= 0 && counter < DES_WORKER_MAX_COUNTERS);
+	if (DesWorkerMySlot)
+		pg_atomic_write_u64(&DesWorkerMySlot->counters[counter], value);
+}
+
+uint64
+DesWorkerSlotCounter(DesWorkerSlot *slot, int counter)
+{
+	Assert(counter >= 0 && counter < DES_WORKER_MAX_COUNTERS);
+	return pg_atomic_read_u64(&slot->counters[counter]);
+}
+
+/* Set the latch of every running worker of a kind; returns how many. */
+int
+DesWorkerWake(const DesWorkerKind *kind)
+{
+	int			n = 0;
+
+	for (int i = 0; kind->slots && i < kind->count; i++)
+	{
+		int			procno = kind->slots[i].procno;
+
+		if (procno >= 0 && pg_atomic_read_u32(&kind->slots[i].pid) != 0)
+		{
+			SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* One row per configured worker of a kind: number, pid, then the kind's columns. */
+void
+DesWorkerStatsSRF(FunctionCallInfo fcinfo, const DesWorkerKind *kind, DesWorkerStatsRowFn row)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			natts;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (kind->slots == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s", kind->unavailable)));
+	InitMaterializedSRF(fcinfo, 0);
+	natts = rsinfo->setDesc->natts;
+	values = palloc(sizeof(Datum) * natts);
+	nulls = palloc(sizeof(bool) * natts);
+	for (int i = 0; i < kind->count; i++)
+	{
+		DesWorkerSlot *s = &kind->slots[i];
+		uint32		pid = pg_atomic_read_u32(&s->pid);
+
+		memset(values, 0, sizeof(Datum) * natts);
+		memset(nulls, 0, sizeof(bool) * natts);
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = Int32GetDatum((int32) pid);
+		nulls[1] = pid == 0;
+		row(s, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
