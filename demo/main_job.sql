@@ -39,7 +39,7 @@ SELECT state, count(*) AS objects FROM des.objects GROUP BY state ORDER BY state
 \echo
 \echo '== 3. Watching the workers: the marker hashes and shards the objects, the packers'
 \echo '      lease a (day, shard) each and write its objects into one container'
-SELECT des.wake_markers() AS marker_woken, des.wake_packers() AS packers_woken;
+SELECT des.wake_markers() AS markers_woken, des.wake_packers() AS packers_woken;
 DO $$
 DECLARE
     waiting bigint;

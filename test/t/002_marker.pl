@@ -57,7 +57,7 @@ ok($node->poll_query_until('postgres',
 	"SELECT pid IS NOT NULL AND pid <> $pid2 FROM des.marker_stats()"),
 	'after SIGTERM the marker is restarted');
 $node->safe_psql('postgres', "SELECT des.put('late', '\\x01'::bytea)");
-is($node->safe_psql('postgres', 'SELECT des.wake_markers()'), 't', 'des.wake_markers() reaches it');
+is($node->safe_psql('postgres', 'SELECT des.wake_markers()'), '1', 'des.wake_markers() reaches it, and says how many it woke');
 ok($node->poll_query_until('postgres', "SELECT state = 'marked' FROM des.objects WHERE name = 'late'"),
 	'and it goes on marking');
 
@@ -95,6 +95,14 @@ is($node->safe_psql('postgres',
 	't', 'none twice, none wrong');
 is($node->safe_psql('postgres', q{SELECT ok, detail FROM des.health() WHERE "check" = 'markers running'}),
 	't|2 of 2 running', 'des.health counts them');
+is($node->safe_psql('postgres', q{
+	SELECT count(*), count(pid), bool_and(units_done > 0), bool_and(iterations > 0),
+	       bool_and(last_activity_at IS NOT NULL), bool_and(phase IN ('idle', 'working'))
+	  FROM des.stat_workers WHERE kind = 'pg_des marker'}),
+	'2|2|t|t|t|t', 'des.stat_workers: both markers running, with committed units of work and their time');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM des.stat_workers WHERE kind = 'pg_des packer'}),
+	$node->safe_psql('postgres', q{SELECT current_setting('des.packers')}),
+	'des.stat_workers lists the packers too');
 $node->stop;
 
 # des.workers = off: no marker at all

@@ -87,6 +87,18 @@ DesMarkerRegisterWorkers(void)
 	DesRegisterWorkerKind(&marker_kind, des_markers);
 }
 
+/*
+ * The marker's SQL units, called with named arguments and read by column
+ * name (docs/development.md); each text is also the activity
+ * pg_stat_activity shows while it runs.
+ */
+static const char *const mark_batch_query =
+"SELECT des_internal.mark_batch(batch_size => $1, min_age => $2) AS marked";
+static const char *const claim_tables_query =
+"SELECT des_internal.claim_source_tables(batch_size => $1) AS claimed";
+static const char *const claim_fetches_query =
+"SELECT id, source_url, meta FROM des_internal.claim_fetches(batch_size => $1, lease => $2)";
+
 /* One batch of at most limit objects in its own transaction; returns how many it marked (-1: not ready). */
 static int
 marker_run_batch(int limit)
@@ -96,15 +108,15 @@ marker_run_batch(int limit)
 	bool		isnull;
 	int			marked;
 
-	if (!DesWorkerBegin("SELECT des_internal.mark_batch($1, $2)"))
+	if (!DesWorkerBegin(mark_batch_query))
 	{
 		return -1;
 	}
 	args[0] = Int32GetDatum(limit);
 	args[1] = DesMsInterval(des_marker_min_age_ms);
-	if (!DesSpiOneRow("SELECT des_internal.mark_batch($1, $2)", 2, argtypes, args, NULL))
+	if (!DesSpiOneRow(mark_batch_query, 2, argtypes, args, NULL))
 		elog(ERROR, "des_internal.mark_batch did not return a row");
-	marked = DatumGetInt32(DesSpiValue(1, &isnull));
+	marked = DatumGetInt32(DesSpiGet(0, "marked", &isnull));
 	DesWorkerCommit();
 	return marked;
 }
@@ -118,14 +130,14 @@ marker_run_source_tables(void)
 	bool		isnull;
 	int			claimed;
 
-	if (!DesWorkerBegin("SELECT des_internal.claim_source_tables($1)"))
+	if (!DesWorkerBegin(claim_tables_query))
 	{
 		return 0;
 	}
 	args[0] = Int32GetDatum(des_marker_batch_size);
-	if (!DesSpiOneRow("SELECT des_internal.claim_source_tables($1)", 1, argtypes, args, NULL))
+	if (!DesSpiOneRow(claim_tables_query, 1, argtypes, args, NULL))
 		elog(ERROR, "des_internal.claim_source_tables did not return a row");
-	claimed = DatumGetInt32(DesSpiValue(1, &isnull));
+	claimed = DatumGetInt32(DesSpiGet(0, "claimed", &isnull));
 	DesWorkerCommit();
 	DesWorkerCount(MARKER_TABLE_ROWS, (uint64) claimed);
 	return claimed;
@@ -234,27 +246,25 @@ marker_run_sources(MemoryContext round_cxt)
 	DesDatumVec failed_ids = {0},
 				failed_errors = {0};
 
-	if (!DesWorkerBegin("SELECT des_internal.claim_fetches($1, $2)"))
+	if (!DesWorkerBegin(claim_fetches_query))
 	{
 		return 0;
 	}
 	args[0] = Int32GetDatum(des_fetch_batch);
 	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
-	if (SPI_execute_with_args("SELECT id, source_url, meta FROM des_internal.claim_fetches($1, $2)",
+	if (SPI_execute_with_args(claim_fetches_query,
 							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "des_internal.claim_fetches failed");
 	n = (int) SPI_processed;
 	claims = MemoryContextAllocZero(round_cxt, sizeof(SourceClaim) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
 		bool		isnull;
 		MemoryContext old = MemoryContextSwitchTo(round_cxt);
 
-		claims[i].id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-		claims[i].url = TextDatumGetCString(SPI_getbinval(tup, td, 2, &isnull));
-		claims[i].meta = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 3, &isnull));
+		claims[i].id = DatumGetInt64(DesSpiGet(i, "id", &isnull));
+		claims[i].url = TextDatumGetCString(DesSpiGet(i, "source_url", &isnull));
+		claims[i].meta = DatumGetJsonbPCopy(DesSpiGet(i, "meta", &isnull));
 		PG_TRY();
 		{
 			claims[i].loc = DesParseLocation(claims[i].url);
@@ -321,7 +331,7 @@ marker_run_sources(MemoryContext round_cxt)
 			Oid			st[2] = {INT8OID, BYTEAOID};
 			Datum		sa[2] = {Int64GetDatum(c->id), PointerGetDatum(c->data)};
 
-			if (SPI_execute_with_args("SELECT des_internal.stage_fetched($1, $2)", 2, st, sa, NULL, false, 0) != SPI_OK_SELECT)
+			if (SPI_execute_with_args("SELECT des_internal.stage_fetched(id => $1, data => $2)", 2, st, sa, NULL, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "des_internal.stage_fetched failed");
 		}
 		else
@@ -343,7 +353,8 @@ marker_run_sources(MemoryContext round_cxt)
 		fa[2] = Int32GetDatum(des_max_attempts);
 		fa[3] = DesMsInterval(des_retry_base_delay_ms);
 		fa[4] = BoolGetDatum(true);	/* only objects still waiting for their bytes */
-		if (SPI_execute_with_args("SELECT des_internal.fail_objects($1, $2, $3, $4, $5)", 5, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
+		if (SPI_execute_with_args("SELECT des_internal.fail_objects(ids => $1, errors => $2, max_attempts => $3, "
+								  "retry_base => $4, unfetched_only => $5)", 5, ft, fa, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "des_internal.fail_objects failed");
 		DesWorkerCount(MARKER_SOURCE_FAILURES, (uint64) failed_ids.n);
 	}
@@ -490,6 +501,7 @@ DesMarkerMain(Datum arg)
 }
 
 PG_FUNCTION_INFO_V1(des_marker_stats);
+/* des.wake_marker() of release 0.1.0, whose install script still names it */
 PG_FUNCTION_INFO_V1(des_wake_marker);
 
 static void
@@ -520,6 +532,15 @@ Datum
 des_wake_marker(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(DesWorkerWake(&marker_kind) > 0);
+}
+
+/* des.wake_markers(): how many running markers were woken (des.wake_packers' shape). */
+PG_FUNCTION_INFO_V1(des_wake_markers);
+
+Datum
+des_wake_markers(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(DesWorkerWake(&marker_kind));
 }
 
 /* The settings of this area (called from _PG_init). */

@@ -106,6 +106,8 @@ static DesWorkerKind packer_kind = {
 	.entry = "DesPackerMain",
 	.max_workers = DES_MAX_PACKERS,
 	.unavailable = "the packers need pg_des in shared_preload_libraries",
+	.phase_names = phase_names,
+	.n_phases = lengthof(phase_names),
 };
 
 static int	my_index = -1;
@@ -350,18 +352,19 @@ lease_step(PackerStep *st, const char *holder)
 	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
 	args[5] = DesMsInterval(des_container_max_age_ms);
 	got = DesSpiOneRow("SELECT day, shard, token, container_id, location, resumed, write_location "
-					   "FROM des_internal.lease_shard($1, $2, $3, $4, $5, $6)", 6, types, args, NULL);
+					   "FROM des_internal.lease_shard(holder => $1, lease => $2, storage => $3, "
+					   "max_entries => $4, max_bytes => $5, max_age => $6)", 6, types, args, NULL);
 	if (got)
 	{
 		MemoryContext spi = MemoryContextSwitchTo(step_cxt);
 
-		st->day = DatumGetDateADT(DesSpiValue(1, &isnull));
-		st->shard = DatumGetInt32(DesSpiValue(2, &isnull));
-		st->token = DatumGetInt64(DesSpiValue(3, &isnull));
-		st->container_id = DatumGetInt64(DesSpiValue(4, &isnull));
-		st->location = TextDatumGetCString(DesSpiValue(5, &isnull));
-		st->resumed = DatumGetBool(DesSpiValue(6, &isnull));
-		st->write_location = TextDatumGetCString(DesSpiValue(7, &isnull));
+		st->day = DatumGetDateADT(DesSpiGet(0, "day", &isnull));
+		st->shard = DatumGetInt32(DesSpiGet(0, "shard", &isnull));
+		st->token = DatumGetInt64(DesSpiGet(0, "token", &isnull));
+		st->container_id = DatumGetInt64(DesSpiGet(0, "container_id", &isnull));
+		st->location = TextDatumGetCString(DesSpiGet(0, "location", &isnull));
+		st->resumed = DatumGetBool(DesSpiGet(0, "resumed", &isnull));
+		st->write_location = TextDatumGetCString(DesSpiGet(0, "write_location", &isnull));
 		/* the lease runs from this transaction's now() */
 		st->lease_until = GetCurrentTransactionStartTimestamp() + (int64) des_lease_timeout_s * USECS_PER_SEC;
 		st->loc = DesParseLocation(st->location);
@@ -380,7 +383,7 @@ release_lease(void *arg)
 	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
 	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
 
-	(void) SPI_execute_with_args("SELECT des_internal.release_lease($1, $2, $3)", 3, types, args, NULL, false, 0);
+	(void) SPI_execute_with_args("SELECT des_internal.release_lease(day => $1, shard => $2, token => $3)", 3, types, args, NULL, false, 0);
 }
 
 /* ---- commit (inside the caller's transaction) ---- */
@@ -436,12 +439,15 @@ commit_container(PackerStep *st, bool adopted)
 	args[12] = Int32GetDatum(des_max_attempts);
 	args[13] = DesMsInterval(des_retry_base_delay_ms);
 	if (!DesSpiOneRow("SELECT packed, deduplicated, dead FROM "
-					  "des_internal.commit_container($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+					  "des_internal.commit_container(container_id => $1, lease_token => $2, archive_size => $3, "
+					  "archive_etag => $4, ids => $5, hashes => $6, offsets => $7, stored_sizes => $8, "
+					  "entry_flags => $9, linked => $10, failed => $11, errors => $12, "
+					  "max_attempts => $13, retry_base => $14)",
 					  14, types, args, nulls))
 		elog(ERROR, "des_internal.commit_container returned no row");
-	packed = DatumGetInt32(DesSpiValue(1, &isnull));
-	dedup = DatumGetInt32(DesSpiValue(2, &isnull));
-	dead = DatumGetInt32(DesSpiValue(3, &isnull));
+	packed = DatumGetInt32(DesSpiGet(0, "packed", &isnull));
+	dedup = DatumGetInt32(DesSpiGet(0, "deduplicated", &isnull));
+	dead = DatumGetInt32(DesSpiGet(0, "dead", &isnull));
 	if (st->ids.n > 0)
 	{
 		DesWorkerCount(PACKER_CONTAINERS, 1);
@@ -531,7 +537,7 @@ read_stored_entries(PackerStep *st, bool s3)
 	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
-		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		id = DesSpiGet(i, "id", &isnull);
 
 		/* no such object: the archive is not this catalog's, write it again */
 		if (isnull)
@@ -676,8 +682,8 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 
 	/* the shard's pack queue; OFFSET 0 keeps one index probe per queue row, whatever the statistics say */
 	cursor = SPI_cursor_open_with_args(NULL,
-									   "SELECT o.id, o.name, o.hash, o.meta::text, o.staged, "
-									   "       EXISTS (SELECT FROM des.blobs b WHERE b.hash = o.hash) "
+									   "SELECT o.id, o.name, o.hash, o.meta::text AS meta, o.staged, "
+									   "       EXISTS (SELECT FROM des.blobs b WHERE b.hash = o.hash) AS in_blobs "
 									   "  FROM des.pack_queue q, "
 									   "       LATERAL (SELECT * FROM des.objects o "
 									   "                 WHERE o.id = q.object_id OFFSET 0) o "
@@ -686,17 +692,31 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 									   2, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
 	while (!full)
 	{
+		int			c_id,
+					c_name,
+					c_hash,
+					c_meta,
+					c_staged,
+					c_in_blobs;
+
 		SPI_cursor_fetch(cursor, true, 256);
 		if (SPI_processed == 0)
 			break;
+		/* columns by name, looked up once per fetch rather than per row */
+		c_id = DesSpiColumnNumber("id");
+		c_name = DesSpiColumnNumber("name");
+		c_hash = DesSpiColumnNumber("hash");
+		c_meta = DesSpiColumnNumber("meta");
+		c_staged = DesSpiColumnNumber("staged");
+		c_in_blobs = DesSpiColumnNumber("in_blobs");
 		for (uint64 r = 0; r < SPI_processed && !full; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
 			TupleDesc	td = SPI_tuptable->tupdesc;
 			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			bytea	   *hash = DatumGetByteaPP(SPI_getbinval(tup, td, 3, &isnull));
-			bool		in_blobs = DatumGetBool(SPI_getbinval(tup, td, 6, &isnull));
+			int64		id = DatumGetInt64(SPI_getbinval(tup, td, c_id, &isnull));
+			bytea	   *hash = DatumGetByteaPP(SPI_getbinval(tup, td, c_hash, &isnull));
+			bool		in_blobs = DatumGetBool(SPI_getbinval(tup, td, c_in_blobs, &isnull));
 			bool		dup_here;
 			des_writer_entry where;
 			text	   *name;
@@ -708,7 +728,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			check_shutdown("a container");
 			MemoryContextReset(row_cxt);
 			MemoryContextSwitchTo(row_cxt);
-			data = DatumGetByteaPP(SPI_getbinval(tup, td, 5, &isnull));
+			data = DatumGetByteaPP(SPI_getbinval(tup, td, c_staged, &isnull));
 			if (VARSIZE_ANY_EXHDR(hash) != DES_BLAKE2B_BYTES)	/* (a CHECK constraint forbids it) */
 				elog(ERROR, "object " INT64_FORMAT " has a hash of %zu bytes", id, VARSIZE_ANY_EXHDR(hash));
 			dup_here = false;
@@ -731,8 +751,8 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 					push_failure(st, id, changed_since_marking);
 				continue;
 			}
-			name = DatumGetTextPP(SPI_getbinval(tup, td, 2, &isnull));
-			meta = TextDatumGetCString(SPI_getbinval(tup, td, 4, &isnull));
+			name = DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull));
+			meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
 			uname = DesTextToUtf8(name, &uname_len);
 			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
 
@@ -898,7 +918,7 @@ begin_attempt(PackerStep *st, MemoryContext step_cxt)
 		args[0] = Int64GetDatum(st->container_id);
 		args[1] = Int64GetDatum(st->token);
 		args[2] = CStringGetTextDatum(st->write_location);
-		if (SPI_execute_with_args("SELECT des_internal.container_attempt($1, $2, $3)",
+		if (SPI_execute_with_args("SELECT des_internal.container_attempt(container_id => $1, lease_token => $2, location => $3)",
 								  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "des_internal.container_attempt failed");
 		DesWorkerCommit();
@@ -930,8 +950,9 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		return;
 	}
 	/* hold the lease row until the commit: no other packer can take it meanwhile */
-	if (!DesSpiOneRow("SELECT des_internal.hold_lease($1, $2, $3)", 3, types, args, NULL) ||
-		!DatumGetBool(DesSpiValue(1, &isnull)))
+	if (!DesSpiOneRow("SELECT des_internal.hold_lease(day => $1, shard => $2, token => $3) AS held",
+					  3, types, args, NULL) ||
+		!DatumGetBool(DesSpiGet(0, "held", &isnull)))
 	{
 		ereport(LOG,
 				(errmsg("pg_des packer: lease on container \"%s\" was lost; leaving it to its new holder",
@@ -952,7 +973,8 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		Datum		uargs[4] = {Int64GetDatum(st->container_id), Int64GetDatum(st->token),
 		Int64GetDatum(st->archive_size), Int32GetDatum(st->ids.n)};
 
-		if (SPI_execute_with_args("SELECT des_internal.container_uploading($1, $2, $3, $4)",
+		if (SPI_execute_with_args("SELECT des_internal.container_uploading(container_id => $1, lease_token => $2, "
+								  "archive_size => $3, entries => $4)",
 								  4, utypes, uargs, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "des_internal.container_uploading failed");
 	}

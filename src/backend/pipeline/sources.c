@@ -23,6 +23,8 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "workers/workers.h"
+
 PG_FUNCTION_INFO_V1(des_claim_sources_rows);
 
 #define SOURCE_ARGS 10			/* the settings des_internal.claim_source_rows takes, before batch_size */
@@ -123,11 +125,14 @@ des_claim_sources_rows(PG_FUNCTION_ARGS)
 			SetUserIdAndSecContext(src->registrar,
 								   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 			nestlevel = NewGUCNestLevel();
-			if (SPI_execute_with_args("SELECT des_internal.claim_source_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			if (SPI_execute_with_args("SELECT des_internal.claim_source_rows(relation => $1, name_column => $2, "
+									  "data_column => $3, url_column => $4, meta_column => $5, "
+									  "status_column => $6, age_column => $7, pending_value => $8, "
+									  "claimed_value => $9, min_age => $10, batch_size => $11) AS claimed",
 									  SOURCE_ARGS + 1, argtypes, args, nulls, false, 1) != SPI_OK_SELECT ||
 				SPI_processed != 1)
 				elog(ERROR, "des_internal.claim_source_rows returned no row");
-			n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			n = DatumGetInt32(DesSpiGet(0, "claimed", &isnull));
 			AtEOXact_GUC(false, nestlevel);
 			SetUserIdAndSecContext(save_userid, save_sec_context);
 			ReleaseCurrentSubTransaction();

@@ -11,6 +11,8 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "workers/workers.h"
@@ -190,4 +192,64 @@ DesWorkerStatsSRF(FunctionCallInfo fcinfo, const DesWorkerKind *kind, DesWorkerS
 		row(s, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+}
+
+/* The name of a slot's phase: the kind's own, or the ones every kind has. */
+static const char *
+phase_name(const DesWorkerKind *kind, uint32 phase)
+{
+	if (kind->phase_names && phase < (uint32) kind->n_phases)
+		return kind->phase_names[phase];
+	if (phase == DES_WORKER_PHASE_STOPPED)
+		return "stopped";
+	if (phase == DES_WORKER_PHASE_IDLE)
+		return "idle";
+	return "working";
+}
+
+PG_FUNCTION_INFO_V1(des_worker_stats);
+
+/*
+ * des.worker_stats(): one row per configured worker of every kind, with what
+ * the framework keeps for all of them (the kinds' own counters are in their
+ * stats functions). No rows when pg_des is not preloaded.
+ */
+Datum
+des_worker_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int k = 0; k < n_kinds; k++)
+	{
+		const DesWorkerKind *kind = kinds[k];
+
+		for (int i = 0; kind->slots && i < kind->count; i++)
+		{
+			DesWorkerSlot *s = &kind->slots[i];
+			uint32		pid = pg_atomic_read_u32(&s->pid);
+			uint64		last = pg_atomic_read_u64(&s->last_activity_at);
+			char		error[DES_WORKER_ERROR_LEN];
+			Datum		values[9];
+			bool		nulls[9] = {0};
+
+			SpinLockAcquire(&s->mutex);
+			strlcpy(error, s->last_error, sizeof(error));
+			SpinLockRelease(&s->mutex);
+			values[0] = CStringGetTextDatum(kind->type);
+			values[1] = Int32GetDatum(i + 1);
+			values[2] = Int32GetDatum((int32) pid);
+			nulls[2] = pid == 0;
+			values[3] = CStringGetTextDatum(pid == 0 ? "stopped" : phase_name(kind, pg_atomic_read_u32(&s->phase)));
+			values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->iterations));
+			values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&s->units_done));
+			values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&s->errors));
+			values[7] = CStringGetTextDatum(error);
+			nulls[7] = error[0] == '\0';
+			values[8] = TimestampTzGetDatum((TimestampTz) last);
+			nulls[8] = last == 0;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	PG_RETURN_VOID();
 }

@@ -359,10 +359,25 @@ DesSpiOneRow(const char *query, int nargs, Oid *argtypes, Datum *args, const cha
 	return SPI_processed == 1;
 }
 
-Datum
-DesSpiValue(int column, bool *isnull)
+/*
+ * Results of SQL units are read by column name (see docs/development.md):
+ * the number of a column of the last SPI result, or an error naming it.
+ */
+int
+DesSpiColumnNumber(const char *column)
 {
-	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, column, isnull);
+	int			fno = SPI_fnumber(SPI_tuptable->tupdesc, column);
+
+	if (fno <= 0)
+		elog(ERROR, "the query's result has no column \"%s\"", column);
+	return fno;
+}
+
+/* The value of a column, by name, in row row of the last SPI result. */
+Datum
+DesSpiGet(uint64 row, const char *column, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, DesSpiColumnNumber(column), isnull);
 }
 
 void

@@ -56,6 +56,8 @@ typedef struct DesWorkerKind
 	const char *entry;			/* its PGDLLEXPORT main function in pg_des */
 	int			max_workers;	/* slots in shared memory: the maximum of its count setting */
 	const char *unavailable;	/* error of its SQL functions when pg_des is not preloaded */
+	const char *const *phase_names;	/* names of its phases, by number (NULL: stopped, idle, working) */
+	int			n_phases;
 	/* set by DesRegisterWorkerKind */
 	int			count;			/* workers configured */
 	DesWorkerSlot *slots;		/* max_workers of them; NULL when not preloaded */
@@ -128,7 +130,8 @@ extern void DesDebugPause(const char *point, void (*check) (const char *what));
 
 extern char *DesStorageRoot(void);
 extern bool DesSpiOneRow(const char *query, int nargs, Oid *argtypes, Datum *args, const char *nulls);
-extern Datum DesSpiValue(int column, bool *isnull);
+extern int	DesSpiColumnNumber(const char *column);
+extern Datum DesSpiGet(uint64 row, const char *column, bool *isnull);
 
 /* A growing list of Datums, turned into a SQL array for a call. */
 typedef struct DesDatumVec

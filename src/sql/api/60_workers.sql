@@ -1,5 +1,19 @@
 -- Background workers (registered from shared_preload_libraries): counters and wake-ups.
 
+-- What the worker framework keeps for every worker of every kind; each
+-- kind's own counters are in its stats function below.
+CREATE OR REPLACE FUNCTION des.worker_stats(OUT kind text, OUT worker int, OUT pid int, OUT phase text,
+                                            OUT iterations bigint, OUT units_done bigint, OUT errors bigint,
+                                            OUT last_error text, OUT last_activity_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'des_worker_stats'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.worker_stats() IS
+  'one row per configured worker of every kind (backend_type, number, pid, phase, loop iterations, units of work committed, errors, the last error, the last commit); no rows when pg_des is not preloaded';
+
+CREATE OR REPLACE VIEW des.stat_workers AS SELECT * FROM des.worker_stats();
+COMMENT ON VIEW des.stat_workers IS 'every background worker of pg_des: what it is doing, its units of work and its last error';
+
 CREATE OR REPLACE FUNCTION des.marker_stats(OUT marker int, OUT pid int, OUT batches bigint, OUT marked bigint,
                                  OUT errors bigint, OUT last_batch_at timestamptz,
                                  OUT fetched bigint, OUT fetch_failures bigint,
@@ -13,10 +27,10 @@ COMMENT ON FUNCTION des.marker_stats() IS
 CREATE OR REPLACE VIEW des.stat_marker AS SELECT * FROM des.marker_stats();
 
 CREATE OR REPLACE FUNCTION des.wake_markers()
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'des_wake_marker'
+RETURNS int
+AS 'MODULE_PATHNAME', 'des_wake_markers'
 LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION des.wake_markers() IS 'wake the markers now; false when none is running';
+COMMENT ON FUNCTION des.wake_markers() IS 'wake every running marker now; returns how many';
 REVOKE ALL ON FUNCTION des.wake_markers() FROM PUBLIC;	-- grant it to the roles that load data
 
 CREATE OR REPLACE FUNCTION des.packer_stats(OUT packer int, OUT pid int, OUT phase text,
