@@ -19,7 +19,7 @@ SELECT p.proname
   FROM pg_proc p
  WHERE p.pronamespace = 'des_internal'::regnamespace
    AND has_function_privilege('public', p.oid, 'EXECUTE')
- ORDER BY 1 COLLATE "C";
+ ORDER BY p.proname COLLATE "C";
 
 -- SECURITY DEFINER functions all pin their search_path
 SELECT p.oid::regprocedure AS security_definer_without_search_path
@@ -33,7 +33,7 @@ SELECT p.oid::regprocedure AS security_definer_without_search_path
 SELECT c.relname AS view, c.relacl IS NULL AS owner_only
   FROM pg_class c
  WHERE c.relnamespace = 'des'::regnamespace AND c.relkind = 'v'
- ORDER BY 1 COLLATE "C";
+ ORDER BY c.relname COLLATE "C";
 
 -- a role with no grants can call the public functions but no unit of work
 CREATE ROLE des_nobody;
