@@ -275,6 +275,33 @@ ok($node->poll_query_until('postgres', "SELECT state = 'packed' FROM des.objects
 	'after kill -9 of the marker mid-fetch, its claim is released and the object packed');
 check_all('kill -9 of the marker');
 
+# ---- an S3 URL whose server cannot be resolved (a catalog lookup that
+# fails inside the claim's transaction) fails that object alone ----
+# (put_url checks the URL with the session's server; the marker resolves it
+# with its own setting, which names a server that does not exist)
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.default_server = 'no_such_server'; SELECT pg_reload_conf()");
+$node->safe_psql('postgres', qq{
+	CREATE SERVER put_side FOREIGN DATA WRAPPER des_fdw OPTIONS (endpoint 'https://127.0.0.1:1', region 'us-east-1');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER put_side OPTIONS (access_key_id 'k', secret_access_key 's');
+	SET des.default_server = 'put_side';
+	SELECT des.put_url('url/noserver', 's3://nobucket/k.des');
+	SELECT des.put_url('url/next', 'file://$sources/f3.bin');
+	SELECT des.wake_markers();
+});
+ok($node->poll_query_until('postgres', q{
+	SELECT attempts >= 1 FROM des.objects WHERE name = 'url/noserver'}),
+	'an S3 URL with no usable server fails its fetch');
+like($node->safe_psql('postgres', q{SELECT last_error FROM des.objects WHERE name = 'url/noserver'}),
+	qr/no_such_server/, 'with the catalog error as its reason');
+ok($node->poll_query_until('postgres', q{SELECT state = 'packed' FROM des.objects WHERE name = 'url/next'}),
+	'and an object of the same round is fetched and packed all the same');
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM RESET des.default_server; SELECT pg_reload_conf();
+	DELETE FROM des.objects WHERE name = 'url/noserver';
+	DROP SERVER put_side CASCADE;
+});
+check_all('a URL whose server is missing');
+
 # ---- SIGTERM: a packer finishes or abandons its step and is restarted ----
 put_objects('t', 1, 600, 1000);
 my $ppid = $node->safe_psql('postgres', 'SELECT pid FROM des.packer_stats() WHERE packer = 1');

@@ -45,6 +45,7 @@
 #include "utils/numeric.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "s3/s3.h"
@@ -245,6 +246,7 @@ marker_run_sources(MemoryContext round_cxt)
 	int			n;
 	DesDatumVec failed_ids = {0},
 				failed_errors = {0};
+	ResourceOwner owner;
 
 	if (!DesWorkerBegin(claim_fetches_query))
 	{
@@ -257,6 +259,7 @@ marker_run_sources(MemoryContext round_cxt)
 		elog(ERROR, "des_internal.claim_fetches failed");
 	n = (int) SPI_processed;
 	claims = MemoryContextAllocZero(round_cxt, sizeof(SourceClaim) * Max(n, 1));
+	owner = CurrentResourceOwner;
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -265,24 +268,36 @@ marker_run_sources(MemoryContext round_cxt)
 		claims[i].id = DatumGetInt64(DesSpiGet(i, "id", &isnull));
 		claims[i].url = TextDatumGetCString(DesSpiGet(i, "source_url", &isnull));
 		claims[i].meta = DatumGetJsonbPCopy(DesSpiGet(i, "meta", &isnull));
+		/*
+		 * An unusable URL (bad syntax, unknown server or mapping: catalog
+		 * lookups) fails this object alone. The lookups run in a
+		 * subtransaction, so that after an error the claim's transaction is
+		 * rolled back to a clean state before it goes on.
+		 */
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(round_cxt);
 		PG_TRY();
 		{
 			claims[i].loc = DesParseLocation(claims[i].url);
 			if (claims[i].loc->kind == DES_LOCATION_S3)
 				claims[i].ep = DesS3EndpointForLocation(claims[i].loc);
+			ReleaseCurrentSubTransaction();
 		}
 		PG_CATCH();
 		{
-			/* an unusable URL fails this object alone */
 			ErrorData  *ed;
 
 			MemoryContextSwitchTo(round_cxt);
 			ed = CopyErrorData();
 			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
 			claims[i].error = ed->message;
 			claims[i].loc = NULL;
+			claims[i].ep = NULL;
 		}
 		PG_END_TRY();
+		MemoryContextSwitchTo(round_cxt);
+		CurrentResourceOwner = owner;
 		MemoryContextSwitchTo(old);
 	}
 	DesWorkerCommit();
