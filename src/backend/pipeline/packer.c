@@ -302,15 +302,13 @@ spool_path(const PackerStep *st)
 }
 
 /*
- * Remove every spool file of a container (one per lease grant that wrote
- * it): after its commit, none is of use. An uploader still reading one keeps
- * its open descriptor.
+ * Remove the files of the spool directory that keep() does not claim (a
+ * missing directory or file is no error; any other failure is a warning).
  */
 static void
-remove_container_spools(int64 container_id)
+remove_spool_files(bool (*keep) (const char *name, void *arg), void *arg)
 {
 	char	   *dir = psprintf("%s/pg_des_spool", DataDir);
-	char	   *prefix = psprintf(INT64_FORMAT "-t", container_id);
 	DIR		   *d = AllocateDir(dir);
 	struct dirent *de;
 
@@ -319,7 +317,7 @@ remove_container_spools(int64 container_id)
 	while ((de = ReadDir(d, dir)) != NULL)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+		if (de->d_name[0] == '.' || keep(de->d_name, arg))
 			continue;
 		if (unlink(psprintf("%s/%s", dir, de->d_name)) != 0 && errno != ENOENT)
 			ereport(WARNING,
@@ -327,6 +325,24 @@ remove_container_spools(int64 container_id)
 					 errmsg("could not remove spool file \"%s/%s\": %m", dir, de->d_name)));
 	}
 	FreeDir(d);
+}
+
+/* keeps what is not a spool file of the container whose "<id>-t" prefix is arg */
+static bool
+not_of_container(const char *name, void *arg)
+{
+	return strncmp(name, (const char *) arg, strlen((const char *) arg)) != 0;
+}
+
+/*
+ * Remove every spool file of a container (one per lease grant that wrote
+ * it): after its commit, none is of use. An uploader still reading one keeps
+ * its open descriptor.
+ */
+static void
+remove_container_spools(int64 container_id)
+{
+	remove_spool_files(not_of_container, psprintf(INT64_FORMAT "-t", container_id));
 }
 
 /* ---- 1. lease ---- */
@@ -1038,6 +1054,22 @@ packer_step(MemoryContext step_cxt)
 	return st->leased;
 }
 
+/* keeps "<container id>-t<lease token>.des" of a container that is still open (SPI connected) */
+static bool
+of_open_container(const char *name, void *arg)
+{
+	char	   *end;
+	long long	id = strtoll(name, &end, 10);
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum((int64) id)};
+
+	if (end != name && strncmp(end, "-t", 2) == 0)
+		(void) strtoll(end + 2, &end, 10);
+	return end != name && strcmp(end, ".des") == 0 &&
+		DesSpiOneRow("SELECT FROM des.containers WHERE id = $1 AND state <> 'committed'",
+					 1, types, args, NULL);
+}
+
 /*
  * Spool files (S3 storage) of containers that are no longer open: left by a
  * crash after the commit, or by a container since dropped. Files of open
@@ -1046,37 +1078,7 @@ packer_step(MemoryContext step_cxt)
 static void
 remove_stale_spool_files(void)
 {
-	char	   *dir = psprintf("%s/pg_des_spool", DataDir);
-	DIR		   *d = AllocateDir(dir);
-	struct dirent *de;
-
-	if (d == NULL)
-		return;
-	while ((de = ReadDir(d, dir)) != NULL)
-	{
-		char	   *end;
-		long long	id;
-		Oid			types[1] = {INT8OID};
-		Datum		args[1];
-
-		CHECK_FOR_INTERRUPTS();
-		if (de->d_name[0] == '.')
-			continue;
-		/* <container id>-t<lease token>.des */
-		id = strtoll(de->d_name, &end, 10);
-		args[0] = Int64GetDatum((int64) id);
-		if (end != de->d_name && strncmp(end, "-t", 2) == 0)
-			(void) strtoll(end + 2, &end, 10);
-		if (end != de->d_name && strcmp(end, ".des") == 0 &&
-			DesSpiOneRow("SELECT FROM des.containers WHERE id = $1 AND state <> 'committed'",
-						 1, types, args, NULL))
-			continue;
-		if (unlink(psprintf("%s/%s", dir, de->d_name)) != 0 && errno != ENOENT)
-			ereport(WARNING,
-					(errcode_for_file_access(),
-					 errmsg("could not remove spool file \"%s/%s\": %m", dir, de->d_name)));
-	}
-	FreeDir(d);
+	remove_spool_files(of_open_container, NULL);
 }
 
 /* At start (a unit of work): leases this packer's previous process held are free at once. */

@@ -435,20 +435,31 @@ COMMENT ON FUNCTION des_internal.commit_container(bigint, bigint, bigint, text, 
   'the packer''s commit: container, blobs and objects in one transaction, under the lease';
 REVOKE ALL ON FUNCTION des_internal.commit_container(bigint, bigint, bigint, text, bigint[], bytea[], bigint[], bigint[], int[], bigint[], bigint[], text[], int, interval) FROM PUBLIC;
 
+-- The open container's row, locked, for the holder of its lease; a lost
+-- lease (expired and taken, or the container committed meanwhile) is a
+-- serialization failure (40001): the caller's step is abandoned and retried.
+CREATE OR REPLACE FUNCTION des_internal.hold_open_container(container_id bigint, lease_token bigint,
+                                                            OUT day date, OUT shard int, OUT seq int)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT ct.day, ct.shard, ct.seq INTO day, shard, seq FROM des.containers ct
+     WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
+    IF NOT FOUND OR NOT des_internal.hold_lease(day, shard, lease_token) THEN
+        RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.hold_open_container(bigint, bigint) FROM PUBLIC;
+
 -- An open container whose upload is on its way (S3: written to a spool file).
 CREATE OR REPLACE FUNCTION des_internal.container_uploading(container_id bigint, lease_token bigint, archive_size bigint, entries int)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    c record;
 BEGIN
-    SELECT ct.day, ct.shard INTO c FROM des.containers ct
-     WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
-    IF NOT FOUND OR NOT des_internal.hold_lease(c.day, c.shard, lease_token) THEN
-        RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';
-    END IF;
+    PERFORM des_internal.hold_open_container(container_id, lease_token);
     UPDATE des.containers ct SET state = 'uploading', size = archive_size, entries = container_uploading.entries
      WHERE ct.id = container_id;
 END $$;
@@ -467,11 +478,7 @@ AS $$
 DECLARE
     c record;
 BEGIN
-    SELECT ct.day, ct.shard, ct.seq INTO c FROM des.containers ct
-     WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
-    IF NOT FOUND OR NOT des_internal.hold_lease(c.day, c.shard, lease_token) THEN
-        RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';
-    END IF;
+    SELECT * INTO c FROM des_internal.hold_open_container(container_id, lease_token);
     IF right(container_attempt.location, length(des_internal.container_location('', c.day, c.shard, c.seq, lease_token)))
        IS DISTINCT FROM des_internal.container_location('', c.day, c.shard, c.seq, lease_token) THEN
         RAISE EXCEPTION 'location "%" is not the key of container % under lease token %',
