@@ -6,6 +6,7 @@
  * Python's ensure_ascii escaping), which DOM libraries do not preserve.
  */
 #include "des/format/des_json.h"
+#include "des/common/des_chars.h"
 #include "des/common/des_utf8.h"
 
 #include <string.h>
@@ -110,18 +111,6 @@ emit_codepoint(json_parser *ps, uint32_t cp)
 	return emit(ps, tmp, 6);
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Parse a string; re-emit it escaped. If decoded != NULL, also decode up to
  * decoded_cap bytes into it (for top-level key comparison); *decoded_len is
@@ -193,10 +182,10 @@ parse_string(json_parser *ps, char *decoded, size_t decoded_cap, size_t *decoded
 
 						if (ps->end - ps->p < 4)
 							return bad(ps, "truncated \\u escape");
-						h0 = hexval(ps->p[0]);
-						h1 = hexval(ps->p[1]);
-						h2 = hexval(ps->p[2]);
-						h3 = hexval(ps->p[3]);
+						h0 = des_hex_value(ps->p[0]);
+						h1 = des_hex_value(ps->p[1]);
+						h2 = des_hex_value(ps->p[2]);
+						h3 = des_hex_value(ps->p[3]);
 						if ((h0 | h1 | h2 | h3) < 0)
 							return bad(ps, "bad \\u escape");
 						cp = (uint32_t) ((h0 << 12) | (h1 << 8) | (h2 << 4) | h3);
@@ -204,10 +193,10 @@ parse_string(json_parser *ps, char *decoded, size_t decoded_cap, size_t *decoded
 						if (cp >= 0xD800 && cp <= 0xDBFF && ps->end - ps->p >= 6 &&
 							ps->p[0] == '\\' && ps->p[1] == 'u')
 						{
-							int			l0 = hexval(ps->p[2]),
-										l1 = hexval(ps->p[3]),
-										l2 = hexval(ps->p[4]),
-										l3 = hexval(ps->p[5]);
+							int			l0 = des_hex_value(ps->p[2]),
+										l1 = des_hex_value(ps->p[3]),
+										l2 = des_hex_value(ps->p[4]),
+										l3 = des_hex_value(ps->p[5]);
 							uint32_t	lo = 0;
 
 							if ((l0 | l1 | l2 | l3) >= 0)

@@ -6,6 +6,7 @@
  * not depend on the process locale.
  */
 #include "des/io/des_location.h"
+#include "des/common/des_chars.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,18 +55,6 @@ has_prefix_ci(const char *s, const char *prefix)
 	return true;
 }
 
-static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static char *
 dup_range(const char *s, size_t n)
 {
@@ -94,8 +83,8 @@ percent_decode(des_location *loc, const char *s, size_t base)
 	{
 		if (s[i] == '%')
 		{
-			int			h = s[i + 1] ? hexdigit(s[i + 1]) : -1;
-			int			l = (h >= 0 && s[i + 2]) ? hexdigit(s[i + 2]) : -1;
+			int			h = s[i + 1] ? des_hex_value(s[i + 1]) : -1;
+			int			l = (h >= 0 && s[i + 2]) ? des_hex_value(s[i + 2]) : -1;
 
 			if (h < 0 || l < 0 || (h == 0 && l == 0))
 				return loc_fail(loc, DES_LOC_BAD_PERCENT, base + i,

@@ -2,6 +2,7 @@
  * des_s3xml.c - element text extraction for S3 XML responses.
  */
 #include "des/s3/des_s3xml.h"
+#include "des/common/des_chars.h"
 #include "des/common/des_utf8.h"
 
 #include <stdlib.h>
@@ -34,18 +35,6 @@ tag_matches(const char *xml, size_t len, size_t i, const char *name, size_t *aft
 		return false;
 	*after = j;
 	return true;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool
@@ -106,7 +95,7 @@ decode_text(const char *xml, size_t from, size_t to, des_buf *out)
 					return false;	/* no digits */
 				for (; d < (size_t) (semi - xml); d++)
 				{
-					int			v = hex ? hexval(xml[d]) : (xml[d] >= '0' && xml[d] <= '9' ? xml[d] - '0' : -1);
+					int			v = hex ? des_hex_value(xml[d]) : (xml[d] >= '0' && xml[d] <= '9' ? xml[d] - '0' : -1);
 
 					if (v < 0)
 						return false;
