@@ -110,9 +110,7 @@ marker_run_batch(int limit)
 	int			marked;
 
 	if (!DesWorkerBegin(mark_batch_query))
-	{
 		return -1;
-	}
 	args[0] = Int32GetDatum(limit);
 	args[1] = DesMsInterval(des_marker_min_age_ms);
 	if (!DesSpiOneRow(mark_batch_query, 2, argtypes, args, NULL))
@@ -132,9 +130,7 @@ marker_run_source_tables(void)
 	int			claimed;
 
 	if (!DesWorkerBegin(claim_tables_query))
-	{
 		return 0;
-	}
 	args[0] = Int32GetDatum(des_marker_batch_size);
 	if (!DesSpiOneRow(claim_tables_query, 1, argtypes, args, NULL))
 		elog(ERROR, "des_internal.claim_source_tables did not return a row");
@@ -249,9 +245,7 @@ marker_run_sources(MemoryContext round_cxt)
 	ResourceOwner owner;
 
 	if (!DesWorkerBegin(claim_fetches_query))
-	{
 		return 0;
-	}
 	args[0] = Int32GetDatum(des_fetch_batch);
 	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
 	if (SPI_execute_with_args(claim_fetches_query,
@@ -326,9 +320,7 @@ marker_run_sources(MemoryContext round_cxt)
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	if (!DesWorkerBegin("pg_des marker: staging fetched sources"))
-	{
 		return n;
-	}
 	for (int i = 0; i < n; i++)
 	{
 		SourceClaim *c = &claims[i];
@@ -411,9 +403,7 @@ static void
 release_source_claims(void)
 {
 	if (!DesWorkerBegin("pg_des marker: releasing claims of a previous run"))
-	{
 		return;
-	}
 	if (SPI_execute("UPDATE des.fetch_queue SET claimed_until = NULL "
 					"WHERE claimed_until IS NOT NULL", false, 0) < 0)
 		elog(ERROR, "could not release source claims");

@@ -358,9 +358,7 @@ lease_step(PackerStep *st, const char *holder)
 
 	set_phase(PHASE_LEASING);
 	if (!DesWorkerBegin("pg_des packer: leasing a (day, shard)"))
-	{
 		return false;
-	}
 	args[0] = CStringGetTextDatum(holder);
 	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
 	args[2] = CStringGetTextDatum(DesStorageRoot());
@@ -614,9 +612,7 @@ adopt_transaction(void *arg)
 	PackerStep *st = arg;
 
 	if (!DesWorkerBegin("pg_des packer: adopting a stored container"))
-	{
 		return;
-	}
 	if (read_stored_entries(st, st->loc->kind == DES_LOCATION_S3))
 	{
 		commit_container(st, true);
@@ -904,9 +900,7 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 	DesDebugPause("after_upload", check_shutdown);
 
 	if (!DesWorkerBegin("pg_des packer: committing an uploaded container"))
-	{
 		return;
-	}
 	commit_container(st, false);
 	DesWorkerCommit();
 	remove_container_spools(st->container_id);
@@ -928,9 +922,7 @@ begin_attempt(PackerStep *st, MemoryContext step_cxt)
 	if (strcmp(st->location, st->write_location) != 0)
 	{
 		if (!DesWorkerBegin("pg_des packer: writing a resumed container under a new key"))
-		{
 			return false;
-		}
 		args[0] = Int64GetDatum(st->container_id);
 		args[1] = Int64GetDatum(st->token);
 		args[2] = CStringGetTextDatum(st->write_location);
@@ -962,9 +954,7 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		return;
 	activity = psprintf("pg_des packer: writing %s", st->location);
 	if (!DesWorkerBegin(activity))
-	{
 		return;
-	}
 	/* hold the lease row until the commit: no other packer can take it meanwhile */
 	if (!DesSpiOneRow("SELECT des_internal.hold_lease(day => $1, shard => $2, token => $3) AS held",
 					  3, types, args, NULL) ||
