@@ -11,7 +11,7 @@ MODULE_big = pg_des
 # sources by area: the PostgreSQL-free core (src/core/<area>, headers in
 # include/des/<area>) and the backend glue (src/backend/<area>, one header each)
 CORE_AREAS = common format io s3
-BACKEND_AREAS = module common archive s3 fdw workers pipeline
+BACKEND_AREAS = module common archive s3 fdw workers pipeline datasets
 CORE_SRC = $(sort $(foreach a,$(CORE_AREAS),$(wildcard src/core/$(a)/*.c)))
 BACKEND_SRC = $(sort $(foreach a,$(BACKEND_AREAS),$(wildcard src/backend/$(a)/*.c)))
 CORE_OBJS = $(CORE_SRC:.c=.o)
@@ -66,8 +66,11 @@ $(OBJS): $(CORE_HEADERS) $(BACKEND_HEADERS)
 pg_des--$(EXTVERSION).sql: $(SQL_CATALOG) $(SQL_API)
 	cat $^ > $@
 
-pg_des--%--$(EXTVERSION).sql: src/sql/updates/%--$(EXTVERSION).sql $(SQL_API)
-	cat $^ > $@
+# a line "--@include catalog/NN_x.sql" in an update script stands for that
+# whole file (tables new in this version: written once, for both paths)
+pg_des--%--$(EXTVERSION).sql: src/sql/updates/%--$(EXTVERSION).sql $(SQL_API) $(SQL_CATALOG)
+	awk '/^--@include / { f = "src/sql/" $$2; while ((getline l < f) > 0) print l; close(f); next } { print }' $< > $@
+	cat $(SQL_API) >> $@
 
 # ---- PostgreSQL-free core: unit tests, fuzzing, benchmarks ----
 CORE_LIBS = -lb2 -llz4 -lxxhash -lcrypto

@@ -24,7 +24,8 @@ check() {	# check <description> <command...>
 psql_in() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 normalized_dump() {
 	pg_dump --schema-only --binary-upgrade "$1" |
-		grep -vE '^\\(un)?restrict |binary_upgrade_set_next_|relfrozenxid|^WHERE oid = '
+		grep -vE '^\\(un)?restrict |binary_upgrade_set_next_|relfrozenxid|^WHERE oid = ' |
+		sed -E "s/(binary_upgrade_create_empty_extension\('pg_des', [^{]*)'\{[0-9,]*\}'/\1'{config table oids}'/"
 }
 
 for db in pg_des_fresh pg_des_updated; do dropdb --if-exists "$db" >/dev/null 2>&1; createdb "$db"; done
@@ -45,7 +46,25 @@ check "objects put under $previous read back after the update" \
 check "the workers' units of work are in des_internal after the update" \
 	test "$(psql_in pg_des_updated -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'des_internal'::regnamespace AND proname IN ('mark_batch', 'lease_shard', 'commit_container')")" = 3
 
-for db in pg_des_fresh pg_des_updated; do dropdb --if-exists "$db" >/dev/null 2>&1; done
+# pg_dump keeps what the extension marks as its data (pg_extension_config_dump):
+# a context, a repo and a grant survive a dump and a restore into a new database
+# (the pipeline's tables are not marked yet: see docs/operations.md, Backups)
+dropdb --if-exists pg_des_restored >/dev/null 2>&1
+createdb pg_des_restored
+psql_in pg_des_updated -c "CREATE ROLE des_upgrade_reader" 2>/dev/null
+check "a context, a repo and a grant made after the update" psql_in pg_des_updated \
+	-c "SELECT des.context_create('upgraded'); SELECT des.repo_create('kept', 'survives pg_dump', 'upgraded');
+	    SELECT des.grant('repo:kept', 'des_upgrade_reader', 'read')"
+check "pg_dump and restore of the updated database" \
+	bash -c "pg_dump -Fc pg_des_updated >'$out/db.dump' && pg_restore --exit-on-error -d pg_des_restored '$out/db.dump'"
+check "the restored database has the context, the repo, the grant and the log" \
+	test "$(psql_in pg_des_restored -c "SELECT (SELECT string_agg(name, ',' ORDER BY name) FROM des.contexts) || ' ' ||
+	                                       (SELECT name || ':' || description FROM des.repositories) || ' ' ||
+	                                       (SELECT count(*) FROM des.access_grants) || ' ' ||
+	                                       (SELECT count(*) FROM des.write_log)")" = "default,upgraded kept:survives pg_dump 1 3"
+
+for db in pg_des_fresh pg_des_updated pg_des_restored; do dropdb --if-exists "$db" >/dev/null 2>&1; done
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS des_upgrade_reader" >/dev/null 2>&1
 rm -rf "$out"
 echo "upgrade: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -51,3 +51,6 @@ DROP FUNCTION des.claim_sources_rows(integer);
 -- CREATE OR REPLACE cannot change them)
 DROP VIEW des.stat_marker;
 DROP FUNCTION des.marker_stats();
+
+-- Tenancy of versioned datasets: contexts, repos, grants, the write log.
+--@include catalog/65_tenancy.sql
