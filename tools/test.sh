@@ -44,6 +44,8 @@ echo "== core unit tests"
 make -s unit FIXTURES="$fixtures" 2>&1 | tee "$logs/unit"
 grep -E '^sigv4: ' "$logs/unit" >"$logs/sigv4" || true
 count sigv4 "$logs/sigv4"
+grep -E '^chunk: [0-9]+ passed' "$logs/unit" >"$logs/chunk" || true
+count chunk "$logs/chunk"
 grep -E '^core: ' "$logs/unit" >"$logs/core" || true
 count core "$logs/core"
 grep -E '^core_tsan: ' "$logs/unit" >"$logs/core_tsan" || true

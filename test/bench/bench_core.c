@@ -14,6 +14,12 @@
  *      footer and the index region
  *      random des_reader_find by name                    vs direct indexing
  *      with the answer known (and, for information, binary search)
+ *   9. content-defined chunking (FastCDC, default 16/64/256 KiB) of a
+ *      buffer in memory                                  vs plain blake2b()
+ *      of the same buffer (chunking alone; chunking + BLAKE2b-256 of each
+ *      chunk, one shot and streamed in 1 MiB pieces)
+ *      bytes shared after a 100-byte insertion mid-file  vs fixed positional
+ *      2 MiB blocks (Datamon's leaves)
  *
  * Archives are written through des_local_sink_open into a temporary directory
  * on local disk and removed afterwards. pg_des and its baseline alternate
@@ -28,17 +34,21 @@
  *
  * Environment (default; BENCH_QUICK=1 or --quick for a smoke test):
  *   BENCH_DIR            parent of the temporary directory      [/tmp]
- *   BENCH_ONLY           which benchmarks, e.g. "13"            [123]
+ *   BENCH_ONLY           which benchmarks, e.g. "13"            [1239]
  *   BENCH_W64_MIB        MiB written by benchmark 1             [1024; quick 64]
  *   BENCH_W256_ENTRIES   entries written by benchmark 2         [1000000; quick 100000]
  *   BENCH_READ_ENTRIES   entries of the reader's archive        [1000000; quick 100000]
  *   BENCH_LOOKUPS        random lookups per repetition          [1000000; quick 200000]
  *   BENCH_WRITE_REPS     repetitions of benchmarks 1 and 2      [5; quick 1]
  *   BENCH_READ_REPS      repetitions of benchmark 3             [5; quick 2]
+ *   BENCH_CHUNK_MIB      MiB chunked by benchmark 9             [256; quick 32]
+ *   BENCH_DEDUP_MIB      MiB of the edited file of benchmark 9  [64; quick 16]
+ *   BENCH_CHUNK_REPS     repetitions of benchmark 9             [5; quick 1]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "des/chunk/des_chunker.h"
 #include "des/io/des_local.h"
 #include "des/format/des_reader.h"
 #include "des/format/des_writer.h"
@@ -1122,6 +1132,204 @@ bench_reader(void)
 	free_names(&names);
 }
 
+/* ------------------------------------------------- 9. content-defined chunking */
+
+typedef struct chunk_tally
+{
+	uint64_t	n;
+	uint64_t	bytes;
+	uint64_t	acc;			/* one byte of each id: keeps the hashing observable */
+	des_chunk  *keep;			/* if not NULL, chunks are stored here (room for cap) */
+	size_t		cap;
+} chunk_tally;
+
+static bool
+tally_chunk(void *ctx, const des_chunk *chunk, des_error *err)
+{
+	chunk_tally *t = ctx;
+
+	if (t->keep != NULL)
+	{
+		if (t->n == t->cap)
+			return des_fail(err, DES_E_TOO_LARGE, "more than %zu chunks", t->cap);
+		t->keep[t->n] = *chunk;
+	}
+	t->n++;
+	t->bytes += chunk->length;
+	t->acc += chunk->id[0];
+	return true;
+}
+
+static double
+run_chunk(const des_chunk_params *p, const unsigned char *buf, size_t len, bool ids, chunk_tally *t)
+{
+	des_error	err;
+	double		t0 = now_s();
+
+	if (!des_chunk_buffer(p, buf, len, ids, tally_chunk, t, &err))
+		die_des("des_chunk_buffer", &err);
+	t0 = now_s() - t0;
+	if (t->bytes != len)
+		die("chunks sum to %llu bytes, not %zu", (unsigned long long) t->bytes, len);
+	sink_value += t->acc;
+	return t0;
+}
+
+/* the streaming hasher fed 1 MiB pieces, as a file read would */
+static double
+run_chunk_stream(const des_chunk_params *p, const unsigned char *buf, size_t len, chunk_tally *t)
+{
+	des_chunk_hasher h;
+	des_error	err;
+	double		t0 = now_s();
+
+	if (!des_chunk_hasher_init(&h, p, tally_chunk, t, &err))
+		die_des("des_chunk_hasher_init", &err);
+	for (size_t off = 0; off < len; off += IO_BUFFER)
+		if (!des_chunk_hasher_update(&h, buf + off, len - off < IO_BUFFER ? len - off : IO_BUFFER, &err))
+			die_des("des_chunk_hasher_update", &err);
+	if (!des_chunk_hasher_finish(&h, &err))
+		die_des("des_chunk_hasher_finish", &err);
+	t0 = now_s() - t0;
+	if (t->bytes != len)
+		die("streamed chunks sum to %llu bytes, not %zu", (unsigned long long) t->bytes, len);
+	sink_value += t->acc;
+	return t0;
+}
+
+static double
+run_blake2b_buffer(const unsigned char *buf, size_t len)
+{
+	unsigned char digest[DES_BLAKE2B_BYTES];
+	double		t0 = now_s();
+
+	blake2b(digest, buf, NULL, DES_BLAKE2B_BYTES, len, 0);
+	t0 = now_s() - t0;
+	sink_value += digest[0];
+	return t0;
+}
+
+static int
+cmp_chunk_id(const void *a, const void *b)
+{
+	return memcmp(((const des_chunk *) a)->id, ((const des_chunk *) b)->id, DES_CHUNK_ID_BYTES);
+}
+
+static void
+bench_chunker(void)
+{
+	uint64_t	mib = env_u64("BENCH_CHUNK_MIB", 256, 32);
+	uint64_t	dmib = env_u64("BENCH_DEDUP_MIB", 64, 16);
+	int			reps = (int) env_u64("BENCH_CHUNK_REPS", 5, 1);
+	des_chunk_params p = des_chunk_params_default();
+	size_t		len = mib * MIB;
+	unsigned char *buf;
+	double		bytes = (double) len;
+	char		a[96], b[96], metric[128];
+	series		s_b2, s_cut, s_ids, s_stream;
+	uint64_t	nchunks = 0;
+
+	fprintf(stderr, "[9] chunker: %llu MiB of random bytes in memory, params %u/%u/%u, %d rep(s)\n",
+			(unsigned long long) mib, p.min_size, p.avg_size, p.max_size, reps);
+	buf = xmalloc(len);
+	fill_random(buf, len);
+	init_series(&s_b2, "blake2b() of the buffer", reps);
+	init_series(&s_cut, "chunking only", reps);
+	init_series(&s_ids, "chunking + blake2b-256 per chunk", reps);
+	init_series(&s_stream, "same, streamed in 1 MiB pieces", reps);
+	for (int rep = 0; rep < reps; rep++)
+	{
+		chunk_tally t1 = {0}, t2 = {0}, t3 = {0};
+
+		/* the baseline goes first in every other repetition */
+		if (rep % 2 == 0)
+			add_sample(&s_b2, run_blake2b_buffer(buf, len));
+		add_sample(&s_cut, run_chunk(&p, buf, len, false, &t1));
+		add_sample(&s_ids, run_chunk(&p, buf, len, true, &t2));
+		add_sample(&s_stream, run_chunk_stream(&p, buf, len, &t3));
+		if (rep % 2 == 1)
+			add_sample(&s_b2, run_blake2b_buffer(buf, len));
+		if (t1.n != t2.n || t2.n != t3.n || t2.acc != t3.acc)
+			die("chunking runs disagree: %llu / %llu / %llu chunks", (unsigned long long) t1.n,
+				(unsigned long long) t2.n, (unsigned long long) t3.n);
+		nchunks = t1.n;
+		fprintf(stderr, "    rep %d: blake2b %.0f | chunking %.0f | chunking+ids %.0f | streamed %.0f MB/s\n",
+				rep + 1, bytes / s_b2.t[rep] / 1e6, bytes / s_cut.t[rep] / 1e6,
+				bytes / s_ids.t[rep] / 1e6, bytes / s_stream.t[rep] / 1e6);
+	}
+	finish_series(&s_b2, bytes, 1e6, "MB/s");
+	finish_series(&s_cut, bytes, 1e6, "MB/s");
+	finish_series(&s_ids, bytes, 1e6, "MB/s");
+	finish_series(&s_stream, bytes, 1e6, "MB/s");
+	fprintf(stderr, "    %llu chunks, mean %.0f bytes\n", (unsigned long long) nchunks, bytes / nchunks);
+
+	snprintf(b, sizeof(b), "%.0f MB/s blake2b()", bytes / s_b2.best / 1e6);
+	snprintf(metric, sizeof(metric), "9a chunking only (FastCDC 16/64/256K), %llu MiB", (unsigned long long) mib);
+	snprintf(a, sizeof(a), "%.2f GB/s", bytes / s_cut.best / 1e9);
+	row(metric, a, b, s_b2.best / s_cut.best, "(info: speed vs hashing)", "-");
+	snprintf(a, sizeof(a), "%.0f MB/s", bytes / s_ids.best / 1e6);
+	row("9b   chunking + BLAKE2b-256 of each chunk", a, b, s_b2.best / s_ids.best,
+		">= 0.80x blake2b()", yes_no(s_b2.best / s_ids.best >= 0.80));
+	snprintf(a, sizeof(a), "%.0f MB/s", bytes / s_stream.best / 1e6);
+	row("9c   same, streamed in 1 MiB pieces", a, b, s_b2.best / s_stream.best,
+		">= 0.80x blake2b()", yes_no(s_b2.best / s_stream.best >= 0.80));
+	free(buf);
+
+	/* 9d: dedup across versions after an insertion in the middle */
+	{
+		size_t		dlen = dmib * MIB;
+		size_t		mid = dlen / 2 + 4321;	/* not on a 2 MiB boundary */
+		size_t		elen = dlen + 100;
+		unsigned char *v1 = xmalloc(dlen);
+		unsigned char *v2 = xmalloc(elen);
+		chunk_tally t1 = {0}, t2 = {0};
+		uint64_t	shared_bytes = 0,
+					shared_n = 0,
+					fixed_bytes = 0;
+		const size_t block = 2 * MIB;
+
+		fill_random(v1, dlen);
+		memcpy(v2, v1, mid);
+		fill_random(v2 + mid, 100);
+		memcpy(v2 + mid + 100, v1 + mid, dlen - mid);
+		t1.cap = t2.cap = elen / p.min_size + 2;
+		t1.keep = xmalloc(sizeof(des_chunk) * t1.cap);
+		t2.keep = xmalloc(sizeof(des_chunk) * t2.cap);
+		run_chunk(&p, v1, dlen, true, &t1);
+		run_chunk(&p, v2, elen, true, &t2);
+		qsort(t1.keep, t1.n, sizeof(des_chunk), cmp_chunk_id);
+		for (uint64_t i = 0; i < t2.n; i++)
+			if (bsearch(&t2.keep[i], t1.keep, t1.n, sizeof(des_chunk), cmp_chunk_id) != NULL)
+			{
+				shared_n++;
+				shared_bytes += t2.keep[i].length;
+			}
+		/* Datamon: leaf k is bytes [k * 2 MiB, (k + 1) * 2 MiB), keyed by its hash */
+		for (size_t off = 0; off < elen; off += block)
+		{
+			size_t		n2 = elen - off < block ? elen - off : block;
+			size_t		n1 = off >= dlen ? 0 : (dlen - off < block ? dlen - off : block);
+
+			if (n1 == n2 && memcmp(v1 + off, v2 + off, n2) == 0)
+				fixed_bytes += n2;
+		}
+		fprintf(stderr, "    dedup: %llu MiB + 100 bytes inserted at %zu: %llu of %llu chunks shared (%llu bytes);"
+				" 2 MiB blocks share %llu bytes\n", (unsigned long long) dmib, mid,
+				(unsigned long long) shared_n, (unsigned long long) t2.n, (unsigned long long) shared_bytes,
+				(unsigned long long) fixed_bytes);
+		snprintf(metric, sizeof(metric), "9d dedup after a 100 B insertion, %llu MiB", (unsigned long long) dmib);
+		snprintf(a, sizeof(a), "%.1f%% shared (%llu/%llu chunks)", 100.0 * shared_bytes / elen,
+				 (unsigned long long) shared_n, (unsigned long long) t2.n);
+		snprintf(b, sizeof(b), "%.1f%% shared (2 MiB blocks)", 100.0 * fixed_bytes / elen);
+		row(metric, a, b, fixed_bytes ? (double) shared_bytes / fixed_bytes : 0,
+			"all but <= 2 chunks shared", yes_no(shared_n + 2 >= t2.n));
+		free(t1.keep);
+		free(t2.keep);
+		free(v1);
+		free(v2);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1138,7 +1346,7 @@ main(int argc, char **argv)
 			die("usage: %s [--quick]   (sizes: BENCH_* variables, see the top of bench_core.c)", argv[0]);
 	}
 	if (only == NULL || *only == '\0')
-		only = "123";
+		only = "1239";
 	if (parent == NULL || *parent == '\0')
 		parent = "/tmp";
 	if ((size_t) snprintf(workdir, sizeof(workdir), "%s/pg_des_bench.XXXXXX", parent) >= sizeof(workdir))
@@ -1154,5 +1362,7 @@ main(int argc, char **argv)
 		bench_writer_256();
 	if (strchr(only, '3'))
 		bench_reader();
+	if (strchr(only, '9'))
+		bench_chunker();
 	return 0;
 }
