@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds, then runs
 #   1. core unit tests (AddressSanitizer/UBSan), including fixture conformance
-#   2. the libFuzzer targets (reader, S3 XML, JSON meta, locations, SigV4),
+#   2. the libFuzzer targets (reader, S3 XML, JSON meta, locations, SigV4, chunker, trees),
 #      each for a bounded time (FUZZ_SECONDS each, default 30)
 #   3. pg_regress tests against a throwaway PostgreSQL 15 with pg_des preloaded
 # and ends with one line: "N passed, N failed[, N skipped]".
@@ -46,6 +46,8 @@ grep -E '^sigv4: ' "$logs/unit" >"$logs/sigv4" || true
 count sigv4 "$logs/sigv4"
 grep -E '^chunk: [0-9]+ passed' "$logs/unit" >"$logs/chunk" || true
 count chunk "$logs/chunk"
+grep -E '^tree: ' "$logs/unit" >"$logs/tree" || true
+count tree "$logs/tree"
 grep -E '^core: ' "$logs/unit" >"$logs/core" || true
 count core "$logs/core"
 grep -E '^core_tsan: ' "$logs/unit" >"$logs/core_tsan" || true
