@@ -35,12 +35,13 @@ AS $$
     SELECT CASE
         WHEN who <> des_internal.caller() AND NOT des_internal.is_administrator(des_internal.caller()) THEN NULL
         WHEN des_internal.is_administrator(who) THEN 'admin'::des.access_level
-        WHEN repo IS NOT NULL AND EXISTS (SELECT FROM des.repositories r
-                                           WHERE r.id = repo AND pg_has_role(who, r.owner, 'MEMBER'))
+        -- (joined with pg_roles: a dropped owner or grantee is no one, not an error)
+        WHEN repo IS NOT NULL AND EXISTS (SELECT FROM des.repositories r JOIN pg_roles o ON o.oid = r.owner
+                                           WHERE r.id = repo AND pg_has_role(who, o.oid, 'MEMBER'))
             THEN 'admin'::des.access_level
-        ELSE (SELECT max(g.level) FROM des.access_grants g
+        ELSE (SELECT max(g.level) FROM des.access_grants g JOIN pg_roles o ON o.oid = g.grantee
                WHERE g.context_id = context AND (g.repo_id IS NULL OR g.repo_id = repo)
-                 AND pg_has_role(who, g.grantee, 'MEMBER'))
+                 AND pg_has_role(who, o.oid, 'MEMBER'))
     END
 $$;
 GRANT EXECUTE ON FUNCTION des_internal.access_level(bigint, bigint, regrole) TO PUBLIC;	-- row-level security calls it as the reader
@@ -68,7 +69,7 @@ CREATE POLICY repositories_visible ON des.repositories FOR SELECT
 -- a role sees its own grants, and every grant of what it administers
 DROP POLICY IF EXISTS access_grants_visible ON des.access_grants;
 CREATE POLICY access_grants_visible ON des.access_grants FOR SELECT
-    USING (pg_has_role(current_user, grantee, 'MEMBER')
+    USING (EXISTS (SELECT FROM pg_roles o WHERE o.oid = grantee AND pg_has_role(current_user, o.oid, 'MEMBER'))
            OR des_internal.access_level(context_id, repo_id, current_user::regrole) = 'admin');
 DROP POLICY IF EXISTS write_log_visible ON des.write_log;
 CREATE POLICY write_log_visible ON des.write_log FOR SELECT

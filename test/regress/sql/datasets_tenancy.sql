@@ -83,6 +83,22 @@ SELECT try($$SELECT des.grant('globex', 'carol', 'read')$$);
 SELECT des.grant('repo:globex', 'carol', 'read');
 SELECT des.repo_delete('globex');
 
+-- a dropped owner or grantee leaves its repo readable by the others (and by no one in its name)
+CREATE ROLE dave;
+SELECT des.grant('context:acme', 'dave', 'write');
+SET ROLE dave;
+SELECT des.repo_create('orphaned', '', 'acme') > 0 AS created;
+RESET ROLE;
+SELECT des.revoke('context:acme', 'dave');
+SELECT des.grant('repo:orphaned', 'dave', 'read');
+DROP ROLE dave;
+SET ROLE alice;
+SELECT name, access FROM des.repos ORDER BY name;
+SELECT count(*) AS grants_seen FROM des.access_grants;
+RESET ROLE;
+SELECT name, owner::text ~ '^[0-9]+$' AS owner_dropped FROM des.repositories WHERE name = 'orphaned';
+SELECT des.repo_delete('orphaned');
+
 -- deleting
 SELECT try($$SELECT des.context_delete('acme')$$);
 SELECT try($$SELECT des.context_delete('default')$$);
@@ -95,7 +111,7 @@ SELECT des.context_delete('acme');
 SELECT name FROM des.contexts ORDER BY name;
 
 -- the write log: every change, by whom
-SELECT CASE WHEN role IN ('alice', 'bob', 'carol') THEN role ELSE '(superuser)' END AS role,
+SELECT CASE WHEN role IN ('alice', 'bob', 'carol', 'dave') THEN role ELSE '(superuser)' END AS role,
        action, coalesce(detail->>'name', detail->>'target') AS what, detail->>'grantee' AS grantee
   FROM des.write_log ORDER BY id;
 
