@@ -48,6 +48,8 @@ grep -E '^chunk: [0-9]+ passed' "$logs/unit" >"$logs/chunk" || true
 count chunk "$logs/chunk"
 grep -E '^tree: ' "$logs/unit" >"$logs/tree" || true
 count tree "$logs/tree"
+grep -E '^uri: ' "$logs/unit" >"$logs/uri" || true
+count uri "$logs/uri"
 grep -E '^core: ' "$logs/unit" >"$logs/core" || true
 count core "$logs/core"
 grep -E '^core_tsan: ' "$logs/unit" >"$logs/core_tsan" || true
