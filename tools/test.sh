@@ -48,6 +48,8 @@ grep -E '^chunk: [0-9]+ passed' "$logs/unit" >"$logs/chunk" || true
 count chunk "$logs/chunk"
 grep -E '^tree: ' "$logs/unit" >"$logs/tree" || true
 count tree "$logs/tree"
+grep -E '^csv: ' "$logs/unit" >"$logs/csv" || true
+count csv "$logs/csv"
 grep -E '^core: ' "$logs/unit" >"$logs/core" || true
 count core "$logs/core"
 grep -E '^core_tsan: ' "$logs/unit" >"$logs/core_tsan" || true
