@@ -105,20 +105,26 @@ static bool
 append(des_csv_reader *r, const unsigned char *p, size_t n, uint64_t at, des_error *err)
 {
 	size_t		flen = r->len - r->field_start;
+	size_t		froom = r->limits.max_field - flen,
+				rroom = r->limits.max_record - r->len;
 
-	if (n > r->limits.max_field - flen)
+	/*
+	 * Report the first byte that breaks a limit, the field's on a tie: the
+	 * same whichever way the input was cut into pieces.
+	 */
+	if (n > froom && froom <= rroom)
 	{
 		char		what[96];
 
 		snprintf(what, sizeof(what), "field %u longer than %u bytes", r->nfields + 1, r->limits.max_field);
-		return fail_at(r, err, r->line, at + (r->limits.max_field - flen), DES_E_TOO_LARGE, what);
+		return fail_at(r, err, r->line, at + froom, DES_E_TOO_LARGE, what);
 	}
-	if (n > r->limits.max_record - r->len)
+	if (n > rroom)
 	{
 		char		what[96];
 
 		snprintf(what, sizeof(what), "record longer than %u bytes", r->limits.max_record);
-		return fail_at(r, err, r->line, at + (r->limits.max_record - r->len), DES_E_TOO_LARGE, what);
+		return fail_at(r, err, r->line, at + rroom, DES_E_TOO_LARGE, what);
 	}
 	if (r->len + n > r->cap)
 	{
@@ -231,7 +237,7 @@ end_record(des_csv_reader *r, uint64_t at, des_error *err)
 		{
 			size_t		bad;
 
-			if (!utf8_ok(r->buf + r->fields[i].off, r->fields[i].len, &bad))
+			if (r->fields[i].len > 0 && !utf8_ok(r->buf + r->fields[i].off, r->fields[i].len, &bad))
 			{
 				r->failed = true;
 				r->err_line = r->rec_line;
@@ -242,7 +248,7 @@ end_record(des_csv_reader *r, uint64_t at, des_error *err)
 			}
 		}
 	}
-	rec.data = r->buf;
+	rec.data = r->buf ? r->buf : (const unsigned char *) "";	/* never NULL, even when all fields are empty */
 	rec.len = r->len;
 	rec.fields = r->fields;
 	rec.nfields = r->nfields;
@@ -566,7 +572,8 @@ trial_record(void *ctx, const des_csv_record *rec, des_error *err)
 			return des_fail(err, DES_E_NOMEM, "out of memory while sniffing a CSV header");
 		for (uint32_t i = 0, o = 0; i < rec->nfields; i++)
 		{
-			memcpy(c + o, rec->data + rec->fields[i].off, rec->fields[i].len);
+			if (rec->fields[i].len)
+				memcpy(c + o, rec->data + rec->fields[i].off, rec->fields[i].len);
 			o += rec->fields[i].len;
 			c[o++] = '\0';
 		}
