@@ -472,6 +472,27 @@ test_reader_ragged_and_errors(void)
 		  "UTF-8 check: %s", err.message);
 	des_buf_free(&o.text);
 
+	/* fuzz regressions: all-empty records carry a non-NULL data pointer (with the UTF-8 check on) */
+	s = ",\n,,\n";
+	ok = read_csv(&d, &lim, s, strlen(s), 0, &o, &err, NULL);
+	CHECK(ok && o.records == 2 && strcmp((char *) o.text.data, "1:0:2[|]\n2:2:3[||]\n") == 0, "empty records: %s",
+		  err.message);
+	des_buf_free(&o.text);
+	/* ... and the first byte over either limit is reported, however the input is cut */
+	lim = des_csv_limits_default();
+	lim.max_field = 1;
+	lim.max_record = 1;
+	s = "a,bz\n";
+	for (size_t piece = 0; piece <= 1; piece++)
+	{
+		ok = read_csv(&d, &lim, s, strlen(s), piece, &o, &err, &r);
+		CHECK(!ok && r.err_offset == 2 && strstr(err.message, "record longer than 1 bytes"),
+			  "first limit byte (pieces %zu): %s", piece, err.message);
+		des_buf_free(&o.text);
+	}
+	lim = des_csv_limits_default();
+	lim.check_utf8 = true;
+
 	/* invalid dialects and limits */
 	d = dialect(',', ',', DES_CSV_ESCAPE_DOUBLE);
 	CHECK(!des_csv_reader_init(&r, &d, &lim, collect, &o, &err) && err.code == DES_E_INVALID_ARGUMENT,

@@ -101,8 +101,8 @@ fail_at(des_csv_reader *r, des_error *err, uint64_t line, uint64_t offset, des_e
 }
 
 /* Append n field bytes; at is the input offset of the first, for the error. */
-static bool
-append(des_csv_reader *r, const unsigned char *p, size_t n, uint64_t at, des_error *err)
+static __attribute__((noinline)) bool
+append_slow(des_csv_reader *r, const unsigned char *p, size_t n, uint64_t at, des_error *err)
 {
 	size_t		flen = r->len - r->field_start;
 	size_t		froom = r->limits.max_field - flen,
@@ -150,8 +150,22 @@ append(des_csv_reader *r, const unsigned char *p, size_t n, uint64_t at, des_err
 	return true;
 }
 
-static bool
-end_field(des_csv_reader *r, uint64_t at, des_error *err)
+/* The hot path inline: room in the buffer, and below both limits. */
+static inline bool
+append(des_csv_reader *r, const unsigned char *p, size_t n, uint64_t at, des_error *err)
+{
+	if (n <= (size_t) r->cap - r->len && n <= r->limits.max_field - (r->len - r->field_start) &&
+		n <= r->limits.max_record - r->len)
+	{
+		memcpy(r->buf + r->len, p, n);
+		r->len += (uint32_t) n;
+		return true;
+	}
+	return append_slow(r, p, n, at, err);
+}
+
+static __attribute__((noinline)) bool
+end_field_slow(des_csv_reader *r, uint64_t at, des_error *err)
 {
 	if (r->nfields == r->limits.max_fields)
 	{
@@ -183,6 +197,24 @@ end_field(des_csv_reader *r, uint64_t at, des_error *err)
 	r->field_start = r->len;
 	r->field_quoted = false;
 	return true;
+}
+
+static inline bool
+end_field(des_csv_reader *r, uint64_t at, des_error *err)
+{
+	if (r->nfields < r->fields_cap)
+	{
+		/* fields_cap never exceeds max_fields: no limit check needed here */
+		des_csv_field *f = &r->fields[r->nfields++];
+
+		f->off = r->field_start;
+		f->len = r->len - r->field_start;
+		f->quoted = r->field_quoted;
+		r->field_start = r->len;
+		r->field_quoted = false;
+		return true;
+	}
+	return end_field_slow(r, at, err);
 }
 
 /* Is f all valid UTF-8? The ASCII run is checked 8 bytes at a time first. */
@@ -341,7 +373,8 @@ process(des_csv_reader *r, const unsigned char *p, size_t n, des_error *err)
 				{
 					if (!end_field(r, at, err))
 						return false;
-					r->state = ST_FIELD_START;
+					/* the next field is unquoted unless it starts with the quote: skip a dispatch */
+					r->state = i + 1 < n && (q == 0 || p[i + 1] != q) ? ST_UNQUOTED : ST_FIELD_START;
 				}
 				else if (c == '\n' || c == '\r')
 				{
