@@ -10,7 +10,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_des.control)
 MODULE_big = pg_des
 # sources by area: the PostgreSQL-free core (src/core/<area>, headers in
 # include/des/<area>) and the backend glue (src/backend/<area>, one header each)
-CORE_AREAS = common format io s3 chunk tree uri
+CORE_AREAS = common format io s3 chunk tree uri profile
 BACKEND_AREAS = module common archive s3 fdw workers pipeline datasets
 CORE_SRC = $(sort $(foreach a,$(CORE_AREAS),$(wildcard src/core/$(a)/*.c)))
 BACKEND_SRC = $(sort $(foreach a,$(BACKEND_AREAS),$(wildcard src/backend/$(a)/*.c)))
@@ -96,22 +96,27 @@ test/unit/test_uri: $(CORE_SRC) test/unit/test_uri.c test/unit/unit.h $(CORE_HEA
 	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
 		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_uri.c -o $@ $(CORE_LIBS)
 
+test/unit/test_csv: $(CORE_SRC) test/unit/test_csv.c test/unit/unit.h $(CORE_HEADERS)
+	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
+		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_csv.c -o $@ $(CORE_LIBS)
+
 # the same tests under ThreadSanitizer: the local sink writes on an I/O thread
 test/unit/test_core_tsan: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(CORE_HEADERS)
 	clang -std=gnu11 -g -O1 -fsanitize=thread $(WARN_FLAGS) \
 		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_core.c -o $@ $(CORE_LIBS) -ljansson
 
-unit: test/unit/test_core test/unit/test_sigv4 test/unit/test_chunk test/unit/test_tree test/unit/test_uri test/unit/test_core_tsan
+unit: test/unit/test_core test/unit/test_sigv4 test/unit/test_chunk test/unit/test_tree test/unit/test_uri test/unit/test_csv test/unit/test_core_tsan
 	test/unit/test_sigv4
 	test/unit/test_chunk
 	test/unit/test_tree
 	test/unit/test_uri
+	test/unit/test_csv
 	test/unit/test_core $(FIXTURES)
 	TSAN_OPTIONS=halt_on_error=1 test/unit/test_core_tsan $(FIXTURES) | sed 's/^core:/core_tsan:/'
 
 # libFuzzer targets, one per parser of untrusted input: test/fuzz/fuzz_<name>.c,
 # seeds in test/fuzz/seeds/<name>/, replayed crashes in test/fuzz/regressions/<name>/
-FUZZ_TARGETS = reader s3xml json location sigv4 chunk tree uri
+FUZZ_TARGETS = reader s3xml json location sigv4 chunk tree uri csv
 FUZZ_BINS = $(addprefix test/fuzz/fuzz_,$(FUZZ_TARGETS))
 
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HEADERS)
@@ -134,4 +139,4 @@ tap:
 	$(prove_installcheck)
 
 .PHONY: unit fuzz bench tap
-EXTRA_CLEAN = test/unit/test_core test/unit/test_core_tsan test/unit/test_sigv4 test/unit/test_chunk test/unit/test_tree test/unit/test_uri $(FUZZ_BINS) test/bench/bench_core
+EXTRA_CLEAN = test/unit/test_core test/unit/test_core_tsan test/unit/test_sigv4 test/unit/test_chunk test/unit/test_tree test/unit/test_uri test/unit/test_csv $(FUZZ_BINS) test/bench/bench_core

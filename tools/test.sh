@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds, then runs
 #   1. core unit tests (AddressSanitizer/UBSan), including fixture conformance
-#   2. the libFuzzer targets (reader, S3 XML, JSON meta, locations, SigV4, chunker, trees),
+#   2. the libFuzzer targets (reader, S3 XML, JSON meta, locations, SigV4, chunker,
+#      trees, gros:// URIs, CSV),
 #      each for a bounded time (FUZZ_SECONDS each, default 30)
 #   3. pg_regress tests against a throwaway PostgreSQL 15 with pg_des preloaded
 # and ends with one line: "N passed, N failed[, N skipped]".
@@ -50,6 +51,8 @@ grep -E '^tree: ' "$logs/unit" >"$logs/tree" || true
 count tree "$logs/tree"
 grep -E '^uri: ' "$logs/unit" >"$logs/uri" || true
 count uri "$logs/uri"
+grep -E '^csv: ' "$logs/unit" >"$logs/csv" || true
+count csv "$logs/csv"
 grep -E '^core: ' "$logs/unit" >"$logs/core" || true
 count core "$logs/core"
 grep -E '^core_tsan: ' "$logs/unit" >"$logs/core_tsan" || true

@@ -20,6 +20,11 @@
  *      chunk, one shot and streamed in 1 MiB pieces)
  *      bytes shared after a 100-byte insertion mid-file  vs fixed positional
  *      2 MiB blocks (Datamon's leaves)
+ *  10. (BENCH_ONLY letter c) the CSV record reader over a generated CSV in
+ *      memory (numbers, quoted text with commas and "", dates, embedded
+ *      line breaks), one shot and streamed in 1 MiB pieces
+ *                                                        vs a plain memchr()
+ *      scan for '\n' over the same bytes (a lower bound for any line reader)
  *
  * Archives are written through des_local_sink_open into a temporary directory
  * on local disk and removed afterwards. pg_des and its baseline alternate
@@ -34,7 +39,7 @@
  *
  * Environment (default; BENCH_QUICK=1 or --quick for a smoke test):
  *   BENCH_DIR            parent of the temporary directory      [/tmp]
- *   BENCH_ONLY           which benchmarks, e.g. "13"            [1239]
+ *   BENCH_ONLY           which benchmarks, e.g. "13"            [1239c]
  *   BENCH_W64_MIB        MiB written by benchmark 1             [1024; quick 64]
  *   BENCH_W256_ENTRIES   entries written by benchmark 2         [1000000; quick 100000]
  *   BENCH_READ_ENTRIES   entries of the reader's archive        [1000000; quick 100000]
@@ -44,12 +49,15 @@
  *   BENCH_CHUNK_MIB      MiB chunked by benchmark 9             [256; quick 32]
  *   BENCH_DEDUP_MIB      MiB of the edited file of benchmark 9  [64; quick 16]
  *   BENCH_CHUNK_REPS     repetitions of benchmark 9             [5; quick 1]
+ *   BENCH_CSV_MIB        MiB of CSV read by benchmark 10        [256; quick 32]
+ *   BENCH_CSV_REPS       repetitions of benchmark 10            [3; quick 1]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "des/chunk/des_chunker.h"
 #include "des/io/des_local.h"
+#include "des/profile/des_csv.h"
 #include "des/format/des_reader.h"
 #include "des/format/des_writer.h"
 
@@ -1330,6 +1338,145 @@ bench_chunker(void)
 	}
 }
 
+/* ------------------------------------------------------ 10. CSV record reader */
+
+typedef struct csv_tally
+{
+	uint64_t	records;
+	uint64_t	fields;
+	uint64_t	bytes;
+} csv_tally;
+
+static bool
+tally_csv(void *ctx, const des_csv_record *rec, des_error *err)
+{
+	csv_tally  *t = ctx;
+
+	t->records++;
+	t->fields += rec->nfields;
+	t->bytes += rec->len;
+	return true;
+}
+
+/* Read buf with the reader in pieces of `piece` bytes (the whole buffer if 0). */
+static double
+run_csv(const des_csv_dialect *d, const unsigned char *buf, size_t len, size_t piece, csv_tally *t)
+{
+	des_csv_limits lim = des_csv_limits_default();
+	des_csv_reader r;
+	des_error	err;
+	double		t0 = now_s();
+
+	if (!des_csv_reader_init(&r, d, &lim, tally_csv, t, &err))
+		die_des("des_csv_reader_init", &err);
+	if (piece == 0)
+		piece = len;
+	for (size_t off = 0; off < len; off += piece)
+		if (!des_csv_reader_feed(&r, buf + off, len - off < piece ? len - off : piece, &err))
+			die_des("des_csv_reader_feed", &err);
+	if (!des_csv_reader_finish(&r, &err))
+		die_des("des_csv_reader_finish", &err);
+	des_csv_reader_free(&r);
+	return now_s() - t0;
+}
+
+/* The baseline: count '\n' with memchr, the least any line-oriented reader must do. */
+static double
+run_memchr_lines(const unsigned char *buf, size_t len, uint64_t *lines)
+{
+	const unsigned char *p = buf,
+			   *end = buf + len;
+	uint64_t	n = 0;
+	double		t0 = now_s();
+
+	while ((p = memchr(p, '\n', end - p)) != NULL)
+	{
+		n++;
+		p++;
+	}
+	t0 = now_s() - t0;
+	*lines = n;
+	return t0;
+}
+
+/* About len bytes of CSV: ids, numbers, quoted text with commas and "", dates, some two-line fields. */
+static size_t
+make_csv(unsigned char *buf, size_t cap, uint64_t *rows)
+{
+	static const char *words[] = {"alpha", "Smith, J", "said \"\"hi\"\"", "Zürich", "n/a", "two\nlines", "x"};
+	size_t		len = 0;
+	uint64_t	n = 0;
+
+	len += snprintf((char *) buf, cap, "id,name,amount,ratio,day,comment\n");
+	while (cap - len > 256)
+	{
+		uint64_t	v = rng_next();
+		const char *w = words[v % 7];
+		bool		q = strpbrk(w, ",\"\n") != NULL;
+
+		len += snprintf((char *) buf + len, cap - len, "%llu,%s%s%s,%lld,%.4f,20%02d-%02d-%02d,%s\n",
+						(unsigned long long) n, q ? "\"" : "", w, q ? "\"" : "",
+						(long long) (v >> 20) % 2000000 - 1000000, (double) (v % 100000) / 1e4,
+						(int) (v >> 8) % 30, (int) (v >> 13) % 12 + 1, (int) (v >> 17) % 28 + 1,
+						(v >> 40) % 3 == 0 ? "\"free text, with a comma\"" : "ok");
+		n++;
+	}
+	*rows = n;
+	return len;
+}
+
+static void
+bench_csv(void)
+{
+	uint64_t	mib = env_u64("BENCH_CSV_MIB", 256, 32);
+	int			reps = (int) env_u64("BENCH_CSV_REPS", 3, 1);
+	size_t		cap = mib * MIB;
+	unsigned char *buf = xmalloc(cap);
+	uint64_t	rows,
+				lines = 0;
+	size_t		len = make_csv(buf, cap, &rows);
+	double		bytes = (double) len;
+	des_csv_dialect d = des_csv_dialect_default();
+	series		s_mc, s_one, s_stream;
+	char		a[96], b[96], metric[128];
+
+	d.header = true;
+	fprintf(stderr, "[10] CSV reader: %.1f MiB generated CSV in memory, %llu rows, %d rep(s)\n",
+			bytes / MIB, (unsigned long long) rows, reps);
+	init_series(&s_mc, "memchr() for '\\n'", reps);
+	init_series(&s_one, "des_csv_reader, one shot", reps);
+	init_series(&s_stream, "des_csv_reader, 1 MiB pieces", reps);
+	for (int rep = 0; rep < reps; rep++)
+	{
+		csv_tally	t1 = {0}, t2 = {0};
+
+		/* the baseline goes first in every other repetition */
+		if (rep % 2 == 0)
+			add_sample(&s_mc, run_memchr_lines(buf, len, &lines));
+		add_sample(&s_one, run_csv(&d, buf, len, 0, &t1));
+		add_sample(&s_stream, run_csv(&d, buf, len, IO_BUFFER, &t2));
+		if (rep % 2 == 1)
+			add_sample(&s_mc, run_memchr_lines(buf, len, &lines));
+		if (t1.records != rows + 1 || t2.records != t1.records || t1.fields != t2.fields || t1.bytes != t2.bytes)
+			die("CSV reader: %llu / %llu records, expected %llu", (unsigned long long) t1.records,
+				(unsigned long long) t2.records, (unsigned long long) rows + 1);
+		sink_value += lines + t1.fields;
+		fprintf(stderr, "    rep %d: memchr %.0f | reader %.0f | reader in 1 MiB pieces %.0f MB/s\n", rep + 1,
+				bytes / s_mc.t[rep] / 1e6, bytes / s_one.t[rep] / 1e6, bytes / s_stream.t[rep] / 1e6);
+	}
+	finish_series(&s_mc, bytes, 1e6, "MB/s");
+	finish_series(&s_one, bytes, 1e6, "MB/s");
+	finish_series(&s_stream, bytes, 1e6, "MB/s");
+
+	snprintf(b, sizeof(b), "%.0f MB/s memchr('\\n')", bytes / s_mc.best / 1e6);
+	snprintf(metric, sizeof(metric), "10a CSV reader, %llu MiB, one shot", (unsigned long long) mib);
+	snprintf(a, sizeof(a), "%.0f MB/s", bytes / s_one.best / 1e6);
+	row(metric, a, b, s_mc.best / s_one.best, "(info: vs a line scan)", "-");
+	snprintf(a, sizeof(a), "%.0f MB/s", bytes / s_stream.best / 1e6);
+	row("10b   same, streamed in 1 MiB pieces", a, b, s_mc.best / s_stream.best, "(info: vs a line scan)", "-");
+	free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1346,7 +1493,7 @@ main(int argc, char **argv)
 			die("usage: %s [--quick]   (sizes: BENCH_* variables, see the top of bench_core.c)", argv[0]);
 	}
 	if (only == NULL || *only == '\0')
-		only = "1239";
+		only = "1239c";
 	if (parent == NULL || *parent == '\0')
 		parent = "/tmp";
 	if ((size_t) snprintf(workdir, sizeof(workdir), "%s/pg_des_bench.XXXXXX", parent) >= sizeof(workdir))
@@ -1364,5 +1511,7 @@ main(int argc, char **argv)
 		bench_reader();
 	if (strchr(only, '9'))
 		bench_chunker();
+	if (strchr(only, 'c'))
+		bench_csv();
 	return 0;
 }

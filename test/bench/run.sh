@@ -4,6 +4,7 @@
 #
 #   1-3  test/bench/bench_core     PostgreSQL-free core: writer and reader
 #   9    test/bench/bench_core     content-defined chunking (its rows follow 3)
+#   10   test/bench/bench_core     CSV record reader vs a memchr line scan (BENCH_ONLY letter c)
 #   4    test/bench/bench_sql.sh   SQL: batch des.archive_read vs single calls
 #                                  (needs `make install`; uses pg_virtualenv)
 #   5    test/bench/bench_s3.sh    S3 (needs the test harness)

@@ -50,8 +50,12 @@ entry_problem(const des_tree_entry *e, const des_tree_entry *prev, des_error_cod
 
 	if (!des_tree_name_check(e->name, e->name_len, NULL, &nerr))
 	{
+		size_t		n = strnlen(nerr.message, msg_size - 1);
+
+		/* a bounded copy (the name error may be longer than msg: cut, by design) */
 		*code = DES_E_INVALID_NAME;
-		snprintf(msg, msg_size, "%s", nerr.message);
+		memcpy(msg, nerr.message, n);
+		msg[n] = '\0';
 		return msg;
 	}
 	if (prev != NULL)
