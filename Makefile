@@ -69,7 +69,8 @@ pg_des--$(EXTVERSION).sql: $(SQL_CATALOG) $(SQL_API)
 # a line "--@include catalog/NN_x.sql" in an update script stands for that
 # whole file (tables new in this version: written once, for both paths)
 pg_des--%--$(EXTVERSION).sql: src/sql/updates/%--$(EXTVERSION).sql $(SQL_API) $(SQL_CATALOG)
-	awk '/^--@include / { f = "src/sql/" $$2; while ((getline l < f) > 0) print l; close(f); next } { print }' $< > $@
+	awk '/^--@include / { f = "src/sql/" $$2; r = getline l < f; if (r < 0) { print "missing include " f > "/dev/stderr"; exit 1 } \
+		while (r > 0) { print l; r = getline l < f }; close(f); next } { print }' $< > $@
 	cat $(SQL_API) >> $@
 
 # ---- PostgreSQL-free core: unit tests, fuzzing, benchmarks ----

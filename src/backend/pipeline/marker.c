@@ -283,6 +283,18 @@ marker_run_sources(MemoryContext round_cxt)
 
 			MemoryContextSwitchTo(round_cxt);
 			ed = CopyErrorData();
+			/*
+			 * Only what is wrong with this URL fails this object; a cancel,
+			 * shutdown, lack of memory or a lock or statement timeout is the
+			 * round's, and must not cost the object one of its attempts.
+			 */
+			if (QueryCancelPending || ProcDiePending ||
+				ed->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+				ERRCODE_TO_CATEGORY(ed->sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES ||
+				ERRCODE_TO_CATEGORY(ed->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION ||
+				ERRCODE_TO_CATEGORY(ed->sqlerrcode) == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+				ed->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+				PG_RE_THROW();
 			FlushErrorState();
 			RollbackAndReleaseCurrentSubTransaction();
 			claims[i].error = ed->message;

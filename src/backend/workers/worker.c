@@ -248,8 +248,8 @@ record_error(const char *message)
  * worker's slot (unless flags say it is expected), and false is returned:
  * the worker goes on. on_error, if given, runs first, to release what fn
  * holds outside the transaction (files, uploads), even when a shutdown
- * request then re-throws the error and the worker exits. True when fn
- * returned.
+ * request then re-throws the error and the worker exits; it runs with
+ * interrupts held and must not throw. True when fn returned.
  */
 bool
 DesWorkerGuard(DesWorkerFn fn, void *arg, DesWorkerFn on_error, int flags)
@@ -266,11 +266,19 @@ DesWorkerGuard(DesWorkerFn fn, void *arg, DesWorkerFn on_error, int flags)
 		ErrorData  *edata;
 
 		MemoryContextSwitchTo(cxt);
+		/*
+		 * Interrupts are held from here: a cancel reaching a check inside the
+		 * cleanup (on_error frees sinks, aborts uploads) would raise an error
+		 * with no handler left, which is FATAL half-way through it.
+		 */
+		HOLD_INTERRUPTS();
 		if (on_error)
 			on_error(arg);
 		if (ProcDiePending)
+		{
+			RESUME_INTERRUPTS();
 			PG_RE_THROW();
-		HOLD_INTERRUPTS();
+		}
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		EmitErrorReport();
