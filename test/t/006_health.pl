@@ -34,6 +34,17 @@ is($node->safe_psql('postgres', q{SELECT ok || '|' || detail FROM des.health() W
 	'in a database the workers do not serve: worker database is not ok, and says which one they serve');
 is($node->safe_psql('lake', q{SELECT ok FROM des.health() WHERE "check" = 'worker database'}), 't',
 	'in des.database: worker database is ok');
+# a monitoring role with the grants docs/operations.md lists (no superuser)
+# gets every row, the preload check included
+$node->safe_psql('lake', q{
+	CREATE ROLE prober LOGIN;
+	GRANT pg_monitor TO prober;
+	GRANT SELECT (created_at, not_before) ON des.fetch_queue, des.mark_queue TO prober;
+	GRANT SELECT (marked_at) ON des.pack_queue TO prober;
+	GRANT SELECT (object_id) ON des.dead_letters TO prober;
+});
+is($node->safe_psql('lake', q{SET ROLE prober; SELECT count(*) || ' ' || bool_and(ok) FILTER (WHERE "check" = 'library preloaded') FROM des.health()}),
+	'8 true', 'a monitoring role reads every check, the preload check included');
 
 $node->stop;
 done_testing();

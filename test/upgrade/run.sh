@@ -57,11 +57,13 @@ check "a context, a repo and a grant made after the update" psql_in pg_des_updat
 	    SELECT des.grant('repo:kept', 'des_upgrade_reader', 'read')"
 check "pg_dump and restore of the updated database" \
 	bash -c "pg_dump -Fc pg_des_updated >'$out/db.dump' && pg_restore --exit-on-error -d pg_des_restored '$out/db.dump'"
+check "after the restore, new contexts, repos and log rows get new ids" psql_in pg_des_restored \
+	-c "SELECT des.context_create('after'); SELECT des.repo_create('later', '', 'after'); SELECT des.repo_delete('later'); SELECT des.context_delete('after')"
 check "the restored database has the context, the repo, the grant and the log" \
 	test "$(psql_in pg_des_restored -c "SELECT (SELECT string_agg(name, ',' ORDER BY name) FROM des.contexts) || ' ' ||
 	                                       (SELECT name || ':' || description FROM des.repositories) || ' ' ||
 	                                       (SELECT count(*) FROM des.access_grants) || ' ' ||
-	                                       (SELECT count(*) FROM des.write_log)")" = "default,upgraded kept:survives pg_dump 1 3"
+	                                       (SELECT count(*) FROM des.write_log)")" = "default,upgraded kept:survives pg_dump 1 7"
 
 for db in pg_des_fresh pg_des_updated pg_des_restored; do dropdb --if-exists "$db" >/dev/null 2>&1; done
 psql -X -q -d postgres -c "DROP ROLE IF EXISTS des_upgrade_reader" >/dev/null 2>&1

@@ -1,24 +1,101 @@
 /*
- * tenancy.c - who is calling, for the SECURITY DEFINER functions of the
- * datasets area.
+ * tenancy.c - the access level of the current user on a context or repo.
  *
- * Those functions run as the extension's owner (to write tables no other role
- * may write, and to read past row-level security), so current_user inside
- * them is the owner. The role whose rights they must check is the one that
- * called them: PostgreSQL keeps it as the "outer" user id, which SET ROLE
- * sets and entering a SECURITY DEFINER function does not change.
+ * Row-level security and the functions of the datasets area ask this for
+ * the role that is current where they run: current_user, with PostgreSQL's
+ * own meaning (inside a SECURITY DEFINER function its owner, inside
+ * maintenance commands the table's owner). The grants themselves are hidden
+ * from that role by row-level security, so the lookup runs as the
+ * extension's owner, for the user id taken before switching, and nothing
+ * else: no role argument, so no role can ask about another.
  */
 #include "pg_des.h"
 #include "datasets/datasets.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "access/table.h"
+#include "access/genam.h"
 
-PG_FUNCTION_INFO_V1(des_caller);
-
-/* des_internal.caller(): the role that called the current SECURITY DEFINER function. */
-Datum
-des_caller(PG_FUNCTION_ARGS)
+/* The role that owns the pg_des extension (of this database). */
+static Oid
+extension_owner(void)
 {
-	PG_RETURN_OID(GetOuterUserId());
+	Oid			ext = get_extension_oid("pg_des", false);
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(owner))
+		elog(ERROR, "pg_des extension has no owner");
+	return owner;
+}
+
+PG_FUNCTION_INFO_V1(des_access_level);
+
+/*
+ * des_internal.access_level(context, repo): 'read', 'write', 'admin' or NULL
+ * for the current user, computed by des_internal.level_of as the owner.
+ */
+Datum
+des_access_level(PG_FUNCTION_ARGS)
+{
+	Oid			who = GetUserId();
+	Oid			save_user;
+	int			save_sec;
+	Oid			types[3] = {INT8OID, INT8OID, OIDOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	text	   *result = NULL;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	args[2] = ObjectIdGetDatum(who);
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		bool		isnull;
+		Datum		d;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args("SELECT des_internal.level_of(context => $1, repo => $2, who => $3)::text AS level",
+								  3, types, args, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "des_internal.level_of returned no row");
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+						  SPI_fnumber(SPI_tuptable->tupdesc, "level"), &isnull);
+		if (!isnull)
+			result = (text *) SPI_datumTransfer(d, false, -1);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	if (result == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(result);
 }

@@ -1,40 +1,34 @@
 -- Tenancy of versioned datasets: contexts, repos, grants, the write log
--- (docs/datasets.md). The functions of schema des that change these tables
--- are SECURITY DEFINER (no other role may write them) and check the rights
--- of their caller, des_internal.caller(); row-level security decides what a
--- role reads, directly or through the views.
-
--- The role that called the current SECURITY DEFINER function.
-CREATE OR REPLACE FUNCTION des_internal.caller()
-RETURNS regrole
-AS 'MODULE_PATHNAME', 'des_caller'
-LANGUAGE C STABLE STRICT;
-GRANT EXECUTE ON FUNCTION des_internal.caller() TO PUBLIC;	-- says only who is calling
+-- (docs/datasets.md). Row-level security decides, for reading and for
+-- writing, about current_user with PostgreSQL's own meaning; the functions
+-- of schema des run with their caller's rights (no SECURITY DEFINER
+-- function decides on anyone's behalf), check first to give clear errors,
+-- and triggers log every change, however it was made.
 
 -- Superusers and members of the extension's owner administer every context.
-CREATE OR REPLACE FUNCTION des_internal.is_administrator(who regrole)
+CREATE OR REPLACE FUNCTION des_internal.is_administrator()
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = who), false)
-        OR pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER')
+    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
+        OR coalesce(pg_has_role(current_user, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)
 $$;
-GRANT EXECUTE ON FUNCTION des_internal.is_administrator(regrole) TO PUBLIC;	-- role membership, which every role can read
+GRANT EXECUTE ON FUNCTION des_internal.is_administrator() TO PUBLIC;	-- about current_user: role membership, which every role can read
 
--- The access level of a role on a context (repo NULL) or on one repo of it:
--- the highest of its grants there, through role membership; a repo's owner
--- and administrators have 'admin'. NULL: none. Row-level security calls it
--- with current_user; for another role only administrators get an answer,
--- so that grants are not read through it.
-CREATE OR REPLACE FUNCTION des_internal.access_level(context bigint, repo bigint, who regrole)
+-- The level of role who on a context (repo NULL) or on one repo of it: the
+-- highest of its grants there, through role membership; a repo's owner and
+-- administrators have 'admin'. Run by des_internal.access_level as the
+-- extension's owner, past row-level security; no other role may call it.
+CREATE OR REPLACE FUNCTION des_internal.level_of(context bigint, repo bigint, who oid)
 RETURNS des.access_level
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
-        WHEN who <> des_internal.caller() AND NOT des_internal.is_administrator(des_internal.caller()) THEN NULL
-        WHEN des_internal.is_administrator(who) THEN 'admin'::des.access_level
+        WHEN coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = who), false)
+             OR coalesce(pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)
+            THEN 'admin'::des.access_level
         -- (joined with pg_roles: a dropped owner or grantee is no one, not an error)
         WHEN repo IS NOT NULL AND EXISTS (SELECT FROM des.repositories r JOIN pg_roles o ON o.oid = r.owner
                                            WHERE r.id = repo AND pg_has_role(who, o.oid, 'MEMBER'))
@@ -44,40 +38,198 @@ AS $$
                  AND pg_has_role(who, o.oid, 'MEMBER'))
     END
 $$;
-GRANT EXECUTE ON FUNCTION des_internal.access_level(bigint, bigint, regrole) TO PUBLIC;	-- row-level security calls it as the reader
+REVOKE ALL ON FUNCTION des_internal.level_of(bigint, bigint, oid) FROM PUBLIC;
 
--- A context is visible to whoever has any grant in it (on it or on one of its repos).
-CREATE OR REPLACE FUNCTION des_internal.sees_context(context bigint, who regrole)
+-- The current user's level on a context (repo NULL) or a repo: 'read',
+-- 'write', 'admin' or NULL. (C: looks up des_internal.level_of as the
+-- extension's owner for the current user id, taken before switching.)
+CREATE OR REPLACE FUNCTION des_internal.access_level_text(context bigint, repo bigint)
+RETURNS text
+AS 'MODULE_PATHNAME', 'des_access_level'
+LANGUAGE C STABLE;
+GRANT EXECUTE ON FUNCTION des_internal.access_level_text(bigint, bigint) TO PUBLIC;	-- answers only about current_user
+
+CREATE OR REPLACE FUNCTION des_internal.access_level(context bigint, repo bigint)
+RETURNS des.access_level
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT des_internal.access_level_text(context, repo)::des.access_level $$;
+GRANT EXECUTE ON FUNCTION des_internal.access_level(bigint, bigint) TO PUBLIC;	-- answers only about current_user
+
+-- A context is visible to whoever holds any grant in it (on it, or on one
+-- of its repos: the repos it can see, through their own policy).
+CREATE OR REPLACE FUNCTION des_internal.sees_context(context bigint)
 RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT des_internal.access_level(context, NULL, who) IS NOT NULL
-        OR (who = des_internal.caller() AND EXISTS (
-                SELECT FROM des.repositories r
-                 WHERE r.context_id = context
-                   AND des_internal.access_level(r.context_id, r.id, who) IS NOT NULL))
+    SELECT des_internal.access_level(context, NULL) IS NOT NULL
+        OR EXISTS (SELECT FROM des.repositories r WHERE r.context_id = context)
 $$;
-GRANT EXECUTE ON FUNCTION des_internal.sees_context(bigint, regrole) TO PUBLIC;	-- row-level security calls it as the reader
+GRANT EXECUTE ON FUNCTION des_internal.sees_context(bigint) TO PUBLIC;	-- answers only about current_user
+
+-- ---- row-level security, for reading and writing ----
 
 DROP POLICY IF EXISTS contexts_visible ON des.contexts;
 CREATE POLICY contexts_visible ON des.contexts FOR SELECT
-    USING (des_internal.sees_context(id, current_user::regrole));
+    USING (name = 'default' OR des_internal.sees_context(id));
+DROP POLICY IF EXISTS contexts_create ON des.contexts;
+CREATE POLICY contexts_create ON des.contexts FOR INSERT
+    WITH CHECK (des_internal.is_administrator() AND created_by = current_user);
+DROP POLICY IF EXISTS contexts_delete ON des.contexts;
+CREATE POLICY contexts_delete ON des.contexts FOR DELETE
+    USING (des_internal.is_administrator() AND name <> 'default');
+
 DROP POLICY IF EXISTS repositories_visible ON des.repositories;
 CREATE POLICY repositories_visible ON des.repositories FOR SELECT
-    USING (des_internal.access_level(context_id, id, current_user::regrole) IS NOT NULL);
+    USING (des_internal.access_level(context_id, id) IS NOT NULL);
+DROP POLICY IF EXISTS repositories_create ON des.repositories;
+CREATE POLICY repositories_create ON des.repositories FOR INSERT
+    WITH CHECK (des_internal.access_level(context_id, NULL) >= 'write' AND owner = current_user::regrole);
+DROP POLICY IF EXISTS repositories_delete ON des.repositories;
+CREATE POLICY repositories_delete ON des.repositories FOR DELETE
+    USING (des_internal.access_level(context_id, id) = 'admin');
+
 -- a role sees its own grants, and every grant of what it administers
 DROP POLICY IF EXISTS access_grants_visible ON des.access_grants;
 CREATE POLICY access_grants_visible ON des.access_grants FOR SELECT
     USING (EXISTS (SELECT FROM pg_roles o WHERE o.oid = grantee AND pg_has_role(current_user, o.oid, 'MEMBER'))
-           OR des_internal.access_level(context_id, repo_id, current_user::regrole) = 'admin');
+           OR des_internal.access_level(context_id, repo_id) = 'admin');
+DROP POLICY IF EXISTS access_grants_insert ON des.access_grants;
+CREATE POLICY access_grants_insert ON des.access_grants FOR INSERT
+    WITH CHECK (des_internal.access_level(context_id, repo_id) = 'admin' AND granted_by = current_user);
+DROP POLICY IF EXISTS access_grants_update ON des.access_grants;
+CREATE POLICY access_grants_update ON des.access_grants FOR UPDATE
+    USING (des_internal.access_level(context_id, repo_id) = 'admin')
+    WITH CHECK (des_internal.access_level(context_id, repo_id) = 'admin' AND granted_by = current_user);
+DROP POLICY IF EXISTS access_grants_delete ON des.access_grants;
+CREATE POLICY access_grants_delete ON des.access_grants FOR DELETE
+    USING (des_internal.access_level(context_id, repo_id) = 'admin');
+
+-- the log is written by the triggers below, as the role making the change
 DROP POLICY IF EXISTS write_log_visible ON des.write_log;
 CREATE POLICY write_log_visible ON des.write_log FOR SELECT
-    USING (des_internal.access_level(context_id, repo_id, current_user::regrole) IS NOT NULL);
-GRANT SELECT ON des.contexts, des.repositories, des.access_grants, des.write_log TO PUBLIC;	-- rows filtered by the policies above
+    USING (des_internal.access_level(context_id, repo_id) IS NOT NULL);
+DROP POLICY IF EXISTS write_log_append ON des.write_log;
+CREATE POLICY write_log_append ON des.write_log FOR INSERT
+    WITH CHECK (role = current_user);
+
+GRANT SELECT, INSERT, DELETE ON des.contexts TO PUBLIC;	-- rows: the policies above
+GRANT SELECT, INSERT, DELETE ON des.repositories TO PUBLIC;	-- rows: the policies above
+GRANT SELECT, INSERT, UPDATE, DELETE ON des.access_grants TO PUBLIC;	-- rows: the policies above
+GRANT SELECT, INSERT ON des.write_log TO PUBLIC;	-- rows: the policies above
+
+-- ---- the write log: one row per change, whoever made it and however ----
+
+CREATE OR REPLACE FUNCTION des_internal.log_tenancy_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    action text;
+    ctx bigint;
+    repo bigint;
+    detail jsonb;
+BEGIN
+    -- rows an administrator copies in are a restore (pg_restore loads the
+    -- log itself too, right after), not changes: not logged again
+    IF TG_OP = 'INSERT' AND pg_catalog.current_query() ~* '^\s*copy\s' AND des_internal.is_administrator() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'contexts' THEN
+        action := 'context_' || CASE TG_OP WHEN 'INSERT' THEN 'create' ELSE 'delete' END;
+        ctx := r.id;
+        detail := jsonb_build_object('name', r.name);
+    ELSIF TG_TABLE_NAME = 'repositories' THEN
+        action := 'repo_' || CASE TG_OP WHEN 'INSERT' THEN 'create' ELSE 'delete' END;
+        ctx := r.context_id;
+        repo := r.id;
+        detail := jsonb_build_object('name', r.name, 'description', r.description);
+    ELSE
+        -- grants deleted with their repo or context are no revocations (and
+        -- their cascade runs as the table's owner): not logged
+        IF TG_OP = 'DELETE' AND (NOT EXISTS (SELECT FROM des.contexts c WHERE c.id = r.context_id)
+                                 OR (r.repo_id IS NOT NULL
+                                     AND NOT EXISTS (SELECT FROM des.repositories x WHERE x.id = r.repo_id))) THEN
+            RETURN NULL;
+        END IF;
+        action := CASE TG_OP WHEN 'DELETE' THEN 'revoke' ELSE 'grant' END;
+        ctx := r.context_id;
+        repo := r.repo_id;
+        detail := jsonb_build_object('target', CASE WHEN r.repo_id IS NULL
+                                                    THEN 'context:' || (SELECT c.name FROM des.contexts c WHERE c.id = r.context_id)
+                                                    ELSE 'repo:' || (SELECT x.name FROM des.repositories x WHERE x.id = r.repo_id) END,
+                                     'grantee', r.grantee::text);
+        IF TG_OP <> 'DELETE' THEN
+            detail := detail || jsonb_build_object('level', r.level);
+        END IF;
+    END IF;
+    INSERT INTO des.write_log (role, action, context_id, repo_id, detail)
+    VALUES (current_user, action, ctx, repo, detail);
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.log_tenancy_change() FROM PUBLIC;
+
+CREATE OR REPLACE TRIGGER contexts_log AFTER INSERT OR DELETE ON des.contexts
+    FOR EACH ROW EXECUTE FUNCTION des_internal.log_tenancy_change();
+CREATE OR REPLACE TRIGGER repositories_log AFTER INSERT OR DELETE ON des.repositories
+    FOR EACH ROW EXECUTE FUNCTION des_internal.log_tenancy_change();
+CREATE OR REPLACE TRIGGER access_grants_log AFTER INSERT OR UPDATE OR DELETE ON des.access_grants
+    FOR EACH ROW EXECUTE FUNCTION des_internal.log_tenancy_change();
+
+-- ---- lookups with clear errors ----
+
+-- A context the caller may see, by name; unknown and invisible are the same
+-- error, so that other tenants' context names do not leak.
+CREATE OR REPLACE FUNCTION des_internal.visible_context(name text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_id bigint;
+BEGIN
+    SELECT c.id INTO found_id FROM des.contexts c WHERE c.name = visible_context.name;
+    IF found_id IS NULL THEN
+        RAISE EXCEPTION 'context "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN found_id;
+END $$;
+GRANT EXECUTE ON FUNCTION des_internal.visible_context(text) TO PUBLIC;	-- reads with its caller's rights
+
+CREATE OR REPLACE FUNCTION des_internal.visible_repo(name text, OUT repo_id bigint, OUT context_id bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT r.id, r.context_id INTO repo_id, context_id FROM des.repositories r WHERE r.name = visible_repo.name;
+    IF repo_id IS NULL THEN
+        RAISE EXCEPTION 'repository "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+END $$;
+GRANT EXECUTE ON FUNCTION des_internal.visible_repo(text) TO PUBLIC;	-- reads with its caller's rights
+
+CREATE OR REPLACE FUNCTION des_internal.require_level(context bigint, repo bigint, needed des.access_level, what text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    have des.access_level := des_internal.access_level(context, repo);
+BEGIN
+    IF have IS NULL OR have < needed THEN
+        RAISE EXCEPTION 'permission denied to %', what USING ERRCODE = 'insufficient_privilege',
+            DETAIL = format('It needs the %s level; role %s has %s.', needed, current_user, coalesce(have::text, 'none')),
+            HINT = 'An administrator of the context or repository can grant it with des.grant().';
+    END IF;
+END $$;
+GRANT EXECUTE ON FUNCTION des_internal.require_level(bigint, bigint, des.access_level, text) TO PUBLIC;	-- checks current_user
 
 -- Names of contexts and repos: letters, digits, '.', '_', '-'; 1 to 100
--- characters; not only dots (they would read as paths in URIs).
+-- characters; not only dots (they would read as paths in URIs). The tables
+-- check the same with constraints; this gives the clear error first.
 CREATE OR REPLACE FUNCTION des_internal.check_dataset_name(what text, name text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -91,99 +243,41 @@ BEGIN
 END $$;
 GRANT EXECUTE ON FUNCTION des_internal.check_dataset_name(text, text) TO PUBLIC;	-- checks a string, nothing more
 
-CREATE OR REPLACE FUNCTION des_internal.log_write(action text, context bigint, repo bigint, detail jsonb)
-RETURNS void
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    INSERT INTO des.write_log (role, action, context_id, repo_id, detail)
-    VALUES (des_internal.caller()::text, action, context, repo, detail)
-$$;
-REVOKE ALL ON FUNCTION des_internal.log_write(text, bigint, bigint, jsonb) FROM PUBLIC;
-
--- The context a caller may see, by name; unknown and invisible ones are the
--- same error, so that names of other tenants' contexts do not leak.
-CREATE OR REPLACE FUNCTION des_internal.visible_context(name text)
-RETURNS bigint
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found_id bigint;
-BEGIN
-    SELECT c.id INTO found_id FROM des.contexts c WHERE c.name = visible_context.name;
-    -- the default context is no secret: without a grant there, the caller
-    -- gets the permission error of what it tried
-    IF found_id IS NULL OR (name <> 'default' AND NOT des_internal.sees_context(found_id, des_internal.caller())) THEN
-        RAISE EXCEPTION 'context "%" does not exist', name USING ERRCODE = 'undefined_object';
-    END IF;
-    RETURN found_id;
-END $$;
-REVOKE ALL ON FUNCTION des_internal.visible_context(text) FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION des_internal.visible_repo(name text, OUT repo_id bigint, OUT context_id bigint)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    SELECT r.id, r.context_id INTO repo_id, context_id FROM des.repositories r WHERE r.name = visible_repo.name;
-    IF repo_id IS NULL OR des_internal.access_level(context_id, repo_id, des_internal.caller()) IS NULL THEN
-        RAISE EXCEPTION 'repository "%" does not exist', name USING ERRCODE = 'undefined_object';
-    END IF;
-END $$;
-REVOKE ALL ON FUNCTION des_internal.visible_repo(text) FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION des_internal.require_level(context bigint, repo bigint, needed des.access_level, what text)
-RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    have des.access_level := des_internal.access_level(context, repo, des_internal.caller());
-BEGIN
-    IF have IS NULL OR have < needed THEN
-        RAISE EXCEPTION 'permission denied to %', what USING ERRCODE = 'insufficient_privilege',
-            DETAIL = format('It needs the %s level; role %s has %s.', needed, des_internal.caller(), coalesce(have::text, 'none')),
-            HINT = 'An administrator of the context or repository can grant it with des.grant().';
-    END IF;
-END $$;
-REVOKE ALL ON FUNCTION des_internal.require_level(bigint, bigint, des.access_level, text) FROM PUBLIC;
-
 -- ---- contexts ----
 
 CREATE OR REPLACE FUNCTION des.context_create(name text)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     new_id bigint;
 BEGIN
-    PERFORM des_internal.check_dataset_name('context', name);
-    IF NOT des_internal.is_administrator(des_internal.caller()) THEN
+    PERFORM des_internal.check_dataset_name('context', $1);
+    IF NOT des_internal.is_administrator() THEN
         RAISE EXCEPTION 'permission denied to create context "%"', name USING ERRCODE = 'insufficient_privilege',
             DETAIL = 'Contexts are created by superusers and members of the extension''s owner.';
     END IF;
-    INSERT INTO des.contexts (name, created_by) VALUES (context_create.name, des_internal.caller()::text)
-    ON CONFLICT DO NOTHING
-    RETURNING id INTO new_id;
+    INSERT INTO des.contexts AS c (name) VALUES ($1)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING c.id INTO new_id;
     IF new_id IS NULL THEN
         RAISE EXCEPTION 'context "%" already exists', name USING ERRCODE = 'duplicate_object';
     END IF;
-    PERFORM des_internal.log_write('context_create', new_id, NULL, jsonb_build_object('name', name));
     RETURN new_id;
 END $$;
 COMMENT ON FUNCTION des.context_create(text) IS 'a new context (tenant); administrators only';
 
 CREATE OR REPLACE FUNCTION des.context_delete(name text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ctx bigint := des_internal.visible_context(name);
 BEGIN
-    IF NOT des_internal.is_administrator(des_internal.caller()) THEN
+    IF NOT des_internal.is_administrator() THEN
         RAISE EXCEPTION 'permission denied to delete context "%"', name USING ERRCODE = 'insufficient_privilege',
             DETAIL = 'Contexts are deleted by superusers and members of the extension''s owner.';
     END IF;
@@ -195,7 +289,6 @@ BEGIN
             HINT = 'Delete them first with des.repo_delete().';
     END IF;
     DELETE FROM des.contexts c WHERE c.id = ctx;
-    PERFORM des_internal.log_write('context_delete', ctx, NULL, jsonb_build_object('name', name));
 END $$;
 COMMENT ON FUNCTION des.context_delete(text) IS 'delete an empty context; administrators only';
 
@@ -217,10 +310,8 @@ BEGIN
         SELECT v.repo_id, v.context_id INTO repo_id, context_id FROM des_internal.visible_repo(substr(target, 6)) v;
         RETURN;
     END IF;
-    has_repo := EXISTS (SELECT FROM des.repositories r WHERE r.name = target
-                         AND des_internal.access_level(r.context_id, r.id, des_internal.caller()) IS NOT NULL);
-    has_context := EXISTS (SELECT FROM des.contexts c WHERE c.name = target
-                            AND des_internal.sees_context(c.id, des_internal.caller()));
+    has_repo := EXISTS (SELECT FROM des.repositories r WHERE r.name = target);
+    has_context := EXISTS (SELECT FROM des.contexts c WHERE c.name = target);
     IF has_repo AND has_context THEN
         RAISE EXCEPTION '"%" names both a context and a repository', target USING ERRCODE = 'ambiguous_parameter',
             HINT = format('Write ''context:%s'' or ''repo:%s''.', target, target);
@@ -232,11 +323,11 @@ BEGIN
         RAISE EXCEPTION 'no context or repository "%"', target USING ERRCODE = 'undefined_object';
     END IF;
 END $$;
-REVOKE ALL ON FUNCTION des_internal.grant_scope(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION des_internal.grant_scope(text) TO PUBLIC;	-- reads with its caller's rights
 
 CREATE OR REPLACE FUNCTION des.grant(target text, grantee regrole, level des.access_level)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -248,19 +339,17 @@ BEGIN
     END IF;
     SELECT * INTO s FROM des_internal.grant_scope(target);
     PERFORM des_internal.require_level(s.context_id, s.repo_id, 'admin', 'grant access to ' || target);
-    INSERT INTO des.access_grants AS g (context_id, repo_id, grantee, level, granted_by)
-    VALUES (s.context_id, s.repo_id, $2, $3, des_internal.caller()::text)
+    INSERT INTO des.access_grants AS g (context_id, repo_id, grantee, level)
+    VALUES (s.context_id, s.repo_id, $2, $3)
     ON CONFLICT (context_id, coalesce(repo_id, 0), grantee)
-    DO UPDATE SET level = EXCLUDED.level, granted_by = EXCLUDED.granted_by, granted_at = now();
-    PERFORM des_internal.log_write('grant', s.context_id, s.repo_id,
-                                   jsonb_build_object('target', target, 'grantee', $2::text, 'level', $3));
+    DO UPDATE SET level = EXCLUDED.level, granted_by = current_user, granted_at = now();
 END $$;
 COMMENT ON FUNCTION des.grant(text, regrole, des.access_level) IS
   'give a role read, write or admin on a context (''context:NAME'') or a repo (''repo:NAME''), replacing its earlier level there';
 
 CREATE OR REPLACE FUNCTION des.revoke(target text, grantee regrole)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -273,10 +362,6 @@ BEGIN
                 WHERE g.context_id = s.context_id AND g.repo_id IS NOT DISTINCT FROM s.repo_id
                   AND g.grantee = $2 RETURNING 1)
     SELECT count(*) > 0 INTO gone FROM d;
-    IF gone THEN
-        PERFORM des_internal.log_write('revoke', s.context_id, s.repo_id,
-                                       jsonb_build_object('target', target, 'grantee', grantee::text));
-    END IF;
     RETURN gone;
 END $$;
 COMMENT ON FUNCTION des.revoke(text, regrole) IS 'take back a role''s grant on a context or repo; false if it had none there';
@@ -285,26 +370,25 @@ COMMENT ON FUNCTION des.revoke(text, regrole) IS 'take back a role''s grant on a
 
 CREATE OR REPLACE FUNCTION des.repo_create(name text, description text DEFAULT '', context text DEFAULT 'default')
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     ctx bigint;
     new_id bigint;
 BEGIN
-    PERFORM des_internal.check_dataset_name('repository', name);
-    ctx := des_internal.visible_context(context);
-    PERFORM des_internal.require_level(ctx, NULL, 'write', format('create a repository in context "%s"', context));
-    INSERT INTO des.repositories (name, context_id, description, owner)
-    VALUES (repo_create.name, ctx, coalesce(repo_create.description, ''), des_internal.caller())
-    ON CONFLICT DO NOTHING
-    RETURNING id INTO new_id;
+    PERFORM des_internal.check_dataset_name('repository', $1);
+    ctx := des_internal.visible_context($3);
+    PERFORM des_internal.require_level(ctx, NULL, 'write', format('create a repository in context "%s"', $3));
+    INSERT INTO des.repositories AS r (name, context_id, description)
+    VALUES ($1, ctx, coalesce($2, ''))
+    ON CONFLICT (name) DO NOTHING
+    RETURNING r.id INTO new_id;
     IF new_id IS NULL THEN
         -- repo names are unique in the database, across contexts
         RAISE EXCEPTION 'repository "%" already exists', name USING ERRCODE = 'duplicate_object';
     END IF;
-    PERFORM des_internal.log_write('repo_create', ctx, new_id,
-                                   jsonb_build_object('name', name, 'description', coalesce(description, '')));
     RETURN new_id;
 END $$;
 COMMENT ON FUNCTION des.repo_create(text, text, text) IS
@@ -312,7 +396,7 @@ COMMENT ON FUNCTION des.repo_create(text, text, text) IS
 
 CREATE OR REPLACE FUNCTION des.repo_delete(name text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -321,13 +405,12 @@ BEGIN
     SELECT * INTO r FROM des_internal.visible_repo(name);
     PERFORM des_internal.require_level(r.context_id, r.repo_id, 'admin', format('delete repository "%s"', name));
     DELETE FROM des.repositories x WHERE x.id = r.repo_id;
-    PERFORM des_internal.log_write('repo_delete', r.context_id, r.repo_id, jsonb_build_object('name', name));
 END $$;
 COMMENT ON FUNCTION des.repo_delete(text) IS 'delete a repository (admin level on it)';
 
 CREATE OR REPLACE VIEW des.repos WITH (security_invoker = true) AS
 SELECT r.name, c.name AS context, r.description, r.owner, r.default_branch, r.created_at,
-       des_internal.access_level(r.context_id, r.id, current_user::regrole) AS access
+       des_internal.access_level(r.context_id, r.id) AS access
   FROM des.repositories r JOIN des.contexts c ON c.id = r.context_id;
 COMMENT ON VIEW des.repos IS 'the repositories the current role may see, with its access level on each';
 GRANT SELECT ON des.repos TO PUBLIC;	-- security_invoker: the policies of its tables apply to the reader

@@ -39,7 +39,9 @@ DECLARE
     age interval;
     n bigint;
     root text;
-    preloaded boolean := 'pg_des' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','));
+    -- the server-start settings exist only when pg_des is preloaded (and
+    -- shared_preload_libraries itself is readable by superusers only)
+    preloaded boolean := current_setting('des.workers', true) IS NOT NULL;
     worker_db text := coalesce(current_setting('des.database', true), 'postgres');
 BEGIN
     -- the workers and the id generator exist only when the library is preloaded

@@ -7,18 +7,20 @@ CREATE TYPE des.access_level AS ENUM ('read', 'write', 'admin');
 
 CREATE TABLE des.contexts (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name        text NOT NULL UNIQUE,
+    name        text NOT NULL UNIQUE
+                CONSTRAINT contexts_name_valid CHECK (name ~ '^[A-Za-z0-9._-]{1,100}$' AND name !~ '^\.+$'),
     created_at  timestamptz NOT NULL DEFAULT now(),
-    created_by  name NOT NULL		-- names, not role oids: they outlive the roles
+    created_by  name NOT NULL DEFAULT current_user		-- names, not role oids: they outlive the roles
 );
 COMMENT ON TABLE des.contexts IS 'tenants: every repo belongs to one (des.context_create)';
 
 CREATE TABLE des.repositories (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name            text NOT NULL UNIQUE,
+    name            text NOT NULL UNIQUE
+                    CONSTRAINT repositories_name_valid CHECK (name ~ '^[A-Za-z0-9._-]{1,100}$' AND name !~ '^\.+$'),
     context_id      bigint NOT NULL REFERENCES des.contexts (id),
     description     text NOT NULL DEFAULT '',
-    owner           regrole NOT NULL,
+    owner           regrole NOT NULL DEFAULT current_user::regrole,
     default_branch  text NOT NULL DEFAULT 'main',
     created_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -31,7 +33,7 @@ CREATE TABLE des.access_grants (
     repo_id     bigint REFERENCES des.repositories (id) ON DELETE CASCADE,
     grantee     regrole NOT NULL,
     level       des.access_level NOT NULL,
-    granted_by  name NOT NULL,
+    granted_by  name NOT NULL DEFAULT current_user,
     granted_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX access_grants_one ON des.access_grants (context_id, coalesce(repo_id, 0), grantee);
@@ -41,7 +43,7 @@ COMMENT ON TABLE des.access_grants IS 'who may read, write or administer a conte
 CREATE TABLE des.write_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at          timestamptz NOT NULL DEFAULT now(),
-    role        name NOT NULL,		-- as it was called then
+    role        name NOT NULL DEFAULT current_user,		-- as it was called then
     action      text NOT NULL,
     context_id  bigint NOT NULL,
     repo_id     bigint,
@@ -60,6 +62,11 @@ SELECT pg_catalog.pg_extension_config_dump('des.contexts', 'WHERE name <> ''defa
 SELECT pg_catalog.pg_extension_config_dump('des.repositories', '');
 SELECT pg_catalog.pg_extension_config_dump('des.access_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('des.write_log', '');
+-- and their identity sequences, or restored tables would reuse ids
+-- (one statement each: pg_extension_config_dump updates one catalog row)
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('des.contexts', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('des.repositories', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('des.write_log', 'id')::regclass, '');
 
 ALTER TABLE des.contexts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.repositories ENABLE ROW LEVEL SECURITY;

@@ -24,6 +24,7 @@ SELECT try($$SELECT des.context_create('..')$$);
 SELECT try($$SELECT des.context_create(repeat('x', 101))$$);
 SELECT try($$SELECT des.context_create(NULL)$$);
 SELECT name FROM des.contexts ORDER BY name;
+SELECT id AS acme FROM des.contexts WHERE name = 'acme' \gset
 
 SELECT des.grant('context:acme', 'acme_team', 'write');
 SELECT des.grant('context:globex', 'bob', 'admin');
@@ -41,11 +42,13 @@ SELECT try($$SELECT des.context_create('mine')$$);
 SELECT name, context, description, owner, default_branch, access FROM des.repos;
 SELECT name FROM des.contexts;
 SELECT des.grant('repo:sales', 'carol', 'read');
--- the tables change only through the functions
-SELECT try($$INSERT INTO des.repositories (name, context_id, owner) VALUES ('sneaky', 1, 'alice')$$);
-SELECT try($$UPDATE des.repositories SET owner = 'bob'$$);
-SELECT try($$DELETE FROM des.access_grants$$);
-SELECT try($$INSERT INTO des.write_log (role, action, context_id) VALUES ('bob', 'forged', 1)$$);
+-- direct writes obey the same rules (row-level security), and are logged too
+SELECT try($$INSERT INTO des.repositories (name, context_id, owner) VALUES ('not_mine', (SELECT id FROM des.contexts WHERE name = 'acme'), 'bob')$$) AS owner_not_me;
+SELECT try($$INSERT INTO des.repositories (name, context_id) VALUES ('bad name', (SELECT id FROM des.contexts WHERE name = 'acme'))$$) AS bad_name;
+SELECT try($$INSERT INTO des.repositories (name, context_id) VALUES ('direct', (SELECT id FROM des.contexts WHERE name = 'acme'))$$) AS direct_insert;
+SELECT try($$UPDATE des.repositories SET owner = 'bob'$$) AS no_updates;
+SELECT try($$INSERT INTO des.contexts (name) VALUES ('mine')$$) AS context_direct;
+SELECT try($$INSERT INTO des.write_log (role, action, context_id) VALUES ('bob', 'forged', 1)$$) AS forge_log;
 RESET ROLE;
 
 -- bob, admin of globex, sees nothing of acme: not its context, repos, grants or log
@@ -59,7 +62,14 @@ SELECT action, detail->>'name' AS name FROM des.write_log ORDER BY id;
 SELECT try($$SELECT des.repo_delete('sales')$$);
 SELECT try($$SELECT des.grant('repo:sales', 'bob', 'admin')$$);
 SELECT try($$SELECT des.grant('sales', 'bob', 'admin')$$);
-SELECT des_internal.access_level(c.id, NULL, 'alice') AS alice_level_read_by_bob FROM des.contexts c;
+-- bob cannot write into acme directly either: the policies decide, not the functions
+SELECT try($$INSERT INTO des.repositories (name, context_id) VALUES ('sneaky', (SELECT id FROM des.contexts WHERE name = 'globex'))$$) AS own_context;
+SELECT try(format('INSERT INTO des.repositories (name, context_id) VALUES (%L, %s)', 'sneaky2', :acme)) AS acme_by_id;
+SELECT try(format('INSERT INTO des.access_grants (context_id, grantee, level) VALUES (%s, %L, %L)', :acme, 'bob', 'admin')) AS grant_self_in_acme;
+SELECT try($$UPDATE des.access_grants SET level = 'admin'$$) AS raise_own_grants;
+SELECT try($$DELETE FROM des.repositories WHERE name = 'sales'$$) AS delete_sales;
+SELECT try(format('INSERT INTO des.write_log (role, action, context_id) VALUES (%L, %L, %s)', 'alice', 'forged', :acme)) AS forge_log_as_alice;
+SELECT des.repo_delete('sneaky');
 RESET ROLE;
 
 -- carol reads sales, and may do nothing else
@@ -99,10 +109,20 @@ RESET ROLE;
 SELECT name, owner::text ~ '^[0-9]+$' AS owner_dropped FROM des.repositories WHERE name = 'orphaned';
 SELECT des.repo_delete('orphaned');
 
+-- a SECURITY DEFINER function acts as its owner: carol's cannot make an
+-- administrator who calls it grant carol anything
+CREATE FUNCTION carol_trap() RETURNS void LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT des.grant('context:acme', 'carol', 'admin') $$;
+ALTER FUNCTION carol_trap() OWNER TO carol;
+SELECT try($$SELECT carol_trap()$$) AS admin_calls_carols_function;
+SELECT count(*) AS carol_grants FROM des.access_grants WHERE grantee = 'carol'::regrole;
+DROP FUNCTION carol_trap();
+
 -- deleting
 SELECT try($$SELECT des.context_delete('acme')$$);
 SELECT try($$SELECT des.context_delete('default')$$);
 SET ROLE alice;
+SELECT des.repo_delete('direct');
 SELECT des.repo_delete('sales');
 SELECT try($$SELECT des.repo_delete('sales')$$);
 SELECT try($$SELECT des.context_delete('acme')$$);
