@@ -63,7 +63,7 @@ static IdGenerator *generator = NULL;
 Size
 DesIdGeneratorShmemSize(void)
 {
-	return MAXALIGN(sizeof(IdGenerator));
+	return CACHELINEALIGN(sizeof(IdGenerator));	/* as ShmemInitStruct rounds */
 }
 
 void

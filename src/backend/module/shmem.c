@@ -57,7 +57,7 @@ des_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(DesSharedState)));
+	RequestAddinShmemSpace(CACHELINEALIGN(sizeof(DesSharedState)));	/* ShmemInitStruct rounds to cache lines */
 	RequestAddinShmemSpace(DesIdGeneratorShmemSize());
 	RequestAddinShmemSpace(DesWorkersShmemSize());
 	DesIdGeneratorRequest();

@@ -70,7 +70,7 @@ area_size(void)
 static Size
 shared_size(void)
 {
-	return MAXALIGN(sizeof(IndexCacheShared)) + area_size();
+	return CACHELINEALIGN(MAXALIGN(sizeof(IndexCacheShared)) + area_size());	/* as ShmemInitStruct rounds */
 }
 
 static void *

@@ -74,7 +74,7 @@ DesWorkersShmemSize(void)
 	Size		size = 0;
 
 	for (int k = 0; k < n_kinds; k++)
-		size = add_size(size, MAXALIGN(mul_size(sizeof(DesWorkerSlot), kinds[k]->max_workers)));
+		size = add_size(size, CACHELINEALIGN(mul_size(sizeof(DesWorkerSlot), kinds[k]->max_workers)));	/* as ShmemInitStruct rounds */
 	return size;
 }
 
