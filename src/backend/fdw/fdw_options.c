@@ -167,7 +167,14 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("region must not be empty")));
 		else if (strcmp(def->defname, "location") == 0)
-			(void) DesParseLocationPrefix(defGetString(def));
+		{
+			/*
+			 * A table over server files is created only by roles that may
+			 * read them (as file_fdw does); each query checks its own role
+			 * again, so granting the table does not lend the files.
+			 */
+			DesCheckReadAccess(DesParseLocationPrefix(defGetString(def)));
+		}
 		else if (strcmp(def->defname, "verify") == 0)
 			(void) defGetBoolean(def);
 		else if (opt->secret && defGetString(def)[0] == '\0')

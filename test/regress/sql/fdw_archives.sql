@@ -270,13 +270,17 @@ GRANT USAGE ON FOREIGN SERVER files TO fdw_nobody;
 GRANT SELECT ON lake TO fdw_nobody;
 CREATE VIEW lake_view AS SELECT name FROM lake;
 GRANT SELECT ON lake_view TO fdw_nobody;
+CREATE SCHEMA nobody_space AUTHORIZATION fdw_nobody;
 SET ROLE fdw_nobody;
 SELECT try('SELECT count(*) FROM lake');
 SELECT try('SELECT count(*) FROM lake_view');
+-- nor create a table over server files, even in a schema of its own
+SELECT try($$CREATE FOREIGN TABLE nobody_space.files (name text) SERVER files OPTIONS (location '/etc/')$$);
 RESET ROLE;
 SELECT count(*) AS as_owner FROM lake_view;
 
 DROP VIEW lake_view;
+DROP SCHEMA nobody_space;
 DROP OWNED BY fdw_nobody;
 DROP ROLE fdw_nobody;
 SELECT try($$IMPORT FOREIGN SCHEMA "/tmp/pg_des_regress/fdw/odd/" FROM SERVER files INTO by_day OPTIONS (per 'archive')$$) AS escaped;
