@@ -77,43 +77,27 @@ pg_des--%--$(EXTVERSION).sql: src/sql/updates/%--$(EXTVERSION).sql $(SQL_API) $(
 CORE_LIBS = -lb2 -llz4 -lxxhash -lcrypto
 FIXTURES ?= $(abspath ../shared/fixtures/des-v1)
 
-test/unit/test_core: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(CORE_HEADERS)
-	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
-		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_core.c -o $@ $(CORE_LIBS) -ljansson -lcrypto
+# one program per core test file, test/unit/test_<suite>.c, each printing
+# "<suite>: N passed, N failed" (tools/test.sh counts UNIT_SUITES' lines);
+# test_core also links jansson, an independent JSON parser it checks against
+UNIT_SUITES = sigv4 chunk tree uri csv core
+UNIT_BINS = $(addprefix test/unit/test_,$(UNIT_SUITES))
+test/unit/test_core: UNIT_EXTRA_LIBS = -ljansson -lcrypto
 
-test/unit/test_sigv4: $(CORE_SRC) test/unit/test_sigv4.c test/unit/unit.h $(CORE_HEADERS)
+test/unit/test_%: test/unit/test_%.c $(CORE_SRC) test/unit/unit.h $(CORE_HEADERS)
 	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
-		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_sigv4.c -o $@ $(CORE_LIBS)
-
-test/unit/test_chunk: $(CORE_SRC) test/unit/test_chunk.c test/unit/unit.h $(CORE_HEADERS)
-	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
-		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_chunk.c -o $@ $(CORE_LIBS)
-
-test/unit/test_tree: $(CORE_SRC) test/unit/test_tree.c test/unit/unit.h $(CORE_HEADERS)
-	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
-		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_tree.c -o $@ $(CORE_LIBS)
-
-test/unit/test_uri: $(CORE_SRC) test/unit/test_uri.c test/unit/unit.h $(CORE_HEADERS)
-	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
-		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_uri.c -o $@ $(CORE_LIBS)
-
-test/unit/test_csv: $(CORE_SRC) test/unit/test_csv.c test/unit/unit.h $(CORE_HEADERS)
-	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
-		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_csv.c -o $@ $(CORE_LIBS)
+		-Iinclude -Itest/unit $(CORE_SRC) $< -o $@ $(CORE_LIBS) $(UNIT_EXTRA_LIBS)
 
 # the same tests under ThreadSanitizer: the local sink writes on an I/O thread
 test/unit/test_core_tsan: $(CORE_SRC) test/unit/test_core.c test/unit/unit.h $(CORE_HEADERS)
 	clang -std=gnu11 -g -O1 -fsanitize=thread $(WARN_FLAGS) \
 		-Iinclude -Itest/unit $(CORE_SRC) test/unit/test_core.c -o $@ $(CORE_LIBS) -ljansson
 
-unit: test/unit/test_core test/unit/test_sigv4 test/unit/test_chunk test/unit/test_tree test/unit/test_uri test/unit/test_csv test/unit/test_core_tsan
-	test/unit/test_sigv4
-	test/unit/test_chunk
-	test/unit/test_tree
-	test/unit/test_uri
-	test/unit/test_csv
-	test/unit/test_core $(FIXTURES)
-	TSAN_OPTIONS=halt_on_error=1 test/unit/test_core_tsan $(FIXTURES) | sed 's/^core:/core_tsan:/'
+unit: $(UNIT_BINS) test/unit/test_core_tsan
+	rc=0; for t in $(filter-out core,$(UNIT_SUITES)); do test/unit/test_$$t || rc=1; done; \
+	test/unit/test_core $(FIXTURES) || rc=1; \
+	TSAN_OPTIONS=halt_on_error=1 test/unit/test_core_tsan $(FIXTURES) | sed 's/^core:/core_tsan:/'; \
+	exit $$rc
 
 # libFuzzer targets, one per parser of untrusted input: test/fuzz/fuzz_<name>.c,
 # seeds in test/fuzz/seeds/<name>/, replayed crashes in test/fuzz/regressions/<name>/
@@ -140,4 +124,4 @@ tap:
 	$(prove_installcheck)
 
 .PHONY: unit fuzz bench tap
-EXTRA_CLEAN = test/unit/test_core test/unit/test_core_tsan test/unit/test_sigv4 test/unit/test_chunk test/unit/test_tree test/unit/test_uri test/unit/test_csv $(FUZZ_BINS) test/bench/bench_core
+EXTRA_CLEAN = $(UNIT_BINS) test/unit/test_core_tsan $(FUZZ_BINS) test/bench/bench_core

@@ -43,20 +43,10 @@ fi
 
 echo "== core unit tests"
 make -s unit FIXTURES="$fixtures" 2>&1 | tee "$logs/unit"
-grep -E '^sigv4: ' "$logs/unit" >"$logs/sigv4" || true
-count sigv4 "$logs/sigv4"
-grep -E '^chunk: [0-9]+ passed' "$logs/unit" >"$logs/chunk" || true
-count chunk "$logs/chunk"
-grep -E '^tree: ' "$logs/unit" >"$logs/tree" || true
-count tree "$logs/tree"
-grep -E '^uri: ' "$logs/unit" >"$logs/uri" || true
-count uri "$logs/uri"
-grep -E '^csv: ' "$logs/unit" >"$logs/csv" || true
-count csv "$logs/csv"
-grep -E '^core: ' "$logs/unit" >"$logs/core" || true
-count core "$logs/core"
-grep -E '^core_tsan: ' "$logs/unit" >"$logs/core_tsan" || true
-count core_tsan "$logs/core_tsan"
+for suite in $(sed -n 's/^UNIT_SUITES = //p' Makefile) core_tsan; do	# one result line per suite
+	grep -E "^$suite: [0-9]+ passed" "$logs/unit" >"$logs/$suite" || true
+	count "$suite" "$logs/$suite"
+done
 
 fuzz_targets=$(sed -n 's/^FUZZ_TARGETS = //p' Makefile)
 echo "== fuzzing: $fuzz_targets (${FUZZ_SECONDS:-30} s each)"
