@@ -11,6 +11,13 @@
  * bytes (one encoding per value); a decoded directory diffs empty against
  * itself and as all-added against nothing; an accepted path meets the rules
  * checked here independently, and its segments pass as names.
+ *
+ * The same bytes, split at newlines, are also a list of items for the Merkle
+ * build (a line starting with an odd byte names a directory): a build either
+ * refuses with an error or reports every directory once per distinct path,
+ * children before parents and the root last, each encoding decoding and
+ * hashing to its reported hash, the root's total the sum of the file sizes;
+ * and the same items in reverse order build the same root.
  */
 #include "des/tree/des_tree.h"
 
@@ -133,6 +140,101 @@ check_path(const char *s, size_t len)
 	}
 }
 
+typedef struct build_state
+{
+	size_t		dirs;
+	bool		root_seen;
+	uint64_t	root_total;
+} build_state;
+
+static bool
+on_dir(void *arg, const char *path, size_t path_len, const unsigned char *enc, size_t enc_len,
+	   const unsigned char hash[DES_TREE_HASH_BYTES], uint64_t total, des_error *err)
+{
+	build_state *st = arg;
+	unsigned char h[DES_TREE_HASH_BYTES];
+	des_tree_dir d;
+	des_error	derr;
+
+	REQUIRE(!st->root_seen);	/* the root comes last */
+	des_tree_hash(enc, enc_len, h);
+	REQUIRE(memcmp(h, hash, DES_TREE_HASH_BYTES) == 0);
+	REQUIRE(des_tree_dir_decode(enc, enc_len, &d, &derr));
+	des_tree_dir_free(&d);
+	if (path_len == 0)
+	{
+		st->root_seen = true;
+		st->root_total = total;
+	}
+	st->dirs++;
+	return true;
+}
+
+static bool
+build(const des_tree_item *items, size_t n, unsigned char root[DES_TREE_HASH_BYTES], build_state *st)
+{
+	des_error	err;
+
+	memset(st, 0, sizeof(*st));
+	if (!des_tree_build(items, n, on_dir, st, root, &err))
+	{
+		REQUIRE(err.code != DES_OK && err.message[0] != '\0');
+		return false;
+	}
+	REQUIRE(st->root_seen && st->dirs >= 1);
+	return true;
+}
+
+static void
+check_build(const unsigned char *p, size_t len)
+{
+	des_tree_item items[64];
+	des_tree_item reversed[64];
+	size_t		n = 0;
+	size_t		start = 0;
+	uint64_t	files_total = 0;
+	unsigned char root1[DES_TREE_HASH_BYTES],
+				root2[DES_TREE_HASH_BYTES];
+	build_state st1,
+				st2;
+	bool		ok1,
+				ok2;
+
+	for (size_t i = 0; i <= len && n < 64; i++)
+	{
+		if (i < len && p[i] != '\n')
+			continue;
+		if (i > start + 1)
+		{
+			des_tree_item *it = &items[n++];
+
+			memset(it, 0, sizeof(*it));
+			it->kind = (p[start] & 1) ? DES_TREE_DIR : DES_TREE_FILE;
+			it->path = (const char *) p + start + 1;
+			it->path_len = i - start - 1;
+			it->mode = it->kind == DES_TREE_DIR ? 0755 : 0644;
+			it->size = it->kind == DES_TREE_FILE ? it->path_len : 0;
+			memcpy(it->hash, p + start + 1, it->path_len < DES_TREE_HASH_BYTES ? it->path_len : DES_TREE_HASH_BYTES);
+		}
+		start = i + 1;
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		reversed[i] = items[n - 1 - i];
+		if (items[i].kind == DES_TREE_FILE)
+			files_total += items[i].size;
+	}
+	ok1 = build(items, n, root1, &st1);
+	ok2 = build(reversed, n, root2, &st2);
+	REQUIRE(ok1 == ok2);
+	if (ok1)
+	{
+		REQUIRE(memcmp(root1, root2, DES_TREE_HASH_BYTES) == 0);
+		REQUIRE(st1.dirs == st2.dirs);
+		REQUIRE(st1.root_total == files_total);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -143,6 +245,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_file(copy, size);
 	check_bundle(copy, size);
 	check_path((const char *) copy, size);
+	check_build(copy, size);
 	{
 		des_error	err;
 		size_t		off = (size_t) -1;
