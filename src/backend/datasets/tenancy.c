@@ -16,6 +16,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -73,7 +74,7 @@ des_access_level(PG_FUNCTION_ARGS)
 	args[2] = ObjectIdGetDatum(who);
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
 		bool		isnull;
@@ -81,7 +82,8 @@ des_access_level(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args("SELECT des_internal.level_of(context => $1, repo => $2, who => $3)::text AS level",
+		/* every name qualified: the caller's search_path is still in force */
+		if (SPI_execute_with_args("SELECT des_internal.level_of(context => $1, repo => $2, who => $3)::pg_catalog.text AS level",
 								  3, types, args, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "des_internal.level_of returned no row");
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
@@ -98,4 +100,73 @@ des_access_level(PG_FUNCTION_ARGS)
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(result);
+}
+
+PG_FUNCTION_INFO_V1(des_log_tenancy_change);
+
+/*
+ * The logging trigger of the tenancy tables (AFTER ... FOR EACH ROW). The
+ * log is written by the extension's owner only, so no role can add rows of
+ * its own to it; the role logged is the one making the change, taken here
+ * before switching. des_internal.log_tenancy_row decides what the change is
+ * (and skips cascades and restores), as the owner, past row-level security.
+ */
+Datum
+des_log_tenancy_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	const char *op;
+	Oid			save_user;
+	int			save_sec;
+	Oid			types[4];
+	Datum		args[4];
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("des_internal.log_tenancy_change() must be called as an AFTER ... FOR EACH ROW trigger")));
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		op = "INSERT";
+		tuple = td->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		op = "UPDATE";
+		tuple = td->tg_newtuple;
+	}
+	else
+	{
+		op = "DELETE";
+		tuple = td->tg_trigtuple;
+	}
+	types[0] = TEXTOID;
+	args[0] = CStringGetTextDatum(op);
+	types[1] = TEXTOID;
+	args[1] = CStringGetTextDatum(RelationGetRelationName(td->tg_relation));
+	types[2] = td->tg_relation->rd_rel->reltype;
+	args[2] = heap_copy_tuple_as_datum(tuple, RelationGetDescr(td->tg_relation));
+	types[3] = OIDOID;
+	args[3] = ObjectIdGetDatum(GetUserId());
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		/* every name qualified: the changing role's search_path is still in force */
+		if (SPI_execute_with_args("SELECT des_internal.log_tenancy_row(op => $1, tbl => $2, "
+								  "row_data => pg_catalog.to_jsonb($3), who => $4)",
+								  4, types, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "des_internal.log_tenancy_row failed");
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	PG_RETURN_POINTER(NULL);
 }

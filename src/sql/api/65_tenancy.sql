@@ -30,8 +30,11 @@ AS $$
              OR coalesce(pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)
             THEN 'admin'::des.access_level
         -- (joined with pg_roles: a dropped owner or grantee is no one, not an error)
+        -- (the repo must be of that context; grants are kept in their repo's
+        -- context by a foreign key on (repo_id, context_id))
         WHEN repo IS NOT NULL AND EXISTS (SELECT FROM des.repositories r JOIN pg_roles o ON o.oid = r.owner
-                                           WHERE r.id = repo AND pg_has_role(who, o.oid, 'MEMBER'))
+                                           WHERE r.id = repo AND r.context_id = context
+                                             AND pg_has_role(who, o.oid, 'MEMBER'))
             THEN 'admin'::des.access_level
         ELSE (SELECT max(g.level) FROM des.access_grants g JOIN pg_roles o ON o.oid = g.grantee
                WHERE g.context_id = context AND (g.repo_id IS NULL OR g.repo_id = repo)
@@ -46,7 +49,8 @@ REVOKE ALL ON FUNCTION des_internal.level_of(bigint, bigint, oid) FROM PUBLIC;
 CREATE OR REPLACE FUNCTION des_internal.access_level_text(context bigint, repo bigint)
 RETURNS text
 AS 'MODULE_PATHNAME', 'des_access_level'
-LANGUAGE C STABLE;
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;	-- its query runs as the owner: never with the caller's path
 GRANT EXECUTE ON FUNCTION des_internal.access_level_text(bigint, bigint) TO PUBLIC;	-- answers only about current_user
 
 CREATE OR REPLACE FUNCTION des_internal.access_level(context bigint, repo bigint)
@@ -97,80 +101,87 @@ CREATE POLICY access_grants_visible ON des.access_grants FOR SELECT
            OR des_internal.access_level(context_id, repo_id) = 'admin');
 DROP POLICY IF EXISTS access_grants_insert ON des.access_grants;
 CREATE POLICY access_grants_insert ON des.access_grants FOR INSERT
-    WITH CHECK (des_internal.access_level(context_id, repo_id) = 'admin' AND granted_by = current_user);
+    WITH CHECK (des_internal.access_level(context_id, repo_id) = 'admin');
 DROP POLICY IF EXISTS access_grants_update ON des.access_grants;
 CREATE POLICY access_grants_update ON des.access_grants FOR UPDATE
     USING (des_internal.access_level(context_id, repo_id) = 'admin')
-    WITH CHECK (des_internal.access_level(context_id, repo_id) = 'admin' AND granted_by = current_user);
+    WITH CHECK (des_internal.access_level(context_id, repo_id) = 'admin');
 DROP POLICY IF EXISTS access_grants_delete ON des.access_grants;
 CREATE POLICY access_grants_delete ON des.access_grants FOR DELETE
     USING (des_internal.access_level(context_id, repo_id) = 'admin');
 
--- the log is written by the triggers below, as the role making the change
+-- the log is written by the logging trigger below, as the extension's owner
 DROP POLICY IF EXISTS write_log_visible ON des.write_log;
 CREATE POLICY write_log_visible ON des.write_log FOR SELECT
     USING (des_internal.access_level(context_id, repo_id) IS NOT NULL);
-DROP POLICY IF EXISTS write_log_append ON des.write_log;
-CREATE POLICY write_log_append ON des.write_log FOR INSERT
-    WITH CHECK (role = current_user);
 
-GRANT SELECT, INSERT, DELETE ON des.contexts TO PUBLIC;	-- rows: the policies above
-GRANT SELECT, INSERT, DELETE ON des.repositories TO PUBLIC;	-- rows: the policies above
-GRANT SELECT, INSERT, UPDATE, DELETE ON des.access_grants TO PUBLIC;	-- rows: the policies above
-GRANT SELECT, INSERT ON des.write_log TO PUBLIC;	-- rows: the policies above
+-- rows: the policies above; columns: ids and times are the tables' own
+-- (no OVERRIDING SYSTEM VALUE into another tenant's ids, no back-dating)
+GRANT SELECT, DELETE ON des.contexts TO PUBLIC;
+GRANT INSERT (name) ON des.contexts TO PUBLIC;
+GRANT SELECT, DELETE ON des.repositories TO PUBLIC;
+GRANT INSERT (name, context_id, description, owner) ON des.repositories TO PUBLIC;
+GRANT SELECT, DELETE ON des.access_grants TO PUBLIC;
+GRANT INSERT (context_id, repo_id, grantee, level), UPDATE (level) ON des.access_grants TO PUBLIC;	-- granted_at/by: stamped
+GRANT SELECT ON des.write_log TO PUBLIC;	-- written only by the logging trigger, as the extension's owner
 
 -- ---- the write log: one row per change, whoever made it and however ----
 
-CREATE OR REPLACE FUNCTION des_internal.log_tenancy_change()
-RETURNS trigger
-LANGUAGE plpgsql
+-- What a change of a tenancy row is, for the log; run by the logging
+-- trigger (C) as the extension's owner, past row-level security, for the
+-- role who made the change. No other role may call it.
+CREATE OR REPLACE FUNCTION des_internal.log_tenancy_row(op text, tbl text, row_data jsonb, who oid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r record := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    who_name name := (SELECT r.rolname FROM pg_roles r WHERE r.oid = who);
+    ctx bigint := (row_data->>CASE WHEN tbl = 'contexts' THEN 'id' ELSE 'context_id' END)::bigint;
+    repo bigint := (row_data->>CASE tbl WHEN 'repositories' THEN 'id' WHEN 'access_grants' THEN 'repo_id' END)::bigint;
     action text;
-    ctx bigint;
-    repo bigint;
     detail jsonb;
 BEGIN
-    -- rows an administrator copies in are a restore (pg_restore loads the
-    -- log itself too, right after), not changes: not logged again
-    IF TG_OP = 'INSERT' AND pg_catalog.current_query() ~* '^\s*copy\s' AND des_internal.is_administrator() THEN
-        RETURN NULL;
+    -- a restore: rows an administrator loads with COPY ... FROM stdin, as
+    -- pg_restore does (it brings the log's own rows back right after)
+    IF op = 'INSERT'
+       AND current_query() ~* '^\s*copy\s+[a-z0-9_."]+\s*(\([a-z0-9_", ]*\))?\s*from\s+stdin\s*;?\s*$'
+       AND (coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = who), false)
+            OR coalesce(pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)) THEN
+        RETURN;
     END IF;
-    IF TG_TABLE_NAME = 'contexts' THEN
-        action := 'context_' || CASE TG_OP WHEN 'INSERT' THEN 'create' ELSE 'delete' END;
-        ctx := r.id;
-        detail := jsonb_build_object('name', r.name);
-    ELSIF TG_TABLE_NAME = 'repositories' THEN
-        action := 'repo_' || CASE TG_OP WHEN 'INSERT' THEN 'create' ELSE 'delete' END;
-        ctx := r.context_id;
-        repo := r.id;
-        detail := jsonb_build_object('name', r.name, 'description', r.description);
+    IF tbl = 'contexts' THEN
+        action := 'context_' || CASE op WHEN 'INSERT' THEN 'create' ELSE 'delete' END;
+        detail := jsonb_build_object('name', row_data->>'name');
+    ELSIF tbl = 'repositories' THEN
+        action := 'repo_' || CASE op WHEN 'INSERT' THEN 'create' ELSE 'delete' END;
+        detail := jsonb_build_object('name', row_data->>'name', 'description', row_data->>'description');
     ELSE
-        -- grants deleted with their repo or context are no revocations (and
-        -- their cascade runs as the table's owner): not logged
-        IF TG_OP = 'DELETE' AND (NOT EXISTS (SELECT FROM des.contexts c WHERE c.id = r.context_id)
-                                 OR (r.repo_id IS NOT NULL
-                                     AND NOT EXISTS (SELECT FROM des.repositories x WHERE x.id = r.repo_id))) THEN
-            RETURN NULL;
+        -- grants deleted with their repo or context are no revocations
+        IF op = 'DELETE' AND (NOT EXISTS (SELECT FROM des.contexts c WHERE c.id = ctx)
+                              OR (repo IS NOT NULL AND NOT EXISTS (SELECT FROM des.repositories x WHERE x.id = repo))) THEN
+            RETURN;
         END IF;
-        action := CASE TG_OP WHEN 'DELETE' THEN 'revoke' ELSE 'grant' END;
-        ctx := r.context_id;
-        repo := r.repo_id;
-        detail := jsonb_build_object('target', CASE WHEN r.repo_id IS NULL
-                                                    THEN 'context:' || (SELECT c.name FROM des.contexts c WHERE c.id = r.context_id)
-                                                    ELSE 'repo:' || (SELECT x.name FROM des.repositories x WHERE x.id = r.repo_id) END,
-                                     'grantee', r.grantee::text);
-        IF TG_OP <> 'DELETE' THEN
-            detail := detail || jsonb_build_object('level', r.level);
+        action := CASE op WHEN 'DELETE' THEN 'revoke' ELSE 'grant' END;
+        detail := jsonb_build_object('target', CASE WHEN repo IS NULL
+                                                    THEN 'context:' || (SELECT c.name FROM des.contexts c WHERE c.id = ctx)
+                                                    ELSE 'repo:' || (SELECT x.name FROM des.repositories x WHERE x.id = repo) END,
+                                     'grantee', row_data->>'grantee');
+        IF op <> 'DELETE' THEN
+            detail := detail || jsonb_build_object('level', row_data->>'level');
         END IF;
     END IF;
     INSERT INTO des.write_log (role, action, context_id, repo_id, detail)
-    VALUES (current_user, action, ctx, repo, detail);
-    RETURN NULL;
+    VALUES (coalesce(who_name, who::text), action, ctx, repo, detail);
 END $$;
-REVOKE ALL ON FUNCTION des_internal.log_tenancy_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.log_tenancy_row(text, text, jsonb, oid) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION des_internal.log_tenancy_change()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'des_log_tenancy_change'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION des_internal.log_tenancy_change() FROM PUBLIC;	-- a trigger (firing needs no EXECUTE)
 
 CREATE OR REPLACE TRIGGER contexts_log AFTER INSERT OR DELETE ON des.contexts
     FOR EACH ROW EXECUTE FUNCTION des_internal.log_tenancy_change();
@@ -178,6 +189,21 @@ CREATE OR REPLACE TRIGGER repositories_log AFTER INSERT OR DELETE ON des.reposit
     FOR EACH ROW EXECUTE FUNCTION des_internal.log_tenancy_change();
 CREATE OR REPLACE TRIGGER access_grants_log AFTER INSERT OR UPDATE OR DELETE ON des.access_grants
     FOR EACH ROW EXECUTE FUNCTION des_internal.log_tenancy_change();
+
+-- a grant's time and grantor are the change's own, whatever an UPDATE says
+CREATE OR REPLACE FUNCTION des_internal.stamp_grant()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.granted_at := now();
+    NEW.granted_by := current_user;
+    RETURN NEW;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.stamp_grant() FROM PUBLIC;
+CREATE OR REPLACE TRIGGER access_grants_stamp BEFORE INSERT OR UPDATE ON des.access_grants
+    FOR EACH ROW EXECUTE FUNCTION des_internal.stamp_grant();
 
 -- ---- lookups with clear errors ----
 
@@ -342,7 +368,7 @@ BEGIN
     INSERT INTO des.access_grants AS g (context_id, repo_id, grantee, level)
     VALUES (s.context_id, s.repo_id, $2, $3)
     ON CONFLICT (context_id, coalesce(repo_id, 0), grantee)
-    DO UPDATE SET level = EXCLUDED.level, granted_by = current_user, granted_at = now();
+    DO UPDATE SET level = EXCLUDED.level;	-- time and grantor stamped by access_grants_stamp
 END $$;
 COMMENT ON FUNCTION des.grant(text, regrole, des.access_level) IS
   'give a role read, write or admin on a context (''context:NAME'') or a repo (''repo:NAME''), replacing its earlier level there';

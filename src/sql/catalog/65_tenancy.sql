@@ -22,7 +22,8 @@ CREATE TABLE des.repositories (
     description     text NOT NULL DEFAULT '',
     owner           regrole NOT NULL DEFAULT current_user::regrole,
     default_branch  text NOT NULL DEFAULT 'main',
-    created_at      timestamptz NOT NULL DEFAULT now()
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT repositories_id_context UNIQUE (id, context_id)	-- the target of a grant's (repo, context)
 );
 CREATE INDEX repositories_context ON des.repositories (context_id);
 COMMENT ON TABLE des.repositories IS 'versioned datasets (des.repo_create); read them through the view des.repos';
@@ -30,11 +31,14 @@ COMMENT ON TABLE des.repositories IS 'versioned datasets (des.repo_create); read
 -- One row per grant: on a whole context (repo_id NULL) or on one repo.
 CREATE TABLE des.access_grants (
     context_id  bigint NOT NULL REFERENCES des.contexts (id) ON DELETE CASCADE,
-    repo_id     bigint REFERENCES des.repositories (id) ON DELETE CASCADE,
+    repo_id     bigint,
     grantee     regrole NOT NULL,
     level       des.access_level NOT NULL,
     granted_by  name NOT NULL DEFAULT current_user,
-    granted_at  timestamptz NOT NULL DEFAULT now()
+    granted_at  timestamptz NOT NULL DEFAULT now(),
+    -- a grant on a repo is in that repo's context, never another tenant's
+    CONSTRAINT access_grants_repo FOREIGN KEY (repo_id, context_id)
+        REFERENCES des.repositories (id, context_id) ON DELETE CASCADE
 );
 CREATE UNIQUE INDEX access_grants_one ON des.access_grants (context_id, coalesce(repo_id, 0), grantee);
 CREATE INDEX access_grants_grantee ON des.access_grants (grantee);

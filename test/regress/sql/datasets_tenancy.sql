@@ -34,6 +34,7 @@ SELECT try($$SELECT des.grant('context:nowhere', 'bob', 'read')$$);
 -- alice (through acme_team) creates a repo in acme, and owns it
 SET ROLE alice;
 SELECT des.repo_create('sales', 'Sales data', 'acme') > 0 AS created;
+SELECT id AS sales FROM des.repositories WHERE name = 'sales' \gset
 SELECT try($$SELECT des.repo_create('sales', '', 'acme')$$);
 SELECT try($$SELECT des.repo_create('bad name', '', 'acme')$$);
 SELECT try($$SELECT des.repo_create('x', '', 'globex')$$);	-- another tenant's context: as if absent
@@ -66,11 +67,28 @@ SELECT try($$SELECT des.grant('sales', 'bob', 'admin')$$);
 SELECT try($$INSERT INTO des.repositories (name, context_id) VALUES ('sneaky', (SELECT id FROM des.contexts WHERE name = 'globex'))$$) AS own_context;
 SELECT try(format('INSERT INTO des.repositories (name, context_id) VALUES (%L, %s)', 'sneaky2', :acme)) AS acme_by_id;
 SELECT try(format('INSERT INTO des.access_grants (context_id, grantee, level) VALUES (%s, %L, %L)', :acme, 'bob', 'admin')) AS grant_self_in_acme;
-SELECT try($$UPDATE des.access_grants SET level = 'admin'$$) AS raise_own_grants;
+SELECT try($$UPDATE des.access_grants SET level = 'admin'$$) AS regrant_own_admin;
+SELECT try($$UPDATE des.access_grants SET granted_at = '2000-01-01'$$) AS backdate;
+SELECT try($$INSERT INTO des.repositories (id, name, context_id) OVERRIDING SYSTEM VALUE
+             VALUES (424242, 'taken_id', (SELECT id FROM des.contexts WHERE name = 'globex'))$$) AS choose_id;
+-- a grant in globex on a repo of acme: refused by the (repo, context) foreign key
+SELECT try(format('INSERT INTO des.access_grants (context_id, repo_id, grantee, level) VALUES ((SELECT id FROM des.contexts WHERE name = %L), %s, %L, %L)',
+                  'globex', :sales, 'bob', 'read')) ~ '^23503' AS cross_tenant_grant_refused;
+-- the access check runs its query as the extension's owner: with no name
+-- of the caller's choosing (types are looked up in pg_temp first when the
+-- path does not name it: a domain there named text is not used)
+CREATE FUNCTION pg_temp.pwn(pg_catalog.text) RETURNS boolean LANGUAGE plpgsql
+    AS $f$ BEGIN EXECUTE 'ALTER ROLE bob SUPERUSER'; RETURN true; END $f$;
+CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (pg_temp.pwn(VALUE));
+SELECT try('SELECT des_internal.access_level_text(1, NULL)') AS shadowed_type;
+DROP DOMAIN pg_temp.text;
+DROP FUNCTION pg_temp.pwn(pg_catalog.text);
 SELECT try($$DELETE FROM des.repositories WHERE name = 'sales'$$) AS delete_sales;
 SELECT try(format('INSERT INTO des.write_log (role, action, context_id) VALUES (%L, %L, %s)', 'alice', 'forged', :acme)) AS forge_log_as_alice;
 SELECT des.repo_delete('sneaky');
 RESET ROLE;
+
+SELECT rolsuper AS bob_became_superuser FROM pg_roles WHERE rolname = 'bob';
 
 -- carol reads sales, and may do nothing else
 SET ROLE carol;
