@@ -49,29 +49,19 @@ extension_owner(void)
 	return owner;
 }
 
-PG_FUNCTION_INFO_V1(des_access_level);
-
 /*
- * des_internal.access_level(context, repo): 'read', 'write', 'admin' or NULL
- * for the current user, computed by des_internal.level_of as the owner.
+ * Run a one-row query as the extension's owner, in a security-restricted
+ * operation, and give the text of its first column (NULL when the column is
+ * NULL). The caller takes GetUserId() before, for the query's arguments;
+ * every name in the query must be qualified, since the search_path in force
+ * is still the caller's.
  */
-Datum
-des_access_level(PG_FUNCTION_ARGS)
+static text *
+query_as_owner(const char *query, int nargs, Oid *types, Datum *args, const char *nulls, bool read_only)
 {
-	Oid			who = GetUserId();
 	Oid			save_user;
 	int			save_sec;
-	Oid			types[3] = {INT8OID, INT8OID, OIDOID};
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	text	   *result = NULL;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	args[0] = PG_GETARG_DATUM(0);
-	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
-	args[2] = ObjectIdGetDatum(who);
+	text	   *volatile result = NULL;
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
@@ -82,12 +72,10 @@ des_access_level(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		/* every name qualified: the caller's search_path is still in force */
-		if (SPI_execute_with_args("SELECT des_internal.level_of(context => $1, repo => $2, who => $3)::pg_catalog.text AS level",
-								  3, types, args, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "des_internal.level_of returned no row");
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-						  SPI_fnumber(SPI_tuptable->tupdesc, "level"), &isnull);
+		if (SPI_execute_with_args(query, nargs, types, args, nulls, read_only, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "query as the extension's owner returned no row: %s", query);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)
 			result = (text *) SPI_datumTransfer(d, false, -1);
 		SPI_finish();
@@ -97,6 +85,33 @@ des_access_level(PG_FUNCTION_ARGS)
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	PG_END_TRY();
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(des_access_level);
+
+/*
+ * des_internal.access_level(context, repo): 'read', 'write', 'admin' or NULL
+ * for the current user, computed by des_internal.level_of as the owner.
+ */
+Datum
+des_access_level(PG_FUNCTION_ARGS)
+{
+	Oid			who = GetUserId();
+	Oid			types[3] = {INT8OID, INT8OID, OIDOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	text	   *result;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	args[2] = ObjectIdGetDatum(who);
+
+	result = query_as_owner("SELECT des_internal.level_of(context => $1, repo => $2, who => $3)::pg_catalog.text",
+							3, types, args, nulls, true);
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(result);
@@ -117,8 +132,6 @@ des_log_tenancy_change(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	HeapTuple	tuple;
 	const char *op;
-	Oid			save_user;
-	int			save_sec;
 	Oid			types[4];
 	Datum		args[4];
 
@@ -150,23 +163,9 @@ des_log_tenancy_change(PG_FUNCTION_ARGS)
 	types[3] = OIDOID;
 	args[3] = ObjectIdGetDatum(GetUserId());
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		/* every name qualified: the changing role's search_path is still in force */
-		if (SPI_execute_with_args("SELECT des_internal.log_tenancy_row(op => $1, tbl => $2, "
-								  "row_data => pg_catalog.to_jsonb($3), who => $4)",
-								  4, types, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "des_internal.log_tenancy_row failed");
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
+	/* (a void function: called in FROM, the query's one column is a NULL text) */
+	(void) query_as_owner("SELECT NULL::pg_catalog.text FROM des_internal.log_tenancy_row(op => $1, tbl => $2, "
+						  "row_data => pg_catalog.to_jsonb($3), who => $4)",
+						  4, types, args, NULL, false);
 	PG_RETURN_POINTER(NULL);
 }

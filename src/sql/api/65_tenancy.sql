@@ -6,15 +6,22 @@
 -- and triggers log every change, however it was made.
 
 -- Superusers and members of the extension's owner administer every context.
-CREATE OR REPLACE FUNCTION des_internal.is_administrator()
+CREATE OR REPLACE FUNCTION des_internal.role_is_administrator(who oid)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
-        OR coalesce(pg_has_role(current_user, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)
+    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = who), false)
+        OR coalesce(pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)
 $$;
-GRANT EXECUTE ON FUNCTION des_internal.is_administrator() TO PUBLIC;	-- about current_user: role membership, which every role can read
+GRANT EXECUTE ON FUNCTION des_internal.role_is_administrator(oid) TO PUBLIC;	-- role membership, which every role can read
+
+CREATE OR REPLACE FUNCTION des_internal.is_administrator()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT des_internal.role_is_administrator(current_user::regrole) $$;
+GRANT EXECUTE ON FUNCTION des_internal.is_administrator() TO PUBLIC;	-- about current_user
 
 -- The level of role who on a context (repo NULL) or on one repo of it: the
 -- highest of its grants there, through role membership; a repo's owner and
@@ -26,9 +33,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
-        WHEN coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = who), false)
-             OR coalesce(pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)
-            THEN 'admin'::des.access_level
+        WHEN des_internal.role_is_administrator(who) THEN 'admin'::des.access_level
         -- (joined with pg_roles: a dropped owner or grantee is no one, not an error)
         -- (the repo must be of that context; grants are kept in their repo's
         -- context by a foreign key on (repo_id, context_id))
@@ -146,8 +151,7 @@ BEGIN
     -- pg_restore does (it brings the log's own rows back right after)
     IF op = 'INSERT'
        AND current_query() ~* '^\s*copy\s+[a-z0-9_."]+\s*(\([a-z0-9_", ]*\))?\s*from\s+stdin\s*;?\s*$'
-       AND (coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = who), false)
-            OR coalesce(pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)) THEN
+       AND des_internal.role_is_administrator(who) THEN
         RETURN;
     END IF;
     IF tbl = 'contexts' THEN
