@@ -84,7 +84,7 @@ UNIT_SUITES = sigv4 chunk tree uri csv core
 UNIT_BINS = $(addprefix test/unit/test_,$(UNIT_SUITES))
 test/unit/test_core: UNIT_EXTRA_LIBS = -ljansson -lcrypto
 
-test/unit/test_%: test/unit/test_%.c $(CORE_SRC) test/unit/unit.h $(CORE_HEADERS)
+test/unit/test_%: test/unit/test_%.c $(CORE_SRC) test/unit/unit.h test/unit/tree_oracle.h $(CORE_HEADERS)
 	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
 		-Iinclude -Itest/unit $(CORE_SRC) $< -o $@ $(CORE_LIBS) $(UNIT_EXTRA_LIBS)
 
@@ -104,7 +104,7 @@ unit: $(UNIT_BINS) test/unit/test_core_tsan
 FUZZ_TARGETS = reader s3xml json location sigv4 chunk tree uri csv
 FUZZ_BINS = $(addprefix test/fuzz/fuzz_,$(FUZZ_TARGETS))
 
-test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HEADERS)
+test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HEADERS) test/unit/tree_oracle.h
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
 		-Iinclude $(CORE_SRC) $< -o $@ $(CORE_LIBS)
 

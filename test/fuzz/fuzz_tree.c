@@ -18,8 +18,20 @@
  * children before parents and the root last, each encoding decoding and
  * hashing to its reported hash, the root's total the sum of the file sizes;
  * and the same items in reverse order build the same root.
+ *
+ * And the incremental update: lines starting with a byte below 0x80 are
+ * items (as above), the others edits (op, mode, size from the first byte; the
+ * bytes 0xfc..0xff make it invalid). The items are built into a store in
+ * memory (or, if refused, the update starts from the empty tree), the edits
+ * applied with des_tree_update, and the result must be what the reference
+ * (test/unit/tree_oracle.h: the rules applied to the flat list, then a build)
+ * gives: both refuse, with the same code, or both give the same root and
+ * total; every directory reported is in the new tree, children first and the
+ * root last, the whole new tree is in the store, only directories on the
+ * edited paths are loaded, and the edits in reverse order give the same.
  */
 #include "des/tree/des_tree.h"
+#include "../unit/tree_oracle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,6 +247,151 @@ check_build(const unsigned char *p, size_t len)
 	}
 }
 
+/* Update from the items with the edits; false if refused (with *code). */
+static bool
+run_update(mem_store *s, const unsigned char *root, const des_tree_edit *edits, size_t m,
+		   unsigned char new_root[DES_TREE_HASH_BYTES], uint64_t *total, des_error_code *code)
+{
+	des_error	err;
+	const char *problem;
+
+	mem_store_begin(s);
+	if (!des_tree_update(root, edits, m, mem_store_load, mem_store_put, s, new_root, total, &err))
+	{
+		REQUIRE(err.code != DES_OK && err.message[0] != '\0');
+		*code = err.code;
+		return false;
+	}
+	problem = mem_store_check_update(s, new_root, *total);
+	if (problem != NULL)
+		fprintf(stderr, "%s\n", problem);
+	REQUIRE(problem == NULL);
+	REQUIRE(s->loads <= ref_load_bound(edits, m));
+	return true;
+}
+
+static void
+check_update(const unsigned char *p, size_t len)
+{
+	des_tree_item items[64];
+	des_tree_edit edits[64],
+				reversed[64];
+	size_t		n = 0,
+				m = 0;
+	size_t		start = 0;
+	mem_store	s = {0};
+	unsigned char root[DES_TREE_HASH_BYTES],
+				got[DES_TREE_HASH_BYTES],
+				got2[DES_TREE_HASH_BYTES];
+	const unsigned char *from = NULL;
+	des_error	err;
+	des_tree_item *want = NULL;
+	size_t		want_n = 0;
+	des_error_code code = DES_OK,
+				code2 = DES_OK,
+				want_code = DES_OK;
+	bool		early,
+				ok,
+				ok2,
+				want_ok;
+	uint64_t	total = 0,
+				total2 = 0;
+
+	for (size_t i = 0; i <= len && n + m < 64; i++)
+	{
+		unsigned char b;
+		const char *path;
+		size_t		path_len;
+
+		if (i < len && p[i] != '\n')
+			continue;
+		if (i <= start + 1)
+		{
+			start = i + 1;
+			continue;
+		}
+		b = p[start];
+		path = (const char *) p + start + 1;
+		path_len = i - start - 1;
+		if (b < 0x80)
+		{
+			des_tree_item *it = &items[n++];
+
+			memset(it, 0, sizeof(*it));
+			it->kind = (b & 1) ? DES_TREE_DIR : DES_TREE_FILE;
+			it->path = path;
+			it->path_len = path_len;
+			it->mode = it->kind == DES_TREE_DIR ? ((b & 2) ? 0700 : 0755) : 0644;
+			it->size = it->kind == DES_TREE_FILE ? path_len : 0;
+			memcpy(it->hash, path, path_len < DES_TREE_HASH_BYTES ? path_len : DES_TREE_HASH_BYTES);
+		}
+		else
+		{
+			des_tree_edit *e = &edits[m++];
+
+			memset(e, 0, sizeof(*e));
+			e->path = path;
+			e->path_len = path_len;
+			e->op = (b & 3) == 0 ? DES_TREE_EDIT_REMOVE : (b & 3);
+			e->mode = (b & 4) ? 0700 : 0644;
+			e->size = path_len * ((b >> 3) & 7);
+			memcpy(e->hash, path, path_len < DES_TREE_HASH_BYTES ? path_len : DES_TREE_HASH_BYTES);
+			e->hash[0] ^= b;
+			switch (b)
+			{
+				case 0xfc:
+					e->mode = 01000;
+					break;
+				case 0xfd:
+					e->op = 0;
+					break;
+				case 0xfe:
+					e->size = (uint64_t) INT64_MAX + 1;
+					break;
+				case 0xff:
+					e->op = 4;
+					break;
+			}
+		}
+		start = i + 1;
+	}
+
+	/* the tree before: the items' build, or nothing if the build refuses them */
+	if (des_tree_build(items, n, mem_store_put, &s, root, &err))
+		from = root;
+	else
+		n = 0;
+	for (size_t i = 0; i < m; i++)
+		reversed[i] = edits[m - 1 - i];
+	ok = run_update(&s, from, edits, m, got, &total, &code);
+	ok2 = run_update(&s, from, reversed, m, got2, &total2, &code2);
+	want_ok = ref_apply(items, n, edits, m, &want, &want_n, &want_code, &early);
+	/* the first bad edit (in the given order) is reported; after that, order does not matter */
+	REQUIRE(ok == ok2);
+	if (ok)
+		REQUIRE(memcmp(got, got2, DES_TREE_HASH_BYTES) == 0 && total == total2);
+	else if (!early)
+		REQUIRE(code == code2);
+
+	if (want_ok)
+	{
+		mem_store	ref = {0};
+
+		want_ok = des_tree_build(want, want_n, mem_store_put, &ref, root, &err);
+		want_code = err.code;
+		if (want_ok && ok)
+			REQUIRE(memcmp(root, got, DES_TREE_HASH_BYTES) == 0 && ref.root_total == total);
+		mem_store_free(&ref);
+	}
+	if (ok != want_ok)
+		fprintf(stderr, "update %s, the reference %s\n", ok ? "succeeds" : "fails", want_ok ? "succeeds" : "fails");
+	REQUIRE(ok == want_ok);
+	if (!ok)
+		REQUIRE(code == want_code || (!early && code == DES_E_TOO_LARGE));
+	free(want);
+	mem_store_free(&s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -246,6 +403,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_bundle(copy, size);
 	check_path((const char *) copy, size);
 	check_build(copy, size);
+	check_update(copy, size);
 	{
 		des_error	err;
 		size_t		off = (size_t) -1;

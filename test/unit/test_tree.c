@@ -2,13 +2,16 @@
  * test_tree.c - the versioning core (include/des/tree/des_tree.h): path
  * rules with their offsets, the directory, chunk-list and bundle-header
  * encodings (round trips, every rejection, pinned hashes so a format change
- * cannot pass unnoticed), the Merkle build and its property, the diff.
+ * cannot pass unnoticed), the Merkle build and its property, the incremental
+ * update (each rule and error, and random updates against the rebuild of a
+ * reference list, tree_oracle.h), the diff.
  *
  * With DES_TREE_SEED_DIR set, also writes valid encodings there as fuzzing
  * seeds (test/fuzz/seeds/tree/ holds the committed ones).
  */
 #include "unit.h"
 #include "des/tree/des_tree.h"
+#include "tree_oracle.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -813,6 +816,754 @@ test_large(void)
 	free(names);
 }
 
+/* ---- updating a stored tree ---- */
+
+static des_tree_edit
+edit(const char *path, int op, uint32_t mode, uint64_t size, const char *hash_seed)
+{
+	des_tree_edit e;
+
+	memset(&e, 0, sizeof(e));
+	e.path = path;
+	e.path_len = strlen(path);
+	e.op = (uint8_t) op;
+	e.mode = mode;
+	e.size = size;
+	fill_hash(e.hash, hash_seed);
+	return e;
+}
+
+#define PUTF DES_TREE_EDIT_PUT_FILE
+#define PUTD DES_TREE_EDIT_PUT_DIR
+#define RM DES_TREE_EDIT_REMOVE
+
+/* One update of the tree built from items, checked against the reference. */
+typedef struct upd_run
+{
+	mem_store	s;
+	unsigned char root[32];
+	unsigned char new_root[32];
+	uint64_t	total;
+	bool		ok;
+	des_error	err;
+} upd_run;
+
+static void
+run_update(upd_run *r, const char *what, const des_tree_item *items, size_t n, const des_tree_edit *edits, size_t m)
+{
+	des_tree_item *want = NULL;
+	size_t		want_n;
+	des_error_code code = DES_OK;
+	bool		early;
+	bool		rok;
+	const char *problem;
+
+	memset(r, 0, sizeof(*r));
+	CHECK(des_tree_build(items, n, mem_store_put, &r->s, r->root, &r->err), "%s: build: %s", what, r->err.message);
+	mem_store_begin(&r->s);
+	r->ok = des_tree_update(r->root, edits, m, mem_store_load, mem_store_put, &r->s, r->new_root, &r->total, &r->err);
+	rok = ref_apply(items, n, edits, m, &want, &want_n, &code, &early);
+	CHECK(r->s.loads <= ref_load_bound(edits, m), "%s: %zu loads, more than the %zu directories on the edited paths",
+		  what, r->s.loads, ref_load_bound(edits, m));
+	if (rok)
+	{
+		/* the reference's list, rebuilt: the build finds the size limits */
+		mem_store	ref = {0};
+		unsigned char want_root[32];
+		des_error	err;
+
+		rok = des_tree_build(want, want_n, mem_store_put, &ref, want_root, &err);
+		code = err.code;
+		early = false;
+		if (rok && r->ok)
+		{
+			problem = mem_store_check_update(&r->s, r->new_root, r->total);
+			CHECK(problem == NULL, "%s: %s", what, problem);
+			CHECK(memcmp(want_root, r->new_root, 32) == 0 && ref.root_total == r->total,
+				  "%s: the update's root or total differs from the rebuild's", what);
+		}
+		mem_store_free(&ref);
+	}
+	CHECK(r->ok == rok, "%s: update %s, the reference %s (%s)", what, r->ok ? "succeeds" : "fails",
+		  rok ? "succeeds" : "fails", r->ok ? "" : r->err.message);
+	if (!r->ok && !rok)
+		CHECK(r->err.code == code || (!early && r->err.code == DES_E_TOO_LARGE), "%s: code %s, the reference %s (%s)",
+			  what, des_error_code_name(r->err.code), des_error_code_name(code), r->err.message);
+	free(want);
+}
+
+static void
+upd_run_free(upd_run *r)
+{
+	mem_store_free(&r->s);
+}
+
+/* The entry at path in the tree under root (kind 0 if none). */
+static des_tree_entry
+lookup_entry(mem_store *s, const unsigned char root[32], const char *path)
+{
+	des_tree_entry found = {0};
+	size_t		parent,
+				name;
+	char		dirpath[256];
+	unsigned char h[32];
+	mem_dir    *m;
+	des_tree_dir d;
+	des_error	err;
+
+	des_tree_path_split(path, strlen(path), &parent, &name);
+	snprintf(dirpath, sizeof(dirpath), "%.*s", (int) parent, path);
+	if (!mem_store_lookup(s, root, dirpath, h) || (m = mem_store_find(s, h)) == NULL ||
+		!des_tree_dir_decode(m->data, m->len, &d, &err))
+		return found;
+	for (size_t i = 0; i < d.count; i++)
+		if (d.entries[i].name_len == strlen(path + name) && memcmp(d.entries[i].name, path + name, d.entries[i].name_len) == 0)
+			found = d.entries[i];
+	found.name = NULL;			/* points into the store; not needed */
+	des_tree_dir_free(&d);
+	return found;
+}
+
+static void
+update_ok(const char *what, const des_tree_item *items, size_t n, const des_tree_edit *edits, size_t m,
+		  size_t want_loads, size_t want_reports)
+{
+	upd_run		r;
+
+	run_update(&r, what, items, n, edits, m);
+	CHECK(r.ok, "%s: refused: %s", what, r.err.message);
+	CHECK(r.s.loads == want_loads, "%s: %zu loads, want %zu", what, r.s.loads, want_loads);
+	CHECK(r.s.reports == want_reports, "%s: %zu directories reported, want %zu", what, r.s.reports, want_reports);
+	upd_run_free(&r);
+}
+
+static void
+update_rejects(const char *what, const des_tree_item *items, size_t n, const des_tree_edit *edits, size_t m,
+			   des_error_code code, const char *want)
+{
+	upd_run		r;
+
+	run_update(&r, what, items, n, edits, m);
+	CHECK(!r.ok && r.err.code == code && strstr(r.err.message, want) != NULL, "%s: ok=%d %s \"%s\", want \"%s\"",
+		  what, r.ok, des_error_code_name(r.err.code), r.ok ? "" : r.err.message, want);
+	upd_run_free(&r);
+}
+
+/* the small tree of test_build, plus an explicit directory "data" of mode 0700 */
+static des_tree_item small_tree[7];
+
+static size_t
+make_small_tree(bool explicit_data)
+{
+	size_t		n = 0;
+
+	small_tree[n++] = item("data/sub/c.bin", DES_TREE_FILE, 0600, 300, "c");
+	small_tree[n++] = item("README.md", DES_TREE_FILE, 0644, 5, "readme");
+	small_tree[n++] = item("data/b.csv", DES_TREE_FILE, 0644, 20, "b");
+	small_tree[n++] = item("empty", DES_TREE_DIR, 0700, 0, "ignored");
+	small_tree[n++] = item("data/a.csv", DES_TREE_FILE, 0644, 10, "a");
+	small_tree[n++] = item("data.txt", DES_TREE_FILE, 0644, 1, "data.txt");
+	if (explicit_data)
+		small_tree[n++] = item("data", DES_TREE_DIR, 0700, 0, "");
+	return n;
+}
+
+static void
+test_update_semantics(void)
+{
+	size_t		n = make_small_tree(false);
+	upd_run		r;
+	des_tree_entry e;
+	char		hex[65];
+
+	/* loads and reports: only the directories on the edited paths */
+	{
+		des_tree_edit t[] = {edit("data/a.csv", PUTF, 0644, 11, "a2")};
+
+		update_ok("replace a file", small_tree, n, t, 1, 2, 2);
+		run_update(&r, "replace a file", small_tree, n, t, 1);
+		CHECK(r.ok && r.total == 337 && mem_store_reported(&r.s, "data") && !mem_store_reported(&r.s, "data/sub"),
+			  "replace a file: total %llu", (unsigned long long) r.total);
+		upd_run_free(&r);
+	}
+	{
+		des_tree_edit t[] = {edit("x/y/z.txt", PUTF, 0640, 7, "z")};
+
+		update_ok("file in new directories", small_tree, n, t, 1, 1, 3);
+		run_update(&r, "file in new directories", small_tree, n, t, 1);
+		e = lookup_entry(&r.s, r.new_root, "x");
+		CHECK(e.kind == DES_TREE_DIR && e.mode == DES_TREE_DEFAULT_DIR_MODE && e.size == 7, "new parent x: kind %u mode %o",
+			  e.kind, e.mode);
+		CHECK(mem_store_reported(&r.s, "x/y") && mem_store_reported(&r.s, "x"), "new directories reported");
+		upd_run_free(&r);
+	}
+	{
+		des_tree_edit t[] = {edit("data", PUTD, 0711, 0, "")};
+
+		/* the directory is not loaded: only the mode in its parent changes */
+		update_ok("PUT_DIR gives an existing directory a mode", small_tree, n, t, 1, 1, 1);
+		run_update(&r, "PUT_DIR mode", small_tree, n, t, 1);
+		e = lookup_entry(&r.s, r.new_root, "data");
+		CHECK(e.kind == DES_TREE_DIR && e.mode == 0711 && e.size == 330, "data after PUT_DIR: mode %o size %llu", e.mode,
+			  (unsigned long long) e.size);
+		upd_run_free(&r);
+	}
+	{
+		des_tree_edit t[] = {edit("new/dir", PUTD, 0711, 0, "")};
+
+		update_ok("PUT_DIR creates an empty directory", small_tree, n, t, 1, 1, 3);
+		run_update(&r, "PUT_DIR new", small_tree, n, t, 1);
+		e = lookup_entry(&r.s, r.new_root, "new/dir");
+		des_tree_hex(e.hash, hex);
+		CHECK(e.kind == DES_TREE_DIR && e.mode == 0711 &&
+			  strcmp(hex, "8a6255433dadf9965156baa61f124292e4be8880172d23bee98ef06848e2115d") == 0, "new/dir is the empty directory");
+		upd_run_free(&r);
+	}
+	{
+		des_tree_edit t[] = {edit("data/sub", PUTD, 0700, 0, ""), edit("data/sub/d", PUTF, 0644, 1, "d")};
+
+		update_ok("PUT_DIR with a put below it", small_tree, n, t, 2, 3, 3);
+	}
+	{
+		des_tree_edit t[] = {edit("data/b.csv", RM, 0, 0, "")};
+
+		update_ok("remove a file", small_tree, n, t, 1, 2, 2);
+	}
+	{
+		des_tree_edit t[] = {edit("data", RM, 0, 0, "")};
+
+		/* a removed directory is not loaded */
+		update_ok("remove a directory", small_tree, n, t, 1, 1, 1);
+	}
+	{
+		des_tree_edit t[] = {edit("nope/x", RM, 0, 0, ""), edit("README.md/x", RM, 0, 0, ""),
+		edit("data/zz", RM, 0777777, 0, "")};
+
+		/* absent paths (below nothing, below a file, in a directory): no-ops; a REMOVE's mode is ignored */
+		run_update(&r, "remove absent paths", small_tree, n, t, 3);
+		CHECK(r.ok && memcmp(r.root, r.new_root, 32) == 0 && r.s.reports == 1 && r.s.loads == 2,
+			  "remove absent paths: changed the tree, or %zu reports, %zu loads", r.s.reports, r.s.loads);
+		upd_run_free(&r);
+	}
+	{
+		/* removals first: REMOVE "data" and PUT_FILE "data/new"; data's mode 0700 is gone with it */
+		des_tree_edit t[] = {edit("data/new", PUTF, 0644, 2, "new"), edit("data", RM, 0, 0, "")};
+		size_t		n2 = make_small_tree(true);
+
+		run_update(&r, "remove then put below", small_tree, n2, t, 2);
+		e = lookup_entry(&r.s, r.new_root, "data");
+		CHECK(r.ok && e.kind == DES_TREE_DIR && e.mode == DES_TREE_DEFAULT_DIR_MODE && e.size == 2,
+			  "remove then put below: %s, data mode %o", r.err.message, e.mode);
+		CHECK(lookup_entry(&r.s, r.new_root, "data/a.csv").kind == 0, "data/a.csv survived the removal of data");
+		upd_run_free(&r);
+		n = make_small_tree(false);
+	}
+	{
+		/* the only file of data/sub renamed: data/sub stays, with its mode */
+		des_tree_item t[] = {item("d/sub/old", DES_TREE_FILE, 0644, 3, "old"), item("d/sub", DES_TREE_DIR, 0700, 0, ""),
+		item("d/other", DES_TREE_FILE, 0644, 1, "o")};
+		des_tree_edit u[] = {edit("d/sub/old", RM, 0, 0, ""), edit("d/sub/new", PUTF, 0644, 4, "new")};
+
+		run_update(&r, "rename keeps the directory's mode", t, 3, u, 2);
+		e = lookup_entry(&r.s, r.new_root, "d/sub");
+		CHECK(r.ok && e.kind == DES_TREE_DIR && e.mode == 0700 && e.size == 4, "rename: d/sub mode %o", e.mode);
+		upd_run_free(&r);
+	}
+
+	/* pruning */
+	{
+		des_tree_edit t[] = {edit("data/sub/c.bin", RM, 0, 0, "")};
+
+		run_update(&r, "prune an emptied directory", small_tree, n, t, 1);
+		e = lookup_entry(&r.s, r.new_root, "data/sub");
+		CHECK(r.ok && e.kind == 0 && lookup_entry(&r.s, r.new_root, "data").kind == DES_TREE_DIR,
+			  "data/sub not pruned, or data pruned");
+		CHECK(!mem_store_reported(&r.s, "data/sub"), "a pruned directory was reported");
+		CHECK(lookup_entry(&r.s, r.new_root, "empty").kind == DES_TREE_DIR, "an untouched empty directory went away");
+		upd_run_free(&r);
+	}
+	{
+		des_tree_edit t[] = {edit("data/sub/c.bin", RM, 0, 0, ""), edit("data/a.csv", RM, 0, 0, ""),
+		edit("data/b.csv", RM, 0, 0, "")};
+		size_t		n2 = make_small_tree(true);
+
+		/* upward, and an explicit directory (data, 0700) is pruned too once emptied */
+		run_update(&r, "prune upward", small_tree, n2, t, 3);
+		CHECK(r.ok && lookup_entry(&r.s, r.new_root, "data").kind == 0 && r.total == 6, "data not pruned");
+		upd_run_free(&r);
+		n = make_small_tree(false);
+	}
+	{
+		des_tree_edit t[] = {edit("data/sub/c.bin", RM, 0, 0, ""), edit("data/sub", PUTD, 0750, 0, "")};
+
+		run_update(&r, "PUT_DIR keeps an emptied directory", small_tree, n, t, 2);
+		e = lookup_entry(&r.s, r.new_root, "data/sub");
+		CHECK(r.ok && e.kind == DES_TREE_DIR && e.mode == 0750 && e.size == 0, "data/sub: kind %u mode %o", e.kind, e.mode);
+		upd_run_free(&r);
+	}
+	{
+		des_tree_item t[] = {item("a/b/c/f", DES_TREE_FILE, 0644, 1, "f"), item("a/e", DES_TREE_DIR, 0755, 0, "")};
+		des_tree_edit u[] = {edit("a/b/c/f", RM, 0, 0, "")};
+
+		/* a chain goes, up to the first directory with something left (a keeps the empty a/e) */
+		run_update(&r, "prune a chain", t, 2, u, 1);
+		CHECK(r.ok && lookup_entry(&r.s, r.new_root, "a/b").kind == 0 && lookup_entry(&r.s, r.new_root, "a/e").kind == DES_TREE_DIR,
+			  "chain: %s", r.err.message);
+		upd_run_free(&r);
+		run_update(&r, "prune a chain to the root", t, 1, u, 1);
+		des_tree_hex(r.new_root, hex);
+		CHECK(r.ok && strcmp(hex, "8a6255433dadf9965156baa61f124292e4be8880172d23bee98ef06848e2115d") == 0 && r.total == 0,
+			  "the root is never pruned: %s", hex);
+		upd_run_free(&r);
+	}
+	{
+		des_tree_edit t[] = {edit("README.md", RM, 0, 0, ""), edit("data.txt", RM, 0, 0, ""), edit("data", RM, 0, 0, ""),
+		edit("empty", RM, 0, 0, "")};
+
+		run_update(&r, "remove everything", small_tree, n, t, 4);
+		des_tree_hex(r.new_root, hex);
+		CHECK(r.ok && strcmp(hex, "8a6255433dadf9965156baa61f124292e4be8880172d23bee98ef06848e2115d") == 0 && r.s.reports == 1,
+			  "everything removed: %s", hex);
+		upd_run_free(&r);
+	}
+	{
+		/* a directory the same update empties gives way to a file */
+		des_tree_edit t[] = {edit("data/sub", PUTF, 0644, 9, "f"), edit("data/sub/c.bin", RM, 0, 0, "")};
+
+		run_update(&r, "a file replaces an emptied directory", small_tree, n, t, 2);
+		e = lookup_entry(&r.s, r.new_root, "data/sub");
+		CHECK(r.ok && e.kind == DES_TREE_FILE && e.size == 9, "data/sub: %s", r.err.message);
+		upd_run_free(&r);
+	}
+
+	/* from the empty tree (root NULL), without a load callback */
+	{
+		des_tree_edit t[] = {edit("a/b", PUTF, 0644, 3, "b"), edit("c", PUTD, 0700, 0, ""), edit("zz", RM, 0, 0, "")};
+		des_tree_item want[] = {item("a/b", DES_TREE_FILE, 0644, 3, "b"), item("c", DES_TREE_DIR, 0700, 0, "")};
+		unsigned char got[32],
+					exp[32];
+		uint64_t	total = 0;
+		des_error	err;
+		mem_store	s = {0};
+
+		CHECK(des_tree_update(NULL, t, 3, NULL, mem_store_put, &s, got, &total, &err), "from nothing: %s", err.message);
+		CHECK(s.reports == 3 && s.root_seen, "from nothing: %zu reports", s.reports);
+		mem_store_begin(&s);
+		CHECK(des_tree_build(want, 2, mem_store_put, &s, exp, &err) && memcmp(got, exp, 32) == 0 && total == 3,
+			  "from nothing: other root than the build's");
+		CHECK(des_tree_update(NULL, NULL, 0, NULL, NULL, NULL, got, NULL, &err), "nothing from nothing");
+		des_tree_hex(got, hex);
+		CHECK(strcmp(hex, "8a6255433dadf9965156baa61f124292e4be8880172d23bee98ef06848e2115d") == 0, "nothing: %s", hex);
+		/* no edits on a stored tree: the root alone is loaded and reported, unchanged */
+		mem_store_begin(&s);
+		CHECK(des_tree_update(exp, NULL, 0, mem_store_load, mem_store_put, &s, got, &total, &err) &&
+			  memcmp(got, exp, 32) == 0 && total == 3 && s.loads == 1 && s.reports == 1, "no edits: %s", err.message);
+		mem_store_free(&s);
+	}
+}
+
+static bool
+fail_store_at_data(void *arg, const char *path, size_t path_len, const unsigned char *enc, size_t enc_len,
+				   const unsigned char hash[32], uint64_t total, des_error *err)
+{
+	if (path_len == 4 && memcmp(path, "data", 4) == 0)
+		return des_fail(err, DES_E_IO, "store refuses data");
+	return mem_store_put(arg, path, path_len, enc, enc_len, hash, total, err);
+}
+
+/* Loads from a store, damaging the directory whose hash is target. */
+typedef struct bad_load
+{
+	mem_store  *s;
+	unsigned char target[32];
+	unsigned char *copy;
+} bad_load;
+
+static bool
+damaging_load(void *arg, const unsigned char hash[32], const unsigned char **data, size_t *len, des_error *err)
+{
+	bad_load   *b = arg;
+
+	if (!mem_store_load(b->s, hash, data, len, err))
+		return false;
+	if (memcmp(hash, b->target, 32) == 0)
+	{
+		free(b->copy);
+		b->copy = malloc(*len);
+		memcpy(b->copy, *data, *len);
+		b->copy[*len - 1] ^= 1;
+		*data = b->copy;
+	}
+	return true;
+}
+
+static void
+test_update_errors(void)
+{
+	size_t		n = make_small_tree(false);
+	des_tree_edit t[3];
+
+	t[0] = edit("ok", PUTF, 0644, 1, "ok");
+	t[1] = edit("a//b", PUTF, 0644, 1, "x");
+	update_rejects("bad path", small_tree, n, t, 2, DES_E_INVALID_NAME, "edit 1: path has an empty segment (\"//\") at byte 2");
+	t[1] = edit("", RM, 0, 0, "x");
+	update_rejects("empty path", small_tree, n, t, 2, DES_E_INVALID_NAME, "edit 1: path is empty");
+	t[1] = edit("z", 0, 0644, 1, "x");
+	update_rejects("op 0", small_tree, n, t, 2, DES_E_INVALID_ARGUMENT, "edit 1 \"z\" has unknown op 0");
+	t[1] = edit("z", 4, 0644, 1, "x");
+	update_rejects("op 4", small_tree, n, t, 2, DES_E_INVALID_ARGUMENT, "edit 1 \"z\" has unknown op 4");
+	t[1] = edit("z", PUTF, 01644, 1, "x");
+	update_rejects("file mode", small_tree, n, t, 2, DES_E_INVALID_ARGUMENT, "edit 1 \"z\" has mode 1644 beyond");
+	t[1] = edit("z", PUTD, 04755, 1, "x");
+	update_rejects("directory mode", small_tree, n, t, 2, DES_E_INVALID_ARGUMENT, "edit 1 \"z\" has mode 4755 beyond");
+	t[1] = edit("z", PUTF, 0644, (uint64_t) INT64_MAX + 1, "x");
+	update_rejects("file size", small_tree, n, t, 2, DES_E_TOO_LARGE, "edit 1 \"z\" has a size over 2^63 - 1");
+	t[1] = edit("z", PUTD, 0755, UINT64_MAX, "x");
+	update_ok("a PUT_DIR's size is ignored", small_tree, n, t, 2, 1, 2);
+
+	t[1] = edit("data/a.csv", RM, 0, 0, "");
+	t[2] = edit("data/a.csv", PUTF, 0644, 1, "x");
+	update_rejects("same path twice", small_tree, n, t, 3, DES_E_DUPLICATE_NAME, "path \"data/a.csv\" is edited twice");
+	t[1] = edit("data", PUTF, 0644, 1, "x");
+	update_rejects("file on a directory", small_tree, n, t, 2, DES_E_DUPLICATE_NAME,
+				   "path \"data\" is a directory, so a file cannot be put there");
+	t[2] = edit("data/sub/c.bin", RM, 0, 0, "");
+	update_rejects("file on a directory not emptied", small_tree, n, t, 3, DES_E_DUPLICATE_NAME, "path \"data\" is a directory");
+	t[1] = edit("empty", PUTF, 0644, 1, "x");
+	t[2] = edit("empty/x", RM, 0, 0, "");
+	update_rejects("file on a directory empty before", small_tree, n, t, 3, DES_E_DUPLICATE_NAME, "path \"empty\" is a directory");
+	t[1] = edit("README.md/x", PUTF, 0644, 1, "x");
+	update_rejects("file below a file", small_tree, n, t, 2, DES_E_DUPLICATE_NAME, "cannot put \"README.md/x\": \"README.md\" is a file");
+	t[1] = edit("README.md/x/y", PUTD, 0755, 0, "x");
+	update_rejects("directory below a file", small_tree, n, t, 2, DES_E_DUPLICATE_NAME, "\"README.md\" is a file");
+	t[1] = edit("README.md", PUTD, 0755, 0, "x");
+	update_rejects("directory on a file", small_tree, n, t, 2, DES_E_DUPLICATE_NAME,
+				   "path \"README.md\" is a file, so a directory cannot be put there");
+	t[1] = edit("q", PUTF, 0644, 1, "x");
+	t[2] = edit("q/r", PUTF, 0644, 1, "x");
+	update_rejects("a put below a put file", small_tree, n, t, 3, DES_E_DUPLICATE_NAME, "cannot put \"q/r\": \"q\" is a file");
+	t[1] = edit("data.txt/r", PUTF, 0644, 1, "x");
+	t[2] = edit("data.txt", RM, 0, 0, "");
+	update_ok("removals first: a file removed, then a put below it", small_tree, n, t, 3, 1, 2);
+
+	/* sizes */
+	{
+		des_tree_item big[] = {item("d/big", DES_TREE_FILE, 0644, (uint64_t) INT64_MAX, "big"), item("e", DES_TREE_FILE, 0644, 0, "e")};
+		des_tree_edit u[] = {edit("d/one", PUTF, 0644, 1, "one")};
+
+		update_rejects("directory total", big, 2, u, 1, DES_E_TOO_LARGE, "the files under directory \"d\" would total more than 2^63 - 1");
+		u[0] = edit("e", PUTF, 0644, 1, "one");
+		update_rejects("root total", big, 2, u, 1, DES_E_TOO_LARGE, "the files under the root directory would total more");
+	}
+
+	/* stored data: damaged, not a directory, a later version, missing */
+	{
+		mem_store	s = {0};
+		unsigned char root[32],
+					got[32],
+					h[32];
+		des_error	err;
+		bad_load	b = {0};
+		des_tree_edit u[] = {edit("data/a.csv", PUTF, 0644, 1, "x")};
+		unsigned char v2[] = {'D', 'E', 'S', 'D', 2, 0, 0, 0, 0};
+
+		b.s = &s;
+		des_tree_build(small_tree, n, mem_store_put, &s, root, &err);
+		mem_store_lookup(&s, root, "data", b.target);
+		CHECK(!des_tree_update(root, u, 1, damaging_load, mem_store_put, &b, got, NULL, &err) && err.code == DES_E_CORRUPT &&
+			  strstr(err.message, "directory \"data\" (") && strstr(err.message, "does not hash to it"),
+			  "damaged directory: %s", err.message);
+		memcpy(b.target, root, 32);
+		CHECK(!des_tree_update(root, u, 1, damaging_load, mem_store_put, &b, got, NULL, &err) && err.code == DES_E_CORRUPT &&
+			  strstr(err.message, "the root directory ("), "damaged root: %s", err.message);
+		free(b.copy);
+		des_tree_hash("not a directory", 15, h);
+		mem_store_add(&s, h, (const unsigned char *) "not a directory", 15);
+		CHECK(!des_tree_update(h, u, 1, mem_store_load, mem_store_put, &s, got, NULL, &err) && err.code == DES_E_CORRUPT &&
+			  strstr(err.message, "does not decode: not a directory encoding"), "not a directory: %s", err.message);
+		des_tree_hash(v2, sizeof(v2), h);
+		mem_store_add(&s, h, v2, sizeof(v2));
+		CHECK(!des_tree_update(h, u, 1, mem_store_load, mem_store_put, &s, got, NULL, &err) && err.code == DES_E_UNSUPPORTED &&
+			  strstr(err.message, "version 2"), "version 2: %s", err.message);
+		des_tree_hash("missing", 7, h);
+		CHECK(!des_tree_update(h, u, 1, mem_store_load, mem_store_put, &s, got, NULL, &err) && err.code == DES_E_NOT_FOUND &&
+			  strstr(err.message, "in the store"), "missing root: the load callback's error passes: %s", err.message);
+		CHECK(!des_tree_update(root, u, 1, mem_store_load, fail_store_at_data, &s, got, NULL, &err) && err.code == DES_E_IO &&
+			  strcmp(err.message, "store refuses data") == 0, "the store callback's error passes: %s", err.message);
+		CHECK(!des_tree_update(root, u, 1, NULL, NULL, NULL, got, NULL, &err) && err.code == DES_E_INVALID_ARGUMENT,
+			  "a root without a load callback");
+		CHECK(!des_tree_update(root, NULL, 1, mem_store_load, NULL, &s, got, NULL, &err) && err.code == DES_E_INVALID_ARGUMENT,
+			  "edits NULL");
+		/* store NULL: only the hash */
+		CHECK(des_tree_update(root, u, 1, mem_store_load, NULL, &s, got, NULL, &err), "store NULL: %s", err.message);
+		mem_store_free(&s);
+	}
+}
+
+/*
+ * A directory at the entry limit: a root of DES_TREE_MAX_ENTRIES files made
+ * by hand (4-character names), then one more file.
+ */
+static bool
+load_one(void *arg, const unsigned char hash[32], const unsigned char **data, size_t *len, des_error *err)
+{
+	des_buf    *b = arg;
+
+	*data = b->data;
+	*len = b->len;
+	return true;
+}
+
+static void
+test_update_entry_limit(void)
+{
+	size_t		n = DES_TREE_MAX_ENTRIES;
+	des_buf		enc = {0};
+	unsigned char root[32],
+				got[32];
+	des_error	err;
+	des_tree_edit u[2] = {edit("~new", PUTF, 0644, 1, "x"), edit("1111", RM, 0, 0, "")};
+	unsigned char hdr[9] = {'D', 'E', 'S', 'D', 1};
+	unsigned char ent[50] = {4};
+
+	hdr[5] = (unsigned char) n;
+	hdr[6] = (unsigned char) (n >> 8);
+	hdr[7] = (unsigned char) (n >> 16);
+	hdr[8] = (unsigned char) (n >> 24);
+	des_buf_reserve(&enc, 9 + 50 * n);
+	des_buf_append(&enc, hdr, 9);
+	ent[5] = DES_TREE_FILE;
+	ent[6] = 0244;				/* mode 0644, little-endian */
+	ent[7] = 01;
+	for (size_t i = 0; i < n; i++)
+	{
+		/* 22 bits as base-64 digits '0' (0x30) to 'o' (0x6f): sorted as i grows */
+		ent[1] = (unsigned char) ('0' + ((i >> 18) & 63));
+		ent[2] = (unsigned char) ('0' + ((i >> 12) & 63));
+		ent[3] = (unsigned char) ('0' + ((i >> 6) & 63));
+		ent[4] = (unsigned char) ('0' + (i & 63));
+		des_buf_append(&enc, ent, sizeof(ent));
+	}
+	des_tree_hash(enc.data, enc.len, root);
+	CHECK(!des_tree_update(root, u, 1, load_one, NULL, &enc, got, NULL, &err) && err.code == DES_E_TOO_LARGE &&
+		  strstr(err.message, "the root directory would have 4194305 entries, more than 4194304"), "entry limit: %s",
+		  err.message);
+	/* one out, one in: at the limit again */
+	u[1] = edit("1111", RM, 0, 0, "");
+	CHECK(des_tree_update(root, u, 2, load_one, NULL, &enc, got, NULL, &err), "at the limit: %s", err.message);
+	des_buf_free(&enc);
+}
+
+static uint64_t
+rnd(uint64_t *state)
+{
+	/* splitmix64: reproducible on every platform */
+	uint64_t	z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* a random path of 1..4 segments over a small alphabet, so paths meet often */
+static char *
+random_path(uint64_t *st)
+{
+	static const char *const seg[] = {"a", "b", "c", "ab", "b.txt"};
+	int			depth = 1 + (int) (rnd(st) % 4);
+	char		buf[64] = "";
+
+	for (int i = 0; i < depth; i++)
+	{
+		if (i > 0)
+			strcat(buf, "/");
+		strcat(buf, seg[rnd(st) % 5]);
+	}
+	return strdup(buf);
+}
+
+/*
+ * The oracle: random trees, random edit sets, and chains of updates on the
+ * result, each compared with the rebuild of the reference list (run_update);
+ * each edit set also reversed (the order of edits does not matter).
+ */
+static void
+test_update_random(void)
+{
+	uint64_t	st = 20240611;
+	int			trees = 1500,
+				applied = 0,
+				refused = 0;
+	int			failed_before = unit_failed;
+
+	for (int t = 0; t < trees && unit_failed - failed_before < 10; t++)
+	{
+		char	   *strings[256];
+		size_t		ns = 0;
+		des_tree_item items[64];
+		size_t		n = 0;
+		size_t		want_items = rnd(&st) % 24;
+
+		/* a list des_tree_build accepts: no path twice, no file above another path */
+		for (size_t tries = 0; n < want_items && tries < 100; tries++)
+		{
+			char	   *p = random_path(&st);
+			bool		dir = rnd(&st) % 5 == 0;
+			bool		clash = false;
+
+			for (size_t j = 0; j < n && !clash; j++)
+				clash = ref_same(p, strlen(p), items[j].path, items[j].path_len) ||
+					(items[j].kind == DES_TREE_FILE && ref_under(p, strlen(p), items[j].path, items[j].path_len)) ||
+					(!dir && ref_under(items[j].path, items[j].path_len, p, strlen(p)));
+			strings[ns++] = p;
+			if (clash)
+				continue;
+			items[n] = item(p, dir ? DES_TREE_DIR : DES_TREE_FILE, dir ? (rnd(&st) % 2 ? 0700 : 0755) : 0644,
+							rnd(&st) % 1000, p);
+			items[n].hash[0] ^= (unsigned char) rnd(&st);
+			n++;
+		}
+		for (int round = 0; round < 4; round++)
+		{
+			des_tree_edit edits[12],
+						rev[12];
+			size_t		m = rnd(&st) % 9;
+			upd_run		r,
+						r2;
+			des_tree_item *next;
+			size_t		next_n;
+			des_error_code code;
+			bool		early;
+			char		what[64];
+
+			for (size_t i = 0; i < m; i++)
+			{
+				uint64_t	x = rnd(&st);
+				int			op = 1 + (int) (x % 3);
+				char	   *p;
+
+				if (ns == sizeof(strings) / sizeof(strings[0]))
+				{
+					m = i;
+					break;
+				}
+
+				/* half the time an existing path or one of its ancestors, mostly removed */
+				if (n > 0 && rnd(&st) % 2 == 0)
+				{
+					const des_tree_item *it = &items[rnd(&st) % n];
+					size_t		len = it->path_len;
+					uint64_t	y = rnd(&st) % 8;
+
+					while (rnd(&st) % 3 == 0 && len > 0)
+					{
+						do
+							len--;
+						while (len > 0 && it->path[len] != '/');
+					}
+					if (len == 0)
+						len = it->path_len;
+					p = strndup(it->path, len);
+					op = y < 5 ? RM : y < 6 ? PUTD : PUTF;
+				}
+				else
+					p = random_path(&st);
+				strings[ns++] = p;
+				edits[i] = edit(p, op, (x >> 8) % 2 ? 0700 : 0644, (x >> 16) % 1000, p);
+				edits[i].hash[1] ^= (unsigned char) (x >> 24);
+				/* the same path twice, rarely: edit sets are mostly valid */
+				for (size_t j = 0; j < i; j++)
+					if (ref_same(p, strlen(p), edits[j].path, edits[j].path_len) && x % 8 != 0)
+					{
+						i--;
+						break;
+					}
+			}
+			for (size_t i = 0; i < m; i++)
+				rev[i] = edits[m - 1 - i];
+			snprintf(what, sizeof(what), "random tree %d round %d", t, round);
+			run_update(&r, what, items, n, edits, m);
+			run_update(&r2, what, items, n, rev, m);
+			CHECK(r.ok == r2.ok && (!r.ok || memcmp(r.new_root, r2.new_root, 32) == 0), "%s: reversed edits differ", what);
+			upd_run_free(&r2);
+			if (!r.ok)
+			{
+				refused++;
+				upd_run_free(&r);
+				continue;
+			}
+			applied++;
+			upd_run_free(&r);
+			/* go on from the result */
+			if (!ref_apply(items, n, edits, m, &next, &next_n, &code, &early) || next_n > 64)
+			{
+				free(next);
+				break;
+			}
+			memcpy(items, next, next_n * sizeof(*next));
+			n = next_n;
+			free(next);
+			if (ns > 200)
+				break;
+		}
+		for (size_t i = 0; i < ns; i++)
+			free(strings[i]);
+	}
+	printf("tree update oracle: %d updates matched the rebuild, %d refused as the reference refuses\n", applied, refused);
+	CHECK(applied > 1000 && refused > 100, "too few cases: %d applied, %d refused", applied, refused);
+}
+
+/* 100,000 files in 100 directories; 10 files changed in 10 directories. */
+static void
+test_update_large(void)
+{
+	char	   *names;
+	des_tree_item *it = generated(1, 100, 1000, &names);	/* d00/e00..e99/f000..f999 */
+	mem_store	s = {0};
+	unsigned char root[32],
+				got[32],
+				want[32];
+	uint64_t	total;
+	des_error	err;
+	des_tree_edit edits[10];
+	char		paths[10][32];
+	struct timespec t0,
+				t1;
+	double		ms;
+	size_t		dirs = 0;
+
+	CHECK(des_tree_build(it, 100000, mem_store_put, &s, root, &err), "build: %s", err.message);
+	for (int i = 0; i < 10; i++)
+	{
+		snprintf(paths[i], sizeof(paths[i]), "d00/e%02d/f%03d", i * 10 + 3, i * 97);
+		edits[i] = edit(paths[i], PUTF, 0600, 12345, paths[i]);
+	}
+	mem_store_begin(&s);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(des_tree_update(root, edits, 10, mem_store_load, mem_store_put, &s, got, &total, &err), "update: %s", err.message);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	/* the root, d00 and the 10 directories edited: nothing else */
+	CHECK(s.loads == 12, "%zu directories loaded for 10 files in 10 directories, want 12", s.loads);
+	CHECK(s.reports == 12, "%zu directories reported, want 12", s.reports);
+	CHECK(ms < 100.0, "10 files into 100,000 took %.1f ms", ms);
+	printf("tree update: 10 files into 100,000 (100 directories): %zu loads, %.2f ms\n", s.loads, ms);
+	/* the same tree as a rebuild with the 10 files changed */
+	for (size_t k = 0; k < 100000; k++)
+		for (int i = 0; i < 10; i++)
+			if (strcmp(it[k].path, paths[i]) == 0)
+			{
+				it[k].mode = 0600;
+				it[k].size = 12345;
+				memcpy(it[k].hash, edits[i].hash, 32);
+			}
+	CHECK(des_tree_build(it, 100000, count_dirs, &dirs, want, &err) && memcmp(want, got, 32) == 0,
+		  "the update differs from the rebuild");
+	mem_store_free(&s);
+	free(it);
+	free(names);
+}
+
 /* ---- diff ---- */
 
 typedef struct changes
@@ -1062,6 +1813,11 @@ main(void)
 	test_build();
 	test_merkle();
 	test_large();
+	test_update_semantics();
+	test_update_errors();
+	test_update_entry_limit();
+	test_update_random();
+	test_update_large();
 	test_diff();
 	test_bundles();
 	if (getenv("DES_TREE_SEED_DIR") != NULL)

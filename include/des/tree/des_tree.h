@@ -189,6 +189,75 @@ typedef bool (*des_tree_dir_cb) (void *arg, const char *path, size_t path_len,
 extern bool des_tree_build(const des_tree_item *items, size_t count, des_tree_dir_cb cb, void *arg,
 						   unsigned char root_hash[DES_TREE_HASH_BYTES], des_error *err);
 
+/* ---- updating a stored tree in place (what a commit does) ---- */
+
+typedef enum des_tree_edit_op
+{
+	DES_TREE_EDIT_PUT_FILE = 1, /* path becomes this file (mode, size, hash); replaces a file there */
+	DES_TREE_EDIT_PUT_DIR = 2,	/* path becomes a directory with this mode (created empty if absent;
+								 * an existing directory keeps its entries, gets the mode) */
+	DES_TREE_EDIT_REMOVE = 3	/* path and, for a directory, everything below it goes away; absent
+								 * path: no-op */
+} des_tree_edit_op;
+
+typedef struct des_tree_edit
+{
+	const char *path;			/* a valid path (des_tree_path_check); not NUL-terminated */
+	size_t		path_len;
+	uint8_t		op;				/* des_tree_edit_op */
+	uint32_t	mode;			/* PUT_*: <= 0777; ignored by REMOVE */
+	uint64_t	size;			/* PUT_FILE: <= 2^63 - 1; ignored otherwise */
+	unsigned char hash[DES_TREE_HASH_BYTES];	/* PUT_FILE: content hash; ignored otherwise */
+} des_tree_edit;
+
+/*
+ * Give the stored encoding of the directory whose hash is hash. *data must
+ * stay valid until des_tree_update returns (entry names point into it).
+ * Return false with err set if it is missing or cannot be read. The caller
+ * need not verify it: des_tree_update hashes and decodes every directory it
+ * loads.
+ */
+typedef bool (*des_tree_load_cb) (void *arg, const unsigned char hash[DES_TREE_HASH_BYTES],
+								  const unsigned char **data, size_t *len, des_error *err);
+
+/*
+ * Apply edits to the tree whose root directory hash is root (NULL: start from
+ * the empty tree), loading only the directories on the paths to the edits
+ * (the root and the ancestors of each edited path; never a directory that is
+ * removed, or one that only gets a new mode). Edits come in any order (sorted
+ * internally); edits is not modified. Removals are applied before puts, so
+ * REMOVE "a" with PUT_FILE "a/b" is one valid update. Missing parents of a
+ * put are created with mode DES_TREE_DEFAULT_DIR_MODE.
+ *
+ * Pruning: a directory other than the root that had entries before the
+ * update and has none after it, and that no PUT_DIR edit names, is removed;
+ * this runs bottom-up, so a chain emptied by removals goes away whole. (So a
+ * PUT_FILE may take the place of a directory the same update empties.) A
+ * directory that was empty before and that no edit removes stays.
+ *
+ * Every new or changed directory is reported to store (may be NULL), children
+ * before parents, the root last (always, even unchanged); a directory whose
+ * encoding is unchanged is not reported. new_root gets the root's hash and
+ * *total_size (if not NULL) the total size of all files.
+ *
+ * Errors, each naming the path: an invalid path (DES_E_INVALID_NAME), op or
+ * mode (DES_E_INVALID_ARGUMENT) or size (DES_E_TOO_LARGE); the same path in
+ * two edits (DES_E_DUPLICATE_NAME); PUT_FILE where a directory remains,
+ * PUT_DIR where a file remains, or a put below a file (DES_E_DUPLICATE_NAME,
+ * as des_tree_build's file-and-directory clash); a directory over
+ * DES_TREE_MAX_ENTRIES entries or files totalling over DES_TREE_MAX_SIZE
+ * (DES_E_TOO_LARGE); a loaded directory that does not hash to the requested
+ * hash or does not decode (DES_E_CORRUPT; DES_E_UNSUPPORTED for a later
+ * encoding version); a load or store callback's own error, passed through.
+ * On error, directories reported before it may already have been stored
+ * (harmless: storage is by hash) and new_root is not set. Memory is malloc'd
+ * and freed before return, on every path.
+ */
+extern bool des_tree_update(const unsigned char *root, const des_tree_edit *edits, size_t count,
+							des_tree_load_cb load, des_tree_dir_cb store, void *arg,
+							unsigned char new_root[DES_TREE_HASH_BYTES], uint64_t *total_size,
+							des_error *err);
+
 /* ---- diff of two directories ---- */
 
 #define DES_TREE_ADDED			0x01	/* only in the new directory */
