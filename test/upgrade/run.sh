@@ -54,7 +54,9 @@ createdb pg_des_restored
 psql_in pg_des_updated -c "CREATE ROLE des_upgrade_reader" 2>/dev/null
 check "a context, a repo and a grant made after the update" psql_in pg_des_updated \
 	-c "SELECT des.context_create('upgraded'); SELECT des.repo_create('kept', 'survives pg_dump', 'upgraded');
-	    SELECT des.grant('repo:kept', 'des_upgrade_reader', 'read')"
+	    SELECT des.grant('repo:kept', 'des_upgrade_reader', 'read');
+	    SELECT des.stage('kept', 'main', 'dir/file.txt', 'versioned');
+	    SELECT des.commit('kept', 'main', 'one file', 'v1')"
 check "pg_dump and restore of the updated database" \
 	bash -c "pg_dump -Fc pg_des_updated >'$out/db.dump' && pg_restore --exit-on-error -d pg_des_restored '$out/db.dump'"
 check "after the restore, new contexts, repos and log rows get new ids" psql_in pg_des_restored \
@@ -63,7 +65,14 @@ check "the restored database has the context, the repo, the grant and the log" \
 	test "$(psql_in pg_des_restored -c "SELECT (SELECT string_agg(name, ',' ORDER BY name) FROM des.contexts) || ' ' ||
 	                                       (SELECT name || ':' || description FROM des.repositories) || ' ' ||
 	                                       (SELECT count(*) FROM des.access_grants) || ' ' ||
-	                                       (SELECT count(*) FROM des.write_log)")" = "default,upgraded kept:survives pg_dump 1 7"
+	                                       (SELECT count(*) FROM des.write_log)")" = "default,upgraded kept:survives pg_dump 1 9"
+versions="SELECT (SELECT string_agg(b.id || ' ' || b.message, ',') FROM des.bundles b) || ' ' ||
+                 (SELECT string_agg(branch || '=' || head, ',') FROM des.branches) || ' ' ||
+                 (SELECT string_agg(label || '=' || bundle_id, ',') FROM des.labels) || ' ' ||
+                 (SELECT string_agg(path || ':' || content_hash, ',') FROM des.files('kept/main') WHERE kind = 'file') || ' ' ||
+                 (SELECT count(*) FROM des.branch_log) || ' ' || (SELECT count(*) FROM des.label_log)"
+check "the restored database has the bundle, its tree, the branch, the label and their logs" \
+	test "$(psql_in pg_des_restored -c "$versions")" = "$(psql_in pg_des_updated -c "$versions")"
 
 for db in pg_des_fresh pg_des_updated pg_des_restored; do dropdb --if-exists "$db" >/dev/null 2>&1; done
 psql -X -q -d postgres -c "DROP ROLE IF EXISTS des_upgrade_reader" >/dev/null 2>&1

@@ -1,11 +1,177 @@
 /*
- * datasets.h - the datasets area: versioned datasets (contexts, repos,
- * grants; later bundles, trees, branches, labels). Most of it is SQL
- * (src/sql/api/65_tenancy.sql); the C here is what SQL cannot say.
+ * datasets.h - the datasets area: versioned datasets. The tenancy (contexts,
+ * repos, grants) is mostly SQL (src/sql/api/65_tenancy.sql); versions
+ * (bundles, trees, branches, labels, staging, reads) are C over the catalog
+ * of src/sql/catalog/68_versioning.sql.
+ *
+ * Every function that reads or writes versions checks the caller's level on
+ * the repo first (as the caller: row-level security and des_internal.
+ * require_level), then works as the extension's owner, which alone writes
+ * those tables. Queries run as the owner qualify every name.
  */
 #ifndef DES_DATASETS_H
 #define DES_DATASETS_H
 
 #include "pg_des.h"
+
+#include "lib/stringinfo.h"
+
+#include "des/tree/des_tree.h"
+#include "workers/workers.h"	/* DesSpiGet, DesDatumVec */
+
+/* ---- repo_access.c ---- */
+
+typedef struct DesRepo
+{
+	int64		id;
+	int64		context_id;
+	char	   *name;
+	char	   *default_branch;
+} DesRepo;
+
+/*
+ * The repo named name as the caller sees it, if the caller has level
+ * ("read", "write" or "admin") on it: 42704 if it cannot see it, 42501 if
+ * its level is lower. what completes "permission denied to ...". Needs SPI.
+ */
+extern void DesRepoOpen(const char *name, const char *level, const char *what, DesRepo *repo);
+
+/* The caller's and the owner's user ids while working as the owner. */
+typedef struct DesOwnerScope
+{
+	Oid			save_user;
+	int			save_sec;
+	Oid			caller;
+	char	   *caller_name;	/* for the logs */
+	bool		active;
+} DesOwnerScope;
+
+/* Work as the extension's owner in a security-restricted operation. */
+extern void DesOwnerBegin(DesOwnerScope *scope);
+extern void DesOwnerEnd(DesOwnerScope *scope);
+extern Oid	DesExtensionOwner(void);
+
+/* Rows of des.write_log and des.read_log, as the owner, for the caller. */
+/* the detail: key, value, key, value, ..., NULL (strings; a JSON object) */
+extern void DesLogWrite(const DesOwnerScope *scope, const DesRepo *repo, const char *action,...);
+extern void DesLogRead(const DesOwnerScope *scope, const DesRepo *repo, const char *ref,
+					   const unsigned char *bundle_id, const char *path, const char *function);
+
+/* Execute a query with arguments; errors unless it gives expected (SPI_OK_*). */
+extern void DesSpiExec(const char *query, int nargs, Oid *types, Datum *args, const char *nulls,
+					   bool read_only, int expected);
+
+/* bytea of 32 raw bytes, and back (errors unless the bytea has 32 bytes). */
+extern bytea *DesHashBytea(const unsigned char hash[DES_TREE_HASH_BYTES]);
+extern void DesByteaHash(bytea *b, unsigned char hash[DES_TREE_HASH_BYTES]);
+
+/* Report a core error of the tree code with a SQLSTATE that fits it. */
+extern void DesReportTreeError(const des_error *err, const char *context) pg_attribute_noreturn();
+
+/* ---- chunk_store.c: file contents as chunks in containers ---- */
+
+typedef struct DesChunkStore DesChunkStore;
+
+/*
+ * A writer of chunks into containers of the storage root (directory
+ * "datasets/" there), created in cxt: a reset of cxt aborts an unfinished
+ * container and removes its file. Run as the owner, with SPI connected.
+ */
+extern DesChunkStore *DesChunkStoreCreate(MemoryContext cxt);
+
+/*
+ * Chunk data, store the chunks not stored yet, record its chunk list in
+ * des.dataset_contents of repo_id (once). Gives the content hash and size.
+ */
+extern void DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigned char *data, size_t len,
+								 unsigned char content_hash[DES_TREE_HASH_BYTES]);
+
+/* Finish the open container and record it and its blobs (call before committing). */
+extern void DesChunkStoreFinish(DesChunkStore *cs);
+
+/* The chunker parameters of new bundles (docs/chunking.md). */
+extern void DesChunkerParams(des_chunker_params *p);
+
+/*
+ * The bytes [offset, offset + length) of the file whose chunk list is the
+ * DESF encoding list (validated), appended to out. Reads only the chunks
+ * covering the range, each verified against its id.
+ */
+extern void DesReadFileRange(const unsigned char *list, size_t list_len, uint64 offset, uint64 length,
+							 StringInfo out);
+
+/* ---- trees.c: directories and chunk lists of a repo ---- */
+
+/* A directory's encoding by hash (palloc'd), from dirs kept in memory first, then des.dataset_dirs. */
+typedef struct DesTreeReader DesTreeReader;
+extern DesTreeReader *DesTreeReaderCreate(int64 repo_id);
+extern bool DesTreeLoad(void *arg, const unsigned char hash[DES_TREE_HASH_BYTES],
+						const unsigned char **data, size_t *len, des_error *err);
+/* Fetch with a new snapshot per query (a commit: what the commit it waited for wrote). */
+extern void DesTreeReaderFresh(DesTreeReader *tr);
+/* Keep a directory in memory (a branch's staged view, not stored). */
+extern void DesTreeReaderKeep(DesTreeReader *tr, const unsigned char hash[DES_TREE_HASH_BYTES],
+							  const unsigned char *encoding, size_t len);
+/* A kept or stored directory, decoded: free it with des_tree_dir_free. */
+extern void DesTreeGet(DesTreeReader *tr, const unsigned char hash[DES_TREE_HASH_BYTES], des_tree_dir *dir);
+/* The entry of a decoded directory named name[0..len), or NULL. */
+extern const des_tree_entry *DesTreeFind(const des_tree_dir *dir, const char *name, size_t len);
+/* Fetch the directories on the way to each path (level by level), for des_tree_update. */
+extern void DesTreePreload(DesTreeReader *tr, const unsigned char root[DES_TREE_HASH_BYTES], char **paths, int n);
+/* path under root: true and its entry (name pointing into path) if present. */
+extern bool DesTreeLookup(DesTreeReader *tr, const unsigned char root[DES_TREE_HASH_BYTES], const char *path,
+						  des_tree_entry *entry);
+/* Does the head of the branch have path? Run as the owner. */
+extern bool DesBranchHeadHas(const DesRepo *repo, const char *branch, const char *path);
+/* 42704 unless the branch exists. Run as the owner. */
+extern void DesRequireBranch(const DesRepo *repo, const char *branch);
+
+/* The chunk list (DESF) of a content hash of the repo; errors if absent. */
+extern bytea *DesContentChunks(int64 repo_id, const unsigned char hash[DES_TREE_HASH_BYTES]);
+
+/* ---- commit.c ---- */
+
+/*
+ * Apply the staged changes of a branch to head_root (NULL: the empty tree),
+ * giving root_out and *total; store: lock the staged rows, insert the new
+ * directories and give the staged paths (text[]) in *paths; otherwise keep
+ * the directories in tr only. Returns how many changes were staged.
+ */
+extern int64 DesApplyStaged(const DesRepo *repo, const char *branch, DesTreeReader *tr,
+							const unsigned char *head_root, bool store, unsigned char root_out[DES_TREE_HASH_BYTES],
+							uint64 *total, Datum *paths);
+/* Move (or create) a label, with its history and the write log. */
+extern void DesLabelMove(const DesOwnerScope *scope, const DesRepo *repo, const char *label,
+						 const unsigned char bundle[DES_TREE_HASH_BYTES]);
+
+/* ---- refs.c ---- */
+
+typedef enum DesRefKind
+{
+	DES_REF_BUNDLE,				/* an id or a unique prefix */
+	DES_REF_BRANCH,				/* repo/branch: its head plus what is staged */
+	DES_REF_BRANCH_AT,			/* repo/branch@{time}: the head then, from the reflog */
+	DES_REF_LABEL				/* repo@label */
+} DesRefKind;
+
+typedef struct DesResolvedRef
+{
+	DesRepo		repo;
+	DesRefKind	kind;
+	char	   *ref;			/* as given */
+	char	   *branch;			/* DES_REF_BRANCH(_AT) */
+	bool		has_bundle;		/* false: a branch with no commit yet */
+	unsigned char bundle[DES_TREE_HASH_BYTES];
+	unsigned char root[DES_TREE_HASH_BYTES];	/* what is read: with the staged changes for a branch */
+	int64		staged;			/* DES_REF_BRANCH: how many staged changes the root includes */
+	DesTreeReader *tree;
+} DesResolvedRef;
+
+/*
+ * Resolve ref for the caller (level "read" or more on its repo) and give
+ * the root to read; for a branch, the staged changes are applied in memory.
+ * Needs SPI; runs its lookups as the caller, then as the owner.
+ */
+extern void DesResolveRef(const char *ref, const char *level, DesResolvedRef *out, DesOwnerScope *scope);
 
 #endif

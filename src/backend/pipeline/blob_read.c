@@ -81,6 +81,16 @@ read_s3(const DesLocation *loc, const char *location, int64 offset, int64 length
 	}
 }
 
+/* The stored bytes [offset, offset + length) of an archive, local or on S3, into p. */
+void
+DesReadArchiveRange(const DesLocation *loc, const char *location, int64 offset, int64 length, char *p)
+{
+	if (loc->kind == DES_LOCATION_S3)
+		read_s3(loc, location, offset, length, p);
+	else
+		read_local(loc, location, offset, length, p);
+}
+
 PG_FUNCTION_INFO_V1(des_read_blob);
 
 Datum
@@ -112,10 +122,7 @@ des_read_blob(PG_FUNCTION_ARGS)
 	result = palloc(VARHDRSZ + length);
 	SET_VARSIZE(result, VARHDRSZ + length);
 	p = VARDATA(result);
-	if (loc->kind == DES_LOCATION_S3)
-		read_s3(loc, location, offset, length, p);
-	else
-		read_local(loc, location, offset, length, p);
+	DesReadArchiveRange(loc, location, offset, length, p);
 
 	blake2b(digest, p, NULL, DES_BLAKE2B_BYTES, length, 0);
 	if (memcmp(digest, VARDATA_ANY(hash), DES_BLAKE2B_BYTES) != 0)

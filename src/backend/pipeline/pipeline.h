@@ -32,6 +32,9 @@ extern int	des_retry_base_delay_ms;
 extern bool des_packer_lz4;
 extern void DesPackerRegisterWorkers(void);
 
+/* blob_read.c: stored bytes of an archive, without its index (local pread or one ranged GET) */
+extern void DesReadArchiveRange(const DesLocation *loc, const char *location, int64 offset, int64 length, char *p);
+
 extern void DesMarkerDefineSettings(void);
 extern void DesPackerDefineSettings(void);
 

@@ -160,6 +160,12 @@ BEGIN
     ELSIF tbl = 'repositories' THEN
         action := 'repo_' || CASE op WHEN 'INSERT' THEN 'create' ELSE 'delete' END;
         detail := jsonb_build_object('name', row_data->>'name', 'description', row_data->>'description');
+        IF op = 'INSERT' THEN
+            -- a new repo starts with its default branch, with no commit yet
+            INSERT INTO des.dataset_branches (repo_id, name) VALUES (repo, row_data->>'default_branch');
+            INSERT INTO des.branch_log (repo_id, branch, old_head, new_head, role, reason)
+            VALUES (repo, row_data->>'default_branch', NULL, NULL, coalesce(who_name, who::text), 'create');
+        END IF;
     ELSE
         -- grants deleted with their repo or context are no revocations
         IF op = 'DELETE' AND (NOT EXISTS (SELECT FROM des.contexts c WHERE c.id = ctx)

@@ -516,6 +516,23 @@ COMMENT ON VIEW des.stat_dedup IS 'packed objects, distinct blobs, logical and s
 -- Only remove => true deletes them. An open container's current key and its
 -- temporary files are never listed; the keys of its earlier attempts (each
 -- lease grant writes its own) are, since nothing will read them.
+-- Is location a dataset function's container (or its temporary file) whose
+-- writing transaction, named in it (datasets/<db>/<day>/<id>-x<xid>.des), is
+-- still in progress? (A transaction id from another cluster is not.)
+CREATE OR REPLACE FUNCTION des_internal.written_in_progress(location text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    x xid8 := substring(location from '/datasets/[0-9]+/[^/]+/[0-9]+-x([0-9]{1,19})[.]des')::xid8;
+BEGIN
+    RETURN x IS NOT NULL AND pg_xact_status(x) = 'in progress';
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;	-- "in the future": not a transaction of this cluster
+END $$;
+REVOKE ALL ON FUNCTION des_internal.written_in_progress(text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION des.orphans(storage text DEFAULT NULL, remove boolean DEFAULT false)
 RETURNS TABLE (location text, size bigint, removed boolean)
 LANGUAGE plpgsql VOLATILE
@@ -534,6 +551,13 @@ BEGIN
         SELECT s.location, s.size FROM des.storage_list(root || '/') s
          WHERE NOT s.is_prefix
            AND NOT EXISTS (SELECT FROM des.containers c WHERE c.location = s.location)
+           -- a dataset function's container (or its temporary file), while
+           -- the transaction that writes it may still commit its row
+           AND NOT des_internal.written_in_progress(s.location)
+           -- the dataset containers of other databases are theirs to account for
+           AND NOT (starts_with(s.location, root || '/datasets/')
+                    AND NOT starts_with(s.location, root || '/datasets/' ||
+                                        (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()) || '/'))
            -- the temporary files of a container being written (DES_LOCAL_TEMP_INFIX
            -- of des_local.h), and external payloads
            AND NOT EXISTS (SELECT FROM des.containers c

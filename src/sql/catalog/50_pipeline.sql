@@ -9,7 +9,7 @@ CREATE TABLE des.containers (
     id           bigint PRIMARY KEY,
     location     text NOT NULL UNIQUE,
     day          date NOT NULL,
-    shard        int NOT NULL CHECK (shard >= 0),
+    shard        int CHECK (shard >= 0),		-- NULL for datasets' containers
     seq          int NOT NULL DEFAULT 0 CHECK (seq >= 0),
     state        text NOT NULL DEFAULT 'writing'
                  CHECK (state IN ('writing', 'uploading', 'committed')),
@@ -18,6 +18,10 @@ CREATE TABLE des.containers (
     etag         text,
     created_at   timestamptz NOT NULL DEFAULT now(),
     committed_at timestamptz,
+    -- who wrote it: a packer (for a day and shard), or a dataset function
+    -- (des.stage, des.commit, ...: in the transaction that records its blobs)
+    origin       text NOT NULL DEFAULT 'packer' CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets')),
+    CONSTRAINT containers_packer_shard CHECK (origin <> 'packer' OR shard IS NOT NULL),
     CONSTRAINT containers_committed_at CHECK ((state = 'committed') = (committed_at IS NOT NULL)),
     CONSTRAINT containers_committed_complete CHECK (state <> 'committed' OR (size IS NOT NULL AND entries IS NOT NULL)),
     CONSTRAINT containers_sequence UNIQUE (day, shard, seq)

@@ -54,3 +54,19 @@ DROP FUNCTION des.marker_stats();
 
 -- Tenancy of versioned datasets: contexts, repos, grants, the write log.
 --@include catalog/65_tenancy.sql
+
+-- Containers written by the dataset functions (no day/shard lease); the
+-- column comes last here as in catalog/50_pipeline.sql.
+ALTER TABLE des.containers ALTER COLUMN shard DROP NOT NULL;
+-- (added empty, then filled: a column added with its default would keep that
+-- default as the column's "missing value", which a fresh install has not)
+ALTER TABLE des.containers ADD COLUMN origin text;
+UPDATE des.containers SET origin = 'packer';
+ALTER TABLE des.containers
+    ALTER COLUMN origin SET DEFAULT 'packer',
+    ALTER COLUMN origin SET NOT NULL,
+    ADD CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets')),
+    ADD CONSTRAINT containers_packer_shard CHECK (origin <> 'packer' OR shard IS NOT NULL);
+
+-- Versions of datasets: bundles, trees, branches, labels, staging, read log.
+--@include catalog/68_versioning.sql

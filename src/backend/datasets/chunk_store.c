@@ -1,0 +1,521 @@
+/*
+ * chunk_store.c - file contents of versioned datasets: cut into
+ * content-defined chunks (docs/chunking.md), each chunk stored once as a
+ * blob (the keys of des.blobs, shared with the pipeline), the chunk list
+ * recorded per repo in des.dataset_contents; and read back by byte range.
+ *
+ * New chunks stream into containers of the storage root's
+ * "datasets/<database oid>/" directory (the storage root is the cluster's;
+ * each database's catalog accounts for its own files), one open at a time, written in the caller's transaction: the
+ * container's row and its blobs' rows are inserted by DesChunkStoreFinish,
+ * so they commit or vanish with what refers to them. A container whose
+ * transaction aborts after its file was completed is left in storage with no
+ * row; its name carries the writing transaction's id
+ * (datasets/<database oid>/YYYY-MM-DD/<container id>-x<xid>.des) so that des.orphans lists
+ * it once that transaction is over, never while it may still commit.
+ */
+#include "pg_des.h"
+#include "datasets/datasets.h"
+#include "pipeline/pipeline.h"
+#include "archive/archive.h"
+
+#include <blake2.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "des/chunk/des_chunker.h"
+#include "des/format/des_format.h"
+#include "des/format/des_writer.h"
+#include "des/io/des_local.h"
+#include "s3/s3.h"
+#include "workers/workers.h"
+
+typedef struct WrittenChunk
+{
+	unsigned char hash[DES_TREE_HASH_BYTES];	/* the key */
+} WrittenChunk;
+
+struct DesChunkStore
+{
+	MemoryContext cxt;
+	MemoryContextCallback cleanup;
+	des_chunk_params params;
+	HTAB	   *written;		/* chunks written by this store (any of its containers) */
+
+	/* the open container */
+	bool		open;
+	int64		container_id;
+	char	   *location;
+	DesLocation *loc;
+	des_sink	sink;
+	bool		sink_open;
+	DesS3Sink  *s3_sink;
+	des_writer *writer;
+	DesDatumVec hashes;			/* its new blobs: hash, size, offset, stored size, flags, entry */
+	DesDatumVec sizes;
+	DesDatumVec offsets;
+	DesDatumVec stored;
+	DesDatumVec flags;
+	DesDatumVec entries;
+	uint64		bytes;
+};
+
+void
+DesChunkerParams(des_chunker_params *p)
+{
+	des_chunk_params d = des_chunk_params_default();
+
+	p->algorithm = DES_CHUNK_VERSION;
+	p->min_size = d.min_size;
+	p->avg_size = d.avg_size;
+	p->max_size = d.max_size;
+}
+
+static void
+close_container(DesChunkStore *cs)
+{
+	if (cs->writer)
+	{
+		des_writer_abort(cs->writer);
+		cs->writer = NULL;
+	}
+	if (cs->sink_open)
+	{
+		if (cs->s3_sink)
+			DesS3SinkFree(cs->s3_sink);
+		else
+			des_local_sink_free(&cs->sink);
+		cs->s3_sink = NULL;
+		cs->sink_open = false;
+	}
+	cs->open = false;
+}
+
+static void
+chunk_store_cleanup(void *arg)
+{
+	close_container((DesChunkStore *) arg);
+}
+
+DesChunkStore *
+DesChunkStoreCreate(MemoryContext cxt)
+{
+	DesChunkStore *cs = MemoryContextAllocZero(cxt, sizeof(DesChunkStore));
+	HASHCTL		ctl;
+
+	cs->cxt = cxt;
+	cs->params = des_chunk_params_default();
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = sizeof(WrittenChunk);
+	ctl.hcxt = cxt;
+	cs->written = hash_create("pg_des written chunks", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cs->cleanup.func = chunk_store_cleanup;
+	cs->cleanup.arg = cs;
+	MemoryContextRegisterResetCallback(cxt, &cs->cleanup);
+	return cs;
+}
+
+static void
+reset_pending(DesChunkStore *cs)
+{
+	cs->hashes.n = cs->sizes.n = cs->offsets.n = cs->stored.n = cs->flags.n = cs->entries.n = 0;
+	cs->bytes = 0;
+}
+
+static void
+open_container(DesChunkStore *cs)
+{
+	MemoryContext old = MemoryContextSwitchTo(cs->cxt);
+	pg_time_t	now = (pg_time_t) time(NULL);
+	struct pg_tm *tm = pg_gmtime(&now);
+	des_writer_options opts;
+	des_error	err;
+
+	cs->container_id = DesNextId();
+	cs->location = psprintf("%s/datasets/%u/%04d-%02d-%02d/" INT64_FORMAT "-x" UINT64_FORMAT ".des",
+							DesStorageRoot(), MyDatabaseId, tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
+							cs->container_id, U64FromFullTransactionId(GetTopFullTransactionId()));
+	cs->loc = DesParseLocation(cs->location);
+	if (cs->loc->kind == DES_LOCATION_S3)
+	{
+		DesS3Endpoint *ep = DesS3EndpointForLocation(cs->loc);
+
+		DesS3Init();
+		if (!DesS3SinkOpen(ep, cs->loc->bucket, cs->loc->key, cs->location, &cs->sink, &cs->s3_sink, &err))
+			DesReportError(&err, cs->location);
+	}
+	else if (!des_local_sink_open(cs->loc->path, &cs->sink, &err))
+		DesReportError(&err, cs->location);
+	cs->sink_open = true;
+	des_writer_options_init(&opts);
+	opts.names = DES_NAMES_STRICT;
+	if (!des_writer_open(&cs->sink, &opts, &cs->writer, &err))
+	{
+		cs->writer = NULL;
+		DesReportError(&err, cs->location);
+	}
+	cs->open = true;
+	reset_pending(cs);
+	MemoryContextSwitchTo(old);
+}
+
+void
+DesChunkStoreFinish(DesChunkStore *cs)
+{
+	des_writer_summary sum;
+	des_error	err;
+	des_writer *w;
+	Oid			types[6] = {INT8OID, TEXTOID, INT8OID, INT4OID, BYTEAARRAYOID, INT8ARRAYOID};
+	Datum		args[6];
+	Oid			btypes[7] = {INT8OID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID};
+	Datum		bargs[7];
+
+	if (!cs->open)
+		return;
+	w = cs->writer;
+	cs->writer = NULL;			/* finish frees it, even on failure */
+	if (!des_writer_finish(w, &sum, &err))
+		DesReportError(&err, cs->location);
+	/* the file is complete and durable: its rows, in this transaction */
+	args[0] = Int64GetDatum(cs->container_id);
+	args[1] = CStringGetTextDatum(cs->location);
+	args[2] = Int64GetDatum((int64) sum.archive_bytes);
+	args[3] = Int32GetDatum((int32) sum.entries);
+	args[4] = (Datum) 0;
+	args[5] = (Datum) 0;
+	DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin) "
+			   "VALUES ($1, $2, (pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date, NULL, 0, 'committed', $3, $4, "
+			   "pg_catalog.now(), 'datasets')", 4, types, args, NULL, false, SPI_OK_INSERT);
+	bargs[0] = Int64GetDatum(cs->container_id);
+	bargs[1] = DesVecArray(&cs->hashes, BYTEAOID);
+	bargs[2] = DesVecArray(&cs->entries, TEXTOID);
+	bargs[3] = DesVecArray(&cs->sizes, INT8OID);
+	bargs[4] = DesVecArray(&cs->offsets, INT8OID);
+	bargs[5] = DesVecArray(&cs->stored, INT8OID);
+	bargs[6] = DesVecArray(&cs->flags, INT4OID);
+	/* a chunk another transaction stored meanwhile keeps its first copy */
+	DesSpiExec("INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size, flags) "
+			   "SELECT h, $1, e, s, o, st, f FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+			   "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)) AS u(h, e, s, o, st, f) "
+			   "ON CONFLICT (hash) DO NOTHING", 7, btypes, bargs, NULL, false, SPI_OK_INSERT);
+	close_container(cs);
+	reset_pending(cs);
+}
+
+typedef struct ChunkList
+{
+	des_chunk  *chunks;
+	size_t		n;
+	size_t		cap;
+} ChunkList;
+
+/* the chunker's callback: no ereport or palloc here (the core is between calls) */
+static bool
+collect_chunk(void *ctx, const des_chunk *chunk, des_error *err)
+{
+	ChunkList  *l = ctx;
+
+	if (l->n == l->cap)
+		return des_fail(err, DES_E_CORRUPT, "the chunker produced more chunks than the data allows");
+	l->chunks[l->n++] = *chunk;
+	return true;
+}
+
+/* Which of the hashes are blobs already: a bool per hash. */
+static bool *
+stored_already(DesChunkStore *cs, const ChunkList *l)
+{
+	bool	   *known = palloc0(sizeof(bool) * (l->n ? l->n : 1));
+	DesDatumVec want = {0};
+	Oid			types[1] = {BYTEAARRAYOID};
+	Datum		args[1];
+	HTAB	   *found;
+	HASHCTL		ctl;
+
+	for (size_t i = 0; i < l->n; i++)
+	{
+		bool		hit;
+
+		hash_search(cs->written, l->chunks[i].id, HASH_FIND, &hit);
+		if (hit)
+			known[i] = true;
+		else
+			DesVecPush(&want, PointerGetDatum(DesHashBytea(l->chunks[i].id)));
+	}
+	if (want.n == 0)
+		return known;
+	args[0] = DesVecArray(&want, BYTEAOID);
+	DesSpiExec("SELECT b.hash FROM des.blobs b WHERE b.hash = ANY ($1)", 1, types, args, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return known;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = DES_TREE_HASH_BYTES;
+	ctl.hcxt = CurrentMemoryContext;
+	found = hash_create("pg_des stored chunks", SPI_processed, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		unsigned char h[DES_TREE_HASH_BYTES];
+
+		DesByteaHash(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)), h);
+		hash_search(found, h, HASH_ENTER, NULL);
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (!known[i])
+			hash_search(found, l->chunks[i].id, HASH_FIND, &known[i]);
+	return known;
+}
+
+void
+DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigned char *data, size_t len,
+					 unsigned char content_hash[DES_TREE_HASH_BYTES])
+{
+	ChunkList	l;
+	des_chunk_ref *refs;
+	des_buf    *enc = DesBufInContext(CurrentMemoryContext);
+	des_error	err;
+	uint64_t	size;
+	bool	   *known;
+	Oid			types[5] = {INT8OID, BYTEAOID, BYTEAOID, INT8OID, INT8OID};
+	Datum		args[5];
+	bytea	   *encoding;
+
+	l.cap = len / cs->params.min_size + 2;
+	l.n = 0;
+	l.chunks = palloc(sizeof(des_chunk) * l.cap);
+	if (!des_chunk_buffer(&cs->params, data, len, true, collect_chunk, &l, &err))
+		DesReportTreeError(&err, "could not chunk the file");
+	refs = palloc(sizeof(des_chunk_ref) * (l.n ? l.n : 1));
+	for (size_t i = 0; i < l.n; i++)
+	{
+		memcpy(refs[i].id, l.chunks[i].id, DES_TREE_HASH_BYTES);
+		refs[i].length = (uint32) l.chunks[i].length;
+	}
+	if (!des_file_encode(refs, l.n, enc, &size, &err))
+		DesReportTreeError(&err, "could not encode the chunk list");
+	des_tree_hash(enc->data, enc->len, content_hash);
+
+	/* the same content in this repo: its chunks are stored */
+	args[0] = Int64GetDatum(repo_id);
+	args[1] = PointerGetDatum(DesHashBytea(content_hash));
+	DesSpiExec("SELECT 1 FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = $2",
+			   2, types, args, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		return;
+
+	known = stored_already(cs, &l);
+	for (size_t i = 0; i < l.n; i++)
+	{
+		char		name[DES_TREE_HEX_LEN + 1];
+		des_writer_entry where;
+		bool		dup;
+
+		CHECK_FOR_INTERRUPTS();
+		if (known[i])
+			continue;
+		hash_search(cs->written, l.chunks[i].id, HASH_FIND, &dup);
+		if (dup)
+			continue;			/* twice in this file */
+		if (!cs->open)
+			open_container(cs);
+		des_tree_hex(l.chunks[i].id, name);
+		if (!des_writer_add(cs->writer, name, DES_TREE_HEX_LEN, data + l.chunks[i].offset, l.chunks[i].length,
+							NULL, 0, false, &err))
+			DesReportError(&err, cs->location);
+		des_writer_last_entry(cs->writer, &where);
+		{
+			MemoryContext old = MemoryContextSwitchTo(cs->cxt);
+
+			DesVecPush(&cs->hashes, PointerGetDatum(DesHashBytea(l.chunks[i].id)));
+			DesVecPush(&cs->entries, CStringGetTextDatum(name));
+			DesVecPush(&cs->sizes, Int64GetDatum((int64) l.chunks[i].length));
+			DesVecPush(&cs->offsets, Int64GetDatum((int64) where.data_offset));
+			DesVecPush(&cs->stored, Int64GetDatum((int64) where.length));
+			DesVecPush(&cs->flags, Int32GetDatum((int32) where.flags));
+			MemoryContextSwitchTo(old);
+		}
+		hash_search(cs->written, l.chunks[i].id, HASH_ENTER, NULL);
+		cs->bytes += l.chunks[i].length;
+		if (cs->bytes >= (uint64) des_container_max_bytes_kb * 1024 ||
+			cs->hashes.n >= des_container_max_entries)
+			DesChunkStoreFinish(cs);
+	}
+
+	encoding = palloc(VARHDRSZ + enc->len);
+	SET_VARSIZE(encoding, VARHDRSZ + enc->len);
+	memcpy(VARDATA(encoding), enc->data, enc->len);
+	args[2] = PointerGetDatum(encoding);
+	args[3] = Int64GetDatum((int64) size);
+	args[4] = Int64GetDatum((int64) l.n);
+	DesSpiExec("INSERT INTO des.dataset_contents (repo_id, hash, chunks, size, chunk_count) "
+			   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", 5, types, args, NULL, false, SPI_OK_INSERT);
+}
+
+/* ---- reading ---- */
+
+typedef struct BlobPlace
+{
+	unsigned char hash[DES_TREE_HASH_BYTES];	/* the key */
+	char	   *location;
+	char	   *entry;
+	int64		offset;
+	int64		stored;
+	int32		flags;
+} BlobPlace;
+
+/* The bytes of one chunk (verified), into dest. */
+static void
+read_chunk(const BlobPlace *b, uint32 length, unsigned char *dest)
+{
+	unsigned char digest[DES_TREE_HASH_BYTES];
+
+	if (b->flags == 0)
+	{
+		if (b->stored != (int64) length)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("chunk of %u bytes is recorded with %lld stored bytes in \"%s\"",
+							length, (long long) b->stored, b->location)));
+		DesReadArchiveRange(DesParseLocation(b->location), b->location, b->offset, length, (char *) dest);
+	}
+	else
+	{
+		/* compressed or external: through the archive's index */
+		DesOpenArchive oa;
+		des_buf    *out = DesBufInContext(CurrentMemoryContext);
+		des_error	err;
+		int64_t		idx;
+
+		DesOpenArchiveForRead(DesParseLocation(b->location), false, false, &oa);
+		idx = des_reader_find(oa.reader, b->entry, strlen(b->entry));
+		if (idx < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("archive \"%s\" has no entry \"%s\"", b->location, b->entry)));
+		if (!des_reader_get(oa.reader, (uint64_t) idx, &oa.options, out, &err))
+			DesReportError(&err, b->location);
+		if (out->len != length)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("entry \"%s\" of \"%s\" has %zu bytes, the chunk %u", b->entry, b->location,
+							out->len, length)));
+		memcpy(dest, out->data, length);
+	}
+	blake2b(digest, dest, NULL, DES_TREE_HASH_BYTES, length, 0);
+	if (memcmp(digest, b->hash, DES_TREE_HASH_BYTES) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the bytes of chunk %s in \"%s\" do not have its BLAKE2b-256",
+						b->entry, b->location),
+				 errhint("des.verify_bundle checks every chunk of a bundle.")));
+}
+
+void
+DesReadFileRange(const unsigned char *list, size_t list_len, uint64 offset, uint64 length, StringInfo out)
+{
+	uint64_t	count,
+				size,
+				pos = 0,
+				first = 0,
+				last = 0;
+	des_error	err;
+	DesDatumVec want = {0};
+	Oid			types[1] = {BYTEAARRAYOID};
+	Datum		args[1];
+	HTAB	   *places;
+	HASHCTL		ctl;
+	unsigned char *buf = NULL;
+	uint32		buf_cap = 0;
+
+	if (!des_file_decode(list, list_len, &count, &size, &err))
+		DesReportTreeError(&err, "stored chunk list");
+	if (offset >= size || length == 0)
+		return;
+	if (length > size - offset)
+		length = size - offset;
+	/* the chunks covering [offset, offset + length) */
+	for (uint64_t i = 0; i < count; i++)
+	{
+		des_chunk_ref c;
+
+		des_file_chunk(list, i, &c);
+		if (pos + c.length > offset && pos < offset + length)
+		{
+			if (want.n == 0)
+				first = i;
+			last = i;
+			DesVecPush(&want, PointerGetDatum(DesHashBytea(c.id)));
+		}
+		pos += c.length;
+	}
+	args[0] = DesVecArray(&want, BYTEAOID);
+	DesSpiExec("SELECT b.hash, c.location, b.entry, b.data_offset, b.stored_size, b.flags "
+			   "FROM des.blobs b JOIN des.containers c ON c.id = b.container_id "
+			   "WHERE b.hash = ANY ($1) AND c.state = 'committed'", 1, types, args, NULL, true, SPI_OK_SELECT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = sizeof(BlobPlace);
+	ctl.hcxt = CurrentMemoryContext;
+	places = hash_create("pg_des chunk places", Max(SPI_processed, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		unsigned char h[DES_TREE_HASH_BYTES];
+		BlobPlace  *b;
+
+		DesByteaHash(DatumGetByteaPP(DesSpiGet(r, "hash", &isnull)), h);
+		b = hash_search(places, h, HASH_ENTER, NULL);
+		b->location = TextDatumGetCString(DesSpiGet(r, "location", &isnull));
+		b->entry = TextDatumGetCString(DesSpiGet(r, "entry", &isnull));
+		b->offset = DatumGetInt64(DesSpiGet(r, "data_offset", &isnull));
+		b->stored = DatumGetInt64(DesSpiGet(r, "stored_size", &isnull));
+		b->flags = DatumGetInt32(DesSpiGet(r, "flags", &isnull));
+	}
+	pos = 0;
+	for (uint64_t i = 0; i < count && pos < offset + length; i++)
+	{
+		des_chunk_ref c;
+		BlobPlace  *b;
+		bool		hit;
+		uint64		from,
+					to;
+
+		CHECK_FOR_INTERRUPTS();
+		des_file_chunk(list, i, &c);
+		if (i < first || i > last)
+		{
+			pos += c.length;
+			continue;
+		}
+		b = hash_search(places, c.id, HASH_FIND, &hit);
+		if (!hit)
+		{
+			char		hex[DES_TREE_HEX_LEN + 1];
+
+			des_tree_hex(c.id, hex);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("chunk %s is not stored", hex),
+					 errdetail("des.blobs has no row for it.")));
+		}
+		if (buf_cap < c.length)
+		{
+			buf = buf ? repalloc(buf, c.length) : palloc(c.length);
+			buf_cap = c.length;
+		}
+		read_chunk(b, c.length, buf);
+		from = offset > pos ? offset - pos : 0;
+		to = Min((uint64) c.length, offset + length - pos);
+		appendBinaryStringInfo(out, (const char *) buf + from, (int) (to - from));
+		pos += c.length;
+	}
+}

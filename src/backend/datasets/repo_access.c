@@ -1,0 +1,213 @@
+/*
+ * repo_access.c - the gate of every function on versions: the caller's
+ * level on a repo, checked as the caller; then work as the extension's
+ * owner, which alone writes the versioning tables; the write and read logs.
+ */
+#include "pg_des.h"
+#include "datasets/datasets.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+
+/* The role that owns the pg_des extension (of this database). */
+Oid
+DesExtensionOwner(void)
+{
+	Oid			ext = get_extension_oid("pg_des", false);
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(owner))
+		elog(ERROR, "pg_des extension has no owner");
+	return owner;
+}
+
+void
+DesSpiExec(const char *query, int nargs, Oid *types, Datum *args, const char *nulls, bool read_only, int expected)
+{
+	int			rc = SPI_execute_with_args(query, nargs, types, args, nulls, read_only, 0);
+
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_with_args returned %s for: %s", SPI_result_code_string(rc), query);
+}
+
+void
+DesRepoOpen(const char *name, const char *level, const char *what, DesRepo *repo)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = CStringGetTextDatum(level);
+	args[2] = CStringGetTextDatum(what);
+	/* as the caller: what it sees, and its level (errors from there) */
+	DesSpiExec("SELECT repo_id, context_id, default_branch FROM des_internal.repo_for(name => $1, "
+			   "needed => $2::des.access_level, what => $3)", 3, types, args, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "des_internal.repo_for returned " UINT64_FORMAT " rows", SPI_processed);
+	repo->id = DatumGetInt64(DesSpiGet(0, "repo_id", &isnull));
+	repo->context_id = DatumGetInt64(DesSpiGet(0, "context_id", &isnull));
+	repo->default_branch = TextDatumGetCString(DesSpiGet(0, "default_branch", &isnull));
+	repo->name = pstrdup(name);
+}
+
+void
+DesOwnerBegin(DesOwnerScope *scope)
+{
+	GetUserIdAndSecContext(&scope->save_user, &scope->save_sec);
+	scope->caller = GetUserId();
+	scope->caller_name = GetUserNameFromId(scope->caller, false);
+	SetUserIdAndSecContext(DesExtensionOwner(),
+						   scope->save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	scope->active = true;
+}
+
+void
+DesOwnerEnd(DesOwnerScope *scope)
+{
+	if (scope->active)
+		SetUserIdAndSecContext(scope->save_user, scope->save_sec);
+	scope->active = false;
+}
+
+void
+DesLogWrite(const DesOwnerScope *scope, const DesRepo *repo, const char *action,...)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[5];
+	StringInfoData detail;
+	va_list		ap;
+	const char *key;
+	bool		first = true;
+
+	/* the detail: a JSON object of the key/value strings given */
+	initStringInfo(&detail);
+	appendStringInfoChar(&detail, '{');
+	va_start(ap, action);
+	while ((key = va_arg(ap, const char *)) != NULL)
+	{
+		const char *value = va_arg(ap, const char *);
+
+		if (!first)
+			appendStringInfoString(&detail, ", ");
+		first = false;
+		escape_json(&detail, key);
+		appendStringInfoString(&detail, ": ");
+		escape_json(&detail, value);
+	}
+	va_end(ap);
+	appendStringInfoChar(&detail, '}');
+
+	args[0] = CStringGetTextDatum(scope->caller_name);
+	args[1] = CStringGetTextDatum(action);
+	args[2] = Int64GetDatum(repo->context_id);
+	args[3] = Int64GetDatum(repo->id);
+	args[4] = CStringGetTextDatum(detail.data);
+	DesSpiExec("INSERT INTO des.write_log (role, action, context_id, repo_id, detail) "
+			   "VALUES ($1, $2, $3, $4, $5::pg_catalog.jsonb)", 5, types, args, NULL, false, SPI_OK_INSERT);
+}
+
+void
+DesLogRead(const DesOwnerScope *scope, const DesRepo *repo, const char *ref,
+		   const unsigned char *bundle_id, const char *path, const char *function)
+{
+	Oid			types[7] = {TEXTOID, INT8OID, TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	const char *app = GetConfigOption("application_name", true, false);
+
+	args[0] = CStringGetTextDatum(scope->caller_name);
+	args[1] = Int64GetDatum(repo->id);
+	args[2] = CStringGetTextDatum(ref);
+	if (bundle_id)
+		args[3] = PointerGetDatum(DesHashBytea(bundle_id));
+	else
+		nulls[3] = 'n';
+	if (path)
+		args[4] = CStringGetTextDatum(path);
+	else
+		nulls[4] = 'n';
+	args[5] = CStringGetTextDatum(function);
+	args[6] = CStringGetTextDatum(app ? app : "");
+	DesSpiExec("INSERT INTO des.read_log (role, repo_id, ref, bundle_id, path, function, application_name) "
+			   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, args, nulls, false, SPI_OK_INSERT);
+}
+
+bytea *
+DesHashBytea(const unsigned char hash[DES_TREE_HASH_BYTES])
+{
+	bytea	   *b = palloc(VARHDRSZ + DES_TREE_HASH_BYTES);
+
+	SET_VARSIZE(b, VARHDRSZ + DES_TREE_HASH_BYTES);
+	memcpy(VARDATA(b), hash, DES_TREE_HASH_BYTES);
+	return b;
+}
+
+void
+DesByteaHash(bytea *b, unsigned char hash[DES_TREE_HASH_BYTES])
+{
+	if (VARSIZE_ANY_EXHDR(b) != DES_TREE_HASH_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("a stored hash has %d bytes, not %d", (int) VARSIZE_ANY_EXHDR(b), DES_TREE_HASH_BYTES)));
+	memcpy(hash, VARDATA_ANY(b), DES_TREE_HASH_BYTES);
+}
+
+void
+DesReportTreeError(const des_error *err, const char *context)
+{
+	int			code;
+
+	switch (err->code)
+	{
+		case DES_E_INVALID_NAME:
+			code = ERRCODE_INVALID_NAME;
+			break;
+		case DES_E_INVALID_ARGUMENT:
+			code = ERRCODE_INVALID_PARAMETER_VALUE;
+			break;
+		case DES_E_DUPLICATE_NAME:
+			code = ERRCODE_DUPLICATE_OBJECT;
+			break;
+		case DES_E_TOO_LARGE:
+			code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+			break;
+		case DES_E_NOMEM:
+			code = ERRCODE_OUT_OF_MEMORY;
+			break;
+		case DES_E_UNSUPPORTED:
+			code = ERRCODE_FEATURE_NOT_SUPPORTED;
+			break;
+		case DES_E_NOT_FOUND:
+			code = ERRCODE_UNDEFINED_OBJECT;
+			break;
+		default:
+			code = ERRCODE_DATA_CORRUPTED;
+			break;
+	}
+	if (context)
+		ereport(ERROR, (errcode(code), errmsg("%s: %s", context, err->message)));
+	ereport(ERROR, (errcode(code), errmsg("%s", err->message)));
+}

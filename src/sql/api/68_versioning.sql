@@ -1,0 +1,256 @@
+-- Versions of datasets (docs/datasets.md): staging, commits, branches,
+-- labels, reading. The functions are C: each checks the caller's level on
+-- the repo (as the caller), then reads and writes as the extension's owner,
+-- which alone writes these tables. Every role reads the tables directly,
+-- filtered by row-level security to the repos it may read.
+
+-- The repo named name as the caller sees it, if its level there is at least
+-- needed (the C functions' gate, run as the caller).
+CREATE OR REPLACE FUNCTION des_internal.repo_for(name text, needed des.access_level, what text,
+                                                OUT repo_id bigint, OUT context_id bigint, OUT default_branch text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT r.id, r.context_id, r.default_branch INTO repo_id, context_id, default_branch
+      FROM des.repositories r WHERE r.name = repo_for.name;
+    IF repo_id IS NULL THEN
+        RAISE EXCEPTION 'repository "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM des_internal.require_level(context_id, repo_id, needed, what);
+END $$;
+GRANT EXECUTE ON FUNCTION des_internal.repo_for(text, des.access_level, text) TO PUBLIC;	-- reads and checks with its caller's rights
+
+-- ---- who sees what: the rows of the repos one may read ----
+
+DROP POLICY IF EXISTS dataset_dirs_visible ON des.dataset_dirs;
+CREATE POLICY dataset_dirs_visible ON des.dataset_dirs FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+DROP POLICY IF EXISTS dataset_contents_visible ON des.dataset_contents;
+CREATE POLICY dataset_contents_visible ON des.dataset_contents FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+DROP POLICY IF EXISTS dataset_bundles_visible ON des.dataset_bundles;
+CREATE POLICY dataset_bundles_visible ON des.dataset_bundles FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+DROP POLICY IF EXISTS dataset_branches_visible ON des.dataset_branches;
+CREATE POLICY dataset_branches_visible ON des.dataset_branches FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+DROP POLICY IF EXISTS branch_log_visible ON des.branch_log;
+CREATE POLICY branch_log_visible ON des.branch_log FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+DROP POLICY IF EXISTS dataset_labels_visible ON des.dataset_labels;
+CREATE POLICY dataset_labels_visible ON des.dataset_labels FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+DROP POLICY IF EXISTS label_log_visible ON des.label_log;
+CREATE POLICY label_log_visible ON des.label_log FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+DROP POLICY IF EXISTS staged_visible ON des.staged;
+CREATE POLICY staged_visible ON des.staged FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+-- who read what: the repo's administrators, and each reader its own reads
+DROP POLICY IF EXISTS read_log_visible ON des.read_log;
+CREATE POLICY read_log_visible ON des.read_log FOR SELECT
+    USING (role = current_user
+           OR EXISTS (SELECT FROM des.repositories r
+                       WHERE r.id = repo_id AND des_internal.access_level(r.context_id, r.id) = 'admin'));
+
+GRANT SELECT ON des.dataset_dirs, des.dataset_contents, des.dataset_bundles, des.dataset_branches,
+                des.branch_log, des.dataset_labels, des.label_log, des.staged, des.read_log TO PUBLIC;	-- rows: the policies above; written only as the owner
+
+-- ---- views: names and hex ids ----
+
+CREATE OR REPLACE VIEW des.bundles WITH (security_invoker = true) AS
+SELECT r.name AS repo, pg_catalog.encode(b.id, 'hex') AS id,
+       ARRAY(SELECT pg_catalog.encode(p, 'hex') FROM pg_catalog.unnest(b.parents) WITH ORDINALITY AS u(p, n) ORDER BY n) AS parents,
+       b.author, b.created_at, b.message, b.total_size, pg_catalog.encode(b.root, 'hex') AS root
+  FROM des.dataset_bundles b JOIN des.repositories r ON r.id = b.repo_id;
+COMMENT ON VIEW des.bundles IS 'the bundles (versions) of the repositories you may read';
+GRANT SELECT ON des.bundles TO PUBLIC;
+
+CREATE OR REPLACE VIEW des.branches WITH (security_invoker = true) AS
+SELECT r.name AS repo, h.name AS branch, pg_catalog.encode(h.head, 'hex') AS head, h.protected,
+       (h.name = r.default_branch) AS is_default,
+       (SELECT count(*) FROM des.staged s WHERE s.repo_id = h.repo_id AND s.branch = h.name) AS staged,
+       h.created_at, h.updated_at
+  FROM des.dataset_branches h JOIN des.repositories r ON r.id = h.repo_id;
+COMMENT ON VIEW des.branches IS 'branches of the repositories you may read: head bundle, protection, changes staged';
+GRANT SELECT ON des.branches TO PUBLIC;
+
+CREATE OR REPLACE VIEW des.labels WITH (security_invoker = true) AS
+SELECT r.name AS repo, l.name AS label, pg_catalog.encode(l.bundle_id, 'hex') AS bundle_id, l.updated_at
+  FROM des.dataset_labels l JOIN des.repositories r ON r.id = l.repo_id;
+COMMENT ON VIEW des.labels IS 'labels of the repositories you may read and the bundle each names';
+GRANT SELECT ON des.labels TO PUBLIC;
+
+-- ---- staging and committing ----
+
+CREATE OR REPLACE FUNCTION des.stage(repo text, branch text, path text, data bytea, mode int DEFAULT 420)
+RETURNS text
+AS 'MODULE_PATHNAME', 'des_stage'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.stage(text, text, text, bytea, int) IS
+  'stage a file for the next commit of a branch (write level); returns its content hash';
+GRANT EXECUTE ON FUNCTION des.stage(text, text, text, bytea, int) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.stage_many(repo text, branch text, paths text[], data bytea[], modes int[] DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'des_stage_many'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.stage_many(text, text, text[], bytea[], int[]) IS
+  'stage many files at once (write level); returns how many';
+GRANT EXECUTE ON FUNCTION des.stage_many(text, text, text[], bytea[], int[]) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.unstage(repo text, branch text, path text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'des_unstage'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.unstage(text, text, text) IS
+  'drop the changes staged at a path and below it (write level); returns how many';
+GRANT EXECUTE ON FUNCTION des.unstage(text, text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.stage_remove(repo text, branch text, path text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_stage_remove'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.stage_remove(text, text, text) IS
+  'stage the removal of a file or directory (write level)';
+GRANT EXECUTE ON FUNCTION des.stage_remove(text, text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.commit(repo text, branch text, message text, label text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'des_commit'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.commit(text, text, text, text) IS
+  'commit what is staged on a branch (write level); returns the new bundle''s id';
+GRANT EXECUTE ON FUNCTION des.commit(text, text, text, text) TO PUBLIC;	-- checks the caller's level
+
+-- ---- branches and labels ----
+
+CREATE OR REPLACE FUNCTION des.branch_create(repo text, name text, from_ref text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_branch_create'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.branch_create(text, text, text) IS
+  'a new branch at the bundle of from_ref (default: the default branch''s head); write level';
+GRANT EXECUTE ON FUNCTION des.branch_create(text, text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.branch_delete(repo text, name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_branch_delete'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.branch_delete(text, text) IS 'delete a branch and what is staged on it (write level)';
+GRANT EXECUTE ON FUNCTION des.branch_delete(text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.branch_protect(repo text, name text, protected boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_branch_protect'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.branch_protect(text, text, boolean) IS
+  'protect a branch (it then changes only by des.merge) or lift it; admin level';
+GRANT EXECUTE ON FUNCTION des.branch_protect(text, text, boolean) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.label_set(repo text, label text, ref text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_label_set'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.label_set(text, text, text) IS 'point a label at the bundle of a ref (write level)';
+GRANT EXECUTE ON FUNCTION des.label_set(text, text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.label_delete(repo text, label text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_label_delete'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.label_delete(text, text) IS 'delete a label (write level); its history stays';
+GRANT EXECUTE ON FUNCTION des.label_delete(text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.label_history(repo text, label text)
+RETURNS TABLE (at timestamptz, role name, old_bundle text, new_bundle text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.at, l.role, encode(l.old_bundle, 'hex'), encode(l.new_bundle, 'hex')
+      FROM des.label_log l JOIN des.repositories r ON r.id = l.repo_id
+     WHERE r.name = label_history.repo AND l.label = label_history.label
+     ORDER BY l.at, l.id
+$$;
+COMMENT ON FUNCTION des.label_history(text, text) IS 'every move of a label: when, who, from which bundle to which';
+GRANT EXECUTE ON FUNCTION des.label_history(text, text) TO PUBLIC;	-- reads with its caller's rights
+
+-- ---- reading ----
+
+CREATE OR REPLACE FUNCTION des.resolve(ref text, OUT repo text, OUT kind text, OUT bundle_id text,
+                                       OUT root text, OUT staged bigint)
+AS 'MODULE_PATHNAME', 'des_resolve'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.resolve(text) IS
+  'what a ref names: its repository, kind, bundle and the root read (a branch: with its staged changes)';
+GRANT EXECUTE ON FUNCTION des.resolve(text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.files(ref text, prefix text DEFAULT NULL)
+RETURNS TABLE (path text, kind text, mode int, size bigint, content_hash text, chunks bigint)
+AS 'MODULE_PATHNAME', 'des_files'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.files(text, text) IS
+  'the files and directories of a version (below prefix), in tree order; recorded in des.read_log';
+GRANT EXECUTE ON FUNCTION des.files(text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.read(ref text, path text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'des_read'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.read(text, text) IS 'the bytes of a file of a version; recorded in des.read_log';
+GRANT EXECUTE ON FUNCTION des.read(text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.read(ref text, path text, "offset" bigint, length bigint)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'des_read'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.read(text, text, bigint, bigint) IS
+  'length bytes of a file from offset (only the chunks covering them are read); recorded in des.read_log';
+GRANT EXECUTE ON FUNCTION des.read(text, text, bigint, bigint) TO PUBLIC;	-- checks the caller's level
+
+-- History from a ref: the bundle and its ancestors, newest first.
+CREATE OR REPLACE FUNCTION des.log(ref text, "limit" int DEFAULT 100)
+RETURNS TABLE (bundle_id text, parents text[], author text, created_at timestamptz, message text, total_size bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE start AS (
+        SELECT decode(r.bundle_id, 'hex') AS id FROM des.resolve(ref) r WHERE r.bundle_id IS NOT NULL
+    ), history(id) AS (
+        SELECT s.id FROM start s
+        UNION
+        SELECT p FROM history h JOIN des.dataset_bundles b ON b.id = h.id, unnest(b.parents) AS p
+    )
+    SELECT encode(b.id, 'hex'),
+           ARRAY(SELECT encode(p, 'hex') FROM unnest(b.parents) WITH ORDINALITY AS u(p, n) ORDER BY n),
+           b.author, b.created_at, b.message, b.total_size
+      FROM history h JOIN des.dataset_bundles b ON b.id = h.id
+     ORDER BY b.created_at DESC, b.id
+     LIMIT "limit"
+$$;
+COMMENT ON FUNCTION des.log(text, int) IS 'the history of a ref: its bundle and ancestors, newest first';
+GRANT EXECUTE ON FUNCTION des.log(text, int) TO PUBLIC;	-- reads with its caller's rights
+
+CREATE OR REPLACE FUNCTION des.diff(ref_a text, ref_b text)
+RETURNS TABLE (path text, change text, old_size bigint, new_size bigint, old_hash text, new_hash text, kind text)
+AS 'MODULE_PATHNAME', 'des_diff'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.diff(text, text) IS
+  'what changed from ref_a to ref_b, path by path: added, removed, modified, mode; recorded in des.read_log';
+GRANT EXECUTE ON FUNCTION des.diff(text, text) TO PUBLIC;	-- checks the caller's level on both
