@@ -210,18 +210,11 @@ DesChunkStoreFinish(DesChunkStore *cs)
 	reset_pending(cs);
 }
 
-typedef struct ChunkList
-{
-	des_chunk  *chunks;
-	size_t		n;
-	size_t		cap;
-} ChunkList;
-
 /* the chunker's callback: no ereport or palloc here (the core is between calls) */
-static bool
-collect_chunk(void *ctx, const des_chunk *chunk, des_error *err)
+bool
+DesCollectChunk(void *ctx, const des_chunk *chunk, des_error *err)
 {
-	ChunkList  *l = ctx;
+	DesChunkList *l = ctx;
 
 	if (l->n == l->cap)
 		return des_fail(err, DES_E_CORRUPT, "the chunker produced more chunks than the data allows");
@@ -229,9 +222,21 @@ collect_chunk(void *ctx, const des_chunk *chunk, des_error *err)
 	return true;
 }
 
+void
+DesChunkBuffer(const des_chunk_params *params, const unsigned char *data, size_t len, DesChunkList *l)
+{
+	des_error	err;
+
+	l->cap = len / params->min_size + 2;
+	l->n = 0;
+	l->chunks = palloc(sizeof(des_chunk) * l->cap);
+	if (!des_chunk_buffer(params, data, len, true, DesCollectChunk, l, &err))
+		DesReportTreeError(&err, "could not chunk the file");
+}
+
 /* Which of the hashes are blobs already: a bool per hash. */
 static bool *
-stored_already(DesChunkStore *cs, const ChunkList *l)
+stored_already(DesChunkStore *cs, const DesChunkList *l)
 {
 	bool	   *known = palloc0(sizeof(bool) * (l->n ? l->n : 1));
 	DesDatumVec want = {0};
@@ -279,7 +284,7 @@ void
 DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigned char *data, size_t len,
 					 unsigned char content_hash[DES_TREE_HASH_BYTES])
 {
-	ChunkList	l;
+	DesChunkList l;
 	des_chunk_ref *refs;
 	des_buf    *enc = DesBufInContext(CurrentMemoryContext);
 	des_error	err;
@@ -289,11 +294,7 @@ DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigned char *data
 	Datum		args[5];
 	bytea	   *encoding;
 
-	l.cap = len / cs->params.min_size + 2;
-	l.n = 0;
-	l.chunks = palloc(sizeof(des_chunk) * l.cap);
-	if (!des_chunk_buffer(&cs->params, data, len, true, collect_chunk, &l, &err))
-		DesReportTreeError(&err, "could not chunk the file");
+	DesChunkBuffer(&cs->params, data, len, &l);
 	refs = palloc(sizeof(des_chunk_ref) * (l.n ? l.n : 1));
 	for (size_t i = 0; i < l.n; i++)
 	{

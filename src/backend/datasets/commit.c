@@ -217,6 +217,129 @@ DesLabelMove(const DesOwnerScope *scope, const DesRepo *repo, const char *label,
 	}
 }
 
+/*
+ * Lock the branch row (commits, uploads and merges to it take turns from
+ * here) and read its head and the head's root. What is read after waiting
+ * for another transaction's lock is read by statements of their own, with
+ * new snapshots: the head it made, and its bundle. Run as the owner.
+ */
+void
+DesLockBranch(const DesRepo *repo, const char *branch, bool allow_protected, DesBranchState *out)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, BYTEAOID};
+	Datum		args[3];
+	bool		isnull;
+	Datum		head_datum;
+
+	args[0] = Int64GetDatum(repo->id);
+	args[1] = CStringGetTextDatum(branch);
+	DesSpiExec("SELECT h.head, h.protected FROM des.dataset_branches h "
+			   "WHERE h.repo_id = $1 AND h.name = $2 FOR NO KEY UPDATE", 2, types, args, NULL, false,
+			   SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("branch \"%s\" of repository \"%s\" does not exist", branch, repo->name)));
+	out->protected = DatumGetBool(DesSpiGet(0, "protected", &isnull));
+	if (out->protected && !allow_protected)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("branch \"%s\" of repository \"%s\" is protected", branch, repo->name),
+				 errdetail("A protected branch changes only by des.merge."),
+				 errhint("Commit to another branch and merge it.")));
+	head_datum = DesSpiGet(0, "head", &isnull);
+	out->has_head = !isnull;
+	if (!out->has_head)
+		return;
+	DesByteaHash(DatumGetByteaPP(head_datum), out->head);
+	args[2] = PointerGetDatum(DesHashBytea(out->head));
+	DesSpiExec("SELECT b.root FROM des.dataset_bundles b WHERE b.repo_id = $1 AND b.id = $3",
+			   3, types, args, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the head of branch \"%s\" of repository \"%s\" is not stored", branch, repo->name)));
+	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "root", &isnull)), out->head_root);
+}
+
+/*
+ * Make and insert the bundle of root (total bytes of files) with these
+ * parents (nparents ids of 32 bytes), authored by the caller, now. Its id
+ * into id. Run as the owner.
+ */
+void
+DesMakeBundle(const DesOwnerScope *scope, const DesRepo *repo, const unsigned char root[DES_TREE_HASH_BYTES],
+			  uint64 total, const unsigned char *parents, int nparents, const char *message,
+			  unsigned char id[DES_TREE_HASH_BYTES])
+{
+	des_bundle_header h;
+	des_buf    *enc = DesBufInContext(CurrentMemoryContext);
+	des_error	err;
+	TimestampTz now = GetCurrentTimestamp();
+	Oid			btypes[12] = {BYTEAOID, INT8OID, BYTEAOID, BYTEAOID, BYTEAARRAYOID, TEXTOID,
+	TIMESTAMPTZOID, TEXTOID, INT8OID, INT4OID, INT4OID, INT4OID};
+	Datum		bargs[12];
+	bytea	   *header;
+	DesDatumVec parent_vec = {0};
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.root, root, DES_TREE_HASH_BYTES);
+	h.parent_count = nparents;
+	h.parents = parents;
+	h.author = scope->caller_name;
+	h.author_len = strlen(scope->caller_name);
+	h.time_us = (int64_t) now + ((int64_t) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+	h.message = message;
+	h.message_len = strlen(message);
+	DesChunkerParams(&h.chunker);
+	if (!des_bundle_encode(&h, enc, &err))
+		DesReportTreeError(&err, "could not make the bundle header");
+	des_tree_hash(enc->data, enc->len, id);
+
+	header = palloc(VARHDRSZ + enc->len);
+	SET_VARSIZE(header, VARHDRSZ + enc->len);
+	memcpy(VARDATA(header), enc->data, enc->len);
+	for (int i = 0; i < nparents; i++)
+		DesVecPush(&parent_vec, PointerGetDatum(DesHashBytea(parents + (size_t) i * DES_TREE_HASH_BYTES)));
+	bargs[0] = PointerGetDatum(DesHashBytea(id));
+	bargs[1] = Int64GetDatum(repo->id);
+	bargs[2] = PointerGetDatum(header);
+	bargs[3] = PointerGetDatum(DesHashBytea(root));
+	bargs[4] = DesVecArray(&parent_vec, BYTEAOID);
+	bargs[5] = CStringGetTextDatum(scope->caller_name);
+	bargs[6] = TimestampTzGetDatum(now);
+	bargs[7] = CStringGetTextDatum(message);
+	bargs[8] = Int64GetDatum((int64) total);
+	bargs[9] = Int32GetDatum((int32) h.chunker.min_size);
+	bargs[10] = Int32GetDatum((int32) h.chunker.avg_size);
+	bargs[11] = Int32GetDatum((int32) h.chunker.max_size);
+	DesSpiExec("INSERT INTO des.dataset_bundles (id, repo_id, header, root, parents, author, created_at, message, "
+			   "total_size, chunker_algorithm, chunk_min, chunk_avg, chunk_max) "
+			   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12)",
+			   12, btypes, bargs, NULL, false, SPI_OK_INSERT);
+}
+
+/* Move a locked branch from old (NULL: no head) to new_head, with its reflog row. Run as the owner. */
+void
+DesMoveBranch(const DesOwnerScope *scope, const DesRepo *repo, const char *branch, const unsigned char *old_head,
+			  const unsigned char new_head[DES_TREE_HASH_BYTES], const char *reason)
+{
+	Oid			mtypes[6] = {INT8OID, TEXTOID, BYTEAOID, BYTEAOID, TEXTOID, TEXTOID};
+	Datum		margs[6];
+	char		mnulls[6] = {' ', ' ', ' ', old_head ? ' ' : 'n', ' ', ' '};
+
+	margs[0] = Int64GetDatum(repo->id);
+	margs[1] = CStringGetTextDatum(branch);
+	margs[2] = PointerGetDatum(DesHashBytea(new_head));
+	margs[3] = old_head ? PointerGetDatum(DesHashBytea(old_head)) : (Datum) 0;
+	margs[4] = CStringGetTextDatum(scope->caller_name);
+	margs[5] = CStringGetTextDatum(reason);
+	DesSpiExec("UPDATE des.dataset_branches h SET head = $3, updated_at = pg_catalog.now() "
+			   "WHERE h.repo_id = $1 AND h.name = $2", 3, mtypes, margs, mnulls, false, SPI_OK_UPDATE);
+	DesSpiExec("INSERT INTO des.branch_log (repo_id, branch, old_head, new_head, role, reason) "
+			   "VALUES ($1, $2, $4, $3, $5, $6)", 6, mtypes, margs, mnulls, false, SPI_OK_INSERT);
+}
+
 PG_FUNCTION_INFO_V1(des_commit);
 
 /* des.commit(repo, branch, message, label DEFAULT NULL) -> the new bundle's id */
@@ -247,135 +370,34 @@ des_commit(PG_FUNCTION_ARGS)
 	DesRepoOpen(repo_name, "write", psprintf("commit to repository \"%s\"", repo_name), &repo);
 	PG_TRY();
 	{
-		Oid			types[3] = {INT8OID, TEXTOID, BYTEAOID};
-		Datum		args[3];
-		bool		isnull,
-					has_head;
-		unsigned char head[DES_TREE_HASH_BYTES];
-		unsigned char head_root[DES_TREE_HASH_BYTES];
+		DesBranchState b;
 		unsigned char root[DES_TREE_HASH_BYTES];
 		unsigned char id[DES_TREE_HASH_BYTES];
 		uint64		total = 0;
 		int64		n;
 		Datum		paths;
 		DesTreeReader *tr = DesTreeReaderCreate(repo.id);
-		des_bundle_header h;
-		des_buf    *enc = DesBufInContext(CurrentMemoryContext);
-		des_error	err;
-		TimestampTz now = GetCurrentTimestamp();
-		Datum		head_datum;
+		Oid			dtypes[3] = {INT8OID, TEXTOID, TEXTARRAYOID};
+		Datum		dargs[3];
 
 		DesTreeReaderFresh(tr);
 		DesOwnerBegin(&scope);
-		/* the branch row, locked: commits to it take turns from here */
-		args[0] = Int64GetDatum(repo.id);
-		args[1] = CStringGetTextDatum(branch);
-		DesSpiExec("SELECT h.head, h.protected FROM des.dataset_branches h "
-				   "WHERE h.repo_id = $1 AND h.name = $2 FOR NO KEY UPDATE", 2, types, args, NULL, false,
-				   SPI_OK_SELECT);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("branch \"%s\" of repository \"%s\" does not exist", branch, repo.name)));
-		if (DatumGetBool(DesSpiGet(0, "protected", &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("branch \"%s\" of repository \"%s\" is protected", branch, repo.name),
-					 errdetail("A protected branch changes only by des.merge."),
-					 errhint("Commit to another branch and merge it.")));
-		head_datum = DesSpiGet(0, "head", &isnull);
-		has_head = !isnull;
-		if (has_head)
-		{
-			/*
-			 * The head's root, read by a statement of its own: after waiting
-			 * for another commit's lock, the head is the one it made, whose
-			 * bundle only a new snapshot sees.
-			 */
-			DesByteaHash(DatumGetByteaPP(head_datum), head);
-			args[2] = PointerGetDatum(DesHashBytea(head));
-			DesSpiExec("SELECT b.root FROM des.dataset_bundles b WHERE b.repo_id = $1 AND b.id = $3",
-					   3, types, args, NULL, false, SPI_OK_SELECT);
-			if (SPI_processed != 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("the head of branch \"%s\" of repository \"%s\" is not stored", branch, repo.name)));
-			DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "root", &isnull)), head_root);
-		}
-		n = DesApplyStaged(&repo, branch, tr, has_head ? head_root : NULL, true, root, &total, &paths);
+		DesLockBranch(&repo, branch, false, &b);
+		n = DesApplyStaged(&repo, branch, tr, b.has_head ? b.head_root : NULL, true, root, &total, &paths);
 		if (n == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA),
 					 errmsg("nothing is staged on branch \"%s\" of repository \"%s\"", branch, repo.name),
 					 errhint("des.stage and des.stage_remove stage changes.")));
-
-		/* the bundle */
-		memset(&h, 0, sizeof(h));
-		memcpy(h.root, root, DES_TREE_HASH_BYTES);
-		h.parent_count = has_head ? 1 : 0;
-		h.parents = head;
-		h.author = scope.caller_name;
-		h.author_len = strlen(scope.caller_name);
-		h.time_us = (int64_t) now + ((int64_t) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
-		h.message = message;
-		h.message_len = strlen(message);
-		DesChunkerParams(&h.chunker);
-		if (!des_bundle_encode(&h, enc, &err))
-			DesReportTreeError(&err, "could not make the bundle header");
-		des_tree_hash(enc->data, enc->len, id);
+		DesMakeBundle(&scope, &repo, root, total, b.head, b.has_head ? 1 : 0, message, id);
 		des_tree_hex(id, id_hex);
-		{
-			Oid			btypes[12] = {BYTEAOID, INT8OID, BYTEAOID, BYTEAOID, BYTEAARRAYOID, TEXTOID,
-			TIMESTAMPTZOID, TEXTOID, INT8OID, INT4OID, INT4OID, INT4OID};
-			Datum		bargs[12];
-			bytea	   *header = palloc(VARHDRSZ + enc->len);
-			DesDatumVec parents = {0};
-
-			SET_VARSIZE(header, VARHDRSZ + enc->len);
-			memcpy(VARDATA(header), enc->data, enc->len);
-			if (has_head)
-				DesVecPush(&parents, PointerGetDatum(DesHashBytea(head)));
-			bargs[0] = PointerGetDatum(DesHashBytea(id));
-			bargs[1] = Int64GetDatum(repo.id);
-			bargs[2] = PointerGetDatum(header);
-			bargs[3] = PointerGetDatum(DesHashBytea(root));
-			bargs[4] = DesVecArray(&parents, BYTEAOID);
-			bargs[5] = CStringGetTextDatum(scope.caller_name);
-			bargs[6] = TimestampTzGetDatum(now);
-			bargs[7] = CStringGetTextDatum(message);
-			bargs[8] = Int64GetDatum((int64) total);
-			bargs[9] = Int32GetDatum((int32) h.chunker.min_size);
-			bargs[10] = Int32GetDatum((int32) h.chunker.avg_size);
-			bargs[11] = Int32GetDatum((int32) h.chunker.max_size);
-			DesSpiExec("INSERT INTO des.dataset_bundles (id, repo_id, header, root, parents, author, created_at, message, "
-					   "total_size, chunker_algorithm, chunk_min, chunk_avg, chunk_max) "
-					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12)",
-					   12, btypes, bargs, NULL, false, SPI_OK_INSERT);
-		}
-
-		/* the branch moves, the reflog says so, the staged rows are done */
-		{
-			Oid			mtypes[5] = {INT8OID, TEXTOID, BYTEAOID, BYTEAOID, TEXTOID};
-			Datum		margs[5];
-			char		mnulls[5] = {' ', ' ', ' ', has_head ? ' ' : 'n', ' '};
-			Oid			dtypes[3] = {INT8OID, TEXTOID, TEXTARRAYOID};
-			Datum		dargs[3];
-
-			margs[0] = Int64GetDatum(repo.id);
-			margs[1] = CStringGetTextDatum(branch);
-			margs[2] = PointerGetDatum(DesHashBytea(id));
-			margs[3] = has_head ? PointerGetDatum(DesHashBytea(head)) : (Datum) 0;
-			margs[4] = CStringGetTextDatum(scope.caller_name);
-			DesSpiExec("UPDATE des.dataset_branches h SET head = $3, updated_at = pg_catalog.now() "
-					   "WHERE h.repo_id = $1 AND h.name = $2", 3, mtypes, margs, mnulls, false, SPI_OK_UPDATE);
-			DesSpiExec("INSERT INTO des.branch_log (repo_id, branch, old_head, new_head, role, reason) "
-					   "VALUES ($1, $2, $4, $3, $5, 'commit')", 5, mtypes, margs, mnulls, false, SPI_OK_INSERT);
-			dargs[0] = margs[0];
-			dargs[1] = margs[1];
-			dargs[2] = paths;
-			DesSpiExec("DELETE FROM des.staged s WHERE s.repo_id = $1 AND s.branch = $2 AND s.path = ANY ($3)",
-					   3, dtypes, dargs, NULL, false, SPI_OK_DELETE);
-		}
+		DesMoveBranch(&scope, &repo, branch, b.has_head ? b.head : NULL, id, "commit");
+		/* the staged rows applied are done (rows staged again meanwhile waited for this) */
+		dargs[0] = Int64GetDatum(repo.id);
+		dargs[1] = CStringGetTextDatum(branch);
+		dargs[2] = paths;
+		DesSpiExec("DELETE FROM des.staged s WHERE s.repo_id = $1 AND s.branch = $2 AND s.path = ANY ($3)",
+				   3, dtypes, dargs, NULL, false, SPI_OK_DELETE);
 		DesLogWrite(&scope, &repo, "commit", "branch", branch, "bundle", id_hex,
 					"changes", psprintf(INT64_FORMAT, n), NULL);
 		if (label)

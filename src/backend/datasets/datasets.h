@@ -16,6 +16,7 @@
 
 #include "lib/stringinfo.h"
 
+#include "des/chunk/des_chunker.h"
 #include "des/tree/des_tree.h"
 #include "workers/workers.h"	/* DesSpiGet, DesDatumVec */
 
@@ -89,6 +90,16 @@ extern void DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigne
 /* Finish the open container and record it and its blobs (call before committing). */
 extern void DesChunkStoreFinish(DesChunkStore *cs);
 
+/* Chunks of a buffer, with ids (errors are raised). */
+typedef struct DesChunkList
+{
+	des_chunk  *chunks;
+	size_t		n;
+	size_t		cap;
+} DesChunkList;
+extern void DesChunkBuffer(const des_chunk_params *params, const unsigned char *data, size_t len, DesChunkList *l);
+extern bool DesCollectChunk(void *ctx, const des_chunk *chunk, des_error *err);
+
 /* The chunker parameters of new bundles (docs/chunking.md). */
 extern void DesChunkerParams(des_chunker_params *p);
 
@@ -140,6 +151,22 @@ extern bytea *DesContentChunks(int64 repo_id, const unsigned char hash[DES_TREE_
 extern int64 DesApplyStaged(const DesRepo *repo, const char *branch, DesTreeReader *tr,
 							const unsigned char *head_root, bool store, unsigned char root_out[DES_TREE_HASH_BYTES],
 							uint64 *total, Datum *paths);
+/* A branch locked for a change: its head and the head's root. */
+typedef struct DesBranchState
+{
+	bool		has_head;
+	bool		protected;
+	unsigned char head[DES_TREE_HASH_BYTES];
+	unsigned char head_root[DES_TREE_HASH_BYTES];
+} DesBranchState;
+extern void DesLockBranch(const DesRepo *repo, const char *branch, bool allow_protected, DesBranchState *out);
+extern void DesMakeBundle(const DesOwnerScope *scope, const DesRepo *repo, const unsigned char root[DES_TREE_HASH_BYTES],
+						  uint64 total, const unsigned char *parents, int nparents, const char *message,
+						  unsigned char id[DES_TREE_HASH_BYTES]);
+extern void DesMoveBranch(const DesOwnerScope *scope, const DesRepo *repo, const char *branch,
+						  const unsigned char *old_head, const unsigned char new_head[DES_TREE_HASH_BYTES],
+						  const char *reason);
+
 /* Move (or create) a label, with its history and the write log. */
 extern void DesLabelMove(const DesOwnerScope *scope, const DesRepo *repo, const char *label,
 						 const unsigned char bundle[DES_TREE_HASH_BYTES]);

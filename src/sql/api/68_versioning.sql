@@ -254,3 +254,13 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION des.diff(text, text) IS
   'what changed from ref_a to ref_b, path by path: added, removed, modified, mode; recorded in des.read_log';
 GRANT EXECUTE ON FUNCTION des.diff(text, text) TO PUBLIC;	-- checks the caller's level on both
+
+CREATE OR REPLACE FUNCTION des.download(ref text, directory text, prefix text DEFAULT NULL,
+                                        OUT files bigint, OUT written bigint, OUT unchanged bigint,
+                                        OUT modes_fixed bigint, OUT bytes_written bigint, OUT directories bigint)
+AS 'MODULE_PATHNAME', 'des_download'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.download(text, text, text) IS
+  'write a version (below prefix) into a server directory, rewriting only files whose content differs; read level and pg_write_server_files';
+GRANT EXECUTE ON FUNCTION des.download(text, text, text) TO PUBLIC;	-- checks the caller's level and pg_write_server_files
