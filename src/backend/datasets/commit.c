@@ -16,9 +16,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-/* New directories as des_tree_update reports them: hash, total size, length, encoding. */
-static bool
-collect_dir(void *arg, const char *path, size_t path_len, const unsigned char *encoding, size_t encoding_len,
+/* New directories as des_tree_update or des_tree_build report them: hash, total size, length, encoding. */
+bool
+DesCollectDir(void *arg, const char *path, size_t path_len, const unsigned char *encoding, size_t encoding_len,
 			const unsigned char hash[DES_TREE_HASH_BYTES], uint64_t total_size, des_error *err)
 {
 	des_buf    *out = arg;
@@ -51,12 +51,12 @@ static bool
 update_store(void *arg, const char *path, size_t path_len, const unsigned char *encoding, size_t encoding_len,
 			 const unsigned char hash[DES_TREE_HASH_BYTES], uint64_t total_size, des_error *err)
 {
-	return collect_dir(((UpdateArg *) arg)->dirs, path, path_len, encoding, encoding_len, hash, total_size, err);
+	return DesCollectDir(((UpdateArg *) arg)->dirs, path, path_len, encoding, encoding_len, hash, total_size, err);
 }
 
-/* Insert the collected directories (those the repo lacks). Run as the owner. */
-static void
-store_dirs(const DesRepo *repo, DesTreeReader *tr, const des_buf *dirs, bool store)
+/* Insert the collected directories (those the repo lacks), keep them in tr (if any). Run as the owner. */
+void
+DesStoreDirs(const DesRepo *repo, DesTreeReader *tr, const des_buf *dirs, bool store)
 {
 	DesDatumVec hashes = {0},
 				encodings = {0},
@@ -73,7 +73,8 @@ store_dirs(const DesRepo *repo, DesTreeReader *tr, const des_buf *dirs, bool sto
 		memcpy(&total, dirs->data + pos + DES_TREE_HASH_BYTES, sizeof(total));
 		memcpy(&len, dirs->data + pos + DES_TREE_HASH_BYTES + 8, sizeof(len));
 		pos += DES_TREE_HASH_BYTES + 16;
-		DesTreeReaderKeep(tr, hash, dirs->data + pos, len);
+		if (tr)
+			DesTreeReaderKeep(tr, hash, dirs->data + pos, len);
 		if (store)
 		{
 			enc = palloc(VARHDRSZ + len);
@@ -163,7 +164,7 @@ DesApplyStaged(const DesRepo *repo, const char *branch, DesTreeReader *tr, const
 	if (!des_tree_update(head_root, edits, n, update_load, update_store, &ua, root_out, &new_total, &err))
 		DesReportTreeError(&err, psprintf("the changes staged on branch \"%s\" of repository \"%s\" do not apply",
 										  branch, repo->name));
-	store_dirs(repo, tr, dirs, store);
+	DesStoreDirs(repo, tr, dirs, store);
 	if (total)
 		*total = new_total;
 	if (paths)

@@ -151,6 +151,13 @@ extern bytea *DesContentChunks(int64 repo_id, const unsigned char hash[DES_TREE_
 extern int64 DesApplyStaged(const DesRepo *repo, const char *branch, DesTreeReader *tr,
 							const unsigned char *head_root, bool store, unsigned char root_out[DES_TREE_HASH_BYTES],
 							uint64 *total, Datum *paths);
+/* des_tree_build/update's store callback collecting directories into a des_buf (arg) */
+extern bool DesCollectDir(void *arg, const char *path, size_t path_len, const unsigned char *encoding,
+						  size_t encoding_len, const unsigned char hash[DES_TREE_HASH_BYTES], uint64_t total_size,
+						  des_error *err);
+/* Insert the collected directories (store) and keep them in tr (if not NULL). Run as the owner. */
+extern void DesStoreDirs(const DesRepo *repo, DesTreeReader *tr, const des_buf *dirs, bool store);
+
 /* A branch locked for a change: its head and the head's root. */
 typedef struct DesBranchState
 {
@@ -170,6 +177,22 @@ extern void DesMoveBranch(const DesOwnerScope *scope, const DesRepo *repo, const
 /* Move (or create) a label, with its history and the write log. */
 extern void DesLabelMove(const DesOwnerScope *scope, const DesRepo *repo, const char *label,
 						 const unsigned char bundle[DES_TREE_HASH_BYTES]);
+
+/* ---- progress.c: running uploads, for des.stat_uploads ---- */
+
+typedef enum DesUploadPhase
+{
+	DES_UPLOAD_SCANNING = 0,
+	DES_UPLOAD_STORING,
+	DES_UPLOAD_COMMITTING
+} DesUploadPhase;
+
+extern Size DesUploadProgressShmemSize(void);
+extern void DesUploadProgressShmemStartup(void);
+extern void DesUploadProgressStart(const char *repo, const char *branch, const char *source);
+extern void DesUploadProgressSet(DesUploadPhase phase, uint64 files_total, uint64 bytes_total);
+extern void DesUploadProgressAdd(uint64 files, uint64 bytes);
+extern void DesUploadProgressEnd(void);
 
 /* ---- refs.c ---- */
 

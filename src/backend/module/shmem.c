@@ -16,6 +16,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
+#include "datasets/datasets.h"
 #include "s3/s3.h"
 #include "workers/workers.h"
 
@@ -60,6 +61,7 @@ des_shmem_request(void)
 	RequestAddinShmemSpace(CACHELINEALIGN(sizeof(DesSharedState)));	/* ShmemInitStruct rounds to cache lines */
 	RequestAddinShmemSpace(DesIdGeneratorShmemSize());
 	RequestAddinShmemSpace(DesWorkersShmemSize());
+	RequestAddinShmemSpace(DesUploadProgressShmemSize());
 	DesIdGeneratorRequest();
 	DesIndexCacheRequest();
 }
@@ -77,6 +79,7 @@ des_shmem_startup(void)
 		init_counters(shared);
 	DesIdGeneratorStartup();
 	DesWorkersShmemStartup();
+	DesUploadProgressShmemStartup();
 	DesIndexCacheStartup();
 	LWLockRelease(AddinShmemInitLock);
 }

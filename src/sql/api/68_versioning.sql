@@ -264,3 +264,33 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION des.download(text, text, text) IS
   'write a version (below prefix) into a server directory, rewriting only files whose content differs; read level and pg_write_server_files';
 GRANT EXECUTE ON FUNCTION des.download(text, text, text) TO PUBLIC;	-- checks the caller's level and pg_write_server_files
+
+-- ---- uploads ----
+
+CREATE OR REPLACE FUNCTION des.bundle_upload(repo text, branch text, source text, message text, label text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'des_bundle_upload'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.bundle_upload(text, text, text, text, text) IS
+  'commit a whole server directory as the branch''s next bundle; write level and pg_read_server_files; returns the bundle id';
+GRANT EXECUTE ON FUNCTION des.bundle_upload(text, text, text, text, text) TO PUBLIC;	-- checks the caller's level and pg_read_server_files
+
+CREATE OR REPLACE FUNCTION des_internal.upload_progress(OUT pid int, OUT repo text, OUT branch text, OUT source text,
+                                                        OUT phase text, OUT files_done bigint, OUT files_total bigint,
+                                                        OUT bytes_done bigint, OUT bytes_total bigint,
+                                                        OUT started_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'des_upload_progress'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION des_internal.upload_progress() FROM PUBLIC;
+
+-- the uploads running now, of the repositories the caller may read (the
+-- view runs with its owner's rights to read the shared slots, and filters
+-- by the caller's visible repositories)
+CREATE OR REPLACE VIEW des.stat_uploads AS
+SELECT p.* FROM des_internal.upload_progress() p
+ WHERE p.repo IN (SELECT r.name FROM des.repositories r WHERE des_internal.access_level(r.context_id, r.id) IS NOT NULL);
+COMMENT ON VIEW des.stat_uploads IS
+  'des.bundle_upload calls running now (phase, files and bytes done and to do), for the repositories you may read';
+GRANT SELECT ON des.stat_uploads TO PUBLIC;
