@@ -17,6 +17,8 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 
@@ -43,13 +45,69 @@ DesExtensionOwner(void)
 	return owner;
 }
 
+/*
+ * The plans of the queries run by this area, prepared once per backend:
+ * parsing and planning each query anew cost more than running it (an
+ * upload runs a few per batch of files). Keyed by the query text's address
+ * (the queries are string constants) and checked against its text.
+ */
+typedef struct KeptPlan
+{
+	const char *key;			/* the query's address: the hash key */
+	char	   *text;			/* its text, to check a key is not reused */
+	SPIPlanPtr	plan;
+} KeptPlan;
+
+static HTAB *plans = NULL;
+
+static SPIPlanPtr
+plan_for(const char *query, int nargs, Oid *types)
+{
+	KeptPlan *c;
+	bool		found;
+
+	if (plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(const char *);
+		ctl.entrysize = sizeof(KeptPlan);
+		ctl.hcxt = TopMemoryContext;
+		plans = hash_create("pg_des dataset plans", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	c = hash_search(plans, &query, HASH_ENTER, &found);
+	if (found && strcmp(c->text, query) == 0)
+		return c->plan;
+	if (found)
+	{
+		SPI_freeplan(c->plan);
+		pfree(c->text);
+	}
+	c->plan = NULL;
+	c->text = MemoryContextStrdup(TopMemoryContext, query);
+	{
+		SPIPlanPtr	p = SPI_prepare(query, nargs, types);
+
+		if (p == NULL)
+		{
+			hash_search(plans, &query, HASH_REMOVE, NULL);
+			elog(ERROR, "SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), query);
+		}
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		c->plan = p;
+	}
+	return c->plan;
+}
+
 void
 DesSpiExec(const char *query, int nargs, Oid *types, Datum *args, const char *nulls, bool read_only, int expected)
 {
-	int			rc = SPI_execute_with_args(query, nargs, types, args, nulls, read_only, 0);
+	int			rc = SPI_execute_plan(plan_for(query, nargs, types), args, nulls, read_only, 0);
 
 	if (rc != expected)
-		elog(ERROR, "SPI_execute_with_args returned %s for: %s", SPI_result_code_string(rc), query);
+		elog(ERROR, "SPI_execute_plan returned %s for: %s", SPI_result_code_string(rc), query);
 }
 
 void
