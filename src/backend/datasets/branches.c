@@ -11,13 +11,14 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
-static void
-check_name(const char *what, const char *name)
+/* A label name as for repos (42602 otherwise). Needs SPI. */
+void
+DesCheckLabelName(const char *name)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 
-	args[0] = CStringGetTextDatum(what);
+	args[0] = CStringGetTextDatum("label");
 	args[1] = CStringGetTextDatum(name);
 	DesSpiExec("SELECT des_internal.check_dataset_name(what => $1, name => $2)", 2, types, args, NULL, true,
 			   SPI_OK_SELECT);
@@ -29,7 +30,7 @@ bundle_of(const DesRepo *repo, const char *ref, unsigned char bundle[DES_TREE_HA
 {
 	DesResolvedRef r;
 
-	DesResolveRef(ref, "read", &r, scope);
+	DesResolveRef(ref, "read", false, &r, scope);
 	if (r.repo.id != repo->id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -237,7 +238,7 @@ des_label_set(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	DesRepoOpen(repo_name, "write", psprintf("set labels of repository \"%s\"", repo_name), &repo);
-	check_name("label", label);
+	DesCheckLabelName(label);
 	PG_TRY();
 	{
 		unsigned char bundle[DES_TREE_HASH_BYTES];

@@ -104,6 +104,7 @@ list_dir(ListState *ls, DesTreeReader *tr, const unsigned char hash[DES_TREE_HAS
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "des.files directory", ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
+	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
 	DesTreeGet(tr, hash, &dir);
 	PG_TRY();
@@ -115,6 +116,7 @@ list_dir(ListState *ls, DesTreeReader *tr, const unsigned char hash[DES_TREE_HAS
 			char	   *path = prefix[0] ? psprintf("%s/%.*s", prefix, (int) e->name_len, e->name)
 				: pnstrdup(e->name, e->name_len);
 
+			CHECK_FOR_INTERRUPTS();
 			emit_entry(ls, path, e, counts);
 			if (e->kind == DES_TREE_DIR)
 				list_dir(ls, tr, e->hash, path);
@@ -154,7 +156,7 @@ des_files(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	PG_TRY();
 	{
-		DesResolveRef(ref, "read", &r, &scope);
+		DesResolveRef(ref, "read", true, &r, &scope);
 		ls.repo_id = r.repo.id;
 		if (prefix == NULL)
 			list_dir(&ls, r.tree, r.root, "");
@@ -271,7 +273,7 @@ des_read(PG_FUNCTION_ARGS)
 	{
 		bytea	   *b;
 
-		DesResolveRef(ref, "read", &r, &scope);
+		DesResolveRef(ref, "read", true, &r, &scope);
 		b = read_file(&r, path, offset, length, whole);
 		DesLogRead(&scope, &r.repo, ref, r.has_bundle ? r.bundle : NULL, path, "des.read");
 		result = MemoryContextAlloc(outer, VARSIZE(b));

@@ -28,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "des/chunk/des_chunker.h"
@@ -66,6 +67,40 @@ struct DesChunkStore
 	DesDatumVec entries;
 	uint64		bytes;
 };
+
+char	   *des_storage_server = NULL;
+
+/*
+ * A container's location, served (when on S3) by des.storage_server with the
+ * extension owner's user mapping: never by a server the caller's session
+ * names, so every role reads and writes the same storage.
+ */
+DesLocation *
+DesStorageLocation(const char *location)
+{
+	DesLocation *loc = DesParseLocation(location);
+
+	if (loc->kind == DES_LOCATION_S3)
+	{
+		if (des_storage_server == NULL || des_storage_server[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("des.storage_server is not set, and the storage \"%s\" is on S3", location),
+					 errhint("Set des.storage_server (as a superuser) to the des_fdw server that serves des.storage, "
+							 "with a user mapping for the extension's owner.")));
+		loc->server = des_storage_server;
+	}
+	return loc;
+}
+
+void
+DesDatasetsDefineSettings(void)
+{
+	DefineCustomStringVariable("des.storage_server",
+							   "Foreign server (des_fdw) serving des.storage when it is an s3:// URL, for versioned datasets.",
+							   "Its user mapping for the extension's owner is used: the dataset functions store and read as the owner.",
+							   &des_storage_server, "", PGC_SUSET, 0, NULL, NULL, NULL);
+}
 
 void
 DesChunkerParams(des_chunker_params *p)
@@ -143,7 +178,7 @@ open_container(DesChunkStore *cs)
 	cs->location = psprintf("%s/datasets/%u/%04d-%02d-%02d/" INT64_FORMAT "-x" UINT64_FORMAT ".des",
 							DesStorageRoot(), MyDatabaseId, tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
 							cs->container_id, U64FromFullTransactionId(GetTopFullTransactionId()));
-	cs->loc = DesParseLocation(cs->location);
+	cs->loc = DesStorageLocation(cs->location);
 	if (cs->loc->kind == DES_LOCATION_S3)
 	{
 		DesS3Endpoint *ep = DesS3EndpointForLocation(cs->loc);
@@ -234,131 +269,204 @@ DesChunkBuffer(const des_chunk_params *params, const unsigned char *data, size_t
 		DesReportTreeError(&err, "could not chunk the file");
 }
 
-/* Which of the hashes are blobs already: a bool per hash. */
-static bool *
-stored_already(DesChunkStore *cs, const DesChunkList *l)
+/* A set of 32-byte hashes in the current memory context. */
+static HTAB *
+hash_set(long size)
 {
-	bool	   *known = palloc0(sizeof(bool) * (l->n ? l->n : 1));
-	DesDatumVec want = {0};
-	Oid			types[1] = {BYTEAARRAYOID};
-	Datum		args[1];
-	HTAB	   *found;
 	HASHCTL		ctl;
 
-	for (size_t i = 0; i < l->n; i++)
-	{
-		bool		hit;
-
-		hash_search(cs->written, l->chunks[i].id, HASH_FIND, &hit);
-		if (hit)
-			known[i] = true;
-		else
-			DesVecPush(&want, PointerGetDatum(DesHashBytea(l->chunks[i].id)));
-	}
-	if (want.n == 0)
-		return known;
-	args[0] = DesVecArray(&want, BYTEAOID);
-	DesSpiExec("SELECT b.hash FROM des.blobs b WHERE b.hash = ANY ($1)", 1, types, args, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		return known;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = DES_TREE_HASH_BYTES;
 	ctl.entrysize = DES_TREE_HASH_BYTES;
 	ctl.hcxt = CurrentMemoryContext;
-	found = hash_create("pg_des stored chunks", SPI_processed, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return hash_create("pg_des hash set", Max(size, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* The hashes of the last SPI result's first column, as a set. */
+static HTAB *
+result_set(void)
+{
+	HTAB	   *set = hash_set((long) SPI_processed);
+
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
 		unsigned char h[DES_TREE_HASH_BYTES];
 
 		DesByteaHash(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)), h);
-		hash_search(found, h, HASH_ENTER, NULL);
+		hash_search(set, h, HASH_ENTER, NULL);
 	}
-	for (size_t i = 0; i < l->n; i++)
-		if (!known[i])
-			hash_search(found, l->chunks[i].id, HASH_FIND, &known[i]);
-	return known;
+	return set;
+}
+
+/* Append one new chunk to the open container (opening one if needed) and remember it. */
+static void
+write_chunk(DesChunkStore *cs, const des_chunk *c, const unsigned char *data)
+{
+	char		name[DES_TREE_HEX_LEN + 1];
+	des_writer_entry where;
+	des_error	err;
+	MemoryContext old;
+
+	if (!cs->open)
+		open_container(cs);
+	des_tree_hex(c->id, name);
+	if (!des_writer_add(cs->writer, name, DES_TREE_HEX_LEN, data + c->offset, c->length, NULL, 0, false, &err))
+		DesReportError(&err, cs->location);
+	des_writer_last_entry(cs->writer, &where);
+	old = MemoryContextSwitchTo(cs->cxt);
+	DesVecPush(&cs->hashes, PointerGetDatum(DesHashBytea(c->id)));
+	DesVecPush(&cs->entries, CStringGetTextDatum(name));
+	DesVecPush(&cs->sizes, Int64GetDatum((int64) c->length));
+	DesVecPush(&cs->offsets, Int64GetDatum((int64) where.data_offset));
+	DesVecPush(&cs->stored, Int64GetDatum((int64) where.length));
+	DesVecPush(&cs->flags, Int32GetDatum((int32) where.flags));
+	MemoryContextSwitchTo(old);
+	hash_search(cs->written, c->id, HASH_ENTER, NULL);
+	cs->bytes += c->length;
+	if (cs->bytes >= (uint64) des_container_max_bytes_kb * 1024 ||
+		cs->hashes.n >= des_container_max_entries)
+		DesChunkStoreFinish(cs);
+}
+
+/*
+ * Store a batch of files: each is cut and hashed, then one query finds the
+ * contents the repo has already (their chunks are stored), one the chunks
+ * stored already (by any repo or the pipeline), the new chunks are written,
+ * and one statement records the new chunk lists. Gives each file's content
+ * hash.
+ */
+void
+DesChunkStorePutFiles(DesChunkStore *cs, int64 repo_id, DesFileIn *files, int n)
+{
+	DesChunkList *lists = palloc(sizeof(DesChunkList) * Max(n, 1));
+	bytea	  **encodings = palloc(sizeof(bytea *) * Max(n, 1));
+	uint64	   *sizes = palloc(sizeof(uint64) * Max(n, 1));
+	bool	   *todo = palloc0(sizeof(bool) * Max(n, 1));
+	DesDatumVec want = {0};
+	HTAB	   *have_contents,
+			   *have_chunks,
+			   *batch_contents;
+	Oid			types[2] = {INT8OID, BYTEAARRAYOID};
+	Datum		args[2];
+	des_error	err;
+
+	for (int f = 0; f < n; f++)
+	{
+		des_chunk_ref *refs;
+		des_buf    *enc = DesBufInContext(CurrentMemoryContext);
+		uint64_t	size;
+
+		CHECK_FOR_INTERRUPTS();
+		DesChunkBuffer(&cs->params, files[f].data, files[f].len, &lists[f]);
+		refs = palloc(sizeof(des_chunk_ref) * Max(lists[f].n, 1));
+		for (size_t i = 0; i < lists[f].n; i++)
+		{
+			memcpy(refs[i].id, lists[f].chunks[i].id, DES_TREE_HASH_BYTES);
+			refs[i].length = (uint32) lists[f].chunks[i].length;
+		}
+		if (!des_file_encode(refs, lists[f].n, enc, &size, &err))
+			DesReportTreeError(&err, "could not encode the chunk list");
+		des_tree_hash(enc->data, enc->len, files[f].hash);
+		encodings[f] = palloc(VARHDRSZ + enc->len);
+		SET_VARSIZE(encodings[f], VARHDRSZ + enc->len);
+		memcpy(VARDATA(encodings[f]), enc->data, enc->len);
+		sizes[f] = size;
+		pfree(refs);
+		DesVecPush(&want, PointerGetDatum(DesHashBytea(files[f].hash)));
+	}
+
+	/* contents the repo has: their chunks are stored */
+	args[0] = Int64GetDatum(repo_id);
+	args[1] = DesVecArray(&want, BYTEAOID);
+	DesSpiExec("SELECT c.hash FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = ANY ($2)",
+			   2, types, args, NULL, true, SPI_OK_SELECT);
+	have_contents = result_set();
+	batch_contents = hash_set(n);
+	want.n = 0;
+	for (int f = 0; f < n; f++)
+	{
+		bool		dup;
+
+		if (hash_search(have_contents, files[f].hash, HASH_FIND, NULL))
+			continue;
+		hash_search(batch_contents, files[f].hash, HASH_ENTER, &dup);
+		if (dup)
+			continue;			/* the same content twice in the batch */
+		todo[f] = true;
+		for (size_t i = 0; i < lists[f].n; i++)
+			if (!hash_search(cs->written, lists[f].chunks[i].id, HASH_FIND, NULL))
+				DesVecPush(&want, PointerGetDatum(DesHashBytea(lists[f].chunks[i].id)));
+	}
+
+	/* chunks stored already, by anyone */
+	if (want.n > 0)
+	{
+		Oid			btypes[1] = {BYTEAARRAYOID};
+		Datum		bargs[1];
+
+		bargs[0] = DesVecArray(&want, BYTEAOID);
+		DesSpiExec("SELECT b.hash FROM des.blobs b WHERE b.hash = ANY ($1)", 1, btypes, bargs, NULL, true,
+				   SPI_OK_SELECT);
+		have_chunks = result_set();
+	}
+	else
+		have_chunks = hash_set(1);
+
+	/* the new chunks, then the new chunk lists */
+	{
+		DesDatumVec hashes = {0},
+					chunk_lists = {0},
+					lens = {0},
+					counts = {0};
+
+		for (int f = 0; f < n; f++)
+		{
+			if (!todo[f])
+				continue;
+			for (size_t i = 0; i < lists[f].n; i++)
+			{
+				const des_chunk *c = &lists[f].chunks[i];
+
+				CHECK_FOR_INTERRUPTS();
+				if (hash_search(have_chunks, c->id, HASH_FIND, NULL) ||
+					hash_search(cs->written, c->id, HASH_FIND, NULL))
+					continue;
+				write_chunk(cs, c, files[f].data);
+			}
+			DesVecPush(&hashes, PointerGetDatum(DesHashBytea(files[f].hash)));
+			DesVecPush(&chunk_lists, PointerGetDatum(encodings[f]));
+			DesVecPush(&lens, Int64GetDatum((int64) sizes[f]));
+			DesVecPush(&counts, Int64GetDatum((int64) lists[f].n));
+		}
+		if (hashes.n > 0)
+		{
+			Oid			itypes[5] = {INT8OID, BYTEAARRAYOID, BYTEAARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+			Datum		iargs[5];
+
+			iargs[0] = Int64GetDatum(repo_id);
+			iargs[1] = DesVecArray(&hashes, BYTEAOID);
+			iargs[2] = DesVecArray(&chunk_lists, BYTEAOID);
+			iargs[3] = DesVecArray(&lens, INT8OID);
+			iargs[4] = DesVecArray(&counts, INT8OID);
+			DesSpiExec("INSERT INTO des.dataset_contents (repo_id, hash, chunks, size, chunk_count) "
+					   "SELECT $1, h, c, s, n FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+					   "pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(h, c, s, n) ON CONFLICT DO NOTHING",
+					   5, itypes, iargs, NULL, false, SPI_OK_INSERT);
+		}
+	}
 }
 
 void
 DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigned char *data, size_t len,
 					 unsigned char content_hash[DES_TREE_HASH_BYTES])
 {
-	DesChunkList l;
-	des_chunk_ref *refs;
-	des_buf    *enc = DesBufInContext(CurrentMemoryContext);
-	des_error	err;
-	uint64_t	size;
-	bool	   *known;
-	Oid			types[5] = {INT8OID, BYTEAOID, BYTEAOID, INT8OID, INT8OID};
-	Datum		args[5];
-	bytea	   *encoding;
+	DesFileIn	f;
 
-	DesChunkBuffer(&cs->params, data, len, &l);
-	refs = palloc(sizeof(des_chunk_ref) * (l.n ? l.n : 1));
-	for (size_t i = 0; i < l.n; i++)
-	{
-		memcpy(refs[i].id, l.chunks[i].id, DES_TREE_HASH_BYTES);
-		refs[i].length = (uint32) l.chunks[i].length;
-	}
-	if (!des_file_encode(refs, l.n, enc, &size, &err))
-		DesReportTreeError(&err, "could not encode the chunk list");
-	des_tree_hash(enc->data, enc->len, content_hash);
-
-	/* the same content in this repo: its chunks are stored */
-	args[0] = Int64GetDatum(repo_id);
-	args[1] = PointerGetDatum(DesHashBytea(content_hash));
-	DesSpiExec("SELECT 1 FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = $2",
-			   2, types, args, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-		return;
-
-	known = stored_already(cs, &l);
-	for (size_t i = 0; i < l.n; i++)
-	{
-		char		name[DES_TREE_HEX_LEN + 1];
-		des_writer_entry where;
-		bool		dup;
-
-		CHECK_FOR_INTERRUPTS();
-		if (known[i])
-			continue;
-		hash_search(cs->written, l.chunks[i].id, HASH_FIND, &dup);
-		if (dup)
-			continue;			/* twice in this file */
-		if (!cs->open)
-			open_container(cs);
-		des_tree_hex(l.chunks[i].id, name);
-		if (!des_writer_add(cs->writer, name, DES_TREE_HEX_LEN, data + l.chunks[i].offset, l.chunks[i].length,
-							NULL, 0, false, &err))
-			DesReportError(&err, cs->location);
-		des_writer_last_entry(cs->writer, &where);
-		{
-			MemoryContext old = MemoryContextSwitchTo(cs->cxt);
-
-			DesVecPush(&cs->hashes, PointerGetDatum(DesHashBytea(l.chunks[i].id)));
-			DesVecPush(&cs->entries, CStringGetTextDatum(name));
-			DesVecPush(&cs->sizes, Int64GetDatum((int64) l.chunks[i].length));
-			DesVecPush(&cs->offsets, Int64GetDatum((int64) where.data_offset));
-			DesVecPush(&cs->stored, Int64GetDatum((int64) where.length));
-			DesVecPush(&cs->flags, Int32GetDatum((int32) where.flags));
-			MemoryContextSwitchTo(old);
-		}
-		hash_search(cs->written, l.chunks[i].id, HASH_ENTER, NULL);
-		cs->bytes += l.chunks[i].length;
-		if (cs->bytes >= (uint64) des_container_max_bytes_kb * 1024 ||
-			cs->hashes.n >= des_container_max_entries)
-			DesChunkStoreFinish(cs);
-	}
-
-	encoding = palloc(VARHDRSZ + enc->len);
-	SET_VARSIZE(encoding, VARHDRSZ + enc->len);
-	memcpy(VARDATA(encoding), enc->data, enc->len);
-	args[2] = PointerGetDatum(encoding);
-	args[3] = Int64GetDatum((int64) size);
-	args[4] = Int64GetDatum((int64) l.n);
-	DesSpiExec("INSERT INTO des.dataset_contents (repo_id, hash, chunks, size, chunk_count) "
-			   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", 5, types, args, NULL, false, SPI_OK_INSERT);
+	f.data = data;
+	f.len = len;
+	DesChunkStorePutFiles(cs, repo_id, &f, 1);
+	memcpy(content_hash, f.hash, DES_TREE_HASH_BYTES);
 }
 
 /* ---- reading ---- */
@@ -386,7 +494,7 @@ read_chunk(const BlobPlace *b, uint32 length, unsigned char *dest)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("chunk of %u bytes is recorded with %lld stored bytes in \"%s\"",
 							length, (long long) b->stored, b->location)));
-		DesReadArchiveRange(DesParseLocation(b->location), b->location, b->offset, length, (char *) dest);
+		DesReadArchiveRange(DesStorageLocation(b->location), b->location, b->offset, length, (char *) dest);
 	}
 	else
 	{
@@ -396,7 +504,7 @@ read_chunk(const BlobPlace *b, uint32 length, unsigned char *dest)
 		des_error	err;
 		int64_t		idx;
 
-		DesOpenArchiveForRead(DesParseLocation(b->location), false, false, &oa);
+		DesOpenArchiveForRead(DesStorageLocation(b->location), false, false, &oa);
 		idx = des_reader_find(oa.reader, b->entry, strlen(b->entry));
 		if (idx < 0)
 			ereport(ERROR,

@@ -193,19 +193,24 @@ DesLabelMove(const DesOwnerScope *scope, const DesRepo *repo, const char *label,
 	 * A new label, or else the current one, locked (the latest committed
 	 * version, so concurrent moves each log the move before theirs).
 	 */
-	DesSpiExec("INSERT INTO des.dataset_labels (repo_id, name, bundle_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-			   3, types, args, NULL, false, SPI_OK_INSERT);
-	if (SPI_processed == 0)
+	for (;;)
 	{
+		CHECK_FOR_INTERRUPTS();
+		DesSpiExec("INSERT INTO des.dataset_labels (repo_id, name, bundle_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+				   3, types, args, NULL, false, SPI_OK_INSERT);
+		if (SPI_processed == 1)
+			break;				/* a new label */
 		DesSpiExec("SELECT l.bundle_id FROM des.dataset_labels l WHERE l.repo_id = $1 AND l.name = $2 FOR UPDATE",
 				   2, types, args, NULL, false, SPI_OK_SELECT);
 		if (SPI_processed == 1)
 		{
 			largs[4] = PointerGetDatum(DatumGetByteaPCopy(DesSpiGet(0, "bundle_id", &isnull)));
 			nulls[4] = ' ';
+			DesSpiExec("UPDATE des.dataset_labels l SET bundle_id = $3, updated_at = pg_catalog.now() "
+					   "WHERE l.repo_id = $1 AND l.name = $2", 3, types, args, NULL, false, SPI_OK_UPDATE);
+			break;
 		}
-		DesSpiExec("UPDATE des.dataset_labels l SET bundle_id = $3, updated_at = pg_catalog.now() "
-				   "WHERE l.repo_id = $1 AND l.name = $2", 3, types, args, NULL, false, SPI_OK_UPDATE);
+		/* deleted by a concurrent des.label_delete between the two: create it again */
 	}
 	memcpy(largs, args, sizeof(Datum) * 4);
 	DesSpiExec("INSERT INTO des.label_log (repo_id, label, old_bundle, new_bundle, role) VALUES ($1, $2, $5, $3, $4)",
@@ -369,6 +374,8 @@ des_commit(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	DesRepoOpen(repo_name, "write", psprintf("commit to repository \"%s\"", repo_name), &repo);
+	if (label)
+		DesCheckLabelName(label);
 	PG_TRY();
 	{
 		DesBranchState b;

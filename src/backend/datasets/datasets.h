@@ -87,6 +87,15 @@ extern DesChunkStore *DesChunkStoreCreate(MemoryContext cxt);
 extern void DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigned char *data, size_t len,
 								 unsigned char content_hash[DES_TREE_HASH_BYTES]);
 
+/* A batch of files to store: their bytes in, their content hashes out. */
+typedef struct DesFileIn
+{
+	const unsigned char *data;
+	size_t		len;
+	unsigned char hash[DES_TREE_HASH_BYTES];
+} DesFileIn;
+extern void DesChunkStorePutFiles(DesChunkStore *cs, int64 repo_id, DesFileIn *files, int n);
+
 /* Finish the open container and record it and its blobs (call before committing). */
 extern void DesChunkStoreFinish(DesChunkStore *cs);
 
@@ -99,6 +108,11 @@ typedef struct DesChunkList
 } DesChunkList;
 extern void DesChunkBuffer(const des_chunk_params *params, const unsigned char *data, size_t len, DesChunkList *l);
 extern bool DesCollectChunk(void *ctx, const des_chunk *chunk, des_error *err);
+
+/* des.storage_server, and a storage location with it (S3) */
+extern char *des_storage_server;
+extern DesLocation *DesStorageLocation(const char *location);
+extern void DesDatasetsDefineSettings(void);
 
 /* The chunker parameters of new bundles (docs/chunking.md). */
 extern void DesChunkerParams(des_chunker_params *p);
@@ -174,6 +188,9 @@ extern void DesMoveBranch(const DesOwnerScope *scope, const DesRepo *repo, const
 						  const unsigned char *old_head, const unsigned char new_head[DES_TREE_HASH_BYTES],
 						  const char *reason);
 
+/* 42602 unless name is a valid label name. Needs SPI. */
+extern void DesCheckLabelName(const char *name);
+
 /* Move (or create) a label, with its history and the write log. */
 extern void DesLabelMove(const DesOwnerScope *scope, const DesRepo *repo, const char *label,
 						 const unsigned char bundle[DES_TREE_HASH_BYTES]);
@@ -219,9 +236,11 @@ typedef struct DesResolvedRef
 
 /*
  * Resolve ref for the caller (level "read" or more on its repo) and give
- * the root to read; for a branch, the staged changes are applied in memory.
+ * the root to read; for a branch with_staged, the staged changes are
+ * applied in memory (without: its head, as for naming a bundle).
  * Needs SPI; runs its lookups as the caller, then as the owner.
  */
-extern void DesResolveRef(const char *ref, const char *level, DesResolvedRef *out, DesOwnerScope *scope);
+extern void DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedRef *out,
+						  DesOwnerScope *scope);
 
 #endif

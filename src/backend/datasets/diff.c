@@ -109,6 +109,7 @@ emit_subtree(DiffOut *out, DesTreeReader *tr, const unsigned char hash[DES_TREE_
 {
 	des_tree_dir dir;
 
+	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
 	DesTreeGet(tr, hash, &dir);
 	PG_TRY();
@@ -118,6 +119,7 @@ emit_subtree(DiffOut *out, DesTreeReader *tr, const unsigned char hash[DES_TREE_
 			const des_tree_entry *e = &dir.entries[i];
 			char	   *path = child_path(prefix, e);
 
+			CHECK_FOR_INTERRUPTS();
 			emit(out, path, added ? "added" : "removed", added ? NULL : e, added ? e : NULL);
 			if (e->kind == DES_TREE_DIR)
 				emit_subtree(out, tr, e->hash, path, added);
@@ -137,9 +139,10 @@ diff_dirs(DiffOut *out, const unsigned char old_hash[DES_TREE_HASH_BYTES],
 {
 	des_tree_dir old_dir = {0},
 				new_dir = {0};
-	ChangeList	changes;
+	ChangeList	changes = {0};
 	des_error	err;
 
+	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
 	DesTreeGet(out->old_tree, old_hash, &old_dir);
 	PG_TRY();
@@ -147,7 +150,7 @@ diff_dirs(DiffOut *out, const unsigned char old_hash[DES_TREE_HASH_BYTES],
 		DesTreeGet(out->new_tree, new_hash, &new_dir);
 		changes.cap = old_dir.count + new_dir.count;
 		changes.n = 0;
-		changes.items = palloc(sizeof(Change) * Max(changes.cap, 1));
+		changes.items = palloc_extended(sizeof(Change) * Max(changes.cap, 1), MCXT_ALLOC_HUGE);
 		if (!des_tree_dir_diff(&old_dir, &new_dir, collect_change, &changes, &err))
 			DesReportTreeError(&err, "could not compare directories");
 		for (size_t i = 0; i < changes.n; i++)
@@ -156,6 +159,7 @@ diff_dirs(DiffOut *out, const unsigned char old_hash[DES_TREE_HASH_BYTES],
 			const des_tree_entry *e = (c->flags & DES_TREE_ADDED) ? &c->new_entry : &c->old_entry;
 			char	   *path = child_path(prefix, e);
 
+			CHECK_FOR_INTERRUPTS();
 			if (c->flags & DES_TREE_ADDED)
 			{
 				emit(out, path, "added", NULL, &c->new_entry);
@@ -185,6 +189,8 @@ diff_dirs(DiffOut *out, const unsigned char old_hash[DES_TREE_HASH_BYTES],
 	{
 		des_tree_dir_free(&old_dir);
 		des_tree_dir_free(&new_dir);
+		if (changes.items)
+			pfree(changes.items);
 	}
 	PG_END_TRY();
 }
@@ -217,9 +223,9 @@ des_diff(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		/* each ref resolved with the caller's rights, one after the other */
-		DesResolveRef(ref_a, "read", &a, &scope_a);
+		DesResolveRef(ref_a, "read", true, &a, &scope_a);
 		DesOwnerEnd(&scope_a);
-		DesResolveRef(ref_b, "read", &b, &scope_b);
+		DesResolveRef(ref_b, "read", true, &b, &scope_b);
 		out.old_tree = a.tree;
 		out.new_tree = b.tree;
 		if (memcmp(a.root, b.root, DES_TREE_HASH_BYTES) != 0)

@@ -230,6 +230,7 @@ download_dir(Download *d, DesTreeReader *tr, const unsigned char hash[DES_TREE_H
 {
 	des_tree_dir dir;
 
+	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
 	DesTreeGet(tr, hash, &dir);
 	PG_TRY();
@@ -237,10 +238,13 @@ download_dir(Download *d, DesTreeReader *tr, const unsigned char hash[DES_TREE_H
 		for (size_t i = 0; i < dir.count; i++)
 		{
 			const des_tree_entry *e = &dir.entries[i];
-			char	   *child_full = psprintf("%s/%.*s", full, (int) e->name_len, e->name);
-			char	   *child_rel = rel[0] ? psprintf("%s/%.*s", rel, (int) e->name_len, e->name)
-				: pnstrdup(e->name, e->name_len);
+			char	   *child_full;
+			char	   *child_rel;
 
+			CHECK_FOR_INTERRUPTS();
+			child_full = psprintf("%s/%.*s", full, (int) e->name_len, e->name);
+			child_rel = rel[0] ? psprintf("%s/%.*s", rel, (int) e->name_len, e->name)
+				: pnstrdup(e->name, e->name_len);
 			if (e->kind == DES_TREE_DIR)
 			{
 				DirMode    *dm = palloc(sizeof(DirMode));
@@ -307,7 +311,7 @@ des_download(PG_FUNCTION_ARGS)
 		struct stat st;
 		ListCell   *lc;
 
-		DesResolveRef(ref, "read", &r, &scope);
+		DesResolveRef(ref, "read", true, &r, &scope);
 		d.repo_id = r.repo.id;
 		DesChunkerParams(&cp);
 		d.params.min_size = cp.min_size;

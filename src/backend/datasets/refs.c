@@ -127,7 +127,7 @@ branch_head(DesResolvedRef *out, bool at_time, TimestampTz when)
 }
 
 void
-DesResolveRef(const char *ref, const char *level, DesResolvedRef *out, DesOwnerScope *scope)
+DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedRef *out, DesOwnerScope *scope)
 {
 	const char *at = strchr(ref, '@');
 	const char *slash = strchr(ref, '/');
@@ -212,7 +212,7 @@ DesResolveRef(const char *ref, const char *level, DesResolvedRef *out, DesOwnerS
 		DesTreeReaderKeep(out->tree, out->root, empty.data, empty.len);
 		des_buf_free(&empty);
 	}
-	if (out->kind == DES_REF_BRANCH)
+	if (out->kind == DES_REF_BRANCH && with_staged)
 		out->staged = DesApplyStaged(&out->repo, out->branch, out->tree, out->has_bundle ? out->root : NULL,
 									 false, out->root, NULL, NULL);
 }
@@ -238,7 +238,7 @@ des_resolve(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	PG_TRY();
 	{
-		DesResolveRef(text_to_cstring(PG_GETARG_TEXT_PP(0)), "read", &r, &scope);
+		DesResolveRef(text_to_cstring(PG_GETARG_TEXT_PP(0)), "read", true, &r, &scope);
 	}
 	PG_FINALLY();
 	{

@@ -13,6 +13,7 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "nodes/parsenodes.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -87,7 +88,8 @@ plan_for(const char *query, int nargs, Oid *types)
 	c->plan = NULL;
 	c->text = MemoryContextStrdup(TopMemoryContext, query);
 	{
-		SPIPlanPtr	p = SPI_prepare(query, nargs, types);
+		/* generic plans: the queries look rows up by keys, and custom planning each time costs more than it saves */
+		SPIPlanPtr	p = SPI_prepare_cursor(query, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 		{

@@ -15,9 +15,20 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 
 #define DEFAULT_FILE_MODE 0644
+
+/* The branch as it reads (head plus staged), and the paths staged by this call. */
+typedef struct StageCallView
+{
+	const char *branch;
+	DesTreeReader *tree;
+	unsigned char root[DES_TREE_HASH_BYTES];
+	HTAB	   *files;			/* BLAKE2b-256 of the paths staged as files by this call */
+	HTAB	   *dirs;			/* ... and of their parent directories */
+} StageCallView;
 
 /* A path as the tree rules want it (42602 with the offending byte). */
 static void
@@ -52,8 +63,8 @@ DesRequireBranch(const DesRepo *repo, const char *branch)
 
 	args[0] = Int64GetDatum(repo->id);
 	args[1] = CStringGetTextDatum(branch);
-	DesSpiExec("SELECT 1 FROM des.dataset_branches b WHERE b.repo_id = $1 AND b.name = $2", 2, types, args, NULL, true,
-			   SPI_OK_SELECT);
+	DesSpiExec("SELECT b.protected FROM des.dataset_branches b WHERE b.repo_id = $1 AND b.name = $2", 2, types, args,
+			   NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -61,25 +72,70 @@ DesRequireBranch(const DesRepo *repo, const char *branch)
 				 errhint("des.branch_create makes one; des.branches lists them.")));
 }
 
+/* Staging changes what readers of repo/branch see: not on a protected branch. Run as the owner. */
 static void
-stage_put(const DesRepo *repo, const char *branch, const char *path, int32 mode, int64 size,
-		  const unsigned char content[DES_TREE_HASH_BYTES], const DesOwnerScope *scope)
+require_unprotected(const DesRepo *repo, const char *branch)
 {
-	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, INT4OID, INT8OID, BYTEAOID, TEXTOID};
-	Datum		args[7];
+	bool		isnull;
 
-	args[0] = Int64GetDatum(repo->id);
-	args[1] = CStringGetTextDatum(branch);
-	args[2] = CStringGetTextDatum(path);
-	args[3] = Int32GetDatum(mode);
-	args[4] = Int64GetDatum(size);
-	args[5] = PointerGetDatum(DesHashBytea(content));
-	args[6] = CStringGetTextDatum(scope->caller_name);
-	DesSpiExec("INSERT INTO des.staged AS s (repo_id, branch, path, op, mode, size, content, staged_by) "
-			   "VALUES ($1, $2, $3, 'put', $4, $5, $6, $7) "
-			   "ON CONFLICT (repo_id, branch, path) DO UPDATE SET op = 'put', mode = excluded.mode, "
-			   "size = excluded.size, content = excluded.content, staged_by = excluded.staged_by, "
-			   "staged_at = pg_catalog.now()", 7, types, args, NULL, false, SPI_OK_INSERT);
+	DesRequireBranch(repo, branch);
+	if (DatumGetBool(DesSpiGet(0, "protected", &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("branch \"%s\" of repository \"%s\" is protected", branch, repo->name),
+				 errdetail("A protected branch changes only by des.merge, and shows no staged changes."),
+				 errhint("Stage on another branch and merge it.")));
+}
+
+static bool
+staged_path_seen(HTAB *set, const char *path, bool enter)
+{
+	unsigned char key[DES_TREE_HASH_BYTES];
+	bool		found;
+
+	des_tree_hash(path, strlen(path), key);
+	hash_search(set, key, enter ? HASH_ENTER : HASH_FIND, &found);
+	return found;
+}
+
+/*
+ * Would a file at path clash with the branch as it reads now (its head plus
+ * what is staged), or with the paths staged before it in this call? A file
+ * below a file, or a file where a directory is, can never be committed;
+ * refusing it here keeps every read of repo/branch working.
+ */
+static void
+check_put_fits(StageCallView *view, const char *path)
+{
+	des_tree_entry e;
+	char	   *p = pstrdup(path);
+	char	   *slash;
+
+	/* a directory at path (in the view, or made by this call's paths) */
+	if ((DesTreeLookup(view->tree, view->root, path, &e) && e.kind == DES_TREE_DIR) ||
+		staged_path_seen(view->dirs, path, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("cannot stage a file at \"%s\": it is a directory on branch \"%s\"", path, view->branch),
+				 errhint("Stage its removal first (des.stage_remove).")));
+	if (staged_path_seen(view->files, path, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("path \"%s\" is given twice", path)));
+	/* a file at any parent (in the view, or staged by this call) */
+	while ((slash = strrchr(p, '/')) != NULL)
+	{
+		*slash = '\0';
+		if ((DesTreeLookup(view->tree, view->root, p, &e) && e.kind == DES_TREE_FILE) ||
+			staged_path_seen(view->files, p, false))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("cannot stage \"%s\": \"%s\" is a file on branch \"%s\"", path, p, view->branch),
+					 errhint("Stage the removal of \"%s\" first (des.stage_remove).", p)));
+		if (staged_path_seen(view->dirs, p, true))
+			break;				/* its parents were checked with it */
+	}
+	pfree(p);
 }
 
 typedef struct StageCall
@@ -106,19 +162,101 @@ static void
 stage_as_owner(StageCall *call)
 {
 	DesOwnerBegin(&call->scope);
-	DesRequireBranch(&call->repo, call->branch);
+	require_unprotected(&call->repo, call->branch);
 }
 
-static void
-stage_file(StageCall *call, const char *path, bytea *data, int32 mode, unsigned char content[DES_TREE_HASH_BYTES])
+/* The view the paths of this call are checked against. Run as the owner. */
+static StageCallView *
+stage_view(StageCall *call)
 {
-	check_path(path);
-	check_mode(mode);
+	StageCallView *v = palloc0(sizeof(StageCallView));
+	HASHCTL		ctl;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+	bool		has_head;
+
+	v->branch = call->branch;
+	v->tree = DesTreeReaderCreate(call->repo.id);
+	args[0] = Int64GetDatum(call->repo.id);
+	args[1] = CStringGetTextDatum(call->branch);
+	DesSpiExec("SELECT b.root FROM des.dataset_branches h JOIN des.dataset_bundles b ON b.repo_id = h.repo_id AND b.id = h.head "
+			   "WHERE h.repo_id = $1 AND h.name = $2", 2, types, args, NULL, true, SPI_OK_SELECT);
+	has_head = SPI_processed == 1;
+	if (has_head)
+		DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "root", &isnull)), v->root);
+	else
+	{
+		des_buf		empty = {0};
+		des_error	err;
+
+		if (!des_tree_dir_encode(NULL, 0, &empty, &err))
+			DesReportTreeError(&err, NULL);
+		des_tree_hash(empty.data, empty.len, v->root);
+		DesTreeReaderKeep(v->tree, v->root, empty.data, empty.len);
+		des_buf_free(&empty);
+	}
+	(void) DesApplyStaged(&call->repo, call->branch, v->tree, has_head ? v->root : NULL, false, v->root, NULL, NULL);
+	/* paths are kept by their BLAKE2b-256: fixed-size keys for any length */
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = DES_TREE_HASH_BYTES;
+	ctl.hcxt = CurrentMemoryContext;
+	v->files = hash_create("pg_des staged paths", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	v->dirs = hash_create("pg_des staged directories", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return v;
+}
+
+/*
+ * Stage n files: every path and mode checked against the branch as it reads
+ * and against each other first, then the bytes stored as one batch, then
+ * one statement records the staged rows. The content hashes into content.
+ */
+static void
+stage_files(StageCall *call, int n, char **paths, bytea **datas, int32 *modes,
+			unsigned char (*content)[DES_TREE_HASH_BYTES])
+{
+	StageCallView *view;
+	DesFileIn  *in = palloc(sizeof(DesFileIn) * Max(n, 1));
+	DesDatumVec path_vec = {0},
+				mode_vec = {0},
+				size_vec = {0},
+				hash_vec = {0};
+	Oid			types[7] = {INT8OID, TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID, TEXTOID};
+	Datum		args[7];
+
+	view = stage_view(call);
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		check_put_fits(view, paths[i]);
+		in[i].data = (const unsigned char *) VARDATA_ANY(datas[i]);
+		in[i].len = VARSIZE_ANY_EXHDR(datas[i]);
+	}
 	if (call->store == NULL)
 		call->store = DesChunkStoreCreate(CurrentMemoryContext);
-	DesChunkStorePutFile(call->store, call->repo.id, (const unsigned char *) VARDATA_ANY(data),
-						 VARSIZE_ANY_EXHDR(data), content);
-	stage_put(&call->repo, call->branch, path, mode, (int64) VARSIZE_ANY_EXHDR(data), content, &call->scope);
+	DesChunkStorePutFiles(call->store, call->repo.id, in, n);
+	for (int i = 0; i < n; i++)
+	{
+		memcpy(content[i], in[i].hash, DES_TREE_HASH_BYTES);
+		DesVecPush(&path_vec, CStringGetTextDatum(paths[i]));
+		DesVecPush(&mode_vec, Int32GetDatum(modes[i]));
+		DesVecPush(&size_vec, Int64GetDatum((int64) in[i].len));
+		DesVecPush(&hash_vec, PointerGetDatum(DesHashBytea(in[i].hash)));
+	}
+	args[0] = Int64GetDatum(call->repo.id);
+	args[1] = CStringGetTextDatum(call->branch);
+	args[2] = DesVecArray(&path_vec, TEXTOID);
+	args[3] = DesVecArray(&mode_vec, INT4OID);
+	args[4] = DesVecArray(&size_vec, INT8OID);
+	args[5] = DesVecArray(&hash_vec, BYTEAOID);
+	args[6] = CStringGetTextDatum(call->scope.caller_name);
+	DesSpiExec("INSERT INTO des.staged AS s (repo_id, branch, path, op, mode, size, content, staged_by) "
+			   "SELECT $1, $2, p, 'put', m, z, h, $7 FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4), "
+			   "pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(p, m, z, h) "
+			   "ON CONFLICT (repo_id, branch, path) DO UPDATE SET op = 'put', mode = excluded.mode, "
+			   "size = excluded.size, content = excluded.content, staged_by = excluded.staged_by, "
+			   "staged_at = pg_catalog.now()", 7, types, args, NULL, false, SPI_OK_INSERT);
 }
 
 static void
@@ -148,8 +286,13 @@ des_stage(PG_FUNCTION_ARGS)
 	stage_begin(&call, text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_TRY();
 	{
+		char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		bytea	   *data = PG_GETARG_BYTEA_PP(3);
+
+		check_path(path);
+		check_mode(mode);
 		stage_as_owner(&call);
-		stage_file(&call, text_to_cstring(PG_GETARG_TEXT_PP(2)), PG_GETARG_BYTEA_PP(3), mode, content);
+		stage_files(&call, 1, &path, &data, &mode, &content);
 		stage_end(&call);
 	}
 	PG_FINALLY();
@@ -177,8 +320,6 @@ des_stage_many(PG_FUNCTION_ARGS)
 	int			npaths,
 				ndatas,
 				nmodes = 0;
-	MemoryContext per_file,
-				old;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -194,26 +335,27 @@ des_stage_many(PG_FUNCTION_ARGS)
 				 errmsg("des.stage_many needs as many data (and modes) as paths"),
 				 errdetail("%d paths, %d data, %d modes.", npaths, ndatas, modes ? nmodes : npaths)));
 	stage_begin(&call, text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	per_file = AllocSetContextCreate(CurrentMemoryContext, "des.stage_many file", ALLOCSET_DEFAULT_SIZES);
 	PG_TRY();
 	{
-		stage_as_owner(&call);
-		call.store = DesChunkStoreCreate(CurrentMemoryContext);
+		char	  **path_strs = palloc(sizeof(char *) * Max(npaths, 1));
+		bytea	  **data_ptrs = palloc(sizeof(bytea *) * Max(npaths, 1));
+		int32	   *mode_vals = palloc(sizeof(int32) * Max(npaths, 1));
+		unsigned char (*content)[DES_TREE_HASH_BYTES] = palloc(DES_TREE_HASH_BYTES * Max(npaths, 1));
+
 		for (int i = 0; i < npaths; i++)
 		{
-			unsigned char content[DES_TREE_HASH_BYTES];
-
-			CHECK_FOR_INTERRUPTS();
 			if (path_nulls[i] || data_nulls[i] || (modes && mode_nulls[i]))
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("des.stage_many: element %d is NULL", i + 1)));
-			old = MemoryContextSwitchTo(per_file);
-			stage_file(&call, TextDatumGetCString(paths[i]), DatumGetByteaPP(datas[i]),
-					   modes ? DatumGetInt32(modes[i]) : DEFAULT_FILE_MODE, content);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(per_file);
+			path_strs[i] = TextDatumGetCString(paths[i]);
+			data_ptrs[i] = DatumGetByteaPP(datas[i]);
+			mode_vals[i] = modes ? DatumGetInt32(modes[i]) : DEFAULT_FILE_MODE;
+			check_path(path_strs[i]);
+			check_mode(mode_vals[i]);
 		}
+		stage_as_owner(&call);
+		stage_files(&call, npaths, path_strs, data_ptrs, mode_vals, content);
 		stage_end(&call);
 	}
 	PG_FINALLY();
@@ -309,7 +451,9 @@ des_stage_remove(PG_FUNCTION_ARGS)
 			args[1] = CStringGetTextDatum(call.branch);
 			args[2] = CStringGetTextDatum(path);
 			args[3] = CStringGetTextDatum(call.scope.caller_name);
-			DesSpiExec("INSERT INTO des.staged (repo_id, branch, path, op, staged_by) VALUES ($1, $2, $3, 'remove', $4)",
+			DesSpiExec("INSERT INTO des.staged (repo_id, branch, path, op, staged_by) VALUES ($1, $2, $3, 'remove', $4) "
+					   "ON CONFLICT (repo_id, branch, path) DO UPDATE SET op = 'remove', mode = NULL, size = NULL, "
+					   "content = NULL, staged_by = excluded.staged_by, staged_at = pg_catalog.now()",
 					   4, types, args, NULL, false, SPI_OK_INSERT);
 		}
 		else if (dropped == 0)

@@ -145,15 +145,38 @@ scan_dir(Upload *u, const char *full, const char *rel)
 	FreeDir(dir);
 }
 
-/* Read one file (mapped), store its chunks, check that it did not change. */
+/* files per batch, and bytes mapped per batch (a larger file is a batch of its own) */
+#define BATCH_FILES 512
+#define BATCH_BYTES (64 * 1024 * 1024)
+
+typedef struct Batch
+{
+	int			n;
+	uint64		bytes;
+	UploadItem *items[BATCH_FILES];
+	DesFileIn	in[BATCH_FILES];
+	void	   *maps[BATCH_FILES];
+} Batch;
+
 static void
-store_file(Upload *u, DesChunkStore *cs, int64 repo_id, UploadItem *it)
+unmap_batch(Batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+		if (b->maps[i])
+		{
+			munmap(b->maps[i], b->items[i]->size);
+			b->maps[i] = NULL;
+		}
+}
+
+/* Map one file of the batch (the descriptor is closed at once: the mapping stays). */
+static void
+map_file(Upload *u, Batch *b, UploadItem *it)
 {
 	char	   *full = psprintf("%s/%s", u->root, it->path);
 	int			fd = OpenTransientFile(full, O_RDONLY | O_NOFOLLOW | PG_BINARY);
-	struct stat before,
-				after;
-	void	   *map = NULL;
+	struct stat before;
+	int			i = b->n;
 
 	if (fd < 0)
 	{
@@ -165,28 +188,84 @@ store_file(Upload *u, DesChunkStore *cs, int64 repo_id, UploadItem *it)
 		ereport(ERROR, (errcode_for_file_access(), errmsg("could not stat \"%s\": %m", full)));
 	if (!same_stat(&before, it))
 		changed_error(u, it->path);
+	b->items[i] = it;
+	b->maps[i] = NULL;
 	if (it->size > 0)
 	{
-		map = mmap(NULL, it->size, PROT_READ, MAP_PRIVATE, fd, 0);
+		void	   *map = mmap(NULL, it->size, PROT_READ, MAP_PRIVATE, fd, 0);
+
 		if (map == MAP_FAILED)
 			ereport(ERROR, (errcode_for_file_access(), errmsg("could not map \"%s\": %m", full)));
+		b->maps[i] = map;
+		(void) madvise(map, it->size, MADV_SEQUENTIAL);
 	}
+	CloseTransientFile(fd);
+	b->in[i].data = b->maps[i] ? b->maps[i] : (const unsigned char *) "";
+	b->in[i].len = it->size;
+	b->n++;
+	b->bytes += it->size;
+	pfree(full);
+}
+
+/* Store the batch's files, then check that none changed while it was read. */
+static void
+store_batch(Upload *u, Batch *b, DesChunkStore *cs, int64 repo_id)
+{
+	if (b->n == 0)
+		return;
+	DesChunkStorePutFiles(cs, repo_id, b->in, b->n);
+	unmap_batch(b);
+	for (int i = 0; i < b->n; i++)
+	{
+		char	   *full = psprintf("%s/%s", u->root, b->items[i]->path);
+		struct stat after;
+
+		if (lstat(full, &after) != 0 || !same_stat(&after, b->items[i]))
+			changed_error(u, b->items[i]->path);
+		memcpy(b->items[i]->hash, b->in[i].hash, DES_TREE_HASH_BYTES);
+		pfree(full);
+	}
+	DesUploadProgressAdd(b->n, b->bytes);
+	b->n = 0;
+	b->bytes = 0;
+}
+
+/* Every file of the upload, batch by batch; no mapping outlives an error. */
+static void
+store_all(Upload *u, DesChunkStore *cs, int64 repo_id)
+{
+	Batch	   *batch = palloc0(sizeof(Batch));
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "des.bundle_upload batch",
+													ALLOCSET_DEFAULT_SIZES);
+
 	PG_TRY();
 	{
-		DesChunkStorePutFile(cs, repo_id, map ? map : (const void *) "", it->size, it->hash);
+		for (size_t i = 0; i < u->n; i++)
+		{
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			if (u->items[i].kind != DES_TREE_FILE)
+				continue;
+			if (batch->n == BATCH_FILES || (batch->n > 0 && batch->bytes + u->items[i].size > BATCH_BYTES))
+			{
+				old = MemoryContextSwitchTo(batch_cxt);
+				store_batch(u, batch, cs, repo_id);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(batch_cxt);
+			}
+			old = MemoryContextSwitchTo(batch_cxt);
+			map_file(u, batch, &u->items[i]);
+			MemoryContextSwitchTo(old);
+		}
+		store_batch(u, batch, cs, repo_id);
 	}
 	PG_FINALLY();
 	{
-		if (map)
-			munmap(map, it->size);
+		unmap_batch(batch);
 	}
 	PG_END_TRY();
-	if (fstat(fd, &after) != 0)
-		ereport(ERROR, (errcode_for_file_access(), errmsg("could not stat \"%s\": %m", full)));
-	CloseTransientFile(fd);
-	if (!same_stat(&after, it))
-		changed_error(u, it->path);
-	pfree(full);
+	MemoryContextDelete(batch_cxt);
 }
 
 PG_FUNCTION_INFO_V1(des_bundle_upload);
@@ -260,16 +339,9 @@ des_bundle_upload(PG_FUNCTION_ARGS)
 		scan_dir(&u, u.root, "");
 		DesUploadProgressSet(DES_UPLOAD_STORING, u.files, u.bytes);
 
-		/* storing */
+		/* storing, a batch of files at a time */
 		cs = DesChunkStoreCreate(CurrentMemoryContext);
-		for (size_t i = 0; i < u.n; i++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			if (u.items[i].kind != DES_TREE_FILE)
-				continue;
-			store_file(&u, cs, repo.id, &u.items[i]);
-			DesUploadProgressAdd(1, u.items[i].size);
-		}
+		store_all(&u, cs, repo.id);
 		DesChunkStoreFinish(cs);
 
 		/* committing: the tree, its directories, the bundle, the branch */

@@ -14,6 +14,7 @@
 #include "archive/archive.h"
 #include "pipeline/pipeline.h"
 #include "workers/workers.h"
+#include "datasets/datasets.h"
 
 PG_MODULE_MAGIC;
 
@@ -29,6 +30,7 @@ _PG_init(void)
 	DesWorkersDefineSettings();
 	DesMarkerDefineSettings();
 	DesPackerDefineSettings();
+	DesDatasetsDefineSettings();
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)

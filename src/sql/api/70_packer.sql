@@ -527,7 +527,8 @@ AS $$
 DECLARE
     x xid8 := substring(location from '/datasets/[0-9]+/[^/]+/[0-9]+-x([0-9]{1,19})[.]des')::xid8;
 BEGIN
-    RETURN x IS NOT NULL AND pg_xact_status(x) = 'in progress';
+    -- (NULL for a transaction older than the commit log keeps: long over)
+    RETURN x IS NOT NULL AND coalesce(pg_xact_status(x) = 'in progress', false);
 EXCEPTION WHEN invalid_parameter_value THEN
     RETURN false;	-- "in the future": not a transaction of this cluster
 END $$;
@@ -542,6 +543,14 @@ DECLARE
     root text := rtrim(coalesce(storage, des_internal.storage_root()), '/');
     r record;
 BEGIN
+    -- each re-check below must see rows committed since the listing began:
+    -- only READ COMMITTED gives each statement a new snapshot
+    IF remove AND current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'des.orphans removes only at the READ COMMITTED isolation level'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('This transaction runs at %s, where a container committed meanwhile would look orphaned.',
+                                  upper(current_setting('transaction_isolation')));
+    END IF;
     IF remove AND root <> rtrim(des_internal.storage_root(), '/') THEN
         RAISE EXCEPTION 'des.orphans removes only under the storage root "%"', des_internal.storage_root()
             USING ERRCODE = 'invalid_parameter_value',
