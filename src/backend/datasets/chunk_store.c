@@ -27,6 +27,10 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "storage/fd.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "utils/memutils.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -481,20 +485,162 @@ typedef struct BlobPlace
 	int32		flags;
 } BlobPlace;
 
-/* The bytes of one chunk (verified), into dest. */
+/* a local container kept open between reads (closed by DesChunkReaderEnd, or at abort) */
+typedef struct OpenContainer
+{
+	char		location[MAXPGPATH];	/* the key */
+	int			fd;
+	off_t		size;
+} OpenContainer;
+
+struct DesChunkReader
+{
+	HTAB	   *places;			/* hash -> BlobPlace */
+	HTAB	   *open;			/* location -> OpenContainer */
+};
+
+DesChunkReader *
+DesChunkReaderCreate(void)
+{
+	DesChunkReader *r = palloc0(sizeof(DesChunkReader));
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = sizeof(BlobPlace);
+	ctl.hcxt = CurrentMemoryContext;
+	r->places = hash_create("pg_des chunk places", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = MAXPGPATH;
+	ctl.entrysize = sizeof(OpenContainer);
+	ctl.hcxt = CurrentMemoryContext;
+	r->open = hash_create("pg_des open containers", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	return r;
+}
+
+void
+DesChunkReaderEnd(DesChunkReader *r)
+{
+	HASH_SEQ_STATUS it;
+	OpenContainer *oc;
+
+	hash_seq_init(&it, r->open);
+	while ((oc = hash_seq_search(&it)) != NULL)
+		CloseTransientFile(oc->fd);
+	hash_destroy(r->open);
+	hash_destroy(r->places);
+}
+
+/* Where the chunks of ids[0..n) are: one query for those not located yet. */
+void
+DesChunkReaderLocate(DesChunkReader *r, const unsigned char *ids, size_t n)
+{
+	DesDatumVec want = {0};
+	Oid			types[1] = {BYTEAARRAYOID};
+	Datum		args[1];
+
+	for (size_t i = 0; i < n; i++)
+		if (!hash_search(r->places, ids + i * DES_TREE_HASH_BYTES, HASH_FIND, NULL))
+			DesVecPush(&want, PointerGetDatum(DesHashBytea(ids + i * DES_TREE_HASH_BYTES)));
+	if (want.n == 0)
+		return;
+	args[0] = DesVecArray(&want, BYTEAOID);
+	DesSpiExec("SELECT b.hash, c.location, b.entry, b.data_offset, b.stored_size, b.flags "
+			   "FROM des.blobs b JOIN des.containers c ON c.id = b.container_id "
+			   "WHERE b.hash = ANY ($1) AND c.state = 'committed'", 1, types, args, NULL, true, SPI_OK_SELECT);
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		unsigned char h[DES_TREE_HASH_BYTES];
+		BlobPlace  *b;
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(r));
+
+		DesByteaHash(DatumGetByteaPP(DesSpiGet(row, "hash", &isnull)), h);
+		b = hash_search(r->places, h, HASH_ENTER, NULL);
+		b->location = TextDatumGetCString(DesSpiGet(row, "location", &isnull));
+		b->entry = TextDatumGetCString(DesSpiGet(row, "entry", &isnull));
+		b->offset = DatumGetInt64(DesSpiGet(row, "data_offset", &isnull));
+		b->stored = DatumGetInt64(DesSpiGet(row, "stored_size", &isnull));
+		b->flags = DatumGetInt32(DesSpiGet(row, "flags", &isnull));
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* pread of a plain chunk from a local container, kept open for the next */
 static void
-read_chunk(const BlobPlace *b, uint32 length, unsigned char *dest)
+read_local_chunk(DesChunkReader *r, const BlobPlace *b, const char *path, uint32 length, unsigned char *dest)
+{
+	bool		found;
+	OpenContainer *oc;
+	size_t		done = 0;
+
+	if (strlen(b->location) >= MAXPGPATH)
+		ereport(ERROR, (errcode(ERRCODE_NAME_TOO_LONG), errmsg("container location \"%s\" is too long", b->location)));
+	oc = hash_search(r->open, b->location, HASH_ENTER, &found);
+	if (!found)
+	{
+		struct stat st;
+
+		oc->fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+		if (oc->fd < 0)
+		{
+			hash_search(r->open, b->location, HASH_REMOVE, NULL);
+			ereport(ERROR, (errcode_for_file_access(), errmsg("could not open container \"%s\": %m", b->location)));
+		}
+		if (fstat(oc->fd, &st) != 0)
+			ereport(ERROR, (errcode_for_file_access(), errmsg("could not stat container \"%s\": %m", b->location)));
+		oc->size = st.st_size;
+	}
+	if (b->offset < DES_HEADER_SIZE || b->offset + (int64) length > (int64) oc->size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("chunk at offset %lld (%u bytes) is outside container \"%s\"", (long long) b->offset,
+						length, b->location)));
+	while (done < length)
+	{
+		ssize_t		got = pg_pread(oc->fd, dest + done, length - done, b->offset + done);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read %u bytes at offset %lld of container \"%s\": %m", length,
+							(long long) b->offset, b->location)));
+		done += got;
+	}
+}
+
+/* The bytes of one located chunk (verified against its id), into dest. */
+void
+DesChunkReaderRead(DesChunkReader *r, const unsigned char id[DES_TREE_HASH_BYTES], uint32 length, unsigned char *dest)
 {
 	unsigned char digest[DES_TREE_HASH_BYTES];
+	BlobPlace  *b = hash_search(r->places, id, HASH_FIND, NULL);
 
+	if (b == NULL)
+	{
+		char		hex[DES_TREE_HEX_LEN + 1];
+
+		des_tree_hex(id, hex);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("chunk %s is not stored", hex),
+				 errdetail("des.blobs has no row for it.")));
+	}
 	if (b->flags == 0)
 	{
+		DesLocation *loc = DesStorageLocation(b->location);
+
 		if (b->stored != (int64) length)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("chunk of %u bytes is recorded with %lld stored bytes in \"%s\"",
 							length, (long long) b->stored, b->location)));
-		DesReadArchiveRange(DesStorageLocation(b->location), b->location, b->offset, length, (char *) dest);
+		if (loc->kind == DES_LOCATION_S3)
+			DesReadArchiveRange(loc, b->location, b->offset, length, (char *) dest);
+		else
+			read_local_chunk(r, b, loc->path, length, dest);
 	}
 	else
 	{
@@ -528,20 +674,61 @@ read_chunk(const BlobPlace *b, uint32 length, unsigned char *dest)
 				 errhint("des.verify_bundle checks every chunk of a bundle.")));
 }
 
+/* Locate the chunks of a chunk list (validated) covering [offset, offset + length). */
+static void
+covering(const unsigned char *list, uint64_t count, uint64 offset, uint64 length, uint64_t *first, uint64_t *last)
+{
+	uint64_t	pos = 0;
+
+	*first = 1;
+	*last = 0;
+	for (uint64_t i = 0; i < count && pos < offset + length; i++)
+	{
+		des_chunk_ref c;
+
+		des_file_chunk(list, i, &c);
+		if (pos + c.length > offset)
+		{
+			if (*first > *last)
+				*first = i;
+			*last = i;
+		}
+		pos += c.length;
+	}
+}
+
 void
-DesReadFileRange(const unsigned char *list, size_t list_len, uint64 offset, uint64 length, StringInfo out)
+DesChunkReaderLocateFile(DesChunkReader *r, const unsigned char *list, size_t list_len)
+{
+	uint64_t	count,
+				size;
+	des_error	err;
+	unsigned char *ids;
+
+	if (!des_file_decode(list, list_len, &count, &size, &err))
+		DesReportTreeError(&err, "stored chunk list");
+	ids = palloc(DES_TREE_HASH_BYTES * Max(count, 1));
+	for (uint64_t i = 0; i < count; i++)
+	{
+		des_chunk_ref c;
+
+		des_file_chunk(list, i, &c);
+		memcpy(ids + i * DES_TREE_HASH_BYTES, c.id, DES_TREE_HASH_BYTES);
+	}
+	DesChunkReaderLocate(r, ids, count);
+	pfree(ids);
+}
+
+void
+DesChunkReaderReadRange(DesChunkReader *r, const unsigned char *list, size_t list_len, uint64 offset, uint64 length,
+						StringInfo out)
 {
 	uint64_t	count,
 				size,
 				pos = 0,
-				first = 0,
-				last = 0;
+				first,
+				last;
 	des_error	err;
-	DesDatumVec want = {0};
-	Oid			types[1] = {BYTEAARRAYOID};
-	Datum		args[1];
-	HTAB	   *places;
-	HASHCTL		ctl;
 	unsigned char *buf = NULL;
 	uint32		buf_cap = 0;
 
@@ -551,80 +738,53 @@ DesReadFileRange(const unsigned char *list, size_t list_len, uint64 offset, uint
 		return;
 	if (length > size - offset)
 		length = size - offset;
-	/* the chunks covering [offset, offset + length) */
-	for (uint64_t i = 0; i < count; i++)
+	covering(list, count, offset, length, &first, &last);
 	{
-		des_chunk_ref c;
+		unsigned char *ids = palloc(DES_TREE_HASH_BYTES * (last - first + 1));
 
-		des_file_chunk(list, i, &c);
-		if (pos + c.length > offset && pos < offset + length)
+		for (uint64_t i = first; i <= last; i++)
 		{
-			if (want.n == 0)
-				first = i;
-			last = i;
-			DesVecPush(&want, PointerGetDatum(DesHashBytea(c.id)));
-		}
-		pos += c.length;
-	}
-	args[0] = DesVecArray(&want, BYTEAOID);
-	DesSpiExec("SELECT b.hash, c.location, b.entry, b.data_offset, b.stored_size, b.flags "
-			   "FROM des.blobs b JOIN des.containers c ON c.id = b.container_id "
-			   "WHERE b.hash = ANY ($1) AND c.state = 'committed'", 1, types, args, NULL, true, SPI_OK_SELECT);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = DES_TREE_HASH_BYTES;
-	ctl.entrysize = sizeof(BlobPlace);
-	ctl.hcxt = CurrentMemoryContext;
-	places = hash_create("pg_des chunk places", Max(SPI_processed, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		bool		isnull;
-		unsigned char h[DES_TREE_HASH_BYTES];
-		BlobPlace  *b;
+			des_chunk_ref c;
 
-		DesByteaHash(DatumGetByteaPP(DesSpiGet(r, "hash", &isnull)), h);
-		b = hash_search(places, h, HASH_ENTER, NULL);
-		b->location = TextDatumGetCString(DesSpiGet(r, "location", &isnull));
-		b->entry = TextDatumGetCString(DesSpiGet(r, "entry", &isnull));
-		b->offset = DatumGetInt64(DesSpiGet(r, "data_offset", &isnull));
-		b->stored = DatumGetInt64(DesSpiGet(r, "stored_size", &isnull));
-		b->flags = DatumGetInt32(DesSpiGet(r, "flags", &isnull));
+			des_file_chunk(list, i, &c);
+			memcpy(ids + (i - first) * DES_TREE_HASH_BYTES, c.id, DES_TREE_HASH_BYTES);
+		}
+		DesChunkReaderLocate(r, ids, last - first + 1);
+		pfree(ids);
 	}
-	pos = 0;
-	for (uint64_t i = 0; i < count && pos < offset + length; i++)
+	for (uint64_t i = 0; i <= last; i++)
 	{
 		des_chunk_ref c;
-		BlobPlace  *b;
-		bool		hit;
 		uint64		from,
 					to;
 
 		CHECK_FOR_INTERRUPTS();
 		des_file_chunk(list, i, &c);
-		if (i < first || i > last)
+		if (i < first)
 		{
 			pos += c.length;
 			continue;
-		}
-		b = hash_search(places, c.id, HASH_FIND, &hit);
-		if (!hit)
-		{
-			char		hex[DES_TREE_HEX_LEN + 1];
-
-			des_tree_hex(c.id, hex);
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("chunk %s is not stored", hex),
-					 errdetail("des.blobs has no row for it.")));
 		}
 		if (buf_cap < c.length)
 		{
 			buf = buf ? repalloc(buf, c.length) : palloc(c.length);
 			buf_cap = c.length;
 		}
-		read_chunk(b, c.length, buf);
+		DesChunkReaderRead(r, c.id, c.length, buf);
 		from = offset > pos ? offset - pos : 0;
 		to = Min((uint64) c.length, offset + length - pos);
 		appendBinaryStringInfo(out, (const char *) buf + from, (int) (to - from));
 		pos += c.length;
 	}
+	if (buf)
+		pfree(buf);
+}
+
+void
+DesReadFileRange(const unsigned char *list, size_t list_len, uint64 offset, uint64 length, StringInfo out)
+{
+	DesChunkReader *r = DesChunkReaderCreate();
+
+	DesChunkReaderReadRange(r, list, list_len, offset, length, out);
+	DesChunkReaderEnd(r);
 }

@@ -118,6 +118,20 @@ extern void DesDatasetsDefineSettings(void);
 extern void DesChunkerParams(des_chunker_params *p);
 
 /*
+ * A reader of chunks: where they are (one query per batch of ids), local
+ * containers kept open between reads. Each chunk read is verified.
+ */
+typedef struct DesChunkReader DesChunkReader;
+extern DesChunkReader *DesChunkReaderCreate(void);
+extern void DesChunkReaderLocate(DesChunkReader *r, const unsigned char *ids, size_t n);
+extern void DesChunkReaderLocateFile(DesChunkReader *r, const unsigned char *list, size_t list_len);
+extern void DesChunkReaderRead(DesChunkReader *r, const unsigned char id[DES_TREE_HASH_BYTES], uint32 length,
+							   unsigned char *dest);
+extern void DesChunkReaderReadRange(DesChunkReader *r, const unsigned char *list, size_t list_len, uint64 offset,
+									uint64 length, StringInfo out);
+extern void DesChunkReaderEnd(DesChunkReader *r);
+
+/*
  * The bytes [offset, offset + length) of the file whose chunk list is the
  * DESF encoding list (validated), appended to out. Reads only the chunks
  * covering the range, each verified against its id.

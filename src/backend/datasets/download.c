@@ -7,9 +7,12 @@
  *
  * Nothing is written outside the directory: paths are checked (no "..", no
  * absolute paths), and every existing component below the directory must
- * be a real directory, never a symbolic link; files are written to a
- * temporary name (O_EXCL | O_NOFOLLOW), made durable, and renamed over the
- * target, so a reader sees the old file or the new one, never a mix.
+ * be a real directory, never a symbolic link; a file that differs is written
+ * to a temporary name (O_EXCL | O_NOFOLLOW) and renamed over the
+ * target, so a reader sees the old file or the new one, never a mix; new
+ * files are written in place (O_EXCL | O_NOFOLLOW). Files are not fsynced
+ * one by one (as restic and borg do not): after a crash, downloading again
+ * rewrites what did not reach the disk, since contents are compared.
  */
 #include "pg_des.h"
 #include "datasets/datasets.h"
@@ -27,6 +30,7 @@
 #include "storage/fd.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 
 #include "des/chunk/des_chunker.h"
@@ -153,15 +157,16 @@ write_all(int fd, const char *path, const char *p, size_t len)
 	}
 }
 
-static void
-download_file(Download *d, const char *full, const char *rel, const des_tree_entry *e)
+/*
+ * Is the file at full already what the version has (then only its mode is
+ * fixed)? *exists says whether something is there to replace.
+ */
+static bool
+file_is_current(Download *d, const char *full, const char *rel, const des_tree_entry *e, bool *exists)
 {
 	struct stat st;
-	bool		exists = false;
-	int			fd;
-	bytea	   *list;
-	uint64		done = 0;
 
+	*exists = false;
 	d->files++;
 	if (lstat(full, &st) == 0)
 	{
@@ -172,12 +177,12 @@ download_file(Download *d, const char *full, const char *rel, const des_tree_ent
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("\"%s\" exists and is not a regular file", full),
 					 errdetail("The version has a file at \"%s\".", rel)));
-		exists = true;
+		*exists = true;
 	}
 	else if (errno != ENOENT)
 		ereport(ERROR, (errcode_for_file_access(), errmsg("could not stat \"%s\": %m", full)));
 
-	if (exists && (uint64) st.st_size == e->size && same_content(d, full, e->size, e->hash))
+	if (*exists && (uint64) st.st_size == e->size && same_content(d, full, e->size, e->hash))
 	{
 		if ((st.st_mode & 07777) != e->mode)
 		{
@@ -186,15 +191,31 @@ download_file(Download *d, const char *full, const char *rel, const des_tree_ent
 			d->modes_fixed++;
 		}
 		d->unchanged++;
-		return;
+		return true;
 	}
+	return false;
+}
 
-	/* a new file beside the target, then renamed over it */
-	d->temp_path = MemoryContextStrdup(TopTransactionContext, psprintf("%s.des-download-%d.tmp", full, MyProcPid));
-	fd = OpenTransientFile(d->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | PG_BINARY);
+/* Write the file (chunk list list, its chunks located by r) at full. */
+static void
+write_file(Download *d, DesChunkReader *r, const char *full, const char *rel, const des_tree_entry *e, bool exists,
+		   bytea *list)
+{
+	int			fd;
+	uint64		done = 0;
+	const char *target;
+
+	/*
+	 * A new file is written in place (O_EXCL: nothing there is replaced); a
+	 * file that differs is replaced by renaming a new file over it, so that
+	 * nobody sees it half-written. A file being written when an error comes
+	 * is removed.
+	 */
+	target = exists ? psprintf("%s.des-download-%d.tmp", full, MyProcPid) : full;
+	d->temp_path = MemoryContextStrdup(TopTransactionContext, target);
+	fd = OpenTransientFile(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | PG_BINARY);
 	if (fd < 0)
-		ereport(ERROR, (errcode_for_file_access(), errmsg("could not create \"%s\": %m", d->temp_path)));
-	list = DesContentChunks(d->repo_id, e->hash);
+		ereport(ERROR, (errcode_for_file_access(), errmsg("could not create \"%s\": %m", target)));
 	while (done < e->size)
 	{
 		StringInfoData buf;
@@ -202,25 +223,128 @@ download_file(Download *d, const char *full, const char *rel, const des_tree_ent
 
 		CHECK_FOR_INTERRUPTS();
 		initStringInfo(&buf);
-		DesReadFileRange((const unsigned char *) VARDATA_ANY(list), VARSIZE_ANY_EXHDR(list), done, step, &buf);
+		DesChunkReaderReadRange(r, (const unsigned char *) VARDATA_ANY(list), VARSIZE_ANY_EXHDR(list), done, step, &buf);
 		if ((uint64) buf.len != step)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("file \"%s\" of the version gave %d bytes at offset " UINT64_FORMAT ", not " UINT64_FORMAT,
 							rel, buf.len, done, step)));
-		write_all(fd, d->temp_path, buf.data, buf.len);
+		write_all(fd, target, buf.data, buf.len);
 		done += step;
 		pfree(buf.data);
 	}
-	if (fchmod(fd, e->mode) != 0 || pg_fsync(fd) != 0)
-		ereport(ERROR, (errcode_for_file_access(), errmsg("could not finish \"%s\": %m", d->temp_path)));
+	if (fchmod(fd, e->mode) != 0)
+		ereport(ERROR, (errcode_for_file_access(), errmsg("could not set the mode of \"%s\": %m", target)));
 	CloseTransientFile(fd);
-	if (rename(d->temp_path, full) != 0)
-		ereport(ERROR, (errcode_for_file_access(), errmsg("could not rename \"%s\" to \"%s\": %m", d->temp_path, full)));
+	if (exists && rename(target, full) != 0)
+		ereport(ERROR, (errcode_for_file_access(), errmsg("could not rename \"%s\" to \"%s\": %m", target, full)));
 	pfree(d->temp_path);
 	d->temp_path = NULL;
 	d->written++;
 	d->bytes_written += (int64) e->size;
+}
+
+/*
+ * The chunk lists of the files to write in one directory (one query), and
+ * where their chunks are (one more): a directory's files are written with
+ * two queries, whatever their number.
+ */
+static void
+write_files(Download *d, char **fulls, char **rels, const des_tree_entry **es, bool *exists, int n)
+{
+	DesDatumVec want = {0};
+	Oid			types[2] = {INT8OID, BYTEAARRAYOID};
+	Datum		args[2];
+	HTAB	   *lists;
+	HASHCTL		ctl;
+	DesChunkReader *r;
+	typedef struct ListOf
+	{
+		unsigned char hash[DES_TREE_HASH_BYTES];
+		bytea	   *list;
+	} ListOf;
+
+	if (n == 0)
+		return;
+	for (int i = 0; i < n; i++)
+		DesVecPush(&want, PointerGetDatum(DesHashBytea(es[i]->hash)));
+	args[0] = Int64GetDatum(d->repo_id);
+	args[1] = DesVecArray(&want, BYTEAOID);
+	DesSpiExec("SELECT c.hash, c.chunks FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = ANY ($2)",
+			   2, types, args, NULL, true, SPI_OK_SELECT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = sizeof(ListOf);
+	ctl.hcxt = CurrentMemoryContext;
+	lists = hash_create("pg_des chunk lists", Max(SPI_processed, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	r = DesChunkReaderCreate();
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		unsigned char h[DES_TREE_HASH_BYTES];
+		unsigned char check[DES_TREE_HASH_BYTES];
+		ListOf	   *l;
+		bytea	   *list = DatumGetByteaPCopy(DesSpiGet(row, "chunks", &isnull));
+
+		DesByteaHash(DatumGetByteaPP(DesSpiGet(row, "hash", &isnull)), h);
+		des_tree_hash(VARDATA_ANY(list), VARSIZE_ANY_EXHDR(list), check);
+		if (memcmp(check, h, DES_TREE_HASH_BYTES) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a stored chunk list does not have its content hash")));
+		l = hash_search(lists, h, HASH_ENTER, NULL);
+		l->list = list;
+	}
+	{
+		/* every chunk of the directory's files: located at once */
+		HASH_SEQ_STATUS it;
+		ListOf	   *l;
+		size_t		total = 0,
+					k = 0;
+		unsigned char *ids;
+
+		hash_seq_init(&it, lists);
+		while ((l = hash_seq_search(&it)) != NULL)
+			total += (VARSIZE_ANY_EXHDR(l->list) - 13) / 36;
+		ids = palloc_extended(DES_TREE_HASH_BYTES * Max(total, 1), MCXT_ALLOC_HUGE);
+		hash_seq_init(&it, lists);
+		while ((l = hash_seq_search(&it)) != NULL)
+		{
+			uint64_t	count,
+						size;
+			des_error	err;
+
+			if (!des_file_decode((const unsigned char *) VARDATA_ANY(l->list), VARSIZE_ANY_EXHDR(l->list), &count,
+								 &size, &err))
+				DesReportTreeError(&err, "stored chunk list");
+			for (uint64_t i = 0; i < count && k < total; i++)
+			{
+				des_chunk_ref c;
+
+				des_file_chunk((const unsigned char *) VARDATA_ANY(l->list), i, &c);
+				memcpy(ids + k++ * DES_TREE_HASH_BYTES, c.id, DES_TREE_HASH_BYTES);
+			}
+		}
+		DesChunkReaderLocate(r, ids, k);
+		pfree(ids);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		ListOf	   *l = hash_search(lists, es[i]->hash, HASH_FIND, NULL);
+
+		CHECK_FOR_INTERRUPTS();
+		if (l == NULL)
+		{
+			char		hex[DES_TREE_HEX_LEN + 1];
+
+			des_tree_hex(es[i]->hash, hex);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the chunk list of content %s (file \"%s\") is not stored", hex, rels[i])));
+		}
+		write_file(d, r, fulls[i], rels[i], es[i], exists[i], l->list);
+	}
+	DesChunkReaderEnd(r);
 }
 
 /* Everything below the directory hash into full (the version's rel). */
@@ -235,28 +359,52 @@ download_dir(Download *d, DesTreeReader *tr, const unsigned char hash[DES_TREE_H
 	DesTreeGet(tr, hash, &dir);
 	PG_TRY();
 	{
+		/* what the files of this directory need goes with them */
+		MemoryContext files_cxt = AllocSetContextCreate(CurrentMemoryContext, "des.download files",
+														ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(files_cxt);
+		char	  **fulls = palloc(sizeof(char *) * Max(dir.count, 1));
+		char	  **rels = palloc(sizeof(char *) * Max(dir.count, 1));
+		const des_tree_entry **es = palloc(sizeof(des_tree_entry *) * Max(dir.count, 1));
+		bool	   *exists = palloc(sizeof(bool) * Max(dir.count, 1));
+		int			n = 0;
+
+		/* the files first (those that differ written as one batch), then the subdirectories */
+		for (size_t i = 0; i < dir.count; i++)
+		{
+			const des_tree_entry *e = &dir.entries[i];
+
+			CHECK_FOR_INTERRUPTS();
+			if (e->kind != DES_TREE_FILE)
+				continue;
+			fulls[n] = psprintf("%s/%.*s", full, (int) e->name_len, e->name);
+			rels[n] = rel[0] ? psprintf("%s/%.*s", rel, (int) e->name_len, e->name) : pnstrdup(e->name, e->name_len);
+			es[n] = e;
+			if (!file_is_current(d, fulls[n], rels[n], e, &exists[n]))
+				n++;
+		}
+		write_files(d, fulls, rels, es, exists, n);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(files_cxt);
 		for (size_t i = 0; i < dir.count; i++)
 		{
 			const des_tree_entry *e = &dir.entries[i];
 			char	   *child_full;
 			char	   *child_rel;
+			DirMode    *dm;
 
 			CHECK_FOR_INTERRUPTS();
+			if (e->kind != DES_TREE_DIR)
+				continue;
 			child_full = psprintf("%s/%.*s", full, (int) e->name_len, e->name);
 			child_rel = rel[0] ? psprintf("%s/%.*s", rel, (int) e->name_len, e->name)
 				: pnstrdup(e->name, e->name_len);
-			if (e->kind == DES_TREE_DIR)
-			{
-				DirMode    *dm = palloc(sizeof(DirMode));
-
-				ensure_dir(d, child_full, child_rel);
-				download_dir(d, tr, e->hash, child_full, child_rel);
-				dm->path = child_full;
-				dm->mode = e->mode;
-				d->dir_modes = lappend(d->dir_modes, dm);	/* after its children: deepest first */
-			}
-			else
-				download_file(d, child_full, child_rel, e);
+			ensure_dir(d, child_full, child_rel);
+			download_dir(d, tr, e->hash, child_full, child_rel);
+			dm = palloc(sizeof(DirMode));
+			dm->path = child_full;
+			dm->mode = e->mode;
+			d->dir_modes = lappend(d->dir_modes, dm);	/* after its children: deepest first */
 		}
 	}
 	PG_FINALLY();
