@@ -399,6 +399,9 @@ des_commit(PG_FUNCTION_ARGS)
 					 errhint("des.stage and des.stage_remove stage changes.")));
 		DesMakeBundle(&scope, &repo, root, total, b.head, b.has_head ? 1 : 0, message, id);
 		des_tree_hex(id, id_hex);
+#ifdef DES_TEST_HOOKS
+		DesDebugPause("dataset_commit_bundle_made", NULL);	/* test/t/008: kill -9 between bundle and branch move */
+#endif
 		DesMoveBranch(&scope, &repo, branch, b.has_head ? b.head : NULL, id, "commit");
 		/* the staged rows applied are done (rows staged again meanwhile waited for this) */
 		dargs[0] = Int64GetDatum(repo.id);

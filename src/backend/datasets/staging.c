@@ -236,6 +236,10 @@ stage_files(StageCall *call, int n, char **paths, bytea **datas, int32 *modes,
 	if (call->store == NULL)
 		call->store = DesChunkStoreCreate(CurrentMemoryContext);
 	DesChunkStorePutFiles(call->store, call->repo.id, in, n);
+	DesChunkStoreFinish(call->store);
+#ifdef DES_TEST_HOOKS
+	DesDebugPause("dataset_stage_stored", NULL);	/* test/t/008: kill -9 with the bytes stored, not staged */
+#endif
 	for (int i = 0; i < n; i++)
 	{
 		memcpy(content[i], in[i].hash, DES_TREE_HASH_BYTES);

@@ -343,6 +343,9 @@ des_bundle_upload(PG_FUNCTION_ARGS)
 		cs = DesChunkStoreCreate(CurrentMemoryContext);
 		store_all(&u, cs, repo.id);
 		DesChunkStoreFinish(cs);
+#ifdef DES_TEST_HOOKS
+		DesDebugPause("dataset_upload_stored", NULL);	/* test/t/008: kill -9 with chunks stored, nothing committed */
+#endif
 
 		/* committing: the tree, its directories, the bundle, the branch */
 		DesUploadProgressSet(DES_UPLOAD_COMMITTING, u.files, u.bytes);

@@ -491,8 +491,8 @@ DesWorkersDefineSettings(void)
 							   &des_storage, "", PGC_SIGHUP, 0, check_storage, NULL, NULL);
 #ifdef DES_TEST_HOOKS
 	DefineCustomStringVariable("des.debug_pause_at",
-							   "Crash tests only: workers stop at this named point until killed.",
-							   "Points: after_lease, mid_write, after_write, mid_upload, after_upload (packer); mid_fetch (marker).",
+							   "Crash tests only: workers and dataset functions stop at this named point until killed.",
+							   "Points: after_lease, mid_write, after_write, mid_upload, after_upload (packer); mid_fetch (marker); dataset_upload_stored, dataset_commit_bundle_made, dataset_stage_stored (any backend).",
 							   &des_debug_pause_at, "", PGC_SIGHUP,
 							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL, NULL, NULL, NULL);
 #endif
