@@ -27,7 +27,45 @@ typedef struct ListState
 	TupleDesc	desc;
 	MemoryContext outer;
 	int64		repo_id;
+	HTAB	   *all_counts;		/* a whole listing: every content's chunk count, read at once */
 } ListState;
+
+/*
+ * The chunk counts of every content of the repo, by one sequential read: for
+ * a whole listing, cheaper than looking each file's up (an index probe per
+ * file costs more than the rest of its row).
+ */
+static HTAB *
+all_chunk_counts(int64 repo_id)
+{
+	HTAB	   *h;
+	HASHCTL		ctl;
+	Oid			types[1] = {INT8OID};
+	Datum		args[1];
+
+	args[0] = Int64GetDatum(repo_id);
+	DesSpiExec("SELECT c.hash, c.chunk_count FROM des.dataset_contents c WHERE c.repo_id = $1",
+			   1, types, args, NULL, true, SPI_OK_SELECT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = sizeof(ChunkCount);
+	ctl.hcxt = CurrentMemoryContext;
+	ctl.hash = DesBlake2bKeyHash;
+	h = hash_create("pg_des all chunk counts", Max((long) SPI_processed, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		bytea	   *hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		ChunkCount *c;
+
+		if (VARSIZE_ANY_EXHDR(hash) != DES_TREE_HASH_BYTES)
+			continue;
+		c = hash_search(h, VARDATA_ANY(hash), HASH_ENTER, NULL);
+		c->n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return h;
+}
 
 /* Chunk counts of the files of one directory: one query. */
 static HTAB *
@@ -43,7 +81,8 @@ chunk_counts(int64 repo_id, const des_tree_dir *dir)
 	ctl.keysize = DES_TREE_HASH_BYTES;
 	ctl.entrysize = sizeof(ChunkCount);
 	ctl.hcxt = CurrentMemoryContext;
-	h = hash_create("pg_des chunk counts", Max(dir->count, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hash = DesBlake2bKeyHash;
+	h = hash_create("pg_des chunk counts", Max(dir->count, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 	for (size_t i = 0; i < dir->count; i++)
 		if (dir->entries[i].kind == DES_TREE_FILE)
 			DesVecPush(&want, PointerGetDatum(DesHashBytea(dir->entries[i].hash)));
@@ -109,7 +148,7 @@ list_dir(ListState *ls, DesTreeReader *tr, const unsigned char hash[DES_TREE_HAS
 	DesTreeGet(tr, hash, &dir);
 	PG_TRY();
 	{
-		counts = chunk_counts(ls->repo_id, &dir);
+		counts = ls->all_counts ? ls->all_counts : chunk_counts(ls->repo_id, &dir);
 		for (size_t i = 0; i < dir.count; i++)
 		{
 			const des_tree_entry *e = &dir.entries[i];
@@ -152,6 +191,7 @@ des_files(PG_FUNCTION_ARGS)
 	ls.store = rsinfo->setResult;
 	ls.desc = rsinfo->setDesc;
 	ls.outer = CurrentMemoryContext;
+	ls.all_counts = NULL;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PG_TRY();
@@ -159,7 +199,10 @@ des_files(PG_FUNCTION_ARGS)
 		DesResolveRef(ref, "read", true, &r, &scope);
 		ls.repo_id = r.repo.id;
 		if (prefix == NULL)
+		{
+			ls.all_counts = all_chunk_counts(r.repo.id);
 			list_dir(&ls, r.tree, r.root, "");
+		}
 		else
 		{
 			des_tree_entry e;

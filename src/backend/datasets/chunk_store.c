@@ -155,7 +155,8 @@ DesChunkStoreCreate(MemoryContext cxt)
 	ctl.keysize = DES_TREE_HASH_BYTES;
 	ctl.entrysize = sizeof(WrittenChunk);
 	ctl.hcxt = cxt;
-	cs->written = hash_create("pg_des written chunks", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hash = DesBlake2bKeyHash;
+	cs->written = hash_create("pg_des written chunks", 256, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 	cs->cleanup.func = chunk_store_cleanup;
 	cs->cleanup.arg = cs;
 	MemoryContextRegisterResetCallback(cxt, &cs->cleanup);
@@ -283,7 +284,8 @@ hash_set(long size)
 	ctl.keysize = DES_TREE_HASH_BYTES;
 	ctl.entrysize = DES_TREE_HASH_BYTES;
 	ctl.hcxt = CurrentMemoryContext;
-	return hash_create("pg_des hash set", Max(size, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hash = DesBlake2bKeyHash;
+	return hash_create("pg_des hash set", Max(size, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 }
 
 /* The hashes of the last SPI result's first column, as a set. */
@@ -509,7 +511,8 @@ DesChunkReaderCreate(void)
 	ctl.keysize = DES_TREE_HASH_BYTES;
 	ctl.entrysize = sizeof(BlobPlace);
 	ctl.hcxt = CurrentMemoryContext;
-	r->places = hash_create("pg_des chunk places", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hash = DesBlake2bKeyHash;
+	r->places = hash_create("pg_des chunk places", 256, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = MAXPGPATH;
 	ctl.entrysize = sizeof(OpenContainer);

@@ -62,6 +62,9 @@ extern void DesLogRead(const DesOwnerScope *scope, const DesRepo *repo, const ch
 extern void DesSpiExec(const char *query, int nargs, Oid *types, Datum *args, const char *nulls,
 					   bool read_only, int expected);
 
+/* HASHCTL.hash for keys that are BLAKE2b-256 hashes (HASH_FUNCTION instead of HASH_BLOBS) */
+extern uint32 DesBlake2bKeyHash(const void *key, Size keysize);
+
 /* bytea of 32 raw bytes, and back (errors unless the bytea has 32 bytes). */
 extern bytea *DesHashBytea(const unsigned char hash[DES_TREE_HASH_BYTES]);
 extern void DesByteaHash(bytea *b, unsigned char hash[DES_TREE_HASH_BYTES]);

@@ -276,7 +276,8 @@ write_files(Download *d, char **fulls, char **rels, const des_tree_entry **es, b
 	ctl.keysize = DES_TREE_HASH_BYTES;
 	ctl.entrysize = sizeof(ListOf);
 	ctl.hcxt = CurrentMemoryContext;
-	lists = hash_create("pg_des chunk lists", Max(SPI_processed, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hash = DesBlake2bKeyHash;
+	lists = hash_create("pg_des chunk lists", Max(SPI_processed, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 	r = DesChunkReaderCreate();
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{

@@ -202,8 +202,9 @@ stage_view(StageCall *call)
 	ctl.keysize = DES_TREE_HASH_BYTES;
 	ctl.entrysize = DES_TREE_HASH_BYTES;
 	ctl.hcxt = CurrentMemoryContext;
-	v->files = hash_create("pg_des staged paths", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	v->dirs = hash_create("pg_des staged directories", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hash = DesBlake2bKeyHash;
+	v->files = hash_create("pg_des staged paths", 64, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+	v->dirs = hash_create("pg_des staged directories", 64, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 	return v;
 }
 

@@ -44,7 +44,8 @@ DesTreeReaderCreate(int64 repo_id)
 	ctl.keysize = DES_TREE_HASH_BYTES;
 	ctl.entrysize = sizeof(KeptDir);
 	ctl.hcxt = tr->cxt;
-	tr->dirs = hash_create("pg_des directories", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.hash = DesBlake2bKeyHash;
+	tr->dirs = hash_create("pg_des directories", 64, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 	return tr;
 }
 
