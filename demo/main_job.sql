@@ -128,6 +128,10 @@ SELECT convert_from(des.read('demo/main', (SELECT min(name) FROM files)), 'UTF8'
        des.read('demo@v1', (SELECT min(name) FROM files)) = (SELECT data FROM files ORDER BY name LIMIT 1) AS v1_unchanged;
 SELECT (SELECT count(*) FROM des.blobs) - :blobs_before AS new_chunks_for_v2,
        (SELECT count(*) FROM des.dataset_dirs) AS directories_stored;
+-- the whole input directory uploaded as a bundle on a branch, compared with main
+SELECT des.branch_create('demo', 'snapshot', 'demo@v1');
+SELECT left(des.bundle_upload('demo', 'snapshot', :'dir', 'the input directory as it is on disk'), 16) AS snapshot_bundle;
+SELECT change, count(*) AS paths FROM des.diff('demo/main', 'demo/snapshot') GROUP BY change ORDER BY change;
 
 SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
              AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g

@@ -59,7 +59,8 @@ work=$BENCH_WORK
 tree=$work/tree
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-mib() { du -sk "$1" | awk '{ printf "%.1f", $1 / 1024 }'; }
+# bytes as stored (apparent size: what the repository holds, not the file system's blocks)
+mib() { du -s --apparent-size -k "$1" | awk '{ printf "%.1f", $1 / 1024 }'; }
 row() { printf 'ROW\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
 psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$work/restic-cache BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes \

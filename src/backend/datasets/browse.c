@@ -330,3 +330,162 @@ des_read(PG_FUNCTION_ARGS)
 	SPI_finish();
 	PG_RETURN_BYTEA_P(result);
 }
+
+PG_FUNCTION_INFO_V1(des_read_many);
+
+/*
+ * des.read_many(ref, paths[]) -> (path, data): the files in one call, in the
+ * order given (a path twice: twice); the chunk lists in one query, where
+ * their chunks are in one more, each container opened once. An absent path
+ * or a directory is an error, as for des.read.
+ */
+Datum
+des_read_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DesOwnerScope scope = {0};
+	DesResolvedRef r;
+	char	   *ref;
+	Datum	   *paths;
+	bool	   *path_nulls;
+	int			n;
+	MemoryContext outer;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("des.read_many needs a ref and paths")));
+	ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &paths, &path_nulls, &n);
+	InitMaterializedSRF(fcinfo, 0);
+	outer = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PG_TRY();
+	{
+		des_tree_entry *entries = palloc(sizeof(des_tree_entry) * Max(n, 1));
+		char	  **strs = palloc(sizeof(char *) * Max(n, 1));
+		DesDatumVec want = {0};
+		Oid			types[2] = {INT8OID, BYTEAARRAYOID};
+		Datum		args[2];
+		HTAB	   *lists;
+		HASHCTL		ctl;
+		DesChunkReader *reader;
+		typedef struct ListOf
+		{
+			unsigned char hash[DES_TREE_HASH_BYTES];
+			bytea	   *list;
+		} ListOf;
+
+		DesResolveRef(ref, "read", true, &r, &scope);
+		for (int i = 0; i < n; i++)
+		{
+			des_error	err;
+			size_t		bad;
+
+			CHECK_FOR_INTERRUPTS();
+			if (path_nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("des.read_many: path %d is NULL", i + 1)));
+			strs[i] = TextDatumGetCString(paths[i]);
+			if (!des_tree_path_check(strs[i], strlen(strs[i]), &bad, &err))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_NAME),
+						 errmsg("invalid path \"%s\": %s", strs[i], err.message)));
+			if (!DesTreeLookup(r.tree, r.root, strs[i], &entries[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_FILE),
+						 errmsg("path \"%s\" is not in %s", strs[i], ref)));
+			if (entries[i].kind != DES_TREE_FILE)
+				ereport(ERROR,
+						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						 errmsg("path \"%s\" of %s is a directory", strs[i], ref)));
+			DesVecPush(&want, PointerGetDatum(DesHashBytea(entries[i].hash)));
+		}
+		/* the chunk lists, then where all their chunks are */
+		args[0] = Int64GetDatum(r.repo.id);
+		args[1] = DesVecArray(&want, BYTEAOID);
+		DesSpiExec("SELECT c.hash, c.chunks FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = ANY ($2)",
+				   2, types, args, NULL, true, SPI_OK_SELECT);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = DES_TREE_HASH_BYTES;
+		ctl.entrysize = sizeof(ListOf);
+		ctl.hcxt = CurrentMemoryContext;
+		ctl.hash = DesBlake2bKeyHash;
+		lists = hash_create("pg_des chunk lists", Max(SPI_processed, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+		reader = DesChunkReaderCreate();
+		{
+			uint64		rows = SPI_processed;
+			SPITupleTable *tt = SPI_tuptable;
+
+			for (uint64 row = 0; row < rows; row++)
+			{
+				bool		isnull;
+				unsigned char h[DES_TREE_HASH_BYTES];
+				unsigned char check[DES_TREE_HASH_BYTES];
+				ListOf	   *l;
+				bytea	   *list = DatumGetByteaPCopy(SPI_getbinval(tt->vals[row], tt->tupdesc, 2, &isnull));
+
+				DesByteaHash(DatumGetByteaPP(SPI_getbinval(tt->vals[row], tt->tupdesc, 1, &isnull)), h);
+				des_tree_hash(VARDATA_ANY(list), VARSIZE_ANY_EXHDR(list), check);
+				if (memcmp(check, h, DES_TREE_HASH_BYTES) != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("a stored chunk list does not have its content hash")));
+				l = hash_search(lists, h, HASH_ENTER, NULL);
+				l->list = list;
+			}
+			for (uint64 row = 0; row < rows; row++)
+			{
+				bool		isnull;
+				unsigned char h[DES_TREE_HASH_BYTES];
+				ListOf	   *l;
+
+				DesByteaHash(DatumGetByteaPP(SPI_getbinval(tt->vals[row], tt->tupdesc, 1, &isnull)), h);
+				l = hash_search(lists, h, HASH_FIND, NULL);
+				DesChunkReaderLocateFile(reader, (const unsigned char *) VARDATA_ANY(l->list),
+										 VARSIZE_ANY_EXHDR(l->list));
+			}
+		}
+		for (int i = 0; i < n; i++)
+		{
+			ListOf	   *l = hash_search(lists, entries[i].hash, HASH_FIND, NULL);
+			StringInfoData buf;
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			if (l == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("the chunk list of file \"%s\" is not stored", strs[i])));
+			if (entries[i].size > MaxAllocSize - VARHDRSZ)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("file \"%s\" has " UINT64_FORMAT " bytes, more than a bytea holds", strs[i],
+								entries[i].size)));
+			initStringInfo(&buf);
+			appendStringInfoSpaces(&buf, VARHDRSZ);
+			DesChunkReaderReadRange(reader, (const unsigned char *) VARDATA_ANY(l->list), VARSIZE_ANY_EXHDR(l->list),
+									0, entries[i].size, &buf);
+			SET_VARSIZE(buf.data, buf.len);
+			old = MemoryContextSwitchTo(outer);
+			values[0] = CStringGetTextDatum(strs[i]);
+			values[1] = PointerGetDatum(buf.data);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			MemoryContextSwitchTo(old);
+			pfree(buf.data);
+		}
+		DesChunkReaderEnd(reader);
+		DesLogRead(&scope, &r.repo, ref, r.has_bundle ? r.bundle : NULL, NULL, "des.read_many");
+	}
+	PG_FINALLY();
+	{
+		DesOwnerEnd(&scope);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return (Datum) 0;
+}

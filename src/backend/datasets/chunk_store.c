@@ -477,15 +477,6 @@ DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigned char *data
 
 /* ---- reading ---- */
 
-typedef struct BlobPlace
-{
-	unsigned char hash[DES_TREE_HASH_BYTES];	/* the key */
-	char	   *location;
-	char	   *entry;
-	int64		offset;
-	int64		stored;
-	int32		flags;
-} BlobPlace;
 
 /* a local container kept open between reads (closed by DesChunkReaderEnd, or at abort) */
 typedef struct OpenContainer
@@ -495,9 +486,11 @@ typedef struct OpenContainer
 	off_t		size;
 } OpenContainer;
 
+static HTAB *places_table(long size);
+
 struct DesChunkReader
 {
-	HTAB	   *places;			/* hash -> BlobPlace */
+	HTAB	   *places;			/* hash -> DesChunkPlace */
 	HTAB	   *open;			/* location -> OpenContainer */
 };
 
@@ -507,12 +500,7 @@ DesChunkReaderCreate(void)
 	DesChunkReader *r = palloc0(sizeof(DesChunkReader));
 	HASHCTL		ctl;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = DES_TREE_HASH_BYTES;
-	ctl.entrysize = sizeof(BlobPlace);
-	ctl.hcxt = CurrentMemoryContext;
-	ctl.hash = DesBlake2bKeyHash;
-	r->places = hash_create("pg_des chunk places", 256, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+	r->places = places_table(256);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = MAXPGPATH;
 	ctl.entrysize = sizeof(OpenContainer);
@@ -534,20 +522,16 @@ DesChunkReaderEnd(DesChunkReader *r)
 	hash_destroy(r->places);
 }
 
-/* Where the chunks of ids[0..n) are: one query for those not located yet. */
-void
-DesChunkReaderLocate(DesChunkReader *r, const unsigned char *ids, size_t n)
+/* Add the places of the chunks ids (bytea) to places: one query. */
+static void
+fill_places(HTAB *places, const DesDatumVec *ids, MemoryContext cxt)
 {
-	DesDatumVec want = {0};
 	Oid			types[1] = {BYTEAARRAYOID};
 	Datum		args[1];
 
-	for (size_t i = 0; i < n; i++)
-		if (!hash_search(r->places, ids + i * DES_TREE_HASH_BYTES, HASH_FIND, NULL))
-			DesVecPush(&want, PointerGetDatum(DesHashBytea(ids + i * DES_TREE_HASH_BYTES)));
-	if (want.n == 0)
+	if (ids->n == 0)
 		return;
-	args[0] = DesVecArray(&want, BYTEAOID);
+	args[0] = DesVecArray(ids, BYTEAOID);
 	DesSpiExec("SELECT b.hash, c.location, b.entry, b.data_offset, b.stored_size, b.flags "
 			   "FROM des.blobs b JOIN des.containers c ON c.id = b.container_id "
 			   "WHERE b.hash = ANY ($1) AND c.state = 'committed'", 1, types, args, NULL, true, SPI_OK_SELECT);
@@ -555,11 +539,11 @@ DesChunkReaderLocate(DesChunkReader *r, const unsigned char *ids, size_t n)
 	{
 		bool		isnull;
 		unsigned char h[DES_TREE_HASH_BYTES];
-		BlobPlace  *b;
-		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(r));
+		DesChunkPlace *b;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
 
 		DesByteaHash(DatumGetByteaPP(DesSpiGet(row, "hash", &isnull)), h);
-		b = hash_search(r->places, h, HASH_ENTER, NULL);
+		b = hash_search(places, h, HASH_ENTER, NULL);
 		b->location = TextDatumGetCString(DesSpiGet(row, "location", &isnull));
 		b->entry = TextDatumGetCString(DesSpiGet(row, "entry", &isnull));
 		b->offset = DatumGetInt64(DesSpiGet(row, "data_offset", &isnull));
@@ -569,9 +553,43 @@ DesChunkReaderLocate(DesChunkReader *r, const unsigned char *ids, size_t n)
 	}
 }
 
+static HTAB *
+places_table(long size)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = sizeof(DesChunkPlace);
+	ctl.hcxt = CurrentMemoryContext;
+	ctl.hash = DesBlake2bKeyHash;
+	return hash_create("pg_des chunk places", Max(size, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+}
+
+HTAB *
+DesChunkPlaces(const DesDatumVec *ids)
+{
+	HTAB	   *places = places_table(ids->n);
+
+	fill_places(places, ids, CurrentMemoryContext);
+	return places;
+}
+
+/* Where the chunks of ids[0..n) are: one query for those not located yet. */
+void
+DesChunkReaderLocate(DesChunkReader *r, const unsigned char *ids, size_t n)
+{
+	DesDatumVec want = {0};
+
+	for (size_t i = 0; i < n; i++)
+		if (!hash_search(r->places, ids + i * DES_TREE_HASH_BYTES, HASH_FIND, NULL))
+			DesVecPush(&want, PointerGetDatum(DesHashBytea(ids + i * DES_TREE_HASH_BYTES)));
+	fill_places(r->places, &want, GetMemoryChunkContext(r));
+}
+
 /* pread of a plain chunk from a local container, kept open for the next */
 static void
-read_local_chunk(DesChunkReader *r, const BlobPlace *b, const char *path, uint32 length, unsigned char *dest)
+read_local_chunk(DesChunkReader *r, const DesChunkPlace *b, const char *path, uint32 length, unsigned char *dest)
 {
 	bool		found;
 	OpenContainer *oc;
@@ -614,36 +632,31 @@ read_local_chunk(DesChunkReader *r, const BlobPlace *b, const char *path, uint32
 	}
 }
 
-/* The bytes of one located chunk (verified against its id), into dest. */
-void
-DesChunkReaderRead(DesChunkReader *r, const unsigned char id[DES_TREE_HASH_BYTES], uint32 length, unsigned char *dest)
+/*
+ * Read one chunk from its place into dest and check it against its id (r:
+ * a reader keeping local containers open; NULL: one read each). Not OK:
+ * *problem says what is wrong. Storage errors are raised.
+ */
+static DesChunkCheck
+read_place(DesChunkReader *r, const DesChunkPlace *b, uint32 length, unsigned char *dest, char **problem)
 {
 	unsigned char digest[DES_TREE_HASH_BYTES];
-	BlobPlace  *b = hash_search(r->places, id, HASH_FIND, NULL);
 
-	if (b == NULL)
-	{
-		char		hex[DES_TREE_HEX_LEN + 1];
-
-		des_tree_hex(id, hex);
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("chunk %s is not stored", hex),
-				 errdetail("des.blobs has no row for it.")));
-	}
+	*problem = NULL;
 	if (b->flags == 0)
 	{
 		DesLocation *loc = DesStorageLocation(b->location);
 
 		if (b->stored != (int64) length)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("chunk of %u bytes is recorded with %lld stored bytes in \"%s\"",
-							length, (long long) b->stored, b->location)));
-		if (loc->kind == DES_LOCATION_S3)
-			DesReadArchiveRange(loc, b->location, b->offset, length, (char *) dest);
-		else
+		{
+			*problem = psprintf("chunk of %u bytes is recorded with %lld stored bytes in \"%s\"",
+								length, (long long) b->stored, b->location);
+			return DES_CHUNK_BAD_PLACE;
+		}
+		if (r && loc->kind != DES_LOCATION_S3)
 			read_local_chunk(r, b, loc->path, length, dest);
+		else
+			DesReadArchiveRange(loc, b->location, b->offset, length, (char *) dest);
 	}
 	else
 	{
@@ -656,24 +669,56 @@ DesChunkReaderRead(DesChunkReader *r, const unsigned char id[DES_TREE_HASH_BYTES
 		DesOpenArchiveForRead(DesStorageLocation(b->location), false, false, &oa);
 		idx = des_reader_find(oa.reader, b->entry, strlen(b->entry));
 		if (idx < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("archive \"%s\" has no entry \"%s\"", b->location, b->entry)));
+		{
+			*problem = psprintf("archive \"%s\" has no entry \"%s\"", b->location, b->entry);
+			return DES_CHUNK_BAD_PLACE;
+		}
 		if (!des_reader_get(oa.reader, (uint64_t) idx, &oa.options, out, &err))
 			DesReportError(&err, b->location);
 		if (out->len != length)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("entry \"%s\" of \"%s\" has %zu bytes, the chunk %u", b->entry, b->location,
-							out->len, length)));
+		{
+			*problem = psprintf("entry \"%s\" of \"%s\" has %zu bytes, the chunk %u", b->entry, b->location,
+								out->len, length);
+			return DES_CHUNK_BAD_PLACE;
+		}
 		memcpy(dest, out->data, length);
 	}
 	blake2b(digest, dest, NULL, DES_TREE_HASH_BYTES, length, 0);
 	if (memcmp(digest, b->hash, DES_TREE_HASH_BYTES) != 0)
+	{
+		*problem = psprintf("the bytes of chunk %s in \"%s\" do not have its BLAKE2b-256", b->entry, b->location);
+		return DES_CHUNK_BAD_BYTES;
+	}
+	return DES_CHUNK_OK;
+}
+
+DesChunkCheck
+DesReadChunk(const DesChunkPlace *place, uint32 length, unsigned char *dest, char **problem)
+{
+	return read_place(NULL, place, length, dest, problem);
+}
+
+/* The bytes of one located chunk (verified against its id), into dest. */
+void
+DesChunkReaderRead(DesChunkReader *r, const unsigned char id[DES_TREE_HASH_BYTES], uint32 length, unsigned char *dest)
+{
+	DesChunkPlace *b = hash_search(r->places, id, HASH_FIND, NULL);
+	char	   *problem;
+
+	if (b == NULL)
+	{
+		char		hex[DES_TREE_HEX_LEN + 1];
+
+		des_tree_hex(id, hex);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the bytes of chunk %s in \"%s\" do not have its BLAKE2b-256",
-						b->entry, b->location),
+				 errmsg("chunk %s is not stored", hex),
+				 errdetail("des.blobs has no row for it.")));
+	}
+	if (read_place(r, b, length, dest, &problem) != DES_CHUNK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s", problem),
 				 errhint("des.verify_bundle checks every chunk of a bundle.")));
 }
 

@@ -15,6 +15,7 @@
 #include "pg_des.h"
 
 #include "lib/stringinfo.h"
+#include "utils/hsearch.h"
 
 #include "des/chunk/des_chunker.h"
 #include "des/tree/des_tree.h"
@@ -119,6 +120,34 @@ extern void DesDatasetsDefineSettings(void);
 
 /* The chunker parameters of new bundles (docs/chunking.md). */
 extern void DesChunkerParams(des_chunker_params *p);
+
+/* Where a chunk is: its des.blobs row and its container's location. */
+typedef struct DesChunkPlace
+{
+	unsigned char hash[DES_TREE_HASH_BYTES];	/* the key: the chunk's id */
+	char	   *location;
+	char	   *entry;
+	int64		offset;
+	int64		stored;
+	int32		flags;
+} DesChunkPlace;
+
+/* The places of the chunks ids (bytea): one query; a chunk not stored has none. */
+extern HTAB *DesChunkPlaces(const DesDatumVec *ids);
+
+typedef enum DesChunkCheck
+{
+	DES_CHUNK_OK,
+	DES_CHUNK_BAD_PLACE,		/* its des.blobs row does not fit the chunk or the container */
+	DES_CHUNK_BAD_BYTES			/* the bytes read do not hash to its id */
+} DesChunkCheck;
+
+/*
+ * Read one chunk (length: from its chunk list) into dest and check it
+ * against its id; not OK: *problem says what is wrong. Storage errors (a
+ * missing or short container) are raised.
+ */
+extern DesChunkCheck DesReadChunk(const DesChunkPlace *place, uint32 length, unsigned char *dest, char **problem);
 
 /*
  * A reader of chunks: where they are (one query per batch of ids), local

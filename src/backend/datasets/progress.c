@@ -9,6 +9,7 @@
 #include "pg_des.h"
 #include "datasets/datasets.h"
 
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -16,6 +17,7 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
 #define SLOT_TEXT 256
@@ -114,15 +116,40 @@ DesUploadProgressEnd(void)
 
 PG_FUNCTION_INFO_V1(des_upload_progress);
 
-/* des_internal.upload_progress() -> the running uploads (des.stat_uploads) */
+/* des_internal.upload_progress() -> the running uploads into repos the caller may read (des.stat_uploads) */
 Datum
 des_upload_progress(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
+	HTAB	   *visible = NULL;
+
 	InitMaterializedSRF(fcinfo, 0);
 	if (slots == NULL)
 		return (Datum) 0;
+	/* only the uploads into repos the caller may read (as the caller: row-level security) */
+	{
+		HASHCTL		ctl;
+		MemoryContext cxt = CurrentMemoryContext;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = SLOT_TEXT;
+		ctl.entrysize = SLOT_TEXT;
+		ctl.hcxt = cxt;
+		visible = hash_create("pg_des visible repos", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		DesSpiExec("SELECT r.name FROM des.repositories r", 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+		for (uint64 row = 0; row < SPI_processed; row++)
+		{
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 1);
+			char		key[SLOT_TEXT];
+
+			strlcpy(key, name, SLOT_TEXT);
+			hash_search(visible, key, HASH_ENTER, NULL);
+		}
+		SPI_finish();
+	}
 	for (int i = 0; i < MaxBackends; i++)
 	{
 		UploadSlot *s = &slots[i];
@@ -133,6 +160,13 @@ des_upload_progress(PG_FUNCTION_ARGS)
 
 		if (pid == 0)
 			continue;
+		{
+			char		key[SLOT_TEXT];
+
+			strlcpy(key, s->repo, SLOT_TEXT);
+			if (!hash_search(visible, key, HASH_FIND, NULL))
+				continue;
+		}
 		pg_read_barrier();
 		phase = pg_atomic_read_u32(&s->phase);
 		values[0] = Int32GetDatum((int32) pid);

@@ -283,14 +283,40 @@ CREATE OR REPLACE FUNCTION des_internal.upload_progress(OUT pid int, OUT repo te
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'des_upload_progress'
 LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION des_internal.upload_progress() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION des_internal.upload_progress() TO PUBLIC;	-- shows only uploads into repos its caller may read
 
--- the uploads running now, of the repositories the caller may read (the
--- view runs with its owner's rights to read the shared slots, and filters
--- by the caller's visible repositories)
-CREATE OR REPLACE VIEW des.stat_uploads AS
-SELECT p.* FROM des_internal.upload_progress() p
- WHERE p.repo IN (SELECT r.name FROM des.repositories r WHERE des_internal.access_level(r.context_id, r.id) IS NOT NULL);
+CREATE OR REPLACE VIEW des.stat_uploads WITH (security_invoker = true) AS
+SELECT p.* FROM des_internal.upload_progress() p;
 COMMENT ON VIEW des.stat_uploads IS
   'des.bundle_upload calls running now (phase, files and bytes done and to do), for the repositories you may read';
 GRANT SELECT ON des.stat_uploads TO PUBLIC;
+
+CREATE OR REPLACE FUNCTION des.read_many(ref text, paths text[])
+RETURNS TABLE (path text, data bytea)
+AS 'MODULE_PATHNAME', 'des_read_many'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.read_many(text, text[]) IS
+  'many files of a version in one call, in the order given (reads batched: chunk lists and places in two queries); recorded in des.read_log';
+GRANT EXECUTE ON FUNCTION des.read_many(text, text[]) TO PUBLIC;	-- checks the caller's level
+
+-- ---- merging and verifying ----
+
+CREATE OR REPLACE FUNCTION des.merge(repo text, source_branch text, target_branch text, message text,
+                                     strategy text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'des_merge'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.merge(text, text, text, text, text) IS
+  'merge the head of source_branch into target_branch (write level; protected branches too): nothing, a fast-forward, or a merge bundle with two parents; strategy ''ours'' or ''theirs'' resolves conflicts; returns the target''s head';
+GRANT EXECUTE ON FUNCTION des.merge(text, text, text, text, text) TO PUBLIC;	-- checks the caller's level
+
+CREATE OR REPLACE FUNCTION des.verify_bundle(ref text)
+RETURNS TABLE (path text, problem text)
+AS 'MODULE_PATHNAME', 'des_verify_bundle'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION des.verify_bundle(text) IS
+  'recompute a bundle from storage (header, directories, chunk lists, chunks, sizes): one row per problem, none if it verifies; a branch: its head; recorded in des.read_log';
+GRANT EXECUTE ON FUNCTION des.verify_bundle(text) TO PUBLIC;	-- checks the caller's level

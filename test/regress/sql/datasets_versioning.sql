@@ -59,6 +59,10 @@ SELECT length(des.read('ds/main', 'data/big.bin', 639990, 100)) AS tail_len,
        length(des.read('ds/main', 'empty.txt')) AS empty_len;
 SELECT convert_from(des.read(left(:'c1', 8), 'data/sub/b.txt'), 'UTF8') AS by_prefix,
        convert_from(des.read(:'c1', 'data/sub/c.txt'), 'UTF8') AS by_id;
+SELECT path, length(data) AS len, md5(data) = md5(des.read('ds/main', path)) AS same
+  FROM des.read_many('ds/main', ARRAY['data/sub/c.txt', 'data/a.txt', 'data/big.bin', 'data/a.txt']);
+SELECT try($$SELECT * FROM des.read_many('ds/main', ARRAY['data/a.txt', 'nope'])$$);
+SELECT try($$SELECT * FROM des.read_many('ds/main', ARRAY['data'])$$);
 SELECT path, kind FROM des.files('ds/main', 'data/sub');
 SELECT path, kind FROM des.files('ds/main', 'tools/run.sh');
 SELECT count(*) FROM des.files('ds/main', 'nothing/here');
@@ -160,6 +164,10 @@ SELECT try($$SELECT des.branch_protect('ds', 'frozen')$$);
 SELECT try($$SELECT des.branch_delete('ds', 'frozen')$$);
 SELECT try($$SELECT des.label_set('ds', 'bad label', 'ds/main')$$);
 SELECT try($$SELECT des.label_delete('ds', 'none')$$);
+-- server directories need the server-file roles, as COPY does
+SELECT try($$SELECT des.bundle_upload('ds', 'feature/x', '/tmp', 'from a server directory')$$);
+SELECT try($$SELECT * FROM des.download('ds/main', '/tmp/pg_des_never_written')$$);
+SELECT count(*) AS uploads_running FROM des.stat_uploads;
 -- the tables are written only through the functions
 SELECT try($$INSERT INTO des.dataset_branches (repo_id, name) SELECT id, 'direct' FROM des.repositories WHERE name = 'ds'$$);
 SELECT try($$UPDATE des.dataset_branches SET head = NULL$$);
