@@ -10,6 +10,10 @@
 #   5    test/bench/bench_s3.sh    S3 (needs the test harness)
 #   6-7  test/bench/bench_pipeline.sh  marking rate; a backlog packed end to
 #                                  end vs INSERT (workers running)
+#   11   test/bench/bench_datasets.sh  versioned datasets: upload vs restic and
+#                                  borg, download vs restic restore, bytes stored
+#                                  over 10 versions, commit/diff/listing on a
+#                                  1,000,000-file bundle (needs restic, borgbackup)
 #   8    test/bench/bench_fdw.sh   des_fdw foreign tables over local archives:
 #                                  full scan, index-only count, lookups through
 #                                  a join, each vs the same rows in a heap table
@@ -21,7 +25,8 @@
 #
 # BENCH_QUICK=1 runs small sizes as a smoke test (goals then do not apply);
 # BENCH_SKIP_SQL=1 leaves out the SQL benchmark, BENCH_SKIP_S3=1 the S3 one,
-# BENCH_SKIP_PIPELINE=1 the pipeline and BENCH_SKIP_FDW=1 the des_fdw one.
+# BENCH_SKIP_PIPELINE=1 the pipeline, BENCH_SKIP_FDW=1 the des_fdw one and
+# BENCH_SKIP_DATASETS=1 the versioned datasets one.
 # Sizes: see the BENCH_* variables at the top of bench_core.c and the scripts.
 set -euo pipefail
 
@@ -87,6 +92,15 @@ if [ -n "${BENCH_SKIP_FDW:-}" ] && [ "${BENCH_SKIP_FDW}" != 0 ]; then
 else
 	test/bench/bench_fdw.sh >>"$rows" || {
 		printf 'ROW\t8 des_fdw benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+fi
+
+if [ -n "${BENCH_SKIP_DATASETS:-}" ] && [ "${BENCH_SKIP_DATASETS}" != 0 ]; then
+	printf 'ROW\t11 versioned datasets benchmarks\tskipped (BENCH_SKIP_DATASETS)\t-\t-\t-\t-\n' >>"$rows"
+else
+	test/bench/bench_datasets.sh >>"$rows" || {
+		printf 'ROW\t11 versioned datasets benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi
