@@ -366,16 +366,8 @@ des_read_many(PG_FUNCTION_ARGS)
 		des_tree_entry *entries = palloc(sizeof(des_tree_entry) * Max(n, 1));
 		char	  **strs = palloc(sizeof(char *) * Max(n, 1));
 		DesDatumVec want = {0};
-		Oid			types[2] = {INT8OID, BYTEAARRAYOID};
-		Datum		args[2];
 		HTAB	   *lists;
-		HASHCTL		ctl;
 		DesChunkReader *reader;
-		typedef struct ListOf
-		{
-			unsigned char hash[DES_TREE_HASH_BYTES];
-			bytea	   *list;
-		} ListOf;
 
 		DesResolveRef(ref, "read", true, &r, &scope);
 		for (int i = 0; i < n; i++)
@@ -403,54 +395,12 @@ des_read_many(PG_FUNCTION_ARGS)
 						 errmsg("path \"%s\" of %s is a directory", strs[i], ref)));
 			DesVecPush(&want, PointerGetDatum(DesHashBytea(entries[i].hash)));
 		}
-		/* the chunk lists, then where all their chunks are */
-		args[0] = Int64GetDatum(r.repo.id);
-		args[1] = DesVecArray(&want, BYTEAOID);
-		DesSpiExec("SELECT c.hash, c.chunks FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = ANY ($2)",
-				   2, types, args, NULL, true, SPI_OK_SELECT);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = DES_TREE_HASH_BYTES;
-		ctl.entrysize = sizeof(ListOf);
-		ctl.hcxt = CurrentMemoryContext;
-		ctl.hash = DesBlake2bKeyHash;
-		lists = hash_create("pg_des chunk lists", Max(SPI_processed, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+		/* the chunk lists, then where all their chunks are: two queries */
 		reader = DesChunkReaderCreate();
-		{
-			uint64		rows = SPI_processed;
-			SPITupleTable *tt = SPI_tuptable;
-
-			for (uint64 row = 0; row < rows; row++)
-			{
-				bool		isnull;
-				unsigned char h[DES_TREE_HASH_BYTES];
-				unsigned char check[DES_TREE_HASH_BYTES];
-				ListOf	   *l;
-				bytea	   *list = DatumGetByteaPCopy(SPI_getbinval(tt->vals[row], tt->tupdesc, 2, &isnull));
-
-				DesByteaHash(DatumGetByteaPP(SPI_getbinval(tt->vals[row], tt->tupdesc, 1, &isnull)), h);
-				des_tree_hash(VARDATA_ANY(list), VARSIZE_ANY_EXHDR(list), check);
-				if (memcmp(check, h, DES_TREE_HASH_BYTES) != 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("a stored chunk list does not have its content hash")));
-				l = hash_search(lists, h, HASH_ENTER, NULL);
-				l->list = list;
-			}
-			for (uint64 row = 0; row < rows; row++)
-			{
-				bool		isnull;
-				unsigned char h[DES_TREE_HASH_BYTES];
-				ListOf	   *l;
-
-				DesByteaHash(DatumGetByteaPP(SPI_getbinval(tt->vals[row], tt->tupdesc, 1, &isnull)), h);
-				l = hash_search(lists, h, HASH_FIND, NULL);
-				DesChunkReaderLocateFile(reader, (const unsigned char *) VARDATA_ANY(l->list),
-										 VARSIZE_ANY_EXHDR(l->list));
-			}
-		}
+		lists = DesContentLists(r.repo.id, &want, reader);
 		for (int i = 0; i < n; i++)
 		{
-			ListOf	   *l = hash_search(lists, entries[i].hash, HASH_FIND, NULL);
+			DesContentList *l = hash_search(lists, entries[i].hash, HASH_FIND, NULL);
 			StringInfoData buf;
 			Datum		values[2];
 			bool		nulls[2] = {false, false};

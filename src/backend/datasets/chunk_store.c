@@ -492,6 +492,7 @@ struct DesChunkReader
 {
 	HTAB	   *places;			/* hash -> DesChunkPlace */
 	HTAB	   *open;			/* location -> OpenContainer */
+	DesDatumVec pending;		/* ids noted to locate (DesChunkReaderCollect) */
 };
 
 DesChunkReader *
@@ -743,6 +744,35 @@ covering(const unsigned char *list, uint64_t count, uint64 offset, uint64 length
 		}
 		pos += c.length;
 	}
+}
+
+void
+DesChunkReaderCollect(DesChunkReader *r, const unsigned char *list, size_t list_len)
+{
+	uint64_t	count,
+				size;
+	des_error	err;
+	MemoryContext old;
+
+	if (!des_file_decode(list, list_len, &count, &size, &err))
+		DesReportTreeError(&err, "stored chunk list");
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(r));
+	for (uint64_t i = 0; i < count; i++)
+	{
+		des_chunk_ref c;
+
+		des_file_chunk(list, i, &c);
+		if (!hash_search(r->places, c.id, HASH_FIND, NULL))
+			DesVecPush(&r->pending, PointerGetDatum(DesHashBytea(c.id)));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+void
+DesChunkReaderLocatePending(DesChunkReader *r)
+{
+	fill_places(r->places, &r->pending, GetMemoryChunkContext(r));
+	r->pending.n = 0;
 }
 
 void

@@ -157,6 +157,9 @@ typedef struct DesChunkReader DesChunkReader;
 extern DesChunkReader *DesChunkReaderCreate(void);
 extern void DesChunkReaderLocate(DesChunkReader *r, const unsigned char *ids, size_t n);
 extern void DesChunkReaderLocateFile(DesChunkReader *r, const unsigned char *list, size_t list_len);
+/* Note the chunks of a chunk list to locate, then locate all noted at once (one query). */
+extern void DesChunkReaderCollect(DesChunkReader *r, const unsigned char *list, size_t list_len);
+extern void DesChunkReaderLocatePending(DesChunkReader *r);
 extern void DesChunkReaderRead(DesChunkReader *r, const unsigned char id[DES_TREE_HASH_BYTES], uint32 length,
 							   unsigned char *dest);
 extern void DesChunkReaderReadRange(DesChunkReader *r, const unsigned char *list, size_t list_len, uint64 offset,
@@ -196,6 +199,15 @@ extern bool DesTreeLookup(DesTreeReader *tr, const unsigned char root[DES_TREE_H
 extern bool DesBranchHeadHas(const DesRepo *repo, const char *branch, const char *path);
 /* 42704 unless the branch exists. Run as the owner. */
 extern void DesRequireBranch(const DesRepo *repo, const char *branch);
+
+/* A content's chunk list (DESF), by content hash. */
+typedef struct DesContentList
+{
+	unsigned char hash[DES_TREE_HASH_BYTES];	/* the key */
+	bytea	   *list;
+} DesContentList;
+/* The chunk lists of many contents (one query), checked; with r, their chunks located (one more). */
+extern HTAB *DesContentLists(int64 repo_id, const DesDatumVec *hashes, DesChunkReader *r);
 
 /* The chunk list (DESF) of a content hash of the repo; errors if absent. */
 extern bytea *DesContentChunks(int64 repo_id, const unsigned char hash[DES_TREE_HASH_BYTES]);

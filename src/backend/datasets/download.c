@@ -253,85 +253,18 @@ static void
 write_files(Download *d, char **fulls, char **rels, const des_tree_entry **es, bool *exists, int n)
 {
 	DesDatumVec want = {0};
-	Oid			types[2] = {INT8OID, BYTEAARRAYOID};
-	Datum		args[2];
 	HTAB	   *lists;
-	HASHCTL		ctl;
 	DesChunkReader *r;
-	typedef struct ListOf
-	{
-		unsigned char hash[DES_TREE_HASH_BYTES];
-		bytea	   *list;
-	} ListOf;
 
 	if (n == 0)
 		return;
 	for (int i = 0; i < n; i++)
 		DesVecPush(&want, PointerGetDatum(DesHashBytea(es[i]->hash)));
-	args[0] = Int64GetDatum(d->repo_id);
-	args[1] = DesVecArray(&want, BYTEAOID);
-	DesSpiExec("SELECT c.hash, c.chunks FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = ANY ($2)",
-			   2, types, args, NULL, true, SPI_OK_SELECT);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = DES_TREE_HASH_BYTES;
-	ctl.entrysize = sizeof(ListOf);
-	ctl.hcxt = CurrentMemoryContext;
-	ctl.hash = DesBlake2bKeyHash;
-	lists = hash_create("pg_des chunk lists", Max(SPI_processed, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
 	r = DesChunkReaderCreate();
-	for (uint64 row = 0; row < SPI_processed; row++)
-	{
-		bool		isnull;
-		unsigned char h[DES_TREE_HASH_BYTES];
-		unsigned char check[DES_TREE_HASH_BYTES];
-		ListOf	   *l;
-		bytea	   *list = DatumGetByteaPCopy(DesSpiGet(row, "chunks", &isnull));
-
-		DesByteaHash(DatumGetByteaPP(DesSpiGet(row, "hash", &isnull)), h);
-		des_tree_hash(VARDATA_ANY(list), VARSIZE_ANY_EXHDR(list), check);
-		if (memcmp(check, h, DES_TREE_HASH_BYTES) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("a stored chunk list does not have its content hash")));
-		l = hash_search(lists, h, HASH_ENTER, NULL);
-		l->list = list;
-	}
-	{
-		/* every chunk of the directory's files: located at once */
-		HASH_SEQ_STATUS it;
-		ListOf	   *l;
-		size_t		total = 0,
-					k = 0;
-		unsigned char *ids;
-
-		hash_seq_init(&it, lists);
-		while ((l = hash_seq_search(&it)) != NULL)
-			total += (VARSIZE_ANY_EXHDR(l->list) - 13) / 36;
-		ids = palloc_extended(DES_TREE_HASH_BYTES * Max(total, 1), MCXT_ALLOC_HUGE);
-		hash_seq_init(&it, lists);
-		while ((l = hash_seq_search(&it)) != NULL)
-		{
-			uint64_t	count,
-						size;
-			des_error	err;
-
-			if (!des_file_decode((const unsigned char *) VARDATA_ANY(l->list), VARSIZE_ANY_EXHDR(l->list), &count,
-								 &size, &err))
-				DesReportTreeError(&err, "stored chunk list");
-			for (uint64_t i = 0; i < count && k < total; i++)
-			{
-				des_chunk_ref c;
-
-				des_file_chunk((const unsigned char *) VARDATA_ANY(l->list), i, &c);
-				memcpy(ids + k++ * DES_TREE_HASH_BYTES, c.id, DES_TREE_HASH_BYTES);
-			}
-		}
-		DesChunkReaderLocate(r, ids, k);
-		pfree(ids);
-	}
+	lists = DesContentLists(d->repo_id, &want, r);
 	for (int i = 0; i < n; i++)
 	{
-		ListOf	   *l = hash_search(lists, es[i]->hash, HASH_FIND, NULL);
+		DesContentList *l = hash_search(lists, es[i]->hash, HASH_FIND, NULL);
 
 		CHECK_FOR_INTERRUPTS();
 		if (l == NULL)

@@ -352,3 +352,64 @@ DesContentChunks(int64 repo_id, const unsigned char hash[DES_TREE_HASH_BYTES])
 				 errmsg("a stored chunk list does not have its content hash")));
 	return list;
 }
+
+/*
+ * The chunk lists of the contents hashes (bytea Datums) of the repo, each
+ * checked against its hash: one query. When r is given, where all their
+ * chunks are is looked up too (one more query). A content with no stored
+ * list is absent from the result (the caller names what it was reading).
+ */
+HTAB *
+DesContentLists(int64 repo_id, const DesDatumVec *hashes, DesChunkReader *r)
+{
+	Oid			types[2] = {INT8OID, BYTEAARRAYOID};
+	Datum		args[2];
+	HTAB	   *lists;
+	HASHCTL		ctl;
+	uint64		rows;
+	SPITupleTable *tt;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = DES_TREE_HASH_BYTES;
+	ctl.entrysize = sizeof(DesContentList);
+	ctl.hcxt = CurrentMemoryContext;
+	ctl.hash = DesBlake2bKeyHash;
+	if (hashes->n == 0)
+		return hash_create("pg_des chunk lists", 16, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+	args[0] = Int64GetDatum(repo_id);
+	args[1] = DesVecArray(hashes, BYTEAOID);
+	DesSpiExec("SELECT c.hash, c.chunks FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = ANY ($2)",
+			   2, types, args, NULL, true, SPI_OK_SELECT);
+	rows = SPI_processed;
+	tt = SPI_tuptable;
+	lists = hash_create("pg_des chunk lists", Max(rows, 16), &ctl, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+	for (uint64 row = 0; row < rows; row++)
+	{
+		bool		isnull;
+		unsigned char h[DES_TREE_HASH_BYTES];
+		unsigned char check[DES_TREE_HASH_BYTES];
+		DesContentList *l;
+		bytea	   *list = DatumGetByteaPCopy(SPI_getbinval(tt->vals[row], tt->tupdesc, 2, &isnull));
+
+		DesByteaHash(DatumGetByteaPP(SPI_getbinval(tt->vals[row], tt->tupdesc, 1, &isnull)), h);
+		des_tree_hash(VARDATA_ANY(list), VARSIZE_ANY_EXHDR(list), check);
+		if (memcmp(check, h, DES_TREE_HASH_BYTES) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a stored chunk list does not have its content hash")));
+		l = hash_search(lists, h, HASH_ENTER, NULL);
+		l->list = list;
+	}
+	SPI_freetuptable(tt);
+	if (r)
+	{
+		HASH_SEQ_STATUS it;
+		DesContentList *l;
+
+		hash_seq_init(&it, lists);
+		while ((l = hash_seq_search(&it)) != NULL)
+			DesChunkReaderCollect(r, (const unsigned char *) VARDATA_ANY(l->list), VARSIZE_ANY_EXHDR(l->list));
+		DesChunkReaderLocatePending(r);
+	}
+	return lists;
+}
