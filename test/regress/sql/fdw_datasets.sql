@@ -99,9 +99,14 @@ SELECT count(*) AS none FROM fdr_v1 WHERE path = '/a.txt';
 EXPLAIN (COSTS OFF) SELECT path FROM fdr_v1 WHERE path LIKE 'docs/%';
 SELECT path FROM fdr_v1 WHERE path LIKE 'docs/%' ORDER BY path COLLATE "C";
 SELECT path FROM fdr_v1 WHERE path LIKE 'd%t' ORDER BY path COLLATE "C";
--- a lookup on the inner side of a nested loop: rescanned with each outer value (one read_log row)
+-- a lookup on the inner side of a nested loop: rescanned with each outer value (one read_log row per scan)
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT v.p, t.size FROM (VALUES ('a.txt'), ('c.txt'), ('empty')) v(p)
-  CROSS JOIN LATERAL (SELECT size FROM fdr_v1 WHERE path = v.p) t ORDER BY v.p;
+  CROSS JOIN LATERAL (SELECT size FROM fdr_v1 WHERE path = v.p OFFSET 0) t;
+SELECT v.p, t.size FROM (VALUES ('a.txt'), ('c.txt'), ('empty')) v(p)
+  CROSS JOIN LATERAL (SELECT size FROM fdr_v1 WHERE path = v.p OFFSET 0) t ORDER BY v.p;
+-- a join condition is not pushed down: the listing is read once, then joined
+EXPLAIN (COSTS OFF) SELECT v.p, t.size FROM (VALUES ('a.txt'), ('c.txt')) v(p) JOIN fdr_v1 t ON t.path = v.p;
 -- the data is read only when the data column is needed
 EXPLAIN (COSTS OFF) SELECT count(*) FROM fdr_main;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM fdr_v1;
