@@ -97,7 +97,9 @@ typedef struct RefScanState
 	bool		need_data;
 	ExprState  *lookup;
 	MemoryContext scan_cxt;		/* the scan: the resolved ref, its directories, the walk */
+	MemoryContext names_cxt;	/* one execution's lookup paths */
 	MemoryContext batch_cxt;	/* one batch of files and their bytes */
+	const char *err_path;		/* the file being read, for the error context */
 
 	bool		resolved;
 	DesResolvedRef ref;
@@ -265,7 +267,19 @@ DesFdwRefBeginForeignScan(ForeignScanState *node, int eflags, DesFdwTable *t)
 		return;
 	st->lookup = ExecInitExpr(linitial(fs->fdw_exprs), &node->ss.ps);
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt, "des_fdw ref scan", ALLOCSET_DEFAULT_SIZES);
+	st->names_cxt = AllocSetContextCreate(st->scan_cxt, "des_fdw ref names", ALLOCSET_SMALL_SIZES);
 	st->batch_cxt = AllocSetContextCreate(st->scan_cxt, "des_fdw ref batch", ALLOCSET_DEFAULT_SIZES);
+}
+
+static void
+ref_error_callback(void *arg)
+{
+	RefScanState *st = arg;
+
+	if (st->err_path)
+		errcontext("foreign table over ref \"%s\", file \"%s\"", st->table.ref, st->err_path);
+	else
+		errcontext("foreign table over ref \"%s\"", st->table.ref);
 }
 
 static bool
@@ -285,10 +299,15 @@ static void
 evaluate_names(ForeignScanState *node, RefScanState *st)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	MemoryContext old = MemoryContextSwitchTo(st->scan_cxt);
+	MemoryContext old;
 	bool		isnull;
-	Datum		v = ExecEvalExpr(st->lookup, econtext, &isnull);
+	Datum		v;
 	int			kept = 0;
+
+	/* each rescan evaluates them again: the previous ones go */
+	MemoryContextReset(st->names_cxt);
+	old = MemoryContextSwitchTo(st->names_cxt);
+	v = ExecEvalExpr(st->lookup, econtext, &isnull);
 
 	st->nnames = 0;
 	st->next_name = 0;
@@ -574,6 +593,7 @@ load_data(RefScanState *st)
 		StringInfoData buf;
 
 		CHECK_FOR_INTERRUPTS();
+		st->err_path = b->path;
 		/* (SPI calls return in SPI's memory: the bytes must outlive the step) */
 		MemoryContextSwitchTo(st->batch_cxt);
 		initStringInfo(&buf);
@@ -599,6 +619,7 @@ load_data(RefScanState *st)
 		b->data = (bytea *) buf.data;
 		st->bytes_read += b->size;
 	}
+	st->err_path = NULL;
 	DesChunkReaderEnd(reader);
 	MemoryContextSwitchTo(old);
 }
@@ -621,7 +642,13 @@ static void
 next_batch(ForeignScanState *node, RefScanState *st)
 {
 	DesOwnerScope scope = {0};
+	ErrorContextCallback errcb;
 
+	errcb.callback = ref_error_callback;
+	errcb.arg = st;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	st->err_path = NULL;
 	MemoryContextReset(st->batch_cxt);
 	st->nbatch = st->batch_pos = 0;
 	st->batch = MemoryContextAlloc(st->batch_cxt, sizeof(BatchFile) * BATCH_FILES);
@@ -665,6 +692,7 @@ next_batch(ForeignScanState *node, RefScanState *st)
 	}
 	PG_END_TRY();
 	SPI_finish();
+	error_context_stack = errcb.previous;
 }
 
 TupleTableSlot *
