@@ -296,7 +296,10 @@ typedef struct DesResolvedRef
  * Resolve ref for the caller (level "read" or more on its repo) and give
  * the root to read; for a branch with_staged, the staged changes are
  * applied in memory (without: its head, as for naming a bundle).
- * Needs SPI; runs its lookups as the caller, then as the owner.
+ * Needs SPI; runs its lookups as the caller, then as the owner. What out
+ * keeps (its tree reader, names) is in the memory context current at the
+ * call, which is current again on return (not SPI's procedure memory, where
+ * SPI calls return), so a caller may keep it past SPI_finish.
  */
 extern void DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedRef *out,
 						  DesOwnerScope *scope);

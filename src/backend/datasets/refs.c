@@ -13,6 +13,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 static bool
@@ -133,6 +134,8 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 	const char *slash = strchr(ref, '/');
 	bool		at_time = false;
 	TimestampTz when = 0;
+	/* SPI calls return in SPI's procedure memory: what out keeps goes here */
+	MemoryContext cxt = CurrentMemoryContext;
 
 	/* the caller's rights decide what it may resolve: never resolve as the owner */
 	if (scope->active)
@@ -198,6 +201,9 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 				 errmsg("invalid ref \"%s\"", ref),
 				 errhint("A ref is a bundle id (or 8+ of its first hex digits), repo/branch, repo/branch@{timestamp} or repo@label.")));
 
+	MemoryContextSwitchTo(cxt);
+	out->repo.name = pstrdup(out->repo.name);
+	out->repo.default_branch = pstrdup(out->repo.default_branch);
 	out->tree = DesTreeReaderCreate(out->repo.id);
 	if (out->has_bundle)
 		bundle_root(&out->repo, out->bundle, out->root);
@@ -215,6 +221,7 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 	if (out->kind == DES_REF_BRANCH && with_staged)
 		out->staged = DesApplyStaged(&out->repo, out->branch, out->tree, out->has_bundle ? out->root : NULL,
 									 false, out->root, NULL, NULL);
+	MemoryContextSwitchTo(cxt);
 }
 
 PG_FUNCTION_INFO_V1(des_resolve);

@@ -36,13 +36,32 @@ typedef enum DesFdwColumn
 	DES_NCOLS
 } DesFdwColumn;
 
-/* A foreign table's options and column mapping. */
+/* The columns of a table over a version of a dataset (option ref), matched by name. */
+typedef enum DesFdwRefColumn
+{
+	DES_RCOL_PATH,
+	DES_RCOL_SIZE,
+	DES_RCOL_DATA,
+	DES_RCOL_KIND,
+	DES_RCOL_MODE,
+	DES_RCOL_CONTENT_HASH,
+	DES_RCOL_COUNT
+} DesFdwRefColumn;
+
+/*
+ * A foreign table's options and column mapping: archives (location) or the
+ * files of a version of a dataset (ref), never both. The planner's and the
+ * scan's states of both kinds start with one, so the callbacks dispatch on
+ * ref (fdw_ref.c serves the ref tables).
+ */
 typedef struct DesFdwTable
 {
 	char	   *location;
+	char	   *ref;			/* a ref (docs/datasets.md "Refs"), or NULL */
 	bool		verify;			/* check each payload's stored BLAKE2b */
 	char	   *server;			/* foreign server name (endpoint of s3:// locations) */
 	AttrNumber	attno[DES_NCOLS];	/* 0 = the table has no such column */
+	AttrNumber	ref_attno[DES_RCOL_COUNT];	/* ref tables: 0 = no such column */
 } DesFdwTable;
 
 /* What a scan looks up instead of walking every entry. */
@@ -128,13 +147,26 @@ extern bool DesFdwContainsParam(Node *node);
 extern uint32 DesFdwNeededColumns(const DesFdwTable *t, Index relid, List *exprs);
 /* the constant LIMIT of a query that is a plain scan of baserel alone, or -1 */
 extern int64 DesFdwScanBound(PlannerInfo *root, RelOptInfo *baserel);
-/* EXPLAIN's "Pushed" lines (List of String) for cond and bound (-1: none) */
-extern List *DesFdwDescribePushed(PlannerInfo *root, const DesFdwNameCondition *cond, int64 bound);
+/* EXPLAIN's "Pushed" lines (List of String) for cond on column and bound (-1: none) */
+extern List *DesFdwDescribePushed(PlannerInfo *root, const char *column, const DesFdwNameCondition *cond,
+								  int64 bound);
 
 /* fdw_scan.c: an entry as the table shows it */
 extern bool DesFdwEntryShadowed(des_reader *r, uint64 i);
 extern bool DesFdwEntryColumn(des_reader *r, uint64 i, DesFdwColumn c, const DesFdwArchive *a,
 							  Datum archive_text, Datum *value, bool *isnull, des_error *err);
+
+/* fdw_ref.c: tables whose option ref names a version of a dataset */
+extern const char *const DesFdwRefColumnNames[DES_RCOL_COUNT];
+extern void DesFdwRefGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, DesFdwTable *t);
+extern void DesFdwRefGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel);
+extern ForeignScan *DesFdwRefGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, List *tlist,
+											List *scan_clauses, Plan *outer_plan);
+extern void DesFdwRefBeginForeignScan(ForeignScanState *node, int eflags, DesFdwTable *t);
+extern TupleTableSlot *DesFdwRefIterateForeignScan(ForeignScanState *node);
+extern void DesFdwRefReScanForeignScan(ForeignScanState *node);
+extern void DesFdwRefEndForeignScan(ForeignScanState *node);
+extern void DesFdwRefExplainForeignScan(ForeignScanState *node, struct ExplainState *es);
 
 /* fdw_archives.c */
 extern bool DesFdwLocationIsPattern(const char *location);

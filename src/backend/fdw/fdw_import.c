@@ -109,6 +109,9 @@ DesFdwAnalyzeForeignTable(Relation rel, AcquireSampleRowsFunc *func, BlockNumber
 	double		bytes = 0;
 
 	DesFdwTableLoad(rel, &t);
+	/* a dataset's version: no sample (ANALYZE says it skips the table) */
+	if (t.ref)
+		return false;
 	archives = DesFdwListArchives(t.location, t.server, GetUserId(), &narchives);
 	for (int i = 0; i < narchives; i++)
 		bytes += Max(archives[i].size, 0);

@@ -49,6 +49,7 @@ static const DesFdwOption options[] = {
 	{"secret_access_key", UserMappingRelationId, true},
 	{"session_token", UserMappingRelationId, true},
 	{"location", ForeignTableRelationId, false},
+	{"ref", ForeignTableRelationId, false},
 	{"verify", ForeignTableRelationId, false},
 	{NULL, InvalidOid, false}
 };
@@ -105,6 +106,8 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 	ListCell   *cell;
 	bool		http = false;
 	bool		allow_http = false;
+	bool		has_location = false;
+	bool		has_ref = false;
 
 	foreach(cell, options_list)
 	{
@@ -174,6 +177,17 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 			 * again, so granting the table does not lend the files.
 			 */
 			DesCheckReadAccess(DesParseLocationPrefix(defGetString(def)));
+			has_location = true;
+		}
+		else if (strcmp(def->defname, "ref") == 0)
+		{
+			/* a version of a dataset: the reader's level is checked by each scan */
+			if (defGetString(def)[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"ref\" must not be empty"),
+						 errhint("A ref is a bundle id (or 8+ of its first hex digits), repo/branch, repo/branch@{timestamp} or repo@label.")));
+			has_ref = true;
 		}
 		else if (strcmp(def->defname, "verify") == 0)
 			(void) defGetBoolean(def);
@@ -182,6 +196,18 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("option \"%s\" must not be empty", def->defname)));
 	}
+	if (has_location && has_ref)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("options \"location\" and \"ref\" cannot be used together"),
+				 errhint("A foreign table reads archives (location) or the files of a version of a dataset (ref).")));
+	if (has_ref)
+		foreach(cell, options_list)
+			if (strcmp(((DefElem *) lfirst(cell))->defname, "verify") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"verify\" is for archives, not for a ref"),
+						 errhint("Every chunk of a dataset is checked against its BLAKE2b-256 id when it is read.")));
 	if (http && !allow_http)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -211,6 +237,69 @@ static const Oid column_types[DES_NCOLS][3] = {
 
 #define COLUMNS_HINT "des_fdw columns (any subset, any order): name text, data bytea, meta jsonb, size bigint, flags integer, archive text, day date, data_offset bigint, blake2b bytea."
 
+/* the columns of a ref table: des.files' names and types, and the data */
+const char *const DesFdwRefColumnNames[DES_RCOL_COUNT] = {
+	"path", "size", "data", "kind", "mode", "content_hash"
+};
+
+static const Oid ref_column_types[DES_RCOL_COUNT][3] = {
+	{TEXTOID, VARCHAROID, InvalidOid},
+	{INT8OID, InvalidOid},
+	{BYTEAOID, InvalidOid},
+	{TEXTOID, VARCHAROID, InvalidOid},
+	{INT4OID, InvalidOid},
+	{TEXTOID, VARCHAROID, InvalidOid},
+};
+
+#define REF_COLUMNS_HINT "des_fdw columns of a ref table (any subset, any order): path text, size bigint, data bytea, kind text, mode integer, content_hash text."
+
+/* A column's type is one of types (varchar without a length limit). */
+static bool
+column_type_ok(Form_pg_attribute att, const Oid *types)
+{
+	bool		ok = false;
+
+	for (int k = 0; OidIsValid(types[k]); k++)
+		ok |= att->atttypid == types[k];
+	/* a length limit could not be honoured: names are as long as they are */
+	if (att->atttypid == VARCHAROID && att->atttypmod >= 0)
+		ok = false;
+	return ok;
+}
+
+/* The columns of a ref table, by name (fdw_ref.c). */
+static void
+load_ref_columns(Relation rel, DesFdwTable *t)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		int			c;
+
+		if (att->attisdropped)
+			continue;
+		for (c = 0; c < DES_RCOL_COUNT; c++)
+			if (strcmp(NameStr(att->attname), DesFdwRefColumnNames[c]) == 0)
+				break;
+		if (c == DES_RCOL_COUNT)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_COLUMN_NAME),
+					 errmsg("column \"%s\" of foreign table \"%s\" is not a des_fdw column of a ref table",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errhint(REF_COLUMNS_HINT)));
+		if (!column_type_ok(att, ref_column_types[c]))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" of foreign table \"%s\" has type %s, but des_fdw gives %s",
+							NameStr(att->attname), RelationGetRelationName(rel),
+							format_type_be(att->atttypid), format_type_be(ref_column_types[c][0])),
+					 errhint(REF_COLUMNS_HINT)));
+		t->ref_attno[c] = att->attnum;
+	}
+}
+
 /* Options and column mapping of a des_fdw foreign table; checks the columns. */
 void
 DesFdwTableLoad(Relation rel, DesFdwTable *t)
@@ -228,14 +317,21 @@ DesFdwTableLoad(Relation rel, DesFdwTable *t)
 
 		if (strcmp(def->defname, "location") == 0)
 			t->location = defGetString(def);
+		else if (strcmp(def->defname, "ref") == 0)
+			t->ref = defGetString(def);
 		else if (strcmp(def->defname, "verify") == 0)
 			t->verify = defGetBoolean(def);
+	}
+	if (t->ref)
+	{
+		load_ref_columns(rel, t);
+		return;
 	}
 	if (t->location == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" has no location option", RelationGetRelationName(rel)),
-				 errhint("ALTER FOREIGN TABLE %s OPTIONS (ADD location 's3://bucket/prefix/' or '/path/*.des').",
+				 errhint("ALTER FOREIGN TABLE %s OPTIONS (ADD location 's3://bucket/prefix/' or '/path/*.des'), or (ADD ref 'repo/branch') for the files of a dataset.",
 						 quote_identifier(RelationGetRelationName(rel)))));
 	for (int i = 0; i < desc->natts; i++)
 	{

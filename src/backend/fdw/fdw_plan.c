@@ -68,6 +68,13 @@ DesFdwGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntable
 	double		lookup_cap = -1;
 
 	DesFdwTableLoad(rel, &ps->table);
+	if (ps->table.ref)
+	{
+		/* the files of a dataset's version: fdw_ref.c */
+		table_close(rel, NoLock);
+		DesFdwRefGetForeignRelSize(root, baserel, &ps->table);
+		return;
+	}
 	ps->user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 	ps->is_s3 = pg_strncasecmp(ps->table.location, "s3://", 5) == 0;
 
@@ -245,6 +252,11 @@ DesFdwGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 	List	   *join_clauses = NIL;
 	List	   *done_outer = NIL;
 
+	if (ps->table.ref)
+	{
+		DesFdwRefGetForeignPaths(root, baserel);
+		return;
+	}
 	scan_cost(root, baserel, ps, ps->base_cond.kind == DES_LOOKUP_NONE ? NULL : &ps->base_cond, baserel->rows,
 			  &startup, &total);
 	add_path(baserel, (Path *) create_foreignscan_path(root, baserel, NULL, baserel->rows, startup, total,
@@ -322,6 +334,8 @@ DesFdwGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *fdw_private;
 	List	   *needed_exprs;
 
+	if (ps->table.ref)
+		return DesFdwRefGetForeignPlan(root, baserel, tlist, scan_clauses, outer_plan);
 	foreach(lc, scan_clauses)
 	{
 		RestrictInfo *ri = lfirst(lc);
@@ -349,7 +363,7 @@ DesFdwGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		local = lappend(local, best_ri->clause);	/* the prefix narrows; the filter decides */
 
 	bound = (local == NIL && !parameterized) ? DesFdwScanBound(root, baserel) : -1;
-	pushed = DesFdwDescribePushed(root, &best, bound);
+	pushed = DesFdwDescribePushed(root, "name", &best, bound);
 
 	/* payloads are read only for the data column; meta only when asked */
 	needed_exprs = list_concat(list_copy(baserel->reltarget->exprs), local);

@@ -323,20 +323,20 @@ DesFdwScanBound(PlannerInfo *root, RelOptInfo *baserel)
 
 /* What EXPLAIN shows as "Pushed": the condition the scan does, and its LIMIT. */
 List *
-DesFdwDescribePushed(PlannerInfo *root, const DesFdwNameCondition *cond, int64 bound)
+DesFdwDescribePushed(PlannerInfo *root, const char *column, const DesFdwNameCondition *cond, int64 bound)
 {
 	List	   *pushed = NIL;
 
 	switch (cond->kind)
 	{
 		case DES_LOOKUP_NAME:
-			pushed = lappend(pushed, makeString(psprintf("name = %s", describe_expr(root, cond->other))));
+			pushed = lappend(pushed, makeString(psprintf("%s = %s", column, describe_expr(root, cond->other))));
 			break;
 		case DES_LOOKUP_NAMES:
-			pushed = lappend(pushed, makeString(psprintf("name = ANY (%s)", describe_expr(root, cond->other))));
+			pushed = lappend(pushed, makeString(psprintf("%s = ANY (%s)", column, describe_expr(root, cond->other))));
 			break;
 		case DES_LOOKUP_PREFIX:
-			pushed = lappend(pushed, makeString(psprintf("name starts with %s%s", quote_literal_cstr(cond->prefix),
+			pushed = lappend(pushed, makeString(psprintf("%s starts with %s%s", column, quote_literal_cstr(cond->prefix),
 														 cond->exact ? "" : " (rechecked)")));
 			break;
 		case DES_LOOKUP_NONE:

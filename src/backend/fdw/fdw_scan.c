@@ -154,6 +154,12 @@ DesFdwBeginForeignScan(ForeignScanState *node, int eflags)
 
 	node->fdw_state = st;
 	DesFdwTableLoad(node->ss.ss_currentRelation, &st->table);
+	if (st->table.ref)
+	{
+		/* the files of a dataset's version: fdw_ref.c (its state starts with a DesFdwTable too) */
+		DesFdwRefBeginForeignScan(node, eflags, &st->table);
+		return;
+	}
 	st->user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 	st->kind = (DesFdwLookup) intVal(list_nth(fp, DES_FP_LOOKUP));
 	prefix = strVal(list_nth(fp, DES_FP_PREFIX));
@@ -909,6 +915,8 @@ DesFdwIterateForeignScan(ForeignScanState *node)
 				req1,
 				bytes1;
 
+	if (st->table.ref)
+		return DesFdwRefIterateForeignScan(node);
 	ExecClearTuple(slot);
 	errcb.callback = scan_error_callback;
 	errcb.arg = st;
@@ -949,6 +957,11 @@ DesFdwReScanForeignScan(ForeignScanState *node)
 {
 	DesFdwScanState *st = node->fdw_state;
 
+	if (st->table.ref)
+	{
+		DesFdwRefReScanForeignScan(node);
+		return;
+	}
 	/* walks release their open archive now; lookups over few archives keep theirs */
 	if (st->open && !st->keep_open)
 		DesArchivePinRelease(st->open->pin);
@@ -962,6 +975,11 @@ DesFdwEndForeignScan(ForeignScanState *node)
 {
 	DesFdwScanState *st = node->fdw_state;
 
+	if (st && st->table.ref)
+	{
+		DesFdwRefEndForeignScan(node);
+		return;
+	}
 	/* pins and buffers go with the scan's context */
 	if (st && st->scan_cxt)
 	{
@@ -979,6 +997,11 @@ DesFdwExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	List	   *archive_quals = list_nth(fs->fdw_exprs, DES_FE_ARCHIVE_QUALS);
 	ListCell   *lc;
 
+	if (st->table.ref)
+	{
+		DesFdwRefExplainForeignScan(node, es);
+		return;
+	}
 	ExplainPropertyText("Location", st->table.location, es);
 	if (es->format == EXPLAIN_FORMAT_TEXT)
 		ExplainPropertyText("Archives", psprintf("%d of %d listed at planning",
