@@ -193,9 +193,9 @@ void
 DesLogRead(const DesOwnerScope *scope, const DesRepo *repo, const char *ref,
 		   const unsigned char *bundle_id, const char *path, const char *function)
 {
-	Oid			types[7] = {TEXTOID, INT8OID, TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[8] = {TEXTOID, INT8OID, TEXTOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, OIDOID};
+	Datum		args[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	const char *app = GetConfigOption("application_name", true, false);
 
 	args[0] = CStringGetTextDatum(scope->caller_name);
@@ -211,8 +211,10 @@ DesLogRead(const DesOwnerScope *scope, const DesRepo *repo, const char *ref,
 		nulls[4] = 'n';
 	args[5] = CStringGetTextDatum(function);
 	args[6] = CStringGetTextDatum(app ? app : "");
-	DesSpiExec("INSERT INTO des.read_log (role, repo_id, ref, bundle_id, path, function, application_name) "
-			   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, args, nulls, false, SPI_OK_INSERT);
+	args[7] = ObjectIdGetDatum(scope->caller);
+	DesSpiExec("INSERT INTO des.read_log (role, reader, repo_id, ref, bundle_id, path, function, application_name) "
+			   "VALUES ($1, $8::pg_catalog.regrole, $2, $3, $4, $5, $6, $7)", 8, types, args, nulls, false,
+			   SPI_OK_INSERT);
 }
 
 /* dynahash's hash of a key that starts with a BLAKE2b-256 hash: its first bytes are already uniform */

@@ -50,7 +50,7 @@ CREATE POLICY staged_visible ON des.staged FOR SELECT
 -- who read what: the repo's administrators, and each reader its own reads
 DROP POLICY IF EXISTS read_log_visible ON des.read_log;
 CREATE POLICY read_log_visible ON des.read_log FOR SELECT
-    USING (role = current_user
+    USING (reader = current_user::regrole
            OR EXISTS (SELECT FROM des.repositories r
                        WHERE r.id = repo_id AND des_internal.access_level(r.context_id, r.id) = 'admin'));
 

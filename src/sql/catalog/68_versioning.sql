@@ -139,7 +139,8 @@ COMMENT ON TABLE des.staged IS 'changes staged for the next commit of a branch (
 CREATE TABLE des.read_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at          timestamptz NOT NULL DEFAULT clock_timestamp(),
-    role        name NOT NULL,
+    role        name NOT NULL,			-- as it was called then
+    reader      regrole NOT NULL,		-- who, by OID: a later role of the same name is someone else
     repo_id     bigint NOT NULL REFERENCES des.repositories (id) ON DELETE CASCADE,
     ref         text NOT NULL,			-- as the reader wrote it
     bundle_id   bytea,					-- what it named (a branch's head: its staged changes are read too); NULL: no commit yet
