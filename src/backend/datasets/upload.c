@@ -44,12 +44,12 @@ DesUploadChanged(const DesUploadSource *src, const char *path, const char *detai
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("file \"%s\" of \"%s\" changed while it was being uploaded", path, src->name),
-				 errdetail("%s Nothing was committed.", detail),
+				 errdetail("%s; nothing was committed.", detail),
 				 errhint("Upload again once the source is no longer being written.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("\"%s\" changed while it was being uploaded", src->name),
-			 errdetail("%s Nothing was committed.", detail),
+			 errdetail("%s; nothing was committed.", detail),
 			 errhint("Upload again once the source is no longer being written.")));
 }
 

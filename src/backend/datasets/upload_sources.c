@@ -150,7 +150,7 @@ same_stat(const struct stat *a, const DesUploadItem *it)
 static void
 dir_changed(DesUploadSource *src, const char *rel)
 {
-	DesUploadChanged(src, rel, "Its size, modification or change time differs from when the upload began;");
+	DesUploadChanged(src, rel, "Its size, modification or change time differs from when the upload began");
 }
 
 /* Walk dir (full path) recursively, adding its items; rel is its path in the bundle. */
@@ -349,7 +349,7 @@ archive_fail(DesUploadSource *src, const des_error *err)
 	ArchiveSource *as = src->state;
 
 	if (DesErrorIsStale(err))
-		DesUploadChanged(src, NULL, "The archive was replaced after the upload began;");
+		DesUploadChanged(src, NULL, "The archive was replaced after the upload began");
 	DesReportError(err, as->loc->original);
 }
 
@@ -365,7 +365,7 @@ archive_check(DesUploadSource *src, DesUploadBatch *b)
 	if (stat(as->loc->path, &st) != 0 || st.st_dev != as->st.st_dev || st.st_ino != as->st.st_ino ||
 		st.st_size != as->st.st_size || st.st_mtim.tv_sec != as->st.st_mtim.tv_sec ||
 		st.st_mtim.tv_nsec != as->st.st_mtim.tv_nsec)
-		DesUploadChanged(src, NULL, "The archive's size or modification time differs from when the upload began;");
+		DesUploadChanged(src, NULL, "The archive's size or modification time differs from when the upload began");
 }
 
 static void
@@ -646,12 +646,17 @@ prefix_load(DesUploadSource *src, DesUploadBatch *b)
 		DesS3TransferFree(&t[k]);
 	}
 	if (interrupted)
+	{
 		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("the upload from \"%s\" was interrupted", src->name)));
+	}
 	if (failed >= 0)
 		DesReportError(&err, ps->loc->original);
 	if (changed >= 0)
 		DesUploadChanged(src, b->items[changed]->path,
-						 "The object was replaced or deleted after it was listed (its ETag or size differs);");
+						 "The object was replaced or deleted after it was listed (its ETag or size differs)");
 }
 
 static void
