@@ -76,7 +76,7 @@ fi
 echo "== pg_regress (PostgreSQL 15, shared_preload_libraries = pg_des)"
 work=/tmp/pg_des_regress
 rm -rf "$work"
-mkdir -p "$work"/{basic,errors,privileges,s3,aws,fdw}
+mkdir -p "$work"/{basic,errors,privileges,s3,aws,fdw,upload}
 cat >"$work/aws/config" <<'AWSCFG'
 [default]
 region = us-east-1

@@ -14,6 +14,9 @@
 
 #include "pg_des.h"
 
+#include <sys/types.h>
+#include <time.h>
+
 #include "lib/stringinfo.h"
 #include "utils/hsearch.h"
 
@@ -252,6 +255,85 @@ extern void DesCheckLabelName(const char *name);
 /* Move (or create) a label, with its history and the write log. */
 extern void DesLabelMove(const DesOwnerScope *scope, const DesRepo *repo, const char *label,
 						 const unsigned char bundle[DES_TREE_HASH_BYTES]);
+
+/* ---- upload.c, upload_sources.c: des.bundle_upload ---- */
+
+/* One file or directory of an upload, as its source listed it. */
+typedef struct DesUploadItem
+{
+	char	   *path;			/* in the bundle */
+	uint8		kind;			/* DES_TREE_FILE or DES_TREE_DIR */
+	uint32		mode;
+	uint64		size;			/* files: bytes */
+	union
+	{
+		struct
+		{
+			struct timespec mtime;
+			struct timespec ctime;
+			ino_t		ino;
+		}			file;		/* a directory's file, as scanned */
+		uint64		entry;		/* an archive's entry index */
+		struct
+		{
+			char	   *key;
+			char	   *etag;
+		}			object;		/* an S3 object, as listed */
+	}			src;
+	unsigned char hash[DES_TREE_HASH_BYTES];	/* files: content hash, once stored */
+} DesUploadItem;
+
+typedef struct DesUpload
+{
+	DesUploadItem *items;
+	size_t		n;
+	size_t		cap;
+	uint64		files;
+	uint64		bytes;
+} DesUpload;
+
+extern void DesUploadAddItem(DesUpload *u, const DesUploadItem *it);
+
+/* files per batch, and bytes read per batch (a larger file is a batch of its own) */
+#define DES_UPLOAD_BATCH_FILES 512
+#define DES_UPLOAD_BATCH_BYTES (64 * 1024 * 1024)
+
+/* Files read and stored together: their bytes are in memory (or mapped) at once. */
+typedef struct DesUploadBatch
+{
+	int			n;
+	uint64		bytes;
+	DesUploadItem *items[DES_UPLOAD_BATCH_FILES];
+	DesFileIn	in[DES_UPLOAD_BATCH_FILES];
+	void	   *held[DES_UPLOAD_BATCH_FILES];	/* what the source must release (a mapping) */
+} DesUploadBatch;
+
+/*
+ * Where an upload reads from: a server directory, a DES archive (local or
+ * S3) or an S3 prefix. Opened as the caller (access checks, the caller's S3
+ * credentials); scanned and read as the extension's owner. scan lists every
+ * item (all checked before a byte is stored); load fills in[] of a batch,
+ * allocating in the current memory context (reset after each batch); check
+ * runs after the batch is stored and raises if a file changed meanwhile;
+ * release (optional) frees what load holds and also runs on errors.
+ */
+typedef struct DesUploadSource DesUploadSource;
+struct DesUploadSource
+{
+	const char *name;			/* as given */
+	void		(*scan) (DesUploadSource *src, DesUpload *u);
+	void		(*load) (DesUploadSource *src, DesUploadBatch *b);
+	void		(*check) (DesUploadSource *src, DesUploadBatch *b);
+	void		(*release) (DesUploadSource *src, DesUploadBatch *b);
+	void	   *state;
+};
+
+/* The source named by source; raises unless the caller may read it. Call as the caller. */
+extern DesUploadSource *DesUploadSourceOpen(const char *source);
+
+/* 55000: path (NULL: the whole source) changed while it was being uploaded. */
+extern void DesUploadChanged(const DesUploadSource *src, const char *path, const char *detail)
+			pg_attribute_noreturn();
 
 /* ---- progress.c: running uploads, for des.stat_uploads ---- */
 

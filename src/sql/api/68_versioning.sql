@@ -273,8 +273,8 @@ AS 'MODULE_PATHNAME', 'des_bundle_upload'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION des.bundle_upload(text, text, text, text, text) IS
-  'commit a whole server directory as the branch''s next bundle; write level and pg_read_server_files; returns the bundle id';
-GRANT EXECUTE ON FUNCTION des.bundle_upload(text, text, text, text, text) TO PUBLIC;	-- checks the caller's level and pg_read_server_files
+  'commit a whole server directory, DES archive (.des, local or s3://) or S3 prefix as the branch''s next bundle; write level, and pg_read_server_files (local) or the caller''s own S3 user mapping; returns the bundle id';
+GRANT EXECUTE ON FUNCTION des.bundle_upload(text, text, text, text, text) TO PUBLIC;	-- checks the caller's level and its right to read the source
 
 CREATE OR REPLACE FUNCTION des_internal.upload_progress(OUT pid int, OUT repo text, OUT branch text, OUT source text,
                                                         OUT phase text, OUT files_done bigint, OUT files_total bigint,
