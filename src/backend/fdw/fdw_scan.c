@@ -994,14 +994,16 @@ DesFdwExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	ForeignScan *fs = (ForeignScan *) node->ss.ps.plan;
 	DesFdwScanState *st = node->fdw_state;
 	List	   *fp = fs->fdw_private;
-	List	   *archive_quals = list_nth(fs->fdw_exprs, DES_FE_ARCHIVE_QUALS);
+	List	   *archive_quals;
 	ListCell   *lc;
 
+	/* (a version's scan has its own fdw_private and fdw_exprs) */
 	if (st->table.ref)
 	{
 		DesFdwRefExplainForeignScan(node, es);
 		return;
 	}
+	archive_quals = list_nth(fs->fdw_exprs, DES_FE_ARCHIVE_QUALS);
 	ExplainPropertyText("Location", st->table.location, es);
 	if (es->format == EXPLAIN_FORMAT_TEXT)
 		ExplainPropertyText("Archives", psprintf("%d of %d listed at planning",

@@ -41,7 +41,7 @@ FROM src GROUP BY day, part ORDER BY day, part;
 -- not archives: an external payload named like one, and a crashed writer's temp file
 SELECT des.archive_write(:'dir' || '/lake/2025-01-02/big.des', 'big.des', convert_to(repeat('x', 300), 'UTF8'), NULL,
                          '{"external_threshold": 100}') ->> 'external_entries' AS external;
-COPY (SELECT 1) TO PROGRAM 'touch /tmp/pg_des_regress/fdw/lake/2025-01-01/02.des.tmp.1.1';
+COPY (SELECT 1) TO PROGRAM 'cat >/dev/null; touch /tmp/pg_des_regress/fdw/lake/2025-01-01/02.des.tmp.1.1';
 SELECT regexp_replace(location, '^.*/lake/', '') AS stored FROM des.storage_list(:'dir' || '/lake/') ORDER BY 1;
 
 CREATE SERVER files FOREIGN DATA WRAPPER des_fdw;
@@ -211,7 +211,7 @@ SELECT md5(convert_to(repeat('z', 20000), 'UTF8')) AS z, md5(convert_to(repeat('
 SELECT des.archive_write(:'dir' || '/bad/b.des', name, data, NULL) ->> 'entries'
 FROM (VALUES ('good', convert_to('good bytes', 'UTF8')), ('flipped', convert_to('AAAAAAAAAA', 'UTF8'))) v(name, data);
 SELECT format('COPY (SELECT 1) TO PROGRAM %L',
-              format('printf B | dd of=%s bs=1 seek=%s conv=notrunc status=none', :'dir' || '/bad/b.des', data_offset + 3))
+              format('cat >/dev/null; printf B | dd of=%s bs=1 seek=%s conv=notrunc status=none', :'dir' || '/bad/b.des', data_offset + 3))
 FROM des.archive_list(:'dir' || '/bad/b.des') WHERE name = 'flipped' \gexec
 CREATE FOREIGN TABLE bad (name text, data bytea) SERVER files OPTIONS (location '/tmp/pg_des_regress/fdw/bad/b.des');
 CREATE FOREIGN TABLE bad_checked (name text, data bytea) SERVER files

@@ -14,7 +14,7 @@ END $$;
 CREATE FUNCTION s3_control(what text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
-                   'curl -sf -X POST ''http://127.0.0.1:59001/__control/' || what || ''' >/dev/null');
+                   'cat >/dev/null; curl -sf -X POST ''http://127.0.0.1:59001/__control/' || what || ''' >/dev/null');
 END $$;
 -- requests by kind since the last reset
 CREATE FUNCTION s3_requests() RETURNS jsonb LANGUAGE sql AS $$

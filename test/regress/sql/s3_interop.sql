@@ -8,7 +8,7 @@ SET client_min_messages = warning;
 CREATE FUNCTION aws(args text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
-        'AWS_CONFIG_FILE=/tmp/pg_des_regress/aws/config AWS_SHARED_CREDENTIALS_FILE=/tmp/pg_des_regress/aws/credentials '
+        'cat >/dev/null; AWS_CONFIG_FILE=/tmp/pg_des_regress/aws/config AWS_SHARED_CREDENTIALS_FILE=/tmp/pg_des_regress/aws/credentials '
         || 'HOME=/tmp/pg_des_regress/aws /usr/bin/aws --endpoint-url http://127.0.0.1:59001 ' || args || ' >/dev/null 2>&1');
 END $$;
 CREATE SERVER cli_lake FOREIGN DATA WRAPPER des_fdw
@@ -38,7 +38,7 @@ SELECT pg_read_binary_file(:'dir' || '/range.bin') = des.archive_read('s3://pgde
 
 -- 3. uploaded with `aws s3 cp` (multipart above 8 MB), the local archive reads from S3
 CREATE TEMP TABLE proxy_stats (j jsonb);
-COPY (SELECT 1) TO PROGRAM 'curl -sf -X POST http://127.0.0.1:59001/__control/reset >/dev/null';
+COPY (SELECT 1) TO PROGRAM 'cat >/dev/null; curl -sf -X POST http://127.0.0.1:59001/__control/reset >/dev/null';
 SELECT aws('s3 cp ' || :'dir' || '/local.des s3://pgdes-test/interop/by-cli.des');
 COPY proxy_stats FROM PROGRAM 'curl -sf http://127.0.0.1:59001/__control/stats';
 SELECT (j -> 'by_kind' ->> 'multipart_upload_part')::int >= 2 AS cli_used_multipart,
