@@ -57,6 +57,13 @@
  */
 extern bool des_tree_path_check(const char *path, size_t len, size_t *bad_offset, des_error *err);
 
+/*
+ * Order two paths segment by segment ('/' before any other byte, so that a
+ * directory's paths are contiguous and its children come in name order):
+ * <0, 0, >0. The order of tree builds and updates.
+ */
+extern int	des_tree_path_order(const char *a, size_t a_len, const char *b, size_t b_len);
+
 /* Check one segment (a directory entry's name): the path rules plus no '/'. */
 extern bool des_tree_name_check(const char *name, size_t len, size_t *bad_offset, des_error *err);
 

@@ -101,3 +101,19 @@ des_tree_path_split(const char *path, size_t len, size_t *parent_len, size_t *na
 	*name_start = i;
 	*parent_len = i > 0 ? i - 1 : 0;
 }
+
+int
+des_tree_path_order(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+	size_t		n = a_len < b_len ? a_len : b_len;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char ca = (unsigned char) a[i],
+					cb = (unsigned char) b[i];
+
+		if (ca != cb)
+			return (ca == '/' ? 0 : ca) - (cb == '/' ? 0 : cb);
+	}
+	return (a_len > b_len) - (a_len < b_len);
+}

@@ -53,17 +53,8 @@ edit_cmp(const void *pa, const void *pb)
 {
 	const des_tree_edit *a = *(const des_tree_edit *const *) pa;
 	const des_tree_edit *b = *(const des_tree_edit *const *) pb;
-	size_t		n = a->path_len < b->path_len ? a->path_len : b->path_len;
 
-	for (size_t i = 0; i < n; i++)
-	{
-		unsigned char ca = (unsigned char) a->path[i],
-					cb = (unsigned char) b->path[i];
-
-		if (ca != cb)
-			return (ca == '/' ? 0 : ca) - (cb == '/' ? 0 : cb);
-	}
-	return (a->path_len > b->path_len) - (a->path_len < b->path_len);
+	return des_tree_path_order(a->path, a->path_len, b->path, b->path_len);
 }
 
 /* An entry's name against a name, bytewise (the encoding's order). */
