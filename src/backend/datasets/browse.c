@@ -206,13 +206,8 @@ des_files(PG_FUNCTION_ARGS)
 		else
 		{
 			des_tree_entry e;
-			des_error	err;
-			size_t		bad;
 
-			if (!des_tree_path_check(prefix, strlen(prefix), &bad, &err))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_NAME),
-						 errmsg("invalid path \"%s\": %s", prefix, err.message)));
+			DesCheckPath(prefix);
 			if (DesTreeLookup(r.tree, r.root, prefix, &e))
 			{
 				if (e.kind == DES_TREE_DIR)
@@ -238,29 +233,31 @@ des_files(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* The file at path, or the errors of a path that is absent or a directory. */
-static bytea *
-read_file(DesResolvedRef *r, const char *path, int64 offset, int64 length, bool whole)
+/* The entry of the file at path, or the errors of a bad path, an absent one or a directory. */
+static void
+lookup_file(DesResolvedRef *r, const char *path, des_tree_entry *e)
 {
-	des_tree_entry e;
-	des_error	err;
-	size_t		bad;
-	bytea	   *list;
-	StringInfoData out;
-
-	if (!des_tree_path_check(path, strlen(path), &bad, &err))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid path \"%s\": %s", path, err.message)));
-	if (!DesTreeLookup(r->tree, r->root, path, &e))
+	DesCheckPath(path);
+	if (!DesTreeLookup(r->tree, r->root, path, e))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FILE),
 				 errmsg("path \"%s\" is not in %s", path, r->ref)));
-	if (e.kind != DES_TREE_FILE)
+	if (e->kind != DES_TREE_FILE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("path \"%s\" of %s is a directory", path, r->ref),
 				 errhint("des.files lists what it holds.")));
+}
+
+/* The file at path (whole, or the range), as a bytea. */
+static bytea *
+read_file(DesResolvedRef *r, const char *path, int64 offset, int64 length, bool whole)
+{
+	des_tree_entry e;
+	bytea	   *list;
+	StringInfoData out;
+
+	lookup_file(r, path, &e);
 	if (whole)
 	{
 		offset = 0;
@@ -372,27 +369,13 @@ des_read_many(PG_FUNCTION_ARGS)
 		DesResolveRef(ref, "read", true, &r, &scope);
 		for (int i = 0; i < n; i++)
 		{
-			des_error	err;
-			size_t		bad;
-
 			CHECK_FOR_INTERRUPTS();
 			if (path_nulls[i])
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("des.read_many: path %d is NULL", i + 1)));
 			strs[i] = TextDatumGetCString(paths[i]);
-			if (!des_tree_path_check(strs[i], strlen(strs[i]), &bad, &err))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_NAME),
-						 errmsg("invalid path \"%s\": %s", strs[i], err.message)));
-			if (!DesTreeLookup(r.tree, r.root, strs[i], &entries[i]))
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_FILE),
-						 errmsg("path \"%s\" is not in %s", strs[i], ref)));
-			if (entries[i].kind != DES_TREE_FILE)
-				ereport(ERROR,
-						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-						 errmsg("path \"%s\" of %s is a directory", strs[i], ref)));
+			lookup_file(&r, strs[i], &entries[i]);
 			DesVecPush(&want, PointerGetDatum(DesHashBytea(entries[i].hash)));
 		}
 		/* the chunk lists, then where all their chunks are: two queries */

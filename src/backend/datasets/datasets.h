@@ -198,6 +198,12 @@ extern void DesTreePreload(DesTreeReader *tr, const unsigned char root[DES_TREE_
 /* path under root: true and its entry (name pointing into path) if present. */
 extern bool DesTreeLookup(DesTreeReader *tr, const unsigned char root[DES_TREE_HASH_BYTES], const char *path,
 						  des_tree_entry *entry);
+/* The empty tree's root, kept in tr. */
+extern void DesTreeReaderKeepEmpty(DesTreeReader *tr, unsigned char root[DES_TREE_HASH_BYTES]);
+/* The root of the branch's head; false if it has no commit. Run as the owner. */
+extern bool DesBranchHeadRoot(const DesRepo *repo, const char *branch, unsigned char root[DES_TREE_HASH_BYTES]);
+/* 42602 unless path follows the path rules (docs/versioning-format.md). */
+extern void DesCheckPath(const char *path);
 /* Does the head of the branch have path? Run as the owner. */
 extern bool DesBranchHeadHas(const DesRepo *repo, const char *branch, const char *path);
 /* 42704 unless the branch exists. Run as the owner. */

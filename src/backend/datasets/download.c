@@ -403,13 +403,8 @@ des_download(PG_FUNCTION_ARGS)
 		if (prefix)
 		{
 			des_tree_entry e;
-			des_error	err;
-			size_t		bad;
 
-			if (!des_tree_path_check(prefix, strlen(prefix), &bad, &err))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_NAME),
-						 errmsg("invalid path \"%s\": %s", prefix, err.message)));
+			DesCheckPath(prefix);
 			if (!DesTreeLookup(r.tree, r.root, prefix, &e))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_FILE),

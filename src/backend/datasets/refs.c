@@ -208,16 +208,7 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 	if (out->has_bundle)
 		bundle_root(&out->repo, out->bundle, out->root);
 	else
-	{
-		des_buf		empty = {0};
-		des_error	err;
-
-		if (!des_tree_dir_encode(NULL, 0, &empty, &err))
-			DesReportTreeError(&err, NULL);
-		des_tree_hash(empty.data, empty.len, out->root);
-		DesTreeReaderKeep(out->tree, out->root, empty.data, empty.len);
-		des_buf_free(&empty);
-	}
+		DesTreeReaderKeepEmpty(out->tree, out->root);
 	if (out->kind == DES_REF_BRANCH && with_staged)
 		out->staged = DesApplyStaged(&out->repo, out->branch, out->tree, out->has_bundle ? out->root : NULL,
 									 false, out->root, NULL, NULL);

@@ -30,20 +30,6 @@ typedef struct StageCallView
 	HTAB	   *dirs;			/* ... and of their parent directories */
 } StageCallView;
 
-/* A path as the tree rules want it (42602 with the offending byte). */
-static void
-check_path(const char *path)
-{
-	des_error	err;
-	size_t		bad;
-
-	if (!des_tree_path_check(path, strlen(path), &bad, &err))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid path \"%s\": %s", path, err.message),
-				 errhint("Paths are relative to the bundle root: segments separated by \"/\", none empty, \".\" or \"..\".")));
-}
-
 static void
 check_mode(int32 mode)
 {
@@ -171,31 +157,13 @@ stage_view(StageCall *call)
 {
 	StageCallView *v = palloc0(sizeof(StageCallView));
 	HASHCTL		ctl;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		args[2];
-	bool		isnull;
 	bool		has_head;
 
 	v->branch = call->branch;
 	v->tree = DesTreeReaderCreate(call->repo.id);
-	args[0] = Int64GetDatum(call->repo.id);
-	args[1] = CStringGetTextDatum(call->branch);
-	DesSpiExec("SELECT b.root FROM des.dataset_branches h JOIN des.dataset_bundles b ON b.repo_id = h.repo_id AND b.id = h.head "
-			   "WHERE h.repo_id = $1 AND h.name = $2", 2, types, args, NULL, true, SPI_OK_SELECT);
-	has_head = SPI_processed == 1;
-	if (has_head)
-		DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "root", &isnull)), v->root);
-	else
-	{
-		des_buf		empty = {0};
-		des_error	err;
-
-		if (!des_tree_dir_encode(NULL, 0, &empty, &err))
-			DesReportTreeError(&err, NULL);
-		des_tree_hash(empty.data, empty.len, v->root);
-		DesTreeReaderKeep(v->tree, v->root, empty.data, empty.len);
-		des_buf_free(&empty);
-	}
+	has_head = DesBranchHeadRoot(&call->repo, call->branch, v->root);
+	if (!has_head)
+		DesTreeReaderKeepEmpty(v->tree, v->root);
 	(void) DesApplyStaged(&call->repo, call->branch, v->tree, has_head ? v->root : NULL, false, v->root, NULL, NULL);
 	/* paths are kept by their BLAKE2b-256: fixed-size keys for any length */
 	memset(&ctl, 0, sizeof(ctl));
@@ -294,7 +262,7 @@ des_stage(PG_FUNCTION_ARGS)
 		char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(2));
 		bytea	   *data = PG_GETARG_BYTEA_PP(3);
 
-		check_path(path);
+		DesCheckPath(path);
 		check_mode(mode);
 		stage_as_owner(&call);
 		stage_files(&call, 1, &path, &data, &mode, &content);
@@ -356,7 +324,7 @@ des_stage_many(PG_FUNCTION_ARGS)
 			path_strs[i] = TextDatumGetCString(paths[i]);
 			data_ptrs[i] = DatumGetByteaPP(datas[i]);
 			mode_vals[i] = modes ? DatumGetInt32(modes[i]) : DEFAULT_FILE_MODE;
-			check_path(path_strs[i]);
+			DesCheckPath(path_strs[i]);
 			check_mode(mode_vals[i]);
 		}
 		stage_as_owner(&call);
@@ -402,7 +370,7 @@ des_unstage(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("des.unstage needs a repository, a branch and a path")));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	check_path(path);
+	DesCheckPath(path);
 	stage_begin(&call, text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_TRY();
 	{
@@ -436,7 +404,7 @@ des_stage_remove(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("des.stage_remove needs a repository, a branch and a path")));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	check_path(path);
+	DesCheckPath(path);
 	stage_begin(&call, text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_TRY();
 	{

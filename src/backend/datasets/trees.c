@@ -302,15 +302,27 @@ DesTreeLookup(DesTreeReader *tr, const unsigned char root[DES_TREE_HASH_BYTES], 
 	}
 }
 
-/* Does the head of the branch have path (a file or a directory)? Run as the owner. */
+/* The empty tree's root, kept in tr (it is stored nowhere until a bundle names it). */
+void
+DesTreeReaderKeepEmpty(DesTreeReader *tr, unsigned char root[DES_TREE_HASH_BYTES])
+{
+	des_buf		empty = {0};
+	des_error	err;
+
+	if (!des_tree_dir_encode(NULL, 0, &empty, &err))
+		DesReportTreeError(&err, NULL);
+	des_tree_hash(empty.data, empty.len, root);
+	DesTreeReaderKeep(tr, root, empty.data, empty.len);
+	des_buf_free(&empty);
+}
+
+/* The root of the branch's head: false if it has no commit (or does not exist). Run as the owner. */
 bool
-DesBranchHeadHas(const DesRepo *repo, const char *branch, const char *path)
+DesBranchHeadRoot(const DesRepo *repo, const char *branch, unsigned char root[DES_TREE_HASH_BYTES])
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		args[2];
 	bool		isnull;
-	unsigned char root[DES_TREE_HASH_BYTES];
-	des_tree_entry e;
 
 	args[0] = Int64GetDatum(repo->id);
 	args[1] = CStringGetTextDatum(branch);
@@ -319,7 +331,33 @@ DesBranchHeadHas(const DesRepo *repo, const char *branch, const char *path)
 	if (SPI_processed == 0)
 		return false;
 	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "root", &isnull)), root);
+	return true;
+}
+
+/* Does the head of the branch have path (a file or a directory)? Run as the owner. */
+bool
+DesBranchHeadHas(const DesRepo *repo, const char *branch, const char *path)
+{
+	unsigned char root[DES_TREE_HASH_BYTES];
+	des_tree_entry e;
+
+	if (!DesBranchHeadRoot(repo, branch, root))
+		return false;
 	return DesTreeLookup(DesTreeReaderCreate(repo->id), root, path, &e);
+}
+
+/* A path as the tree rules want it (42602 with the offending byte). */
+void
+DesCheckPath(const char *path)
+{
+	des_error	err;
+	size_t		bad;
+
+	if (!des_tree_path_check(path, strlen(path), &bad, &err))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid path \"%s\": %s", path, err.message),
+				 errhint("Paths are relative to the bundle root: segments separated by \"/\", none empty, \".\" or \"..\".")));
 }
 
 bytea *
