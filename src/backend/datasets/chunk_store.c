@@ -241,11 +241,17 @@ DesChunkStoreFinish(DesChunkStore *cs)
 	bargs[4] = DesVecArray(&cs->offsets, INT8OID);
 	bargs[5] = DesVecArray(&cs->stored, INT8OID);
 	bargs[6] = DesVecArray(&cs->flags, INT4OID);
-	/* a chunk another transaction stored meanwhile keeps its first copy */
-	DesSpiExec("INSERT INTO des.blobs (hash, container_id, entry, size, data_offset, stored_size, flags) "
+	/*
+	 * A chunk another transaction stored meanwhile keeps its first copy. Its
+	 * row is locked all the same (DO UPDATE locks what it does not update;
+	 * DO NOTHING would not): the garbage collector cannot remove it before
+	 * this transaction's reference to it commits.
+	 */
+	DesSpiExec("INSERT INTO des.blobs AS b (hash, container_id, entry, size, data_offset, stored_size, flags) "
 			   "SELECT h, $1, e, s, o, st, f FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
 			   "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)) AS u(h, e, s, o, st, f) "
-			   "ON CONFLICT (hash) DO NOTHING", 7, btypes, bargs, NULL, false, SPI_OK_INSERT);
+			   "ON CONFLICT (hash) DO UPDATE SET flags = b.flags WHERE false", 7, btypes, bargs, NULL, false,
+			   SPI_OK_INSERT);
 	close_container(cs);
 	reset_pending(cs);
 }
@@ -412,8 +418,15 @@ DesChunkStorePutFiles(DesChunkStore *cs, int64 repo_id, DesFileIn *files, int n)
 		Datum		bargs[1];
 
 		bargs[0] = DesVecArray(&want, BYTEAOID);
-		DesSpiExec("SELECT b.hash FROM des.blobs b WHERE b.hash = ANY ($1)", 1, btypes, bargs, NULL, true,
-				   SPI_OK_SELECT);
+		/*
+		 * Locked (key share) until this transaction ends: the garbage
+		 * collector removes only blobs it can lock for update, so a chunk
+		 * relied on here cannot be removed before the reference to it
+		 * commits; one it is removing right now is waited for, then not
+		 * found, and stored again.
+		 */
+		DesSpiExec("SELECT b.hash FROM des.blobs b WHERE b.hash = ANY ($1) FOR KEY SHARE", 1, btypes, bargs, NULL,
+				   false, SPI_OK_SELECT);
 		have_chunks = result_set();
 	}
 	else

@@ -42,17 +42,20 @@ CREATE OR REPLACE TRIGGER blobs_container_exists_on_update AFTER UPDATE ON des.b
     REFERENCING NEW TABLE AS new_blobs FOR EACH STATEMENT EXECUTE FUNCTION des_internal.blobs_check_containers();
 
 -- the other side of that key: blobs refer only to committed containers
--- (commit_container records both at once), and those are never deleted or renumbered
+-- (commit_container records both at once); a committed container is deleted
+-- only when no blob lives in it any more (des.gc), and never renumbered
 CREATE OR REPLACE FUNCTION des_internal.containers_keep_committed()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND OLD.state = 'committed' THEN
+    IF TG_OP = 'DELETE' AND OLD.state = 'committed'
+       AND EXISTS (SELECT FROM des.blobs b WHERE b.container_id = OLD.id) THEN
         RAISE EXCEPTION 'committed container "%" cannot be deleted', OLD.location
             USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = 'Blobs in des.blobs refer to it.';
+                  DETAIL = 'Blobs in des.blobs refer to it.',
+                  HINT = 'des.gc deletes containers once no blob lives in them.';
     ELSIF TG_OP = 'UPDATE' AND NEW.id <> OLD.id THEN
         RAISE EXCEPTION 'the id of container "%" cannot change', OLD.location USING ERRCODE = 'foreign_key_violation';
     END IF;

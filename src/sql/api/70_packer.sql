@@ -308,7 +308,7 @@ DECLARE
     c record;
     n_entries int := coalesce(cardinality(ids), 0);
     flipped_n int;
-    missing int;
+    present bytea[];
     -- the written objects: flipped to packed, out of the pack queue, into
     -- des.blobs (%s: what to do about a hash that is there already)
     record_written constant text := $q$
@@ -387,30 +387,33 @@ BEGIN
     END IF;
     packed := n_entries;
 
-    -- deduplicated objects: their bytes are in a committed blob (or one just stored)
-    SELECT count(DISTINCT o.hash) INTO missing
-      FROM des.objects o
-     WHERE o.id = ANY (linked) AND o.state = 'marked'
-       AND NOT EXISTS (SELECT FROM des.blobs b WHERE b.hash = o.hash);
-    IF missing > 0 THEN
-        RAISE EXCEPTION 'deduplicated objects refer to % blobs that do not exist', missing
-            USING ERRCODE = 'data_corrupted';
-    END IF;
+    -- Deduplicated objects: linked to a blob stored already (or just now).
+    -- The blobs' counts are raised first: that UPDATE locks them, so a
+    -- garbage collector holding one is waited out and a blob it removed is
+    -- not found. Only objects whose blob is there (and now stays: it has
+    -- their reference) are flipped; the others stay marked in the pack queue,
+    -- and the next container writes their bytes.
+    WITH wanted AS (
+        SELECT o.hash, count(*) AS n FROM des.objects o
+         WHERE o.id = ANY (linked) AND o.state = 'marked'
+         GROUP BY o.hash
+    ), refs AS (
+        UPDATE des.blobs b SET refcount = b.refcount + w.n
+          FROM wanted w
+         WHERE b.hash = w.hash
+        RETURNING b.hash
+    )
+    SELECT coalesce(array_agg(r.hash), '{}') INTO present FROM refs r;
     WITH flipped AS (
         UPDATE des.objects o
            SET state = 'packed', staged = NULL, updated_at = now()
-         WHERE o.id = ANY (linked) AND o.state = 'marked'
+         WHERE o.id = ANY (linked) AND o.state = 'marked' AND o.hash = ANY (present)
         RETURNING o.id, o.hash, o.day, o.shard
     ), unqueued AS (
         DELETE FROM des.pack_queue q USING flipped f
          WHERE q.day = f.day AND q.shard = f.shard AND q.object_id = f.id
-    ), refs AS (
-        UPDATE des.blobs b SET refcount = b.refcount + r.n
-          FROM (SELECT f.hash, count(*) AS n FROM flipped f GROUP BY f.hash) r
-         WHERE b.hash = r.hash
-        RETURNING r.n
     )
-    SELECT coalesce(sum(n), 0) INTO deduplicated FROM refs;
+    SELECT count(*) INTO deduplicated FROM flipped;
     packed := packed + deduplicated;
 
     dead := des_internal.fail_objects(coalesce(failed, '{}'), coalesce(errors, '{}'), max_attempts, retry_base);

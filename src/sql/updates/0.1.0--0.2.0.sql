@@ -70,3 +70,6 @@ ALTER TABLE des.containers
 
 -- Versions of datasets: bundles, trees, branches, labels, staging, read log.
 --@include catalog/68_versioning.sql
+
+-- Reclaiming space: the deletion log, GC's runs and pending storage deletes.
+--@include catalog/80_gc.sql

@@ -1,0 +1,400 @@
+-- Reclaiming space (docs/gc.md): deleting pipeline objects, and the garbage
+-- collector that removes blobs nothing refers to and containers no blob
+-- lives in.
+--
+-- What keeps a blob live: a pipeline object with its hash (packed, or
+-- marked and about to link to it), or a stored file content (any repo's
+-- des.dataset_contents row: bundles and staged files name contents) having
+-- it as a chunk. Transactions still writing cannot be seen, so whoever
+-- relies on an existing blob locks it first (the dataset chunk store: FOR
+-- KEY SHARE on the blobs it deduplicates against, and ON CONFLICT DO UPDATE
+-- where it meets one; the packer: the UPDATE of the blob's count that
+-- commits its links). GC then decides in three steps, in one transaction:
+-- candidates from one snapshot; a FOR UPDATE SKIP LOCKED lock on them (a
+-- blob someone holds is left for the next run); the references looked up
+-- again with a new snapshot, taken after the locks, so that every
+-- reference committed before is seen and none can come after: a writer
+-- that wants a locked blob waits, then finds it gone and stores its bytes
+-- again. Containers go the same way: locked, found empty again, their rows
+-- deleted and their files queued (des.gc_pending_deletes), deleted from
+-- storage only once that has committed.
+
+-- ---- deleting pipeline objects ----
+
+CREATE OR REPLACE FUNCTION des_internal.objects_deleted()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'des_objects_deleted'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION des_internal.objects_deleted() FROM PUBLIC;	-- a trigger (firing needs no EXECUTE)
+CREATE OR REPLACE TRIGGER objects_deleted AFTER DELETE ON des.objects
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION des_internal.objects_deleted();
+
+CREATE OR REPLACE FUNCTION des.delete(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- with the caller's rights: DELETE on des.objects
+    DELETE FROM des.objects o WHERE o.name = delete.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no object named "%"', delete.name USING ERRCODE = 'undefined_object';
+    END IF;
+END $$;
+COMMENT ON FUNCTION des.delete(text) IS
+  'delete a pipeline object by name (logged in des.object_log); its bytes go when des.gc finds them unreferenced';
+
+CREATE OR REPLACE FUNCTION des.delete_many(names text[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF array_position(names, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'des.delete_many: names must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM des.objects o WHERE o.name IN (SELECT unnest(names));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION des.delete_many(text[]) IS
+  'delete the pipeline objects of these names (absent names are skipped); returns how many were deleted';
+
+-- ---- the mark ----
+
+CREATE OR REPLACE FUNCTION des_internal.content_chunks(chunks bytea)
+RETURNS SETOF bytea
+AS 'MODULE_PATHNAME', 'des_content_chunks'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+ROWS 16;
+COMMENT ON FUNCTION des_internal.content_chunks(bytea) IS
+  'the chunk ids of a stored chunk list (DESF), in file order';
+GRANT EXECUTE ON FUNCTION des_internal.content_chunks(bytea) TO PUBLIC;	-- pure: decodes what the caller already reads
+
+-- Which of these blobs (NULL: all) nothing refers to, as the statement's
+-- snapshot sees it. One hash join against all objects and all chunk lists:
+-- memory is work_mem (larger joins spill), never proportional to the store.
+CREATE OR REPLACE FUNCTION des_internal.gc_unreferenced(candidates bytea[] DEFAULT NULL)
+RETURNS TABLE (hash bytea, container_id bigint, stored_size bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT b.hash, b.container_id, b.stored_size
+      FROM des.blobs b
+     WHERE (candidates IS NULL OR b.hash IN (SELECT unnest(candidates)))
+       AND NOT EXISTS (SELECT FROM des.objects o WHERE o.hash = b.hash)
+       AND NOT EXISTS (SELECT FROM des.dataset_contents c, des_internal.content_chunks(c.chunks) AS ch(id)
+                        WHERE ch.id = b.hash)
+$$;
+REVOKE ALL ON FUNCTION des_internal.gc_unreferenced(bytea[]) FROM PUBLIC;
+
+-- What a run would do now, per container: 'delete' (no live blob would be
+-- left: its row goes, then its file), or 'forget' (its dead blobs' rows go;
+-- the bytes stay until the container is compacted). blobs: dead blobs in
+-- it; bytes: the container's size (delete) or the dead blobs' stored bytes
+-- (forget). Committed containers no blob lives in at all are 'delete' too.
+CREATE OR REPLACE FUNCTION des_internal.gc_plan()
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH dead AS (
+        SELECT d.container_id, count(*) AS n, sum(d.stored_size)::bigint AS bytes
+          FROM des_internal.gc_unreferenced() d
+         GROUP BY d.container_id
+    ), held AS (
+        SELECT b.container_id, count(*) AS total FROM des.blobs b GROUP BY b.container_id
+    )
+    SELECT CASE WHEN coalesce(h.total, 0) > coalesce(d.n, 0) THEN 'forget' ELSE 'delete' END,
+           c.id, c.location, coalesce(d.n, 0),
+           CASE WHEN coalesce(h.total, 0) > coalesce(d.n, 0) THEN d.bytes ELSE coalesce(c.size, 0) END
+      FROM des.containers c
+      LEFT JOIN dead d ON d.container_id = c.id
+      LEFT JOIN held h ON h.container_id = c.id
+     WHERE c.state = 'committed' AND (d.n IS NOT NULL OR h.total IS NULL)
+     ORDER BY c.id
+$$;
+REVOKE ALL ON FUNCTION des_internal.gc_plan() FROM PUBLIC;
+
+-- ---- the sweep ----
+
+-- Remove the dead blobs among candidates (NULL: all) and then every
+-- committed container left without a blob, in the caller's transaction:
+-- lock, look again, delete (see the top of this file). Returns what was
+-- done, in gc_plan's shape.
+CREATE OR REPLACE FUNCTION des_internal.gc_sweep(candidates bytea[] DEFAULT NULL)
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cands bytea[];
+    locked bytea[];
+    swept_ids bigint[];
+    swept_n bigint[];
+    swept_bytes bigint[];
+    c record;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'the garbage collector runs only at the READ COMMITTED isolation level'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('This transaction runs at %s: its one snapshot would miss references committed while it decides.',
+                                  upper(current_setting('transaction_isolation')));
+    END IF;
+    -- 1. candidates, from this statement's snapshot
+    cands := ARRAY(SELECT u.hash FROM des_internal.gc_unreferenced(candidates) u);
+    -- 2. locked, unless someone holds them (they wait for the next run)
+    locked := ARRAY(SELECT b.hash FROM des.blobs b WHERE b.hash IN (SELECT unnest(cands))
+                     ORDER BY b.hash FOR UPDATE OF b SKIP LOCKED);
+    -- 3. references again, with a snapshot taken after the locks; delete
+    --    the dead, per container
+    WITH dead AS (
+        SELECT u.hash FROM des_internal.gc_unreferenced(locked) u
+    ), gone AS (
+        DELETE FROM des.blobs b USING dead d WHERE b.hash = d.hash
+        RETURNING b.container_id, b.stored_size
+    ), per_container AS (
+        SELECT g.container_id, count(*) AS n, sum(g.stored_size)::bigint AS bytes FROM gone g GROUP BY g.container_id
+    )
+    SELECT coalesce(array_agg(p.container_id ORDER BY p.container_id), '{}'),
+           coalesce(array_agg(p.n ORDER BY p.container_id), '{}'),
+           coalesce(array_agg(p.bytes ORDER BY p.container_id), '{}')
+      INTO swept_ids, swept_n, swept_bytes
+      FROM per_container p;
+
+    -- containers: committed, no blob in them (locked: a blob being pointed
+    -- at one holds a key-share lock on it, which FOR UPDATE waits out)
+    FOR c IN
+        SELECT ct.id, ct.location, ct.size FROM des.containers ct
+         WHERE ct.state = 'committed' AND NOT EXISTS (SELECT FROM des.blobs b WHERE b.container_id = ct.id)
+         ORDER BY ct.id
+           FOR UPDATE OF ct SKIP LOCKED
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM des.blobs b WHERE b.container_id = c.id);
+        INSERT INTO des.gc_pending_deletes (location, container_id, size, reason)
+        VALUES (c.location, c.id, c.size, 'empty')
+        ON CONFLICT ON CONSTRAINT gc_pending_deletes_pkey DO NOTHING;
+        DELETE FROM des.containers ct WHERE ct.id = c.id;
+        action := 'delete';
+        container_id := c.id;
+        location := c.location;
+        blobs := coalesce(swept_n[array_position(swept_ids, c.id)], 0);
+        bytes := coalesce(c.size, 0);
+        RETURN NEXT;
+    END LOOP;
+    FOR c IN
+        SELECT s.container_id, ct.location, s.n, s.bytes
+          FROM unnest(swept_ids, swept_n, swept_bytes) AS s(container_id, n, bytes)
+          JOIN des.containers ct ON ct.id = s.container_id
+         ORDER BY s.container_id
+    LOOP
+        action := 'forget';
+        container_id := c.container_id;
+        location := c.location;
+        blobs := c.n;
+        bytes := c.bytes;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_sweep(bytea[]) FROM PUBLIC;
+
+-- Delete from storage the containers whose rows are gone (committed before
+-- this statement), at most max_deletes of them; returns (deleted, bytes).
+-- Never a location that a container row names again, never one outside
+-- the storage root.
+CREATE OR REPLACE FUNCTION des_internal.gc_flush(max_deletes int DEFAULT NULL, OUT deleted bigint, OUT bytes bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    root text := rtrim(des_internal.storage_root(), '/') || '/';
+    p record;
+BEGIN
+    deleted := 0;
+    bytes := 0;
+    FOR p IN
+        SELECT * FROM des.gc_pending_deletes g
+         ORDER BY g.queued_at, g.location
+         LIMIT max_deletes
+           FOR UPDATE SKIP LOCKED
+    LOOP
+        IF EXISTS (SELECT FROM des.containers ct WHERE ct.location = p.location) THEN
+            DELETE FROM des.gc_pending_deletes g WHERE g.location = p.location;	-- a container again: not ours to delete
+            CONTINUE;
+        END IF;
+        IF NOT starts_with(p.location, root) THEN
+            UPDATE des.gc_pending_deletes g
+               SET attempts = g.attempts + 1,
+                   last_error = format('not under the storage root "%s": left in place', root)
+             WHERE g.location = p.location;
+            CONTINUE;
+        END IF;
+        BEGIN
+            PERFORM des.storage_delete(p.location);
+            PERFORM des_internal.debug_pause('gc_storage_deleted');
+            DELETE FROM des.gc_pending_deletes g WHERE g.location = p.location;
+            deleted := deleted + 1;
+            bytes := bytes + coalesce(p.size, 0);
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE des.gc_pending_deletes g SET attempts = g.attempts + 1, last_error = SQLERRM
+             WHERE g.location = p.location;
+        END;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_flush(int) FROM PUBLIC;
+
+-- ---- the entry points ----
+
+CREATE OR REPLACE FUNCTION des_internal.debug_pause(point text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'des_debug_pause'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des_internal.debug_pause(text) IS
+  'crash tests: wait here forever when des.debug_pause_at names this point (builds with DES_TEST_HOOKS only; otherwise nothing)';
+REVOKE ALL ON FUNCTION des_internal.debug_pause(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION des.gc(dry_run boolean DEFAULT true)
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    run bigint;
+    flushed_n bigint := 0;
+    flushed_bytes bigint := 0;
+    r record;
+    v_blobs bigint := 0;
+    v_blob_bytes bigint := 0;
+    v_containers bigint := 0;
+    v_container_bytes bigint := 0;
+BEGIN
+    IF dry_run IS NULL THEN
+        RAISE EXCEPTION 'des.gc: dry_run must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO des.gc_runs (role, dry_run) VALUES (session_user, dry_run) RETURNING id INTO run;
+    IF NOT dry_run THEN
+        -- files of containers removed by earlier, committed runs
+        SELECT f.deleted, f.bytes INTO flushed_n, flushed_bytes FROM des_internal.gc_flush() f;
+    END IF;
+    FOR r IN SELECT * FROM (SELECT * FROM des_internal.gc_plan() WHERE dry_run
+                            UNION ALL
+                            SELECT * FROM des_internal.gc_sweep() WHERE NOT dry_run) x
+              ORDER BY x.container_id
+    LOOP
+        action := r.action;
+        container_id := r.container_id;
+        location := r.location;
+        blobs := r.blobs;
+        bytes := r.bytes;
+        v_blobs := v_blobs + r.blobs;
+        IF r.action = 'delete' THEN
+            v_containers := v_containers + 1;
+            v_container_bytes := v_container_bytes + r.bytes;
+        ELSE
+            v_blob_bytes := v_blob_bytes + r.bytes;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    UPDATE des.gc_runs g
+       SET finished_at = clock_timestamp(), state = 'done', blobs_removed = v_blobs, blob_bytes = v_blob_bytes,
+           containers_removed = v_containers, container_bytes = v_container_bytes,
+           storage_deleted = flushed_n, storage_bytes = flushed_bytes
+     WHERE g.id = run;
+END $$;
+COMMENT ON FUNCTION des.gc(boolean) IS
+  'garbage collection: what would go (dry_run, the default) or removing it: dead blobs, and containers left empty (their files are deleted from storage once this commits: by the next des.gc or des.gc_run)';
+REVOKE ALL ON FUNCTION des.gc(boolean) FROM PUBLIC;	-- an operator's action
+
+-- The scheduled form (pg_cron: SELECT cron.schedule('pg_des gc', '17 3 * * *', 'CALL des.gc_run()')):
+-- batches of batch_size candidate blobs, each in its own transaction, then
+-- the storage deletes, each after its removal committed. Errors are
+-- recorded in des.gc_runs; what a failed or killed run left, the next one
+-- finishes. Only as a top-level CALL (it commits), by the extension's owner
+-- or a superuser: a procedure that commits can be neither SECURITY DEFINER
+-- nor have a SET clause (every name in it is qualified instead).
+CREATE OR REPLACE PROCEDURE des.gc_run(batch_size int DEFAULT 100000)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    run bigint;
+    batch bytea[];
+    r record;
+    f record;
+    swept int;
+    failure text;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'des.gc_run: batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO des.gc_runs (role, dry_run) VALUES (session_user, false) RETURNING id INTO run;
+    COMMIT;
+    -- (COMMIT cannot run inside a block with an exception handler: each
+    -- step catches its own error, the commits are outside)
+    LOOP
+        BEGIN
+            -- one batch: candidates in container order, so that containers empty together
+            batch := ARRAY(SELECT u.hash FROM des_internal.gc_unreferenced() u ORDER BY u.container_id, u.hash
+                            LIMIT batch_size);
+            PERFORM des_internal.debug_pause('gc_decided');
+            swept := 0;
+            FOR r IN SELECT * FROM des_internal.gc_sweep(batch) LOOP
+                swept := swept + 1;
+                UPDATE des.gc_runs g
+                   SET blobs_removed = g.blobs_removed + r.blobs,
+                       blob_bytes = g.blob_bytes + CASE WHEN r.action = 'forget' THEN r.bytes ELSE 0 END,
+                       containers_removed = g.containers_removed + CASE WHEN r.action = 'delete' THEN 1 ELSE 0 END,
+                       container_bytes = g.container_bytes + CASE WHEN r.action = 'delete' THEN r.bytes ELSE 0 END
+                 WHERE g.id = run;
+            END LOOP;
+            PERFORM des_internal.debug_pause('gc_swept');
+        EXCEPTION WHEN OTHERS THEN
+            failure := SQLERRM;
+        END;
+        EXIT WHEN failure IS NOT NULL;
+        COMMIT;
+        PERFORM des_internal.debug_pause('gc_committed');
+        -- done when a batch was not full, or removed nothing (all of it held by others)
+        EXIT WHEN cardinality(batch) < batch_size OR swept = 0;
+    END LOOP;
+    WHILE failure IS NULL LOOP
+        BEGIN
+            f := des_internal.gc_flush(100);
+            UPDATE des.gc_runs g SET storage_deleted = g.storage_deleted + f.deleted, storage_bytes = g.storage_bytes + f.bytes
+             WHERE g.id = run;
+        EXCEPTION WHEN OTHERS THEN
+            failure := SQLERRM;
+        END;
+        EXIT WHEN failure IS NOT NULL;
+        COMMIT;
+        EXIT WHEN f.deleted < 100;
+    END LOOP;
+    IF failure IS NULL THEN
+        UPDATE des.gc_runs g SET finished_at = clock_timestamp(), state = 'done' WHERE g.id = run;
+    ELSE
+        ROLLBACK;
+        UPDATE des.gc_runs g SET finished_at = clock_timestamp(), state = 'failed', error = failure WHERE g.id = run;
+    END IF;
+    COMMIT;
+END $$;
+COMMENT ON PROCEDURE des.gc_run(int) IS
+  'garbage collection in batches, each committed, then the storage deletes: what a schedule (pg_cron) calls';
+REVOKE ALL ON PROCEDURE des.gc_run(int) FROM PUBLIC;	-- an operator's action
+
+CREATE OR REPLACE VIEW des.stat_gc AS
+SELECT (SELECT count(*) FROM des.gc_runs g WHERE NOT g.dry_run) AS runs,
+       (SELECT count(*) FROM des.gc_runs g WHERE g.dry_run) AS dry_runs,
+       (SELECT max(g.started_at) FROM des.gc_runs g WHERE NOT g.dry_run) AS last_run_at,
+       (SELECT g.state FROM des.gc_runs g WHERE NOT g.dry_run ORDER BY g.id DESC LIMIT 1) AS last_state,
+       (SELECT coalesce(sum(g.blobs_removed), 0) FROM des.gc_runs g WHERE NOT g.dry_run)::bigint AS blobs_removed,
+       (SELECT coalesce(sum(g.containers_removed), 0) FROM des.gc_runs g WHERE NOT g.dry_run)::bigint AS containers_removed,
+       (SELECT coalesce(sum(g.storage_deleted), 0) FROM des.gc_runs g WHERE NOT g.dry_run)::bigint AS containers_deleted_from_storage,
+       (SELECT coalesce(sum(g.storage_bytes), 0) FROM des.gc_runs g WHERE NOT g.dry_run)::bigint AS bytes_reclaimed,
+       (SELECT count(*) FROM des.gc_pending_deletes) AS pending_deletes,
+       (SELECT g.error FROM des.gc_runs g WHERE g.error IS NOT NULL ORDER BY g.id DESC LIMIT 1) AS last_error,
+       (SELECT p.last_error FROM des.gc_pending_deletes p WHERE p.last_error IS NOT NULL
+         ORDER BY p.queued_at DESC LIMIT 1) AS last_delete_error;
+COMMENT ON VIEW des.stat_gc IS 'garbage collection: runs, what they removed and reclaimed, storage deletes still pending, the last errors';

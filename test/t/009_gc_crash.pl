@@ -1,0 +1,152 @@
+# Garbage collection on real storage, with real workers, and kill -9 at
+# every step of des.gc_run.
+# - Pipeline objects packed by the workers and dataset bundles share the
+#   store; some objects and a repo are deleted. des.gc_run removes their
+#   blobs and the containers left empty (rows, then files); every live
+#   object and every bundle still reads back byte for byte, and verifies.
+# - kill -9 of the backend running des.gc_run after it decided, after it
+#   swept (uncommitted), after the sweep committed, and after a storage
+#   delete (not yet recorded): after the restart nothing live is lost, and
+#   the next run reclaims what the killed one left, until nothing is left.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use File::Spec;
+use File::Find;
+
+my $node = PostgreSQL::Test::Cluster->new('gccrash');
+$node->init;
+my $storage = File::Spec->rel2abs($node->basedir) . '/lake';
+$node->append_conf('postgresql.conf', qq(
+shared_preload_libraries = 'pg_des'
+des.storage = '$storage'
+des.packers = 1
+des.marker_naptime = '100ms'
+des.packer_naptime = '100ms'
+des.container_max_age = '200ms'
+des.container_max_entries = 50
+des.shard_bits = 1
+restart_after_crash = on
+));
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_des');
+my $hooks = $node->safe_psql('postgres', "SELECT current_setting('des.debug_pause_at', true) IS NOT NULL") eq 't';
+
+# objects in rounds, so that they land in several containers
+for my $round (1 .. 4)
+{
+	$node->safe_psql('postgres', qq{
+		SELECT count(des.put(format('obj/%s/%s', $round, i), convert_to(repeat(format('round %s object %s;', $round, i), 20 + i), 'UTF8')))
+		  FROM generate_series(1, 60) i});
+	ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM des.objects WHERE state <> 'packed'"),
+		"round $round is packed");
+}
+# two repos of files; one will be deleted
+for my $repo ('keep', 'drop')
+{
+	$node->safe_psql('postgres', qq{
+		SELECT des.repo_create('$repo');
+		SELECT count(des.stage('$repo', 'main', format('f%s.txt', i), convert_to(repeat('$repo ' || i, 50 + i), 'UTF8')))
+		  FROM generate_series(1, 40) i;
+		SELECT des.commit('$repo', 'main', 'files');
+		SELECT count(des.stage('$repo', 'main', format('g%s.txt', i), convert_to(repeat('$repo again ' || i, 30 + i), 'UTF8')))
+		  FROM generate_series(1, 40) i;
+		SELECT des.commit('$repo', 'main', 'more files');});
+}
+my $containers = $node->safe_psql('postgres', 'SELECT count(*) FROM des.containers');
+cmp_ok($containers, '>=', 6, "objects and bundles are in $containers containers");
+
+# what must survive: every object left and every bundle of 'keep', as hashes
+my $live_objects_sql = q{SELECT md5(string_agg(o.name || ':' || md5(des.get(o.name)), ',' ORDER BY o.name)) FROM des.objects o};
+my $live_bundles_sql = q{SELECT md5(string_agg(f.path || ':' || md5(des.read(b.id, f.path)), ',' ORDER BY b.id, f.path))
+	FROM des.bundles b, des.files(b.id) f WHERE b.repo = 'keep' AND f.kind = 'file'};
+sub expected_objects
+{
+	return $node->safe_psql('postgres', q{
+		SELECT md5(string_agg(name || ':' || md5(convert_to(repeat(format('round %s object %s;', split_part(name, '/', 2), split_part(name, '/', 3)),
+		                                                          20 + split_part(name, '/', 3)::int), 'UTF8')), ',' ORDER BY name))
+		  FROM des.objects});
+}
+my $bundles_before = $node->safe_psql('postgres', $live_bundles_sql);
+
+sub check_live
+{
+	my ($what) = @_;
+	is($node->safe_psql('postgres', $live_objects_sql), expected_objects(), "$what: every object left reads back byte for byte");
+	is($node->safe_psql('postgres', $live_bundles_sql), $bundles_before, "$what: every bundle of the kept repo reads back byte for byte");
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM des.bundles b, des.verify_bundle(b.id) v WHERE b.repo = 'keep'}),
+		'0', "$what: the kept bundles verify");
+}
+
+# dead: half the objects of rounds 1 and 2 (containers keep live entries),
+# all of round 3 (its containers empty), and the repo 'drop'
+$node->safe_psql('postgres', q{
+	SELECT des.delete_many(ARRAY(SELECT name FROM des.objects WHERE (name LIKE 'obj/1/%' OR name LIKE 'obj/2/%')
+	                                                              AND split_part(name, '/', 3)::int % 2 = 0));
+	SELECT des.delete_many(ARRAY(SELECT name FROM des.objects WHERE name LIKE 'obj/3/%'));
+	SELECT des.repo_delete('drop');});
+is($node->safe_psql('postgres', "SELECT count(*) FROM des.object_log WHERE action = 'delete'"), '120', 'the deletions are logged');
+my $plan = $node->safe_psql('postgres', "SELECT count(*) FILTER (WHERE action = 'delete') || ' ' || sum(blobs) FROM des.gc()");
+my ($plan_delete, $plan_blobs) = split / /, $plan;
+cmp_ok($plan_delete, '>=', 1, "the dry run finds $plan_delete containers to delete and $plan_blobs dead blobs");
+
+# every container file in storage (pipeline: <day>/<shard>-..., datasets: datasets/<db>/<day>/...)
+sub container_files
+{
+	my @found;
+	find(sub { push @found, $File::Find::name if /\.des$/ && -f $_ }, $storage);
+	return @found;
+}
+my @files_before = container_files();
+
+sub crash_at
+{
+	my ($point, $sql) = @_;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
+	$bg->query_until(qr/sent/, "\\echo sent\n$sql;\n");
+	ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'pg_des: paused at $point%'"),
+		"the backend pauses at $point");
+	my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'pg_des: paused at $point%' LIMIT 1");
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
+	kill 'KILL', $pid;
+	eval { $bg->quit; };
+	ok($node->poll_query_until('postgres', 'SELECT 1', '1'), "the server is back after kill -9 at $point");
+}
+
+SKIP:
+{
+	skip 'des.debug_pause_at exists only in builds with DES_TEST_HOOKS', 21 unless $hooks;
+	# small batches: several sweeps, so that a kill lands between them
+	crash_at('gc_decided', 'CALL des.gc_run(batch_size => 20)');
+	check_live('after kill -9 once GC decided');
+	crash_at('gc_swept', 'CALL des.gc_run(batch_size => 20)');
+	check_live('after kill -9 with a sweep not committed');
+	crash_at('gc_committed', 'CALL des.gc_run(batch_size => 20)');
+	check_live('after kill -9 right after a sweep committed');
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.gc_pending_deletes p JOIN des.containers c ON c.location = p.location'),
+		'0', 'no pending storage delete names a container the catalog still has');
+	crash_at('gc_storage_deleted', 'CALL des.gc_run(batch_size => 20)');
+	check_live('after kill -9 between a storage delete and its record');
+}
+
+# the next runs finish what the killed ones left
+$node->safe_psql('postgres', 'CALL des.gc_run(batch_size => 20)');
+is($node->safe_psql('postgres', "SELECT state FROM des.gc_runs ORDER BY id DESC LIMIT 1"), 'done', 'a full run completes');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM des.gc()'), '0', 'nothing is left to collect');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM des.gc_pending_deletes'), '0', 'no storage delete is left pending');
+check_live('after the last run');
+# every container row has its file; every file left has its row
+my @files_after = container_files();
+cmp_ok(scalar(@files_after), '<', scalar(@files_before), scalar(@files_before) . ' container files before, ' . scalar(@files_after) . ' after');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM des.containers'), scalar(@files_after), 'one file per container row');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0', 'and no file is left without a row');
+# dead blobs: none in the catalog; the deleted rounds are not readable
+is($node->safe_psql('postgres', "SELECT count(*) FROM des.blobs b WHERE NOT EXISTS (SELECT FROM des.objects o WHERE o.hash = b.hash)
+	AND NOT EXISTS (SELECT FROM des.dataset_contents c, des_internal.content_chunks(c.chunks) ch WHERE ch = b.hash)"), '0',
+	'no unreferenced blob is left');
+
+$node->stop;
+done_testing();
