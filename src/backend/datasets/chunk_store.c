@@ -388,11 +388,15 @@ DesChunkStorePutFiles(DesChunkStore *cs, int64 repo_id, DesFileIn *files, int n)
 		DesVecPush(&want, PointerGetDatum(DesHashBytea(files[f].hash)));
 	}
 
-	/* contents the repo has: their chunks are stored */
+	/*
+	 * Contents the repo has: their chunks are stored. Locked (key share)
+	 * until this transaction ends, as the chunks below: the garbage
+	 * collector cannot remove a content this transaction relies on.
+	 */
 	args[0] = Int64GetDatum(repo_id);
 	args[1] = DesVecArray(&want, BYTEAOID);
-	DesSpiExec("SELECT c.hash FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = ANY ($2)",
-			   2, types, args, NULL, true, SPI_OK_SELECT);
+	DesSpiExec("SELECT c.hash FROM des.dataset_contents c WHERE c.repo_id = $1 AND c.hash = ANY ($2) FOR KEY SHARE",
+			   2, types, args, NULL, false, SPI_OK_SELECT);
 	have_contents = result_set();
 	batch_contents = hash_set(n);
 	want.n = 0;
@@ -468,9 +472,11 @@ DesChunkStorePutFiles(DesChunkStore *cs, int64 repo_id, DesFileIn *files, int n)
 			iargs[2] = DesVecArray(&chunk_lists, BYTEAOID);
 			iargs[3] = DesVecArray(&lens, INT8OID);
 			iargs[4] = DesVecArray(&counts, INT8OID);
-			DesSpiExec("INSERT INTO des.dataset_contents (repo_id, hash, chunks, size, chunk_count) "
+			/* (one stored meanwhile is locked, not replaced: see DesChunkStoreFinish) */
+			DesSpiExec("INSERT INTO des.dataset_contents AS x (repo_id, hash, chunks, size, chunk_count) "
 					   "SELECT $1, h, c, s, n FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-					   "pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(h, c, s, n) ON CONFLICT DO NOTHING",
+					   "pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(h, c, s, n) "
+					   "ON CONFLICT (repo_id, hash) DO UPDATE SET size = x.size WHERE false",
 					   5, itypes, iargs, NULL, false, SPI_OK_INSERT);
 		}
 	}

@@ -95,8 +95,15 @@ DesStoreDirs(const DesRepo *repo, DesTreeReader *tr, const des_buf *dirs, bool s
 		args[1] = DesVecArray(&hashes, BYTEAOID);
 		args[2] = DesVecArray(&encodings, BYTEAOID);
 		args[3] = DesVecArray(&totals, INT8OID);
-		DesSpiExec("INSERT INTO des.dataset_dirs (repo_id, hash, encoding, total_size) "
-				   "SELECT $1, h, e, t FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(h, e, t) ON CONFLICT DO NOTHING",
+		/*
+		 * A directory stored already is locked, not replaced (DO UPDATE
+		 * locks what it does not update; DO NOTHING would not): the garbage
+		 * collector cannot remove it before this transaction's bundle that
+		 * names it commits. (Distinct: a tree may hold two equal directories.)
+		 */
+		DesSpiExec("INSERT INTO des.dataset_dirs AS x (repo_id, hash, encoding, total_size) "
+				   "SELECT DISTINCT ON (h) $1, h, e, t FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(h, e, t) "
+				   "ON CONFLICT (repo_id, hash) DO UPDATE SET total_size = x.total_size WHERE false",
 				   4, types, args, NULL, false, SPI_OK_INSERT);
 	}
 }

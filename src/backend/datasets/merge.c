@@ -356,6 +356,23 @@ branch_head(const DesRepo *repo, const char *branch, unsigned char head[DES_TREE
 	if (isnull)
 		return false;
 	DesByteaHash(DatumGetByteaPP(d), head);
+	/*
+	 * The merge reuses the source's directories: its bundle is locked (key
+	 * share) until this transaction ends, so des.squash cannot remove it
+	 * (and with it, perhaps, the only bundle naming them) meanwhile.
+	 */
+	args[1] = PointerGetDatum(DesHashBytea(head));
+	{
+		Oid			ltypes[2] = {INT8OID, BYTEAOID};
+
+		DesSpiExec("SELECT FROM des.dataset_bundles b WHERE b.repo_id = $1 AND b.id = $2 FOR KEY SHARE",
+				   2, ltypes, args, NULL, false, SPI_OK_SELECT);
+	}
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("the head of branch \"%s\" of repository \"%s\" was removed meanwhile", branch, repo->name),
+				 errhint("Run des.merge again.")));
 	return true;
 }
 
@@ -389,18 +406,18 @@ relate(const DesRepo *repo, const unsigned char target[DES_TREE_HASH_BYTES],
 	DesSpiExec("WITH RECURSIVE ours(id) AS ("
 			   "  SELECT $2::pg_catalog.bytea"
 			   "  UNION SELECT p FROM ours o JOIN des.dataset_bundles b ON b.repo_id = $1 AND b.id = o.id,"
-			   "       pg_catalog.unnest(b.parents) AS p"
+			   "       pg_catalog.unnest(COALESCE(b.history_parents, b.parents)) AS p"
 			   "), theirs(id) AS ("
 			   "  SELECT $3::pg_catalog.bytea"
 			   "  UNION SELECT p FROM theirs t JOIN des.dataset_bundles b ON b.repo_id = $1 AND b.id = t.id,"
-			   "       pg_catalog.unnest(b.parents) AS p"
+			   "       pg_catalog.unnest(COALESCE(b.history_parents, b.parents)) AS p"
 			   "), common AS ("
 			   "  SELECT id FROM ours INTERSECT SELECT id FROM theirs"
 			   "), below(id) AS ("
 			   "  SELECT p FROM common c JOIN des.dataset_bundles b ON b.repo_id = $1 AND b.id = c.id,"
-			   "       pg_catalog.unnest(b.parents) AS p"
+			   "       pg_catalog.unnest(COALESCE(b.history_parents, b.parents)) AS p"
 			   "  UNION SELECT p FROM below w JOIN des.dataset_bundles b ON b.repo_id = $1 AND b.id = w.id,"
-			   "       pg_catalog.unnest(b.parents) AS p"
+			   "       pg_catalog.unnest(COALESCE(b.history_parents, b.parents)) AS p"
 			   ") "
 			   "SELECT EXISTS (SELECT FROM ours o WHERE o.id = $3) AS source_in_target,"
 			   "       EXISTS (SELECT FROM theirs t WHERE t.id = $2) AS target_in_source,"

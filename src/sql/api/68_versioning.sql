@@ -61,7 +61,9 @@ GRANT SELECT ON des.dataset_dirs, des.dataset_contents, des.dataset_bundles, des
 
 CREATE OR REPLACE VIEW des.bundles WITH (security_invoker = true) AS
 SELECT r.name AS repo, pg_catalog.encode(b.id, 'hex') AS id,
-       ARRAY(SELECT pg_catalog.encode(p, 'hex') FROM pg_catalog.unnest(b.parents) WITH ORDINALITY AS u(p, n) ORDER BY n) AS parents,
+       -- the parents history shows (des.squash may have replaced removed ones); the header's are in des.dataset_bundles
+       ARRAY(SELECT pg_catalog.encode(p, 'hex') FROM pg_catalog.unnest(COALESCE(b.history_parents, b.parents)) WITH ORDINALITY AS u(p, n)
+              ORDER BY n) AS parents,
        b.author, b.created_at, b.message, b.total_size, pg_catalog.encode(b.root, 'hex') AS root
   FROM des.dataset_bundles b JOIN des.repositories r ON r.id = b.repo_id;
 COMMENT ON VIEW des.bundles IS 'the bundles (versions) of the repositories you may read';
@@ -234,10 +236,10 @@ AS $$
     ), history(id) AS (
         SELECT s.id FROM start s
         UNION
-        SELECT p FROM history h JOIN des.dataset_bundles b ON b.id = h.id, unnest(b.parents) AS p
+        SELECT p FROM history h JOIN des.dataset_bundles b ON b.id = h.id, unnest(coalesce(b.history_parents, b.parents)) AS p
     )
     SELECT encode(b.id, 'hex'),
-           ARRAY(SELECT encode(p, 'hex') FROM unnest(b.parents) WITH ORDINALITY AS u(p, n) ORDER BY n),
+           ARRAY(SELECT encode(p, 'hex') FROM unnest(coalesce(b.history_parents, b.parents)) WITH ORDINALITY AS u(p, n) ORDER BY n),
            b.author, b.created_at, b.message, b.total_size
       FROM history h JOIN des.dataset_bundles b ON b.id = h.id
      ORDER BY b.created_at DESC, b.id

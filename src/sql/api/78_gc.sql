@@ -74,28 +74,78 @@ COMMENT ON FUNCTION des_internal.content_chunks(bytea) IS
   'the chunk ids of a stored chunk list (DESF), in file order';
 GRANT EXECUTE ON FUNCTION des_internal.content_chunks(bytea) TO PUBLIC;	-- pure: decodes what the caller already reads
 
+CREATE OR REPLACE FUNCTION des_internal.dir_children(encoding bytea)
+RETURNS TABLE (kind int, hash bytea)
+AS 'MODULE_PATHNAME', 'des_dir_children'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+ROWS 32;
+COMMENT ON FUNCTION des_internal.dir_children(bytea) IS
+  'what a stored directory (DESD) names: files (kind 1, content hash) and subdirectories (kind 2, directory hash)';
+GRANT EXECUTE ON FUNCTION des_internal.dir_children(bytea) TO PUBLIC;	-- pure: decodes what the caller already reads
+
+-- The directories and file contents of every repo that no bundle's tree
+-- and no staged file reaches, as the statement's snapshot sees it (what
+-- des.squash or a deleted branch's history left). The walk visits each
+-- directory once (the recursive UNION remembers the visited: memory
+-- proportional to the directories reached).
+CREATE OR REPLACE FUNCTION des_internal.gc_unreachable_trees()
+RETURNS TABLE (repo_id bigint, kind text, hash bytea, bytes bigint)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE live_dirs(repo_id, hash) AS (
+        SELECT b.repo_id, b.root FROM des.dataset_bundles b
+      UNION
+        SELECT l.repo_id, c.hash FROM live_dirs l
+          JOIN des.dataset_dirs d ON d.repo_id = l.repo_id AND d.hash = l.hash,
+               des_internal.dir_children(d.encoding) c
+         WHERE c.kind = 2
+    ), live_contents AS (
+        SELECT l.repo_id, c.hash FROM live_dirs l
+          JOIN des.dataset_dirs d ON d.repo_id = l.repo_id AND d.hash = l.hash,
+               des_internal.dir_children(d.encoding) c
+         WHERE c.kind = 1
+      UNION
+        SELECT s.repo_id, s.content FROM des.staged s WHERE s.content IS NOT NULL
+    )
+    SELECT d.repo_id, 'dir', d.hash, octet_length(d.encoding)::bigint FROM des.dataset_dirs d
+     WHERE NOT EXISTS (SELECT FROM live_dirs l WHERE l.repo_id = d.repo_id AND l.hash = d.hash)
+    UNION ALL
+    SELECT c.repo_id, 'content', c.hash, octet_length(c.chunks)::bigint FROM des.dataset_contents c
+     WHERE NOT EXISTS (SELECT FROM live_contents l WHERE l.repo_id = c.repo_id AND l.hash = c.hash)
+$$;
+REVOKE ALL ON FUNCTION des_internal.gc_unreachable_trees() FROM PUBLIC;
+
 -- Which of these blobs (NULL: all) nothing refers to, as the statement's
 -- snapshot sees it. One hash join against all objects and all chunk lists:
 -- memory is work_mem (larger joins spill), never proportional to the store.
-CREATE OR REPLACE FUNCTION des_internal.gc_unreferenced(candidates bytea[] DEFAULT NULL)
+-- trees_swept: count only the contents the tree sweep would leave (what a
+-- dry run reports, as the real run sweeps trees first).
+CREATE OR REPLACE FUNCTION des_internal.gc_unreferenced(candidates bytea[] DEFAULT NULL, trees_swept boolean DEFAULT false)
 RETURNS TABLE (hash bytea, container_id bigint, stored_size bigint)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    WITH gone_contents AS MATERIALIZED (
+        SELECT t.repo_id, t.hash FROM des_internal.gc_unreachable_trees() t WHERE trees_swept AND t.kind = 'content'
+    )
     SELECT b.hash, b.container_id, b.stored_size
       FROM des.blobs b
      WHERE (candidates IS NULL OR b.hash IN (SELECT unnest(candidates)))
        AND NOT EXISTS (SELECT FROM des.objects o WHERE o.hash = b.hash)
        AND NOT EXISTS (SELECT FROM des.dataset_contents c, des_internal.content_chunks(c.chunks) AS ch(id)
-                        WHERE ch.id = b.hash)
+                        WHERE ch.id = b.hash
+                          AND NOT EXISTS (SELECT FROM gone_contents g WHERE g.repo_id = c.repo_id AND g.hash = c.hash))
 $$;
-REVOKE ALL ON FUNCTION des_internal.gc_unreferenced(bytea[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.gc_unreferenced(bytea[], boolean) FROM PUBLIC;
 
--- What a run would do now, per container: 'delete' (no live blob would be
--- left: its row goes, then its file), or 'forget' (its dead blobs' rows go;
--- the bytes stay until the container is compacted). blobs: dead blobs in
--- it; bytes: the container's size (delete) or the dead blobs' stored bytes
--- (forget). Committed containers no blob lives in at all are 'delete' too.
+-- What a run would do now: per repo, 'prune' (its unreachable directories
+-- and contents go; blobs: how many, bytes: their encodings); per container,
+-- 'delete' (no live blob would be left: its row goes, then its file), or
+-- 'forget' (its dead blobs' rows go; the bytes stay until the container is
+-- compacted). blobs: dead blobs in it; bytes: the container's size (delete)
+-- or the dead blobs' stored bytes (forget). Committed containers no blob
+-- lives in at all are 'delete' too.
 CREATE OR REPLACE FUNCTION des_internal.gc_plan()
 RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
 LANGUAGE sql VOLATILE
@@ -103,11 +153,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     WITH dead AS (
         SELECT d.container_id, count(*) AS n, sum(d.stored_size)::bigint AS bytes
-          FROM des_internal.gc_unreferenced() d
+          FROM des_internal.gc_unreferenced(NULL, true) d
          GROUP BY d.container_id
     ), held AS (
         SELECT b.container_id, count(*) AS total FROM des.blobs b GROUP BY b.container_id
     )
+    SELECT 'prune', NULL::bigint, 'repo:' || r.name, count(*), sum(t.bytes)::bigint
+      FROM des_internal.gc_unreachable_trees() t JOIN des.repositories r ON r.id = t.repo_id
+     GROUP BY r.name
+    UNION ALL
     SELECT CASE WHEN coalesce(h.total, 0) > coalesce(d.n, 0) THEN 'forget' ELSE 'delete' END,
            c.id, c.location, coalesce(d.n, 0),
            CASE WHEN coalesce(h.total, 0) > coalesce(d.n, 0) THEN d.bytes ELSE coalesce(c.size, 0) END
@@ -115,11 +169,59 @@ AS $$
       LEFT JOIN dead d ON d.container_id = c.id
       LEFT JOIN held h ON h.container_id = c.id
      WHERE c.state = 'committed' AND (d.n IS NOT NULL OR h.total IS NULL)
-     ORDER BY c.id
 $$;
 REVOKE ALL ON FUNCTION des_internal.gc_plan() FROM PUBLIC;
 
 -- ---- the sweep ----
+
+-- Remove the unreachable directories and contents of every repo, in the
+-- caller's transaction: candidates, locked (FOR UPDATE SKIP LOCKED: a
+-- writer reusing one holds it), looked at again after the locks, deleted.
+-- One 'prune' row per repo.
+CREATE OR REPLACE FUNCTION des_internal.gc_sweep_trees()
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d_repo bigint[];
+    d_hash bytea[];
+    c_repo bigint[];
+    c_hash bytea[];
+BEGIN
+    SELECT coalesce(array_agg(t.repo_id), '{}'), coalesce(array_agg(t.hash), '{}') INTO d_repo, d_hash
+      FROM des_internal.gc_unreachable_trees() t WHERE t.kind = 'dir';
+    SELECT coalesce(array_agg(t.repo_id), '{}'), coalesce(array_agg(t.hash), '{}') INTO c_repo, c_hash
+      FROM des_internal.gc_unreachable_trees() t WHERE t.kind = 'content';
+    IF cardinality(d_hash) + cardinality(c_hash) = 0 THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(array_agg(d.repo_id), '{}'), coalesce(array_agg(d.hash), '{}') INTO d_repo, d_hash
+      FROM (SELECT x.repo_id, x.hash FROM des.dataset_dirs x JOIN unnest(d_repo, d_hash) AS u(r, h) ON x.repo_id = u.r AND x.hash = u.h
+             ORDER BY x.repo_id, x.hash FOR UPDATE OF x SKIP LOCKED) d;
+    SELECT coalesce(array_agg(c.repo_id), '{}'), coalesce(array_agg(c.hash), '{}') INTO c_repo, c_hash
+      FROM (SELECT x.repo_id, x.hash FROM des.dataset_contents x JOIN unnest(c_repo, c_hash) AS u(r, h) ON x.repo_id = u.r AND x.hash = u.h
+             ORDER BY x.repo_id, x.hash FOR UPDATE OF x SKIP LOCKED) c;
+    -- with a snapshot taken after the locks
+    RETURN QUERY
+    WITH again AS MATERIALIZED (
+        SELECT * FROM des_internal.gc_unreachable_trees()
+    ), gone_dirs AS (
+        DELETE FROM des.dataset_dirs x USING unnest(d_repo, d_hash) AS u(r, h), again a
+         WHERE x.repo_id = u.r AND x.hash = u.h AND a.kind = 'dir' AND a.repo_id = u.r AND a.hash = u.h
+        RETURNING x.repo_id, octet_length(x.encoding)::bigint AS bytes
+    ), gone_contents AS (
+        DELETE FROM des.dataset_contents x USING unnest(c_repo, c_hash) AS u(r, h), again a
+         WHERE x.repo_id = u.r AND x.hash = u.h AND a.kind = 'content' AND a.repo_id = u.r AND a.hash = u.h
+        RETURNING x.repo_id, octet_length(x.chunks)::bigint AS bytes
+    ), gone AS (
+        SELECT * FROM gone_dirs UNION ALL SELECT * FROM gone_contents
+    )
+    SELECT 'prune'::text, NULL::bigint, 'repo:' || r.name, count(*), sum(g.bytes)::bigint
+      FROM gone g JOIN des.repositories r ON r.id = g.repo_id
+     GROUP BY r.name;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_sweep_trees() FROM PUBLIC;
 
 -- Remove the dead blobs among candidates (NULL: all) and then every
 -- committed container left without a blob, in the caller's transaction:
@@ -201,6 +303,19 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_sweep(bytea[]) FROM PUBLIC;
 
+-- A real run's catalog part: trees first (what they free, the blob sweep
+-- then finds dead), then blobs and containers.
+CREATE OR REPLACE FUNCTION des_internal.gc_sweep_all()
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM des_internal.gc_sweep_trees() t ORDER BY t.location;
+    RETURN QUERY SELECT * FROM des_internal.gc_sweep() s ORDER BY s.container_id;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_sweep_all() FROM PUBLIC;
+
 -- Delete from storage the containers whose rows are gone (committed before
 -- this statement), at most max_deletes of them; returns (deleted, bytes).
 -- Never a location that a container row names again, never one outside
@@ -280,21 +395,19 @@ BEGIN
         -- files of containers removed by earlier, committed runs
         SELECT f.deleted, f.bytes INTO flushed_n, flushed_bytes FROM des_internal.gc_flush() f;
     END IF;
-    FOR r IN SELECT * FROM (SELECT * FROM des_internal.gc_plan() WHERE dry_run
-                            UNION ALL
-                            SELECT * FROM des_internal.gc_sweep() WHERE NOT dry_run) x
-              ORDER BY x.container_id
+    FOR r IN EXECUTE CASE WHEN dry_run THEN 'SELECT * FROM des_internal.gc_plan() ORDER BY container_id NULLS FIRST, location'
+                          ELSE 'SELECT * FROM des_internal.gc_sweep_all()' END
     LOOP
         action := r.action;
         container_id := r.container_id;
         location := r.location;
         blobs := r.blobs;
         bytes := r.bytes;
-        v_blobs := v_blobs + r.blobs;
+        v_blobs := v_blobs + CASE WHEN r.action = 'prune' THEN 0 ELSE r.blobs END;
         IF r.action = 'delete' THEN
             v_containers := v_containers + 1;
             v_container_bytes := v_container_bytes + r.bytes;
-        ELSE
+        ELSIF r.action = 'forget' THEN
             v_blob_bytes := v_blob_bytes + r.bytes;
         END IF;
         RETURN NEXT;
@@ -334,7 +447,16 @@ BEGIN
     COMMIT;
     -- (COMMIT cannot run inside a block with an exception handler: each
     -- step catches its own error, the commits are outside)
-    LOOP
+    -- the trees of every repo (what squash and deleted branches left)
+    BEGIN
+        PERFORM FROM des_internal.gc_sweep_trees();
+    EXCEPTION WHEN OTHERS THEN
+        failure := SQLERRM;
+    END;
+    IF failure IS NULL THEN
+        COMMIT;
+    END IF;
+    WHILE failure IS NULL LOOP
         BEGIN
             -- one batch: candidates in container order, so that containers empty together
             batch := ARRAY(SELECT u.hash FROM des_internal.gc_unreferenced() u ORDER BY u.container_id, u.hash

@@ -48,6 +48,9 @@ CREATE TABLE des.dataset_bundles (
     chunk_min   int NOT NULL,
     chunk_avg   int NOT NULL,
     chunk_max   int NOT NULL,
+    -- the parents history shows when des.squash removed some of the header's
+    -- (each replaced by its nearest kept ancestors); NULL: the header's
+    history_parents bytea[],
     CONSTRAINT dataset_bundles_repo_id UNIQUE (repo_id, id),		-- the target of (repo, bundle) keys
     -- the keys inside a repo all act on deletion, so a repo's deletion may
     -- remove its rows in any order (deferred keys cannot be: the rows are

@@ -1,5 +1,6 @@
--- Reclaiming space (docs/gc.md): deletions of pipeline objects, what the
--- garbage collector removed and what it still has to delete from storage.
+-- Reclaiming space (docs/gc.md): deletions of pipeline objects, retention
+-- rules of datasets, what the garbage collector removed and what it still
+-- has to delete from storage.
 
 -- GC asks "which blobs live in this container" for every container it
 -- looks at, and deleting a container checks that none does.
@@ -55,6 +56,23 @@ CREATE TABLE des.gc_runs (
 );
 COMMENT ON TABLE des.gc_runs IS 'runs of the garbage collector (des.gc, des.gc_run): what each found and removed';
 
+-- Retention rules of versioned datasets (des.retention_set): per repo
+-- (branch '') and per branch, which bundles des.squash keeps.
+CREATE TABLE des.dataset_retention (
+    repo_id     bigint NOT NULL REFERENCES des.repositories (id) ON DELETE CASCADE,
+    branch      text NOT NULL DEFAULT '',		-- '': the repo's rule, for branches without their own
+    keep_last   int CHECK (keep_last >= 1),
+    keep_within interval CHECK (keep_within > interval '0'),
+    keep_labels boolean NOT NULL DEFAULT true,
+    set_by      name NOT NULL,
+    set_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (repo_id, branch),
+    CONSTRAINT dataset_retention_keeps CHECK (keep_last IS NOT NULL OR keep_within IS NOT NULL)
+);
+COMMENT ON TABLE des.dataset_retention IS 'retention rules of versioned datasets: which bundles des.squash keeps, per repo and per branch';
+ALTER TABLE des.dataset_retention ENABLE ROW LEVEL SECURITY;
+
+SELECT pg_catalog.pg_extension_config_dump('des.dataset_retention', '');
 SELECT pg_catalog.pg_extension_config_dump('des.object_log', '');
 SELECT pg_catalog.pg_extension_config_dump('des.gc_pending_deletes', '');
 SELECT pg_catalog.pg_extension_config_dump('des.gc_runs', '');
