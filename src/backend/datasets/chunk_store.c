@@ -70,6 +70,15 @@ struct DesChunkStore
 	DesDatumVec flags;
 	DesDatumVec entries;
 	uint64		bytes;
+
+	/*
+	 * Compaction (DesChunkStoreCompactInto): the blobs written are copies of
+	 * blobs living in these containers, whose rows are re-pointed at the
+	 * new container instead of inserted; its row says origin 'compaction'
+	 * and the day of what it holds.
+	 */
+	Datum		compact_from;	/* bigint[], or 0 */
+	DateADT		compact_day;
 };
 
 char	   *des_storage_server = NULL;
@@ -231,9 +240,19 @@ DesChunkStoreFinish(DesChunkStore *cs)
 	args[3] = Int32GetDatum((int32) sum.entries);
 	args[4] = (Datum) 0;
 	args[5] = (Datum) 0;
-	DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin) "
-			   "VALUES ($1, $2, (pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date, NULL, 0, 'committed', $3, $4, "
-			   "pg_catalog.now(), 'datasets')", 4, types, args, NULL, false, SPI_OK_INSERT);
+	if (cs->compact_from)
+	{
+		Oid			ctypes[5] = {INT8OID, TEXTOID, INT8OID, INT4OID, DATEOID};
+		Datum		cargs[5] = {args[0], args[1], args[2], args[3], DateADTGetDatum(cs->compact_day)};
+
+		DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin) "
+				   "VALUES ($1, $2, $5, NULL, 0, 'committed', $3, $4, pg_catalog.now(), 'compaction')",
+				   5, ctypes, cargs, NULL, false, SPI_OK_INSERT);
+	}
+	else
+		DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin) "
+				   "VALUES ($1, $2, (pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date, NULL, 0, 'committed', $3, $4, "
+				   "pg_catalog.now(), 'datasets')", 4, types, args, NULL, false, SPI_OK_INSERT);
 	bargs[0] = Int64GetDatum(cs->container_id);
 	bargs[1] = DesVecArray(&cs->hashes, BYTEAOID);
 	bargs[2] = DesVecArray(&cs->entries, TEXTOID);
@@ -241,6 +260,29 @@ DesChunkStoreFinish(DesChunkStore *cs)
 	bargs[4] = DesVecArray(&cs->offsets, INT8OID);
 	bargs[5] = DesVecArray(&cs->stored, INT8OID);
 	bargs[6] = DesVecArray(&cs->flags, INT4OID);
+	if (cs->compact_from)
+	{
+		Oid			rtypes[8] = {INT8OID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		INT4ARRAYOID, INT8ARRAYOID};
+		Datum		rargs[8];
+
+		/*
+		 * The copies take over: each blob still living where it was copied
+		 * from now lives here (one deleted or moved meanwhile is left alone;
+		 * its copy is dead bytes). The UPDATE locks the rows it changes.
+		 */
+		memcpy(rargs, bargs, sizeof(Datum) * 7);
+		rargs[7] = cs->compact_from;
+		DesSpiExec("UPDATE des.blobs b SET container_id = $1, entry = u.e, data_offset = u.o, stored_size = u.st, flags = u.f "
+				   "  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+				   "                  pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)) AS u(h, e, s, o, st, f) "
+				   " WHERE b.hash = u.h AND b.size = u.s AND b.container_id = ANY ($8)",
+				   8, rtypes, rargs, NULL, false, SPI_OK_UPDATE);
+		close_container(cs);
+		reset_pending(cs);
+		return;
+	}
+
 	/*
 	 * A chunk another transaction stored meanwhile keeps its first copy. Its
 	 * row is locked all the same (DO UPDATE locks what it does not update;
@@ -339,6 +381,26 @@ write_chunk(DesChunkStore *cs, const des_chunk *c, const unsigned char *data)
 	if (cs->bytes >= (uint64) des_container_max_bytes_kb * 1024 ||
 		cs->hashes.n >= des_container_max_entries)
 		DesChunkStoreFinish(cs);
+}
+
+void
+DesChunkStoreCompactInto(DesChunkStore *cs, Datum from_containers, DateADT day)
+{
+	cs->compact_from = from_containers;
+	cs->compact_day = day;
+}
+
+void
+DesChunkStorePutBlob(DesChunkStore *cs, const unsigned char hash[DES_TREE_HASH_BYTES], const unsigned char *data,
+					 size_t len)
+{
+	des_chunk	c;
+
+	memset(&c, 0, sizeof(c));
+	memcpy(c.id, hash, DES_TREE_HASH_BYTES);
+	c.offset = 0;
+	c.length = len;
+	write_chunk(cs, &c, data);
 }
 
 /*

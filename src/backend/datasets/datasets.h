@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "lib/stringinfo.h"
+#include "utils/date.h"
 #include "utils/hsearch.h"
 
 #include "des/chunk/des_chunker.h"
@@ -105,6 +106,16 @@ extern void DesChunkStorePutFiles(DesChunkStore *cs, int64 repo_id, DesFileIn *f
 
 /* Finish the open container and record it and its blobs (call before committing). */
 extern void DesChunkStoreFinish(DesChunkStore *cs);
+
+/*
+ * Compaction: the store's blobs are copies of blobs living in the
+ * containers from (bigint[]); finishing re-points those rows at the new
+ * container (origin 'compaction', of that day) instead of inserting rows.
+ */
+extern void DesChunkStoreCompactInto(DesChunkStore *cs, Datum from_containers, DateADT day);
+/* Write one blob's bytes (its id given: verified by whoever read them). */
+extern void DesChunkStorePutBlob(DesChunkStore *cs, const unsigned char hash[DES_TREE_HASH_BYTES],
+								 const unsigned char *data, size_t len);
 
 /* Chunks of a buffer, with ids (errors are raised). */
 typedef struct DesChunkList

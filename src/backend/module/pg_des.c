@@ -14,6 +14,7 @@
 #include "archive/archive.h"
 #include "pipeline/pipeline.h"
 #include "workers/workers.h"
+#include "gc/gc.h"
 #include "datasets/datasets.h"
 
 PG_MODULE_MAGIC;
@@ -31,6 +32,7 @@ _PG_init(void)
 	DesMarkerDefineSettings();
 	DesPackerDefineSettings();
 	DesDatasetsDefineSettings();
+	DesGcDefineSettings();
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)

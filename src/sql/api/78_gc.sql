@@ -169,6 +169,8 @@ AS $$
       LEFT JOIN dead d ON d.container_id = c.id
       LEFT JOIN held h ON h.container_id = c.id
      WHERE c.state = 'committed' AND (d.n IS NOT NULL OR h.total IS NULL)
+    UNION ALL
+    SELECT p.action, p.container_id, p.location, p.blobs, p.bytes FROM des_internal.gc_compaction_plan(true) p
 $$;
 REVOKE ALL ON FUNCTION des_internal.gc_plan() FROM PUBLIC;
 
@@ -303,6 +305,115 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_sweep(bytea[]) FROM PUBLIC;
 
+-- ---- compaction ----
+
+CREATE OR REPLACE FUNCTION des_internal.compact(containers bigint[], day date, OUT blobs bigint, OUT bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'des_compact'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION des_internal.compact(bigint[], date) IS
+  'copy the live blobs of these containers into new ones (read back and checked first) and re-point them there';
+REVOKE ALL ON FUNCTION des_internal.compact(bigint[], date) FROM PUBLIC;
+
+-- Containers worth rewriting, with what they hold that lives: 'compact'
+-- (the share of its entries, or of its bytes, that no live blob uses is at
+-- least des.compact_threshold) and 'merge' (a packer's container of a day that is
+-- over, smaller than half of des.container_max_bytes, in a (day, shard)
+-- with another such container or one to compact). Each (day, shard) is
+-- rewritten into as few new containers as des.container_max_bytes allows.
+-- before_sweep: as if the blob sweep had run (a dry run).
+CREATE OR REPLACE FUNCTION des_internal.gc_compaction_plan(before_sweep boolean)
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint, day date, shard int)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH dead AS MATERIALIZED (
+        SELECT u.hash FROM des_internal.gc_unreferenced(NULL, true) u WHERE before_sweep
+    ), live AS (
+        SELECT b.container_id, count(*) AS n, sum(b.stored_size) AS bytes FROM des.blobs b
+         WHERE NOT EXISTS (SELECT FROM dead d WHERE d.hash = b.hash)
+         GROUP BY b.container_id
+    ), c AS (
+        SELECT ct.id, ct.location, ct.size, ct.day, ct.shard, l.n,
+               -- some entry is dead, and dead entries are the share of its entries or of its bytes
+               -- (a fresh copy has no dead entry: what was compacted is not compacted again)
+               ct.entries > l.n
+                 AND ((ct.entries - l.n)::float8 / ct.entries >= current_setting('des.compact_threshold')::float8
+                      OR (ct.size - l.bytes)::float8 / ct.size >= current_setting('des.compact_threshold')::float8)
+                 AS mostly_dead,
+               ct.origin = 'packer' AND ct.day < (now() AT TIME ZONE 'UTC')::date
+                 AND l.bytes < pg_size_bytes(current_setting('des.container_max_bytes')) / 2 AS small
+          FROM des.containers ct JOIN live l ON l.container_id = ct.id
+         WHERE ct.state = 'committed'
+    ), grp AS (
+        SELECT c.day, c.shard, count(*) FILTER (WHERE c.mostly_dead) AS n_dead, count(*) FILTER (WHERE c.mostly_dead OR c.small) AS n
+          FROM c GROUP BY c.day, c.shard
+    )
+    SELECT CASE WHEN c.mostly_dead THEN 'compact' ELSE 'merge' END, c.id, c.location, c.n, c.size, c.day, c.shard
+      FROM c JOIN grp g ON g.day = c.day AND g.shard IS NOT DISTINCT FROM c.shard
+     WHERE (c.mostly_dead OR c.small) AND (g.n_dead > 0 OR g.n >= 2)
+$$;
+REVOKE ALL ON FUNCTION des_internal.gc_compaction_plan(boolean) FROM PUBLIC;
+
+-- Rewrite them, (day, shard) by (day, shard), in the caller's transaction:
+-- the copies re-pointed (des_internal.compact), then each old container no
+-- blob lives in any more leaves the catalog, its file queued for deletion.
+-- A container a concurrent run compacted already holds no blob and goes the
+-- same way; blobs moved meanwhile stay where they are.
+CREATE OR REPLACE FUNCTION des_internal.gc_compact(max_groups int DEFAULT NULL)
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g record;
+    c record;
+BEGIN
+    FOR g IN
+        SELECT p.day, p.shard, array_agg(p.container_id ORDER BY p.container_id) AS ids,
+               array_agg(p.action ORDER BY p.container_id) AS actions, array_agg(p.blobs ORDER BY p.container_id) AS moved
+          FROM des_internal.gc_compaction_plan(false) p
+         GROUP BY p.day, p.shard ORDER BY p.day, p.shard
+         LIMIT max_groups
+    LOOP
+        -- a group that cannot be copied (a container unreadable or damaged:
+        -- every byte is checked) is left as it is, with a warning and a
+        -- 'failed' row; the other groups go on
+        BEGIN
+            PERFORM FROM des_internal.compact(g.ids, g.day);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'des.gc could not compact containers %: %', g.ids, SQLERRM
+                USING ERRCODE = SQLSTATE;
+            action := 'failed';
+            container_id := g.ids[1];
+            location := SQLERRM;
+            blobs := NULL;
+            bytes := NULL;
+            RETURN NEXT;
+            CONTINUE;
+        END;
+        FOR c IN
+            SELECT ct.id, ct.location, ct.size FROM des.containers ct
+             WHERE ct.id = ANY (g.ids) AND NOT EXISTS (SELECT FROM des.blobs b WHERE b.container_id = ct.id)
+             ORDER BY ct.id
+               FOR UPDATE OF ct SKIP LOCKED
+        LOOP
+            CONTINUE WHEN EXISTS (SELECT FROM des.blobs b WHERE b.container_id = c.id);
+            INSERT INTO des.gc_pending_deletes (location, container_id, size, reason)
+            VALUES (c.location, c.id, c.size, 'compacted')
+            ON CONFLICT ON CONSTRAINT gc_pending_deletes_pkey DO NOTHING;
+            DELETE FROM des.containers ct WHERE ct.id = c.id;
+            action := g.actions[array_position(g.ids, c.id)];
+            container_id := c.id;
+            location := c.location;
+            blobs := g.moved[array_position(g.ids, c.id)];
+            bytes := coalesce(c.size, 0);
+            RETURN NEXT;
+        END LOOP;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_compact(int) FROM PUBLIC;
+
 -- A real run's catalog part: trees first (what they free, the blob sweep
 -- then finds dead), then blobs and containers.
 CREATE OR REPLACE FUNCTION des_internal.gc_sweep_all()
@@ -313,6 +424,7 @@ AS $$
 BEGIN
     RETURN QUERY SELECT * FROM des_internal.gc_sweep_trees() t ORDER BY t.location;
     RETURN QUERY SELECT * FROM des_internal.gc_sweep() s ORDER BY s.container_id;
+    RETURN QUERY SELECT * FROM des_internal.gc_compact() c ORDER BY c.container_id;
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_sweep_all() FROM PUBLIC;
 
@@ -332,6 +444,11 @@ BEGIN
     bytes := 0;
     FOR p IN
         SELECT * FROM des.gc_pending_deletes g
+         -- no snapshot taken before the removal committed may read it any more
+         WHERE NOT EXISTS (SELECT FROM pg_stat_activity a
+                            WHERE a.pid <> pg_backend_pid() AND a.backend_xmin IS NOT NULL
+                              AND age(a.backend_xmin) >= age(g.after_xid))
+           AND NOT EXISTS (SELECT FROM pg_prepared_xacts x WHERE age(x.transaction) >= age(g.after_xid))
          ORDER BY g.queued_at, g.location
          LIMIT max_deletes
            FOR UPDATE SKIP LOCKED
@@ -403,8 +520,8 @@ BEGIN
         location := r.location;
         blobs := r.blobs;
         bytes := r.bytes;
-        v_blobs := v_blobs + CASE WHEN r.action = 'prune' THEN 0 ELSE r.blobs END;
-        IF r.action = 'delete' THEN
+        v_blobs := v_blobs + CASE WHEN r.action IN ('delete', 'forget') THEN r.blobs ELSE 0 END;
+        IF r.action IN ('delete', 'compact', 'merge') THEN
             v_containers := v_containers + 1;
             v_container_bytes := v_container_bytes + r.bytes;
         ELSIF r.action = 'forget' THEN
@@ -481,6 +598,23 @@ BEGIN
         PERFORM des_internal.debug_pause('gc_committed');
         -- done when a batch was not full, or removed nothing (all of it held by others)
         EXIT WHEN cardinality(batch) < batch_size OR swept = 0;
+    END LOOP;
+    -- compaction: a (day, shard) per transaction
+    WHILE failure IS NULL LOOP
+        BEGIN
+            swept := 0;
+            FOR r IN SELECT * FROM des_internal.gc_compact(1) LOOP
+                swept := swept + 1;
+                UPDATE des.gc_runs g
+                   SET containers_removed = g.containers_removed + 1, container_bytes = g.container_bytes + r.bytes
+                 WHERE g.id = run;
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN
+            failure := SQLERRM;
+        END;
+        EXIT WHEN failure IS NOT NULL;
+        COMMIT;
+        EXIT WHEN swept = 0;
     END LOOP;
     WHILE failure IS NULL LOOP
         BEGIN

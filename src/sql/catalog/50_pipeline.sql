@@ -18,9 +18,10 @@ CREATE TABLE des.containers (
     etag         text,
     created_at   timestamptz NOT NULL DEFAULT now(),
     committed_at timestamptz,
-    -- who wrote it: a packer (for a day and shard), or a dataset function
-    -- (des.stage, des.commit, ...: in the transaction that records its blobs)
-    origin       text NOT NULL DEFAULT 'packer' CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets')),
+    -- who wrote it: a packer (for a day and shard), a dataset function
+    -- (des.stage, des.commit, ...: in the transaction that records its
+    -- blobs), or des.gc compacting containers (copies of live blobs)
+    origin       text NOT NULL DEFAULT 'packer' CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets', 'compaction')),
     CONSTRAINT containers_packer_shard CHECK (origin <> 'packer' OR shard IS NOT NULL),
     CONSTRAINT containers_committed_at CHECK ((state = 'committed') = (committed_at IS NOT NULL)),
     CONSTRAINT containers_committed_complete CHECK (state <> 'committed' OR (size IS NOT NULL AND entries IS NOT NULL)),

@@ -31,8 +31,11 @@ CREATE TABLE des.gc_pending_deletes (
     location     text PRIMARY KEY,
     container_id bigint NOT NULL,
     size         bigint,
-    reason       text NOT NULL CHECK (reason IN ('empty')),
+    reason       text NOT NULL CHECK (reason IN ('empty', 'compacted')),
     queued_at    timestamptz NOT NULL DEFAULT now(),
+    -- the transaction that removed the row: a snapshot older than its
+    -- commit may still read the file, which is deleted only after
+    after_xid    xid NOT NULL DEFAULT pg_current_xact_id()::xid,
     attempts     int NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     last_error   text
 );

@@ -65,7 +65,7 @@ UPDATE des.containers SET origin = 'packer';
 ALTER TABLE des.containers
     ALTER COLUMN origin SET DEFAULT 'packer',
     ALTER COLUMN origin SET NOT NULL,
-    ADD CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets')),
+    ADD CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets', 'compaction')),
     ADD CONSTRAINT containers_packer_shard CHECK (origin <> 'packer' OR shard IS NOT NULL);
 
 -- Versions of datasets: bundles, trees, branches, labels, staging, read log.

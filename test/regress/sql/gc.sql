@@ -13,6 +13,8 @@ EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 \set dir '/tmp/pg_des_regress/gc'
+-- no compaction until its own section (the packer units below write no files)
+SET des.compact_threshold = 1;
 
 -- a clean slate: what earlier tests left behind is collected first (the
 -- packer tests' containers are outside the storage root: they stay pending)
@@ -123,6 +125,40 @@ SELECT count(*) AS pending FROM des.gc_pending_deletes WHERE location = :'rcloc'
 SELECT count(*) >= 0 AS flushed FROM des.gc(dry_run => false);
 SELECT count(*) AS pending_after FROM des.gc_pending_deletes WHERE location = :'rcloc';
 SELECT try(format('SELECT des.storage_stat(%L)', :'rcloc')) LIKE '58P01%' AS file_gone;
+
+-- ---- compaction: a container mostly dead gets its live chunks copied
+-- into a new one, and goes
+RESET des.compact_threshold;
+-- (what other tests left may not be readable: a group that fails only warns)
+SET client_min_messages = error;
+SELECT des.repo_create('gc_compact', 'compaction') > 0 AS created;
+SELECT des.stage_many('gc_compact', 'main', ARRAY(SELECT format('f%s.txt', i) FROM generate_series(1, 10) i),
+                      ARRAY(SELECT convert_to(repeat(format('file %s;', i), 100), 'UTF8') FROM generate_series(1, 10) i)) AS staged;
+SELECT des.commit('gc_compact', 'main', 'ten') IS NOT NULL AS committed;
+SELECT c.id AS ccid, c.location AS ccloc, c.entries FROM des.containers c JOIN des.blobs b ON b.container_id = c.id
+ WHERE b.hash = des.blake2b(convert_to(repeat('file 1;', 100), 'UTF8')) \gset
+SELECT :entries AS entries;
+-- six files removed, and the bundle that had them squashed away
+SELECT count(des.stage_remove('gc_compact', 'main', format('f%s.txt', i))) AS removed FROM generate_series(5, 10) i;
+SELECT des.commit('gc_compact', 'main', 'four') IS NOT NULL AS committed;
+SELECT des.retention_set('gc_compact', keep_last => 1);
+SELECT action, message FROM des.squash('gc_compact', false) ORDER BY action;
+-- the dry run: the contents pruned, six chunks forgotten, the container compacted (four moved)
+SELECT action, blobs FROM des.gc() WHERE container_id = :ccid OR location = 'repo:gc_compact' ORDER BY action;
+SELECT action, blobs, bytes > 0 AS bytes FROM des.gc(dry_run => false) WHERE container_id = :ccid OR location = 'repo:gc_compact' ORDER BY action;
+SELECT count(*) AS old_container_rows FROM des.containers WHERE id = :ccid;
+SELECT c.origin, c.entries, count(b.*) AS blobs FROM des.containers c JOIN des.blobs b ON b.container_id = c.id
+ WHERE b.hash = des.blake2b(convert_to(repeat('file 1;', 100), 'UTF8')) GROUP BY c.origin, c.entries;
+SELECT string_agg(path || '=' || (convert_from(des.read('gc_compact/main', path), 'UTF8') = repeat(format('file %s;', substr(path, 2, length(path) - 5)), 100))::text, ',' ORDER BY path)
+         AS read_back
+  FROM des.files('gc_compact/main') WHERE kind = 'file';
+SELECT count(*) AS problems FROM des.verify_bundle('gc_compact/main');
+-- a fresh copy is not compacted again
+SELECT count(*) AS nothing_more FROM des.gc() WHERE action IN ('compact', 'merge');
+SELECT count(*) >= 0 AS flushed FROM des.gc(dry_run => false);
+SELECT try(format('SELECT des.storage_stat(%L)', :'ccloc')) LIKE '58P01%' AS old_file_gone;
+SELECT des.repo_delete('gc_compact');
+SET client_min_messages = warning;
 
 -- the runs are recorded
 SELECT runs > 0 AS runs, dry_runs > 0 AS dry_runs, blobs_removed >= 3 AS blobs, containers_removed >= 2 AS containers,

@@ -69,7 +69,7 @@ SELECT i.name, cardinality(d.parents) AS header_parents, cardinality(d.history_p
 SELECT convert_from(des.read('ret/main', 'data.txt'), 'UTF8') AS head, convert_from(des.read('ret@v2', 'data.txt'), 'UTF8') AS v2,
        convert_from(des.read('ret/main', 'c1.txt'), 'UTF8') AS c1_file_in_head;
 SELECT try(format('SELECT des.files(%L)', (SELECT bundle_id FROM ids WHERE name = 'c3'))) LIKE '42704%' AS c3_gone;
-SELECT action, detail FROM des.write_log WHERE action = 'squash';
+SELECT action, detail FROM des.write_log WHERE action = 'squash' AND repo_id = (SELECT id FROM des.repositories WHERE name = 'ret');
 -- a merge base across removed history: dev into main (three-way: c2 is the
 -- base now; both changed data.txt, so it conflicts unless a side is chosen)
 SELECT try($$SELECT des.merge('ret', 'dev', 'main', 'dev into main')$$) LIKE '23000%' AS conflict;
