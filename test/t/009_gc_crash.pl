@@ -4,10 +4,13 @@
 #   store; some objects and a repo are deleted. des.gc_run removes their
 #   blobs and the containers left empty (rows, then files); every live
 #   object and every bundle still reads back byte for byte, and verifies.
+# - Yesterday's objects, packed into several small containers, are merged
+#   into at most one container per shard; containers half dead are compacted.
 # - kill -9 of the backend running des.gc_run after it decided, after it
-#   swept (uncommitted), after the sweep committed, and after a storage
-#   delete (not yet recorded): after the restart nothing live is lost, and
-#   the next run reclaims what the killed one left, until nothing is left.
+#   swept (uncommitted), after the sweep committed, with compacted copies
+#   written but not yet pointed at, and after a storage delete (not yet
+#   recorded): after the restart nothing live is lost, and the next run
+#   reclaims what the killed one left, until nothing is left.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -26,7 +29,7 @@ des.packers = 1
 des.marker_naptime = '100ms'
 des.packer_naptime = '100ms'
 des.container_max_age = '200ms'
-des.container_max_entries = 50
+des.container_max_entries = 1000
 des.shard_bits = 1
 restart_after_crash = on
 ));
@@ -43,6 +46,21 @@ for my $round (1 .. 4)
 	ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM des.objects WHERE state <> 'packed'"),
 		"round $round is packed");
 }
+# a day that is over: objects of yesterday, packed into several small
+# containers per (day, shard), which compaction merges
+for my $part (0 .. 2)
+{
+	$node->safe_psql('postgres', qq{
+		INSERT INTO des.objects (name, staged, created_at)
+		SELECT format('obj/9/%s', i), convert_to(repeat(format('round 9 object %s;', i), 20 + i), 'UTF8'), now() - interval '1 day'
+		  FROM generate_series($part * 40 + 1, $part * 40 + 40) i});
+	ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM des.objects WHERE state <> 'packed'"),
+		"yesterday's objects, part $part, are packed");
+}
+my $yesterday_containers = $node->safe_psql('postgres',
+	"SELECT count(*) FROM des.containers WHERE day = (now() AT TIME ZONE 'UTC')::date - 1");
+cmp_ok($yesterday_containers, '>', 2, "yesterday's objects are in $yesterday_containers containers");
+
 # two repos of files; one will be deleted
 for my $repo ('keep', 'drop')
 {
@@ -118,7 +136,7 @@ sub crash_at
 
 SKIP:
 {
-	skip 'des.debug_pause_at exists only in builds with DES_TEST_HOOKS', 21 unless $hooks;
+	skip 'des.debug_pause_at exists only in builds with DES_TEST_HOOKS', 26 unless $hooks;
 	# small batches: several sweeps, so that a kill lands between them
 	crash_at('gc_decided', 'CALL des.gc_run(batch_size => 20)');
 	check_live('after kill -9 once GC decided');
@@ -128,6 +146,8 @@ SKIP:
 	check_live('after kill -9 right after a sweep committed');
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.gc_pending_deletes p JOIN des.containers c ON c.location = p.location'),
 		'0', 'no pending storage delete names a container the catalog still has');
+	crash_at('gc_compact_copied', 'CALL des.gc_run(batch_size => 20)');
+	check_live('after kill -9 with compacted copies written, the blobs not re-pointed');
 	crash_at('gc_storage_deleted', 'CALL des.gc_run(batch_size => 20)');
 	check_live('after kill -9 between a storage delete and its record');
 }
@@ -141,8 +161,18 @@ check_live('after the last run');
 # every container row has its file; every file left has its row
 my @files_after = container_files();
 cmp_ok(scalar(@files_after), '<', scalar(@files_before), scalar(@files_before) . ' container files before, ' . scalar(@files_after) . ' after');
+# the copies a killed compaction wrote belong to no row: des.orphans removes them
+my $orphans = $node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans(remove => true) WHERE removed');
+cmp_ok($orphans, '>=', ($hooks ? 1 : 0), "the killed compaction left $orphans orphans, removed");
+@files_after = container_files();
 is($node->safe_psql('postgres', 'SELECT count(*) FROM des.containers'), scalar(@files_after), 'one file per container row');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0', 'and no file is left without a row');
+note($node->safe_psql('postgres', "SELECT string_agg(format('%s/%s/%s/%s', id, shard, origin, entries), ' ') FROM des.containers WHERE day = (now() AT TIME ZONE 'UTC')::date - 1"));
+# yesterday's small containers were merged: at most one per shard (2^des.shard_bits)
+cmp_ok($node->safe_psql('postgres', "SELECT count(*) FROM des.containers WHERE day = (now() AT TIME ZONE 'UTC')::date - 1"),
+	'<=', 2, "yesterday's $yesterday_containers containers are merged into at most 2");
+is($node->safe_psql('postgres', "SELECT count(*) FROM des.containers WHERE origin = 'compaction'") > 0 ? 'yes' : 'no', 'yes',
+	'compaction wrote containers');
 # dead blobs: none in the catalog; the deleted rounds are not readable
 is($node->safe_psql('postgres', "SELECT count(*) FROM des.blobs b WHERE NOT EXISTS (SELECT FROM des.objects o WHERE o.hash = b.hash)
 	AND NOT EXISTS (SELECT FROM des.dataset_contents c, des_internal.content_chunks(c.chunks) ch WHERE ch = b.hash)"), '0',
