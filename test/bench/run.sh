@@ -14,6 +14,8 @@
 #                                  borg, download vs restic restore, bytes stored
 #                                  over 10 versions, commit/diff/listing on a
 #                                  1,000,000-file bundle (needs restic, borgbackup)
+#   12   test/bench/bench_gc.sh    garbage collection of a store of 1,000,000
+#                                  blobs, 30% dead, vs restic prune (needs restic)
 #   8    test/bench/bench_fdw.sh   des_fdw foreign tables over local archives:
 #                                  full scan, index-only count, lookups through
 #                                  a join, each vs the same rows in a heap table
@@ -26,7 +28,8 @@
 # BENCH_QUICK=1 runs small sizes as a smoke test (goals then do not apply);
 # BENCH_SKIP_SQL=1 leaves out the SQL benchmark, BENCH_SKIP_S3=1 the S3 one,
 # BENCH_SKIP_PIPELINE=1 the pipeline, BENCH_SKIP_FDW=1 the des_fdw one and
-# BENCH_SKIP_DATASETS=1 the versioned datasets one.
+# BENCH_SKIP_DATASETS=1 the versioned datasets one, BENCH_SKIP_GC=1 the
+# garbage collection one.
 # Sizes: see the BENCH_* variables at the top of bench_core.c and the scripts.
 set -euo pipefail
 
@@ -101,6 +104,15 @@ if [ -n "${BENCH_SKIP_DATASETS:-}" ] && [ "${BENCH_SKIP_DATASETS}" != 0 ]; then
 else
 	test/bench/bench_datasets.sh >>"$rows" || {
 		printf 'ROW\t11 versioned datasets benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+fi
+
+if [ -n "${BENCH_SKIP_GC:-}" ] && [ "${BENCH_SKIP_GC}" != 0 ]; then
+	printf 'ROW\t12 garbage collection benchmarks\tskipped (BENCH_SKIP_GC)\t-\t-\t-\t-\n' >>"$rows"
+else
+	test/bench/bench_gc.sh >>"$rows" || {
+		printf 'ROW\t12 garbage collection benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi

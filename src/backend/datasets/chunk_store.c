@@ -222,7 +222,7 @@ DesChunkStoreFinish(DesChunkStore *cs)
 	des_writer_summary sum;
 	des_error	err;
 	des_writer *w;
-	Oid			types[6] = {INT8OID, TEXTOID, INT8OID, INT4OID, BYTEAARRAYOID, INT8ARRAYOID};
+	Oid			types[6] = {INT8OID, TEXTOID, INT8OID, INT4OID, INT8OID, INT8ARRAYOID};
 	Datum		args[6];
 	Oid			btypes[7] = {INT8OID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID};
 	Datum		bargs[7];
@@ -238,21 +238,27 @@ DesChunkStoreFinish(DesChunkStore *cs)
 	args[1] = CStringGetTextDatum(cs->location);
 	args[2] = Int64GetDatum((int64) sum.archive_bytes);
 	args[3] = Int32GetDatum((int32) sum.entries);
-	args[4] = (Datum) 0;
+	{
+		int64		data_bytes = 0;
+
+		for (int i = 0; i < cs->stored.n; i++)
+			data_bytes += DatumGetInt64(cs->stored.v[i]);
+		args[4] = Int64GetDatum(data_bytes);
+	}
 	args[5] = (Datum) 0;
 	if (cs->compact_from)
 	{
-		Oid			ctypes[5] = {INT8OID, TEXTOID, INT8OID, INT4OID, DATEOID};
-		Datum		cargs[5] = {args[0], args[1], args[2], args[3], DateADTGetDatum(cs->compact_day)};
+		Oid			ctypes[6] = {INT8OID, TEXTOID, INT8OID, INT4OID, DATEOID, INT8OID};
+		Datum		cargs[6] = {args[0], args[1], args[2], args[3], DateADTGetDatum(cs->compact_day), args[4]};
 
-		DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin) "
-				   "VALUES ($1, $2, $5, NULL, 0, 'committed', $3, $4, pg_catalog.now(), 'compaction')",
-				   5, ctypes, cargs, NULL, false, SPI_OK_INSERT);
+		DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin, data_bytes) "
+				   "VALUES ($1, $2, $5, NULL, 0, 'committed', $3, $4, pg_catalog.now(), 'compaction', $6)",
+				   6, ctypes, cargs, NULL, false, SPI_OK_INSERT);
 	}
 	else
-		DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin) "
+		DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin, data_bytes) "
 				   "VALUES ($1, $2, (pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date, NULL, 0, 'committed', $3, $4, "
-				   "pg_catalog.now(), 'datasets')", 4, types, args, NULL, false, SPI_OK_INSERT);
+				   "pg_catalog.now(), 'datasets', $5)", 5, types, args, NULL, false, SPI_OK_INSERT);
 	bargs[0] = Int64GetDatum(cs->container_id);
 	bargs[1] = DesVecArray(&cs->hashes, BYTEAOID);
 	bargs[2] = DesVecArray(&cs->entries, TEXTOID);

@@ -428,6 +428,7 @@ BEGIN
     ELSE
         UPDATE des.containers ct
            SET state = 'committed', size = archive_size, entries = n_entries,
+               data_bytes = (SELECT coalesce(sum(x), 0) FROM unnest(stored_sizes) AS x),
                etag = archive_etag, committed_at = now()
          WHERE ct.id = c.id;
     END IF;

@@ -337,9 +337,11 @@ AS $$
         SELECT ct.id, ct.location, ct.size, ct.day, ct.shard, l.n,
                -- some entry is dead, and dead entries are the share of its entries or of its bytes
                -- (a fresh copy has no dead entry: what was compacted is not compacted again)
+               -- (bytes: of its entries' data, when known; headers and indexes are not dead bytes)
                ct.entries > l.n
                  AND ((ct.entries - l.n)::float8 / ct.entries >= current_setting('des.compact_threshold')::float8
-                      OR (ct.size - l.bytes)::float8 / ct.size >= current_setting('des.compact_threshold')::float8)
+                      OR (ct.data_bytes > 0
+                          AND (ct.data_bytes - l.bytes)::float8 / ct.data_bytes >= current_setting('des.compact_threshold')::float8))
                  AS mostly_dead,
                ct.origin = 'packer' AND ct.day < (now() AT TIME ZONE 'UTC')::date
                  AND l.bytes < pg_size_bytes(current_setting('des.container_max_bytes')) / 2 AS small

@@ -22,6 +22,9 @@ CREATE TABLE des.containers (
     -- (des.stage, des.commit, ...: in the transaction that records its
     -- blobs), or des.gc compacting containers (copies of live blobs)
     origin       text NOT NULL DEFAULT 'packer' CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets', 'compaction')),
+    -- the stored bytes of its entries when it was committed (NULL: committed
+    -- before pg_des 0.2.0): what des.gc compares the live blobs' bytes with
+    data_bytes   bigint CHECK (data_bytes >= 0),
     CONSTRAINT containers_packer_shard CHECK (origin <> 'packer' OR shard IS NOT NULL),
     CONSTRAINT containers_committed_at CHECK ((state = 'committed') = (committed_at IS NOT NULL)),
     CONSTRAINT containers_committed_complete CHECK (state <> 'committed' OR (size IS NOT NULL AND entries IS NOT NULL)),

@@ -67,6 +67,8 @@ ALTER TABLE des.containers
     ALTER COLUMN origin SET NOT NULL,
     ADD CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets', 'compaction')),
     ADD CONSTRAINT containers_packer_shard CHECK (origin <> 'packer' OR shard IS NOT NULL);
+-- the stored bytes of a container's entries (unknown for those committed before)
+ALTER TABLE des.containers ADD COLUMN data_bytes bigint CHECK (data_bytes >= 0);
 
 -- Versions of datasets: bundles, trees, branches, labels, staging, read log.
 --@include catalog/68_versioning.sql
