@@ -133,6 +133,20 @@ SELECT des.branch_create('demo', 'snapshot', 'demo@v1');
 SELECT left(des.bundle_upload('demo', 'snapshot', :'dir', 'the input directory as it is on disk'), 16) AS snapshot_bundle;
 SELECT change, count(*) AS paths FROM des.diff('demo/main', 'demo/snapshot') GROUP BY change ORDER BY change;
 
+\echo
+\echo '== 10. Reclaiming space: a retention rule, history squashed, garbage collected'
+-- keep only each branch's head (labels too: v1 goes)
+SELECT des.retention_set('demo', keep_last => 1, keep_labels => false);
+SELECT action, left(bundle_id, 16) AS bundle, message FROM des.squash('demo', dry_run => false) ORDER BY action, created_at;
+SELECT left(bundle_id, 16) AS bundle, coalesce(left(parents[1], 16), '(none)') AS parent, message FROM des.log('demo/main');
+-- what des.gc would remove, then removing it: the trees only v1 had; their
+-- chunks stay when the pipeline's objects hold the same bytes
+SELECT action, count(*) AS rows, sum(blobs) AS items, pg_size_pretty(sum(bytes)) AS bytes FROM des.gc() GROUP BY action ORDER BY action;
+SELECT action, count(*) AS rows, sum(blobs) AS items FROM des.gc(dry_run => false) GROUP BY action ORDER BY action;
+SELECT count(*) FILTER (WHERE v.bundle_id IS NULL) AS bundles_verified_ok FROM des.bundles b
+  LEFT JOIN LATERAL (SELECT b.id AS bundle_id FROM des.verify_bundle(b.id) LIMIT 1) v ON true WHERE b.repo = 'demo';
+SELECT runs, blobs_removed, containers_removed, pending_deletes FROM des.stat_gc;
+
 SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
              AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
                    JOIN files f USING (name) WHERE g.data = f.data) = (SELECT count(*) FROM files)

@@ -225,7 +225,8 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_sweep_trees() FROM PUBLIC;
 
--- Remove the dead blobs among candidates (NULL: all) and then every
+-- Remove the dead blobs among candidates (NULL: all that one mark finds;
+-- given candidates need not be dead: they are looked at again) and then every
 -- committed container left without a blob, in the caller's transaction:
 -- lock, look again, delete (see the top of this file). Returns what was
 -- done, in gc_plan's shape.
@@ -248,8 +249,13 @@ BEGIN
                   DETAIL = format('This transaction runs at %s: its one snapshot would miss references committed while it decides.',
                                   upper(current_setting('transaction_isolation')));
     END IF;
-    -- 1. candidates, from this statement's snapshot
-    cands := ARRAY(SELECT u.hash FROM des_internal.gc_unreferenced(candidates) u);
+    -- 1. candidates, from this statement's snapshot (given ones come from
+    --    a mark of the caller's: des.gc_run's batch)
+    IF candidates IS NULL THEN
+        cands := ARRAY(SELECT u.hash FROM des_internal.gc_unreferenced() u);
+    ELSE
+        cands := candidates;
+    END IF;
     -- 2. locked, unless someone holds them (they wait for the next run)
     locked := ARRAY(SELECT b.hash FROM des.blobs b WHERE b.hash IN (SELECT unnest(cands))
                      ORDER BY b.hash FOR UPDATE OF b SKIP LOCKED);
@@ -542,13 +548,13 @@ COMMENT ON FUNCTION des.gc(boolean) IS
 REVOKE ALL ON FUNCTION des.gc(boolean) FROM PUBLIC;	-- an operator's action
 
 -- The scheduled form (pg_cron: SELECT cron.schedule('pg_des gc', '17 3 * * *', 'CALL des.gc_run()')):
--- batches of batch_size candidate blobs, each in its own transaction, then
+-- batches of batch_size candidate blobs (each costs two marks of the whole store), each in its own transaction, then
 -- the storage deletes, each after its removal committed. Errors are
 -- recorded in des.gc_runs; what a failed or killed run left, the next one
 -- finishes. Only as a top-level CALL (it commits), by the extension's owner
 -- or a superuser: a procedure that commits can be neither SECURITY DEFINER
 -- nor have a SET clause (every name in it is qualified instead).
-CREATE OR REPLACE PROCEDURE des.gc_run(batch_size int DEFAULT 100000)
+CREATE OR REPLACE PROCEDURE des.gc_run(batch_size int DEFAULT 1000000)
 LANGUAGE plpgsql
 AS $$
 DECLARE
