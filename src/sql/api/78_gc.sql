@@ -191,10 +191,12 @@ DECLARE
     c_repo bigint[];
     c_hash bytea[];
 BEGIN
-    SELECT coalesce(array_agg(t.repo_id), '{}'), coalesce(array_agg(t.hash), '{}') INTO d_repo, d_hash
-      FROM des_internal.gc_unreachable_trees() t WHERE t.kind = 'dir';
-    SELECT coalesce(array_agg(t.repo_id), '{}'), coalesce(array_agg(t.hash), '{}') INTO c_repo, c_hash
-      FROM des_internal.gc_unreachable_trees() t WHERE t.kind = 'content';
+    SELECT coalesce(array_agg(t.repo_id) FILTER (WHERE t.kind = 'dir'), '{}'),
+           coalesce(array_agg(t.hash) FILTER (WHERE t.kind = 'dir'), '{}'),
+           coalesce(array_agg(t.repo_id) FILTER (WHERE t.kind = 'content'), '{}'),
+           coalesce(array_agg(t.hash) FILTER (WHERE t.kind = 'content'), '{}')
+      INTO d_repo, d_hash, c_repo, c_hash
+      FROM des_internal.gc_unreachable_trees() t;
     IF cardinality(d_hash) + cardinality(c_hash) = 0 THEN
         RETURN;
     END IF;
