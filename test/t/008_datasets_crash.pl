@@ -14,6 +14,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgDesChecks;
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 
@@ -90,20 +93,6 @@ sub state_of
 		       (SELECT count(*) FROM des.branch_log)});
 }
 
-sub crash_at
-{
-	my ($point, $sql) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
-	my $bg = $node->background_psql('postgres', on_error_stop => 0);
-	$bg->query_until(qr/sent/, "\\echo sent\n$sql;\n");
-	ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'pg_des: paused at $point%'"),
-		"the backend pauses at $point");
-	my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'pg_des: paused at $point%' LIMIT 1");
-	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-	kill 'KILL', $pid;
-	eval { $bg->quit; };
-	ok($node->poll_query_until('postgres', 'SELECT 1', '1'), "the server is back after kill -9 at $point");
-}
 
 sub check_committed
 {
@@ -125,7 +114,7 @@ SKIP:
 
 	my $before = state_of();
 	write_file("$src/new/after-v1.txt", "added after v1");
-	crash_at('dataset_upload_stored', "SELECT des.bundle_upload('t', 'main', '$src', 'killed upload')");
+	crash_at($node, 'dataset_upload_stored', "SELECT des.bundle_upload('t', 'main', '$src', 'killed upload')");
 	is(state_of(), $before, 'after kill -9 during an upload: no bundle, the branch where it was');
 	check_committed('upload');
 	cmp_ok($node->safe_psql('postgres', "SELECT count(*) FROM des.orphans() WHERE location ~ '/datasets/'"), '>=', 1,
@@ -133,11 +122,11 @@ SKIP:
 
 	$node->safe_psql('postgres', "SELECT des.stage('t', 'main', 'staged.txt', 'a staged file')");
 	$before = state_of();
-	crash_at('dataset_commit_bundle_made', "SELECT des.commit('t', 'main', 'killed commit')");
+	crash_at($node, 'dataset_commit_bundle_made', "SELECT des.commit('t', 'main', 'killed commit')");
 	is(state_of(), $before, 'after kill -9 during a commit: no bundle, the branch where it was, the file still staged');
 	check_committed('commit');
 
-	crash_at('dataset_stage_stored', "SELECT des.stage('t', 'main', 'lost.txt', 'bytes of a killed stage')");
+	crash_at($node, 'dataset_stage_stored', "SELECT des.stage('t', 'main', 'lost.txt', 'bytes of a killed stage')");
 	is(state_of(), $before, 'after kill -9 during a stage: nothing new is staged');
 	is($node->safe_psql('postgres', "SELECT count(*) FROM des.files('t/main') WHERE path = 'lost.txt'"), '0',
 		'and the branch does not show it');

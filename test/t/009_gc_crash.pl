@@ -16,6 +16,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgDesChecks;
 use File::Spec;
 use File::Find;
 
@@ -119,36 +122,22 @@ sub container_files
 }
 my @files_before = container_files();
 
-sub crash_at
-{
-	my ($point, $sql) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
-	my $bg = $node->background_psql('postgres', on_error_stop => 0);
-	$bg->query_until(qr/sent/, "\\echo sent\n$sql;\n");
-	ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'pg_des: paused at $point%'"),
-		"the backend pauses at $point");
-	my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'pg_des: paused at $point%' LIMIT 1");
-	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-	kill 'KILL', $pid;
-	eval { $bg->quit; };
-	ok($node->poll_query_until('postgres', 'SELECT 1', '1'), "the server is back after kill -9 at $point");
-}
 
 SKIP:
 {
 	skip 'des.debug_pause_at exists only in builds with DES_TEST_HOOKS', 26 unless $hooks;
 	# small batches: several sweeps, so that a kill lands between them
-	crash_at('gc_decided', 'CALL des.gc_run(batch_size => 20)');
+	crash_at($node, 'gc_decided', 'CALL des.gc_run(batch_size => 20)');
 	check_live('after kill -9 once GC decided');
-	crash_at('gc_swept', 'CALL des.gc_run(batch_size => 20)');
+	crash_at($node, 'gc_swept', 'CALL des.gc_run(batch_size => 20)');
 	check_live('after kill -9 with a sweep not committed');
-	crash_at('gc_committed', 'CALL des.gc_run(batch_size => 20)');
+	crash_at($node, 'gc_committed', 'CALL des.gc_run(batch_size => 20)');
 	check_live('after kill -9 right after a sweep committed');
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.gc_pending_deletes p JOIN des.containers c ON c.location = p.location'),
 		'0', 'no pending storage delete names a container the catalog still has');
-	crash_at('gc_compact_copied', 'CALL des.gc_run(batch_size => 20)');
+	crash_at($node, 'gc_compact_copied', 'CALL des.gc_run(batch_size => 20)');
 	check_live('after kill -9 with compacted copies written, the blobs not re-pointed');
-	crash_at('gc_storage_deleted', 'CALL des.gc_run(batch_size => 20)');
+	crash_at($node, 'gc_storage_deleted', 'CALL des.gc_run(batch_size => 20)');
 	check_live('after kill -9 between a storage delete and its record');
 }
 

@@ -1,10 +1,10 @@
-# Checks shared by the TAP tests of the pipeline (local and S3 storage).
+# Checks shared by the TAP tests (the pipeline on local and S3 storage, crashes).
 package PgDesChecks;
 use strict;
 use warnings;
 use Test::More;
 use Exporter 'import';
-our @EXPORT = qw(blobs_match_archives);
+our @EXPORT = qw(blobs_match_archives crash_at);
 
 # every blob records its entry's offset, stored size and flags as the
 # index of its container has them
@@ -17,6 +17,24 @@ sub blobs_match_archives
 		          JOIN des.blobs b ON b.container_id = c.id AND b.entry = l.name
 		         WHERE l.data_offset = b.data_offset AND l.flags = b.flags AND (b.flags <> 0 OR l.size = b.stored_size))}),
 		't', "$what: every blob records its entry's offset, stored size and flags as the archive's index has them");
+	return;
+}
+
+# kill -9 of the backend running $sql once it pauses at $point (builds with
+# DES_TEST_HOOKS: des.debug_pause_at), then wait for the server to be back
+sub crash_at
+{
+	my ($node, $point, $sql) = @_;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
+	$bg->query_until(qr/sent/, "\\echo sent\n$sql;\n");
+	ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'pg_des: paused at $point%'"),
+		"the backend pauses at $point");
+	my $pid = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'pg_des: paused at $point%' LIMIT 1");
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
+	kill 'KILL', $pid;
+	eval { $bg->quit; };
+	ok($node->poll_query_until('postgres', 'SELECT 1', '1'), "the server is back after kill -9 at $point");
 	return;
 }
 

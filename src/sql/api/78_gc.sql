@@ -227,6 +227,38 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_sweep_trees() FROM PUBLIC;
 
+-- The containers among ids (NULL: all committed ones) that no blob lives in:
+-- locked (a blob being pointed at one holds a key-share lock on it, which
+-- FOR UPDATE waits out), found empty again, their rows deleted and their
+-- files queued for deletion from storage (reason: why they are empty).
+CREATE OR REPLACE FUNCTION des_internal.gc_drop_empty_containers(ids bigint[], reason text)
+RETURNS TABLE (container_id bigint, location text, size bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        SELECT ct.id, ct.location, ct.size FROM des.containers ct
+         WHERE ct.state = 'committed' AND (ids IS NULL OR ct.id = ANY (ids))
+           AND NOT EXISTS (SELECT FROM des.blobs b WHERE b.container_id = ct.id)
+         ORDER BY ct.id
+           FOR UPDATE OF ct SKIP LOCKED
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM des.blobs b WHERE b.container_id = c.id);
+        INSERT INTO des.gc_pending_deletes (location, container_id, size, reason)
+        VALUES (c.location, c.id, c.size, reason)
+        ON CONFLICT ON CONSTRAINT gc_pending_deletes_pkey DO NOTHING;
+        DELETE FROM des.containers ct WHERE ct.id = c.id;
+        container_id := c.id;
+        location := c.location;
+        size := coalesce(c.size, 0);
+        RETURN NEXT;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_drop_empty_containers(bigint[], text) FROM PUBLIC;
+
 -- Remove the dead blobs among candidates (NULL: all that one mark finds;
 -- given candidates need not be dead: they are looked at again) and then every
 -- committed container left without a blob, in the caller's transaction:
@@ -277,24 +309,13 @@ BEGIN
       INTO swept_ids, swept_n, swept_bytes
       FROM per_container p;
 
-    -- containers: committed, no blob in them (locked: a blob being pointed
-    -- at one holds a key-share lock on it, which FOR UPDATE waits out)
-    FOR c IN
-        SELECT ct.id, ct.location, ct.size FROM des.containers ct
-         WHERE ct.state = 'committed' AND NOT EXISTS (SELECT FROM des.blobs b WHERE b.container_id = ct.id)
-         ORDER BY ct.id
-           FOR UPDATE OF ct SKIP LOCKED
-    LOOP
-        CONTINUE WHEN EXISTS (SELECT FROM des.blobs b WHERE b.container_id = c.id);
-        INSERT INTO des.gc_pending_deletes (location, container_id, size, reason)
-        VALUES (c.location, c.id, c.size, 'empty')
-        ON CONFLICT ON CONSTRAINT gc_pending_deletes_pkey DO NOTHING;
-        DELETE FROM des.containers ct WHERE ct.id = c.id;
+    -- containers left without a blob (or that never had one)
+    FOR c IN SELECT * FROM des_internal.gc_drop_empty_containers(NULL, 'empty') LOOP
         action := 'delete';
-        container_id := c.id;
+        container_id := c.container_id;
         location := c.location;
-        blobs := coalesce(swept_n[array_position(swept_ids, c.id)], 0);
-        bytes := coalesce(c.size, 0);
+        blobs := coalesce(swept_n[array_position(swept_ids, c.container_id)], 0);
+        bytes := c.size;
         RETURN NEXT;
     END LOOP;
     FOR c IN
@@ -402,22 +423,12 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END;
-        FOR c IN
-            SELECT ct.id, ct.location, ct.size FROM des.containers ct
-             WHERE ct.id = ANY (g.ids) AND NOT EXISTS (SELECT FROM des.blobs b WHERE b.container_id = ct.id)
-             ORDER BY ct.id
-               FOR UPDATE OF ct SKIP LOCKED
-        LOOP
-            CONTINUE WHEN EXISTS (SELECT FROM des.blobs b WHERE b.container_id = c.id);
-            INSERT INTO des.gc_pending_deletes (location, container_id, size, reason)
-            VALUES (c.location, c.id, c.size, 'compacted')
-            ON CONFLICT ON CONSTRAINT gc_pending_deletes_pkey DO NOTHING;
-            DELETE FROM des.containers ct WHERE ct.id = c.id;
-            action := g.actions[array_position(g.ids, c.id)];
-            container_id := c.id;
+        FOR c IN SELECT * FROM des_internal.gc_drop_empty_containers(g.ids, 'compacted') LOOP
+            action := g.actions[array_position(g.ids, c.container_id)];
+            container_id := c.container_id;
             location := c.location;
-            blobs := g.moved[array_position(g.ids, c.id)];
-            bytes := coalesce(c.size, 0);
+            blobs := g.moved[array_position(g.ids, c.container_id)];
+            bytes := c.size;
             RETURN NEXT;
         END LOOP;
     END LOOP;
