@@ -13,6 +13,7 @@ packages=(
 	make gcc libc6-dev pkg-config
 	clang libclang-rt-14-dev   # TSan unit tests, libFuzzer (+ASan/UBSan) runtimes
 	postgresql-15 postgresql-server-dev-15 postgresql-common
+	postgresql-15-cron   # schedules (des.gc_run) go through pg_cron
 	libb2-dev liblz4-dev libxxhash-dev libssl-dev libcurl4-openssl-dev
 	libjansson-dev   # unit tests read the fixtures' manifest.json
 	curl awscli      # S3 tests: harness control, interoperability with the AWS CLI
