@@ -67,6 +67,8 @@ typedef void (*DesStorageListCallback) (void *arg, const char *location, int64 s
 										const char *etag, bool is_prefix);
 extern void DesStorageList(const DesLocation *loc, const char *delimiter,
 						   DesStorageListCallback cb, void *arg);
+/* Remove one stored object (no privilege check): whether a local file was there (S3: true). */
+extern bool DesStorageDelete(const DesLocation *loc);
 
 /* errors.c: raise an ERROR for a failed core call */
 extern void DesReportError(const des_error *err, const char *location) pg_attribute_noreturn();

@@ -226,14 +226,12 @@ des_storage_stat(PG_FUNCTION_ARGS)
 
 /*
  * Remove one object. Locally: true if a file was removed, false if there was
- * none. On S3, DELETE succeeds whether or not the key existed: true.
+ * none. On S3, DELETE succeeds whether or not the key existed: true. The
+ * caller has checked the right to (or is pg_des itself, deleting its own).
  */
-Datum
-des_storage_delete(PG_FUNCTION_ARGS)
+bool
+DesStorageDelete(const DesLocation *loc)
 {
-	DesLocation *loc = DesParseLocation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-
-	DesCheckWriteAccess(loc);
 	if (loc->kind == DES_LOCATION_S3)
 	{
 		DesS3Endpoint *ep = DesS3EndpointForLocation(loc);
@@ -251,16 +249,25 @@ des_storage_delete(PG_FUNCTION_ARGS)
 		}
 		DesS3TransferFree(&t);
 		DesReaderCacheEvict(loc);
-		PG_RETURN_BOOL(true);
+		return true;
 	}
 	if (unlink(loc->path) != 0)
 	{
 		if (errno == ENOENT)
-			PG_RETURN_BOOL(false);
+			return false;
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not remove \"%s\": %m", loc->path)));
 	}
 	DesReaderCacheEvict(loc);
-	PG_RETURN_BOOL(true);
+	return true;
+}
+
+Datum
+des_storage_delete(PG_FUNCTION_ARGS)
+{
+	DesLocation *loc = DesParseLocation(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	DesCheckWriteAccess(loc);
+	PG_RETURN_BOOL(DesStorageDelete(loc));
 }

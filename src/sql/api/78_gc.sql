@@ -240,15 +240,15 @@ DECLARE
     c record;
 BEGIN
     FOR c IN
-        SELECT ct.id, ct.location, ct.size FROM des.containers ct
+        SELECT ct.id, ct.location, ct.size, ct.origin FROM des.containers ct
          WHERE ct.state = 'committed' AND (ids IS NULL OR ct.id = ANY (ids))
            AND NOT EXISTS (SELECT FROM des.blobs b WHERE b.container_id = ct.id)
          ORDER BY ct.id
            FOR UPDATE OF ct SKIP LOCKED
     LOOP
         CONTINUE WHEN EXISTS (SELECT FROM des.blobs b WHERE b.container_id = c.id);
-        INSERT INTO des.gc_pending_deletes (location, container_id, size, reason)
-        VALUES (c.location, c.id, c.size, reason)
+        INSERT INTO des.gc_pending_deletes (location, container_id, origin, size, reason)
+        VALUES (c.location, c.id, c.origin, c.size, reason)
         ON CONFLICT ON CONSTRAINT gc_pending_deletes_pkey DO NOTHING;
         DELETE FROM des.containers ct WHERE ct.id = c.id;
         container_id := c.id;
@@ -453,6 +453,14 @@ REVOKE ALL ON FUNCTION des_internal.gc_sweep_all() FROM PUBLIC;
 -- this statement), at most max_deletes of them; returns (deleted, bytes).
 -- Never a location that a container row names again, never one outside
 -- the storage root.
+CREATE OR REPLACE FUNCTION des_internal.gc_delete_file(location text, origin text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'des_gc_delete_file'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des_internal.gc_delete_file(text, text) IS
+  'delete the file of a container des.gc removed, through the server that wrote it (origin packer: des.default_server; else des.storage_server)';
+REVOKE ALL ON FUNCTION des_internal.gc_delete_file(text, text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION des_internal.gc_flush(max_deletes int DEFAULT NULL, OUT deleted bigint, OUT bytes bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -486,7 +494,7 @@ BEGIN
             CONTINUE;
         END IF;
         BEGIN
-            PERFORM des.storage_delete(p.location);
+            PERFORM des_internal.gc_delete_file(p.location, p.origin);
             PERFORM des_internal.debug_pause('gc_storage_deleted');
             DELETE FROM des.gc_pending_deletes g WHERE g.location = p.location;
             deleted := deleted + 1;

@@ -30,6 +30,7 @@ COMMENT ON TABLE des.object_log IS 'every deletion of a pipeline object: who, wh
 CREATE TABLE des.gc_pending_deletes (
     location     text PRIMARY KEY,
     container_id bigint NOT NULL,
+    origin       text NOT NULL,		-- the container's: which server deletes it (docs/gc.md)
     size         bigint,
     reason       text NOT NULL CHECK (reason IN ('empty', 'compacted')),
     queued_at    timestamptz NOT NULL DEFAULT now(),
