@@ -76,7 +76,25 @@ CREATE TABLE des.dataset_retention (
 COMMENT ON TABLE des.dataset_retention IS 'retention rules of versioned datasets: which bundles des.squash keeps, per repo and per branch';
 ALTER TABLE des.dataset_retention ENABLE ROW LEVEL SECURITY;
 
+-- What des.scrub found: one row per blob that did not read back as its hash
+-- (damaged or misplaced bytes, a container gone or unreadable), with what
+-- refers to it, and whether it was repaired from an intact copy.
+CREATE TABLE des.scrub_results (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    found_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    container_id bigint NOT NULL,
+    location     text NOT NULL,
+    hash         bytea NOT NULL,
+    problem      text NOT NULL,
+    objects      text[] NOT NULL,		-- names of the pipeline objects with these bytes
+    repos        text[] NOT NULL,		-- repos with a file content that has this chunk
+    repaired     boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE des.scrub_results IS 'blobs des.scrub found damaged or missing, what refers to them, and whether they were repaired';
+
 SELECT pg_catalog.pg_extension_config_dump('des.dataset_retention', '');
+SELECT pg_catalog.pg_extension_config_dump('des.scrub_results', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('des.scrub_results', 'id')::regclass, '');
 SELECT pg_catalog.pg_extension_config_dump('des.object_log', '');
 SELECT pg_catalog.pg_extension_config_dump('des.gc_pending_deletes', '');
 SELECT pg_catalog.pg_extension_config_dump('des.gc_runs', '');
