@@ -176,6 +176,40 @@ REVOKE ALL ON FUNCTION des_internal.gc_plan() FROM PUBLIC;
 
 -- ---- the sweep ----
 
+-- Every sweep (trees, blobs, compaction) decides with a snapshot taken
+-- after its locks: only READ COMMITTED gives each statement a new one.
+CREATE OR REPLACE FUNCTION des_internal.gc_require_read_committed()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'the garbage collector runs only at the READ COMMITTED isolation level'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('This transaction runs at %s: its one snapshot would miss references committed while it decides.',
+                                  upper(current_setting('transaction_isolation')));
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_require_read_committed() FROM PUBLIC;
+
+-- One row of a run's work added to its totals in des.gc_runs: blobs removed
+-- (delete, forget), their bytes (forget), containers removed and their
+-- sizes (delete, compact, merge); prune and failed rows add nothing.
+CREATE OR REPLACE FUNCTION des_internal.gc_account(run bigint, action text, blobs bigint, bytes bigint)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE des.gc_runs g
+       SET blobs_removed = g.blobs_removed + CASE WHEN action IN ('delete', 'forget') THEN blobs ELSE 0 END,
+           blob_bytes = g.blob_bytes + CASE WHEN action = 'forget' THEN bytes ELSE 0 END,
+           containers_removed = g.containers_removed + CASE WHEN action IN ('delete', 'compact', 'merge') THEN 1 ELSE 0 END,
+           container_bytes = g.container_bytes + CASE WHEN action IN ('delete', 'compact', 'merge') THEN bytes ELSE 0 END
+     WHERE g.id = run
+$$;
+REVOKE ALL ON FUNCTION des_internal.gc_account(bigint, text, bigint, bigint) FROM PUBLIC;
+
 -- Remove the unreachable directories and contents of every repo, in the
 -- caller's transaction: candidates, locked (FOR UPDATE SKIP LOCKED: a
 -- writer reusing one holds it), looked at again after the locks, deleted.
@@ -191,6 +225,7 @@ DECLARE
     c_repo bigint[];
     c_hash bytea[];
 BEGIN
+    PERFORM des_internal.gc_require_read_committed();
     SELECT coalesce(array_agg(t.repo_id) FILTER (WHERE t.kind = 'dir'), '{}'),
            coalesce(array_agg(t.hash) FILTER (WHERE t.kind = 'dir'), '{}'),
            coalesce(array_agg(t.repo_id) FILTER (WHERE t.kind = 'content'), '{}'),
@@ -277,12 +312,7 @@ DECLARE
     swept_bytes bigint[];
     c record;
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'the garbage collector runs only at the READ COMMITTED isolation level'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('This transaction runs at %s: its one snapshot would miss references committed while it decides.',
-                                  upper(current_setting('transaction_isolation')));
-    END IF;
+    PERFORM des_internal.gc_require_read_committed();
     -- 1. candidates, from this statement's snapshot (given ones come from
     --    a mark of the caller's: des.gc_run's batch)
     IF candidates IS NULL THEN
@@ -386,12 +416,13 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION des_internal.gc_compaction_plan(boolean) FROM PUBLIC;
 
--- Rewrite them, (day, shard) by (day, shard), in the caller's transaction:
+-- Rewrite them, (day, shard) by (day, shard), in the caller's transaction
+-- (but for groups holding a container in skip: des.gc_run's failed ones):
 -- the copies re-pointed (des_internal.compact), then each old container no
 -- blob lives in any more leaves the catalog, its file queued for deletion.
 -- A container a concurrent run compacted already holds no blob and goes the
 -- same way; blobs moved meanwhile stay where they are.
-CREATE OR REPLACE FUNCTION des_internal.gc_compact(max_groups int DEFAULT NULL)
+CREATE OR REPLACE FUNCTION des_internal.gc_compact(max_groups int DEFAULT NULL, skip bigint[] DEFAULT '{}')
 RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -400,11 +431,14 @@ DECLARE
     g record;
     c record;
 BEGIN
+    PERFORM des_internal.gc_require_read_committed();
     FOR g IN
         SELECT p.day, p.shard, array_agg(p.container_id ORDER BY p.container_id) AS ids,
                array_agg(p.action ORDER BY p.container_id) AS actions, array_agg(p.blobs ORDER BY p.container_id) AS moved
           FROM des_internal.gc_compaction_plan(false) p
-         GROUP BY p.day, p.shard ORDER BY p.day, p.shard
+         GROUP BY p.day, p.shard
+        HAVING NOT (array_agg(p.container_id) && skip)
+         ORDER BY p.day, p.shard
          LIMIT max_groups
     LOOP
         -- a group that cannot be copied (a container unreadable or damaged:
@@ -433,7 +467,7 @@ BEGIN
         END LOOP;
     END LOOP;
 END $$;
-REVOKE ALL ON FUNCTION des_internal.gc_compact(int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.gc_compact(int, bigint[]) FROM PUBLIC;
 
 -- A real run's catalog part: trees first (what they free, the blob sweep
 -- then finds dead), then blobs and containers.
@@ -528,10 +562,6 @@ DECLARE
     flushed_n bigint := 0;
     flushed_bytes bigint := 0;
     r record;
-    v_blobs bigint := 0;
-    v_blob_bytes bigint := 0;
-    v_containers bigint := 0;
-    v_container_bytes bigint := 0;
 BEGIN
     IF dry_run IS NULL THEN
         RAISE EXCEPTION 'des.gc: dry_run must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -549,19 +579,11 @@ BEGIN
         location := r.location;
         blobs := r.blobs;
         bytes := r.bytes;
-        v_blobs := v_blobs + CASE WHEN r.action IN ('delete', 'forget') THEN r.blobs ELSE 0 END;
-        IF r.action IN ('delete', 'compact', 'merge') THEN
-            v_containers := v_containers + 1;
-            v_container_bytes := v_container_bytes + r.bytes;
-        ELSIF r.action = 'forget' THEN
-            v_blob_bytes := v_blob_bytes + r.bytes;
-        END IF;
+        PERFORM des_internal.gc_account(run, r.action, r.blobs, r.bytes);
         RETURN NEXT;
     END LOOP;
     UPDATE des.gc_runs g
-       SET finished_at = clock_timestamp(), state = 'done', blobs_removed = v_blobs, blob_bytes = v_blob_bytes,
-           containers_removed = v_containers, container_bytes = v_container_bytes,
-           storage_deleted = flushed_n, storage_bytes = flushed_bytes
+       SET finished_at = clock_timestamp(), state = 'done', storage_deleted = flushed_n, storage_bytes = flushed_bytes
      WHERE g.id = run;
 END $$;
 COMMENT ON FUNCTION des.gc(boolean) IS
@@ -585,6 +607,7 @@ DECLARE
     f record;
     swept int;
     failure text;
+    failed_groups bigint[] := '{}';
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'des.gc_run: batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
@@ -611,12 +634,7 @@ BEGIN
             swept := 0;
             FOR r IN SELECT * FROM des_internal.gc_sweep(batch) LOOP
                 swept := swept + 1;
-                UPDATE des.gc_runs g
-                   SET blobs_removed = g.blobs_removed + r.blobs,
-                       blob_bytes = g.blob_bytes + CASE WHEN r.action = 'forget' THEN r.bytes ELSE 0 END,
-                       containers_removed = g.containers_removed + CASE WHEN r.action = 'delete' THEN 1 ELSE 0 END,
-                       container_bytes = g.container_bytes + CASE WHEN r.action = 'delete' THEN r.bytes ELSE 0 END
-                 WHERE g.id = run;
+                PERFORM des_internal.gc_account(run, r.action, r.blobs, r.bytes);
             END LOOP;
             PERFORM des_internal.debug_pause('gc_swept');
         EXCEPTION WHEN OTHERS THEN
@@ -628,15 +646,17 @@ BEGIN
         -- done when a batch was not full, or removed nothing (all of it held by others)
         EXIT WHEN cardinality(batch) < batch_size OR swept = 0;
     END LOOP;
-    -- compaction: a (day, shard) per transaction
+    -- compaction: a (day, shard) per transaction; a group that could not
+    -- be copied (a 'failed' row, with a warning) is not tried again this run
     WHILE failure IS NULL LOOP
         BEGIN
             swept := 0;
-            FOR r IN SELECT * FROM des_internal.gc_compact(1) LOOP
+            FOR r IN SELECT * FROM des_internal.gc_compact(1, failed_groups) LOOP
                 swept := swept + 1;
-                UPDATE des.gc_runs g
-                   SET containers_removed = g.containers_removed + 1, container_bytes = g.container_bytes + r.bytes
-                 WHERE g.id = run;
+                IF r.action = 'failed' THEN
+                    failed_groups := failed_groups || r.container_id;
+                END IF;
+                PERFORM des_internal.gc_account(run, r.action, r.blobs, r.bytes);
             END LOOP;
         EXCEPTION WHEN OTHERS THEN
             failure := SQLERRM;

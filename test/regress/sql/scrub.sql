@@ -43,6 +43,17 @@ SELECT split_part(problem, ':', 1) AS problem, count(*) AS blobs, bool_or(repair
   FROM des.scrub('container:' || :sid) GROUP BY 1;
 SELECT count(*) AS results, count(*) FILTER (WHERE repaired) AS repaired FROM des.scrub_results WHERE location = :'sloc';
 
+-- a container that cannot be read is not compacted: des.gc_run leaves it
+-- (a warning and a 'failed' row), does not try it again, and finishes
+SET des.compact_threshold = 0.3;
+SELECT action, blobs FROM des.gc() WHERE container_id = :sid;
+SET client_min_messages = error;
+CALL des.gc_run();
+SET client_min_messages = warning;
+RESET des.compact_threshold;
+SELECT state, error FROM des.gc_runs ORDER BY id DESC LIMIT 1;
+SELECT count(*) AS still_there FROM des.containers WHERE id = :sid;
+
 -- errors; an operator's function
 SELECT try($$SELECT des.scrub(sample => 0)$$);
 SELECT try($$SELECT des.scrub('everything')$$);
