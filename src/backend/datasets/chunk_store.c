@@ -222,8 +222,9 @@ DesChunkStoreFinish(DesChunkStore *cs)
 	des_writer_summary sum;
 	des_error	err;
 	des_writer *w;
-	Oid			types[6] = {INT8OID, TEXTOID, INT8OID, INT4OID, INT8OID, INT8ARRAYOID};
-	Datum		args[6];
+	Oid			types[7] = {INT8OID, TEXTOID, INT8OID, INT4OID, INT8OID, DATEOID, TEXTOID};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			btypes[7] = {INT8OID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID};
 	Datum		bargs[7];
 
@@ -245,20 +246,13 @@ DesChunkStoreFinish(DesChunkStore *cs)
 			data_bytes += DatumGetInt64(cs->stored.v[i]);
 		args[4] = Int64GetDatum(data_bytes);
 	}
-	args[5] = (Datum) 0;
-	if (cs->compact_from)
-	{
-		Oid			ctypes[6] = {INT8OID, TEXTOID, INT8OID, INT4OID, DATEOID, INT8OID};
-		Datum		cargs[6] = {args[0], args[1], args[2], args[3], DateADTGetDatum(cs->compact_day), args[4]};
-
-		DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin, data_bytes) "
-				   "VALUES ($1, $2, $5, NULL, 0, 'committed', $3, $4, pg_catalog.now(), 'compaction', $6)",
-				   6, ctypes, cargs, NULL, false, SPI_OK_INSERT);
-	}
-	else
-		DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin, data_bytes) "
-				   "VALUES ($1, $2, (pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date, NULL, 0, 'committed', $3, $4, "
-				   "pg_catalog.now(), 'datasets', $5)", 5, types, args, NULL, false, SPI_OK_INSERT);
+	/* a compaction's container is of the day of what it holds; a dataset function's, of today (UTC) */
+	args[5] = cs->compact_from ? DateADTGetDatum(cs->compact_day) : (Datum) 0;
+	args[6] = CStringGetTextDatum(cs->compact_from ? "compaction" : "datasets");
+	nulls[5] = cs->compact_from ? ' ' : 'n';
+	DesSpiExec("INSERT INTO des.containers (id, location, day, shard, seq, state, size, entries, committed_at, origin, data_bytes) "
+			   "VALUES ($1, $2, COALESCE($6, (pg_catalog.now() AT TIME ZONE 'UTC')::pg_catalog.date), NULL, 0, 'committed', "
+			   "$3, $4, pg_catalog.now(), $7, $5)", 7, types, args, nulls, false, SPI_OK_INSERT);
 	bargs[0] = Int64GetDatum(cs->container_id);
 	bargs[1] = DesVecArray(&cs->hashes, BYTEAOID);
 	bargs[2] = DesVecArray(&cs->entries, TEXTOID);

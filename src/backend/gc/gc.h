@@ -8,11 +8,6 @@
 
 #include "pg_des.h"
 
-#include "fmgr.h"
-
-/* des_internal.debug_pause(point): the crash tests' pause points (debug_pause.c) */
-extern Datum des_debug_pause(PG_FUNCTION_ARGS);
-
 /* des.compact_threshold (compaction.c; called from _PG_init) */
 extern void DesGcDefineSettings(void);
 

@@ -40,11 +40,9 @@ des_scrub_container(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	work = AllocSetContextCreate(CurrentMemoryContext, "des scrub", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
-	/* the sample: blobs whose hash's first two bytes fall below the share asked for */
 	DesSpiExec("SELECT b.hash, b.size, b.entry, b.data_offset, b.stored_size, b.flags, c.location "
 			   "  FROM des.blobs b JOIN des.containers c ON c.id = b.container_id "
-			   " WHERE b.container_id = $1 "
-			   "   AND (pg_catalog.get_byte(b.hash, 0) * 256 + pg_catalog.get_byte(b.hash, 1)) < $2 * 65536 "
+			   " WHERE b.container_id = $1 AND des_internal.in_scrub_sample(b.hash, $2) "
 			   " ORDER BY b.data_offset", 2, types, args, NULL, true, SPI_OK_SELECT);
 	n = SPI_processed;
 	places = palloc0(Max(n, 1) * sizeof(DesChunkPlace));

@@ -46,8 +46,9 @@ des_squash(PG_FUNCTION_ARGS)
 		args[1] = BoolGetDatum(dry_run);
 		args[2] = DirectFunctionCall1(namein, CStringGetDatum(scope.caller_name));
 		DesSpiExec("SELECT s.action, pg_catalog.encode(s.bundle_id, 'hex') AS bundle_id, s.created_at, s.message, "
-				   "       ARRAY(SELECT pg_catalog.encode(p, 'hex') FROM pg_catalog.unnest(s.parents) WITH ORDINALITY AS u(p, n) "
-				   "              ORDER BY n) AS parents, s.parents IS NULL AS no_parents "
+				   "       CASE WHEN s.parents IS NOT NULL THEN "
+				   "            ARRAY(SELECT pg_catalog.encode(p, 'hex') FROM pg_catalog.unnest(s.parents) WITH ORDINALITY AS u(p, n) "
+				   "                   ORDER BY n) END AS parents "
 				   "  FROM des_internal.squash_repo(repo => $1, dry_run => $2, who => $3) s",
 				   3, types, args, NULL, false, SPI_OK_SELECT);
 		for (uint64 i = 0; i < SPI_processed; i++)
@@ -58,11 +59,7 @@ des_squash(PG_FUNCTION_ARGS)
 			bool		nulls[5];
 
 			for (int c = 0; c < 5; c++)
-				values[c] = SPI_getbinval(tup, td, c + 1, &nulls[c]);
-			if (DatumGetBool(SPI_getbinval(tup, td, 6, &nulls[4])))
-				nulls[4] = true;	/* a removed bundle: no parents */
-			else
-				nulls[4] = false;
+				values[c] = SPI_getbinval(tup, td, c + 1, &nulls[c]);	/* parents: NULL for a removed bundle */
 			if (strcmp(TextDatumGetCString(values[0]), "remove") == 0)
 				removed++;
 			else

@@ -567,6 +567,9 @@ BEGIN
            -- a dataset function's container (or its temporary file), while
            -- the transaction that writes it may still commit its row
            AND NOT des_internal.written_in_progress(s.location)
+           -- a container des.gc removed: its file is deleted by des.gc, once
+           -- no snapshot that may still read it remains (docs/gc.md)
+           AND NOT EXISTS (SELECT FROM des.gc_pending_deletes g WHERE g.location = s.location)
            -- the dataset containers of other databases are theirs to account for
            AND NOT (starts_with(s.location, root || '/datasets/')
                     AND NOT starts_with(s.location, root || '/datasets/' ||

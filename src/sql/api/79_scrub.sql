@@ -1,5 +1,14 @@
 -- Scrub (docs/gc.md): stored data read back and checked against its hashes.
 
+-- Is this blob in a scrub's sample (a share of the hash space, so the same
+-- blobs each time)? The one rule for des.scrub and scrub_container.
+CREATE OR REPLACE FUNCTION des_internal.in_scrub_sample(hash bytea, sample float8)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT get_byte(hash, 0) * 256 + get_byte(hash, 1) < sample * 65536 $$;
+REVOKE ALL ON FUNCTION des_internal.in_scrub_sample(bytea, float8) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION des_internal.scrub_container(container_id bigint, sample float8)
 RETURNS TABLE (hash bytea, problem text)
 AS 'MODULE_PATHNAME', 'des_scrub_container'
@@ -63,7 +72,7 @@ BEGIN
             SELECT coalesce(array_agg(b.hash ORDER BY b.hash), '{}'), coalesce(array_agg('unreadable: ' || failure ORDER BY b.hash), '{}')
               INTO found_h, found_p
               FROM des.blobs b
-             WHERE b.container_id = c.id AND (get_byte(b.hash, 0) * 256 + get_byte(b.hash, 1)) < sample * 65536;
+             WHERE b.container_id = c.id AND des_internal.in_scrub_sample(b.hash, sample);
         END;
         FOR i IN 1 .. coalesce(cardinality(found_h), 0) LOOP
             h := found_h[i];
