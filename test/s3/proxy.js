@@ -20,6 +20,10 @@
 // verifying the signature), so that pg_des meets S3's behaviour:
 //   - AbortMultipartUpload (DELETE ?uploadId): s3rver answers 405; the proxy
 //     removes the upload's directory and answers 204, or 404 NoSuchUpload.
+//   - ListMultipartUploads (GET /bucket?uploads): s3rver does not list them;
+//     the proxy reads s3rver's upload directories (their key files; the
+//     initiation time is the directory's mtime) and answers S3's XML, with
+//     prefix, key-marker / upload-id-marker and max-uploads paging.
 //   - UploadPart / CompleteMultipartUpload on an unknown upload: 404 NoSuchUpload
 //     (s3rver would silently create it).
 //   - CompleteMultipartUpload is checked like S3 does: InvalidPart for a part
@@ -72,7 +76,7 @@ const MIN_PART_SIZE = 5 * 1024 * 1024;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']);
 
 const KINDS = ['get_range', 'get', 'head', 'put', 'multipart_create', 'multipart_upload_part',
-  'multipart_complete', 'multipart_abort', 'delete', 'list', 'other'];
+  'multipart_complete', 'multipart_abort', 'delete', 'list', 'list_uploads', 'other'];
 
 // ---------------------------------------------------------------- state
 
@@ -131,6 +135,7 @@ function classify(method, rawPath, query, headers) {
         if ('uploadId' in query || 'acl' in query || 'tagging' in query) return 'other';
         return headers.range !== undefined ? 'get_range' : 'get';
       }
+      if (isBucket && 'uploads' in query) return 'list_uploads';
       if (isBucket && !['uploads', 'location', 'cors', 'website', 'acl', 'versioning', 'policy', 'tagging'].some(q => q in query)) return 'list';
       return 'other';
     case 'HEAD':
@@ -449,6 +454,52 @@ function bucketExists(bucket) {
   }
 }
 
+// ListMultipartUploads over s3rver's upload directories, in (key, upload id)
+// order as S3 lists them.
+function listUploadsXml(bucket, query) {
+  const root = path.join(DATA_DIR, bucket, '._S3rver_uploads');
+  const prefix = query.prefix === undefined ? '' : String(query.prefix);
+  const keyMarker = query['key-marker'] === undefined ? '' : String(query['key-marker']);
+  const idMarker = query['upload-id-marker'] === undefined ? '' : String(query['upload-id-marker']);
+  const max = Math.max(0, Math.min(1000, query['max-uploads'] === undefined ? 1000 : parseInt(String(query['max-uploads']), 10) || 0));
+  let uploads = [];
+  let ids = [];
+  try {
+    ids = fs.readdirSync(root);
+  } catch (e) {
+    ids = [];
+  }
+  for (const id of ids) {
+    let key;
+    let initiated;
+    try {
+      key = fs.readFileSync(path.join(root, id, 'key'), 'utf8');
+      initiated = fs.statSync(path.join(root, id)).mtime;
+    } catch (e) {
+      continue;	// being created or aborted right now
+    }
+    if (!key.startsWith(prefix)) continue;
+    if (keyMarker !== '' && (key < keyMarker || (key === keyMarker && (idMarker === '' || id <= idMarker)))) continue;
+    uploads.push({ key, id, initiated });
+  }
+  uploads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const truncated = uploads.length > max;
+  uploads = uploads.slice(0, max);
+  let x = `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`;
+  x += `<Bucket>${xmlEscape(bucket)}</Bucket><KeyMarker>${xmlEscape(keyMarker)}</KeyMarker><UploadIdMarker>${xmlEscape(idMarker)}</UploadIdMarker>`;
+  if (truncated && uploads.length) {
+    const last = uploads[uploads.length - 1];
+    x += `<NextKeyMarker>${xmlEscape(last.key)}</NextKeyMarker><NextUploadIdMarker>${xmlEscape(last.id)}</NextUploadIdMarker>`;
+  }
+  x += `<Prefix>${xmlEscape(prefix)}</Prefix><MaxUploads>${max}</MaxUploads><IsTruncated>${truncated}</IsTruncated>`;
+  for (const u of uploads) {
+    x += `<Upload><Key>${xmlEscape(u.key)}</Key><UploadId>${xmlEscape(u.id)}</UploadId>` +
+      `<Initiator><ID>pgdes</ID><DisplayName>pgdes</DisplayName></Initiator><Owner><ID>pgdes</ID><DisplayName>pgdes</DisplayName></Owner>` +
+      `<StorageClass>STANDARD</StorageClass><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`;
+  }
+  return x + '</ListMultipartUploadsResult>';
+}
+
 // null if fine, else [status, code, message, extra]
 function checkUpload(bucket, uploadId) {
   if (!bucketExists(bucket)) return [404, 'NoSuchBucket', null, { BucketName: bucket }];
@@ -593,6 +644,22 @@ async function handle(req, res) {
   }
 
   // Multipart shims (see the header comment).
+  if (kind === 'list_uploads') {
+    if (!bucketExists(bucket)) return reject(404, 'NoSuchBucket', null, { BucketName: bucket });
+    await drain(req, ctx);
+    const body = Buffer.from(listUploadsXml(bucket, query));
+    res.writeHead(200, {
+      'Content-Type': 'application/xml',
+      'Content-Length': body.length,
+      'x-amz-request-id': ctx.id,
+      'x-amz-id-2': Buffer.from(ctx.id).toString('base64'),
+      Date: new Date().toUTCString(),
+      Server: 'pg_des-s3-test-proxy',
+    });
+    res.end(body);
+    stats.bytes_out += body.length;
+    return logLine(ctx, 200, 'ok(list-uploads)');
+  }
   if (kind === 'multipart_abort' || kind === 'multipart_upload_part' || kind === 'multipart_complete') {
     const bad = checkUpload(bucket, String(query.uploadId));
     if (bad) return reject(...bad);

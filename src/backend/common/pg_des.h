@@ -10,6 +10,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "des/common/des_error.h"
 #include "des/format/des_reader.h"
 
@@ -69,6 +71,13 @@ extern void DesStorageList(const DesLocation *loc, const char *delimiter,
 						   DesStorageListCallback cb, void *arg);
 /* Remove one stored object (no privilege check): whether a local file was there (S3: true). */
 extern bool DesStorageDelete(const DesLocation *loc);
+
+/* storage_uploads.c: incomplete multipart uploads (S3; none locally) */
+typedef void (*DesStorageUploadCallback) (void *arg, const char *location, const char *upload_id,
+										  const TimestampTz *initiated);
+extern void DesStorageListUploads(const DesLocation *loc, DesStorageUploadCallback cb, void *arg);
+extern bool DesStorageAbortUpload(const DesLocation *loc, const char *upload_id);
+extern void DesStorageUploadsSRF(FunctionCallInfo fcinfo, const DesLocation *loc);
 
 /* errors.c: raise an ERROR for a failed core call */
 extern void DesReportError(const des_error *err, const char *location) pg_attribute_noreturn();

@@ -122,4 +122,5 @@ DesGcDefineSettings(void)
 							 "Share of a container's entries or bytes no live blob uses from which des.gc compacts it.",
 							 "Its live blobs are copied into a new container and it is deleted. 1 compacts only containers with nothing live left (they are deleted anyway).",
 							 &des_compact_threshold, 0.5, 0.01, 1.0, PGC_SUSET, 0, NULL, NULL, NULL);
+	DesGcDefineUploadSettings();
 }

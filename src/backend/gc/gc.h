@@ -10,5 +10,7 @@
 
 /* des.compact_threshold (compaction.c; called from _PG_init) */
 extern void DesGcDefineSettings(void);
+/* des.gc_upload_min_age (uploads.c; called from DesGcDefineSettings) */
+extern void DesGcDefineUploadSettings(void);
 
 #endif

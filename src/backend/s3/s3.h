@@ -42,6 +42,7 @@ typedef enum DesS3Kind
 	DES_S3_MULTIPART_ABORT,
 	DES_S3_DELETE,
 	DES_S3_LIST,
+	DES_S3_LIST_UPLOADS,
 	DES_S3_NKINDS
 } DesS3Kind;
 
@@ -193,6 +194,14 @@ extern void DesS3SinkFree(DesS3Sink *s);
 typedef void (*DesS3ListCallback) (void *arg, const char *key, uint64 size, const char *etag, bool is_prefix);
 extern bool DesS3List(const DesS3Endpoint *ep, const char *bucket, const char *prefix,
 					  const char *delimiter, DesS3ListCallback cb, void *arg, des_error *err);
+
+/* incomplete multipart uploads under a prefix (ListMultipartUploads) */
+typedef void (*DesS3UploadCallback) (void *arg, const char *key, const char *upload_id, const char *initiated);
+extern bool DesS3ListUploads(const DesS3Endpoint *ep, const char *bucket, const char *prefix,
+							 DesS3UploadCallback cb, void *arg, des_error *err);
+/* AbortMultipartUpload: true if aborted, false if S3 knows no such upload */
+extern bool DesS3AbortUpload(const DesS3Endpoint *ep, const char *bucket, const char *key,
+							 const char *upload_id, const char *location, des_error *err, bool *found);
 
 extern int	des_s3_tail_read_kb;
 extern int	des_s3_part_size_mb;

@@ -24,7 +24,7 @@
 
 const char *const DesS3KindNames[DES_S3_NKINDS] = {
 	"get", "get_range", "head", "put", "multipart_create", "multipart_upload_part",
-	"multipart_complete", "multipart_abort", "delete", "list"
+	"multipart_complete", "multipart_abort", "delete", "list", "list_uploads"
 };
 
 static bool curl_ready = false;

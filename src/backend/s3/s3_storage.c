@@ -737,3 +737,130 @@ DesS3List(const DesS3Endpoint *ep, const char *bucket, const char *prefix, const
 	des_buf_free(&field);
 	return ok;
 }
+
+/* ---- incomplete multipart uploads ---- */
+
+bool
+DesS3ListUploads(const DesS3Endpoint *ep, const char *bucket, const char *prefix,
+				 DesS3UploadCallback cb, void *arg, des_error *err)
+{
+	des_buf		key_marker = {0};
+	des_buf		id_marker = {0};
+	des_buf		field = {0};
+	bool		ok = true;
+	bool		more = true;
+	char		location[64];
+	char		page_size[16];
+
+	snprintf(location, sizeof(location), "s3://%.40s/", bucket);
+	snprintf(page_size, sizeof(page_size), "%d", Min(des_s3_list_page_size, 1000));
+	while (ok && more)
+	{
+		DesS3Transfer t;
+		size_t		pos = 0,
+					start,
+					end;
+		const char *xml;
+		size_t		xlen;
+
+		CHECK_FOR_INTERRUPTS();
+		DesS3TransferInit(&t, DES_S3_LIST_UPLOADS, "GET", bucket, "");
+		t.query[t.nquery++] = (des_kv) {"uploads", ""};
+		t.query[t.nquery++] = (des_kv) {"prefix", prefix};
+		t.query[t.nquery++] = (des_kv) {"max-uploads", page_size};
+		if (key_marker.len > 0)
+		{
+			t.query[t.nquery++] = (des_kv) {"key-marker", (const char *) key_marker.data};
+			if (id_marker.len > 0)
+				t.query[t.nquery++] = (des_kv) {"upload-id-marker", (const char *) id_marker.data};
+		}
+		(void) DesS3Perform(ep, &t, 1, 1);
+		if (!DesS3Ok(&t))
+		{
+			DesS3FillError(&t, "listing the multipart uploads", location, err);
+			DesS3TransferFree(&t);
+			ok = false;
+			break;
+		}
+		xml = (const char *) t.body_out.data;
+		xlen = t.body_out.len;
+		while (des_xml_next_element(xml, xlen, &pos, "Upload", &start, &end))
+		{
+			size_t		p2 = 0;
+			char	   *key;
+			char	   *id;
+
+			if (!des_xml_next_text(xml + start, end - start, &p2, "Key", &field))
+				continue;
+			key = pnstrdup((const char *) field.data, field.len);
+			p2 = 0;
+			if (!des_xml_next_text(xml + start, end - start, &p2, "UploadId", &field) || field.len == 0)
+				continue;
+			id = pnstrdup((const char *) field.data, field.len);
+			p2 = 0;
+			if (des_xml_next_text(xml + start, end - start, &p2, "Initiated", &field))
+				cb(arg, key, id, pnstrdup((const char *) field.data, field.len));
+			else
+				cb(arg, key, id, NULL);
+		}
+		pos = 0;
+		more = des_xml_next_text(xml, xlen, &pos, "IsTruncated", &field) &&
+			field.len == 4 && memcmp(field.data, "true", 4) == 0;
+		if (more)
+		{
+			key_marker.len = 0;
+			id_marker.len = 0;
+			pos = 0;
+			if (!(des_xml_next_text(xml, xlen, &pos, "NextKeyMarker", &field) && field.len > 0 &&
+				  des_buf_append(&key_marker, field.data, field.len) && des_buf_putc(&key_marker, '\0')))
+			{
+				des_fail(err, DES_E_IO, "S3 listing of the multipart uploads of \"%s\" is truncated but has no NextKeyMarker", location);
+				err->sqlstate = ERRCODE_FDW_ERROR;
+				ok = false;
+			}
+			pos = 0;
+			if (ok && des_xml_next_text(xml, xlen, &pos, "NextUploadIdMarker", &field) && field.len > 0 &&
+				!(des_buf_append(&id_marker, field.data, field.len) && des_buf_putc(&id_marker, '\0')))
+			{
+				des_fail(err, DES_E_NOMEM, "out of memory listing multipart uploads");
+				ok = false;
+			}
+		}
+		DesS3TransferFree(&t);
+	}
+	des_buf_free(&key_marker);
+	des_buf_free(&id_marker);
+	des_buf_free(&field);
+	return ok;
+}
+
+bool
+DesS3AbortUpload(const DesS3Endpoint *ep, const char *bucket, const char *key,
+				 const char *upload_id, const char *location, des_error *err, bool *found)
+{
+	DesS3Transfer t;
+	bool		ok = true;
+
+	DesS3TransferInit(&t, DES_S3_MULTIPART_ABORT, "DELETE", bucket, key);
+	t.query[t.nquery++] = (des_kv) {"uploadId", upload_id};
+	(void) DesS3Perform(ep, &t, 1, 1);
+	*found = true;
+	if (!DesS3Ok(&t))
+	{
+		des_buf		code = {0};
+		size_t		pos = 0;
+
+		if (t.status == 404 &&
+			des_xml_next_text((const char *) t.body_out.data, t.body_out.len, &pos, "Code", &code) &&
+			code.len == 12 && memcmp(code.data, "NoSuchUpload", 12) == 0)
+			*found = false;
+		else
+		{
+			DesS3FillError(&t, "aborting the multipart upload", location, err);
+			ok = false;
+		}
+		des_buf_free(&code);
+	}
+	DesS3TransferFree(&t);
+	return ok;
+}

@@ -56,3 +56,17 @@ AS 'MODULE_PATHNAME', 'des_storage_delete'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION des.storage_delete(text) IS
   'remove one stored object (archive or external payload); needs write access';
+
+CREATE OR REPLACE FUNCTION des.storage_uploads(location text)
+RETURNS TABLE (location text, upload_id text, initiated timestamptz)
+AS 'MODULE_PATHNAME', 'des_storage_uploads'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.storage_uploads(text) IS
+  'incomplete multipart uploads under an s3:// prefix (ListMultipartUploads): parts stored but no object; none for local storage';
+
+CREATE OR REPLACE FUNCTION des.storage_abort_upload(location text, upload_id text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'des_storage_abort_upload'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des.storage_abort_upload(text, text) IS
+  'abort an incomplete multipart upload (its parts are deleted); false if S3 knows no such upload; needs write access';

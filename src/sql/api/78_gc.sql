@@ -171,6 +171,8 @@ AS $$
      WHERE c.state = 'committed' AND (d.n IS NOT NULL OR h.total IS NULL)
     UNION ALL
     SELECT p.action, p.container_id, p.location, p.blobs, p.bytes FROM des_internal.gc_compaction_plan(true) p
+    UNION ALL
+    SELECT 'abort upload', NULL::bigint, u.location, NULL::bigint, NULL::bigint FROM des_internal.gc_stale_uploads() u
 $$;
 REVOKE ALL ON FUNCTION des_internal.gc_plan() FROM PUBLIC;
 
@@ -195,7 +197,8 @@ REVOKE ALL ON FUNCTION des_internal.gc_require_read_committed() FROM PUBLIC;
 
 -- One row of a run's work added to its totals in des.gc_runs: blobs removed
 -- (delete, forget), their bytes (forget), containers removed and their
--- sizes (delete, compact, merge); prune and failed rows add nothing.
+-- sizes (delete, compact, merge), multipart uploads aborted; prune and
+-- failed rows add nothing.
 CREATE OR REPLACE FUNCTION des_internal.gc_account(run bigint, action text, blobs bigint, bytes bigint)
 RETURNS void
 LANGUAGE sql VOLATILE
@@ -205,7 +208,8 @@ AS $$
        SET blobs_removed = g.blobs_removed + CASE WHEN action IN ('delete', 'forget') THEN blobs ELSE 0 END,
            blob_bytes = g.blob_bytes + CASE WHEN action = 'forget' THEN bytes ELSE 0 END,
            containers_removed = g.containers_removed + CASE WHEN action IN ('delete', 'compact', 'merge') THEN 1 ELSE 0 END,
-           container_bytes = g.container_bytes + CASE WHEN action IN ('delete', 'compact', 'merge') THEN bytes ELSE 0 END
+           container_bytes = g.container_bytes + CASE WHEN action IN ('delete', 'compact', 'merge') THEN bytes ELSE 0 END,
+           uploads_aborted = g.uploads_aborted + CASE WHEN action = 'abort upload' THEN 1 ELSE 0 END
      WHERE g.id = run
 $$;
 REVOKE ALL ON FUNCTION des_internal.gc_account(bigint, text, bigint, bigint) FROM PUBLIC;
@@ -480,6 +484,7 @@ BEGIN
     RETURN QUERY SELECT * FROM des_internal.gc_sweep_trees() t ORDER BY t.location;
     RETURN QUERY SELECT * FROM des_internal.gc_sweep() s ORDER BY s.container_id;
     RETURN QUERY SELECT * FROM des_internal.gc_compact() c ORDER BY c.container_id;
+    RETURN QUERY SELECT * FROM des_internal.gc_abort_stale_uploads();
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_sweep_all() FROM PUBLIC;
 
@@ -540,6 +545,84 @@ BEGIN
     END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_flush(int) FROM PUBLIC;
+
+-- ---- incomplete multipart uploads ----
+
+CREATE OR REPLACE FUNCTION des_internal.gc_uploads(root text)
+RETURNS TABLE (location text, upload_id text, initiated timestamptz)
+AS 'MODULE_PATHNAME', 'des_gc_uploads'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des_internal.gc_uploads(text) IS
+  'incomplete multipart uploads under root, listed through the server des.gc deletes with (des.storage_server, else des.default_server)';
+REVOKE ALL ON FUNCTION des_internal.gc_uploads(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION des_internal.gc_abort_upload(location text, upload_id text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'des_gc_abort_upload'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION des_internal.gc_abort_upload(text, text) IS
+  'abort one multipart upload through the server des.gc deletes with; false if it was gone';
+REVOKE ALL ON FUNCTION des_internal.gc_abort_upload(text, text) FROM PUBLIC;
+
+-- The uploads a writer that died left under the storage root (S3 only):
+-- older than des.gc_upload_min_age, and not the key of a container still
+-- being written (a packer's open container, or a dataset function's whose
+-- transaction is in progress). An upload of unknown age is left alone. A
+-- listing that fails is a warning and no rows: nothing is aborted then.
+CREATE OR REPLACE FUNCTION des_internal.gc_stale_uploads()
+RETURNS TABLE (location text, upload_id text, initiated timestamptz)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    root text := rtrim(des_internal.storage_root(), '/') || '/';
+BEGIN
+    IF NOT starts_with(root, 's3://') THEN
+        RETURN;
+    END IF;
+    BEGIN
+        RETURN QUERY
+            SELECT u.location, u.upload_id, u.initiated
+              FROM des_internal.gc_uploads(root) u
+             WHERE u.initiated <= now() - current_setting('des.gc_upload_min_age')::interval
+               AND NOT EXISTS (SELECT FROM des.containers c WHERE c.location = u.location AND c.state <> 'committed')
+               AND NOT des_internal.written_in_progress(u.location)
+             ORDER BY u.location, u.upload_id;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'des.gc could not list the multipart uploads under "%": %', root, SQLERRM
+            USING ERRCODE = SQLSTATE;
+    END;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_stale_uploads() FROM PUBLIC;
+
+-- Abort them: an 'abort upload' row for each (blobs, bytes: NULL), a
+-- warning and a 'failed' row for one that could not be aborted.
+CREATE OR REPLACE FUNCTION des_internal.gc_abort_stale_uploads()
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u record;
+BEGIN
+    FOR u IN SELECT * FROM des_internal.gc_stale_uploads() LOOP
+        container_id := NULL;
+        blobs := NULL;
+        bytes := NULL;
+        BEGIN
+            PERFORM des_internal.gc_abort_upload(u.location, u.upload_id);
+            action := 'abort upload';
+            location := u.location;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'des.gc could not abort the multipart upload % of "%": %', u.upload_id, u.location, SQLERRM
+                USING ERRCODE = SQLSTATE;
+            action := 'failed';
+            location := SQLERRM;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_abort_stale_uploads() FROM PUBLIC;
 
 -- ---- the entry points ----
 
@@ -665,6 +748,20 @@ BEGIN
         COMMIT;
         EXIT WHEN swept = 0;
     END LOOP;
+    -- multipart uploads left by writers that died (S3): no lock is held
+    -- while S3 is asked, only this run's row is written
+    IF failure IS NULL THEN
+        BEGIN
+            FOR r IN SELECT * FROM des_internal.gc_abort_stale_uploads() LOOP
+                PERFORM des_internal.gc_account(run, r.action, r.blobs, r.bytes);
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN
+            failure := SQLERRM;
+        END;
+        IF failure IS NULL THEN
+            COMMIT;
+        END IF;
+    END IF;
     WHILE failure IS NULL LOOP
         BEGIN
             f := des_internal.gc_flush(100);
@@ -699,6 +796,7 @@ SELECT (SELECT count(*) FROM des.gc_runs g WHERE NOT g.dry_run) AS runs,
        (SELECT coalesce(sum(g.storage_deleted), 0) FROM des.gc_runs g WHERE NOT g.dry_run)::bigint AS containers_deleted_from_storage,
        (SELECT coalesce(sum(g.storage_bytes), 0) FROM des.gc_runs g WHERE NOT g.dry_run)::bigint AS bytes_reclaimed,
        (SELECT count(*) FROM des.gc_pending_deletes) AS pending_deletes,
+       (SELECT coalesce(sum(g.uploads_aborted), 0) FROM des.gc_runs g WHERE NOT g.dry_run)::bigint AS uploads_aborted,
        (SELECT g.error FROM des.gc_runs g WHERE g.error IS NOT NULL ORDER BY g.id DESC LIMIT 1) AS last_error,
        (SELECT p.last_error FROM des.gc_pending_deletes p WHERE p.last_error IS NOT NULL
          ORDER BY p.queued_at DESC LIMIT 1) AS last_delete_error;

@@ -56,6 +56,7 @@ CREATE TABLE des.gc_runs (
     container_bytes    bigint NOT NULL DEFAULT 0,	-- sizes of the containers removed from the catalog
     storage_deleted    bigint NOT NULL DEFAULT 0,	-- containers deleted from storage by this run
     storage_bytes      bigint NOT NULL DEFAULT 0,
+    uploads_aborted    bigint NOT NULL DEFAULT 0,	-- incomplete multipart uploads aborted (S3)
     error              text
 );
 COMMENT ON TABLE des.gc_runs IS 'runs of the garbage collector (des.gc, des.gc_run): what each found and removed';

@@ -10,6 +10,22 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'request id [0-9A-Za-z]+', 'request id X');
 END $$;
+-- talk to the harness's control API; run the AWS CLI (tools/test.sh writes its config)
+CREATE OR REPLACE FUNCTION s3_control(what text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
+                   'cat >/dev/null; curl -sf -X POST ''http://127.0.0.1:59001/__control/' || what || ''' >/dev/null');
+END $$;
+CREATE OR REPLACE FUNCTION aws(args text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS aws_out (line text);
+    TRUNCATE aws_out;
+    EXECUTE format('COPY aws_out FROM PROGRAM %L',
+        'AWS_CONFIG_FILE=/tmp/pg_des_regress/aws/config AWS_SHARED_CREDENTIALS_FILE=/tmp/pg_des_regress/aws/credentials '
+        || 'HOME=/tmp/pg_des_regress/aws /usr/bin/aws --endpoint-url http://127.0.0.1:59001 ' || args || ' 2>&1');
+    RETURN (SELECT string_agg(line, E'\n') FROM aws_out);
+END $$;
+SELECT s3_control('reset');
 CREATE SERVER gc_lake FOREIGN DATA WRAPPER des_fdw
     OPTIONS (endpoint 'http://127.0.0.1:59001', region 'us-east-1', url_style 'path', allow_http 'true');
 CREATE USER MAPPING FOR CURRENT_USER SERVER gc_lake
@@ -56,6 +72,60 @@ SELECT count(*) >= 0 AS flushed FROM des.gc(dry_run => false);
 SET client_min_messages = warning;
 SELECT count(*) AS pending_after FROM des.gc_pending_deletes WHERE location = :'cloc';
 SELECT split_part(try(format('SELECT des.storage_stat(%L)', :'cloc')), ':', 1) AS object_gone;
+
+-- incomplete multipart uploads: one left by a write that failed part-way
+-- (its abort failing too, as when the writer dies), one started by the AWS
+-- CLI and never completed
+SET des.s3_part_size = '5MB';
+SET des.s3_upload_parallel = 1;	-- (each part sent when full)
+SELECT s3_control('fail?count=1&status=400&code=InvalidRequest&kind=multipart_abort');
+SELECT split_part(try($q$SELECT des.archive_write('s3://pgdes-test/gc-lake/stray.des', 'c' || i,
+                                          convert_to(repeat(md5(i::text), 32768), 'UTF8'), NULL)
+                        FROM generate_series(1, 20) i WHERE 1 / (15 - i) IS NOT NULL$q$), ':', 1) AS write_failed;
+RESET des.s3_part_size;
+RESET des.s3_upload_parallel;
+SELECT aws('s3api create-multipart-upload --bucket pgdes-test --key gc-lake/cli-stray.des --output text --query Key') AS cli_started;
+-- and one whose container is still being written (a packer's open container): never aborted
+SELECT aws('s3api create-multipart-upload --bucket pgdes-test --key gc-lake/open.des --output text --query Key') AS cli_started;
+INSERT INTO des.containers (id, location, day, shard, state) VALUES (900000001, 's3://pgdes-test/gc-lake/open.des', '2001-01-01', 0, 'writing');
+SELECT location, length(upload_id) > 0 AS has_id, initiated > now() - interval '5 minutes' AS recent
+  FROM des.storage_uploads('s3://pgdes-test/gc-lake/') ORDER BY location;
+-- the AWS CLI lists what pg_des left, and pg_des what the CLI started
+SELECT aws('s3api list-multipart-uploads --bucket pgdes-test --prefix gc-lake/ --output json --query "sort(Uploads[].Key)"') AS cli_lists;
+-- younger than des.gc_upload_min_age (1 day): left alone
+SELECT count(*) AS abort_rows FROM des.gc() WHERE action = 'abort upload';
+SET des.gc_upload_min_age = 0;
+SELECT action, location FROM des.gc() WHERE action = 'abort upload' ORDER BY location;
+SELECT count(*) AS still_there FROM des.storage_uploads('s3://pgdes-test/gc-lake/');
+-- the first abort fails (a warning and a 'failed' row), the other goes on
+SELECT s3_control('fail?count=1&status=400&code=InvalidRequest&kind=multipart_abort');
+SET client_min_messages = error;
+SELECT action, regexp_replace(location, 'request id \w+', 'request id X') AS location
+  FROM des.gc(dry_run => false) WHERE action IN ('abort upload', 'failed') ORDER BY location;
+SET client_min_messages = warning;
+SELECT location FROM des.storage_uploads('s3://pgdes-test/gc-lake/') ORDER BY location;
+SELECT (SELECT uploads_aborted FROM des.gc_runs ORDER BY id DESC LIMIT 1) AS run_aborted, uploads_aborted >= 1 AS counted FROM des.stat_gc;
+-- the container is written no more: its upload is aborted by the next run (through des.gc_run)
+SELECT upload_id AS open_id FROM des.storage_uploads('s3://pgdes-test/gc-lake/') WHERE location LIKE '%/open.des' \gset
+DELETE FROM des.containers WHERE id = 900000001;
+SET client_min_messages = error;
+CALL des.gc_run();
+SET client_min_messages = warning;
+SELECT state, uploads_aborted FROM des.gc_runs ORDER BY id DESC LIMIT 1;	-- (the CLI's, and the container's)
+SELECT count(*) AS uploads_left FROM des.storage_uploads('s3://pgdes-test/gc-lake/');
+RESET des.gc_upload_min_age;
+-- aborting by hand: an upload S3 no longer knows is false; local storage has none
+SELECT des.storage_abort_upload('s3://pgdes-test/gc-lake/open.des', :'open_id') AS aborted_again;
+SELECT try($$SELECT des.storage_abort_upload('/tmp/x.des', 'abc')$$) AS local_abort;
+SELECT try($$SELECT des.storage_abort_upload('s3://pgdes-test/gc-lake/open.des', '')$$) AS empty_id;
+SELECT count(*) AS local_uploads FROM des.storage_uploads('/tmp/');
+-- a listing S3 refuses: a warning, nothing aborted, the run goes on
+SET des.gc_upload_min_age = 0;
+SELECT s3_control('fail?count=1&status=403&code=AccessDenied&kind=list_uploads');
+SET client_min_messages = error;	-- (the warning names S3's request id)
+SELECT count(*) AS abort_rows FROM des.gc() WHERE action IN ('abort upload', 'failed');
+SET client_min_messages = warning;
+RESET des.gc_upload_min_age;
 
 -- the whole repo deleted: its containers go, rows and objects
 SELECT string_agg(c.location, ' ') AS locs FROM des.containers c WHERE c.location LIKE 's3://pgdes-test/gc-lake/%' \gset
