@@ -7,7 +7,9 @@
  * multipart upload's UploadId and a CompleteMultipartUpload's embedded
  * <Error> (s3_storage.c), and a ListObjectsV2 page (s3_storage.c DesS3List:
  * every Contents with its Key, Size and ETag, every CommonPrefixes' Prefix,
- * IsTruncated and NextContinuationToken).
+ * IsTruncated and NextContinuationToken), and a ListMultipartUploads page
+ * (s3_storage.c DesS3ListUploads: every Upload's Key, UploadId and
+ * Initiated, NextKeyMarker and NextUploadIdMarker).
  *
  * Invariants: every element span lies inside the text it was found in, starts
  * with '<' and ends with '>', and iteration always moves forward (so the
@@ -144,6 +146,46 @@ list_page(const char *xml, size_t len, des_buf *field, des_buf *token)
 	}
 }
 
+/* s3_storage.c DesS3ListUploads(): one ListMultipartUploads page. */
+static void
+uploads_page(const char *xml, size_t len, des_buf *field, des_buf *marker)
+{
+	size_t		pos = 0,
+				start,
+				end;
+	unsigned	n = 0;
+
+	while (next_element(xml, len, &pos, "Upload", &start, &end))
+	{
+		size_t		p2 = 0;
+
+		REQUIRE(++n <= len);
+		if (!next_text(xml + start, end - start, &p2, "Key", field))
+			continue;
+		free(strndup((const char *) field->data, field->len));
+		p2 = 0;
+		if (!next_text(xml + start, end - start, &p2, "UploadId", field) || field->len == 0)
+			continue;
+		free(strndup((const char *) field->data, field->len));
+		p2 = 0;
+		if (next_text(xml + start, end - start, &p2, "Initiated", field))
+			free(strndup((const char *) field->data, field->len));
+	}
+	pos = 0;
+	if (next_text(xml, len, &pos, "IsTruncated", field) && field->len == 4 && memcmp(field->data, "true", 4) == 0)
+	{
+		marker->len = 0;
+		pos = 0;
+		if (next_text(xml, len, &pos, "NextKeyMarker", field) && field->len > 0)
+		{
+			REQUIRE(des_buf_append(marker, field->data, field->len));
+			REQUIRE(des_buf_putc(marker, '\0'));
+		}
+		pos = 0;
+		(void) next_text(xml, len, &pos, "NextUploadIdMarker", field);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -156,6 +198,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	error_response(xml, size, &b);
 	multipart_responses(xml, size, &b);
 	list_page(xml, size, &b, &token);
+	uploads_page(xml, size, &b, &token);
 	des_buf_free(&b);
 	des_buf_free(&token);
 	free(xml);
