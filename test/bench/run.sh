@@ -16,6 +16,8 @@
 #                                  1,000,000-file bundle (needs restic, borgbackup)
 #   12   test/bench/bench_gc.sh    garbage collection of a store of 1,000,000
 #                                  blobs, 30% dead, vs restic prune (needs restic)
+#   12b  test/bench/bench_trickle.sh  a simulated day of one object a second,
+#                                  merged by des.gc_run: containers left for the day
 #   8    test/bench/bench_fdw.sh   des_fdw foreign tables over local archives:
 #                                  full scan, index-only count, lookups through
 #                                  a join, each vs the same rows in a heap table
@@ -113,6 +115,10 @@ if [ -n "${BENCH_SKIP_GC:-}" ] && [ "${BENCH_SKIP_GC}" != 0 ]; then
 else
 	test/bench/bench_gc.sh >>"$rows" || {
 		printf 'ROW\t12 garbage collection benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+	test/bench/bench_trickle.sh >>"$rows" || {
+		printf 'ROW\t12b trickle merging benchmark\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi

@@ -559,7 +559,15 @@ DesChunkStorePutFile(DesChunkStore *cs, int64 repo_id, const unsigned char *data
 /* ---- reading ---- */
 
 
-/* a local container kept open between reads (closed by DesChunkReaderEnd, or at abort) */
+/*
+ * a local container kept open between reads (closed by DesChunkReaderEnd, or
+ * at abort); at most READER_MAX_OPEN at once: a backend may hold only a few
+ * hundred transient files (maxAllocatedDescs), and a read spanning more
+ * containers than that (a merge of a day's small containers, a download of
+ * files from many) would otherwise fail
+ */
+#define READER_MAX_OPEN 64
+
 typedef struct OpenContainer
 {
 	char		location[MAXPGPATH];	/* the key */
@@ -679,6 +687,20 @@ read_local_chunk(DesChunkReader *r, const DesChunkPlace *b, const char *path, ui
 
 	if (strlen(b->location) >= MAXPGPATH)
 		ereport(ERROR, (errcode(ERRCODE_NAME_TOO_LONG), errmsg("container location \"%s\" is too long", b->location)));
+	oc = hash_search(r->open, b->location, HASH_FIND, NULL);
+	if (oc == NULL && hash_get_num_entries(r->open) >= READER_MAX_OPEN)
+	{
+		/* reads go in container order: closing them all costs little */
+		HASH_SEQ_STATUS it;
+		OpenContainer *old;
+
+		hash_seq_init(&it, r->open);
+		while ((old = hash_seq_search(&it)) != NULL)
+		{
+			CloseTransientFile(old->fd);
+			hash_search(r->open, old->location, HASH_REMOVE, NULL);
+		}
+	}
 	oc = hash_search(r->open, b->location, HASH_ENTER, &found);
 	if (!found)
 	{

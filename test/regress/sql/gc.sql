@@ -160,6 +160,50 @@ SELECT try(format('SELECT des.storage_stat(%L)', :'ccloc')) LIKE '58P01%' AS old
 SELECT des.repo_delete('gc_compact');
 SET client_min_messages = warning;
 
+-- a read and a compaction spanning more containers than a backend may
+-- keep files open (maxAllocatedDescs, a few hundred): 400 pairs of files
+-- staged one call each (a container each), read back in one call, then one
+-- of each pair removed and the 400 half-dead containers compacted into one
+SELECT des.repo_create('gc_many', 'many containers') > 0 AS created;
+DO $$
+BEGIN
+    FOR i IN 1 .. 400 LOOP
+        PERFORM des.stage_many('gc_many', 'main', ARRAY[format('a%s', i), format('b%s', i)],
+                               ARRAY[convert_to(repeat(format('many a%s;', i), 20), 'UTF8'),
+                                     convert_to(repeat(format('many b%s;', i), 20), 'UTF8')]);
+    END LOOP;
+END $$;
+SELECT des.commit('gc_many', 'main', 'eight hundred') IS NOT NULL AS committed;
+CREATE TEMP VIEW gc_many_containers AS
+SELECT count(DISTINCT b.container_id) AS containers
+  FROM des.files('gc_many/main') f
+  JOIN des.dataset_contents dc ON dc.hash = decode(f.content_hash, 'hex')
+       AND dc.repo_id = (SELECT r.id FROM des.repositories r WHERE r.name = 'gc_many')
+ CROSS JOIN LATERAL des_internal.content_chunks(dc.chunks) h(hash)
+  JOIN des.blobs b ON b.hash = h.hash
+ WHERE f.kind = 'file';
+SELECT containers FROM gc_many_containers;
+SELECT count(*) AS read_back FROM des.read_many('gc_many/main', ARRAY(SELECT f.path FROM des.files('gc_many/main') f)) r
+ WHERE r.data = convert_to(repeat(format('many %s;', r.path), 20), 'UTF8');
+SELECT count(des.stage_remove('gc_many', 'main', format('b%s', i))) AS removed FROM generate_series(1, 400) i;
+SELECT des.commit('gc_many', 'main', 'four hundred') IS NOT NULL AS committed;
+SELECT des.retention_set('gc_many', keep_last => 1);
+SELECT count(*) AS squashed FROM des.squash('gc_many', false) WHERE action = 'remove';
+SET client_min_messages = error;
+SELECT action, count(*), sum(blobs) AS blobs FROM des.gc(dry_run => false)
+ WHERE action IN ('compact', 'failed') GROUP BY action ORDER BY action;
+SELECT count(*) >= 0 AS flushed FROM des.gc(dry_run => false);
+SET client_min_messages = warning;
+SELECT containers AS containers_after FROM gc_many_containers;
+SELECT count(*) AS read_back FROM des.read_many('gc_many/main', ARRAY(SELECT format('a%s', i) FROM generate_series(1, 400) i)) r
+ WHERE r.data = convert_to(repeat(format('many %s;', r.path), 20), 'UTF8');
+SELECT des.repo_delete('gc_many');
+DROP VIEW gc_many_containers;
+SET client_min_messages = error;
+SELECT count(*) >= 0 AS collected FROM des.gc(dry_run => false);
+SELECT count(*) >= 0 AS flushed FROM des.gc(dry_run => false);
+SET client_min_messages = warning;
+
 -- the runs are recorded
 SELECT runs > 0 AS runs, dry_runs > 0 AS dry_runs, blobs_removed >= 3 AS blobs, containers_removed >= 2 AS containers,
        containers_deleted_from_storage >= 1 AS deleted, bytes_reclaimed > 0 AS bytes, pending_deletes
