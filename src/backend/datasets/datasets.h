@@ -375,7 +375,8 @@ typedef enum DesRefKind
 	DES_REF_BUNDLE,				/* an id or a unique prefix */
 	DES_REF_BRANCH,				/* repo/branch: its head plus what is staged */
 	DES_REF_BRANCH_AT,			/* repo/branch@{time}: the head then, from the reflog */
-	DES_REF_LABEL				/* repo@label */
+	DES_REF_LABEL,				/* repo@label */
+	DES_REF_URI					/* gros://repo[/branch][:tag] (docs/lineage.md) */
 } DesRefKind;
 
 typedef struct DesResolvedRef
@@ -383,7 +384,9 @@ typedef struct DesResolvedRef
 	DesRepo		repo;
 	DesRefKind	kind;
 	char	   *ref;			/* as given */
-	char	   *branch;			/* DES_REF_BRANCH(_AT) */
+	char	   *branch;			/* DES_REF_BRANCH(_AT); DES_REF_URI: the URI's, or the default */
+	int			tag_kind;		/* DES_REF_URI: its des_uri_tag_kind */
+	bool		realtime;		/* DES_REF_URI: no tag (a real-time dependency) */
 	bool		has_bundle;		/* false: a branch with no commit yet */
 	unsigned char bundle[DES_TREE_HASH_BYTES];
 	unsigned char root[DES_TREE_HASH_BYTES];	/* what is read: with the staged changes for a branch */

@@ -1,12 +1,15 @@
 /*
  * refs.c - what a ref names (docs/datasets.md "Refs"): a bundle id or a
  * unique prefix of 8+ hex digits, repo/branch (its head and what is staged
- * on it), repo/branch@{timestamp} (its head then, from the reflog), or
- * repo@label. Repo names have no '/' or '@', branch names no '@', so the
- * forms never overlap.
+ * on it), repo/branch@{timestamp} (its head then, from the reflog),
+ * repo@label, or a gros:// URI (docs/lineage.md: the branch's latest bundle,
+ * the last of a day, one at a position, a label or an id prefix). Repo
+ * names have no '/', '@' or ':', branch names no '@', so the forms never
+ * overlap.
  */
 #include "pg_des.h"
 #include "datasets/datasets.h"
+#include "lineage/lineage.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -14,6 +17,8 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 static bool
@@ -127,6 +132,197 @@ branch_head(DesResolvedRef *out, bool at_time, TimestampTz when)
 	out->has_bundle = true;
 }
 
+/* The bundle label name of out's repo points at, into out; false if none. Run as the owner. */
+static bool
+label_bundle(DesResolvedRef *out, const char *name)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+
+	args[0] = Int64GetDatum(out->repo.id);
+	args[1] = CStringGetTextDatum(name);
+	DesSpiExec("SELECT l.bundle_id FROM des.dataset_labels l WHERE l.repo_id = $1 AND l.name = $2",
+			   2, types, args, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "bundle_id", &isnull)), out->bundle);
+	out->has_bundle = true;
+	return true;
+}
+
+/* A bundle id prefix among out's repo's bundles. Run as the owner. */
+static void
+repo_bundle_prefix(DesResolvedRef *out, const char *hex)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+
+	args[0] = Int64GetDatum(out->repo.id);
+	args[1] = CStringGetTextDatum(hex);
+	DesSpiExec("SELECT b.id FROM des.dataset_bundles b WHERE b.repo_id = $1 "
+			   "AND b.id BETWEEN pg_catalog.decode(pg_catalog.rpad($2, 64, '0'), 'hex') "
+			   "AND pg_catalog.decode(pg_catalog.rpad($2, 64, 'f'), 'hex') LIMIT 2",
+			   2, types, args, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("repository \"%s\" has no label \"%s\" and no bundle whose id starts with it",
+						out->repo.name, hex)));
+	if (SPI_processed > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_ALIAS),
+				 errmsg("bundle id prefix \"%s\" is ambiguous in repository \"%s\"", hex, out->repo.name),
+				 errhint("Give more hex digits.")));
+	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "id", &isnull)), out->bundle);
+	out->has_bundle = true;
+}
+
+/*
+ * The branch's bundles in order (des.branch_history): check the branch
+ * exists and has a bundle, and that its rows end at its head (rebuilt
+ * when not: a restore, or rows older than the trigger). Returns the last
+ * position. Run as the owner.
+ */
+static int64
+branch_history_last(DesResolvedRef *out, const char *uri)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+	bool		head_null,
+				isnull;
+	Datum		in_step;
+
+	args[0] = Int64GetDatum(out->repo.id);
+	args[1] = CStringGetTextDatum(out->branch);
+	DesSpiExec("SELECT br.head, br.head = h.bundle_id AS in_step, h.position FROM des.dataset_branches br "
+			   "LEFT JOIN LATERAL (SELECT h.bundle_id, h.position FROM des.branch_history h "
+			   "WHERE h.repo_id = br.repo_id AND h.branch = br.name ORDER BY h.position DESC LIMIT 1) h ON true "
+			   "WHERE br.repo_id = $1 AND br.name = $2", 2, types, args, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("branch \"%s\" of repository \"%s\" does not exist", out->branch, out->repo.name),
+				 errcontext("gros URI \"%s\"", uri)));
+	(void) DesSpiGet(0, "head", &head_null);
+	if (head_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("branch \"%s\" of repository \"%s\" has no bundle yet", out->branch, out->repo.name),
+				 errcontext("gros URI \"%s\"", uri)));
+	in_step = DesSpiGet(0, "in_step", &isnull);
+	if (!isnull && DatumGetBool(in_step))
+		return DatumGetInt64(DesSpiGet(0, "position", &isnull));
+	DesSpiExec("SELECT des_internal.branch_history_rebuild($1, $2)", 2, types, args, NULL, false, SPI_OK_SELECT);
+	/* (not read-only from here: those would not see the rebuilt rows) */
+	DesSpiExec("SELECT pg_catalog.max(h.position) AS position FROM des.branch_history h "
+			   "WHERE h.repo_id = $1 AND h.branch = $2", 2, types, args, NULL, false, SPI_OK_SELECT);
+	return DatumGetInt64(DesSpiGet(0, "position", &isnull));
+}
+
+/* The bundle at a position of the branch (0 the first, -1 the latest). Run as the owner. */
+static void
+branch_position(DesResolvedRef *out, int64 position, const char *uri)
+{
+	int64		last = branch_history_last(out, uri);
+	int64		at = position >= 0 ? position : last + 1 + position;
+	Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
+	Datum		args[3];
+	bool		isnull;
+
+	if (at < 0 || at > last)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("position " INT64_FORMAT " is out of range: branch \"%s\" of repository \"%s\" has " INT64_FORMAT
+						" bundle%s", position, out->branch, out->repo.name, last + 1, last == 0 ? "" : "s"),
+				 errdetail("Positions 0 to " INT64_FORMAT " count from the first bundle, -1 to -" INT64_FORMAT
+						   " from the latest.", last, last + 1),
+				 errcontext("gros URI \"%s\"", uri)));
+	args[0] = Int64GetDatum(out->repo.id);
+	args[1] = CStringGetTextDatum(out->branch);
+	args[2] = Int64GetDatum(at);
+	DesSpiExec("SELECT h.bundle_id FROM des.branch_history h WHERE h.repo_id = $1 AND h.branch = $2 AND h.position = $3",
+			   3, types, args, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("position " INT64_FORMAT " of branch \"%s\" of repository \"%s\" is missing from des.branch_history",
+						at, out->branch, out->repo.name)));
+	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "bundle_id", &isnull)), out->bundle);
+	out->has_bundle = true;
+}
+
+/* The last bundle of the branch committed on a day (des.lineage_timezone). Run as the owner. */
+static void
+branch_day(DesResolvedRef *out, int year, int month, int day, const char *uri)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, DATEOID, TEXTOID};
+	Datum		args[4];
+	bool		isnull;
+	DateADT		d = date2j(year, month, day) - POSTGRES_EPOCH_JDATE;
+
+	(void) branch_history_last(out, uri);
+	args[0] = Int64GetDatum(out->repo.id);
+	args[1] = CStringGetTextDatum(out->branch);
+	args[2] = DateADTGetDatum(d);
+	args[3] = CStringGetTextDatum(des_lineage_timezone);
+	DesSpiExec("SELECT h.bundle_id FROM des.branch_history h WHERE h.repo_id = $1 AND h.branch = $2 "
+			   "AND h.committed_at >= pg_catalog.timezone($4, $3::timestamp) "
+			   "AND h.committed_at < pg_catalog.timezone($4, ($3 + 1)::timestamp) "
+			   "ORDER BY h.committed_at DESC, h.position DESC LIMIT 1", 4, types, args, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("branch \"%s\" of repository \"%s\" has no bundle committed on %04d-%02d-%02d (%s)",
+						out->branch, out->repo.name, year, month, day, des_lineage_timezone),
+				 errhint("A day tag names the last bundle committed that day in the time zone des.lineage_timezone."),
+				 errcontext("gros URI \"%s\"", uri)));
+	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "bundle_id", &isnull)), out->bundle);
+	out->has_bundle = true;
+}
+
+/* A gros:// URI (docs/lineage.md). As the caller until the repo is open, then as the owner. */
+static void
+resolve_uri(const char *ref, const char *level, DesResolvedRef *out, DesOwnerScope *scope)
+{
+	des_uri		u;
+	des_error	err;
+
+	if (!des_uri_parse(ref, strlen(ref), &u, &err))
+		DesReportUriError(ref, &u, &err);
+	out->kind = DES_REF_URI;
+	out->tag_kind = (int) u.tag_kind;
+	out->realtime = u.tag_kind == DES_URI_REALTIME;
+	DesRepoOpen(u.repo, level, psprintf("read repository \"%s\"", u.repo), &out->repo);
+	DesOwnerBegin(scope);
+	out->branch = pstrdup(u.has_branch ? u.branch : out->repo.default_branch);
+	switch (u.tag_kind)
+	{
+		case DES_URI_REALTIME:
+		case DES_URI_LATEST:
+			branch_head(out, false, 0);
+			break;
+		case DES_URI_DATE:
+			branch_day(out, u.year, u.month, u.day, ref);
+			break;
+		case DES_URI_POSITION:
+			branch_position(out, u.position, ref);
+			break;
+		case DES_URI_NAME:
+			if (!label_bundle(out, u.tag))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("label \"%s\" of repository \"%s\" does not exist", u.tag, out->repo.name),
+						 errcontext("gros URI \"%s\"", ref)));
+			break;
+		case DES_URI_NAME_OR_ID:
+			if (!label_bundle(out, u.tag))
+				repo_bundle_prefix(out, u.tag);
+			break;
+	}
+}
+
 void
 DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedRef *out, DesOwnerScope *scope)
 {
@@ -142,7 +338,9 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 		elog(ERROR, "DesResolveRef called while working as the extension's owner");
 	memset(out, 0, sizeof(*out));
 	out->ref = pstrdup(ref);
-	if (is_hex_id(ref))
+	if (pg_strncasecmp(ref, DES_URI_SCHEME, strlen(DES_URI_SCHEME)) == 0)
+		resolve_uri(ref, level, out, scope);
+	else if (is_hex_id(ref))
 	{
 		out->kind = DES_REF_BUNDLE;
 		resolve_id(ref, level, out);
@@ -152,23 +350,14 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 	{
 		/* repo@label */
 		char	   *repo = pnstrdup(ref, at - ref);
-		Oid			types[2] = {INT8OID, TEXTOID};
-		Datum		args[2];
-		bool		isnull;
 
 		out->kind = DES_REF_LABEL;
 		DesRepoOpen(repo, level, psprintf("read repository \"%s\"", repo), &out->repo);
 		DesOwnerBegin(scope);
-		args[0] = Int64GetDatum(out->repo.id);
-		args[1] = CStringGetTextDatum(at + 1);
-		DesSpiExec("SELECT l.bundle_id FROM des.dataset_labels l WHERE l.repo_id = $1 AND l.name = $2",
-				   2, types, args, NULL, true, SPI_OK_SELECT);
-		if (SPI_processed == 0)
+		if (!label_bundle(out, at + 1))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("label \"%s\" of repository \"%s\" does not exist", at + 1, repo)));
-		DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "bundle_id", &isnull)), out->bundle);
-		out->has_bundle = true;
 	}
 	else if (slash && slash > ref)
 	{
@@ -199,7 +388,8 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid ref \"%s\"", ref),
-				 errhint("A ref is a bundle id (or 8+ of its first hex digits), repo/branch, repo/branch@{timestamp} or repo@label.")));
+				 errhint("A ref is a bundle id (or 8+ of its first hex digits), repo/branch, repo/branch@{timestamp}, "
+						 "repo@label or a gros:// URI.")));
 
 	MemoryContextSwitchTo(cxt);
 	out->repo.name = pstrdup(out->repo.name);
@@ -217,7 +407,7 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 
 PG_FUNCTION_INFO_V1(des_resolve);
 
-/* des.resolve(ref) -> (repo, kind, bundle_id, root, staged) */
+/* des.resolve(ref) -> (repo, kind, bundle_id, root, staged, branch, tag_kind, realtime) */
 Datum
 des_resolve(PG_FUNCTION_ARGS)
 {
@@ -225,10 +415,10 @@ des_resolve(PG_FUNCTION_ARGS)
 	DesOwnerScope scope = {0};
 	DesResolvedRef r;
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {0};
+	Datum		values[8];
+	bool		nulls[8] = {0};
 	char		hex[DES_TREE_HEX_LEN + 1];
-	static const char *const kinds[] = {"bundle", "branch", "branch at time", "label"};
+	static const char *const kinds[] = {"bundle", "branch", "branch at time", "label", "uri"};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "des.resolve must return a row");
@@ -257,6 +447,11 @@ des_resolve(PG_FUNCTION_ARGS)
 	des_tree_hex(r.root, hex);
 	values[3] = CStringGetTextDatum(hex);
 	values[4] = Int64GetDatum(r.staged);
+	values[5] = r.branch ? CStringGetTextDatum(r.branch) : (Datum) 0;
+	nulls[5] = r.branch == NULL;
+	values[6] = r.kind == DES_REF_URI ? CStringGetTextDatum(des_uri_tag_kind_name((des_uri_tag_kind) r.tag_kind)) : (Datum) 0;
+	nulls[6] = r.kind != DES_REF_URI;
+	values[7] = BoolGetDatum(r.realtime);
 	SPI_finish();
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -1,10 +1,20 @@
 /*
  * lineage.h - the lineage area: gros:// URIs (parsed by the core's uri
- * area), and later their resolution into bundles, runs and the lineage graph.
+ * area) and what resolution needs from it (the time zone of day tags, the
+ * parse errors as SQLSTATEs); resolution itself is the datasets area's
+ * (refs.c), since a URI is one more kind of ref.
  */
 #ifndef DES_LINEAGE_H
 #define DES_LINEAGE_H
 
 #include "pg_des.h"
+#include "des/uri/des_uri.h"
+
+/* des.lineage_timezone: the time zone of a URI's day tag (uri.c) */
+extern char *des_lineage_timezone;
+extern void DesLineageDefineSettings(void);
+
+/* Raise a URI's parse error (22P02, or 42602 for a bad name): what and where. */
+extern void DesReportUriError(const char *uri, const des_uri *parsed, const des_error *err) pg_attribute_noreturn();
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * uri.c - des.uri_parse(uri): a gros:// URI taken apart by the core's
- * grammar (src/core/uri), with its errors raised as SQLSTATEs. Resolving a
- * URI into a bundle needs the versioning catalog and comes with it.
+ * grammar (src/core/uri), with its errors raised as SQLSTATEs; and
+ * des.lineage_timezone, the time zone of day tags. Resolving a URI into a
+ * bundle is DesResolveRef's (datasets/refs.c).
  */
 #include "pg_des.h"
 #include "lineage/lineage.h"
@@ -16,14 +17,14 @@
 #include "utils/datetime.h"
 #include "utils/memutils.h"
 
-#include "des/uri/des_uri.h"
+#include "pgtime.h"
+#include "utils/guc.h"
+
+char	   *des_lineage_timezone = NULL;
 
 /* Raise a URI's parse error: what and where, with its own SQLSTATE. */
-static void
-report_uri_error(const char *uri, const des_uri *parsed, const des_error *err) pg_attribute_noreturn();
-
-static void
-report_uri_error(const char *uri, const des_uri *parsed, const des_error *err)
+void
+DesReportUriError(const char *uri, const des_uri *parsed, const des_error *err)
 {
 	char	   *detail = pstrdup(err->message);
 
@@ -54,7 +55,7 @@ des_uri_parse_sql(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "des.uri_parse must return a record");
 	if (!des_uri_parse(VARDATA_ANY(arg), VARSIZE_ANY_EXHDR(arg), &parsed, &err))
-		report_uri_error(uri, &parsed, &err);
+		DesReportUriError(uri, &parsed, &err);
 	canonical = DesBufInContext(CurrentMemoryContext);
 	if (!des_uri_format(&parsed, canonical, &err))
 		DesReportError(&err, uri);
@@ -74,4 +75,24 @@ des_uri_parse_sql(PG_FUNCTION_ARGS)
 	values[6] = BoolGetDatum(parsed.tag_kind == DES_URI_REALTIME);
 	values[7] = PointerGetDatum(cstring_to_text_with_len((const char *) canonical->data, canonical->len));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+static bool
+check_timezone(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errdetail("\"%s\" is not a time zone this server knows.", *newval ? *newval : "");
+		return false;
+	}
+	return true;
+}
+
+void
+DesLineageDefineSettings(void)
+{
+	DefineCustomStringVariable("des.lineage_timezone",
+							   "Time zone of the day tags of gros:// URIs (gros://repo/branch:YYYY-MM-DD).",
+							   "A day tag names the last bundle committed on that day in this time zone.",
+							   &des_lineage_timezone, "UTC", PGC_USERSET, 0, check_timezone, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "workers/workers.h"
 #include "gc/gc.h"
 #include "datasets/datasets.h"
+#include "lineage/lineage.h"
 
 PG_MODULE_MAGIC;
 
@@ -33,6 +34,7 @@ _PG_init(void)
 	DesPackerDefineSettings();
 	DesDatasetsDefineSettings();
 	DesGcDefineSettings();
+	DesLineageDefineSettings();
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)

@@ -191,12 +191,13 @@ GRANT EXECUTE ON FUNCTION des.label_history(text, text) TO PUBLIC;	-- reads with
 -- ---- reading ----
 
 CREATE OR REPLACE FUNCTION des.resolve(ref text, OUT repo text, OUT kind text, OUT bundle_id text,
-                                       OUT root text, OUT staged bigint)
+                                       OUT root text, OUT staged bigint, OUT branch text, OUT tag_kind text,
+                                       OUT realtime boolean)
 AS 'MODULE_PATHNAME', 'des_resolve'
 LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION des.resolve(text) IS
-  'what a ref names: its repository, kind, bundle and the root read (a branch: with its staged changes)';
+  'what a ref or gros:// URI names: its repository, kind, bundle, the root read (a branch: with its staged changes), the branch, a URI''s tag kind and whether it is a real-time dependency';
 GRANT EXECUTE ON FUNCTION des.resolve(text) TO PUBLIC;	-- checks the caller's level
 
 CREATE OR REPLACE FUNCTION des.files(ref text, prefix text DEFAULT NULL)

@@ -203,6 +203,9 @@ BEGIN
           FROM des.dataset_labels l WHERE l.repo_id = repo AND l.bundle_id = ANY (removed);
         DELETE FROM des.dataset_labels l WHERE l.repo_id = repo AND l.bundle_id = ANY (removed);
         DELETE FROM des.dataset_bundles b WHERE b.repo_id = repo AND b.id = ANY (removed);
+        -- the branches' chains changed: their positions are counted anew
+        PERFORM des_internal.branch_history_rebuild(br.repo_id, br.name)
+           FROM des.dataset_branches br WHERE br.repo_id = repo;
     END IF;
 END $$;
 REVOKE ALL ON FUNCTION des_internal.squash_repo(bigint, boolean, name) FROM PUBLIC;

@@ -73,5 +73,8 @@ ALTER TABLE des.containers ADD COLUMN data_bytes bigint CHECK (data_bytes >= 0);
 -- Versions of datasets: bundles, trees, branches, labels, staging, read log.
 --@include catalog/68_versioning.sql
 
+-- Lineage: the bundles of each branch in order (gros:// resolution).
+--@include catalog/69_lineage.sql
+
 -- Reclaiming space: the deletion log, GC's runs and pending storage deletes.
 --@include catalog/80_gc.sql
