@@ -19,7 +19,47 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+
+/*
+ * Levels already looked up in this statement: row-level security asks for
+ * every repo row a query looks at, and each function asks again for its
+ * repo, so one statement resolving many refs would look the same level up
+ * thousands of times. A level holds for the statement, as PostgreSQL's own
+ * privileges are checked when a statement starts; the cache is also
+ * emptied when this backend changes a grant or a repo (the tenancy trigger)
+ * or any role membership or role changes (syscache invalidation).
+ */
+typedef struct LevelCacheEntry
+{
+	Oid			user;
+	int64		context;
+	int64		repo;			/* -1: the context itself */
+	bool		is_null;
+	char		level[8];		/* read, write, admin */
+} LevelCacheEntry;
+
+#define LEVEL_CACHE_SIZE 32
+static LevelCacheEntry level_cache[LEVEL_CACHE_SIZE];
+static int	level_cache_used = 0;
+static int	level_cache_next = 0;	/* round-robin replacement when full */
+static DesStatementId level_cache_statement;
+static bool level_cache_callbacks = false;
+
+static void
+level_cache_reset(void)
+{
+	level_cache_used = 0;
+	level_cache_next = 0;
+}
+
+static void
+level_cache_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	level_cache_reset();
+}
 
 /*
  * Run a one-row query as the extension's owner, in a security-restricted
@@ -28,6 +68,32 @@
  * every name in the query must be qualified, since the search_path in force
  * is still the caller's.
  */
+/*
+ * The plan of one of this file's queries (string constants: the pointer is
+ * the key), prepared once per backend: an access check runs for every repo
+ * row a policy looks at, and planning it each time was most of its cost.
+ */
+static SPIPlanPtr
+cached_plan(const char *query, int nargs, Oid *types)
+{
+	static const char *queries[8];
+	static SPIPlanPtr plans[8];
+	int			i;
+
+	for (i = 0; i < (int) lengthof(queries) && queries[i] != NULL; i++)
+		if (queries[i] == query)
+			return plans[i];
+	if (i == (int) lengthof(queries))
+		elog(ERROR, "too many distinct access queries");
+	plans[i] = SPI_prepare(query, nargs, types);
+	if (plans[i] == NULL)
+		elog(ERROR, "SPI_prepare failed for: %s", query);
+	if (SPI_keepplan(plans[i]) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	queries[i] = query;
+	return plans[i];
+}
+
 static text *
 query_as_owner(const char *query, int nargs, Oid *types, Datum *args, const char *nulls, bool read_only)
 {
@@ -44,7 +110,7 @@ query_as_owner(const char *query, int nargs, Oid *types, Datum *args, const char
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args(query, nargs, types, args, nulls, read_only, 1) != SPI_OK_SELECT ||
+		if (SPI_execute_plan(cached_plan(query, nargs, types), args, nulls, read_only, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "query as the extension's owner returned no row: %s", query);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -75,15 +141,57 @@ des_access_level(PG_FUNCTION_ARGS)
 	char		nulls[3] = {' ', ' ', ' '};
 	text	   *result;
 
+	int64		context,
+				repo;
+	DesStatementId now = DesCurrentStatement();
+	LevelCacheEntry *e;
+
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	args[0] = PG_GETARG_DATUM(0);
-	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	context = PG_GETARG_INT64(0);
+	repo = PG_ARGISNULL(1) ? -1 : PG_GETARG_INT64(1);
+	if (!level_cache_callbacks)
+	{
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, level_cache_inval, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, level_cache_inval, (Datum) 0);
+		level_cache_callbacks = true;
+	}
+	if (!DesSameStatement(now, level_cache_statement))
+	{
+		level_cache_reset();
+		level_cache_statement = now;
+	}
+	for (int i = 0; i < level_cache_used; i++)
+	{
+		e = &level_cache[i];
+		if (e->user == who && e->context == context && e->repo == repo)
+		{
+			if (e->is_null)
+				PG_RETURN_NULL();
+			PG_RETURN_TEXT_P(cstring_to_text(e->level));
+		}
+	}
+
+	args[0] = Int64GetDatum(context);
+	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : Int64GetDatum(repo);
 	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	args[2] = ObjectIdGetDatum(who);
-
 	result = query_as_owner("SELECT des_internal.level_of(context => $1, repo => $2, who => $3)::pg_catalog.text",
 							3, types, args, nulls, true);
+
+	if (level_cache_used < LEVEL_CACHE_SIZE)
+		e = &level_cache[level_cache_used++];
+	else
+	{
+		e = &level_cache[level_cache_next];
+		level_cache_next = (level_cache_next + 1) % LEVEL_CACHE_SIZE;
+	}
+	e->user = who;
+	e->context = context;
+	e->repo = repo;
+	e->is_null = result == NULL;
+	if (result != NULL)
+		text_to_cstring_buffer(result, e->level, sizeof(e->level));
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(result);
@@ -111,6 +219,7 @@ des_log_tenancy_change(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("des_internal.log_tenancy_change() must be called as an AFTER ... FOR EACH ROW trigger")));
+	level_cache_reset();		/* a grant or repo changed: levels are looked up again */
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		op = "INSERT";

@@ -8,12 +8,13 @@
 -- Superusers and members of the extension's owner administer every context.
 CREATE OR REPLACE FUNCTION des_internal.role_is_administrator(who oid)
 RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE		-- (PL/pgSQL for its cached plan: see des_internal.level_of)
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = who), false)
-        OR coalesce(pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false)
-$$;
+BEGIN
+    RETURN coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.oid = who), false)
+        OR coalesce(pg_has_role(who, (SELECT e.extowner FROM pg_extension e WHERE e.extname = 'pg_des'), 'MEMBER'), false);
+END $$;
 GRANT EXECUTE ON FUNCTION des_internal.role_is_administrator(oid) TO PUBLIC;	-- role membership, which every role can read
 
 CREATE OR REPLACE FUNCTION des_internal.is_administrator()
@@ -29,10 +30,13 @@ GRANT EXECUTE ON FUNCTION des_internal.is_administrator() TO PUBLIC;	-- about cu
 -- extension's owner, past row-level security; no other role may call it.
 CREATE OR REPLACE FUNCTION des_internal.level_of(context bigint, repo bigint, who oid)
 RETURNS des.access_level
-LANGUAGE sql STABLE
+-- (PL/pgSQL, not SQL: every access check runs it, and a SQL function with a
+-- SET clause is parsed and planned again at each call; PL/pgSQL keeps its plan)
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE
+BEGIN
+    RETURN CASE
         WHEN des_internal.role_is_administrator(who) THEN 'admin'::des.access_level
         -- (joined with pg_roles: a dropped owner or grantee is no one, not an error)
         -- (the repo must be of that context; grants are kept in their repo's
@@ -44,8 +48,8 @@ AS $$
         ELSE (SELECT max(g.level) FROM des.access_grants g JOIN pg_roles o ON o.oid = g.grantee
                WHERE g.context_id = context AND (g.repo_id IS NULL OR g.repo_id = repo)
                  AND pg_has_role(who, o.oid, 'MEMBER'))
-    END
-$$;
+    END;
+END $$;
 REVOKE ALL ON FUNCTION des_internal.level_of(bigint, bigint, oid) FROM PUBLIC;
 
 -- The current user's level on a context (repo NULL) or a repo: 'read',
@@ -60,9 +64,10 @@ GRANT EXECUTE ON FUNCTION des_internal.access_level_text(bigint, bigint) TO PUBL
 
 CREATE OR REPLACE FUNCTION des_internal.access_level(context bigint, repo bigint)
 RETURNS des.access_level
-LANGUAGE sql STABLE
+-- (PL/pgSQL for its cached plan, as des_internal.level_of; every name in it is qualified)
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT des_internal.access_level_text(context, repo)::des.access_level $$;
+AS $$ BEGIN RETURN des_internal.access_level_text(context, repo)::des.access_level; END $$;
 GRANT EXECUTE ON FUNCTION des_internal.access_level(bigint, bigint) TO PUBLIC;	-- answers only about current_user
 
 -- A context is visible to whoever holds any grant in it (on it, or on one

@@ -42,8 +42,8 @@ SELECT u AS uri, vname(r.bundle_id) AS bundle, r.repo, r.branch, r.kind, r.tag_k
 -- a label, and an id prefix (a name of 8+ hex digits: a label first, else an id)
 SELECT des.label_set('lin', 'release-1', 'gros://lin/main:4');
 SELECT des.label_set('lin', 'cafe0000', 'gros://lin/main:0');
-SELECT (SELECT id FROM v WHERE n = 7) AS v7 \gset
-SELECT u AS uri, vname(r.bundle_id) AS bundle, r.tag_kind, r.realtime
+SELECT (SELECT id FROM v WHERE n = 7) AS v7, (SELECT left(id, 8) FROM v WHERE n = 7) AS v7short \gset
+SELECT replace(replace(u, :'v7', '<v7>'), :'v7short', '<v7 prefix>') AS uri, vname(r.bundle_id) AS bundle, r.tag_kind, r.realtime
   FROM unnest(ARRAY['gros://lin:release-1', 'gros://lin/main:release-1', 'gros://lin:cafe0000',
                     'gros://lin:' || left(:'v7', 8), 'gros://lin:' || :'v7']) u,
        LATERAL des.resolve(u) r;
@@ -128,5 +128,6 @@ SELECT try($$SELECT des.resolve('gros://lin')$$) AS stranger;
 RESET ROLE;
 DROP ROLE lin_stranger;
 
+SELECT id AS lin_id FROM des.repositories WHERE name = 'lin' \gset
 SELECT des.repo_delete('lin');
-SELECT count(*) AS history_left FROM des.branch_history;
+SELECT count(*) AS history_left FROM des.branch_history WHERE repo_id = :lin_id;
