@@ -21,6 +21,7 @@
 #include "utils/guc.h"
 
 char	   *des_lineage_timezone = NULL;
+static char *des_run_id = NULL;
 
 /* Raise a URI's parse error: what and where, with its own SQLSTATE. */
 void
@@ -95,4 +96,9 @@ DesLineageDefineSettings(void)
 							   "Time zone of the day tags of gros:// URIs (gros://repo/branch:YYYY-MM-DD).",
 							   "A day tag names the last bundle committed on that day in this time zone.",
 							   &des_lineage_timezone, "UTC", PGC_USERSET, 0, check_timezone, NULL, NULL);
+	DefineCustomStringVariable("des.run_id",
+							   "The run this session is in (set by des.run_begin, reset by des.run_end and des.run_fail).",
+							   "Reads and commits are recorded as the run's inputs and outputs only when the run was begun "
+							   "by this very session.",
+							   &des_run_id, "", PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 }

@@ -27,3 +27,47 @@ COMMENT ON TABLE des.branch_history IS 'the bundles of each branch, oldest first
 ALTER TABLE des.branch_history ENABLE ROW LEVEL SECURITY;
 -- (not dumped: derived from the bundles and branches, rebuilt by the
 -- trigger and, when found out of step with a branch's head, on resolution)
+
+-- Jobs and their runs (des.run_begin / des.run_end / des.run_fail), and
+-- the lineage edges: each bundle a run read (input) or committed (output).
+CREATE TABLE des.jobs (
+    name        text PRIMARY KEY CHECK (name <> '' AND length(name) <= 200),
+    owner       regrole NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE des.jobs IS 'jobs whose runs read and write versions (created by their first des.run_begin)';
+
+CREATE TABLE des.runs (
+    id            uuid PRIMARY KEY,
+    job           text NOT NULL REFERENCES des.jobs (name) ON DELETE CASCADE,
+    role          regrole NOT NULL,			-- who ran it
+    pid           int NOT NULL,				-- its backend, with backend_start: a run whose session ended is abandoned
+    backend_start timestamptz NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    ended_at      timestamptz,
+    state         text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'completed', 'failed')),
+    error         text,
+    CONSTRAINT runs_ended CHECK ((state = 'running') = (ended_at IS NULL))
+);
+CREATE INDEX runs_job ON des.runs (job, started_at);
+COMMENT ON TABLE des.runs IS 'runs of jobs: who, when, how they ended';
+
+CREATE TABLE des.lineage_edges (
+    run_id      uuid NOT NULL REFERENCES des.runs (id) ON DELETE CASCADE,
+    direction   text NOT NULL CHECK (direction IN ('input', 'output')),
+    repo_id     bigint NOT NULL REFERENCES des.repositories (id) ON DELETE CASCADE,
+    bundle_id   bytea NOT NULL CHECK (length(bundle_id) = 32),
+    branch      text,					-- the branch read or committed to (NULL: a bundle named by id or label)
+    uri         text NOT NULL,			-- the ref or URI as written (outputs: gros://repo/branch)
+    at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (run_id, direction, repo_id, bundle_id, uri)
+);
+CREATE INDEX lineage_edges_bundle ON des.lineage_edges (bundle_id, direction) INCLUDE (run_id);
+COMMENT ON TABLE des.lineage_edges IS 'the lineage graph: which run read (input) or committed (output) which bundle, and the URI as written';
+
+ALTER TABLE des.jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE des.runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE des.lineage_edges ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('des.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('des.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('des.lineage_edges', '');

@@ -16,7 +16,7 @@ BEGIN
     EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
                    'cat >/dev/null; curl -sf -X POST ''http://127.0.0.1:59001/__control/' || what || ''' >/dev/null');
 END $$;
-CREATE OR REPLACE FUNCTION aws(args text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION aws_cli(args text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     CREATE TEMP TABLE IF NOT EXISTS aws_out (line text);
     TRUNCATE aws_out;
@@ -84,14 +84,14 @@ SELECT split_part(try($q$SELECT des.archive_write('s3://pgdes-test/gc-lake/stray
                         FROM generate_series(1, 20) i WHERE 1 / (15 - i) IS NOT NULL$q$), ':', 1) AS write_failed;
 RESET des.s3_part_size;
 RESET des.s3_upload_parallel;
-SELECT aws('s3api create-multipart-upload --bucket pgdes-test --key gc-lake/cli-stray.des --output text --query Key') AS cli_started;
+SELECT aws_cli('s3api create-multipart-upload --bucket pgdes-test --key gc-lake/cli-stray.des --output text --query Key') AS cli_started;
 -- and one whose container is still being written (a packer's open container): never aborted
-SELECT aws('s3api create-multipart-upload --bucket pgdes-test --key gc-lake/open.des --output text --query Key') AS cli_started;
+SELECT aws_cli('s3api create-multipart-upload --bucket pgdes-test --key gc-lake/open.des --output text --query Key') AS cli_started;
 INSERT INTO des.containers (id, location, day, shard, state) VALUES (900000001, 's3://pgdes-test/gc-lake/open.des', '2001-01-01', 0, 'writing');
 SELECT location, length(upload_id) > 0 AS has_id, initiated > now() - interval '5 minutes' AS recent
   FROM des.storage_uploads('s3://pgdes-test/gc-lake/') ORDER BY location;
 -- the AWS CLI lists what pg_des left, and pg_des what the CLI started
-SELECT aws('s3api list-multipart-uploads --bucket pgdes-test --prefix gc-lake/ --output json --query "sort(Uploads[].Key)"') AS cli_lists;
+SELECT aws_cli('s3api list-multipart-uploads --bucket pgdes-test --prefix gc-lake/ --output json --query "sort(Uploads[].Key)"') AS cli_lists;
 -- younger than des.gc_upload_min_age (1 day): left alone
 SELECT count(*) AS abort_rows FROM des.gc() WHERE action = 'abort upload';
 SET des.gc_upload_min_age = 0;

@@ -131,3 +131,4 @@ DROP ROLE lin_stranger;
 SELECT id AS lin_id FROM des.repositories WHERE name = 'lin' \gset
 SELECT des.repo_delete('lin');
 SELECT count(*) AS history_left FROM des.branch_history WHERE repo_id = :lin_id;
+DROP FUNCTION vname(text);
