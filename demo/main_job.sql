@@ -147,6 +147,24 @@ SELECT count(*) FILTER (WHERE v.bundle_id IS NULL) AS bundles_verified_ok FROM d
   LEFT JOIN LATERAL (SELECT b.id AS bundle_id FROM des.verify_bundle(b.id) LIMIT 1) v ON true WHERE b.repo = 'demo';
 SELECT runs, blobs_removed, containers_removed, pending_deletes FROM des.stat_gc;
 
+\echo
+\echo '== 11. Lineage: a job reads the dataset by gros:// URI and writes a summary; its run is recorded'
+SELECT bundle_id IS NOT NULL AS resolved, left(bundle_id, 16) AS bundle, tag_kind, realtime
+  FROM des.resolve('gros://demo/main:latest');
+SELECT des.repo_create('demo_summary', 'a summary made from demo') > 0 AS created;
+SELECT des.run_begin('summarize') IS NOT NULL AS run_begun;
+-- reads inside the run are its inputs: the latest bundle (followed), and the first one by position
+SELECT count(*) AS files_read, pg_size_pretty(sum(size)) AS bytes FROM des.files('gros://demo') WHERE kind = 'file';
+SELECT count(*) AS files_in_first_version FROM des.files('gros://demo/main:0') WHERE kind = 'file';
+SELECT des.stage('demo_summary', 'main', 'summary.txt',
+                 convert_to((SELECT format('%s files, %s bytes', count(*), sum(size)) FROM des.files('gros://demo') WHERE kind = 'file'), 'UTF8')) IS NOT NULL AS staged;
+SELECT left(des.commit('demo_summary', 'main', 'summary of demo'), 16) AS summary_bundle;
+SELECT des.run_end() IS NOT NULL AS run_ended;
+SELECT left(bundle_id, 16) AS upstream_bundle, repo, job, depth, uri FROM des.upstream('gros://demo_summary') ORDER BY uri;
+SELECT jsonb_array_length(des.audit('gros://demo/main:latest') -> 'downstreams') AS downstreams_of_demo;
+\echo '(the lineage as Graphviz DOT: des.lineage_dot; render it with dot -Tsvg)'
+SELECT count(*) AS dot_lines FROM regexp_split_to_table(des.lineage_dot('gros://demo_summary'), E'\n');
+
 SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
              AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
                    JOIN files f USING (name) WHERE g.data = f.data) = (SELECT count(*) FROM files)

@@ -354,8 +354,10 @@ COMMENT ON FUNCTION des.audit(text) IS
   'the audit record of a version: {"gros_ref", "bundle_id", "upstreams": [...], "downstreams": [...]}, each with the job, run and URI';
 GRANT EXECUTE ON FUNCTION des.audit(text) TO PUBLIC;
 
--- The neighbourhood of a version as Graphviz DOT: versions (boxes), runs
--- (ellipses, labelled with their job), edges labelled with the URI.
+-- The neighbourhood of a version as Graphviz DOT: the runs up to depth
+-- away (ellipses, labelled with their job), every version they read or
+-- committed (boxes; the version asked about in bold), edges labelled with
+-- the URI as read or committed to.
 CREATE OR REPLACE FUNCTION des.lineage_dot(ref text, depth int DEFAULT 3)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -373,17 +375,19 @@ BEGIN
         SELECT w.*, true AS up FROM des.upstream(ref, depth) w
         UNION ALL
         SELECT w.*, false FROM des.downstream(ref, depth) w
-    ), versions AS (
-        SELECT DISTINCT w.bundle_id, w.repo, w.branch FROM walk w
-        UNION
-        SELECT me.bundle_id, me.repo, me.branch
     ), runs AS (
         SELECT DISTINCT w.run_id, w.job, ru.started_at FROM walk w JOIN des.runs ru ON ru.id = w.run_id
     ), edges AS (
-        -- every edge of the runs reached, between versions shown
-        SELECT DISTINCT e.run_id, r.job, r.started_at, e.direction, encode(e.bundle_id, 'hex') AS bundle_id, e.uri
-          FROM des.lineage_edges e JOIN runs r ON r.run_id = e.run_id
-         WHERE encode(e.bundle_id, 'hex') IN (SELECT v.bundle_id FROM versions v)
+        -- every input and output of the runs reached
+        SELECT DISTINCT e.run_id, r.job, r.started_at, e.direction, encode(e.bundle_id, 'hex') AS bundle_id, e.uri,
+               rp.name AS repo, e.branch
+          FROM des.lineage_edges e JOIN runs r ON r.run_id = e.run_id JOIN des.repositories rp ON rp.id = e.repo_id
+    ), versions AS (
+        SELECT DISTINCT ON (x.bundle_id) x.bundle_id, x.repo, x.branch
+          FROM (SELECT me.bundle_id, me.repo, me.branch, 0 AS pref
+                UNION ALL
+                SELECT e.bundle_id, e.repo, e.branch, CASE WHEN e.direction = 'output' THEN 1 ELSE 2 END FROM edges e) x
+         ORDER BY x.bundle_id, x.pref, x.branch NULLS LAST
     )
     SELECT 'digraph lineage {' || E'\n  rankdir=LR;\n'
         || coalesce((SELECT string_agg(format('  %s [shape=box%s, label=%s];', to_json('v:' || v.bundle_id),
