@@ -18,6 +18,8 @@
 #                                  blobs, 30% dead, vs restic prune (needs restic)
 #   12b  test/bench/bench_trickle.sh  a simulated day of one object a second,
 #                                  merged by des.gc_run: containers left for the day
+#   13   test/bench/bench_lineage.sh  des.resolve of each gros:// tag kind per
+#                                  second; des.downstream over 1,000,000 edges
 #   8    test/bench/bench_fdw.sh   des_fdw foreign tables over local archives:
 #                                  full scan, index-only count, lookups through
 #                                  a join, each vs the same rows in a heap table
@@ -31,7 +33,7 @@
 # BENCH_SKIP_SQL=1 leaves out the SQL benchmark, BENCH_SKIP_S3=1 the S3 one,
 # BENCH_SKIP_PIPELINE=1 the pipeline, BENCH_SKIP_FDW=1 the des_fdw one and
 # BENCH_SKIP_DATASETS=1 the versioned datasets one, BENCH_SKIP_GC=1 the
-# garbage collection one.
+# garbage collection ones, BENCH_SKIP_LINEAGE=1 the lineage one.
 # Sizes: see the BENCH_* variables at the top of bench_core.c and the scripts.
 set -euo pipefail
 
@@ -119,6 +121,15 @@ else
 	}
 	test/bench/bench_trickle.sh >>"$rows" || {
 		printf 'ROW\t12b trickle merging benchmark\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+fi
+
+if [ -n "${BENCH_SKIP_LINEAGE:-}" ] && [ "${BENCH_SKIP_LINEAGE}" != 0 ]; then
+	printf 'ROW\t13 lineage benchmarks\tskipped (BENCH_SKIP_LINEAGE)\t-\t-\t-\t-\n' >>"$rows"
+else
+	test/bench/bench_lineage.sh >>"$rows" || {
+		printf 'ROW\t13 lineage benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi

@@ -1,0 +1,98 @@
+#!/bin/bash
+# bench_lineage.sh - lineage (issue "Lineage"), rows 13a-13b:
+#
+#   13a des.resolve of each gros:// tag kind, resolutions per second in one
+#       session (a 200-bundle branch), beside resolving the plain ref
+#       repo/branch in the same run
+#   13b des.downstream / des.upstream to depth 10 over a graph of 1,000,000
+#       edges (500,000 runs, each reading one bundle and committing one: a
+#       binary tree of versions), beside the same walk as a plain recursive
+#       CTE over a two-column edge table
+#
+# stdout: "ROW" lines (run.sh formats them); stderr: progress.
+#
+# Environment:
+#   BENCH_QUICK=1            smaller sizes (smoke test)
+#   BENCH_LINEAGE_RUNS       runs in the graph   [500000; quick 20000]
+#   BENCH_DIR                parent of the temporary directory [/tmp]
+set -euo pipefail
+
+quick=0
+if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then quick=1; fi
+RUNS=${BENCH_LINEAGE_RUNS:-$([ "$quick" = 1 ] && echo 20000 || echo 500000)}
+RESOLVES=$([ "$quick" = 1 ] && echo 2000 || echo 20000)
+
+if [ "${1:-}" != --inner ]; then
+	command -v pg_virtualenv >/dev/null || { echo "bench_lineage: pg_virtualenv is missing" >&2; exit 2; }
+	pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.workers=off "$0" --inner
+	exit $?
+fi
+
+row() { printf 'ROW\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@"; }
+psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+# milliseconds of the last of a psql script's \timing lines
+timed() { psql -X -q -At -v ON_ERROR_STOP=1 -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1; }
+
+psql_q "CREATE EXTENSION pg_des" >/dev/null
+psql_q "SELECT des.repo_create('lb', 'lineage bench');
+        DO \$\$ BEGIN FOR i IN 1 .. 200 LOOP
+            PERFORM des.stage('lb', 'main', 'f', convert_to(i::text, 'UTF8'));
+            PERFORM des.commit('lb', 'main', 'v' || i);
+        END LOOP; END \$\$;
+        SELECT des.label_set('lb', 'rel', 'lb/main')" >/dev/null
+today=$(psql_q "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+
+echo "bench_lineage: $RESOLVES resolutions of each tag kind" >&2
+base_ms=$(timed "SELECT count((des.resolve('lb/main')).bundle_id) FROM generate_series(1, $RESOLVES)")
+base_rate=$(awk -v n="$RESOLVES" -v ms="$base_ms" 'BEGIN { printf "%.0f", n / ms * 1000 }')
+for uri in "gros://lb" "gros://lb/main:latest" "gros://lb/main:$today" "gros://lb/main:-5" "gros://lb/main:5" "gros://lb:rel"; do
+	ms=$(timed "SELECT count((des.resolve('$uri')).bundle_id) FROM generate_series(1, $RESOLVES)")
+	rate=$(awk -v n="$RESOLVES" -v ms="$ms" 'BEGIN { printf "%.0f", n / ms * 1000 }')
+	echo "bench_lineage: $uri ${rate}/s (plain ref ${base_rate}/s)" >&2
+	row "13a des.resolve('${uri/$today/YYYY-MM-DD}') per second vs the ref lb/main" "$rate" "$base_rate" \
+		"$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { printf "%.2f", a / b }')" ">= 50000/s" \
+		"$(awk -v r="$rate" 'BEGIN { print (r >= 50000) ? "yes" : "no" }')"
+done
+
+# the graph: versions numbered in heap order (1 the root, the first bundle of
+# lb/main, so that des.downstream can start there); run r reads version
+# (r+1)/2 and commits version r+1: a binary tree of R+1 versions
+echo "bench_lineage: a graph of $((RUNS * 2)) edges" >&2
+first=$(psql_q "SELECT bundle_id FROM des.log('lb/main') ORDER BY created_at LIMIT 1")
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+CREATE FUNCTION vid(k bigint) RETURNS bytea LANGUAGE sql IMMUTABLE AS
+\$\$ SELECT CASE WHEN k = 1 THEN decode('$first', 'hex') ELSE sha256(int8send(k)) END \$\$;
+INSERT INTO des.jobs (name, owner) VALUES ('bench', current_user::regrole);
+INSERT INTO des.runs (id, job, role, pid, backend_start, state, ended_at)
+SELECT md5(r::text)::uuid, 'bench', current_user::regrole, 0, now(), 'completed', now() FROM generate_series(1, $RUNS) r;
+INSERT INTO des.lineage_edges (run_id, direction, repo_id, bundle_id, branch, uri)
+SELECT md5(r::text)::uuid, 'input', (SELECT id FROM des.repositories WHERE name = 'lb'), vid((r + 1) / 2), 'main', 'gros://lb'
+  FROM generate_series(1, $RUNS) r;
+INSERT INTO des.lineage_edges (run_id, direction, repo_id, bundle_id, branch, uri)
+SELECT md5(r::text)::uuid, 'output', (SELECT id FROM des.repositories WHERE name = 'lb'), vid(r + 1), 'main', 'gros://lb/main'
+  FROM generate_series(1, $RUNS) r;
+-- the baseline: the same graph as (from, to) pairs
+CREATE TABLE plain_edges AS
+SELECT i.bundle_id AS src, o.bundle_id AS dst FROM des.lineage_edges i JOIN des.lineage_edges o
+    ON o.run_id = i.run_id AND o.direction = 'output' WHERE i.direction = 'input';
+CREATE INDEX ON plain_edges (src);
+CREATE INDEX ON plain_edges (dst);
+ANALYZE;
+SQL
+edges=$(psql_q "SELECT count(*) FROM des.lineage_edges")
+down=$(psql_q "SELECT count(*) FROM des.downstream('$first', 10)")
+ours=999999
+for i in 1 2 3; do
+	ms=$(timed "SELECT count(*) FROM des.downstream('$first', 10)")
+	ours=$(awk -v a="$ours" -v b="$ms" 'BEGIN { print (b < a) ? b : a }')
+done
+base=999999
+for i in 1 2 3; do
+	ms=$(timed "WITH RECURSIVE w(b, d) AS (SELECT decode('$first', 'hex'), 0
+	              UNION SELECT e.dst, w.d + 1 FROM w JOIN plain_edges e ON e.src = w.b WHERE w.d < 10)
+	            SELECT count(DISTINCT b) - 1 FROM w")
+	base=$(awk -v a="$base" -v b="$ms" 'BEGIN { print (b < a) ? b : a }')
+done
+echo "bench_lineage: downstream depth 10 over $edges edges: $down rows, ${ours} ms (plain CTE ${base} ms)" >&2
+row "13b des.downstream(v, 10) over $edges edges ($down versions), ms vs a plain recursive CTE" "$ours" "$base" \
+	"$(awk -v a="$ours" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" "< 100 ms" "$(awk -v r="$ours" 'BEGIN { print (r < 100) ? "yes" : "no" }')"
