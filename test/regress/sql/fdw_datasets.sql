@@ -76,6 +76,15 @@ SELECT (SELECT array_agg(path || ':' || md5(data) ORDER BY path COLLATE "C") FRO
 SELECT (SELECT array_agg(path || ':' || content_hash ORDER BY path COLLATE "C") FROM fdr_at)
      = (SELECT array_agg(path || ':' || content_hash ORDER BY path COLLATE "C") FROM fdr_v1) AS at_time_is_v1;
 RESET ROLE;
+-- a gros:// URI as the ref: the first bundle of main by position (v1), read in a run: an input edge
+CREATE FOREIGN TABLE fdr_uri (path text, data bytea) SERVER fdr_files OPTIONS (ref 'gros://fdr/main:0');
+SELECT des.run_begin('fdw-reader') IS NOT NULL AS run_begun;
+SELECT (SELECT array_agg(path || ':' || md5(data) ORDER BY path COLLATE "C") FROM fdr_uri)
+     = (SELECT array_agg(path || ':' || md5(data) ORDER BY path COLLATE "C") FROM fdr_v1) AS uri_is_v1;
+SELECT des.run_end() IS NOT NULL AS run_ended;
+SELECT e.uri, e.branch, r.job FROM des.lineage_edges e JOIN des.runs r ON r.id = e.run_id WHERE r.job = 'fdw-reader' ORDER BY e.uri;
+DROP FOREIGN TABLE fdr_uri;
+DELETE FROM des.jobs WHERE name = 'fdw-reader';
 
 -- staged changes show on the branch (as des.files reads it), not on the label
 SET ROLE fdr_writer;
