@@ -68,32 +68,6 @@ level_cache_inval(Datum arg, int cacheid, uint32 hashvalue)
  * every name in the query must be qualified, since the search_path in force
  * is still the caller's.
  */
-/*
- * The plan of one of this file's queries (string constants: the pointer is
- * the key), prepared once per backend: an access check runs for every repo
- * row a policy looks at, and planning it each time was most of its cost.
- */
-static SPIPlanPtr
-cached_plan(const char *query, int nargs, Oid *types)
-{
-	static const char *queries[8];
-	static SPIPlanPtr plans[8];
-	int			i;
-
-	for (i = 0; i < (int) lengthof(queries) && queries[i] != NULL; i++)
-		if (queries[i] == query)
-			return plans[i];
-	if (i == (int) lengthof(queries))
-		elog(ERROR, "too many distinct access queries");
-	plans[i] = SPI_prepare(query, nargs, types);
-	if (plans[i] == NULL)
-		elog(ERROR, "SPI_prepare failed for: %s", query);
-	if (SPI_keepplan(plans[i]) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	queries[i] = query;
-	return plans[i];
-}
-
 static text *
 query_as_owner(const char *query, int nargs, Oid *types, Datum *args, const char *nulls, bool read_only)
 {
@@ -110,8 +84,9 @@ query_as_owner(const char *query, int nargs, Oid *types, Datum *args, const char
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_plan(cached_plan(query, nargs, types), args, nulls, read_only, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
+		/* (DesSpiExec keeps the plan: an access check runs for every repo row a policy looks at) */
+		DesSpiExec(query, nargs, types, args, nulls, read_only, SPI_OK_SELECT);
+		if (SPI_processed != 1)
 			elog(ERROR, "query as the extension's owner returned no row: %s", query);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (!isnull)
