@@ -16,9 +16,8 @@ COMMENT ON FUNCTION des.uri_parse(text) IS
 -- replaced the header's parents: history_parents, '{}' when none is kept).
 CREATE OR REPLACE FUNCTION des_internal.first_parent(b des.dataset_bundles)
 RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN b.history_parents IS NULL THEN b.parents[1] ELSE b.history_parents[1] END $$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE	-- (no SET clause: so it is inlined; it names nothing to look up)
+AS $$ SELECT (coalesce(b.history_parents, b.parents))[1] $$;
 REVOKE ALL ON FUNCTION des_internal.first_parent(des.dataset_bundles) FROM PUBLIC;
 
 -- Rebuild a branch's rows: its first-parent chain from its head, oldest
@@ -286,6 +285,12 @@ DECLARE
     frontier bytea[];
     seen bytea[];
     level int := 0;
+    bundles bytea[];
+    repos text[];
+    branches text[];
+    jobs text[];
+    runs uuid[];
+    uris text[];
 BEGIN
     IF max_depth IS NOT NULL AND max_depth < 0 THEN
         RAISE EXCEPTION 'depth must not be negative' USING ERRCODE = 'invalid_parameter_value';
@@ -298,10 +303,20 @@ BEGIN
     seen := frontier;
     WHILE cardinality(frontier) > 0 AND (max_depth IS NULL OR level < max_depth) LOOP
         level := level + 1;
-        RETURN QUERY SELECT encode(s.bundle, 'hex'), s.repo, s.branch, s.job, s.run, level, s.uri
-                       FROM des_internal.lineage_step(frontier, seen, upstream) s
-                      ORDER BY s.repo, s.branch, s.bundle, s.run;
-        frontier := ARRAY(SELECT DISTINCT s.bundle FROM des_internal.lineage_step(frontier, seen, upstream) s);
+        -- the level's edges once, in the order they are returned
+        SELECT coalesce(array_agg(s.bundle ORDER BY s.repo, s.branch, s.bundle, s.run), '{}'),
+               array_agg(s.repo ORDER BY s.repo, s.branch, s.bundle, s.run),
+               array_agg(s.branch ORDER BY s.repo, s.branch, s.bundle, s.run),
+               array_agg(s.job ORDER BY s.repo, s.branch, s.bundle, s.run),
+               array_agg(s.run ORDER BY s.repo, s.branch, s.bundle, s.run),
+               array_agg(s.uri ORDER BY s.repo, s.branch, s.bundle, s.run)
+          INTO bundles, repos, branches, jobs, runs, uris
+          FROM des_internal.lineage_step(frontier, seen, upstream) s;
+        RETURN QUERY SELECT encode(e.bundle, 'hex'), e.repo, e.branch, e.job, e.run, level, e.uri
+                       FROM unnest(bundles, repos, branches, jobs, runs, uris) WITH ORDINALITY
+                            AS e(bundle, repo, branch, job, run, uri, n)
+                      ORDER BY e.n;
+        frontier := ARRAY(SELECT DISTINCT b FROM unnest(bundles) b);
         seen := seen || frontier;
     END LOOP;
 END $$;
