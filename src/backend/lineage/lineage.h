@@ -14,6 +14,10 @@
 extern char *des_lineage_timezone;
 extern void DesLineageDefineSettings(void);
 
+/* the trigger dispatcher (dispatcher.c): its worker kind and settings */
+extern void DesDispatcherRegisterWorkers(void);
+extern void DesDispatcherDefineSettings(void);
+
 /* Raise a URI's parse error (22P02, or 42602 for a bad name): what and where. */
 extern void DesReportUriError(const char *uri, const des_uri *parsed, const des_error *err) pg_attribute_noreturn();
 

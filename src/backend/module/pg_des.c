@@ -35,6 +35,7 @@ _PG_init(void)
 	DesDatasetsDefineSettings();
 	DesGcDefineSettings();
 	DesLineageDefineSettings();
+	DesDispatcherDefineSettings();
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)
@@ -43,5 +44,6 @@ _PG_init(void)
 		/* each kind's slots; its workers too, unless des.workers is off or in pg_upgrade */
 		DesMarkerRegisterWorkers();
 		DesPackerRegisterWorkers();
+		DesDispatcherRegisterWorkers();
 	}
 }

@@ -115,7 +115,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     run uuid := gen_random_uuid();
-    who regrole := session_user::regrole;
+    who regrole := des_internal.invoking_role();	-- (not session_user: inside a dispatched action, the job's owner)
 BEGIN
     IF job IS NULL OR job = '' OR length(job) > 200 THEN
         RAISE EXCEPTION 'invalid job name "%"', job USING ERRCODE = 'invalid_name',
@@ -214,6 +214,9 @@ BEGIN
         INSERT INTO des.lineage_edges (run_id, direction, repo_id, bundle_id, branch, uri)
         VALUES (run, 'input', NEW.repo_id, NEW.bundle_id, des_internal.ref_branch(NEW.ref, NEW.repo_id), NEW.ref)
         ON CONFLICT DO NOTHING;
+        IF NEW.ref ~* '^gros://' THEN
+            PERFORM des_internal.subscribe_on_read(run, NEW.repo_id, NEW.ref);	-- no tag: a real-time dependency
+        END IF;
     END IF;
     RETURN NULL;
 END $$;

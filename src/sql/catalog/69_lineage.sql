@@ -32,10 +32,12 @@ ALTER TABLE des.branch_history ENABLE ROW LEVEL SECURITY;
 -- the lineage edges: each bundle a run read (input) or committed (output).
 CREATE TABLE des.jobs (
     name        text PRIMARY KEY CHECK (name <> '' AND length(name) <= 200),
-    owner       regrole NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT now()
+    owner       regrole NOT NULL,		-- who created it: its action runs as this role
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    action      text,					-- SQL the trigger dispatcher runs, the trigger as $1 (jsonb); NULL: none
+    coalesce_versions boolean NOT NULL DEFAULT false	-- fold versions that arrive while a run is pending
 );
-COMMENT ON TABLE des.jobs IS 'jobs whose runs read and write versions (created by their first des.run_begin)';
+COMMENT ON TABLE des.jobs IS 'jobs whose runs read and write versions (des.job_create, or a first des.run_begin)';
 
 CREATE TABLE des.runs (
     id            uuid PRIMARY KEY,
@@ -47,6 +49,7 @@ CREATE TABLE des.runs (
     ended_at      timestamptz,
     state         text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'completed', 'failed')),
     error         text,
+    trigger_id    bigint,					-- the trigger (des.job_triggers) the dispatcher ran it for
     CONSTRAINT runs_ended CHECK ((state = 'running') = (ended_at IS NULL))
 );
 CREATE INDEX runs_job ON des.runs (job, started_at);
@@ -65,7 +68,68 @@ CREATE TABLE des.lineage_edges (
 CREATE INDEX lineage_edges_bundle ON des.lineage_edges (bundle_id, direction) INCLUDE (run_id);
 COMMENT ON TABLE des.lineage_edges IS 'the lineage graph: which run read (input) or committed (output) which bundle, and the URI as written';
 
+-- Real-time dependencies: a job subscribed to a branch gets a trigger for
+-- every bundle committed there (des.subscribe, or a run's read of a URI
+-- without a tag).
+CREATE TABLE des.job_subscriptions (
+    job         text NOT NULL REFERENCES des.jobs (name) ON DELETE CASCADE,
+    repo_id     bigint NOT NULL REFERENCES des.repositories (id) ON DELETE CASCADE,
+    branch      text NOT NULL,
+    origin      text NOT NULL CHECK (origin IN ('subscribe', 'read')),	-- des.subscribe, or a run's read
+    uri         text NOT NULL,			-- as written
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (repo_id, branch, job)
+);
+CREATE INDEX job_subscriptions_job ON des.job_subscriptions (job);
+COMMENT ON TABLE des.job_subscriptions IS 'which jobs a commit on a branch triggers';
+
+-- One row per (job, upstream version): enqueued by the commit itself, so a
+-- rolled-back commit triggers nothing and a version triggers a job once.
+CREATE TABLE des.job_triggers (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job         text NOT NULL REFERENCES des.jobs (name) ON DELETE CASCADE,
+    kind        text NOT NULL CHECK (kind IN ('commit', 'request')),	-- a subscribed commit, or des.job_run
+    repo_id     bigint REFERENCES des.repositories (id) ON DELETE CASCADE,
+    branch      text,
+    bundle_id   bytea,
+    payload     jsonb,					-- des.job_run's argument
+    chain       text[] NOT NULL DEFAULT '{}',	-- the jobs whose runs led to it (a job is never in its own chain)
+    enqueued_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    state       text NOT NULL CHECK (state IN ('pending', 'running', 'done', 'dead', 'coalesced', 'notified')),
+    attempts    int NOT NULL DEFAULT 0,
+    not_before  timestamptz,			-- backoff after a failed attempt
+    claimed_pid int,					-- the dispatcher running it, with its backend start
+    claimed_backend_start timestamptz,
+    started_at  timestamptz,
+    finished_at timestamptz,
+    run_id      uuid,					-- its last run (des.runs)
+    coalesced_into bigint REFERENCES des.job_triggers (id) ON DELETE SET NULL,
+    last_error  text,
+    CONSTRAINT job_triggers_commit CHECK ((kind = 'commit') = (bundle_id IS NOT NULL AND repo_id IS NOT NULL AND branch IS NOT NULL)),
+    CONSTRAINT job_triggers_once UNIQUE (job, repo_id, branch, bundle_id)
+);
+CREATE INDEX job_triggers_due ON des.job_triggers (id) WHERE state IN ('pending', 'running');
+CREATE INDEX job_triggers_job ON des.job_triggers (job, state);
+CREATE INDEX job_triggers_enqueued ON des.job_triggers (enqueued_at);
+COMMENT ON TABLE des.job_triggers IS 'each job triggered by each upstream version (once), or run on request; its state, attempts and last run';
+
+CREATE TABLE des.trigger_dead_letters (
+    trigger_id  bigint PRIMARY KEY REFERENCES des.job_triggers (id) ON DELETE CASCADE,
+    job         text NOT NULL,
+    error       text NOT NULL,
+    attempts    int NOT NULL,
+    failed_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE des.trigger_dead_letters IS 'triggers whose action failed des.trigger_max_attempts times; des.trigger_retry() runs them again';
+
 ALTER TABLE des.jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE des.job_subscriptions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE des.job_triggers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE des.trigger_dead_letters ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('des.job_subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('des.job_triggers', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('des.job_triggers', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump('des.trigger_dead_letters', '');
 ALTER TABLE des.runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.lineage_edges ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('des.jobs', '');
