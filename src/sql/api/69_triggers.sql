@@ -586,7 +586,7 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION des.wake_dispatchers() IS 'wake every running trigger dispatcher now; returns how many';
 REVOKE ALL ON FUNCTION des.wake_dispatchers() FROM PUBLIC;
 
-CREATE OR REPLACE VIEW des.stat_triggers AS
+CREATE OR REPLACE VIEW des.stat_triggers WITH (security_invoker = true) AS
     SELECT j.name AS job, j.owner, j.action IS NOT NULL AS has_action, j.coalesce_versions,
            (SELECT count(*) FROM des.job_subscriptions s WHERE s.job = j.name) AS subscriptions,
            count(t.id) FILTER (WHERE t.state = 'pending') AS pending,
