@@ -1,7 +1,10 @@
 -- pg_des main job: the pipeline on local storage. Files are put into the
 -- catalog from SQL (or registered by path), the background workers mark and
 -- pack them into daily-sharded DES archives, then everything is read back,
--- checked, and the statistics shown. Run by tools/demo.sh with
+-- checked, and the statistics shown. Then the data lake on the same store:
+-- a versioned dataset, retention and garbage collection, a job's run and
+-- lineage, the job re-run by the trigger dispatcher when a new version is
+-- committed, schedules through pg_cron. Run by tools/demo.sh with
 -- psql -v dir=<input directory>.
 \set ON_ERROR_STOP on
 \pset footer off
@@ -165,15 +168,49 @@ SELECT jsonb_array_length(des.audit('gros://demo/main:latest') -> 'downstreams')
 \echo '(the lineage as Graphviz DOT: des.lineage_dot; render it with dot -Tsvg)'
 SELECT count(*) AS dot_lines FROM regexp_split_to_table(des.lineage_dot('gros://demo_summary'), E'\n');
 
+\echo
+\echo '== 12. Real-time: summarize read gros://demo without a tag, so it follows demo/main; given an'
+\echo '      action, the trigger dispatcher runs it on each new version (woken by the commit)'
+SELECT job, uri, origin FROM des.job_subscriptions ORDER BY job;
+SELECT des.job_create('summarize', $$
+    SELECT des.stage('demo_summary', 'main', 'summary.txt',
+                     convert_to((SELECT format('%s files, %s bytes', count(*), sum(size))
+                                   FROM des.files($1->>'uri') WHERE kind = 'file'), 'UTF8'));
+    SELECT des.commit('demo_summary', 'main', 'summary of ' || ($1->>'uri'))$$) AS job_with_action;
+SELECT des.stage('demo', 'main', 'docs/NEWS.txt', convert_to('a new file arrives', 'UTF8')) IS NOT NULL AS staged;
+SELECT left(des.commit('demo', 'main', 'news'), 16) AS new_demo_bundle;
+-- wait (at most 10 s) for the dispatcher
+DO $$
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        EXIT WHEN EXISTS (SELECT FROM des.job_triggers WHERE job = 'summarize' AND state IN ('done', 'dead'));
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT t.job, t.state, t.attempts, round(extract(epoch FROM t.finished_at - t.enqueued_at) * 1000) AS ms_after_commit, t.last_error
+  FROM des.job_triggers t WHERE t.job = 'summarize';
+SELECT convert_from(des.read('gros://demo_summary', 'summary.txt'), 'UTF8') AS summary_now;
+SELECT left(bundle_id, 16) AS upstream_of_new_summary, repo, job, left(uri, 30) AS uri_as_read
+  FROM des.upstream('gros://demo_summary', 1);
+\echo '(schedules go through pg_cron: a nightly garbage collection, an hourly run of the job)'
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+SELECT cron.schedule('pg_des gc', '17 3 * * *', 'CALL des.gc_run()') > 0 AS gc_scheduled,
+       cron.schedule('summarize hourly', '0 * * * *', $$SELECT des.job_run('summarize')$$) > 0 AS job_scheduled;
+SELECT jobname, schedule, command FROM cron.job ORDER BY jobid;
+
 SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
              AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
                    JOIN files f USING (name) WHERE g.data = f.data) = (SELECT count(*) FROM files)
+             AND EXISTS (SELECT FROM des.job_triggers WHERE job = 'summarize' AND state = 'done')
             THEN 'main job finished: every file was packed by the workers and reads back identical'
             ELSE 'main job FAILED' END AS result;
 
 -- fail the job (non-zero exit) if anything is missing or did not verify
 DO $$
 BEGIN
+    IF NOT EXISTS (SELECT FROM des.job_triggers WHERE job = 'summarize' AND state = 'done') THEN
+        RAISE EXCEPTION 'main job failed: the trigger dispatcher did not run the summarize job';
+    END IF;
     IF EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
        OR (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
             JOIN files f USING (name) WHERE g.data = f.data) <> (SELECT count(*) FROM files) THEN

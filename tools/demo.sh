@@ -3,7 +3,9 @@
 # starts a throwaway PostgreSQL 15 with pg_des preloaded (marker and packer
 # workers running), puts a directory of files into the catalog from SQL,
 # watches the workers pack them into DES archives, reads everything back,
-# verifies it and shows the statistics.
+# verifies it and shows the statistics; then the data lake: a versioned
+# dataset, retention and GC, a job's lineage, the trigger dispatcher re-running
+# the job on a new version, and schedules through pg_cron (also preloaded).
 # Usage: tools/demo.sh [DIRECTORY]   (default: a generated sample directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +39,8 @@ chown -R postgres "$work" 2>/dev/null || chmod -R a+rwX "$work"
 mkdir -p "$work/lake"
 chown postgres "$work/lake" 2>/dev/null || true
 # short waits so the demo does not idle: containers are finished after 1 s
-pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.storage="$work/lake" -o des.packers=2 \
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_cron,pg_des -o cron.database_name=postgres \
+	-o des.storage="$work/lake" -o des.packers=2 \
 	-o des.marker_naptime=200ms -o des.packer_naptime=200ms -o des.container_max_age=1s \
 	psql -X -q -d postgres -v dir="$input" -f demo/main_job.sql
 echo

@@ -73,7 +73,7 @@ else
 	count s3harness "$logs/s3self"
 fi
 
-echo "== pg_regress (PostgreSQL 15, shared_preload_libraries = pg_des)"
+echo "== pg_regress (PostgreSQL 15, shared_preload_libraries = pg_cron,pg_des)"
 work=/tmp/pg_des_regress
 rm -rf "$work"
 mkdir -p "$work"/{basic,errors,privileges,s3,aws,fdw,upload}
@@ -98,7 +98,7 @@ else
 fi
 chown -R postgres "$work" 2>/dev/null || chmod -R a+rwX "$work"
 rm -rf results regression.diffs regression.out output_iso
-pg_virtualenv -v 15 -o shared_preload_libraries=pg_des \
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_cron,pg_des -o cron.database_name=postgres \
 	make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config REGRESS="$tests" TAP_TESTS= >"$logs/regress" 2>&1
 cat "$logs/regress"
 [ -f regression.diffs ] && head -200 regression.diffs
