@@ -8,6 +8,10 @@
 #       edges (500,000 runs, each reading one bundle and committing one: a
 #       binary tree of versions), beside the same walk as a plain recursive
 #       CTE over a two-column edge table
+#   13c a commit on a branch that 1,000 jobs follow: the commit's time beside
+#       the same commit with no follower; every trigger enqueued once; the
+#       first action's start after the commit (the real dispatcher, woken at
+#       commit); all 1,000 actions done, actions per second
 #
 # stdout: "ROW" lines (run.sh formats them); stderr: progress.
 #
@@ -24,7 +28,9 @@ RESOLVES=$([ "$quick" = 1 ] && echo 2000 || echo 20000)
 
 if [ "${1:-}" != --inner ]; then
 	command -v pg_virtualenv >/dev/null || { echo "bench_lineage: pg_virtualenv is missing" >&2; exit 2; }
-	pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.workers=off "$0" --inner
+	# workers on for the dispatcher only (13c); no marker or packer
+	pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.markers=0 -o des.packers=0 -o des.dispatchers=1 \
+		-o des.dispatcher_naptime=1h "$0" --inner
 	exit $?
 fi
 
@@ -96,3 +102,50 @@ done
 echo "bench_lineage: downstream depth 10 over $edges edges: $down rows, ${ours} ms (plain CTE ${base} ms)" >&2
 row "13b des.downstream(v, 10) over $edges edges ($down versions), ms vs a plain recursive CTE" "$ours" "$base" \
 	"$(awk -v a="$ours" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" "< 100 ms" "$(awk -v r="$ours" 'BEGIN { print (r < 100) ? "yes" : "no" }')"
+
+# 13c: 1,000 jobs follow one branch; each action records when it ran
+JOBS=$([ "$quick" = 1 ] && echo 200 || echo 1000)
+echo "bench_lineage: a commit followed by $JOBS jobs" >&2
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SELECT des.repo_create('followed'), des.repo_create('unfollowed');
+CREATE TABLE fired (trigger_id bigint, job text, at timestamptz DEFAULT clock_timestamp());
+SELECT count(des.job_create('follower-' || i, \$\$INSERT INTO public.fired (trigger_id, job) VALUES ((\$1->>'trigger_id')::bigint, \$1->>'job')\$\$))
+  FROM generate_series(1, $JOBS) i;
+SELECT count(des.subscribe('follower-' || i, 'gros://followed')) FROM generate_series(1, $JOBS) i;
+SELECT des.stage(r, 'main', 'f', 'first') FROM unnest(ARRAY['followed', 'unfollowed']) r;
+SELECT des.commit(r, 'main', 'first') FROM unnest(ARRAY['followed', 'unfollowed']) r;
+SQL
+psql_q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_des dispatcher'" | grep -qx 1 || { echo "bench_lineage: no dispatcher" >&2; exit 1; }
+# wait for the first commit's triggers, then time a second commit of each repo
+for i in $(seq 1 600); do
+	[ "$(psql_q "SELECT count(*) FROM des.job_triggers WHERE state <> 'done'")" = 0 ] && break
+	sleep 0.1
+done
+psql_q "TRUNCATE fired" >/dev/null
+base_ms=999999
+for i in 1 2 3; do
+	psql_q "SELECT des.stage('unfollowed', 'main', 'f', 'again $i')" >/dev/null
+	ms=$(timed "SELECT des.commit('unfollowed', 'main', 'again $i')")
+	base_ms=$(awk -v a="$base_ms" -v b="$ms" 'BEGIN { print (b < a) ? b : a }')
+done
+psql_q "SELECT des.stage('followed', 'main', 'f', 'second')" >/dev/null
+ours_ms=$(timed "SELECT des.commit('followed', 'main', 'second')")
+for i in $(seq 1 1200); do
+	[ "$(psql_q "SELECT count(*) FROM fired")" -ge "$JOBS" ] && break
+	sleep 0.1
+done
+read -r enqueued distinct first_ms all_ms <<<"$(psql_q "
+	SELECT count(t.id), count(DISTINCT t.job),
+	       round(extract(epoch FROM min(f.at) - l.at) * 1000, 1), round(extract(epoch FROM max(f.at) - l.at) * 1000)
+	  FROM des.branch_log l
+	  JOIN des.job_triggers t ON t.bundle_id = l.new_head
+	  LEFT JOIN fired f ON f.trigger_id = t.id
+	 WHERE l.reason = 'commit' AND l.new_head = (SELECT decode(bundle_id, 'hex') FROM des.resolve('gros://followed'))
+	 GROUP BY l.at" | tr '|' ' ')"
+actions=$(psql_q "SELECT count(*) || ' ' || count(DISTINCT trigger_id) FROM fired")
+echo "bench_lineage: commit with $JOBS followers ${ours_ms} ms (none: ${base_ms} ms); $enqueued triggers for $distinct jobs; actions $actions; first action ${first_ms} ms after the commit, all ${all_ms} ms" >&2
+row "13c commit on a branch $JOBS jobs follow, ms vs the same commit followed by none" "$ours_ms" "$base_ms" \
+	"$(awk -v a="$ours_ms" -v b="$base_ms" 'BEGIN { printf "%.2f", a / b }')" "each trigger once" \
+	"$([ "$enqueued" = "$JOBS" ] && [ "$distinct" = "$JOBS" ] && [ "$actions" = "$JOBS $JOBS" ] && echo yes || echo no)"
+row "13c first action's start after that commit, ms (the dispatcher woken at commit; all $JOBS done after ${all_ms} ms)" "$first_ms" "1000" \
+	"$(awk -v a="$first_ms" 'BEGIN { printf "%.3f", a / 1000 }')" "< 1000 ms" "$(awk -v r="$first_ms" 'BEGIN { print (r < 1000) ? "yes" : "no" }')"
