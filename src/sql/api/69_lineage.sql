@@ -243,6 +243,9 @@ BEGIN
                'gros://' || r.name || '/' || NEW.branch
           FROM des.repositories r WHERE r.id = NEW.repo_id
         ON CONFLICT DO NOTHING;
+        INSERT INTO des.job_outputs (job, repo_id, branch)
+        SELECT ru.job, NEW.repo_id, NEW.branch FROM des.runs ru WHERE ru.id = run
+        ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
 END $$;

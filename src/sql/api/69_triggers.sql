@@ -100,14 +100,6 @@ GRANT EXECUTE ON FUNCTION des.job_drop(text) TO PUBLIC;
 
 -- ---- subscriptions ----
 
--- The branches each job's runs committed to (the edges of the job graph
--- that subscriptions do not say).
-CREATE OR REPLACE VIEW des_internal.job_outputs AS
-    SELECT DISTINCT r.job, e.repo_id, e.branch
-      FROM des.lineage_edges e JOIN des.runs r ON r.id = e.run_id
-     WHERE e.direction = 'output' AND e.branch IS NOT NULL;
-REVOKE ALL ON des_internal.job_outputs FROM PUBLIC;
-
 -- Would subscribing job to (repo, branch) make a cycle: job's outputs lead,
 -- through subscribed jobs and their outputs, back to that branch? Returns
 -- the cycle (job, gros://..., job, ..., gros://repo/branch) or NULL.
@@ -121,14 +113,14 @@ AS $$
         UNION ALL
         SELECT s.job, r.path || ('gros://' || rp.name || '/' || o.branch) || s.job, r.depth + 1
           FROM reach r
-          JOIN des_internal.job_outputs o ON o.job = r.job
+          JOIN des.job_outputs o ON o.job = r.job
           JOIN des.job_subscriptions s ON s.repo_id = o.repo_id AND s.branch = o.branch
           JOIN des.repositories rp ON rp.id = o.repo_id
          WHERE NOT s.job = ANY (r.path) AND r.depth < 100
     )
     SELECT r.path || ('gros://' || rp.name || '/' || branch_name)
       FROM reach r
-      JOIN des_internal.job_outputs o ON o.job = r.job AND o.repo_id = repo AND o.branch = branch_name
+      JOIN des.job_outputs o ON o.job = r.job AND o.repo_id = repo AND o.branch = branch_name
       JOIN des.repositories rp ON rp.id = repo
      ORDER BY r.depth
      LIMIT 1
@@ -617,4 +609,7 @@ DROP POLICY IF EXISTS trigger_dead_letters_visible ON des.trigger_dead_letters;
 CREATE POLICY trigger_dead_letters_visible ON des.trigger_dead_letters FOR SELECT
     USING (EXISTS (SELECT FROM des.jobs j WHERE j.name = job AND pg_has_role(current_user, j.owner, 'MEMBER'))
            OR des_internal.is_administrator());
-GRANT SELECT ON des.job_subscriptions, des.job_triggers, des.trigger_dead_letters TO PUBLIC;
+DROP POLICY IF EXISTS job_outputs_visible ON des.job_outputs;
+CREATE POLICY job_outputs_visible ON des.job_outputs FOR SELECT
+    USING (repo_id IN (SELECT r.id FROM des.repositories r));
+GRANT SELECT ON des.job_outputs, des.job_subscriptions, des.job_triggers, des.trigger_dead_letters TO PUBLIC;

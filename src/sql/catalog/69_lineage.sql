@@ -68,6 +68,20 @@ CREATE TABLE des.lineage_edges (
 CREATE INDEX lineage_edges_bundle ON des.lineage_edges (bundle_id, direction) INCLUDE (run_id);
 COMMENT ON TABLE des.lineage_edges IS 'the lineage graph: which run read (input) or committed (output) which bundle, and the URI as written';
 
+-- The branches each job's runs have committed to: the edges of the job graph
+-- that subscriptions do not say, which a new subscription must not close
+-- into a cycle (kept by the output-edge trigger, so the check does not scan
+-- every edge).
+CREATE TABLE des.job_outputs (
+    job         text NOT NULL REFERENCES des.jobs (name) ON DELETE CASCADE,
+    repo_id     bigint NOT NULL REFERENCES des.repositories (id) ON DELETE CASCADE,
+    branch      text NOT NULL,
+    first_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job, repo_id, branch)
+);
+CREATE INDEX job_outputs_branch ON des.job_outputs (repo_id, branch);
+COMMENT ON TABLE des.job_outputs IS 'the branches each job''s runs have committed to (for the cycle check of des.subscribe)';
+
 -- Real-time dependencies: a job subscribed to a branch gets a trigger for
 -- every bundle committed there (des.subscribe, or a run's read of a URI
 -- without a tag).
@@ -123,9 +137,11 @@ CREATE TABLE des.trigger_dead_letters (
 COMMENT ON TABLE des.trigger_dead_letters IS 'triggers whose action failed des.trigger_max_attempts times; des.trigger_retry() runs them again';
 
 ALTER TABLE des.jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE des.job_outputs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.job_subscriptions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.job_triggers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.trigger_dead_letters ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('des.job_outputs', '');
 SELECT pg_catalog.pg_extension_config_dump('des.job_subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('des.job_triggers', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('des.job_triggers', 'id')::regclass, '');

@@ -144,7 +144,7 @@ SELECT trg_put('trg_up', 'a.txt', 'five', 'up5');
 SELECT trg_put('trg_up', 'a.txt', 'six', 'up6');
 SELECT trg_dispatch_one() AS one_run;
 SELECT trg_dispatch_one() AS nothing_left;
-SELECT job, trg_name(bundle) AS bundle, (SELECT array_agg(trg_name(c) ORDER BY c) FROM jsonb_array_elements_text(coalesced) c) AS folded
+SELECT job, trg_name(bundle) AS bundle, (SELECT array_agg(trg_name(c.v) ORDER BY c.n) FROM jsonb_array_elements_text(coalesced) WITH ORDINALITY c(v, n)) AS folded
   FROM trg_seen;
 SELECT trg_name(encode(bundle_id, 'hex')) AS bundle, state, trg_name(encode((SELECT i.bundle_id FROM des.job_triggers i WHERE i.id = t.coalesced_into), 'hex')) AS into
   FROM des.job_triggers t WHERE job = 'trg-copy' AND repo_id = (SELECT id FROM des.repositories WHERE name = 'trg_up')
