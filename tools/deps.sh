@@ -44,3 +44,9 @@ if [ ! -d test/s3/node_modules/s3rver ] || [ ! -d test/s3/node_modules/@smithy/s
 	echo "Installing the S3 harness's node modules (npm ci in test/s3)"
 	(cd test/s3 && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The OpenLineage check's JSON-schema validator (ajv), pinned by
+# test/openlineage/package-lock.json.
+if [ ! -d test/openlineage/node_modules/ajv ] || [ ! -d test/openlineage/node_modules/ajv-formats ]; then
+	echo "Installing the OpenLineage check's node modules (npm ci in test/openlineage)"
+	(cd test/openlineage && npm ci --no-audit --no-fund --loglevel=error)
+fi

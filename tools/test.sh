@@ -113,6 +113,11 @@ fi
 echo "regress: $rp passed, $rf failed" >"$logs/regress.count"
 count regress "$logs/regress.count"
 
+echo "== OpenLineage events against the published schema (test/openlineage, ajv)"
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_des test/openlineage/run.sh >"$logs/openlineage" 2>&1 || true
+grep -E '^  (ok|not ok)' "$logs/openlineage" | grep -v '^  ok' || true
+count openlineage "$logs/openlineage"
+
 echo "== upgrade (the previous release's script, ALTER EXTENSION pg_des UPDATE, pg_dump compared with a fresh install)"
 pg_virtualenv -v 15 -o shared_preload_libraries=pg_des test/upgrade/run.sh >"$logs/upgrade" 2>&1
 cat "$logs/upgrade"

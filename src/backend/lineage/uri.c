@@ -22,6 +22,7 @@
 
 char	   *des_lineage_timezone = NULL;
 static char *des_run_id = NULL;
+static char *des_openlineage_namespace = NULL;
 
 /* Raise a URI's parse error: what and where, with its own SQLSTATE. */
 void
@@ -89,6 +90,27 @@ check_timezone(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* an OpenLineage namespace: not empty, at most 200 characters, no control characters */
+static bool
+check_namespace(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	size_t		len = v ? strlen(v) : 0;
+
+	if (len == 0 || len > 200)
+	{
+		GUC_check_errdetail("An OpenLineage namespace has 1 to 200 characters.");
+		return false;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f)
+		{
+			GUC_check_errdetail("An OpenLineage namespace has no control characters.");
+			return false;
+		}
+	return true;
+}
+
 void
 DesLineageDefineSettings(void)
 {
@@ -101,4 +123,8 @@ DesLineageDefineSettings(void)
 							   "Reads and commits are recorded as the run's inputs and outputs only when the run was begun "
 							   "by this very session.",
 							   &des_run_id, "", PGC_USERSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomStringVariable("des.openlineage_namespace",
+							   "OpenLineage namespace of pg_des's jobs (des.openlineage_events).",
+							   NULL,
+							   &des_openlineage_namespace, "pg_des", PGC_USERSET, 0, check_namespace, NULL, NULL);
 }

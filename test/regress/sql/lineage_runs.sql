@@ -91,11 +91,25 @@ SELECT replace(regexp_replace(regexp_replace(regexp_replace(des.lineage_dot('gro
                       '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<run>', 'g'),
                       '[0-9a-f]{64}|[0-9a-f]{12}', '<id>', 'g'), '\\n[0-9a-f]{8}"', '\\n<run>"', 'g'), :'today', '<today>') AS dot;
 
+-- the runs as OpenLineage events (their schema: test/openlineage, with ajv)
+SELECT event_type, event->'job'->>'namespace' AS ns, event->'job'->>'name' AS job,
+       (SELECT string_agg(d->>'name' || '@' || rname(d->'facets'->'version'->>'datasetVersion'), ' ' ORDER BY d->>'name', rname(d->'facets'->'version'->>'datasetVersion'))
+          FROM jsonb_array_elements(event->'inputs') d) AS inputs,
+       (SELECT string_agg(d->>'name' || '@' || rname(d->'facets'->'version'->>'datasetVersion'), ' ')
+          FROM jsonb_array_elements(event->'outputs') d) AS outputs,
+       event->'run'->'facets'->'errorMessage'->>'message' AS error
+  FROM des.openlineage_events() ORDER BY event_time, event_type DESC;
+SET des.openlineage_namespace = 'lake';
+SELECT DISTINCT event->'job'->>'namespace' AS ns FROM des.openlineage_events();
+SELECT try($$SET des.openlineage_namespace = ''$$) AS empty_namespace;
+RESET des.openlineage_namespace;
+
 -- what others see: nothing of repos they may not read
 CREATE ROLE lineage_stranger;
 SET ROLE lineage_stranger;
 SELECT count(*) AS edges_seen FROM des.lineage_edges;
 SELECT count(*) AS runs_seen FROM des.runs;
+SELECT count(*) AS events_seen FROM des.openlineage_events();
 SELECT try($$SELECT * FROM des.upstream('gros://report')$$) AS upstream_of_unreadable;
 RESET ROLE;
 DROP ROLE lineage_stranger;
