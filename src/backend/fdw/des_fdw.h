@@ -62,6 +62,14 @@ typedef struct DesFdwTable
 	char	   *server;			/* foreign server name (endpoint of s3:// locations) */
 	AttrNumber	attno[DES_NCOLS];	/* 0 = the table has no such column */
 	AttrNumber	ref_attno[DES_RCOL_COUNT];	/* ref tables: 0 = no such column */
+	/* ref tables with a format: the rows of the CSV files whose path matches (fdw_csv.c) */
+	bool		has_format;
+	bool		format_is_tsv;
+	char	   *path_glob;		/* fnmatch(3) pattern, FNM_PATHNAME */
+	bool		header;
+	char		delimiter;
+	char		quote;			/* '\0': no quoting */
+	char	   *null_string;	/* NULL: an unquoted empty field is NULL */
 } DesFdwTable;
 
 /* What a scan looks up instead of walking every entry. */
@@ -167,6 +175,17 @@ extern TupleTableSlot *DesFdwRefIterateForeignScan(ForeignScanState *node);
 extern void DesFdwRefReScanForeignScan(ForeignScanState *node);
 extern void DesFdwRefEndForeignScan(ForeignScanState *node);
 extern void DesFdwRefExplainForeignScan(ForeignScanState *node, struct ExplainState *es);
+
+/* fdw_csv.c: ref tables with a format, the rows of a version's CSV files */
+extern void DesFdwCsvGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, DesFdwTable *t);
+extern void DesFdwCsvGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel);
+extern ForeignScan *DesFdwCsvGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, List *tlist,
+											List *scan_clauses, Plan *outer_plan);
+extern void DesFdwCsvBeginForeignScan(ForeignScanState *node, int eflags, DesFdwTable *t);
+extern TupleTableSlot *DesFdwCsvIterateForeignScan(ForeignScanState *node);
+extern void DesFdwCsvReScanForeignScan(ForeignScanState *node);
+extern void DesFdwCsvEndForeignScan(ForeignScanState *node);
+extern void DesFdwCsvExplainForeignScan(ForeignScanState *node, struct ExplainState *es);
 
 /* fdw_archives.c */
 extern bool DesFdwLocationIsPattern(const char *location);

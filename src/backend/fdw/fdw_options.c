@@ -50,7 +50,14 @@ static const DesFdwOption options[] = {
 	{"session_token", UserMappingRelationId, true},
 	{"location", ForeignTableRelationId, false},
 	{"ref", ForeignTableRelationId, false},
+	{"uri", ForeignTableRelationId, false},
 	{"verify", ForeignTableRelationId, false},
+	{"format", ForeignTableRelationId, false},
+	{"path", ForeignTableRelationId, false},
+	{"header", ForeignTableRelationId, false},
+	{"delimiter", ForeignTableRelationId, false},
+	{"quote", ForeignTableRelationId, false},
+	{"null", ForeignTableRelationId, false},
 	{NULL, InvalidOid, false}
 };
 
@@ -108,6 +115,12 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 	bool		allow_http = false;
 	bool		has_location = false;
 	bool		has_ref = false;
+	bool		has_uri = false;
+	const char *format = NULL;
+	const char *path = NULL;
+	const char *csv_option = NULL;	/* an option that needs format */
+	const char *delimiter = NULL;
+	const char *quote = NULL;
 
 	foreach(cell, options_list)
 	{
@@ -179,6 +192,57 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 			DesCheckReadAccess(DesParseLocationPrefix(defGetString(def)));
 			has_location = true;
 		}
+		else if (strcmp(def->defname, "format") == 0)
+		{
+			format = defGetString(def);
+			if (strcmp(format, "csv") != 0 && strcmp(format, "tsv") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("format must be \"csv\" or \"tsv\", not \"%s\"", format)));
+		}
+		else if (strcmp(def->defname, "path") == 0)
+		{
+			path = defGetString(def);
+			csv_option = def->defname;
+			if (path[0] == '\0' || path[0] == '/')
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"path\" must be a pattern of paths in the version, not \"%s\"", path),
+						 errhint("Paths in a version are relative: 'daily/*.csv' ('*' and '?' stay within a path component).")));
+		}
+		else if (strcmp(def->defname, "header") == 0)
+		{
+			(void) defGetBoolean(def);
+			csv_option = def->defname;
+		}
+		else if (strcmp(def->defname, "delimiter") == 0 || strcmp(def->defname, "quote") == 0)
+		{
+			const char *v = defGetString(def);
+			bool		is_quote = def->defname[0] == 'q';
+
+			csv_option = def->defname;
+			if (strlen(v) > 1 || (strlen(v) == 0 && !is_quote) || v[0] == '\n' || v[0] == '\r' ||
+				(v[0] & 0x80) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"%s\" must be one ASCII character%s, not \"%s\"", def->defname,
+								is_quote ? " or empty (no quoting)" : "", v)));
+			if (is_quote)
+				quote = v;
+			else
+				delimiter = v;
+		}
+		else if (strcmp(def->defname, "null") == 0)
+			csv_option = def->defname;
+		else if (strcmp(def->defname, "uri") == 0)
+		{
+			if (pg_strncasecmp(defGetString(def), "gros://", 7) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("option \"uri\" must be a gros:// URI, not \"%s\"", defGetString(def)),
+						 errhint("Write gros://repo[/branch][:tag]; option \"ref\" takes the other kinds of ref.")));
+			has_uri = true;
+		}
 		else if (strcmp(def->defname, "ref") == 0)
 		{
 			/* a version of a dataset: the reader's level is checked by each scan */
@@ -195,6 +259,36 @@ des_fdw_validator(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 					 errmsg("option \"%s\" must not be empty", def->defname)));
+	}
+	if (has_ref && has_uri)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("options \"ref\" and \"uri\" cannot be used together"),
+				 errhint("A gros:// URI is a ref: give one of them.")));
+	has_ref |= has_uri;
+	if (format && !has_ref)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"format\" needs option \"uri\" (or \"ref\"): the version whose files are read")));
+	if (format && !path)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"format\" needs option \"path\": which files of the version"),
+				 errhint("A pattern such as 'daily/*.csv' ('*' and '?' stay within a path component).")));
+	if (csv_option && !format)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"%s\" is for the files of a version read as CSV: it needs option \"format\"", csv_option)));
+	if (format)
+	{
+		/* (the defaults: ',' and '"' for csv, a tab and no quoting for tsv) */
+		char		d = delimiter ? delimiter[0] : (strcmp(format, "tsv") == 0 ? '\t' : ',');
+		char		q = quote ? quote[0] : (strcmp(format, "tsv") == 0 ? '\0' : '"');
+
+		if (q != '\0' && d == q)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("the delimiter and the quote must differ")));
 	}
 	if (has_location && has_ref)
 		ereport(ERROR,
@@ -308,6 +402,8 @@ DesFdwTableLoad(Relation rel, DesFdwTable *t)
 	ForeignServer *server = GetForeignServer(ft->serverid);
 	TupleDesc	desc = RelationGetDescr(rel);
 	ListCell   *lc;
+	const char *delimiter = NULL;
+	const char *quote = NULL;
 
 	memset(t, 0, sizeof(*t));
 	t->server = server->servername;
@@ -317,10 +413,36 @@ DesFdwTableLoad(Relation rel, DesFdwTable *t)
 
 		if (strcmp(def->defname, "location") == 0)
 			t->location = defGetString(def);
-		else if (strcmp(def->defname, "ref") == 0)
+		else if (strcmp(def->defname, "ref") == 0 || strcmp(def->defname, "uri") == 0)
 			t->ref = defGetString(def);
 		else if (strcmp(def->defname, "verify") == 0)
 			t->verify = defGetBoolean(def);
+		else if (strcmp(def->defname, "format") == 0)
+		{
+			t->has_format = true;
+			t->format_is_tsv = strcmp(defGetString(def), "tsv") == 0;
+		}
+		else if (strcmp(def->defname, "path") == 0)
+			t->path_glob = defGetString(def);
+		else if (strcmp(def->defname, "header") == 0)
+			t->header = defGetBoolean(def);
+		else if (strcmp(def->defname, "delimiter") == 0)
+			delimiter = defGetString(def);
+		else if (strcmp(def->defname, "quote") == 0)
+			quote = defGetString(def);
+		else if (strcmp(def->defname, "null") == 0)
+			t->null_string = defGetString(def);
+	}
+	if (t->ref && t->has_format)
+	{
+		/* the rows of CSV files: any columns, typed as the user wants (fdw_csv.c) */
+		t->delimiter = delimiter ? delimiter[0] : (t->format_is_tsv ? '\t' : ',');
+		t->quote = quote ? quote[0] : (t->format_is_tsv ? '\0' : '"');
+		if (t->path_glob == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("foreign table \"%s\" has no path option", RelationGetRelationName(rel))));
+		return;
 	}
 	if (t->ref)
 	{

@@ -70,9 +70,12 @@ DesFdwGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntable
 	DesFdwTableLoad(rel, &ps->table);
 	if (ps->table.ref)
 	{
-		/* the files of a dataset's version: fdw_ref.c */
+		/* the files of a dataset's version: fdw_ref.c; their CSV rows: fdw_csv.c */
 		table_close(rel, NoLock);
-		DesFdwRefGetForeignRelSize(root, baserel, &ps->table);
+		if (ps->table.has_format)
+			DesFdwCsvGetForeignRelSize(root, baserel, &ps->table);
+		else
+			DesFdwRefGetForeignRelSize(root, baserel, &ps->table);
 		return;
 	}
 	ps->user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
@@ -254,7 +257,10 @@ DesFdwGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 
 	if (ps->table.ref)
 	{
-		DesFdwRefGetForeignPaths(root, baserel);
+		if (ps->table.has_format)
+			DesFdwCsvGetForeignPaths(root, baserel);
+		else
+			DesFdwRefGetForeignPaths(root, baserel);
 		return;
 	}
 	scan_cost(root, baserel, ps, ps->base_cond.kind == DES_LOOKUP_NONE ? NULL : &ps->base_cond, baserel->rows,
@@ -334,6 +340,8 @@ DesFdwGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *fdw_private;
 	List	   *needed_exprs;
 
+	if (ps->table.ref && ps->table.has_format)
+		return DesFdwCsvGetForeignPlan(root, baserel, tlist, scan_clauses, outer_plan);
 	if (ps->table.ref)
 		return DesFdwRefGetForeignPlan(root, baserel, tlist, scan_clauses, outer_plan);
 	foreach(lc, scan_clauses)

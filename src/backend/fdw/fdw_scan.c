@@ -156,8 +156,11 @@ DesFdwBeginForeignScan(ForeignScanState *node, int eflags)
 	DesFdwTableLoad(node->ss.ss_currentRelation, &st->table);
 	if (st->table.ref)
 	{
-		/* the files of a dataset's version: fdw_ref.c (its state starts with a DesFdwTable too) */
-		DesFdwRefBeginForeignScan(node, eflags, &st->table);
+		/* the files of a dataset's version: fdw_ref.c; their CSV rows: fdw_csv.c (both states start with a DesFdwTable too) */
+		if (st->table.has_format)
+			DesFdwCsvBeginForeignScan(node, eflags, &st->table);
+		else
+			DesFdwRefBeginForeignScan(node, eflags, &st->table);
 		return;
 	}
 	st->user = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
@@ -915,6 +918,8 @@ DesFdwIterateForeignScan(ForeignScanState *node)
 				req1,
 				bytes1;
 
+	if (st->table.ref && st->table.has_format)
+		return DesFdwCsvIterateForeignScan(node);
 	if (st->table.ref)
 		return DesFdwRefIterateForeignScan(node);
 	ExecClearTuple(slot);
@@ -959,7 +964,10 @@ DesFdwReScanForeignScan(ForeignScanState *node)
 
 	if (st->table.ref)
 	{
-		DesFdwRefReScanForeignScan(node);
+		if (st->table.has_format)
+			DesFdwCsvReScanForeignScan(node);
+		else
+			DesFdwRefReScanForeignScan(node);
 		return;
 	}
 	/* walks release their open archive now; lookups over few archives keep theirs */
@@ -977,7 +985,10 @@ DesFdwEndForeignScan(ForeignScanState *node)
 
 	if (st && st->table.ref)
 	{
-		DesFdwRefEndForeignScan(node);
+		if (st->table.has_format)
+			DesFdwCsvEndForeignScan(node);
+		else
+			DesFdwRefEndForeignScan(node);
 		return;
 	}
 	/* pins and buffers go with the scan's context */
@@ -1000,7 +1011,10 @@ DesFdwExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	/* (a version's scan has its own fdw_private and fdw_exprs) */
 	if (st->table.ref)
 	{
-		DesFdwRefExplainForeignScan(node, es);
+		if (st->table.has_format)
+			DesFdwCsvExplainForeignScan(node, es);
+		else
+			DesFdwRefExplainForeignScan(node, es);
 		return;
 	}
 	archive_quals = list_nth(fs->fdw_exprs, DES_FE_ARCHIVE_QUALS);
