@@ -361,9 +361,21 @@ dispatcher_iterate(MemoryContext loop_cxt)
 			return des_dispatcher_naptime_ms;
 		if (c.id == 0)
 		{
+			long		nap = des_dispatcher_naptime_ms;
+			long		mirror_due = -1;
+
+			/* no trigger due: the lineage mirror's writes, if it is on */
+			if (des_lineage_mirror)
+			{
+				(void) DesLineageMirrorRound(DISPATCH_ROUND, &mirror_due);
+				if (mirror_due == 0)
+					return 0;	/* more may be due */
+			}
 			if (c.next_due_ms >= 0)
-				return Max(Min(c.next_due_ms, (long) des_dispatcher_naptime_ms), 1L);
-			return des_dispatcher_naptime_ms;
+				nap = Min(nap, c.next_due_ms);
+			if (mirror_due >= 0)
+				nap = Min(nap, mirror_due);
+			return Max(nap, 1L);
 		}
 		DesWorkerSetPhase(DES_WORKER_PHASE_FIRST);
 		(void) DesWorkerGuard(run_unit, &r, NULL, 0);
@@ -432,6 +444,10 @@ DesDispatcherDefineSettings(void)
 							NULL,
 							&des_dispatcher_naptime_ms, 10 * 1000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomBoolVariable("des.lineage_mirror",
+							 "Also write the lineage's audit records to storage, in the GitOps lake's key layout (dependency/...).",
+							 "The trigger dispatcher writes them after each commit that changes them.",
+							 &des_lineage_mirror, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.trigger_max_attempts",
 							"Attempts at a trigger's action before it goes to des.trigger_dead_letters.",
 							NULL,

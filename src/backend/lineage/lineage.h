@@ -18,6 +18,10 @@ extern void DesLineageDefineSettings(void);
 extern void DesDispatcherRegisterWorkers(void);
 extern void DesDispatcherDefineSettings(void);
 
+/* the lineage mirror (mirror.c): written by the dispatcher when des.lineage_mirror is on */
+extern bool des_lineage_mirror;
+extern int	DesLineageMirrorRound(int max, long *next_due_ms);
+
 /* Raise a URI's parse error (22P02, or 42602 for a bad name): what and where. */
 extern void DesReportUriError(const char *uri, const des_uri *parsed, const des_error *err) pg_attribute_noreturn();
 

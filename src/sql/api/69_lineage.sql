@@ -224,7 +224,9 @@ REVOKE ALL ON FUNCTION des_internal.read_logged() FROM PUBLIC;
 CREATE OR REPLACE TRIGGER read_logged AFTER INSERT ON des.read_log
     FOR EACH ROW EXECUTE FUNCTION des_internal.read_logged();
 
--- Outputs: every commit (and merge) inside a run, from the reflog.
+-- Outputs: every commit (and merge) inside a run, from the reflog. With
+-- des.lineage_mirror on, the day of the new version, and (inside a run)
+-- the days of the versions the run read, go to the mirror's queue.
 CREATE OR REPLACE FUNCTION des_internal.branch_logged()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -246,6 +248,9 @@ BEGIN
         INSERT INTO des.job_outputs (job, repo_id, branch)
         SELECT ru.job, NEW.repo_id, NEW.branch FROM des.runs ru WHERE ru.id = run
         ON CONFLICT DO NOTHING;
+    END IF;
+    IF current_setting('des.lineage_mirror', true) = 'on' THEN
+        PERFORM des_internal.mirror_enqueue(NEW.repo_id, NEW.branch, NEW.new_head, run);
     END IF;
     RETURN NULL;
 END $$;

@@ -136,6 +136,23 @@ CREATE TABLE des.trigger_dead_letters (
 );
 COMMENT ON TABLE des.trigger_dead_letters IS 'triggers whose action failed des.trigger_max_attempts times; des.trigger_retry() runs them again';
 
+-- The lineage mirror (des.lineage_mirror): the (repo, branch, day) whose
+-- audit files in storage (dependency/{repo}/{branch}/{day}/...) must be
+-- written again, by the trigger dispatcher, outside any transaction.
+CREATE TABLE des.lineage_mirror_queue (
+    repo_id     bigint NOT NULL REFERENCES des.repositories (id) ON DELETE CASCADE,
+    branch      text NOT NULL,
+    day         date NOT NULL,
+    enqueued_at timestamptz NOT NULL DEFAULT clock_timestamp(),	-- a newer enqueue keeps the row for another pass
+    attempts    int NOT NULL DEFAULT 0,
+    not_before  timestamptz,			-- a claim's lease, or the backoff after a failure
+    last_error  text,
+    PRIMARY KEY (repo_id, branch, day)
+);
+COMMENT ON TABLE des.lineage_mirror_queue IS 'days of branches whose lineage files in storage the dispatcher writes again (des.lineage_mirror)';
+ALTER TABLE des.lineage_mirror_queue ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('des.lineage_mirror_queue', '');
+
 ALTER TABLE des.jobs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.job_outputs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.job_subscriptions ENABLE ROW LEVEL SECURITY;
