@@ -364,17 +364,27 @@ dispatcher_iterate(MemoryContext loop_cxt)
 			long		nap = des_dispatcher_naptime_ms;
 			long		mirror_due = -1;
 
-			/* no trigger due: the lineage mirror's writes, if it is on */
+			long		push_due = -1;
+
+			/* no trigger due: the lineage mirror's writes, the OpenLineage push */
 			if (des_lineage_mirror)
 			{
 				(void) DesLineageMirrorRound(DISPATCH_ROUND, &mirror_due);
 				if (mirror_due == 0)
 					return 0;	/* more may be due */
 			}
+			if (des_openlineage_url && des_openlineage_url[0])
+			{
+				(void) DesOpenLineagePushRound(DISPATCH_ROUND / 10, &push_due);
+				if (push_due == 0)
+					return 0;
+			}
 			if (c.next_due_ms >= 0)
 				nap = Min(nap, c.next_due_ms);
 			if (mirror_due >= 0)
 				nap = Min(nap, mirror_due);
+			if (push_due >= 0)
+				nap = Min(nap, push_due);
 			return Max(nap, 1L);
 		}
 		DesWorkerSetPhase(DES_WORKER_PHASE_FIRST);
@@ -428,6 +438,18 @@ des_wake_dispatchers(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(DesWorkerWake(&dispatcher_kind));
 }
 
+/* des.openlineage_url: empty, or an http(s) URL */
+static bool
+check_openlineage_url(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || v[0] == '\0' || pg_strncasecmp(v, "http://", 7) == 0 || pg_strncasecmp(v, "https://", 8) == 0)
+		return true;
+	GUC_check_errdetail("des.openlineage_url must be empty or an http:// or https:// URL.");
+	return false;
+}
+
 /* The settings of the dispatcher (from DesLineageDefineSettings). */
 void
 DesDispatcherDefineSettings(void)
@@ -448,6 +470,20 @@ DesDispatcherDefineSettings(void)
 							 "Also write the lineage's audit records to storage, in the GitOps lake's key layout (dependency/...).",
 							 "The trigger dispatcher writes them after each commit that changes them.",
 							 &des_lineage_mirror, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("des.openlineage_url",
+							   "Endpoint the dispatcher POSTs each run's OpenLineage events to (Marquez: http://host:5000/api/v1/lineage); empty: none.",
+							   NULL,
+							   &des_openlineage_url, "", PGC_SIGHUP, 0, check_openlineage_url, NULL, NULL);
+	/* the token itself is in no setting: reloads log changed values, and catalogs show per-role settings */
+	DefineCustomStringVariable("des.openlineage_token_file",
+							   "File holding the bearer token sent with the OpenLineage events (read at each round); empty: none.",
+							   NULL,
+							   &des_openlineage_token_file, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.openlineage_timeout",
+							"Longest time one OpenLineage event may take to send.",
+							NULL,
+							&des_openlineage_timeout_ms, 10 * 1000, 100, 600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.trigger_max_attempts",
 							"Attempts at a trigger's action before it goes to des.trigger_dead_letters.",
 							NULL,

@@ -18,6 +18,16 @@ extern void DesLineageDefineSettings(void);
 extern void DesDispatcherRegisterWorkers(void);
 extern void DesDispatcherDefineSettings(void);
 
+/* the dispatcher's settings that the other rounds share (dispatcher.c) */
+extern int	des_trigger_max_attempts;
+extern int	des_trigger_retry_base_ms;
+
+/* the OpenLineage push (openlineage_push.c): by the dispatcher when des.openlineage_url is set */
+extern char *des_openlineage_url;
+extern char *des_openlineage_token_file;
+extern int	des_openlineage_timeout_ms;
+extern int	DesOpenLineagePushRound(int max, long *next_due_ms);
+
 /* the lineage mirror (mirror.c): written by the dispatcher when des.lineage_mirror is on */
 extern bool des_lineage_mirror;
 extern int	DesLineageMirrorRound(int max, long *next_due_ms);

@@ -153,6 +153,34 @@ COMMENT ON TABLE des.lineage_mirror_queue IS 'days of branches whose lineage fil
 ALTER TABLE des.lineage_mirror_queue ENABLE ROW LEVEL SECURITY;
 SELECT pg_catalog.pg_extension_config_dump('des.lineage_mirror_queue', '');
 
+-- OpenLineage push (des.openlineage_url): each run's events, queued by the
+-- run's own transactions, sent by the trigger dispatcher; those that
+-- failed des.trigger_max_attempts times wait in the dead letters.
+CREATE TABLE des.openlineage_outbox (
+    run_id      uuid NOT NULL REFERENCES des.runs (id) ON DELETE CASCADE,
+    event_type  text NOT NULL CHECK (event_type IN ('START', 'COMPLETE', 'FAIL')),
+    enqueued_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    attempts    int NOT NULL DEFAULT 0,
+    not_before  timestamptz,			-- a claim's lease, or the backoff after a failure
+    last_error  text,
+    PRIMARY KEY (run_id, event_type)
+);
+COMMENT ON TABLE des.openlineage_outbox IS 'OpenLineage events to send to des.openlineage_url';
+CREATE TABLE des.openlineage_dead_letters (
+    run_id      uuid NOT NULL,
+    event_type  text NOT NULL,
+    event       jsonb NOT NULL,			-- as it was to be sent
+    error       text NOT NULL,
+    attempts    int NOT NULL,
+    failed_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, event_type)
+);
+COMMENT ON TABLE des.openlineage_dead_letters IS 'OpenLineage events that could not be sent; des.openlineage_retry() queues them again';
+ALTER TABLE des.openlineage_outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE des.openlineage_dead_letters ENABLE ROW LEVEL SECURITY;
+SELECT pg_catalog.pg_extension_config_dump('des.openlineage_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('des.openlineage_dead_letters', '');
+
 ALTER TABLE des.jobs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.job_outputs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE des.job_subscriptions ENABLE ROW LEVEL SECURITY;
