@@ -41,6 +41,8 @@ typedef struct DesRepo
  * its level is lower. what completes "permission denied to ...". Needs SPI.
  */
 extern void DesRepoOpen(const char *name, const char *level, const char *what, DesRepo *repo);
+/* Forget the repos opened in this statement (tenancy.c calls it with its level cache). */
+extern void DesRepoCacheReset(void);
 
 /* The caller's and the owner's user ids while working as the owner. */
 typedef struct DesOwnerScope
@@ -390,6 +392,7 @@ typedef struct DesResolvedRef
 	bool		has_bundle;		/* false: a branch with no commit yet */
 	unsigned char bundle[DES_TREE_HASH_BYTES];
 	unsigned char root[DES_TREE_HASH_BYTES];	/* what is read: with the staged changes for a branch */
+	bool		root_known;		/* (internal) the lookup read the bundle's root already */
 	int64		staged;			/* DES_REF_BRANCH: how many staged changes the root includes */
 	DesTreeReader *tree;
 } DesResolvedRef;

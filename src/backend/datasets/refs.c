@@ -50,6 +50,28 @@ bundle_root(const DesRepo *repo, const unsigned char id[DES_TREE_HASH_BYTES], un
 	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "root", &isnull)), root);
 }
 
+/*
+ * The bundle (and, when the query joined it, its root) from the lookup's
+ * row: each lookup below reads the bundle's root in the same query, saving
+ * DesResolveRef the query bundle_root would make.
+ */
+static void
+take_bundle(DesResolvedRef *out, const char *id_column)
+{
+	bool		isnull;
+	Datum		root;
+
+	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, id_column, &isnull)), out->bundle);
+	out->has_bundle = true;
+	root = DesSpiGet(0, "root", &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("a bundle of repository \"%s\" that a ref names is not stored", out->repo.name)));
+	DesByteaHash(DatumGetByteaPP(root), out->root);
+	out->root_known = true;
+}
+
 /* A bundle id or prefix, among the bundles the caller sees (as the caller). */
 static void
 resolve_id(const char *hex, const char *level, DesResolvedRef *out)
@@ -101,7 +123,9 @@ branch_head(DesResolvedRef *out, bool at_time, TimestampTz when)
 	args[1] = CStringGetTextDatum(out->branch);
 	args[2] = TimestampTzGetDatum(when);
 	if (!at_time)
-		DesSpiExec("SELECT b.head FROM des.dataset_branches b WHERE b.repo_id = $1 AND b.name = $2",
+		DesSpiExec("SELECT b.head, d.root FROM des.dataset_branches b "
+				   "LEFT JOIN des.dataset_bundles d ON d.repo_id = b.repo_id AND d.id = b.head "
+				   "WHERE b.repo_id = $1 AND b.name = $2",
 				   2, types, args, NULL, true, SPI_OK_SELECT);
 	else
 		DesSpiExec("SELECT l.new_head AS head FROM des.branch_log l WHERE l.repo_id = $1 AND l.branch = $2 "
@@ -128,6 +152,11 @@ branch_head(DesResolvedRef *out, bool at_time, TimestampTz when)
 		out->has_bundle = false;
 		return;
 	}
+	if (!at_time)
+	{
+		take_bundle(out, "head");
+		return;
+	}
 	DesByteaHash(DatumGetByteaPP(head), out->bundle);
 	out->has_bundle = true;
 }
@@ -138,16 +167,16 @@ label_bundle(DesResolvedRef *out, const char *name)
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		args[2];
-	bool		isnull;
 
 	args[0] = Int64GetDatum(out->repo.id);
 	args[1] = CStringGetTextDatum(name);
-	DesSpiExec("SELECT l.bundle_id FROM des.dataset_labels l WHERE l.repo_id = $1 AND l.name = $2",
+	DesSpiExec("SELECT l.bundle_id, d.root FROM des.dataset_labels l "
+			   "LEFT JOIN des.dataset_bundles d ON d.repo_id = l.repo_id AND d.id = l.bundle_id "
+			   "WHERE l.repo_id = $1 AND l.name = $2",
 			   2, types, args, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
-	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "bundle_id", &isnull)), out->bundle);
-	out->has_bundle = true;
+	take_bundle(out, "bundle_id");
 	return true;
 }
 
@@ -229,7 +258,6 @@ branch_position(DesResolvedRef *out, int64 position, const char *uri)
 	int64		at = position >= 0 ? position : last + 1 + position;
 	Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
 	Datum		args[3];
-	bool		isnull;
 
 	if (at < 0 || at > last)
 		ereport(ERROR,
@@ -242,15 +270,16 @@ branch_position(DesResolvedRef *out, int64 position, const char *uri)
 	args[0] = Int64GetDatum(out->repo.id);
 	args[1] = CStringGetTextDatum(out->branch);
 	args[2] = Int64GetDatum(at);
-	DesSpiExec("SELECT h.bundle_id FROM des.branch_history h WHERE h.repo_id = $1 AND h.branch = $2 AND h.position = $3",
+	DesSpiExec("SELECT h.bundle_id, d.root FROM des.branch_history h "
+			   "LEFT JOIN des.dataset_bundles d ON d.repo_id = h.repo_id AND d.id = h.bundle_id "
+			   "WHERE h.repo_id = $1 AND h.branch = $2 AND h.position = $3",
 			   3, types, args, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("position " INT64_FORMAT " of branch \"%s\" of repository \"%s\" is missing from des.branch_history",
 						at, out->branch, out->repo.name)));
-	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "bundle_id", &isnull)), out->bundle);
-	out->has_bundle = true;
+	take_bundle(out, "bundle_id");
 }
 
 /* The last bundle of the branch committed on a day (des.lineage_timezone). Run as the owner. */
@@ -259,7 +288,6 @@ branch_day(DesResolvedRef *out, int year, int month, int day, const char *uri)
 {
 	Oid			types[4] = {INT8OID, TEXTOID, DATEOID, TEXTOID};
 	Datum		args[4];
-	bool		isnull;
 	DateADT		d = date2j(year, month, day) - POSTGRES_EPOCH_JDATE;
 
 	(void) branch_history_last(out, uri);
@@ -267,7 +295,9 @@ branch_day(DesResolvedRef *out, int year, int month, int day, const char *uri)
 	args[1] = CStringGetTextDatum(out->branch);
 	args[2] = DateADTGetDatum(d);
 	args[3] = CStringGetTextDatum(des_lineage_timezone);
-	DesSpiExec("SELECT h.bundle_id FROM des.branch_history h WHERE h.repo_id = $1 AND h.branch = $2 "
+	DesSpiExec("SELECT h.bundle_id, d.root FROM des.branch_history h "
+			   "LEFT JOIN des.dataset_bundles d ON d.repo_id = h.repo_id AND d.id = h.bundle_id "
+			   "WHERE h.repo_id = $1 AND h.branch = $2 "
 			   "AND h.committed_at >= pg_catalog.timezone($4, $3::timestamp) "
 			   "AND h.committed_at < pg_catalog.timezone($4, ($3 + 1)::timestamp) "
 			   "ORDER BY h.committed_at DESC, h.position DESC LIMIT 1", 4, types, args, NULL, false, SPI_OK_SELECT);
@@ -278,8 +308,7 @@ branch_day(DesResolvedRef *out, int year, int month, int day, const char *uri)
 						out->branch, out->repo.name, year, month, day, des_lineage_timezone),
 				 errhint("A day tag names the last bundle committed that day in the time zone des.lineage_timezone."),
 				 errcontext("gros URI \"%s\"", uri)));
-	DesByteaHash(DatumGetByteaPP(DesSpiGet(0, "bundle_id", &isnull)), out->bundle);
-	out->has_bundle = true;
+	take_bundle(out, "bundle_id");
 }
 
 /* A gros:// URI (docs/lineage.md). As the caller until the repo is open, then as the owner. */
@@ -396,7 +425,10 @@ DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedR
 	out->repo.default_branch = pstrdup(out->repo.default_branch);
 	out->tree = DesTreeReaderCreate(out->repo.id);
 	if (out->has_bundle)
-		bundle_root(&out->repo, out->bundle, out->root);
+	{
+		if (!out->root_known)
+			bundle_root(&out->repo, out->bundle, out->root);
+	}
 	else
 		DesTreeReaderKeepEmpty(out->tree, out->root);
 	if (out->kind == DES_REF_BRANCH && with_staged)

@@ -112,13 +112,101 @@ DesSpiExec(const char *query, int nargs, Oid *types, Datum *args, const char *nu
 		elog(ERROR, "SPI_execute_plan returned %s for: %s", SPI_result_code_string(rc), query);
 }
 
+/*
+ * Repos already opened in this statement, by user, name and level: a
+ * statement that resolves many refs of one repo (a query over a table of
+ * URIs, des.resolve in a loop) asks the same question each time. As the
+ * levels (tenancy.c), an answer holds for the statement, and the cache is
+ * emptied with theirs when this backend changes a grant or a repo, or a
+ * role changes; only successful opens are kept.
+ */
+typedef struct RepoCacheEntry
+{
+	Oid			user;
+	char		level[8];
+	char	   *name;			/* in TopMemoryContext, like default_branch */
+	int64		id;
+	int64		context_id;
+	char	   *default_branch;
+} RepoCacheEntry;
+
+#define REPO_CACHE_SIZE 16
+static RepoCacheEntry repo_cache[REPO_CACHE_SIZE];
+static int	repo_cache_used = 0;
+static int	repo_cache_next = 0;
+static DesStatementId repo_cache_statement;
+
+void
+DesRepoCacheReset(void)
+{
+	for (int i = 0; i < repo_cache_used; i++)
+	{
+		pfree(repo_cache[i].name);
+		pfree(repo_cache[i].default_branch);
+	}
+	repo_cache_used = 0;
+	repo_cache_next = 0;
+}
+
+static RepoCacheEntry *
+repo_cache_find(Oid user, const char *name, const char *level)
+{
+	DesStatementId now = DesCurrentStatement();
+
+	if (!DesSameStatement(now, repo_cache_statement))
+	{
+		DesRepoCacheReset();
+		repo_cache_statement = now;
+		return NULL;
+	}
+	for (int i = 0; i < repo_cache_used; i++)
+		if (repo_cache[i].user == user && strcmp(repo_cache[i].level, level) == 0 &&
+			strcmp(repo_cache[i].name, name) == 0)
+			return &repo_cache[i];
+	return NULL;
+}
+
+static void
+repo_cache_add(Oid user, const char *name, const char *level, const DesRepo *repo)
+{
+	RepoCacheEntry *e;
+
+	if (strlen(level) >= sizeof(e->level))
+		return;
+	if (repo_cache_used < REPO_CACHE_SIZE)
+		e = &repo_cache[repo_cache_used++];
+	else
+	{
+		e = &repo_cache[repo_cache_next];
+		repo_cache_next = (repo_cache_next + 1) % REPO_CACHE_SIZE;
+		pfree(e->name);
+		pfree(e->default_branch);
+	}
+	e->user = user;
+	strlcpy(e->level, level, sizeof(e->level));
+	e->name = MemoryContextStrdup(TopMemoryContext, name);
+	e->id = repo->id;
+	e->context_id = repo->context_id;
+	e->default_branch = MemoryContextStrdup(TopMemoryContext, repo->default_branch);
+}
+
 void
 DesRepoOpen(const char *name, const char *level, const char *what, DesRepo *repo)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[3];
 	bool		isnull;
+	Oid			user = GetUserId();
+	RepoCacheEntry *hit = repo_cache_find(user, name, level);
 
+	if (hit)
+	{
+		repo->id = hit->id;
+		repo->context_id = hit->context_id;
+		repo->default_branch = pstrdup(hit->default_branch);
+		repo->name = pstrdup(name);
+		return;
+	}
 	args[0] = CStringGetTextDatum(name);
 	args[1] = CStringGetTextDatum(level);
 	args[2] = CStringGetTextDatum(what);
@@ -131,6 +219,7 @@ DesRepoOpen(const char *name, const char *level, const char *what, DesRepo *repo
 	repo->context_id = DatumGetInt64(DesSpiGet(0, "context_id", &isnull));
 	repo->default_branch = TextDatumGetCString(DesSpiGet(0, "default_branch", &isnull));
 	repo->name = pstrdup(name);
+	repo_cache_add(user, name, level, repo);
 }
 
 void

@@ -53,6 +53,7 @@ level_cache_reset(void)
 {
 	level_cache_used = 0;
 	level_cache_next = 0;
+	DesRepoCacheReset();		/* the repos opened hold for as long as the levels do */
 }
 
 static void
