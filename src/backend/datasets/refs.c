@@ -209,57 +209,83 @@ repo_bundle_prefix(DesResolvedRef *out, const char *hex)
 }
 
 /*
- * The branch's bundles in order (des.branch_history): check the branch
- * exists and has a bundle, and that its rows end at its head (rebuilt
- * when not: a restore, or rows older than the trigger). Returns the last
- * position. Run as the owner.
+ * One bundle of the branch picked from des.branch_history in one query: the
+ * branch row (it must exist and have a bundle), the last history row (the
+ * history must end at the head: rebuilt once when it does not, after a
+ * restore), the row pick chooses (a LATERAL subquery over h =
+ * des.branch_history that may use br, last and parameters $3 on), and its
+ * bundle's root. Returns the last position; *found: pick chose a row, taken
+ * into out. Run as the owner.
  */
 static int64
-branch_history_last(DesResolvedRef *out, const char *uri)
+branch_pick(DesResolvedRef *out, const char *uri, const char *pick, int nextra, Oid *extra_types, Datum *extra_args,
+			bool *found)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		args[2];
+	Oid			types[4];
+	Datum		args[4];
 	bool		head_null,
 				isnull;
 	Datum		in_step;
+	char	   *query = psprintf("SELECT br.head, br.head = last.bundle_id AS in_step, last.position AS last, "
+								 "x.bundle_id, d.root FROM des.dataset_branches br "
+								 "LEFT JOIN LATERAL (SELECT l.bundle_id, l.position FROM des.branch_history l "
+								 "WHERE l.repo_id = br.repo_id AND l.branch = br.name "
+								 "ORDER BY l.position DESC LIMIT 1) last ON true "
+								 "LEFT JOIN LATERAL (%s) x ON true "
+								 "LEFT JOIN des.dataset_bundles d ON d.repo_id = br.repo_id AND d.id = x.bundle_id "
+								 "WHERE br.repo_id = $1 AND br.name = $2", pick);
 
+	Assert(nextra <= 2);
+	types[0] = INT8OID;
+	types[1] = TEXTOID;
 	args[0] = Int64GetDatum(out->repo.id);
 	args[1] = CStringGetTextDatum(out->branch);
-	DesSpiExec("SELECT br.head, br.head = h.bundle_id AS in_step, h.position FROM des.dataset_branches br "
-			   "LEFT JOIN LATERAL (SELECT h.bundle_id, h.position FROM des.branch_history h "
-			   "WHERE h.repo_id = br.repo_id AND h.branch = br.name ORDER BY h.position DESC LIMIT 1) h ON true "
-			   "WHERE br.repo_id = $1 AND br.name = $2", 2, types, args, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("branch \"%s\" of repository \"%s\" does not exist", out->branch, out->repo.name),
-				 errcontext("gros URI \"%s\"", uri)));
-	(void) DesSpiGet(0, "head", &head_null);
-	if (head_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("branch \"%s\" of repository \"%s\" has no bundle yet", out->branch, out->repo.name),
-				 errcontext("gros URI \"%s\"", uri)));
-	in_step = DesSpiGet(0, "in_step", &isnull);
-	if (!isnull && DatumGetBool(in_step))
-		return DatumGetInt64(DesSpiGet(0, "position", &isnull));
-	DesSpiExec("SELECT des_internal.branch_history_rebuild($1, $2)", 2, types, args, NULL, false, SPI_OK_SELECT);
-	/* (not read-only from here: those would not see the rebuilt rows) */
-	DesSpiExec("SELECT pg_catalog.max(h.position) AS position FROM des.branch_history h "
-			   "WHERE h.repo_id = $1 AND h.branch = $2", 2, types, args, NULL, false, SPI_OK_SELECT);
-	return DatumGetInt64(DesSpiGet(0, "position", &isnull));
+	for (int i = 0; i < nextra; i++)
+	{
+		types[2 + i] = extra_types[i];
+		args[2 + i] = extra_args[i];
+	}
+	for (int pass = 0;; pass++)
+	{
+		/* (after a rebuild, not read-only: that would not see the rebuilt rows) */
+		DesSpiExec(query, 2 + nextra, types, args, NULL, pass == 0, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("branch \"%s\" of repository \"%s\" does not exist", out->branch, out->repo.name),
+					 errcontext("gros URI \"%s\"", uri)));
+		(void) DesSpiGet(0, "head", &head_null);
+		if (head_null)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("branch \"%s\" of repository \"%s\" has no bundle yet", out->branch, out->repo.name),
+					 errcontext("gros URI \"%s\"", uri)));
+		in_step = DesSpiGet(0, "in_step", &isnull);
+		if ((!isnull && DatumGetBool(in_step)) || pass > 0)
+			break;
+		DesSpiExec("SELECT des_internal.branch_history_rebuild($1, $2)", 2, types, args, NULL, false, SPI_OK_SELECT);
+	}
+	(void) DesSpiGet(0, "bundle_id", &isnull);
+	*found = !isnull;
+	if (*found)
+		take_bundle(out, "bundle_id");
+	return DatumGetInt64(DesSpiGet(0, "last", &isnull));
 }
 
 /* The bundle at a position of the branch (0 the first, -1 the latest). Run as the owner. */
 static void
 branch_position(DesResolvedRef *out, int64 position, const char *uri)
 {
-	int64		last = branch_history_last(out, uri);
-	int64		at = position >= 0 ? position : last + 1 + position;
-	Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
-	Datum		args[3];
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(position)};
+	bool		found;
+	int64		last = branch_pick(out, uri,
+								   "SELECT h.bundle_id FROM des.branch_history h "
+								   "WHERE h.repo_id = br.repo_id AND h.branch = br.name "
+								   "AND h.position = CASE WHEN $3 >= 0 THEN $3 ELSE last.position + 1 + $3 END",
+								   1, types, args, &found);
 
-	if (at < 0 || at > last)
+	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("position " INT64_FORMAT " is out of range: branch \"%s\" of repository \"%s\" has " INT64_FORMAT
@@ -267,48 +293,32 @@ branch_position(DesResolvedRef *out, int64 position, const char *uri)
 				 errdetail("Positions 0 to " INT64_FORMAT " count from the first bundle, -1 to -" INT64_FORMAT
 						   " from the latest.", last, last + 1),
 				 errcontext("gros URI \"%s\"", uri)));
-	args[0] = Int64GetDatum(out->repo.id);
-	args[1] = CStringGetTextDatum(out->branch);
-	args[2] = Int64GetDatum(at);
-	DesSpiExec("SELECT h.bundle_id, d.root FROM des.branch_history h "
-			   "LEFT JOIN des.dataset_bundles d ON d.repo_id = h.repo_id AND d.id = h.bundle_id "
-			   "WHERE h.repo_id = $1 AND h.branch = $2 AND h.position = $3",
-			   3, types, args, NULL, false, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("position " INT64_FORMAT " of branch \"%s\" of repository \"%s\" is missing from des.branch_history",
-						at, out->branch, out->repo.name)));
-	take_bundle(out, "bundle_id");
 }
 
 /* The last bundle of the branch committed on a day (des.lineage_timezone). Run as the owner. */
 static void
 branch_day(DesResolvedRef *out, int year, int month, int day, const char *uri)
 {
-	Oid			types[4] = {INT8OID, TEXTOID, DATEOID, TEXTOID};
-	Datum		args[4];
-	DateADT		d = date2j(year, month, day) - POSTGRES_EPOCH_JDATE;
+	Oid			types[2] = {DATEOID, TEXTOID};
+	Datum		args[2];
+	bool		found;
 
-	(void) branch_history_last(out, uri);
-	args[0] = Int64GetDatum(out->repo.id);
-	args[1] = CStringGetTextDatum(out->branch);
-	args[2] = DateADTGetDatum(d);
-	args[3] = CStringGetTextDatum(des_lineage_timezone);
-	DesSpiExec("SELECT h.bundle_id, d.root FROM des.branch_history h "
-			   "LEFT JOIN des.dataset_bundles d ON d.repo_id = h.repo_id AND d.id = h.bundle_id "
-			   "WHERE h.repo_id = $1 AND h.branch = $2 "
-			   "AND h.committed_at >= pg_catalog.timezone($4, $3::timestamp) "
-			   "AND h.committed_at < pg_catalog.timezone($4, ($3 + 1)::timestamp) "
-			   "ORDER BY h.committed_at DESC, h.position DESC LIMIT 1", 4, types, args, NULL, false, SPI_OK_SELECT);
-	if (SPI_processed == 0)
+	args[0] = DateADTGetDatum(date2j(year, month, day) - POSTGRES_EPOCH_JDATE);
+	args[1] = CStringGetTextDatum(des_lineage_timezone);
+	(void) branch_pick(out, uri,
+					   "SELECT h.bundle_id FROM des.branch_history h "
+					   "WHERE h.repo_id = br.repo_id AND h.branch = br.name "
+					   "AND h.committed_at >= pg_catalog.timezone($4, $3::timestamp) "
+					   "AND h.committed_at < pg_catalog.timezone($4, ($3 + 1)::timestamp) "
+					   "ORDER BY h.committed_at DESC, h.position DESC LIMIT 1",
+					   2, types, args, &found);
+	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("branch \"%s\" of repository \"%s\" has no bundle committed on %04d-%02d-%02d (%s)",
 						out->branch, out->repo.name, year, month, day, des_lineage_timezone),
 				 errhint("A day tag names the last bundle committed that day in the time zone des.lineage_timezone."),
 				 errcontext("gros URI \"%s\"", uri)));
-	take_bundle(out, "bundle_id");
 }
 
 /* A gros:// URI (docs/lineage.md). As the caller until the repo is open, then as the owner. */

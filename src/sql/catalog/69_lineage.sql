@@ -20,7 +20,7 @@ CREATE TABLE des.branch_history (
     CONSTRAINT branch_history_bundle FOREIGN KEY (repo_id, bundle_id) REFERENCES des.dataset_bundles (repo_id, id)
         ON DELETE CASCADE
 );
-CREATE INDEX branch_history_time ON des.branch_history (repo_id, branch, committed_at);
+CREATE INDEX branch_history_time ON des.branch_history (repo_id, branch, committed_at, position);	-- a day's last: one index row
 CREATE INDEX branch_history_bundle ON des.branch_history (repo_id, bundle_id);
 COMMENT ON TABLE des.branch_history IS 'the bundles of each branch, oldest first (its first-parent chain): what gros:// day and position tags resolve through';
 
