@@ -462,8 +462,18 @@ des_resolve(PG_FUNCTION_ARGS)
 	char		hex[DES_TREE_HEX_LEN + 1];
 	static const char *const kinds[] = {"bundle", "branch", "branch at time", "label", "uri"};
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "des.resolve must return a row");
+	/* the row type, blessed once per call site (a query resolving many refs asks each time) */
+	if (fcinfo->flinfo->fn_extra == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "des.resolve must return a row");
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+	}
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PG_TRY();
@@ -495,5 +505,5 @@ des_resolve(PG_FUNCTION_ARGS)
 	nulls[6] = r.kind != DES_REF_URI;
 	values[7] = BoolGetDatum(r.realtime);
 	SPI_finish();
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

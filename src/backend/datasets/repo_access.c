@@ -23,16 +23,29 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 
-/* The role that owns the pg_des extension (of this database). */
+/*
+ * The role that owns the pg_des extension (of this database): two catalog
+ * scans, which every function on versions needed for each call (a third of
+ * a position's resolution), so the answer is kept for the statement.
+ */
+static Oid	owner_cached = InvalidOid;
+static DesStatementId owner_cached_statement;
+
 Oid
 DesExtensionOwner(void)
 {
-	Oid			ext = get_extension_oid("pg_des", false);
-	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	DesStatementId now = DesCurrentStatement();
+	Oid			ext;
+	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	Oid			owner = InvalidOid;
+
+	if (OidIsValid(owner_cached) && DesSameStatement(now, owner_cached_statement))
+		return owner_cached;
+	ext = get_extension_oid("pg_des", false);
+	rel = table_open(ExtensionRelationId, AccessShareLock);
 
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
 	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
@@ -43,6 +56,8 @@ DesExtensionOwner(void)
 	table_close(rel, AccessShareLock);
 	if (!OidIsValid(owner))
 		elog(ERROR, "pg_des extension has no owner");
+	owner_cached = owner;
+	owner_cached_statement = now;
 	return owner;
 }
 
