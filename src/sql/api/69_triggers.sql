@@ -286,6 +286,19 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION des_internal.trigger_payload(des.job_triggers) FROM PUBLIC;
 
+-- The jobs whose runs led to a run: the chain of the trigger it ran for,
+-- then its own job.
+CREATE OR REPLACE FUNCTION des_internal.run_chain(run uuid)
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(t.chain, '{}') || ru.job
+      FROM des.runs ru LEFT JOIN des.job_triggers t ON t.id = ru.trigger_id
+     WHERE ru.id = run
+$$;
+REVOKE ALL ON FUNCTION des_internal.run_chain(uuid) FROM PUBLIC;
+
 -- A commit (or merge) on a branch: one trigger per subscribed job, in this
 -- transaction (a rollback enqueues nothing; the unique key makes it once per
 -- version), a NOTIFY des_trigger for each, and the dispatchers woken when
@@ -310,9 +323,7 @@ BEGIN
     END IF;
     run := des_internal.current_run();
     IF run IS NOT NULL THEN
-        SELECT coalesce(t.chain, '{}') || ru.job INTO chain
-          FROM des.runs ru LEFT JOIN des.job_triggers t ON t.id = ru.trigger_id
-         WHERE ru.id = run;
+        chain := des_internal.run_chain(run);
     END IF;
     WITH added AS (
         INSERT INTO des.job_triggers (job, kind, repo_id, branch, bundle_id, chain, state)
@@ -359,8 +370,7 @@ BEGIN
             HINT = 'Give it one with des.job_create(name, action).';
     END IF;
     IF run IS NOT NULL THEN
-        SELECT coalesce(t.chain, '{}') || ru.job INTO chain
-          FROM des.runs ru LEFT JOIN des.job_triggers t ON t.id = ru.trigger_id WHERE ru.id = run;
+        chain := des_internal.run_chain(run);
         IF job = ANY (chain) THEN
             RAISE EXCEPTION 'job "%" would trigger itself', job USING ERRCODE = 'invalid_recursion',
                 DETAIL = 'This run descends from a run of it: ' || array_to_string(chain, ' -> ') || '.';
