@@ -101,6 +101,21 @@ ok($node->poll_query_until('postgres', q{SELECT state = 'dead' AND attempts = 5 
 	'the failing action was retried with backoff, then went to the dead letters');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM des.trigger_dead_letters WHERE job = 'escape'}), '1', 'one dead letter');
 
+# ---- an action that runs too long is canceled (des.trigger_action_timeout) and retried ----
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.trigger_action_timeout = '300ms'; SELECT pg_reload_conf()");
+$node->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT des.job_create('sleepy', $$SELECT pg_sleep(5)$$);
+	SELECT des.job_run('sleepy');
+	RESET ROLE;});
+ok($node->poll_query_until('postgres', q{SELECT state = 'dead' FROM des.job_triggers WHERE job = 'sleepy'}),
+	'an action over the time limit fails at each attempt, then goes to the dead letters');
+like($node->safe_psql('postgres', q{SELECT last_error FROM des.job_triggers WHERE job = 'sleepy'}),
+	qr/canceling statement due to statement timeout \(SQLSTATE 57014\)/, 'canceled by the time limit');
+cmp_ok($node->safe_psql('postgres', q{SELECT max(extract(epoch FROM ended_at - started_at)) FROM des.runs WHERE job = 'sleepy'}),
+	'<', 3, 'no attempt ran its 5 s');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET des.trigger_action_timeout; SELECT pg_reload_conf()");
+
 # ---- kill -9 of the dispatcher before its commit ----
 SKIP:
 {

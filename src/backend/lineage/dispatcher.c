@@ -36,6 +36,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "lineage/lineage.h"
@@ -47,6 +48,7 @@ int			des_dispatchers = 1;
 int			des_dispatcher_naptime_ms = 10 * 1000;
 int			des_trigger_max_attempts = 5;
 int			des_trigger_retry_base_ms = 10 * 1000;
+int			des_trigger_action_timeout_ms = 0;
 
 /* at most this many triggers per iteration, so settings reloads and interrupts get their turn */
 #define DISPATCH_ROUND 100
@@ -249,7 +251,18 @@ run_action_as_owner(const Claimed *c, Datum payload)
 	SetUserIdAndSecContext(c->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	acting_role = c->owner;
 	save_nestlevel = NewGUCNestLevel();
+	/*
+	 * des.trigger_action_timeout, as statement_timeout would (which a
+	 * background worker's SPI calls do not arm): the cancel comes at the
+	 * action's next interrupt check, as an error, and the trigger is retried
+	 * like any failed action. Disarmed on error by the subtransaction's abort
+	 * path in run_unit.
+	 */
+	if (des_trigger_action_timeout_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, des_trigger_action_timeout_ms);
 	rc = SPI_execute_with_args(c->action, 1, argtypes, args, NULL, false, 0);
+	if (des_trigger_action_timeout_ms > 0)
+		disable_timeout(STATEMENT_TIMEOUT, false);
 	if (rc < 0)
 		elog(ERROR, "the action failed: %s", SPI_result_code_string(rc));
 	AtEOXact_GUC(false, save_nestlevel);
@@ -312,6 +325,8 @@ run_unit(void *arg)
 		ErrorData  *edata;
 
 		acting_role = InvalidOid;
+		if (des_trigger_action_timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
 		if (ProcDiePending)
 			PG_RE_THROW();		/* shutting down: the whole run goes, the claim is found stale */
 		MemoryContextSwitchTo(cxt);
@@ -346,6 +361,30 @@ run_unit(void *arg)
 	DesWorkerCommit();
 	DesWorkerCount(r->succeeded ? DISPATCH_RUN : DISPATCH_FAILED, 1);
 	DesWorkerSetCounter(DISPATCH_LAST_AT, (uint64) GetCurrentTimestamp());
+}
+
+/*
+ * After a run unit failed outside the action (its transaction rolled back,
+ * the claim still says running, by this live dispatcher): the trigger is
+ * released as a failed attempt, so that it is retried (or buried) rather
+ * than held until the dispatcher restarts.
+ */
+static void
+release_unit(void *arg)
+{
+	Claimed    *c = arg;
+	Oid			argtypes[4] = {INT8OID, TEXTOID, INT4OID, INTERVALOID};
+	Datum		args[4];
+
+	if (!DesWorkerBegin(failed_query))
+		return;
+	args[0] = Int64GetDatum(c->id);
+	args[1] = CStringGetTextDatum("the dispatcher failed while running it (see the server log)");
+	args[2] = Int32GetDatum(des_trigger_max_attempts);
+	args[3] = DesMsInterval(des_trigger_retry_base_ms);
+	if (SPI_execute_with_args(failed_query, 4, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "des_internal.trigger_failed failed");
+	DesWorkerCommit();
 }
 
 static long
@@ -388,7 +427,8 @@ dispatcher_iterate(MemoryContext loop_cxt)
 			return Max(nap, 1L);
 		}
 		DesWorkerSetPhase(DES_WORKER_PHASE_FIRST);
-		(void) DesWorkerGuard(run_unit, &r, NULL, 0);
+		if (!DesWorkerGuard(run_unit, &r, NULL, 0))
+			(void) DesWorkerGuard(release_unit, &c, NULL, 0);
 		DesWorkerSetPhase(DES_WORKER_PHASE_IDLE);
 		MemoryContextReset(loop_cxt);
 	}
@@ -489,6 +529,11 @@ DesDispatcherDefineSettings(void)
 							NULL,
 							&des_trigger_max_attempts, 5, 1, 1000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.trigger_action_timeout",
+							"Longest a job's action may run; then it is canceled and counts as a failed attempt (0: no limit).",
+							NULL,
+							&des_trigger_action_timeout_ms, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.trigger_retry_base",
 							"Wait before the first retry of a failed action; doubled at each attempt, at most an hour.",
 							NULL,
