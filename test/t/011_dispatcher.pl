@@ -21,6 +21,15 @@ use File::Spec;
 use IPC::Run;
 use Time::HiRes qw(usleep);
 
+# kill -9 one process, by a pid the server gave: never 0 or empty (kill would
+# then signal this script's own process group)
+sub kill9
+{
+	my ($pid) = @_;
+	die "not a process id: '$pid'" unless defined $pid && $pid =~ /^[1-9][0-9]*$/;
+	kill 'KILL', $pid;
+}
+
 my $have_cron = -e '/usr/lib/postgresql/15/lib/pg_cron.so';
 my $node = PostgreSQL::Test::Cluster->new('dispatcher');
 $node->init;
@@ -128,7 +137,7 @@ SKIP:
 		'the dispatcher ran the action and stopped before its commit');
 	my $pid = $node->safe_psql('postgres', q{SELECT pid FROM des.dispatcher_stats()});
 	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-	kill 'KILL', $pid;
+	kill9($pid);
 	ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM des.dispatcher_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
 		'after kill -9 the server restarts with a new dispatcher');
 	ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM des.job_triggers WHERE job = 'copy' AND state <> 'done'}),
@@ -155,7 +164,7 @@ for my $kill (1 .. 3)
 	usleep(150_000 + int(rand(250_000)));
 	my $pid = $node->safe_psql('postgres', q{SELECT coalesce(pid, 0) FROM des.dispatcher_stats()});
 	next unless $pid;
-	kill 'KILL', $pid;
+	kill9($pid);
 	$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM des.dispatcher_stats() WHERE pid IS NOT NULL AND pid <> $pid");
 }
 ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM des.job_triggers WHERE job = 'slow' AND state <> 'done'}, 't'),
@@ -201,7 +210,7 @@ SKIP:
 		'the dispatcher stopped while writing the mirror');
 	my $pid = $node->safe_psql('postgres', q{SELECT pid FROM des.dispatcher_stats()});
 	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-	kill 'KILL', $pid;
+	kill9($pid);
 	$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM des.dispatcher_stats() WHERE pid IS NOT NULL AND pid <> $pid");
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM des.lineage_mirror_queue WHERE not_before > now()}), '1',
 		'the day is still queued, under the killed writer\'s lease');
