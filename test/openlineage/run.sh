@@ -1,6 +1,6 @@
 #!/bin/bash
 # OpenLineage events against the published schema: makes runs (completed,
-# failed, still running; inputs by every kind of tag, outputs, a run that
+# failed, aborted; inputs by every kind of tag, outputs, a run that
 # touched nothing), takes des.openlineage_events() as JSON lines and checks
 # each with validate.js (ajv, JSON Schema 2020-12, formats); then checks
 # that broken copies of those events are rejected, so the check can fail.
@@ -49,10 +49,11 @@ SELECT des.run_fail('the "printer" is on fire');
 -- a run that touched nothing
 SELECT des.run_begin('ol idle');
 SELECT des.run_end();
--- still running (this session ends; its START is all there is)
+-- its session ends without ending it: aborted (by the dispatcher when idle, or here)
 SELECT des.run_begin('ol running');
 SELECT count(*) FROM des.files('gros://ol_report');
 SQL
+psql -X -q -At -v ON_ERROR_STOP=1 -c "SELECT des_internal.runs_reap()" >/dev/null
 psql -X -At -v ON_ERROR_STOP=1 -c "SELECT event FROM des.openlineage_events() ORDER BY event_time, run_id, event_type DESC" >"$work/events.jsonl"
 # broken copies: each breaks one rule of the schema or of a facet's schema
 psql -X -At -v ON_ERROR_STOP=1 >"$work/broken.jsonl" <<'SQL'
@@ -86,16 +87,16 @@ check() {
 	if [ "$(psql -X -At -c "$2")" = t ]; then pass=$((pass + 1)); echo "  ok - $1" >&2
 	else fail=$((fail + 1)); echo "  not ok - $1" >&2; fi
 }
-check "7 events: START for each of 4 runs, COMPLETE for two, FAIL for one, none for the running one" \
-	"SELECT string_agg(event_type, ',' ORDER BY event_type) = 'COMPLETE,COMPLETE,FAIL,START,START,START,START' FROM des.openlineage_events()"
+check "8 events: START for each of 4 runs, COMPLETE for two, FAIL for one, ABORT for the one whose session ended" \
+	"SELECT string_agg(event_type, ',' ORDER BY event_type) = 'ABORT,COMPLETE,COMPLETE,FAIL,START,START,START,START' FROM des.openlineage_events()"
 check "the completed run's inputs: raw/main at two versions and feature/q1 (every tag kind), ol_raw by label" \
 	"SELECT jsonb_array_length(event->'inputs') = 4 FROM des.openlineage_events() WHERE event_type = 'COMPLETE' AND event->'job'->>'name' = 'ol clean'"
 check "its output carries the committed bundle as its version" \
 	"SELECT event->'outputs'->0->'facets'->'version'->>'datasetVersion' = (SELECT bundle_id FROM des.resolve('gros://ol_clean')) FROM des.openlineage_events() WHERE event_type = 'COMPLETE' AND event->'job'->>'name' = 'ol clean'"
 check "the failed run carries its error message" \
 	"SELECT event->'run'->'facets'->'errorMessage'->>'message' = 'the \"printer\" is on fire' FROM des.openlineage_events() WHERE event_type = 'FAIL'"
-check "since the FAIL: the idle run's START and COMPLETE and the running run's START" \
-	"SELECT string_agg(event_type || ' ' || (event->'job'->>'name'), ',' ORDER BY event_time) = 'START ol idle,COMPLETE ol idle,START ol running'
+check "since the FAIL: the idle run's START and COMPLETE, the abandoned run's START and ABORT" \
+	"SELECT string_agg(event_type || ' ' || (event->'job'->>'name'), ',' ORDER BY event_time) = 'START ol idle,COMPLETE ol idle,START ol running,ABORT ol running'
 	   FROM des.openlineage_events((SELECT max(event_time) FROM des.openlineage_events() WHERE event_type = 'FAIL'))"
 # ---- the push ----
 receiver_pid=

@@ -387,6 +387,21 @@ release_unit(void *arg)
 	DesWorkerCommit();
 }
 
+/* Runs whose session ended without ending them become aborted (des_internal.runs_reap). */
+static const char *const reap_query = "SELECT des_internal.runs_reap() AS reaped";
+
+static void
+reap_unit(void *arg)
+{
+	(void) arg;
+	if (SPI_execute(reap_query, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "des_internal.runs_reap failed");
+}
+
+/* at most this often: a look at every running run and at pg_stat_activity */
+#define REAP_INTERVAL_MS (10 * 1000)
+static TimestampTz last_reap = 0;
+
 static long
 dispatcher_iterate(MemoryContext loop_cxt)
 {
@@ -404,6 +419,12 @@ dispatcher_iterate(MemoryContext loop_cxt)
 			long		mirror_due = -1;
 
 			long		push_due = -1;
+
+			if (TimestampDifferenceExceeds(last_reap, GetCurrentTimestamp(), REAP_INTERVAL_MS))
+			{
+				(void) DesWorkerRunUnit(reap_query, reap_unit, NULL);
+				last_reap = GetCurrentTimestamp();
+			}
 
 			/* no trigger due: the lineage mirror's writes, the OpenLineage push */
 			if (des_lineage_mirror)

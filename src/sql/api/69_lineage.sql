@@ -155,6 +155,25 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION des_internal.run_finish(text, text) FROM PUBLIC;
 
+-- Runs whose session ended without ending them: aborted, now (the trigger
+-- dispatcher calls it when idle; an operator may too). How many.
+CREATE OR REPLACE FUNCTION des_internal.runs_reap()
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n int;
+BEGIN
+    UPDATE des.runs r SET state = 'aborted', ended_at = clock_timestamp(),
+                          error = 'its session ended before des.run_end or des.run_fail'
+     WHERE r.state = 'running'
+       AND NOT EXISTS (SELECT FROM pg_stat_get_activity(r.pid) a WHERE a.backend_start = r.backend_start);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.runs_reap() FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION des.run_end()
 RETURNS uuid
 LANGUAGE sql VOLATILE

@@ -34,7 +34,14 @@ $$;
 REVOKE ALL ON FUNCTION des_internal.openlineage_datasets(uuid, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION des_internal.openlineage_datasets(uuid, text, text) TO PUBLIC;	-- reads with its caller's rights
 
--- One run event: START, or its end (COMPLETE or FAIL) with the versions read and committed.
+-- The event type of a run's end: COMPLETE, FAIL, or ABORT (its session ended before the run did).
+CREATE OR REPLACE FUNCTION des_internal.openlineage_end_type(state text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE state WHEN 'completed' THEN 'COMPLETE' WHEN 'aborted' THEN 'ABORT' ELSE 'FAIL' END $$;
+GRANT EXECUTE ON FUNCTION des_internal.openlineage_end_type(text) TO PUBLIC;
+
+-- One run event: START, or its end (COMPLETE, FAIL or ABORT) with the versions read and committed.
 CREATE OR REPLACE FUNCTION des_internal.openlineage_event(r des.runs, event_type text)
 RETURNS jsonb
 LANGUAGE sql STABLE
@@ -86,7 +93,7 @@ AS $$
     SELECT ev.at, (ev.r).id, ev.type, des_internal.openlineage_event(ev.r, ev.type)
       FROM (SELECT r, r.started_at AS at, 'START' AS type, 0 AS ord FROM des.runs r
             UNION ALL
-            SELECT r, r.ended_at, CASE r.state WHEN 'completed' THEN 'COMPLETE' ELSE 'FAIL' END, 1
+            SELECT r, r.ended_at, des_internal.openlineage_end_type(r.state), 1
               FROM des.runs r WHERE r.state <> 'running') ev
      WHERE since IS NULL OR ev.at > since
      ORDER BY ev.at, (ev.r).id, ev.ord
@@ -113,7 +120,7 @@ BEGIN
     END IF;
     IF NEW.state <> 'running' AND (TG_OP = 'INSERT' OR OLD.state = 'running') THEN
         INSERT INTO des.openlineage_outbox (run_id, event_type)
-        VALUES (NEW.id, CASE NEW.state WHEN 'completed' THEN 'COMPLETE' ELSE 'FAIL' END) ON CONFLICT DO NOTHING;
+        VALUES (NEW.id, des_internal.openlineage_end_type(NEW.state)) ON CONFLICT DO NOTHING;
     END IF;
     PERFORM des_internal.wake_dispatchers_at_commit();
     RETURN NULL;

@@ -47,7 +47,7 @@ CREATE TABLE des.runs (
     backend_start timestamptz NOT NULL,
     started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
     ended_at      timestamptz,
-    state         text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'completed', 'failed')),
+    state         text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'completed', 'failed', 'aborted')),	-- aborted: its session ended first
     error         text,
     trigger_id    bigint,					-- the trigger (des.job_triggers) the dispatcher ran it for
     CONSTRAINT runs_ended CHECK ((state = 'running') = (ended_at IS NULL))
@@ -158,7 +158,7 @@ SELECT pg_catalog.pg_extension_config_dump('des.lineage_mirror_queue', '');
 -- failed des.trigger_max_attempts times wait in the dead letters.
 CREATE TABLE des.openlineage_outbox (
     run_id      uuid NOT NULL REFERENCES des.runs (id) ON DELETE CASCADE,
-    event_type  text NOT NULL CHECK (event_type IN ('START', 'COMPLETE', 'FAIL')),
+    event_type  text NOT NULL CHECK (event_type IN ('START', 'COMPLETE', 'FAIL', 'ABORT')),
     enqueued_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     attempts    int NOT NULL DEFAULT 0,
     not_before  timestamptz,			-- a claim's lease, or the backoff after a failure
