@@ -4,7 +4,8 @@
 -- checked, and the statistics shown. Then the data lake on the same store:
 -- a versioned dataset, retention and garbage collection, a job's run and
 -- lineage, the job re-run by the trigger dispatcher when a new version is
--- committed, schedules through pg_cron. Run by tools/demo.sh with
+-- committed, schedules through pg_cron, CSV files of a version read as a
+-- typed table, the runs as OpenLineage events. Run by tools/demo.sh with
 -- psql -v dir=<input directory>.
 \set ON_ERROR_STOP on
 \pset footer off
@@ -197,6 +198,28 @@ CREATE EXTENSION IF NOT EXISTS pg_cron;
 SELECT cron.schedule('pg_des gc', '17 3 * * *', 'CALL des.gc_run()') > 0 AS gc_scheduled,
        cron.schedule('summarize hourly', '0 * * * *', $$SELECT des.job_run('summarize')$$) > 0 AS job_scheduled;
 SELECT jobname, schedule, command FROM cron.job ORDER BY jobid;
+
+\echo
+\echo '== 13. Tabular reads and OpenLineage: CSV files of a version as a typed table, read inside a run;'
+\echo '      every run as OpenLineage events (what Marquez takes; des.openlineage_url pushes them)'
+SELECT des.repo_create('demo_sales', 'daily sales as CSV') > 0 AS created;
+SELECT count(des.stage('demo_sales', 'main', format('daily/2025-01-%s.csv', lpad(d::text, 2, '0')),
+                       convert_to('day,region,amount' || chr(10) ||
+                                  (SELECT string_agg(format('2025-01-%s,%s,%s', lpad(d::text, 2, '0'), r, d * 10 + length(r)), chr(10))
+                                     FROM unnest(ARRAY['north', 'south', 'east']) r) || chr(10), 'UTF8'))) AS csv_files_staged
+  FROM generate_series(1, 7) d;
+SELECT left(des.commit('demo_sales', 'main', 'a week of sales'), 16) AS sales_bundle;
+CREATE SERVER demo_lake FOREIGN DATA WRAPPER des_fdw;
+CREATE FOREIGN TABLE sales (day date, region text, amount numeric)
+    SERVER demo_lake OPTIONS (uri 'gros://demo_sales', path 'daily/*.csv', format 'csv', header 'true');
+SELECT des.run_begin('weekly-report') IS NOT NULL AS run_begun;
+SELECT region, count(*) AS days, sum(amount) AS total FROM sales GROUP BY region ORDER BY region;
+SELECT des.run_end() IS NOT NULL AS run_ended;
+SELECT r.job, e.uri AS read_as, left(encode(e.bundle_id, 'hex'), 16) AS version_read
+  FROM des.lineage_edges e JOIN des.runs r ON r.id = e.run_id WHERE r.job = 'weekly-report';
+SELECT event->'job'->>'name' AS job, string_agg(event_type, ', ' ORDER BY event_time) AS events,
+       max(jsonb_array_length(event->'inputs')) AS inputs, max(jsonb_array_length(event->'outputs')) AS outputs
+  FROM des.openlineage_events() GROUP BY 1 ORDER BY 1;
 
 SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
              AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
