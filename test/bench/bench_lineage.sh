@@ -12,12 +12,16 @@
 #       the same commit with no follower; every trigger enqueued once; the
 #       first action's start after the commit (the real dispatcher, woken at
 #       commit); all 1,000 actions done, actions per second
+#   13d a CSV foreign table over a version (1,000,000 rows in 10 files, read
+#       and typed), rows per second beside file_fdw over the same rows on
+#       local disk (PostgreSQL's own CSV foreign tables: COPY's parser)
 #
 # stdout: "ROW" lines (run.sh formats them); stderr: progress.
 #
 # Environment:
 #   BENCH_QUICK=1            smaller sizes (smoke test)
 #   BENCH_LINEAGE_RUNS       runs in the graph   [500000; quick 20000]
+#   BENCH_CSV_ROWS           rows of the CSV files (13d) [1000000; quick 100000]
 #   BENCH_DIR                parent of the temporary directory [/tmp]
 set -euo pipefail
 
@@ -25,6 +29,7 @@ quick=0
 if [ -n "${BENCH_QUICK:-}" ] && [ "${BENCH_QUICK}" != 0 ]; then quick=1; fi
 RUNS=${BENCH_LINEAGE_RUNS:-$([ "$quick" = 1 ] && echo 20000 || echo 500000)}
 RESOLVES=$([ "$quick" = 1 ] && echo 2000 || echo 20000)
+CSV_ROWS=${BENCH_CSV_ROWS:-$([ "$quick" = 1 ] && echo 100000 || echo 1000000)}
 
 if [ "${1:-}" != --inner ]; then
 	command -v pg_virtualenv >/dev/null || { echo "bench_lineage: pg_virtualenv is missing" >&2; exit 2; }
@@ -152,3 +157,45 @@ row "13c commit on a branch $JOBS jobs follow, ms vs the same commit followed by
 	"$([ "$enqueued" = "$JOBS" ] && [ "$distinct" = "$JOBS" ] && [ "$actions" = "$JOBS $JOBS" ] && echo yes || echo no)"
 row "13c first action's start after that commit, ms (the dispatcher woken at commit; all $JOBS done after ${all_ms} ms)" "$first_ms" "1000" \
 	"$(awk -v a="$first_ms" 'BEGIN { printf "%.3f", a / 1000 }')" "< 1000 ms" "$(awk -v r="$first_ms" 'BEGIN { print (r < 1000) ? "yes" : "no" }')"
+
+# 13d: CSV files of a version as a table, beside file_fdw over the same rows
+echo "bench_lineage: CSV, $CSV_ROWS rows in 10 files" >&2
+csvdir=$(mktemp -d "${BENCH_DIR:-/tmp}/pg_des_bench_csv.XXXXXX")
+chmod 755 "$csvdir"
+per=$((CSV_ROWS / 10))
+for f in $(seq 0 9); do
+	awk -v f="$f" -v n="$per" 'BEGIN { print "day,region,amount,note";
+		for (i = 1; i <= n; i++) printf "2025-01-%02d,region-%d,%d.%02d,\"note %d, row %d\"\n", (i % 28) + 1, i % 50, i % 1000, i % 100, f, i }' \
+		>"$csvdir/part-$f.csv"
+done
+# file_fdw reads one file: the same rows, one header
+{ head -1 "$csvdir/part-0.csv"; for f in $(seq 0 9); do tail -n +2 "$csvdir/part-$f.csv"; done; } >"$csvdir/all.csv"
+chmod 644 "$csvdir"/*.csv
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL
+SELECT des.repo_create('csvbench');
+SELECT count(des.stage('csvbench', 'main', 'daily/part-' || f || '.csv', pg_read_binary_file('$csvdir/part-' || f || '.csv')))
+  FROM generate_series(0, 9) f;
+SELECT des.commit('csvbench', 'main', 'csv');
+CREATE SERVER csvbench FOREIGN DATA WRAPPER des_fdw;
+CREATE FOREIGN TABLE csv_des (day date, region text, amount numeric, note text)
+    SERVER csvbench OPTIONS (uri 'gros://csvbench', path 'daily/*.csv', format 'csv', header 'true');
+CREATE EXTENSION file_fdw;
+CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+CREATE FOREIGN TABLE csv_file (day date, region text, amount numeric, note text)
+    SERVER files OPTIONS (filename '$csvdir/all.csv', format 'csv', header 'true');
+SQL
+q_des="SELECT count(*), sum(amount), count(DISTINCT region), max(day), sum(length(note)) FROM csv_des"
+q_file="SELECT count(*), sum(amount), count(DISTINCT region), max(day), sum(length(note)) FROM csv_file"
+same=$([ "$(psql_q "$q_des")" = "$(psql_q "$q_file")" ] && echo yes || echo no)
+ours=999999
+base=999999
+for i in 1 2 3; do
+	ms=$(timed "$q_des"); ours=$(awk -v a="$ours" -v b="$ms" 'BEGIN { print (b < a) ? b : a }')
+	ms=$(timed "$q_file"); base=$(awk -v a="$base" -v b="$ms" 'BEGIN { print (b < a) ? b : a }')
+done
+rm -rf "$csvdir"
+ours_rate=$(awk -v n="$CSV_ROWS" -v ms="$ours" 'BEGIN { printf "%.0f", n / ms * 1000 }')
+base_rate=$(awk -v n="$CSV_ROWS" -v ms="$base" 'BEGIN { printf "%.0f", n / ms * 1000 }')
+echo "bench_lineage: CSV table over a version ${ours} ms (${ours_rate} rows/s), file_fdw ${base} ms (${base_rate} rows/s), same answers: $same" >&2
+row "13d CSV foreign table over a version, $CSV_ROWS rows, rows/s vs file_fdw over the same rows" "$ours_rate" "$base_rate" \
+	"$(awk -v a="$ours_rate" -v b="$base_rate" 'BEGIN { printf "%.2f", a / b }')" "same answers" "$same"
