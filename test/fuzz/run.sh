@@ -13,7 +13,7 @@ set -u
 seconds=${1:-30}
 fixtures=${2:-../shared/fixtures/des-v1}
 shift 2 2>/dev/null || shift $#
-targets=${*:-reader s3xml json location sigv4 chunk tree uri csv sketch}
+targets=${*:-reader s3xml json location sigv4 chunk tree uri csv sketch value}
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
 
