@@ -80,7 +80,7 @@ FIXTURES ?= $(abspath ../shared/fixtures/des-v1)
 # one program per core test file, test/unit/test_<suite>.c, each printing
 # "<suite>: N passed, N failed" (tools/test.sh counts UNIT_SUITES' lines);
 # test_core also links jansson, an independent JSON parser it checks against
-UNIT_SUITES = sigv4 chunk tree uri csv sketch value column core
+UNIT_SUITES = sigv4 chunk tree uri csv sketch value column topk core
 UNIT_BINS = $(addprefix test/unit/test_,$(UNIT_SUITES))
 test/unit/test_core: UNIT_EXTRA_LIBS = -ljansson -lcrypto
 
