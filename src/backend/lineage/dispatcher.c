@@ -270,6 +270,21 @@ run_action_as_owner(const Claimed *c, Datum payload)
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
+/* A failed attempt at trigger id: retried after a backoff, or buried (in a unit's transaction). */
+static void
+record_failure(int64 id, const char *error)
+{
+	Oid			argtypes[4] = {INT8OID, TEXTOID, INT4OID, INTERVALOID};
+	Datum		args[4];
+
+	args[0] = Int64GetDatum(id);
+	args[1] = CStringGetTextDatum(error);
+	args[2] = Int32GetDatum(des_trigger_max_attempts);
+	args[3] = DesMsInterval(des_trigger_retry_base_ms);
+	if (SPI_execute_with_args(failed_query, 4, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "des_internal.trigger_failed failed");
+}
+
 typedef struct RunCall
 {
 	Claimed    *claimed;
@@ -285,8 +300,8 @@ run_unit(void *arg)
 {
 	RunCall    *r = arg;
 	Claimed    *c = r->claimed;
-	Oid			argtypes[4] = {INT8OID, TEXTOID, INT4OID, INTERVALOID};
-	Datum		args[4];
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
 	bool		isnull;
 	Datum		payload;
 	MemoryContext cxt;
@@ -351,11 +366,7 @@ run_unit(void *arg)
 	}
 	else
 	{
-		args[1] = CStringGetTextDatum(error);
-		args[2] = Int32GetDatum(des_trigger_max_attempts);
-		args[3] = DesMsInterval(des_trigger_retry_base_ms);
-		if (SPI_execute_with_args(failed_query, 4, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "des_internal.trigger_failed failed");
+		record_failure(c->id, error);
 	}
 	DesDebugPause("dispatch_before_commit", NULL);
 	DesWorkerCommit();
@@ -373,17 +384,10 @@ static void
 release_unit(void *arg)
 {
 	Claimed    *c = arg;
-	Oid			argtypes[4] = {INT8OID, TEXTOID, INT4OID, INTERVALOID};
-	Datum		args[4];
 
 	if (!DesWorkerBegin(failed_query))
 		return;
-	args[0] = Int64GetDatum(c->id);
-	args[1] = CStringGetTextDatum("the dispatcher failed while running it (see the server log)");
-	args[2] = Int32GetDatum(des_trigger_max_attempts);
-	args[3] = DesMsInterval(des_trigger_retry_base_ms);
-	if (SPI_execute_with_args(failed_query, 4, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "des_internal.trigger_failed failed");
+	record_failure(c->id, "the dispatcher failed while running it (see the server log)");
 	DesWorkerCommit();
 }
 
