@@ -60,10 +60,17 @@ extern bool des_hll_deserialize(const void *data, size_t len, des_hll *h, des_er
 #define DES_MINHASH_MAX_K 1024
 #define DES_MINHASH_DEFAULT_K 128
 
+/*
+ * One-permutation hashing (Li, Owen and Zhang, 2012): a value's hash picks
+ * one of k bins and the bin keeps the least mixed hash, so adding a value
+ * costs one comparison, not k hash functions; empty bins are filled at
+ * comparison time by optimal densification (Shrivastava, 2017), so small
+ * sets compare as well as with k independent hash functions.
+ */
 typedef struct des_minhash
 {
-	uint32_t	k;				/* how many hash functions */
-	uint64_t   *mins;			/* the least value of each (UINT64_MAX: none yet) */
+	uint32_t	k;				/* bins */
+	uint64_t   *mins;			/* the least value in each (UINT64_MAX: empty) */
 } des_minhash;
 
 extern bool des_minhash_init(des_minhash *m, int k, des_error *err);
@@ -81,7 +88,7 @@ extern bool des_minhash_jaccard(const des_minhash *a, const des_minhash *b, doub
 extern double des_minhash_containment(double jaccard, double distinct_a, double distinct_b);
 extern bool des_minhash_merge(des_minhash *into, const des_minhash *from, des_error *err);
 
-/* Serialised: "DMH1", k (4 bytes, little-endian), then k minima (8 bytes each, little-endian). */
+/* Serialised: "DMH2", k (4 bytes, little-endian), then k minima (8 bytes each, little-endian). */
 extern size_t des_minhash_serialized_size(const des_minhash *m);
 extern void des_minhash_serialize(const des_minhash *m, unsigned char *out);
 extern bool des_minhash_deserialize(const void *data, size_t len, des_minhash *m, des_error *err);

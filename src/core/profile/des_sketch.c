@@ -10,10 +10,12 @@
  * the original estimator it needs neither linear counting for small sets nor
  * empirical bias tables.
  *
- * MinHash: k hash functions made from the value's one 64-bit hash by k
- * different 64-bit mixes (xor with a per-function constant, then the
- * murmur3 finalizer), which behave as independent permutations for this
- * purpose; each keeps its minimum.
+ * MinHash: one permutation hashing with optimal densification (see
+ * des_sketch.h): the bin is the high bits of the value's 64-bit hash times k,
+ * the value kept the murmur3 finalizer of the hash; an empty bin, when
+ * compared, takes the value of the first non-empty bin of a fixed probe
+ * sequence of its own (the same for every sketch, so equal sets densify
+ * equally).
  */
 #include "des/profile/des_sketch.h"
 
@@ -195,15 +197,16 @@ fmix64(uint64_t x)
 	return x;
 }
 
-/* the constant of hash function i: a splitmix64 sequence (fixed: sketches of different runs compare) */
-static inline uint64_t
-function_constant(uint32_t i)
+/* the probe sequence of densification: bin i's attempt a (fixed: sketches of different runs compare) */
+static inline uint32_t
+probe_bin(uint32_t i, uint32_t attempt, uint32_t k)
 {
-	uint64_t	z = UINT64_C(0x9e3779b97f4a7c15) * (uint64_t) (i + 1);
+	uint64_t	z = UINT64_C(0x9e3779b97f4a7c15) * (((uint64_t) i << 32 | attempt) + 1);
 
 	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
 	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
+	z ^= z >> 31;
+	return (uint32_t) (((unsigned __int128) z * k) >> 64);
 }
 
 bool
@@ -232,13 +235,12 @@ des_minhash_free(des_minhash *m)
 void
 des_minhash_add_hash(des_minhash *m, uint64_t hash)
 {
-	for (uint32_t i = 0; i < m->k; i++)
-	{
-		uint64_t	v = fmix64(hash ^ function_constant(i));
+	/* one permutation: the hash's high bits choose the bin, its mix is the value ranked */
+	uint32_t	bin = (uint32_t) (((unsigned __int128) hash * m->k) >> 64);
+	uint64_t	v = fmix64(hash);
 
-		if (v < m->mins[i])
-			m->mins[i] = v;
-	}
+	if (v < m->mins[bin])
+		m->mins[bin] = v;
 }
 
 void
@@ -256,22 +258,38 @@ des_minhash_is_empty(const des_minhash *m)
 	return true;
 }
 
+/* the value of bin i after densification: an empty bin borrows from the first non-empty bin it probes */
+static uint64_t
+densified(const des_minhash *m, uint32_t i)
+{
+	for (uint32_t attempt = 0; m->mins[i] == UINT64_MAX; attempt++)
+	{
+		uint32_t	j = probe_bin(i, attempt, m->k);
+
+		if (m->mins[j] != UINT64_MAX)
+			return m->mins[j];
+		if (attempt > 64 * m->k)
+			break;				/* not reached with one non-empty bin: a guard only */
+	}
+	return m->mins[i];
+}
+
 bool
 des_minhash_jaccard(const des_minhash *a, const des_minhash *b, double *jaccard, des_error *err)
 {
-	uint32_t	same = 0,
-				both_empty = 0;
+	uint32_t	same = 0;
 
 	if (a->k != b->k)
 		return des_fail(err, DES_E_INVALID_ARGUMENT, "MinHashes of sizes %u and %u cannot be compared", a->k, b->k);
-	for (uint32_t i = 0; i < a->k; i++)
+	if (des_minhash_is_empty(a) || des_minhash_is_empty(b))
 	{
-		if (a->mins[i] == UINT64_MAX && b->mins[i] == UINT64_MAX)
-			both_empty++;
-		else if (a->mins[i] == b->mins[i])
-			same++;
+		*jaccard = 0.0;
+		return true;
 	}
-	*jaccard = both_empty == a->k ? 0.0 : (double) same / (double) (a->k - both_empty);
+	for (uint32_t i = 0; i < a->k; i++)
+		if (densified(a, i) == densified(b, i))
+			same++;
+	*jaccard = (double) same / (double) a->k;
 	return true;
 }
 
@@ -308,7 +326,7 @@ des_minhash_serialized_size(const des_minhash *m)
 void
 des_minhash_serialize(const des_minhash *m, unsigned char *out)
 {
-	memcpy(out, "DMH1", 4);
+	memcpy(out, "DMH2", 4);
 	for (int b = 0; b < 4; b++)
 		out[4 + b] = (unsigned char) (m->k >> (8 * b));
 	for (uint32_t i = 0; i < m->k; i++)
@@ -323,8 +341,8 @@ des_minhash_deserialize(const void *data, size_t len, des_minhash *m, des_error 
 	uint32_t	k = 0;
 
 	memset(m, 0, sizeof(*m));
-	if (len < 8 || memcmp(p, "DMH1", 4) != 0)
-		return des_fail(err, DES_E_CORRUPT, "not a MinHash sketch (magic \"DMH1\" expected)");
+	if (len < 8 || memcmp(p, "DMH2", 4) != 0)
+		return des_fail(err, DES_E_CORRUPT, "not a MinHash sketch (magic \"DMH2\" expected)");
 	for (int b = 0; b < 4; b++)
 		k |= (uint32_t) p[4 + b] << (8 * b);
 	if (k < DES_MINHASH_MIN_K || k > DES_MINHASH_MAX_K)
