@@ -79,10 +79,11 @@ FIXTURES ?= $(abspath ../shared/fixtures/des-v1)
 
 # one program per core test file, test/unit/test_<suite>.c, each printing
 # "<suite>: N passed, N failed" (tools/test.sh counts UNIT_SUITES' lines);
-# test_core also links jansson, an independent JSON parser it checks against
-UNIT_SUITES = sigv4 chunk tree uri csv sketch value column topk core
+# test_core and test_profile also link jansson, an independent JSON parser they check against
+UNIT_SUITES = sigv4 chunk tree uri csv sketch value column topk semantic profile core
 UNIT_BINS = $(addprefix test/unit/test_,$(UNIT_SUITES))
 test/unit/test_core: UNIT_EXTRA_LIBS = -ljansson -lcrypto
+test/unit/test_profile: UNIT_EXTRA_LIBS = -ljansson
 
 test/unit/test_%: test/unit/test_%.c $(CORE_SRC) test/unit/unit.h test/unit/tree_oracle.h $(CORE_HEADERS)
 	gcc -std=gnu11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
@@ -101,12 +102,13 @@ unit: $(UNIT_BINS) test/unit/test_core_tsan
 
 # libFuzzer targets, one per parser of untrusted input: test/fuzz/fuzz_<name>.c,
 # seeds in test/fuzz/seeds/<name>/, replayed crashes in test/fuzz/regressions/<name>/
-FUZZ_TARGETS = reader s3xml json location sigv4 chunk tree uri csv sketch value
+FUZZ_TARGETS = reader s3xml json location sigv4 chunk tree uri csv sketch value profile
 FUZZ_BINS = $(addprefix test/fuzz/fuzz_,$(FUZZ_TARGETS))
 
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HEADERS) test/unit/tree_oracle.h
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN_FLAGS) \
-		-Iinclude $(CORE_SRC) $< -o $@ $(CORE_LIBS)
+		-Iinclude $(CORE_SRC) $< -o $@ $(CORE_LIBS) $(FUZZ_EXTRA_LIBS)
+test/fuzz/fuzz_profile: FUZZ_EXTRA_LIBS = -ljansson
 
 # FUZZ_SECONDS per target; FUZZ_ONLY="json sigv4" runs some targets only
 FUZZ_SECONDS ?= 30

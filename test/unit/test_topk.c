@@ -17,6 +17,17 @@
 int			unit_passed,
 			unit_failed;
 
+/* N of a counter holding "value-N" (its text is not NUL-terminated) */
+static int
+value_number(const des_topk_counter *c)
+{
+	char		s[DES_TOPK_TEXT_MAX + 1];
+
+	memcpy(s, c->text, c->text_len);
+	s[c->text_len] = '\0';
+	return atoi(s + 6);
+}
+
 int
 main(void)
 {
@@ -93,6 +104,65 @@ main(void)
 	des_topk_init(&t, 4, &err);
 	CHECK(des_topk_top(&t, 4, top) == 0, "an empty stream has no top value");
 	des_topk_free(&t);
+	/*
+	 * Skewed random streams (value v with weight 1/(v+1), 2,000 values,
+	 * 100,000 draws) against exact counts, for several counter budgets: the
+	 * counts add up to the stream, every counter brackets its value's true
+	 * count, and every value above N/m holds a counter (the guarantees, with
+	 * the index and heap doing what a scan did)
+	 */
+	for (int m = 4; m <= 256; m *= 4)
+	{
+		static uint64_t truth[2000];
+		des_topk_counter all[256];
+		uint64_t	x = 0x2545F4914F6CDD1DULL + (uint64_t) m,
+					sum = 0;
+		int			bad = 0,
+					missing = 0;
+		double		harmonic = 0;
+
+		memset(truth, 0, sizeof(truth));
+		for (int v = 0; v < 2000; v++)
+			harmonic += 1.0 / (v + 1);
+		des_topk_init(&t, m, &err);
+		for (int i = 0; i < 100000; i++)
+		{
+			double		u,
+						acc = 0;
+			int			v = 0;
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			u = (double) (x >> 11) / 9007199254740992.0 * harmonic;
+			while (v < 1999 && (acc += 1.0 / (v + 1)) < u)
+				v++;
+			truth[v]++;
+			n = (size_t) snprintf(buf, sizeof(buf), "value-%d", v);
+			des_topk_add(&t, buf, n);
+		}
+		n = des_topk_top(&t, (size_t) m, all);
+		for (size_t i = 0; i < n; i++)
+		{
+			int			v = value_number(&all[i]);
+
+			sum += all[i].count;
+			if (!(all[i].count - all[i].error <= truth[v] && truth[v] <= all[i].count))
+				bad++;
+		}
+		for (int v = 0; v < 2000; v++)
+			if (truth[v] > 100000 / (uint64_t) m)
+			{
+				bool		found = false;
+
+				for (size_t i = 0; i < n; i++)
+					found |= value_number(&all[i]) == v;
+				missing += !found;
+			}
+		CHECK(n == (size_t) m && sum == 100000, "m=%d: %zu counters summing to %llu", m, n, (unsigned long long) sum);
+		CHECK(bad == 0, "m=%d: %d counters do not bracket the true count", m, bad);
+		CHECK(missing == 0, "m=%d: %d values above N/m without a counter", m, missing);
+		des_topk_free(&t);
+	}
+
 	printf("topk: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

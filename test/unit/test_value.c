@@ -97,6 +97,42 @@ main(void)
 			CHECK(v.kind == DES_VALUE_FLOAT && v.number == strtod(floats[i], NULL), "\"%s\" is the float %g", floats[i],
 				  strtod(floats[i], NULL));
 		}
+		/* the fast path for up to 15 digits is exact: 200,000 random decimals against strtod */
+		{
+			uint64_t	x = 88172645463325252ULL;
+			int			bad = 0;
+			char		buf[40];
+
+			for (int i = 0; i < 200000; i++)
+			{
+				int			digits,
+							point,
+							n = 0;
+
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				digits = 1 + (int) (x % 17);
+				point = (int) ((x >> 8) % (uint64_t) (digits + 1));
+				if ((x >> 16) & 1)
+					buf[n++] = '-';
+				for (int d = 0; d < digits; d++)
+				{
+					if (d == point)
+						buf[n++] = '.';
+					x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+					buf[n++] = (char) ('0' + x % 10);
+				}
+				if (point == digits)
+					buf[n++] = '.';
+				buf[n] = '\0';
+				v = classify(buf, 0);
+				if (v.kind == DES_VALUE_FLOAT && v.number != strtod(buf, NULL))
+				{
+					if (bad++ < 5)
+						printf("\"%s\": %.17g, strtod %.17g\n", buf, v.number, strtod(buf, NULL));
+				}
+			}
+			CHECK(bad == 0, "%d of 200,000 decimals differ from strtod", bad);
+		}
 		expect_kind("1e999", DES_VALUE_TEXT, 0);	/* not finite */
 		v = classify("  12  ", 0);
 		CHECK(v.kind == DES_VALUE_INTEGER && v.integer == 12, "blanks around are ignored");

@@ -58,6 +58,9 @@ typedef struct des_column_stats
 extern bool des_column_init(des_column_stats *c, const des_column_options *o, des_error *err);
 extern void des_column_free(des_column_stats *c);
 extern void des_column_add(des_column_stats *c, const char *text, size_t len);
+/* The same with the value already classified (with c's value options) and hashed (des_sketch_hash). */
+extern void des_column_add_classified(des_column_stats *c, const char *text, size_t len, const des_value *value,
+									  uint64_t hash);
 
 /* Non-missing values; their share of all values that were missing (0 with no value). */
 extern uint64_t des_column_present(const des_column_stats *c);

@@ -43,11 +43,18 @@ typedef struct des_topk
 	uint32_t	used;
 	uint64_t	total;			/* values added */
 	des_topk_counter *counters;
+	uint32_t   *least;			/* counters that had the least count (see des_topk.c) */
+	uint32_t	nleast;
+	uint64_t	least_count;
+	uint32_t   *index;			/* hash -> counter + 1 (0: empty), open addressing */
+	uint32_t	slots;			/* of index: a power of two, at least 4m */
 } des_topk;
 
 extern bool des_topk_init(des_topk *t, int m, des_error *err);
 extern void des_topk_free(des_topk *t);
 extern void des_topk_add(des_topk *t, const void *value, size_t len);
+/* The same with the value's des_sketch_hash already computed. */
+extern void des_topk_add_hashed(des_topk *t, const void *value, size_t len, uint64_t hash);
 /* Up to n counters, most frequent first (ties: smaller error, then bytes), into out; how many. */
 extern size_t des_topk_top(const des_topk *t, size_t n, des_topk_counter *out);
 

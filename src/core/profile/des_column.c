@@ -61,16 +61,22 @@ void
 des_column_add(des_column_stats *c, const char *text, size_t len)
 {
 	des_value	v;
-	uint64_t	h;
 
 	des_value_classify(text, len, c->value_options, &v);
+	des_column_add_classified(c, text, len, &v, des_sketch_hash(text, len));
+}
+
+void
+des_column_add_classified(des_column_stats *c, const char *text, size_t len, const des_value *value, uint64_t hash)
+{
+	const des_value v = *value;
+
 	c->values++;
 	c->kinds[v.kind]++;
 	if (v.kind == DES_VALUE_MISSING)
 		return;
-	h = des_sketch_hash(text, len);
-	des_hll_add_hash(&c->distinct, h);
-	des_minhash_add_hash(&c->minhash, h);
+	des_hll_add_hash(&c->distinct, hash);
+	des_minhash_add_hash(&c->minhash, hash);
 	switch (v.kind)
 	{
 		case DES_VALUE_INTEGER:
