@@ -11,7 +11,7 @@ MODULE_big = pg_des
 # sources by area: the PostgreSQL-free core (src/core/<area>, headers in
 # include/des/<area>) and the backend glue (src/backend/<area>, one header each)
 CORE_AREAS = common format io s3 chunk tree uri profile
-BACKEND_AREAS = module common archive s3 fdw workers pipeline datasets lineage gc
+BACKEND_AREAS = module common archive s3 fdw workers pipeline datasets lineage gc discovery
 CORE_SRC = $(sort $(foreach a,$(CORE_AREAS),$(wildcard src/core/$(a)/*.c)))
 BACKEND_SRC = $(sort $(foreach a,$(BACKEND_AREAS),$(wildcard src/backend/$(a)/*.c)))
 CORE_OBJS = $(CORE_SRC:.c=.o)

@@ -96,6 +96,13 @@ extern uint64_t des_profile_csv_error_line(const des_profile *p);
  */
 extern bool des_profile_finish(des_profile *p, uint64_t total_bytes, des_error *err);
 
+/*
+ * After des_profile_finish: the source's row count as the caller knows or
+ * estimated it (a table read by a sample of its pages: the table's count,
+ * with its bounds), in place of the profile's own.
+ */
+extern void des_profile_set_row_estimate(des_profile *p, double rows, double low, double high);
+
 /* The profile as one JSON object (ASCII, compact), appended to out. After des_profile_finish. */
 extern bool des_profile_json(des_profile *p, des_buf *out, des_error *err);
 

@@ -78,6 +78,8 @@ extern void des_minhash_free(des_minhash *m);
 extern void des_minhash_add_hash(des_minhash *m, uint64_t hash);
 extern void des_minhash_add(des_minhash *m, const void *value, size_t len);
 extern bool des_minhash_is_empty(const des_minhash *m);
+/* The k bins after densification (what comparisons and LSH band keys use) into out[k]. */
+extern void des_minhash_densified(const des_minhash *m, uint64_t *out);
 /* The estimated Jaccard similarity |A n B| / |A u B|; DES_E_INVALID_ARGUMENT if k differs. Two empty sets: 0. */
 extern bool des_minhash_jaccard(const des_minhash *a, const des_minhash *b, double *jaccard, des_error *err);
 /*

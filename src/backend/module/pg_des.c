@@ -17,6 +17,7 @@
 #include "gc/gc.h"
 #include "datasets/datasets.h"
 #include "lineage/lineage.h"
+#include "discovery/discovery.h"
 
 PG_MODULE_MAGIC;
 
@@ -36,6 +37,7 @@ _PG_init(void)
 	DesGcDefineSettings();
 	DesLineageDefineSettings();
 	DesDispatcherDefineSettings();
+	DesDiscoveryDefineSettings();
 	MarkGUCPrefixReserved("des");
 
 	if (process_shared_preload_libraries_in_progress)
@@ -45,5 +47,6 @@ _PG_init(void)
 		DesMarkerRegisterWorkers();
 		DesPackerRegisterWorkers();
 		DesDispatcherRegisterWorkers();
+		DesProfilerRegisterWorkers();
 	}
 }

@@ -254,6 +254,17 @@ record_error(const char *message)
 bool
 DesWorkerGuard(DesWorkerFn fn, void *arg, DesWorkerFn on_error, int flags)
 {
+	return DesWorkerGuardError(fn, arg, on_error, flags, NULL, NULL);
+}
+
+/*
+ * DesWorkerGuard that also says what the error was: its SQLSTATE and
+ * message (palloc'd in the caller's context), for units that record
+ * failures by kind.
+ */
+bool
+DesWorkerGuardError(DesWorkerFn fn, void *arg, DesWorkerFn on_error, int flags, int *sqlerrcode, char **message)
+{
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile bool ok = true;
 
@@ -290,6 +301,10 @@ DesWorkerGuard(DesWorkerFn fn, void *arg, DesWorkerFn on_error, int flags)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		if (!(flags & DES_WORKER_EXPECTED_ERROR))
 			record_error(edata->message);
+		if (sqlerrcode)
+			*sqlerrcode = edata->sqlerrcode;
+		if (message)
+			*message = pstrdup(edata->message ? edata->message : "(no message)");
 		FreeErrorData(edata);
 		RESUME_INTERRUPTS();
 		ok = false;

@@ -110,6 +110,8 @@ typedef void (*DesWorkerFn) (void *arg);
 extern bool DesWorkerBegin(const char *activity);
 extern void DesWorkerCommit(void);
 extern bool DesWorkerGuard(DesWorkerFn fn, void *arg, DesWorkerFn on_error, int flags);
+extern bool DesWorkerGuardError(DesWorkerFn fn, void *arg, DesWorkerFn on_error, int flags, int *sqlerrcode,
+								char **message);
 extern bool DesWorkerRunUnit(const char *activity, DesWorkerFn fn, void *arg);
 
 /* ---- shutdown deadline (the packer's rule) ---- */

@@ -748,6 +748,17 @@ des_profile_finish(des_profile *p, uint64_t total_bytes, des_error *err)
 	return true;
 }
 
+void
+des_profile_set_row_estimate(des_profile *p, double rows, double low, double high)
+{
+	double		read = (double) p->rows;
+
+	p->estimated = true;
+	p->rows_estimate = fmax(rows, read);
+	p->rows_low = fmax(fmin(low, p->rows_estimate), read);
+	p->rows_high = fmax(high, p->rows_estimate);
+}
+
 /* ---- reading the results ---- */
 
 uint32_t

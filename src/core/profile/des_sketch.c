@@ -274,6 +274,13 @@ densified(const des_minhash *m, uint32_t i)
 	return m->mins[i];
 }
 
+void
+des_minhash_densified(const des_minhash *m, uint64_t *out)
+{
+	for (uint32_t i = 0; i < m->k; i++)
+		out[i] = densified(m, i);
+}
+
 bool
 des_minhash_jaccard(const des_minhash *a, const des_minhash *b, double *jaccard, des_error *err)
 {

@@ -76,5 +76,8 @@ ALTER TABLE des.containers ADD COLUMN data_bytes bigint CHECK (data_bytes >= 0);
 -- Lineage: the bundles of each branch in order (gros:// resolution).
 --@include catalog/69_lineage.sql
 
+-- Discovery: discoverers, the datasets found and their profiles.
+--@include catalog/72_discovery.sql
+
 -- Reclaiming space: the deletion log, GC's runs and pending storage deletes.
 --@include catalog/80_gc.sql
