@@ -168,6 +168,7 @@ CREATE OR REPLACE FUNCTION des_internal.record_dataset_as(discoverer text, owner
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_variable
 DECLARE
     ds_id text := coalesce(dataset_id, left(md5(materialize::text), 16));
     old des.discovered_datasets;
@@ -192,14 +193,16 @@ BEGIN
     END IF;
     version := metadata ->> 'version';
     id := discoverer || '.' || ds_id;
-    SELECT * INTO old FROM des.discovered_datasets d WHERE d.id = record_dataset_as.id FOR UPDATE;
-    IF NOT FOUND THEN
-        INSERT INTO des.discovered_datasets (id, discoverer, dataset_id, owner, name, description, materialize, metadata,
-                                             source_size, source_version)
-        VALUES (id, discoverer, ds_id, owner, coalesce(metadata ->> 'name', ds_id), metadata ->> 'description',
-                materialize, metadata, size, version);
+    -- a new one; or, when another session records it at the same time, it waits and then updates
+    INSERT INTO des.discovered_datasets (id, discoverer, dataset_id, owner, name, description, materialize, metadata,
+                                         source_size, source_version)
+    VALUES (id, discoverer, ds_id, owner, coalesce(metadata ->> 'name', ds_id), metadata ->> 'description',
+            materialize, metadata, size, version)
+    ON CONFLICT DO NOTHING;
+    IF FOUND THEN
         queued := true;
     ELSE
+        SELECT * INTO old FROM des.discovered_datasets d WHERE d.id = record_dataset_as.id FOR UPDATE;
         queued := old.materialize IS DISTINCT FROM materialize OR old.source_size IS DISTINCT FROM size
                   OR old.source_version IS DISTINCT FROM version OR old.state = 'deleted';
         UPDATE des.discovered_datasets d
@@ -321,7 +324,7 @@ GRANT EXECUTE ON FUNCTION des.annotate(text, text, jsonb) TO PUBLIC;
 
 -- ---- discoverers ----
 
-CREATE OR REPLACE FUNCTION des.discoverer_create(name text, kind text, config jsonb DEFAULT '{}', schedule text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION des_internal.discoverer_save(name text, kind text, config jsonb, schedule text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
@@ -353,14 +356,14 @@ BEGIN
             DETAIL = format('config: %s', config),
             HINT = 'The function returns rows of (dataset_id text, materialize jsonb, metadata jsonb).';
     END IF;
-    IF EXISTS (SELECT FROM des.discoverers d WHERE d.name = discoverer_create.name) THEN
-        PERFORM des_internal.discoverer_of_invoker(discoverer_create.name);
-        UPDATE des.discoverers d SET kind = discoverer_create.kind, config = discoverer_create.config,
-               schedule = discoverer_create.schedule
-         WHERE d.name = discoverer_create.name;
+    IF EXISTS (SELECT FROM des.discoverers d WHERE d.name = discoverer_save.name) THEN
+        PERFORM des_internal.discoverer_of_invoker(discoverer_save.name);
+        UPDATE des.discoverers d SET kind = discoverer_save.kind, config = discoverer_save.config,
+               schedule = discoverer_save.schedule
+         WHERE d.name = discoverer_save.name;
     ELSE
         INSERT INTO des.discoverers (name, kind, config, schedule, owner)
-        VALUES (discoverer_create.name, discoverer_create.kind, discoverer_create.config, discoverer_create.schedule, who);
+        VALUES (discoverer_save.name, discoverer_save.kind, discoverer_save.config, discoverer_save.schedule, who);
     END IF;
     -- schedules run through pg_cron, in this database
     IF schedule IS NOT NULL THEN
@@ -374,6 +377,29 @@ BEGIN
         EXECUTE 'SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = $1' USING job;
     END IF;
     RETURN name;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.discoverer_save(text, text, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION des_internal.discoverer_save(text, text, jsonb, text) TO PUBLIC;	-- checks ownership itself
+
+-- The caller's search_path names a function discoverer's function: it is
+-- stored schema-qualified, as that path found it.
+CREATE OR REPLACE FUNCTION des.discoverer_create(name text, kind text, config jsonb DEFAULT '{}', schedule text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    fn regprocedure;
+BEGIN
+    IF kind = 'function' AND jsonb_typeof(config -> 'function') = 'string' THEN
+        fn := pg_catalog.to_regprocedure((config ->> 'function') || '()');
+        IF fn IS NOT NULL THEN
+            config := config || pg_catalog.jsonb_build_object('function', pg_catalog.format('%I.%I',
+                          (SELECT n.nspname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                            WHERE p.oid = fn),
+                          (SELECT p.proname FROM pg_catalog.pg_proc p WHERE p.oid = fn)));
+        END IF;
+    END IF;
+    RETURN des_internal.discoverer_save(name, kind, config, schedule);
 END $$;
 COMMENT ON FUNCTION des.discoverer_create(text, text, jsonb, text) IS
   'create (or redefine one''s own) discoverer: kind directory, s3, bundle, table or function, its config, and a cron schedule run through pg_cron';
