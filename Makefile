@@ -80,7 +80,7 @@ FIXTURES ?= $(abspath ../shared/fixtures/des-v1)
 # one program per core test file, test/unit/test_<suite>.c, each printing
 # "<suite>: N passed, N failed" (tools/test.sh counts UNIT_SUITES' lines);
 # test_core and test_profile also link jansson, an independent JSON parser they check against
-UNIT_SUITES = sigv4 chunk tree uri csv sketch value column topk semantic profile core
+UNIT_SUITES = sigv4 chunk tree uri csv sketch value column topk semantic profile jsonl core
 UNIT_BINS = $(addprefix test/unit/test_,$(UNIT_SUITES))
 test/unit/test_core: UNIT_EXTRA_LIBS = -ljansson -lcrypto
 test/unit/test_profile: UNIT_EXTRA_LIBS = -ljansson
@@ -102,7 +102,7 @@ unit: $(UNIT_BINS) test/unit/test_core_tsan
 
 # libFuzzer targets, one per parser of untrusted input: test/fuzz/fuzz_<name>.c,
 # seeds in test/fuzz/seeds/<name>/, replayed crashes in test/fuzz/regressions/<name>/
-FUZZ_TARGETS = reader s3xml json location sigv4 chunk tree uri csv sketch value profile
+FUZZ_TARGETS = reader s3xml json location sigv4 chunk tree uri csv sketch value profile jsonl
 FUZZ_BINS = $(addprefix test/fuzz/fuzz_,$(FUZZ_TARGETS))
 
 test/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(CORE_SRC) $(CORE_HEADERS) test/unit/tree_oracle.h

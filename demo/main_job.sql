@@ -221,10 +221,32 @@ SELECT event->'job'->>'name' AS job, string_agg(event_type, ', ' ORDER BY event_
        max(jsonb_array_length(event->'inputs')) AS inputs, max(jsonb_array_length(event->'outputs')) AS outputs
   FROM des.openlineage_events() GROUP BY 1 ORDER BY 1;
 
+\echo
+\echo '== 14. Discovery: a discoverer lists the CSV files of demo_sales, the profiler workers profile'
+\echo '      each one (types, statistics, coverage: Auctus'"'"'s profile) and the profiles are searchable'
+SELECT des.discoverer_create('sales_files', 'bundle', '{"repo": "demo_sales"}') AS discoverer;
+SELECT found, queued FROM des.discover('sales_files');
+-- wait (at most 20 s) for the profiler workers, woken by that commit
+DO $$
+BEGIN
+    FOR i IN 1 .. 200 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM des.datasets WHERE source = 'sales_files' AND state IN ('pending', 'profiling'));
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT id, state, nb_rows, nb_columns, types FROM des.datasets WHERE source = 'sales_files' ORDER BY id LIMIT 3;
+SELECT c ->> 'name' AS column_name, c ->> 'structural_type' AS structural_type, c -> 'semantic_types' AS semantic_types,
+       c ->> 'num_distinct_values' AS distinct_values, c ->> 'mean' AS mean, c -> 'coverage' -> 0 -> 'range' AS coverage
+  FROM jsonb_array_elements(des.profile('sales_files.demo_sales/daily/2025-01-03.csv') -> 'metadata' -> 'columns') c;
+SELECT id, round(score::numeric, 3) AS score
+  FROM des.search('region amount', '{"temporal": {"start": "2025-01-03", "end": "2025-01-04"}}');
+SELECT id, round(score::numeric, 2) AS same_schema, columns FROM des.search_union('sales_files.demo_sales/daily/2025-01-01.csv', 2);
+
 SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
              AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
                    JOIN files f USING (name) WHERE g.data = f.data) = (SELECT count(*) FROM files)
              AND EXISTS (SELECT FROM des.job_triggers WHERE job = 'summarize' AND state = 'done')
+             AND (SELECT count(*) FROM des.datasets WHERE source = 'sales_files' AND state = 'profiled') = 7
             THEN 'main job finished: every file was packed by the workers and reads back identical'
             ELSE 'main job FAILED' END AS result;
 
@@ -233,6 +255,9 @@ DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM des.job_triggers WHERE job = 'summarize' AND state = 'done') THEN
         RAISE EXCEPTION 'main job failed: the trigger dispatcher did not run the summarize job';
+    END IF;
+    IF (SELECT count(*) FROM des.datasets WHERE source = 'sales_files' AND state = 'profiled') <> 7 THEN
+        RAISE EXCEPTION 'main job failed: the profiler workers did not profile the 7 CSV files';
     END IF;
     IF EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
        OR (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g

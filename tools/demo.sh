@@ -5,7 +5,8 @@
 # watches the workers pack them into DES archives, reads everything back,
 # verifies it and shows the statistics; then the data lake: a versioned
 # dataset, retention and GC, a job's lineage, the trigger dispatcher re-running
-# the job on a new version, and schedules through pg_cron (also preloaded).
+# the job on a new version, schedules through pg_cron (also preloaded), and
+# discovery: the profiler workers profile the dataset's CSV files for search.
 # Usage: tools/demo.sh [DIRECTORY]   (default: a generated sample directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."

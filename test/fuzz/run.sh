@@ -13,7 +13,7 @@ set -u
 seconds=${1:-30}
 fixtures=${2:-../shared/fixtures/des-v1}
 shift 2 2>/dev/null || shift $#
-targets=${*:-reader s3xml json location sigv4 chunk tree uri csv sketch value profile}
+targets=${*:-reader s3xml json location sigv4 chunk tree uri csv sketch value profile jsonl}
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
 
@@ -33,7 +33,7 @@ seed_reader() {
 max_len() {
 	case $1 in
 		reader) echo 1048576 ;;
-		s3xml | json | chunk | csv | profile) echo 65536 ;;
+		s3xml | json | chunk | csv | profile | jsonl) echo 65536 ;;
 		*) echo 4096 ;;
 	esac
 }

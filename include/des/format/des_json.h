@@ -45,6 +45,16 @@ extern bool des_json_find_key(const char *obj, size_t len, const char *key,
 							  bool *found, des_json_span *value, des_error *err);
 
 /*
+ * Validate that obj[0..len) is one JSON object and call fn for each
+ * top-level member, in order, with the raw text of its key (the quoted
+ * string) and of its value; fn returning false stops with its error.
+ * Errors are DES_E_CORRUPT, "invalid JSON in <what>: ... at byte N".
+ */
+typedef bool (*des_json_member_fn) (void *ctx, des_json_span key, des_json_span value, des_error *err);
+extern bool des_json_object_members(const char *obj, size_t len, const char *what, des_json_member_fn fn,
+									void *ctx, des_error *err);
+
+/*
  * True when text is a valid JSON object that PostgreSQL's jsonb also accepts:
  * no \u0000 escape and no unpaired surrogate escape (both valid JSON).
  */

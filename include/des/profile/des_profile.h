@@ -86,6 +86,14 @@ extern bool des_profile_add_row(des_profile *p, const unsigned char *data, const
 extern bool des_profile_csv_begin(des_profile *p, const des_csv_dialect *d, uint64_t offset, des_error *err);
 extern bool des_profile_csv_feed(des_profile *p, const void *data, size_t len, des_error *err);
 extern bool des_profile_csv_end(des_profile *p, bool at_eof, des_error *err);
+/*
+ * For rows given with des_profile_add_row from windows of a file (JSON
+ * lines): count one row's bytes, and close a window, so that
+ * des_profile_finish(p, total_bytes) can estimate the row count.
+ */
+extern void des_profile_count_row_bytes(des_profile *p, uint64_t bytes);
+extern void des_profile_end_window(des_profile *p);
+
 /* Where the last CSV error was (after a false return), 0 when none. */
 extern uint64_t des_profile_csv_error_line(const des_profile *p);
 

@@ -20,7 +20,7 @@
  *              function returns, called as the owner
  * Globs match the path below the prefix with fnmatch(3) (a '*' stays
  * within one directory unless the glob starts with "**" + "/"); the default
- * globs are *.csv and *.tsv in any directory.
+ * globs are *.csv, *.tsv and *.jsonl in any directory.
  *
  * The listing runs as the owner (SPI queries in a security-restricted
  * operation; storage listings checked against the owner's rights), never
@@ -92,7 +92,13 @@ config_globs(Jsonb *config)
 	k.val.string.len = 5;
 	v = findJsonbValueFromContainer(&config->root, JB_FOBJECT, &k);
 	if (v == NULL || v->type == jbvNull)
-		return list_make4(pstrdup("*.csv"), pstrdup("**/*.csv"), pstrdup("*.tsv"), pstrdup("**/*.tsv"));
+	{
+		static const char *const dflt[] = {"*.csv", "**/*.csv", "*.tsv", "**/*.tsv", "*.jsonl", "**/*.jsonl"};
+
+		for (size_t i = 0; i < lengthof(dflt); i++)
+			globs = lappend(globs, pstrdup(dflt[i]));
+		return globs;
+	}
 	if (v->type == jbvString)
 		return list_make1(pnstrdup(v->val.string.val, v->val.string.len));
 	if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))

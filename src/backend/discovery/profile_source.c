@@ -13,10 +13,13 @@
  *             through des.get(name)
  *   table     {"relation": "schema.table"}: a table or view read through SPI
  *             with the owner's SELECT right
- * Byte sources are CSV or TSV ("format": "csv", "tsv" or absent: sniffed).
+ * Byte sources are CSV, TSV or JSON lines ("format": "csv", "tsv", "jsonl",
+ * or absent: a first non-blank '{' means JSON lines, otherwise the CSV
+ * dialect is sniffed).
  * A byte source larger than des.profile_max_bytes is read as seeded random
- * windows of 1 MiB, one per stratum of the file, the first at its start
- * (the header); the row count is then estimated with bounds. A table larger
+ * windows of 1 MiB (half of max_bytes when that is less), one per stratum of
+ * the file, the first at its start (the header), adding up to max_bytes;
+ * the row count is then estimated with bounds. A table larger
  * than that is read with TABLESAMPLE BERNOULLI, seeded.
  *
  * Everything is read with the owner's rights: a role cannot profile what it
@@ -40,6 +43,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -48,6 +52,7 @@
 #include "utils/timestamp.h"
 
 #include "des/profile/des_csv.h"
+#include "des/profile/des_jsonl.h"
 #include "des/profile/des_profile.h"
 #include "des/profile/des_sample.h"
 #include "discovery/discovery.h"
@@ -561,24 +566,189 @@ timeout_check(TimestampTz started)
 				 errmsg("profiling took longer than des.profile_timeout (%d ms)", des_profile_timeout_ms)));
 }
 
-/* feed [start, start + len) of the source to the open CSV window */
-static void
-feed_range(des_profile *p, ByteSource *s, uint64 start, uint64 len, char *buf, TimestampTz started)
+/*
+ * How a format reads a window of the source: begin at a byte offset (not 0:
+ * the window starts inside a record), feed pieces, end (at_eof: the last
+ * record counts; otherwise the record the window cuts is dropped).
+ */
+typedef struct Feeder
 {
-	des_error	err;
+	void		(*begin) (void *state, des_profile *p, uint64 offset);
+	void		(*feed) (void *state, des_profile *p, const char *data, size_t len);
+	void		(*end) (void *state, des_profile *p, bool at_eof);
+	void	   *state;
+} Feeder;
 
+/* feed [start, start + len) of the source to the feeder's open window */
+static void
+feed_range(const Feeder *f, des_profile *p, ByteSource *s, uint64 start, uint64 len, char *buf,
+		   TimestampTz started)
+{
 	for (uint64 off = start; off < start + len;)
 	{
 		uint64		got = source_read(s, off, Min((uint64) PIECE_BYTES, start + len - off), buf);
 
 		if (got == 0)
 			break;
-		if (!des_profile_csv_feed(p, buf, got, &err))
-			report_profile_error(&err, psprintf("%s (line %llu)", s->what,
-												(unsigned long long) des_profile_csv_error_line(p)));
+		f->feed(f->state, p, buf, got);
 		off += got;
 		timeout_check(started);
 	}
+}
+
+/*
+ * The whole source, or (larger than max_bytes) one window per stratum at a
+ * seeded random place in it, the first at the start; finishes the profile.
+ * buf already holds the source's first `first` bytes. True when sampled.
+ */
+static bool
+read_windows(const Feeder *f, des_profile *p, ByteSource *s, int64 max_bytes, uint64 seed, char *buf,
+			 uint64 first)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	des_error	err;
+
+	if (s->size <= (uint64) max_bytes)
+	{
+		f->begin(f->state, p, 0);
+		f->feed(f->state, p, buf, first);
+		feed_range(f, p, s, first, s->size - first, buf, started);
+		f->end(f->state, p, true);
+		if (!des_profile_finish(p, 0, &err))
+			report_profile_error(&err, s->what);
+		return false;
+	}
+	else
+	{
+		uint64		window = Min((uint64) WINDOW_BYTES, (uint64) max_bytes / 2);
+		uint64		windows = (uint64) max_bytes / window;
+		uint64		stratum = s->size / windows;	/* > window: the file is larger than max_bytes */
+		des_random	r;
+
+		des_random_seed(&r, seed ^ UINT64CONST(0x5bd1e995));
+		for (uint64 w = 0; w < windows; w++)
+		{
+			uint64		start = w == 0 ? 0 : w * stratum + des_random_below(&r, stratum - window + 1);
+			uint64		len = Min(window, s->size - start);
+
+			f->begin(f->state, p, start);
+			feed_range(f, p, s, start, len, buf, started);
+			f->end(f->state, p, start + len >= s->size);
+		}
+		if (!des_profile_finish(p, s->size, &err))
+			report_profile_error(&err, s->what);
+		return true;
+	}
+}
+
+/* ---- CSV and TSV ---- */
+
+typedef struct CsvState
+{
+	des_csv_dialect dialect;
+	const char *what;
+} CsvState;
+
+static void
+csv_begin(void *state, des_profile *p, uint64 offset)
+{
+	CsvState   *c = state;
+	des_error	err;
+
+	if (!des_profile_csv_begin(p, &c->dialect, offset, &err))
+		report_profile_error(&err, c->what);
+}
+
+static void
+csv_feed(void *state, des_profile *p, const char *data, size_t len)
+{
+	CsvState   *c = state;
+	des_error	err;
+
+	if (!des_profile_csv_feed(p, data, len, &err))
+		report_profile_error(&err, psprintf("%s (line %llu)", c->what,
+											(unsigned long long) des_profile_csv_error_line(p)));
+}
+
+static void
+csv_end(void *state, des_profile *p, bool at_eof)
+{
+	CsvState   *c = state;
+	des_error	err;
+
+	if (!des_profile_csv_end(p, at_eof, &err))
+		report_profile_error(&err, psprintf("%s (line %llu)", c->what,
+											(unsigned long long) des_profile_csv_error_line(p)));
+}
+
+/* ---- JSON lines ---- */
+
+typedef struct JsonlState
+{
+	des_jsonl_columns columns;
+	des_jsonl_reader reader;
+	bool		reader_open;
+	uint64		extra_key_rows;
+	const char *what;
+	MemoryContextCallback cb;	/* frees the malloc'd columns and reader, even on error */
+} JsonlState;
+
+static void
+jsonl_free(void *arg)
+{
+	JsonlState *j = arg;
+
+	if (j->reader_open)
+		des_jsonl_reader_free(&j->reader);
+	j->reader_open = false;
+	des_jsonl_columns_free(&j->columns);
+}
+
+static bool
+jsonl_row(void *ctx, const unsigned char *data, const des_csv_field *fields, uint32_t n, uint64_t line_bytes,
+		  des_error *err)
+{
+	des_profile *p = ctx;
+
+	des_profile_count_row_bytes(p, line_bytes);
+	return des_profile_add_row(p, data, fields, n, err);
+}
+
+static void
+jsonl_begin(void *state, des_profile *p, uint64 offset)
+{
+	JsonlState *j = state;
+	des_error	err;
+
+	if (!des_jsonl_reader_init(&j->reader, &j->columns, des_csv_limits_default().max_record, offset > 0, jsonl_row,
+							   p, &err))
+		report_profile_error(&err, j->what);
+	j->reader_open = true;
+}
+
+static void
+jsonl_feed(void *state, des_profile *p, const char *data, size_t len)
+{
+	JsonlState *j = state;
+	des_error	err;
+
+	(void) p;
+	if (!des_jsonl_reader_feed(&j->reader, data, len, &err))
+		report_profile_error(&err, j->what);
+}
+
+static void
+jsonl_end(void *state, des_profile *p, bool at_eof)
+{
+	JsonlState *j = state;
+	des_error	err;
+
+	if (!des_jsonl_reader_finish(&j->reader, at_eof, &err))
+		report_profile_error(&err, j->what);
+	j->extra_key_rows += j->reader.ragged;
+	des_jsonl_reader_free(&j->reader);
+	j->reader_open = false;
+	des_profile_end_window(p);
 }
 
 /* append a JSON member to the profile text, before its closing brace */
@@ -644,83 +814,79 @@ profile_bytes(ByteSource *s, Jsonb *options, Jsonb *materialize, DesProfileResul
 	des_profile_options o;
 	int64		max_bytes;
 	des_profile *p;
-	des_csv_sniff sn;
 	des_error	err;
 	char	   *buf = palloc(PIECE_BYTES);
 	uint64		first;
 	char	   *format = json_string(materialize, "format");
-	TimestampTz started = GetCurrentTimestamp();
 	StringInfoData extra;
 	bool		sampled;
+	bool		jsonl;
 
 	DesProfileOptions(options, &o, &max_bytes);
 	p = profile_create(&o);
 	first = source_read(s, 0, Min((uint64) SNIFF_BYTES, s->size), buf);
-	if (!des_csv_sniff_sample(buf, first, first == s->size, &sn, &err))
-	{
-		int			code;
-		const char *msg = sniff_failure_message(&sn, &err, &code);
-
-		ereport(ERROR,
-				(errcode(code),
-				 errmsg("could not profile %s: %s", s->what, msg)));
-	}
-	if (format != NULL && strcmp(format, "tsv") == 0)
-		sn.dialect.delimiter = '\t';
-	else if (format != NULL && strcmp(format, "csv") != 0)
+	if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "tsv") != 0 && strcmp(format, "jsonl") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("format \"%s\" cannot be profiled yet", format),
-				 errhint("Formats: csv and tsv (JSON lines come with the discovery issue's next step).")));
-	sampled = s->size > (uint64) max_bytes;
-	if (!sampled)
-	{
-		if (!des_profile_csv_begin(p, &sn.dialect, 0, &err) || !des_profile_csv_feed(p, buf, first, &err))
-			report_profile_error(&err, s->what);
-		feed_range(p, s, first, s->size - first, buf, started);
-		if (!des_profile_csv_end(p, true, &err) || !des_profile_finish(p, 0, &err))
-			report_profile_error(&err, psprintf("%s (line %llu)", s->what,
-												(unsigned long long) des_profile_csv_error_line(p)));
-	}
-	else
-	{
-		/* one window per stratum, at a seeded random place in it; the first at the start */
-		uint64		windows = Max(2, (uint64) max_bytes / WINDOW_BYTES);
-		uint64		stratum = s->size / windows;
-		des_random	r;
-
-		des_random_seed(&r, o.seed ^ UINT64CONST(0x5bd1e995));
-		for (uint64 w = 0; w < windows; w++)
-		{
-			uint64		start = w == 0 ? 0 : w * stratum +
-				(stratum > WINDOW_BYTES ? des_random_below(&r, stratum - WINDOW_BYTES) : 0);
-			uint64		len = Min((uint64) WINDOW_BYTES, s->size - start);
-
-			if (!des_profile_csv_begin(p, &sn.dialect, start, &err))
-				report_profile_error(&err, s->what);
-			feed_range(p, s, start, len, buf, started);
-			if (!des_profile_csv_end(p, start + len >= s->size, &err))
-				report_profile_error(&err, s->what);
-		}
-		if (!des_profile_finish(p, s->size, &err))
-			report_profile_error(&err, s->what);
-	}
+				 errmsg("format \"%s\" cannot be profiled", format),
+				 errhint("Formats: csv, tsv and jsonl (JSON lines); without a format the file is sniffed.")));
+	jsonl = format != NULL ? strcmp(format, "jsonl") == 0 : des_jsonl_looks_like(buf, first);
 	initStringInfo(&extra);
-	appendStringInfo(&extra, "\"size\":" UINT64_FORMAT ",\"format\":\"%s\",\"dialect\":{\"delimiter\":",
-					 s->size, sn.dialect.delimiter == '\t' ? "tsv" : "csv");
-	escape_json(&extra, psprintf("%c", sn.dialect.delimiter));
-	appendStringInfoString(&extra, ",\"quote\":");
-	if (sn.dialect.quote)
-		escape_json(&extra, psprintf("%c", sn.dialect.quote));
+	if (jsonl)
+	{
+		JsonlState *j = palloc0(sizeof(JsonlState));
+		Feeder		f = {jsonl_begin, jsonl_feed, jsonl_end, j};
+
+		j->what = s->what;
+		j->cb.func = jsonl_free;
+		j->cb.arg = j;
+		MemoryContextRegisterResetCallback(CurrentMemoryContext, &j->cb);
+		if (!des_jsonl_sniff(buf, first, first == s->size, o.max_columns, &j->columns, &err))
+			ereport(ERROR,
+					(errcode(j->columns.empty ? ERRCODE_NO_DATA :
+							 err.code == DES_E_TOO_LARGE ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_BAD_COPY_FILE_FORMAT),
+					 errmsg("could not profile %s: %s", s->what, err.message)));
+		if (!des_profile_set_columns(p, (const char *const *) j->columns.names, j->columns.lens, j->columns.n, &err))
+			report_profile_error(&err, s->what);
+		sampled = read_windows(&f, p, s, max_bytes, o.seed, buf, first);
+		appendStringInfo(&extra, "\"size\":" UINT64_FORMAT ",\"format\":\"jsonl\",\"extra_key_rows\":" UINT64_FORMAT,
+						 s->size, j->extra_key_rows);
+	}
 	else
-		appendStringInfoString(&extra, "null");
-	appendStringInfo(&extra, ",\"header\":%s,\"encoding\":\"%s\"}",
-					 sn.dialect.header ? "true" : "false",
-					 sn.encoding == DES_CSV_ENCODING_LATIN1 ? "latin1" :
-					 sn.encoding == DES_CSV_ENCODING_ASCII ? "ascii" : "utf8");
+	{
+		des_csv_sniff sn;
+		CsvState   *c = palloc0(sizeof(CsvState));
+		Feeder		f = {csv_begin, csv_feed, csv_end, c};
+
+		if (!des_csv_sniff_sample(buf, first, first == s->size, &sn, &err))
+		{
+			int			code;
+			const char *msg = sniff_failure_message(&sn, &err, &code);
+
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("could not profile %s: %s", s->what, msg)));
+		}
+		if (format != NULL && strcmp(format, "tsv") == 0)
+			sn.dialect.delimiter = '\t';
+		c->dialect = sn.dialect;
+		c->what = s->what;
+		sampled = read_windows(&f, p, s, max_bytes, o.seed, buf, first);
+		appendStringInfo(&extra, "\"size\":" UINT64_FORMAT ",\"format\":\"%s\",\"dialect\":{\"delimiter\":",
+						 s->size, sn.dialect.delimiter == '\t' ? "tsv" : "csv");
+		escape_json(&extra, psprintf("%c", sn.dialect.delimiter));
+		appendStringInfoString(&extra, ",\"quote\":");
+		if (sn.dialect.quote)
+			escape_json(&extra, psprintf("%c", sn.dialect.quote));
+		else
+			appendStringInfoString(&extra, "null");
+		appendStringInfo(&extra, ",\"header\":%s,\"encoding\":\"%s\"}",
+						 sn.dialect.header ? "true" : "false",
+						 sn.encoding == DES_CSV_ENCODING_LATIN1 ? "latin1" :
+						 sn.encoding == DES_CSV_ENCODING_ASCII ? "ascii" : "utf8");
+	}
 	if (sampled)
-		appendStringInfo(&extra, ",\"sampled_bytes\":" UINT64_FORMAT,
-						 Min(s->size, (uint64) Max(2, max_bytes / WINDOW_BYTES) * WINDOW_BYTES));
+		appendStringInfo(&extra, ",\"sampled_bytes\":" INT64_FORMAT, max_bytes - max_bytes % Min(WINDOW_BYTES, max_bytes / 2));
 	finish_result(p, &extra, res);
 	res->size = (int64) s->size;
 }
@@ -759,8 +925,13 @@ profile_table(void *arg)
 	MemoryContext row_cxt;
 	StringInfoData extra;
 	char	   *query;
+	int			guc_level;
 
 	DesProfileOptions(t->options, &o, &max_bytes);
+	/* values as the profiler reads them, whatever the session's styles: ISO dates, UTC times */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	become_owner(t->open->s->owner, &as);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -895,6 +1066,7 @@ profile_table(void *arg)
 	t->res->size = relsize;
 	SPI_finish();
 	become_self(&as);
+	AtEOXact_GUC(true, guc_level);
 }
 
 /* ---- entry points ---- */

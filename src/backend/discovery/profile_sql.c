@@ -1,5 +1,5 @@
 /*
- * profile_sql.c - the profiler and the sketches from SQL: des.profile_csv
+ * profile_sql.c - the profiler and the sketches from SQL: des.profile_data
  * (bytes), des.profile_file (a server file or an S3 object, with the
  * caller's rights), des_internal.profile_materialized (what des.profile_now
  * runs), and MinHash comparisons and LSH band keys for join search.
@@ -18,11 +18,11 @@
 #include "des/profile/des_sketch.h"
 #include "discovery/discovery.h"
 
-PG_FUNCTION_INFO_V1(des_profile_csv);
+PG_FUNCTION_INFO_V1(des_profile_data);
 
-/* des.profile_csv(data bytea, options jsonb): the profile of CSV or TSV bytes. */
+/* des.profile_data(data bytea, options jsonb): the profile of CSV, TSV or JSON-lines bytes. */
 Datum
-des_profile_csv(PG_FUNCTION_ARGS)
+des_profile_data(PG_FUNCTION_ARGS)
 {
 	bytea	   *data = PG_GETARG_BYTEA_PP(0);
 	Jsonb	   *options = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
@@ -48,6 +48,24 @@ result_record(FunctionCallInfo fcinfo, const DesProfileResult *res)
 	values[0] = JsonbPGetDatum(res->profile);
 	values[1] = PointerGetDatum(construct_array(elems, res->ncolumns, BYTEAOID, -1, false, TYPALIGN_INT));
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
+PG_FUNCTION_INFO_V1(des_profile_bytes);
+
+/*
+ * des_internal.profile_bytes(data bytea, options jsonb, OUT profile jsonb,
+ * OUT minhashes bytea[]): des.profile_data with the columns' MinHashes, for
+ * datasets whose bytes are at hand (and the search benchmark).
+ */
+Datum
+des_profile_bytes(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	Jsonb	   *options = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	DesProfileResult res;
+
+	DesProfileBytes(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), options, &res);
+	PG_RETURN_DATUM(result_record(fcinfo, &res));
 }
 
 PG_FUNCTION_INFO_V1(des_profile_file);

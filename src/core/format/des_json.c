@@ -18,6 +18,7 @@ typedef struct json_parser
 	des_buf    *out;			/* NULL: validate only */
 	des_error  *err;
 	bool		oom;
+	const unsigned char *start;	/* of the text, for error offsets */
 	/* top-level key lookup */
 	const char *want_key;
 	size_t		want_len;
@@ -25,6 +26,10 @@ typedef struct json_parser
 	des_json_span found_value;
 	unsigned	keys_found;
 	bool		jsonb_incompatible;	/* \u0000 or an unpaired surrogate seen */
+	/* top-level members handed to a callback (des_json_object_members) */
+	des_json_member_fn member_fn;
+	void	   *member_ctx;
+	const char *what;			/* for messages: "entry meta" unless set */
 } json_parser;
 
 static const char hexdigits[] = "0123456789abcdef";
@@ -34,6 +39,9 @@ static bool parse_value(json_parser *ps, int depth);
 static bool
 bad(json_parser *ps, const char *what)
 {
+	if (ps->what)
+		return des_fail(ps->err, DES_E_CORRUPT, "invalid JSON in %s: %s at byte %zu", ps->what, what,
+						(size_t) (ps->p - ps->start));
 	return des_fail(ps->err, DES_E_INVALID_META, "invalid JSON in entry meta: %s", what);
 }
 
@@ -321,9 +329,13 @@ parse_container(json_parser *ps, int depth, bool is_object)
 		if (is_object)
 		{
 			bool		top = (depth == 0);
+			const unsigned char *kstart = ps->p;
+			des_json_span key_raw;
 
 			if (!parse_string(ps, top ? keybuf : NULL, sizeof(keybuf), &keylen))
 				return false;
+			key_raw.ptr = (const char *) kstart;
+			key_raw.len = (size_t) (ps->p - kstart);
 			skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != ':')
 				return bad(ps, "expected ':' after object key");
@@ -348,6 +360,13 @@ parse_container(json_parser *ps, int depth, bool is_object)
 
 				if (!parse_value(ps, depth + 1))
 					return false;
+				if (ps->member_fn)
+				{
+					des_json_span value_raw = {(const char *) vstart, (size_t) (ps->p - vstart)};
+
+					if (!ps->member_fn(ps->member_ctx, key_raw, value_raw, ps->err))
+						return false;
+				}
 				for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 					if (keylen == strlen(known[i].k) && memcmp(keybuf, known[i].k, keylen) == 0)
 						ps->keys_found |= known[i].bit;
@@ -411,7 +430,7 @@ parse_top_object(json_parser *ps)
 {
 	skip_ws(ps);
 	if (ps->p >= ps->end || *ps->p != '{')
-		return bad(ps, "meta must be a JSON object");
+		return bad(ps, ps->what ? "not a JSON object" : "meta must be a JSON object");
 	if (!parse_container(ps, 0, true))
 		return false;
 	skip_ws(ps);
@@ -458,6 +477,22 @@ des_json_find_key(const char *obj, size_t len, const char *key,
 	if (ps.found && value)
 		*value = ps.found_value;
 	return true;
+}
+
+bool
+des_json_object_members(const char *obj, size_t len, const char *what, des_json_member_fn fn, void *ctx,
+						des_error *err)
+{
+	json_parser ps = {0};
+
+	ps.p = (const unsigned char *) obj;
+	ps.start = ps.p;
+	ps.end = ps.p + len;
+	ps.err = err;
+	ps.member_fn = fn;
+	ps.member_ctx = ctx;
+	ps.what = what;
+	return parse_top_object(&ps);
 }
 
 bool

@@ -683,6 +683,21 @@ des_profile_csv_end(des_profile *p, bool at_eof, des_error *err)
 		note_row_bytes(p, p->reader.rec_offset - p->prev_offset);
 	des_csv_reader_free(&p->reader);
 	p->reader_open = false;
+	des_profile_end_window(p);
+	if (ok && !p->columns_set)
+		p->header_pending = false;
+	return ok;
+}
+
+void
+des_profile_count_row_bytes(des_profile *p, uint64_t bytes)
+{
+	note_row_bytes(p, bytes);
+}
+
+void
+des_profile_end_window(des_profile *p)
+{
 	if (p->window_rows > 0)
 	{
 		double		m = p->window_bytes / (double) p->window_rows,
@@ -692,9 +707,8 @@ des_profile_csv_end(des_profile *p, bool at_eof, des_error *err)
 		p->window_mean += delta / (double) p->sized_windows;
 		p->window_m2 += delta * (m - p->window_mean);
 	}
-	if (ok && !p->columns_set)
-		p->header_pending = false;
-	return ok;
+	p->window_rows = 0;
+	p->window_bytes = 0;
 }
 
 uint64_t

@@ -5,20 +5,20 @@
 
 -- ---- the profiler and sketches, from SQL (C) ----
 
-CREATE OR REPLACE FUNCTION des.profile_csv(data bytea, options jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION des.profile_data(data bytea, options jsonb DEFAULT '{}')
 RETURNS jsonb
-AS 'MODULE_PATHNAME', 'des_profile_csv'
+AS 'MODULE_PATHNAME', 'des_profile_data'
 LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION des.profile_csv(bytea, jsonb) IS
-  'the profile of CSV or TSV bytes (dialect sniffed), in the shape of Auctus''s metadata; options override the des.profile_* settings (seed, sample_rows, type_threshold, categorical_ratio, free_text_ratio, max_bytes)';
-GRANT EXECUTE ON FUNCTION des.profile_csv(bytea, jsonb) TO PUBLIC;
+COMMENT ON FUNCTION des.profile_data(bytea, jsonb) IS
+  'the profile of CSV, TSV or JSON-lines bytes (format and dialect sniffed), in the shape of Auctus''s metadata; options override the des.profile_* settings (seed, sample_rows, type_threshold, categorical_ratio, free_text_ratio, max_bytes)';
+GRANT EXECUTE ON FUNCTION des.profile_data(bytea, jsonb) TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION des.profile_file(location text, options jsonb DEFAULT '{}')
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'des_profile_file'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION des.profile_file(text, jsonb) IS
-  'the profile of a CSV or TSV file on the server (needs pg_read_server_files, as COPY) or an S3 object (s3://bucket/key, the caller''s user mapping); files above des.profile_max_bytes are read as seeded random windows';
+  'the profile of a CSV, TSV or JSON-lines file on the server (needs pg_read_server_files, as COPY) or an S3 object (s3://bucket/key, the caller''s user mapping); files above des.profile_max_bytes are read as seeded random windows';
 GRANT EXECUTE ON FUNCTION des.profile_file(text, jsonb) TO PUBLIC;	-- checks the caller's rights
 
 CREATE OR REPLACE FUNCTION des_internal.profile_materialized(materialize jsonb, owner regrole, options jsonb,
@@ -26,6 +26,11 @@ CREATE OR REPLACE FUNCTION des_internal.profile_materialized(materialize jsonb, 
 AS 'MODULE_PATHNAME', 'des_profile_materialized'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION des_internal.profile_materialized(jsonb, regrole, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION des_internal.profile_bytes(data bytea, options jsonb, OUT profile jsonb, OUT minhashes bytea[])
+AS 'MODULE_PATHNAME', 'des_profile_bytes'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION des_internal.profile_bytes(bytea, jsonb) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION des_internal.profile_failure_kind(sqlstate text)
 RETURNS text

@@ -1,4 +1,4 @@
--- Discovery, profiling and search from SQL: des.profile_csv and
+-- Discovery, profiling and search from SQL: des.profile_data and
 -- des.profile_file, discoverers of every kind that runs (directory, bundle,
 -- table, function), incremental re-discovery and deleted datasets, the
 -- profilers' units driven by hand (claim, store under the same claim only,
@@ -20,7 +20,7 @@ END $$;
 
 -- ---- profiling bytes ----
 CREATE TEMP TABLE prof AS
-SELECT des.profile_csv(convert_to(
+SELECT des.profile_data(convert_to(
     E'id,colour,amount,day,pickup_lat,pickup_lon,site\n' ||
     string_agg(format('%s,%s,%s,2021-03-%s,%s,%s,https://example.org/%s', i, (ARRAY['red','green','blue'])[1 + i % 3],
                       CASE WHEN i % 10 = 0 THEN '' ELSE (i * 1.25)::text END, lpad((1 + i % 28)::text, 2, '0'),
@@ -41,22 +41,31 @@ SELECT jsonb_array_length(p -> 'spatial_coverage') AS spatial, p -> 'spatial_cov
        array_length(string_to_array(p ->> 'sample', E'\n'), 1) AS sample_lines
   FROM prof;
 -- the same bytes, the same profile; another seed, another sample
-SELECT des.profile_csv(convert_to(E'a,b\n1,x\n2,y\n3,z\n', 'UTF8')) = des.profile_csv(convert_to(E'a,b\n1,x\n2,y\n3,z\n', 'UTF8')) AS same;
+SELECT des.profile_data(convert_to(E'a,b\n1,x\n2,y\n3,z\n', 'UTF8')) = des.profile_data(convert_to(E'a,b\n1,x\n2,y\n3,z\n', 'UTF8')) AS same;
 -- thresholds from the settings and from the options
-SELECT des.profile_csv(convert_to(E'num,label\n1,alpha\n2,beta\n3,gamma\n4,delta\n5,epsilon\n6,zeta\n7,eta\nx,theta\n', 'UTF8'), '{"type_threshold": 0.8}') -> 'columns' -> 0 ->> 'structural_type' AS at_80,
-       des.profile_csv(convert_to(E'num,label\n1,alpha\n2,beta\n3,gamma\n4,delta\n5,epsilon\n6,zeta\n7,eta\nx,theta\n', 'UTF8')) -> 'columns' -> 0 ->> 'structural_type' AS at_98;
+SELECT des.profile_data(convert_to(E'num,label\n1,alpha\n2,beta\n3,gamma\n4,delta\n5,epsilon\n6,zeta\n7,eta\nx,theta\n', 'UTF8'), '{"type_threshold": 0.8}') -> 'columns' -> 0 ->> 'structural_type' AS at_80,
+       des.profile_data(convert_to(E'num,label\n1,alpha\n2,beta\n3,gamma\n4,delta\n5,epsilon\n6,zeta\n7,eta\nx,theta\n', 'UTF8')) -> 'columns' -> 0 ->> 'structural_type' AS at_98;
 SET des.profile_type_threshold = 0.8;
-SELECT des.profile_csv(convert_to(E'num,label\n1,alpha\n2,beta\n3,gamma\n4,delta\n5,epsilon\n6,zeta\n7,eta\nx,theta\n', 'UTF8')) -> 'columns' -> 0 ->> 'structural_type' AS setting_80;
+SELECT des.profile_data(convert_to(E'num,label\n1,alpha\n2,beta\n3,gamma\n4,delta\n5,epsilon\n6,zeta\n7,eta\nx,theta\n', 'UTF8')) -> 'columns' -> 0 ->> 'structural_type' AS setting_80;
 RESET des.profile_type_threshold;
 -- bad input: a recorded kind of failure each, never a crash
-SELECT try($$SELECT des.profile_csv('')$$) AS empty;
-SELECT try($$SELECT des.profile_csv('\x00010203040506'::bytea)$$) AS binary;
-SELECT try($$SELECT des.profile_csv(convert_to('just one line', 'UTF8'))$$) AS one_line;
-SELECT try($$SELECT des.profile_csv(convert_to(E'a,b\n1,2\n', 'UTF8'), '{"type_threshold": "x"}')$$) AS bad_option;
+SELECT try($$SELECT des.profile_data('')$$) AS empty;
+SELECT try($$SELECT des.profile_data('\x00010203040506'::bytea)$$) AS binary;
+SELECT try($$SELECT des.profile_data(convert_to('just one line', 'UTF8'))$$) AS one_line;
+SELECT try($$SELECT des.profile_data(convert_to(E'a,b\n1,2\n', 'UTF8'), '{"type_threshold": "x"}')$$) AS bad_option;
 SELECT des_internal.profile_failure_kind(s) FROM unnest(ARRAY['02000', '22P04', '54000', '57014', '42501', '58P01', 'XX000']) s;
 -- Latin-1 and ragged rows are profiled, not refused
 SELECT p -> 'dialect' ->> 'encoding' AS encoding, p ->> 'ragged_rows' AS ragged, p -> 'columns' -> 0 ->> 'name' AS first
-  FROM (SELECT des.profile_csv('\x6e616d652c760a6361668e2c310a782c320a792c332c340a'::bytea) AS p) x;
+  FROM (SELECT des.profile_data('\x6e616d652c760a6361668e2c310a782c320a792c332c340a'::bytea) AS p) x;
+
+-- JSON lines: one object per line, each key a column; a bad line named by its number
+SELECT p ->> 'format' AS format, p ->> 'nb_rows' AS rows, p ->> 'extra_key_rows' AS extra_key_rows,
+       (SELECT string_agg((c ->> 'name') || ':' || split_part(c ->> 'structural_type', '/', 4)
+                          || ':' || round((c ->> 'missing_values_ratio')::numeric, 2), ', ')
+          FROM jsonb_array_elements(p -> 'columns') c) AS columns
+  FROM (SELECT des.profile_data(convert_to(E'{"id": 1, "city": "Paris", "tags": ["a"]}\n{"id": 2, "city": null}\n{"id": 3, "city": "Rome", "new": true}\n', 'UTF8')) AS p) x;
+SELECT try($$SELECT des.profile_data(convert_to(E'{"a": 1}\n{"a": }\n', 'UTF8'))$$) AS bad_json_line;
+SELECT try($$SELECT des.profile_data(convert_to(E'a,b\n1,2\n', 'UTF8'))$$) AS csv_still_csv;
 
 -- ---- files, with COPY's rights ----
 SELECT des.archive_write(:'dir' || '/marker.des', 'm', '\x00'::bytea, NULL) IS NOT NULL AS dir_made;
