@@ -540,6 +540,15 @@ test_hostile(void)
 	}
 	des_profile_destroy(p);
 
+	/* a column of country and state names */
+	{
+		static const char places[] = "place,n\nFrance,1\nTexas,2\nontario,3\nJapan,4\nFrance,5\n";
+
+		j = profile_csv(places, sizeof(places) - 1, &o, 1000, NULL);
+		CHECK(j && has_type(column(j, "place"), "http://schema.org/AdministrativeArea"), "place: administrative areas");
+		json_decref(j);
+	}
+
 	/* one date a month: month resolution; a missing-only column */
 	{
 		static const char months[] =
@@ -547,6 +556,7 @@ test_hostile(void)
 
 		j = profile_csv(months, sizeof(months) - 1, &o, 1000, NULL);
 		CHECK(j && strcmp(str(column(j, "m"), "temporal_resolution"), "month") == 0, "first days of months: month");
+		CHECK(j && !has_type(column(j, "m"), "http://schema.org/AdministrativeArea"), "dates are no places");
 		CHECK(j && strcmp(str(column(j, "empty"), "structural_type"),
 						  "https://metadata.datadrivendiscovery.org/types/MissingData") == 0, "an empty column: missing data");
 		json_decref(j);

@@ -123,6 +123,16 @@ main(void)
 	expect("", 0);
 	expect("hello world", 0);
 
+	/* administrative areas by name */
+	expect("France", DES_SEM_ADMIN);
+	expect("  new york ", DES_SEM_ADMIN);
+	expect("BRITISH COLUMBIA", DES_SEM_ADMIN);
+	expect("Cote d'Ivoire", DES_SEM_ADMIN);
+	expect("Guinea-Bissau", DES_SEM_ADMIN);
+	expect("Franc", 0);
+	expect("New York City", 0);
+	expect("Texas2", 0);
+
 	/* name hints */
 	CHECK(hints("id") == DES_NAME_ID && hints("user_id") == DES_NAME_ID && hints("userId") == DES_NAME_ID
 		  && hints("UUID") == DES_NAME_ID && hints("row index") == DES_NAME_ID, "identifier names");

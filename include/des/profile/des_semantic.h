@@ -1,9 +1,9 @@
 /*
  * des_semantic.h - what a column means, for the dataset profiler
  * (PostgreSQL-free): the patterns one value can match (URL, e-mail address,
- * file name, WKT point), the hints a column's name gives (identifier,
- * latitude, longitude, year), the words of a name (keywords), and the
- * pairing of latitude and longitude columns by name.
+ * file name, WKT point, administrative area by name), the hints a column's
+ * name gives (identifier, latitude, longitude, year), the words of a name
+ * (keywords), and the pairing of latitude and longitude columns by name.
  *
  * The profiler counts, per column, the values matching each pattern and
  * gives the column the semantic type when at least the type threshold (98%)
@@ -23,6 +23,7 @@
 #define DES_SEM_EMAIL		0x02	/* local@domain.tld */
 #define DES_SEM_FILENAME	0x04	/* a path with a separator and an extension, or a name with a common file extension */
 #define DES_SEM_POINT		0x08	/* WKT POINT (x y) with -180 <= x <= 180, -90 <= y <= 90 */
+#define DES_SEM_ADMIN		0x10	/* the name of a country, a US state or a Canadian province (case-insensitive) */
 
 /* The patterns text[0..len) matches (surrounding blanks ignored); *lon, *lat for a point. */
 extern int	des_semantic_value(const char *text, size_t len, double *lon, double *lat);

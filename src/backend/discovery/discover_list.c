@@ -9,6 +9,9 @@
  *   s3         config {"location": "s3://bucket/prefix/", "server": "...",
  *              "globs": [...]}: the objects below a prefix (ListObjectsV2
  *              through the owner's user mapping); version = ETag
+ *   des        config {"location": archive or prefix, "archives": glob,
+ *              "globs": [...]}: entries of DES archives, local or S3;
+ *              version = the archive's ETag and the entry's offset
  *   bundle     config {"repo": "...", "branch": null, "globs": [...]}: the
  *              files of a branch's head (the owner's read level); version =
  *              the file's content hash, so a new version of the repo with a
@@ -17,7 +20,9 @@
  *              foreign tables the owner can SELECT; version = the relation's
  *              file and its rows inserted, updated and deleted
  *   function   config {"function": "schema.name"}: whatever rows the
- *              function returns, called as the owner
+ *              function returns, called as the owner; with "query_function"
+ *              (a function of one text argument), des.search also calls it
+ *              with its keywords (des_internal.discover_query)
  * Globs match the path below the prefix with fnmatch(3) (a '*' stays
  * within one directory unless the glob starts with "**" + "/"); the default
  * globs are *.csv, *.tsv and *.jsonl in any directory.
@@ -244,11 +249,11 @@ list_storage(ListOut *out, const char *location, Oid owner)
 
 /* rows of a query run as the owner, each (dataset_id text, materialize jsonb, metadata jsonb) */
 static void
-list_query(ListOut *out, Oid owner, const char *query, int nargs, Oid *types, Datum *args, bool with_timeout)
+list_query(ListOut *out, Oid owner, const char *query, int nargs, Oid *types, Datum *args, int timeout_ms)
 {
 	Oid			saved_user;
 	int			saved_sec;
-	int			rc;
+	volatile int rc = 0;
 
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 		ereport(ERROR,
@@ -258,10 +263,38 @@ list_query(ListOut *out, Oid owner, const char *query, int nargs, Oid *types, Da
 	SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (with_timeout && des_discover_timeout_ms > 0)
-		enable_timeout_after(STATEMENT_TIMEOUT, des_discover_timeout_ms);
-	rc = SPI_execute_with_args(query, nargs, types, args, NULL, true, 0);
-	if (with_timeout && des_discover_timeout_ms > 0)
+	/*
+	 * As statement_timeout would: the cancel comes at the function's next
+	 * interrupt check. It is turned into an error of its own (54000), so that
+	 * callers can record it as the discoverer's, where a cancel by the user
+	 * stays a cancel.
+	 */
+	if (timeout_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, timeout_ms);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(query, nargs, types, args, NULL, true, 0);
+	}
+	PG_CATCH();
+	{
+		bool		ours = timeout_ms > 0 && get_timeout_indicator(STATEMENT_TIMEOUT, true);
+		ErrorData  *edata;
+
+		if (timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		if (!ours)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(out->rsinfo->econtext->ecxt_per_query_memory);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		edata->message = psprintf("the discoverer ran longer than its %d ms", timeout_ms);
+		edata->detail = NULL;
+		edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	if (timeout_ms > 0)
 		disable_timeout(STATEMENT_TIMEOUT, false);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "discovery query failed: %s", SPI_result_code_string(rc));
@@ -301,6 +334,160 @@ list_query(ListOut *out, Oid owner, const char *query, int nargs, Oid *types, Da
 	SetUserIdAndSecContext(saved_user, saved_sec);
 }
 
+/*
+ * The entries of DES archives: config "location" is one archive (ending in
+ * .des) or a prefix whose archives ("archives" glob, *.des anywhere by
+ * default) are listed; entries whose names match the globs are datasets,
+ * id "<archive below the prefix>:<entry>", read later as ranges of their
+ * archive (materialize kind des). Listed as the owner (des.storage_list and
+ * des.archive_list check its rights).
+ */
+static void
+list_des_entries(ListOut *out, Jsonb *config, Oid owner)
+{
+	char	   *location = config_string(config, "location");
+	char	   *archives = config_string(config, "archives");
+	List	   *globs = config_globs(config);
+	List	   *archive_globs;
+	bool		one;
+	char	   *prefix;
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	Oid			saved_user;
+	int			saved_sec;
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (location == NULL || location[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a des discoverer needs \"location\" in its config: an archive or a prefix of archives")));
+	one = strlen(location) > 4 && strcmp(location + strlen(location) - 4, ".des") == 0;
+	prefix = one ? location : (location[strlen(location) - 1] == '/' ? location : psprintf("%s/", location));
+	archive_globs = archives ? list_make1(archives) : list_make2(pstrdup("*.des"), pstrdup("**/*.des"));
+	args[0] = CStringGetTextDatum(prefix);
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(one ?
+							  "SELECT $1 AS archive, NULL::text AS etag" :
+							  "SELECT s.location AS archive, s.etag FROM des.storage_list($1) s WHERE NOT s.is_prefix "
+							  "ORDER BY s.location",
+							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list the archives below %s", prefix);
+	{
+		SPITupleTable *archives_found = SPI_tuptable;
+		uint64		n = SPI_processed;
+
+		for (uint64 a = 0; a < n; a++)
+		{
+			bool		isnull;
+			char	   *archive = TextDatumGetCString(SPI_getbinval(archives_found->vals[a], archives_found->tupdesc, 1, &isnull));
+			Datum		etag_d = SPI_getbinval(archives_found->vals[a], archives_found->tupdesc, 2, &isnull);
+			char	   *etag = isnull ? NULL : TextDatumGetCString(etag_d);
+			const char *rel = one ? (strrchr(archive, '/') ? strrchr(archive, '/') + 1 : archive)
+				: archive + (strncmp(archive, prefix, strlen(prefix)) == 0 ? strlen(prefix) : 0);
+
+			CHECK_FOR_INTERRUPTS();
+			if (!one && !glob_match(archive_globs, rel))
+				continue;
+			args[0] = CStringGetTextDatum(archive);
+			if (SPI_execute_with_args("SELECT l.name, l.size, l.flags, l.data_offset FROM des.archive_list($1) l",
+									  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not list the entries of %s", archive);
+			for (uint64 e = 0; e < SPI_processed; e++)
+			{
+				HeapTuple	t = SPI_tuptable->vals[e];
+				char	   *name = TextDatumGetCString(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+				int64		size = DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+				int32		flags = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+				int64		offset = DatumGetInt64(SPI_getbinval(t, SPI_tuptable->tupdesc, 4, &isnull));
+				StringInfoData m,
+							md;
+				MemoryContext spi;
+
+				if (!glob_match(globs, name))
+					continue;
+				spi = MemoryContextSwitchTo(out->rsinfo->econtext->ecxt_per_query_memory);
+				initStringInfo(&m);
+				appendStringInfoString(&m, "{\"kind\":\"des\",\"location\":");
+				escape_json(&m, archive);
+				appendStringInfoString(&m, ",\"name\":");
+				escape_json(&m, name);
+				appendStringInfo(&m, ",\"data_offset\":" INT64_FORMAT ",\"stored_size\":" INT64_FORMAT ",\"flags\":%d}",
+								 offset, size, flags);
+				initStringInfo(&md);
+				appendStringInfoString(&md, "{\"name\":");
+				escape_json(&md, name);
+				appendStringInfo(&md, ",\"size\":" INT64_FORMAT ",\"version\":", size);
+				escape_json(&md, psprintf("%s@" INT64_FORMAT, etag ? etag : "", offset));
+				appendStringInfoString(&md, ",\"archive\":");
+				escape_json(&md, archive);
+				appendStringInfoChar(&md, '}');
+				put_row(out, psprintf("%s:%s", rel, name), &m, &md);
+				MemoryContextSwitchTo(spi);
+			}
+		}
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(saved_user, saved_sec);
+	MemoryContextSwitchTo(outer);
+}
+
+/* "SELECT * FROM fn" with fn looked up as a function of the given argument types, quoted as the catalog has it */
+static char *
+function_call(const char *fn, const char *argtypes, const char *args)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		a[1];
+	bool		isnull;
+	char	   *q;
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	a[0] = CStringGetTextDatum(psprintf("%s(%s)", fn, argtypes));
+	if (SPI_execute_with_args("SELECT p.oid::regproc::text FROM pg_catalog.pg_proc p WHERE p.oid = $1::regprocedure",
+							  1, types, a, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look up the function %s", fn);
+	q = psprintf("SELECT * FROM %s(%s)",
+				 TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)), args);
+	q = MemoryContextStrdup(outer, q);
+	SPI_finish();
+	return q;
+}
+
+PG_FUNCTION_INFO_V1(des_discover_query);
+
+/*
+ * des_internal.discover_query(config jsonb, owner regrole, keywords text,
+ * budget_ms int): on-demand discovery, the rows a function discoverer's
+ * "query_function" returns for a search's keywords, called as the owner and
+ * stopped after budget_ms.
+ */
+Datum
+des_discover_query(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *config = PG_GETARG_JSONB_P(0);
+	Oid			owner = PG_GETARG_OID(1);
+	text	   *keywords = PG_GETARG_TEXT_PP(2);
+	int32		budget = PG_GETARG_INT32(3);
+	char	   *fn = config_string(config, "query_function");
+	ListOut		out = {0};
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+
+	InitMaterializedSRF(fcinfo, 0);
+	out.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	if (fn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the discoverer has no \"query_function\"")));
+	args[0] = PointerGetDatum(keywords);
+	list_query(&out, owner, function_call(fn, "text", "$1"), 1, types, args, Max(budget, 1));
+	return (Datum) 0;
+}
+
 PG_FUNCTION_INFO_V1(des_discover_list);
 
 Datum
@@ -334,6 +521,8 @@ des_discover_list(PG_FUNCTION_ARGS)
 		out.server = config_string(config, "server");
 		list_storage(&out, location, owner);
 	}
+	else if (strcmp(kind, "des") == 0)
+		list_des_entries(&out, config, owner);
 	else if (strcmp(kind, "bundle") == 0)
 	{
 		char	   *repo = config_string(config, "repo");
@@ -432,37 +621,24 @@ des_discover_list(PG_FUNCTION_ARGS)
 				   "   AND ($2 -> 'schemas' IS NULL OR n.nspname IN (SELECT jsonb_array_elements_text($2 -> 'schemas'))) "
 				   "   AND has_schema_privilege($1, n.oid, 'USAGE') AND has_table_privilege($1, c.oid, 'SELECT') "
 				   " ORDER BY 1",
-				   2, types, args, false);
+				   2, types, args, 0);
 	}
 	else if (strcmp(kind, "function") == 0)
 	{
 		char	   *fn = config_string(config, "function");
-		Oid			types[1] = {TEXTOID};
-		Datum		args[1];
 		char	   *query;
-		bool		isnull;
 
 		if (fn == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("a function discoverer needs \"function\" in its config")));
-		/* the function by name, quoted as the catalog has it */
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		args[0] = CStringGetTextDatum(fn);
-		if (SPI_execute_with_args("SELECT $1::regproc::text", 1, types, args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not look up the function");
-		query = psprintf("SELECT * FROM %s()",
-						 TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-														   &isnull)));
-		query = MemoryContextStrdup(out.rsinfo->econtext->ecxt_per_query_memory, query);
-		SPI_finish();
-		list_query(&out, owner, query, 0, NULL, NULL, true);
+		query = function_call(fn, "", "");
+		list_query(&out, owner, query, 0, NULL, NULL, des_discover_timeout_ms);
 	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("discoverers of kind \"%s\" cannot run yet", kind),
-				 errhint("Kinds that run: directory, s3, bundle, table, function.")));
+				 errhint("Kinds: directory, s3, des, bundle, table, function.")));
 	return (Datum) 0;
 }

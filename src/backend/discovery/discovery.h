@@ -24,6 +24,7 @@ extern int	des_profile_max_attempts;
 extern int	des_profile_retry_base_ms;
 extern int	des_profiler_naptime_ms;
 extern int	des_discover_timeout_ms;
+extern int	des_search_budget_ms;
 extern void DesDiscoveryDefineSettings(void);
 
 /* The profiler's options from the settings, then a jsonb of overrides (NULL: none). */
@@ -52,7 +53,10 @@ typedef struct DesProfileResult
 extern void DesProfileMaterialized(Jsonb *materialize, Oid owner, Jsonb *options, bool in_worker,
 								   DesProfileResult *res);
 
-/* Profile bytes already in memory (CSV or TSV; sniffed). */
+/* All the bytes of a byte source (not a table), read with owner's rights: at most max_bytes (and 1 GB). */
+extern bytea *DesMaterializedBytes(Jsonb *materialize, Oid owner, int64 max_bytes);
+
+/* Profile bytes already in memory (CSV, TSV or JSON lines; sniffed). */
 extern void DesProfileBytes(const char *data, size_t len, Jsonb *options, DesProfileResult *res);
 
 /* The failure kind of a profiling error's SQLSTATE: too_big, empty, unparsable, unreachable, timeout, forbidden, error. */

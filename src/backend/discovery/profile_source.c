@@ -9,6 +9,10 @@
  *   bundle    {"ref": "gros://repo:<bundle id>", "path": "dir/file.csv"}: a
  *             file of a version, through des.read(ref, path, offset, length)
  *             (the owner's read level on the repo)
+ *   des       {"location": archive, "name", "data_offset", "stored_size",
+ *             "flags"}: an entry of a DES archive (local or S3), read as a
+ *             range of the archive with the same rights as storage; an
+ *             LZ4-compressed entry is inflated in memory first
  *   object    {"name": "..."}: a pipeline object (des.keep_copy's copies),
  *             through des.get(name)
  *   table     {"relation": "schema.table"}: a table or view read through SPI
@@ -32,6 +36,7 @@
 #include "pg_des.h"
 
 #include <fcntl.h>
+#include <lz4frame.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +56,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "des/format/des_format.h"
 #include "des/profile/des_csv.h"
 #include "des/profile/des_jsonl.h"
 #include "des/profile/des_profile.h"
@@ -168,6 +174,13 @@ json_string(Jsonb *j, const char *key)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
+/* a number member of a jsonb object, or dflt */
+static double
+json_number(Jsonb *j, const char *key, double dflt)
+{
+	return option_number(j, key, dflt);
+}
+
 void
 DesProfileOptions(Jsonb *overrides, des_profile_options *o, int64 *max_bytes)
 {
@@ -230,6 +243,7 @@ typedef struct ByteSource
 	/* local */
 	int			fd;
 	MemoryContextCallback close_cb;
+	uint64		base;			/* a DES entry: where its bytes start in the archive */
 	/* S3 */
 	DesLocation *loc;
 	DesS3Endpoint *ep;
@@ -238,6 +252,9 @@ typedef struct ByteSource
 	char	   *path;
 	/* memory */
 	const char *data;
+	/* a DES entry */
+	uint64		entry_size;		/* stored bytes (0: not an entry) */
+	bool		compressed;		/* one LZ4 frame */
 } ByteSource;
 
 static void
@@ -323,7 +340,7 @@ source_read(ByteSource *s, uint64 offset, uint64 len, char *dest)
 
 				while (done < len)
 				{
-					ssize_t		n = pread(s->fd, dest + done, len - done, (off_t) (offset + done));
+					ssize_t		n = pread(s->fd, dest + done, len - done, (off_t) (s->base + offset + done));
 
 					if (n < 0)
 						ereport(ERROR,
@@ -340,7 +357,7 @@ source_read(ByteSource *s, uint64 offset, uint64 len, char *dest)
 				des_error	err;
 
 				DesS3Init();
-				if (!DesS3ReadRange(s->ep, s->loc->bucket, s->loc->key, s->loc->original, offset, len,
+				if (!DesS3ReadRange(s->ep, s->loc->bucket, s->loc->key, s->loc->original, s->base + offset, len,
 									(unsigned char *) dest, &err))
 					DesReportError(&err, s->loc->original);
 				return len;
@@ -510,6 +527,31 @@ open_source(void *arg)
 					 errmsg("a storage materialize spec needs a \"location\"")));
 		open_storage(o, location);
 	}
+	else if (strcmp(kind, "des") == 0)
+	{
+		/* an entry of a DES archive: a range of the archive object (LZ4-compressed ones inflated after) */
+		char	   *location = json_string(o->materialize, "location");
+		char	   *name = json_string(o->materialize, "name");
+		double		offset = json_number(o->materialize, "data_offset", -1);
+		double		size = json_number(o->materialize, "stored_size", -1);
+		double		flags = json_number(o->materialize, "flags", 0);
+
+		if (location == NULL || name == NULL || offset < 0 || size < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a des materialize spec needs \"location\", \"name\", \"data_offset\" and \"stored_size\""),
+					 errhint("des.archive_list(location) gives them for each entry.")));
+		if (((int) flags & ~DES_FLAG_COMPRESSED) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("entry \"%s\" of \"%s\" has flags %d: external or encrypted payloads cannot be profiled",
+							name, location, (int) flags)));
+		open_storage(o, location);
+		s->what = MemoryContextStrdup(o->cxt, psprintf("%s entry %s", location, name));
+		s->base = (uint64) offset;
+		s->entry_size = (uint64) size;
+		s->compressed = ((int) flags & DES_FLAG_COMPRESSED) != 0;
+	}
 	else if (strcmp(kind, "bundle") == 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(o->cxt);
@@ -549,9 +591,83 @@ open_source(void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("materialize kind \"%s\" is not one pg_des can read", kind),
-				 errhint("Kinds: storage (a server file or an S3 object), bundle, object, table.")));
+				 errhint("Kinds: storage (a server file or an S3 object), des (an entry of a DES archive), bundle, object, table.")));
 	if (s->what == NULL)
 		s->what = "the dataset";
+}
+
+/*
+ * An LZ4-compressed DES entry: its stored bytes read whole, inflated into
+ * memory (its declared size at most des.profile_max_bytes: the profile of a
+ * larger one would need it all in memory), then profiled from there.
+ */
+static void
+inflate_entry(ByteSource *s, Jsonb *options)
+{
+	des_profile_options o;
+	int64		max_bytes;
+	char	   *stored = palloc(Max(s->entry_size, 1));
+	LZ4F_dctx  *dctx;
+	LZ4F_frameInfo_t info;
+	size_t		consumed = s->entry_size;
+	size_t		code;
+	size_t		in_pos,
+				out_pos = 0;
+	char	   *out;
+
+	DesProfileOptions(options, &o, &max_bytes);
+	if (source_read(s, 0, s->entry_size, stored) != s->entry_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the archive is shorter than its index says", s->what)));
+	if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)))
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("cannot create an LZ4 decompression context")));
+	code = LZ4F_getFrameInfo(dctx, &info, stored, &consumed);
+	if (LZ4F_isError(code) || info.contentSize == 0)
+	{
+		LZ4F_freeDecompressionContext(dctx);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the LZ4 frame header is invalid or has no content size", s->what)));
+	}
+	if (info.contentSize > (uint64) max_bytes)
+	{
+		LZ4F_freeDecompressionContext(dctx);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: a compressed entry of " UINT64_FORMAT " bytes is larger than des.profile_max_bytes",
+						s->what, (uint64) info.contentSize)));
+	}
+	out = palloc(Max(info.contentSize, 1));
+	in_pos = consumed;
+	while (in_pos < s->entry_size)
+	{
+		size_t		in_sz = s->entry_size - in_pos;
+		size_t		out_sz = info.contentSize - out_pos;
+
+		CHECK_FOR_INTERRUPTS();
+		code = LZ4F_decompress(dctx, out + out_pos, &out_sz, stored + in_pos, &in_sz, NULL);
+		if (LZ4F_isError(code) || (in_sz == 0 && out_sz == 0 && code != 0))
+		{
+			LZ4F_freeDecompressionContext(dctx);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s: the LZ4 data is corrupt", s->what)));
+		}
+		in_pos += in_sz;
+		out_pos += out_sz;
+		if (code == 0)
+			break;
+	}
+	LZ4F_freeDecompressionContext(dctx);
+	if (out_pos != info.contentSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("%s: the LZ4 frame is truncated", s->what)));
+	s->kind = SOURCE_MEMORY;
+	s->data = out;
+	s->size = out_pos;
+	s->base = 0;
 }
 
 /* ---- profiling bytes ---- */
@@ -1082,8 +1198,14 @@ DesProfileMaterialized(Jsonb *materialize, Oid owner, Jsonb *options, bool in_wo
 	s->fd = -1;
 	memset(res, 0, sizeof(*res));
 	in_transaction(s, open_source, &o);
-	if (s->kind == SOURCE_S3)
+	if (s->kind == SOURCE_S3 && s->entry_size == 0 && s->base == 0)
 		head_s3(s);
+	if (s->base > 0 || s->entry_size > 0)
+	{
+		s->size = s->entry_size;
+		if (s->compressed)
+			inflate_entry(s, options);
+	}
 	if (o.relation != NULL)
 	{
 		TableCall	t = {&o, options, res, CurrentMemoryContext};
@@ -1093,6 +1215,49 @@ DesProfileMaterialized(Jsonb *materialize, Oid owner, Jsonb *options, bool in_wo
 		return;
 	}
 	profile_bytes(s, options, materialize, res);
+}
+
+bytea *
+DesMaterializedBytes(Jsonb *materialize, Oid owner, int64 max_bytes)
+{
+	ByteSource *s = palloc0(sizeof(ByteSource));
+	OpenCall	o = {materialize, s, NULL, InvalidOid, CurrentMemoryContext};
+	bytea	   *b;
+
+	s->owner = owner;
+	s->fd = -1;
+	open_source(&o);
+	if (o.relation != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a table is not copied by des.keep_copy"),
+				 errhint("Copy it to a file with COPY and record that, or keep the table.")));
+	if (s->kind == SOURCE_S3 && s->entry_size == 0 && s->base == 0)
+		head_s3(s);
+	if (s->base > 0 || s->entry_size > 0)
+	{
+		s->size = s->entry_size;
+		if (s->compressed)
+			inflate_entry(s, NULL);
+	}
+	if (s->size > (uint64) max_bytes || s->size > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s has " UINT64_FORMAT " bytes, more than can be kept (" INT64_FORMAT ")", s->what, s->size,
+						Min(max_bytes, (int64) (MaxAllocSize - VARHDRSZ)))));
+	b = palloc(VARHDRSZ + s->size);
+	SET_VARSIZE(b, VARHDRSZ + s->size);
+	for (uint64 off = 0; off < s->size;)
+	{
+		uint64		got = source_read(s, off, Min((uint64) PIECE_BYTES, s->size - off), VARDATA(b) + off);
+
+		if (got == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("%s ended after " UINT64_FORMAT " of " UINT64_FORMAT " bytes", s->what, off, s->size)));
+		off += got;
+	}
+	return b;
 }
 
 void

@@ -125,6 +125,19 @@ des_profile_materialized(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result_record(fcinfo, &res));
 }
 
+PG_FUNCTION_INFO_V1(des_materialized_bytes);
+
+/*
+ * des_internal.materialized_bytes(materialize jsonb, owner regrole,
+ * max_bytes bigint): the bytes of a dataset, read with the owner's rights
+ * (what des.keep_copy stores).
+ */
+Datum
+des_materialized_bytes(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(DesMaterializedBytes(PG_GETARG_JSONB_P(0), PG_GETARG_OID(1), PG_GETARG_INT64(2)));
+}
+
 PG_FUNCTION_INFO_V1(des_profile_failure_kind);
 
 /* des_internal.profile_failure_kind(sqlstate text): the failure kind of an error's SQLSTATE. */

@@ -23,6 +23,7 @@ int			des_profile_timeout_ms = 10 * 60 * 1000;
 int			des_profile_max_attempts = 3;
 int			des_profile_retry_base_ms = 60 * 1000;
 int			des_profiler_naptime_ms = 10 * 1000;
+int			des_search_budget_ms = 1000;
 
 void
 DesDiscoveryDefineSettings(void)
@@ -74,6 +75,11 @@ DesDiscoveryDefineSettings(void)
 							NULL,
 							&des_discover_timeout_ms, 5 * 60 * 1000, 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("des.search_budget",
+							"Time des.search gives on-demand discovery (function discoverers with a query_function) before searching.",
+							NULL,
+							&des_search_budget_ms, 1000, 0, 600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.profile_max_attempts",
 							"Profiling attempts of a dataset before it is left dead (des.reprofile starts over).",
 							NULL,

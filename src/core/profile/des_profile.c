@@ -28,7 +28,7 @@
 /* semantic pattern counters */
 enum
 {
-	PAT_URL, PAT_EMAIL, PAT_FILENAME, PAT_POINT, PAT_COUNT
+	PAT_URL, PAT_EMAIL, PAT_FILENAME, PAT_POINT, PAT_ADMIN, PAT_COUNT
 };
 
 typedef struct value_sample
@@ -460,6 +460,8 @@ add_value(des_profile *p, profile_column *c, const char *text, size_t len)
 					return false;
 				if (bits & DES_SEM_POINT)
 					c->patterns[PAT_POINT]++;
+				if (bits & DES_SEM_ADMIN)
+					c->patterns[PAT_ADMIN]++;
 				des_topk_add_hashed(&c->values, text, len, h);
 				add_words(&c->words, text, len);
 				return true;
@@ -928,6 +930,7 @@ static const char *const TYPE_URL = "http://schema.org/URL";
 static const char *const TYPE_EMAIL = "http://schema.org/email";
 static const char *const TYPE_FILENAME = "https://metadata.datadrivendiscovery.org/types/FileName";
 static const char *const TYPE_POINT = "http://schema.org/GeoCoordinates";
+static const char *const TYPE_ADMIN = "http://schema.org/AdministrativeArea";
 
 /* what the profile concluded about a column */
 typedef struct column_verdict
@@ -1046,6 +1049,8 @@ judge_column(const des_profile *p, const profile_column *c, column_verdict *v)
 			v->point = true;
 			v->semantic[v->nsemantic++] = TYPE_POINT;
 		}
+		if ((double) c->patterns[PAT_ADMIN] >= need)
+			v->semantic[v->nsemantic++] = TYPE_ADMIN;
 	}
 }
 

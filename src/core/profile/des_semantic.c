@@ -160,6 +160,73 @@ is_filename(const unsigned char *s, size_t len)
 	return false;
 }
 
+/*
+ * Administrative areas by name (factual names, in lower case and sorted by
+ * bytes for bsearch): the countries of ISO 3166-1 with their common English
+ * short forms, the states of the United States and the provinces and
+ * territories of Canada.
+ */
+static const char *const admin_names[] = {
+	"afghanistan", "alabama", "alaska", "albania", "alberta", "algeria", "andorra", "angola",
+	"antigua and barbuda", "argentina", "arizona", "arkansas", "armenia", "australia", "austria", "azerbaijan",
+	"bahamas", "bahrain", "bangladesh", "barbados", "belarus", "belgium", "belize", "benin", "bhutan", "bolivia",
+	"bosnia and herzegovina", "botswana", "brazil", "british columbia", "brunei", "bulgaria", "burkina faso",
+	"burundi", "cabo verde", "california", "cambodia", "cameroon", "canada", "cape verde",
+	"central african republic", "chad", "chile", "china", "colombia", "colorado", "comoros", "congo",
+	"connecticut", "costa rica", "cote d'ivoire", "croatia", "cuba", "cyprus", "czech republic", "czechia",
+	"delaware", "denmark", "district of columbia", "djibouti", "dominica", "dominican republic", "east timor",
+	"ecuador", "egypt", "el salvador", "england", "equatorial guinea", "eritrea", "estonia", "eswatini",
+	"ethiopia", "fiji", "finland", "florida", "france", "gabon", "gambia", "georgia", "germany", "ghana",
+	"great britain", "greece", "greenland", "grenada", "guatemala", "guinea", "guinea-bissau", "guyana", "haiti",
+	"hawaii", "honduras", "hong kong", "hungary", "iceland", "idaho", "illinois", "india", "indiana", "indonesia",
+	"iowa", "iran", "iraq", "ireland", "israel", "italy", "ivory coast", "jamaica", "japan", "jordan", "kansas",
+	"kazakhstan", "kentucky", "kenya", "kiribati", "korea", "kosovo", "kuwait", "kyrgyzstan", "laos", "latvia",
+	"lebanon", "lesotho", "liberia", "libya", "liechtenstein", "lithuania", "louisiana", "luxembourg", "macau",
+	"madagascar", "maine", "malawi", "malaysia", "maldives", "mali", "malta", "manitoba", "marshall islands",
+	"maryland", "massachusetts", "mauritania", "mauritius", "mexico", "michigan", "micronesia", "minnesota",
+	"mississippi", "missouri", "moldova", "monaco", "mongolia", "montana", "montenegro", "morocco", "mozambique",
+	"myanmar", "namibia", "nauru", "nebraska", "nepal", "netherlands", "nevada", "new brunswick", "new hampshire",
+	"new jersey", "new mexico", "new york", "new zealand", "newfoundland and labrador", "nicaragua", "niger",
+	"nigeria", "north carolina", "north dakota", "north korea", "north macedonia", "northern ireland",
+	"northwest territories", "norway", "nova scotia", "nunavut", "ohio", "oklahoma", "oman", "ontario", "oregon",
+	"pakistan", "palau", "palestine", "panama", "papua new guinea", "paraguay", "pennsylvania", "peru",
+	"philippines", "poland", "portugal", "prince edward island", "puerto rico", "qatar", "quebec", "rhode island",
+	"romania", "russia", "russian federation", "rwanda", "saint kitts and nevis", "saint lucia",
+	"saint vincent and the grenadines", "samoa", "san marino", "sao tome and principe", "saskatchewan",
+	"saudi arabia", "scotland", "senegal", "serbia", "seychelles", "sierra leone", "singapore", "slovakia",
+	"slovenia", "solomon islands", "somalia", "south africa", "south carolina", "south dakota", "south korea",
+	"south sudan", "spain", "sri lanka", "sudan", "suriname", "sweden", "switzerland", "syria", "taiwan",
+	"tajikistan", "tanzania", "tennessee", "texas", "thailand", "timor-leste", "togo", "tonga",
+	"trinidad and tobago", "tunisia", "turkey", "turkiye", "turkmenistan", "tuvalu", "uganda", "uk", "ukraine",
+	"united arab emirates", "united kingdom", "united states", "united states of america", "uruguay", "us", "usa",
+	"utah", "uzbekistan", "vanuatu", "vatican city", "venezuela", "vermont", "viet nam", "vietnam", "virginia",
+	"wales", "washington", "west virginia", "wisconsin", "wyoming", "yemen", "yukon", "zambia", "zimbabwe"
+};
+
+static int
+cmp_name(const void *key, const void *elem)
+{
+	return strcmp((const char *) key, *(const char *const *) elem);
+}
+
+static bool
+is_admin_area(const unsigned char *s, size_t len)
+{
+	char		lowered[48];
+
+	if (len == 0 || len >= sizeof(lowered))
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] >= 0x80 || (s[i] >= '0' && s[i] <= '9'))
+			return false;
+		lowered[i] = (char) lower(s[i]);
+	}
+	lowered[len] = '\0';
+	return bsearch(lowered, admin_names, sizeof(admin_names) / sizeof(admin_names[0]), sizeof(admin_names[0]),
+				   cmp_name) != NULL;
+}
+
 /* [+-]digits[.digits][e[+-]digits] at *p; its value into *out */
 static bool
 scan_number(const unsigned char *s, size_t len, size_t *p, double *out)
@@ -256,6 +323,8 @@ des_semantic_value(const char *text, size_t len, double *lon, double *lat)
 		bits |= DES_SEM_FILENAME;
 	else if (is_point(s, len, lon, lat))
 		bits |= DES_SEM_POINT;
+	else if (is_admin_area(s, len))
+		bits |= DES_SEM_ADMIN;
 	return bits;
 }
 

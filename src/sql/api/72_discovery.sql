@@ -44,6 +44,18 @@ AS 'MODULE_PATHNAME', 'des_discover_list'
 LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION des_internal.discover_list(text, jsonb, regrole) FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION des_internal.discover_query(config jsonb, owner regrole, keywords text, budget_ms int)
+RETURNS TABLE (dataset_id text, materialize jsonb, metadata jsonb)
+AS 'MODULE_PATHNAME', 'des_discover_query'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION des_internal.discover_query(jsonb, regrole, text, int) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION des_internal.materialized_bytes(materialize jsonb, owner regrole, max_bytes bigint)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'des_materialized_bytes'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION des_internal.materialized_bytes(jsonb, regrole, bigint) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION des.minhash_jaccard(a bytea, b bytea)
 RETURNS float8
 AS 'MODULE_PATHNAME', 'des_minhash_jaccard_sql'
@@ -184,7 +196,7 @@ BEGIN
     IF materialize IS NULL OR jsonb_typeof(materialize) <> 'object' OR NOT materialize ? 'kind' THEN
         RAISE EXCEPTION 'a dataset needs a materialize object with a "kind"' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('materialize: %s', materialize),
-            HINT = 'Kinds: storage {"location"}, bundle {"ref", "path"}, object {"name"}, table {"relation"}.';
+            HINT = 'Kinds: storage {"location"}, des {"location", "name", "data_offset", "stored_size", "flags"}, bundle {"ref", "path"}, object {"name"}, table {"relation"}.';
     END IF;
     IF jsonb_typeof(metadata) <> 'object' THEN
         RAISE EXCEPTION 'a dataset''s metadata must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
@@ -208,11 +220,18 @@ BEGIN
         queued := true;
     ELSE
         SELECT * INTO old FROM des.discovered_datasets d WHERE d.id = record_dataset_as.id FOR UPDATE;
-        queued := old.materialize IS DISTINCT FROM materialize OR old.source_size IS DISTINCT FROM size
+        -- a kept copy stands for the source while the source is unchanged; a changed source is read again
+        queued := coalesce(CASE WHEN old.kept_copy IS NOT NULL THEN old.materialize -> 'original' END, old.materialize)
+                      IS DISTINCT FROM materialize
+                  OR old.source_size IS DISTINCT FROM size
                   OR old.source_version IS DISTINCT FROM version OR old.state = 'deleted';
+        IF old.kept_copy IS NOT NULL AND NOT queued THEN
+            materialize := old.materialize;
+        END IF;
         UPDATE des.discovered_datasets d
            SET owner = record_dataset_as.owner, name = coalesce(metadata ->> 'name', ds_id),
                description = metadata ->> 'description', materialize = record_dataset_as.materialize,
+               kept_copy = CASE WHEN queued THEN NULL ELSE d.kept_copy END,
                metadata = record_dataset_as.metadata, source_size = size, source_version = version,
                seen_at = now(), deleted_at = NULL,
                state = CASE WHEN queued THEN 'pending' ELSE d.state END,
@@ -289,6 +308,40 @@ END $$;
 COMMENT ON FUNCTION des.reprofile(text) IS 'profile a dataset again (also one that failed or was left dead), from its first attempt';
 GRANT EXECUTE ON FUNCTION des.reprofile(text) TO PUBLIC;
 
+-- The bytes of a source that will not stay readable, kept as a pipeline
+-- object: the dataset is then read from the copy (while its source, when
+-- re-discovered, is unchanged).
+CREATE OR REPLACE FUNCTION des.keep_copy(id text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d des.discovered_datasets := des_internal.dataset_of_invoker(id);
+    object_name text := 'discovery/' || d.id;
+BEGIN
+    IF d.kept_copy IS NOT NULL THEN
+        RETURN d.kept_copy;
+    END IF;
+    IF d.materialize ->> 'kind' = 'object' THEN
+        RETURN d.materialize ->> 'name';	-- already in the pipeline
+    END IF;
+    PERFORM des.put(object_name,
+                    des_internal.materialized_bytes(d.materialize, d.owner, 1073741800),
+                    jsonb_build_object('dataset', d.id, 'materialize', d.materialize));
+    UPDATE des.discovered_datasets x
+       SET kept_copy = object_name,
+           materialize = jsonb_build_object('kind', 'object', 'name', object_name, 'original', d.materialize)
+                         || CASE WHEN d.materialize ? 'format' THEN jsonb_build_object('format', d.materialize -> 'format')
+                                 ELSE '{}' END
+     WHERE x.id = keep_copy.id;
+    RETURN object_name;
+END $$;
+COMMENT ON FUNCTION des.keep_copy(text) IS
+  'store the bytes of a dataset (a file, an S3 object, a DES entry, a file of a version; not a table) as the pipeline object discovery/<id>, and read the dataset from it from now on; returns the object''s name';
+GRANT EXECUTE ON FUNCTION des.keep_copy(text) TO PUBLIC;
+
 CREATE OR REPLACE FUNCTION des.annotate(id text, "column" text, annotation jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -347,10 +400,6 @@ BEGIN
         RAISE EXCEPTION 'unknown discoverer kind "%"', kind USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Kinds: directory, s3, des, bundle, table, function.';
     END IF;
-    IF kind = 'des' THEN
-        RAISE EXCEPTION 'discoverers of kind "des" (entries of DES archives) are not available yet'
-            USING ERRCODE = 'feature_not_supported';
-    END IF;
     config := coalesce(config, '{}');
     IF jsonb_typeof(config) <> 'object' THEN
         RAISE EXCEPTION 'a discoverer''s config must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
@@ -395,6 +444,18 @@ AS $$
 DECLARE
     fn regprocedure;
 BEGIN
+    IF kind = 'function' AND jsonb_typeof(config -> 'query_function') = 'string' THEN
+        fn := pg_catalog.to_regprocedure((config ->> 'query_function') || '(text)');
+        IF fn IS NULL THEN
+            RAISE EXCEPTION 'function discoverer "%": "query_function" must name a function of one text argument', name
+                USING ERRCODE = 'undefined_function',
+                HINT = 'It takes a search''s keywords and returns rows of (dataset_id text, materialize jsonb, metadata jsonb).';
+        END IF;
+        config := config || pg_catalog.jsonb_build_object('query_function', pg_catalog.format('%I.%I',
+                      (SELECT n.nspname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                        WHERE p.oid = fn),
+                      (SELECT p.proname FROM pg_catalog.pg_proc p WHERE p.oid = fn)));
+    END IF;
     IF kind = 'function' AND jsonb_typeof(config -> 'function') = 'string' THEN
         fn := pg_catalog.to_regprocedure((config ->> 'function') || '()');
         IF fn IS NOT NULL THEN
@@ -407,7 +468,7 @@ BEGIN
     RETURN des_internal.discoverer_save(name, kind, config, schedule);
 END $$;
 COMMENT ON FUNCTION des.discoverer_create(text, text, jsonb, text) IS
-  'create (or redefine one''s own) discoverer: kind directory, s3, bundle, table or function, its config, and a cron schedule run through pg_cron';
+  'create (or redefine one''s own) discoverer: kind directory, s3, des, bundle, table or function, its config, and a cron schedule run through pg_cron';
 GRANT EXECUTE ON FUNCTION des.discoverer_create(text, text, jsonb, text) TO PUBLIC;
 
 CREATE OR REPLACE FUNCTION des.discoverer_drop(name text)
@@ -614,8 +675,12 @@ BEGIN
                                                                (SELECT c.config -> 'profile' FROM des.discoverers c
                                                                  WHERE c.name = d.discoverer));
         PERFORM des_internal.profile_store(id, me, since, r.profile, r.minhashes);
-    EXCEPTION WHEN OTHERS THEN
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+        -- des.profile_timeout is recorded as a failure; a cancel by the user (or statement_timeout) stays one
+        IF state = '57014' AND message NOT LIKE 'profiling took longer than des.profile_timeout%' THEN
+            RAISE;
+        END IF;
         PERFORM des_internal.profile_failed(id, me, since, des_internal.profile_failure_kind(state), message,
                                             current_setting('des.profile_max_attempts')::int,
                                             current_setting('des.profile_retry_base')::interval);
@@ -684,6 +749,61 @@ GRANT SELECT ON des.dataset_columns TO PUBLIC;
 
 -- ---- search ----
 
+-- On-demand discovery: the function discoverers with a "query_function"
+-- that the caller may run are given the search's keywords, within a time
+-- budget shared by all; what they return is recorded, and profiled now while
+-- the budget lasts (the profilers take the rest). A discoverer that fails
+-- has its error recorded; the search goes on.
+CREATE OR REPLACE FUNCTION des_internal.search_on_demand(keywords text, budget_ms int)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who regrole := des_internal.invoking_role();
+    deadline timestamptz := clock_timestamp() + greatest(budget_ms, 0) * interval '1 millisecond';
+    d des.discoverers;
+    r record;
+    rec record;
+    left_ms int;
+    recorded int := 0;
+    message text;
+BEGIN
+    IF current_setting('transaction_read_only')::boolean THEN
+        RETURN 0;
+    END IF;
+    FOR d IN SELECT * FROM des.discoverers x
+              WHERE x.kind = 'function' AND x.config ? 'query_function'
+                AND (pg_has_role(who, x.owner, 'MEMBER') OR des_internal.role_is_administrator(who))
+              ORDER BY x.name LOOP
+        left_ms := floor(extract(epoch FROM deadline - clock_timestamp()) * 1000)::int;
+        EXIT WHEN left_ms < 1;
+        BEGIN
+            PERFORM set_config('pg_des_discovery.discoverer', d.name, true);
+            FOR r IN SELECT * FROM des_internal.discover_query(d.config, d.owner, keywords, left_ms) LOOP
+                IF r.dataset_id IS NULL OR r.dataset_id = '' THEN
+                    RAISE EXCEPTION 'discoverer "%" returned a row without a dataset id', d.name
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                rec := des_internal.record_dataset_as(d.name, d.owner, r.materialize, r.metadata, r.dataset_id);
+                recorded := recorded + 1;
+                IF rec.queued AND clock_timestamp() < deadline THEN
+                    PERFORM des.profile_now(rec.id);
+                END IF;
+            END LOOP;
+            PERFORM set_config('pg_des_discovery.discoverer', '', true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+            PERFORM set_config('pg_des_discovery.discoverer', '', true);
+            UPDATE des.discoverers x SET last_error = 'on-demand discovery: ' || message WHERE x.name = d.name;
+        END;
+    END LOOP;
+    RETURN recorded;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.search_on_demand(text, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION des_internal.search_on_demand(text, int) TO PUBLIC;	-- runs only the caller's discoverers
+
 -- Ranked full-text search with filters: {"source": name or [names],
 -- "types": [numerical, categorical, spatial, temporal], "semantic_types":
 -- [URI or its last part], "columns": [names], "temporal": {"start", "end"}
@@ -691,7 +811,7 @@ GRANT SELECT ON des.dataset_columns TO PUBLIC;
 -- "state": profiled by default}.
 CREATE OR REPLACE FUNCTION des.search(keywords text DEFAULT NULL, filters jsonb DEFAULT '{}', "limit" int DEFAULT 20)
 RETURNS TABLE (id text, score float8, name text, profile jsonb)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -709,6 +829,12 @@ DECLARE
 BEGIN
     IF jsonb_typeof(f) <> 'object' THEN
         RAISE EXCEPTION 'search filters must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- on-demand discovery first, so that what it finds can be found
+    IF q IS NOT NULL AND coalesce((f ->> 'on_demand')::boolean, true)
+       AND EXISTS (SELECT FROM des.discoverers x WHERE x.kind = 'function' AND x.config ? 'query_function') THEN
+        PERFORM des_internal.search_on_demand(keywords,
+                    coalesce((f ->> 'budget_ms')::int, current_setting('des.search_budget')::int));
     END IF;
     IF f ? 'source' THEN
         sources := CASE jsonb_typeof(f -> 'source') WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(f -> 'source'))
@@ -766,7 +892,7 @@ BEGIN
      LIMIT greatest(coalesce("limit", 20), 0);
 END $$;
 COMMENT ON FUNCTION des.search(text, jsonb, int) IS
-  'datasets by keywords (ranked full-text search over names, descriptions, column names and keywords) and filters (source, types, semantic_types, columns, temporal {start, end}, spatial [min_lon, min_lat, max_lon, max_lat])';
+  'datasets by keywords (ranked full-text search over names, descriptions, column names and keywords; function discoverers with a query_function are asked first, within des.search_budget) and filters (source, types, semantic_types, columns, temporal {start, end}, spatial [min_lon, min_lat, max_lon, max_lat], on_demand, budget_ms)';
 GRANT EXECUTE ON FUNCTION des.search(text, jsonb, int) TO PUBLIC;
 
 -- Columns to join with: those whose value sets contain the given column's
