@@ -20,6 +20,9 @@
 #                                  merged by des.gc_run: containers left for the day
 #   13   test/bench/bench_lineage.sh  des.resolve of each gros:// tag kind per
 #                                  second; des.downstream over 1,000,000 edges
+#   14   test/bench/bench_discovery.sh  profiling a 1 GiB CSV vs DuckDB SUMMARIZE and
+#                                  COPY; search over 100,000 profiled datasets
+#                                  (needs node: DuckDB from npm, pinned)
 #   8    test/bench/bench_fdw.sh   des_fdw foreign tables over local archives:
 #                                  full scan, index-only count, lookups through
 #                                  a join, each vs the same rows in a heap table
@@ -33,7 +36,8 @@
 # BENCH_SKIP_SQL=1 leaves out the SQL benchmark, BENCH_SKIP_S3=1 the S3 one,
 # BENCH_SKIP_PIPELINE=1 the pipeline, BENCH_SKIP_FDW=1 the des_fdw one and
 # BENCH_SKIP_DATASETS=1 the versioned datasets one, BENCH_SKIP_GC=1 the
-# garbage collection ones, BENCH_SKIP_LINEAGE=1 the lineage one.
+# garbage collection ones, BENCH_SKIP_LINEAGE=1 the lineage one,
+# BENCH_SKIP_DISCOVERY=1 the discovery one.
 # Sizes: see the BENCH_* variables at the top of bench_core.c and the scripts.
 set -euo pipefail
 
@@ -130,6 +134,15 @@ if [ -n "${BENCH_SKIP_LINEAGE:-}" ] && [ "${BENCH_SKIP_LINEAGE}" != 0 ]; then
 else
 	test/bench/bench_lineage.sh >>"$rows" || {
 		printf 'ROW\t13 lineage benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+fi
+
+if [ -n "${BENCH_SKIP_DISCOVERY:-}" ] && [ "${BENCH_SKIP_DISCOVERY}" != 0 ]; then
+	printf 'ROW\t14 discovery benchmarks\tskipped (BENCH_SKIP_DISCOVERY)\t-\t-\t-\t-\n' >>"$rows"
+else
+	test/bench/bench_discovery.sh >>"$rows" || {
+		printf 'ROW\t14 discovery benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi

@@ -392,6 +392,7 @@ open_storage(OpenCall *o, const char *location)
 
 	s->loc = DesParseLocation(location);
 	s->loc->user = s->owner;
+	s->loc->server = json_string(o->materialize, "server");	/* NULL: des.default_server */
 	s->what = s->loc->original;
 	MemoryContextSwitchTo(old);
 	DesCheckReadAccess(s->loc);

@@ -5,7 +5,8 @@
 -- bundle), named repo/branch (or repo, for a bundle read by id or label)
 -- in the namespace "gros", with its version (the bundle id) and its data
 -- source (the gros:// URI of the branch; branch names need no escaping:
--- their characters are all unreserved in URIs).
+-- their characters are all unreserved in URIs), and its schema when files of
+-- that version were profiled.
 CREATE OR REPLACE FUNCTION des_internal.openlineage_datasets(run uuid, dir text, producer text)
 RETURNS jsonb
 LANGUAGE sql STABLE
@@ -26,8 +27,26 @@ AS $$
                                '_producer', producer,
                                '_schemaURL', 'https://openlineage.io/spec/facets/1-0-1/DatasourceDatasetFacet.json#/$defs/DatasourceDatasetFacet',
                                'name', 'gros://' || rp.name,
-                               'uri', 'gros://' || rp.name || coalesce('/' || e.branch, '')))) AS dataset
+                               'uri', 'gros://' || rp.name || coalesce('/' || e.branch, '')))
+                       || CASE WHEN sch.fields IS NULL THEN '{}'::jsonb
+                               ELSE jsonb_build_object('schema', jsonb_build_object(
+                                   '_producer', producer,
+                                   '_schemaURL', 'https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet',
+                                   'fields', sch.fields)) END) AS dataset
               FROM des.lineage_edges e JOIN des.repositories rp ON rp.id = e.repo_id
+              -- the schema, when files of that version were profiled (docs/discovery.md): their
+              -- columns, each once (the first file by path that has it), with the profiled type
+              LEFT JOIN LATERAL (
+                  SELECT jsonb_agg(jsonb_build_object('name', f.name, 'type', f.type, 'description', 'in ' || f.path,
+                                                      'ordinal_position', f.ord) ORDER BY f.ord) AS fields
+                    FROM (SELECT c.name, c.type, c.path, row_number() OVER (ORDER BY c.path, c.position) AS ord
+                            FROM (SELECT DISTINCT ON (dc.name) dc.name, split_part(dc.structural_type, '/', 4) AS type,
+                                         d.materialize ->> 'path' AS path, dc.position
+                                    FROM des.discovered_datasets d JOIN des.discovered_columns dc ON dc.dataset = d.id
+                                   WHERE d.state = 'profiled' AND d.materialize ->> 'kind' = 'bundle'
+                                     AND d.materialize ->> 'repo' = rp.name
+                                     AND d.materialize ->> 'ref' LIKE '%:' || encode(e.bundle_id, 'hex')
+                                   ORDER BY dc.name, d.materialize ->> 'path', dc.position) c) f) sch ON true
              WHERE e.run_id = run AND e.direction = dir
              ORDER BY rp.name, e.branch, e.bundle_id, e.at) d
 $$;

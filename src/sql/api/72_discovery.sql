@@ -592,16 +592,22 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    cur record;
 BEGIN
+    -- found by its id alone: a condition on the claim could lead the planner to the claims'
+    -- partial index, whose dead entries a long transaction cannot prune
+    SELECT d.state, d.claimed_by, d.claim_started INTO cur FROM des.discovered_datasets d WHERE d.id = dataset FOR UPDATE;
+    IF NOT FOUND OR cur.state <> 'profiling' OR cur.claimed_by IS DISTINCT FROM pid
+       OR cur.claim_started IS DISTINCT FROM started THEN
+        RETURN false;
+    END IF;
     UPDATE des.discovered_datasets d
        SET state = 'profiled', profile = profile_store.profile, profiled_at = now(),
            profile_count = d.profile_count + 1, claimed_by = NULL, claim_started = NULL,
            failure_kind = NULL, failure_message = NULL,
            search = des_internal.dataset_search_vector(d.name, d.description, profile_store.profile, d.metadata)
-     WHERE d.id = dataset AND d.state = 'profiling' AND d.claimed_by = pid AND d.claim_started = started;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
+     WHERE d.id = dataset;
     DELETE FROM des.discovered_columns c WHERE c.dataset = profile_store.dataset;
     INSERT INTO des.discovered_columns (dataset, position, name, structural_type, semantic_types, num_distinct,
                                         missing_ratio, range_min, range_max, minhash, lsh)
@@ -630,16 +636,22 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     new_state text;
+    cur record;
 BEGIN
+    SELECT d.state, d.claimed_by, d.claim_started INTO cur FROM des.discovered_datasets d WHERE d.id = dataset FOR UPDATE;
+    IF NOT FOUND OR cur.state <> 'profiling' OR cur.claimed_by IS DISTINCT FROM pid
+       OR cur.claim_started IS DISTINCT FROM started THEN
+        RETURN '';
+    END IF;
     UPDATE des.discovered_datasets d
        SET state = CASE WHEN kind IN ('empty', 'unparsable', 'too_big') THEN 'failed'
                         WHEN d.attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
            failure_kind = kind, failure_message = left(message, 2000),
            next_attempt_at = now() + retry_base * power(2, greatest(d.attempts - 1, 0)),
            claimed_by = NULL, claim_started = NULL
-     WHERE d.id = dataset AND d.state = 'profiling' AND d.claimed_by = pid AND d.claim_started = started
+     WHERE d.id = dataset
     RETURNING d.state INTO new_state;
-    RETURN coalesce(new_state, '');
+    RETURN new_state;
 END $$;
 REVOKE ALL ON FUNCTION des_internal.profile_failed(text, int, timestamptz, text, text, int, interval) FROM PUBLIC;
 
@@ -902,6 +914,10 @@ CREATE OR REPLACE FUNCTION des.search_join(dataset_id text, "column" text, "limi
 RETURNS TABLE (id text, name text, column_name text, score float8, kind text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+-- the candidates are few by design (the LSH band keys, the GiST ranges): a
+-- sequential scan, which the planner's estimate of array overlap can prefer,
+-- would detoast every column's keys (0.7 s for 80,000 columns)
+SET enable_seqscan = off
 AS $$
 DECLARE
     src des.discovered_columns;
@@ -923,49 +939,73 @@ BEGIN
           FROM des.discovered_columns c
          WHERE src.range_min IS NOT NULL AND c.range_min IS NOT NULL AND c.dataset <> src.dataset
            AND c.structural_type = src.structural_type
-           AND c.range_min <= src.range_max AND c.range_max >= src.range_min
+           -- through the GiST index of the ranges
+           AND numrange(c.range_min::numeric, c.range_max::numeric, '[]')
+               && numrange(src.range_min::numeric, src.range_max::numeric, '[]')
            AND NOT EXISTS (SELECT FROM by_values v WHERE v.dataset = c.dataset AND v.column_name = c.name)
     )
-    SELECT x.dataset, d.name, x.column_name, x.score, x.kind
-      FROM (SELECT v.dataset, v.column_name, v.score, 'values' AS kind FROM by_values v WHERE v.score > 0
-            UNION ALL
-            SELECT r.dataset, r.column_name, coalesce(r.score, 1), 'range' FROM by_range r) x
-      JOIN des.discovered_datasets d ON d.id = x.dataset AND d.state = 'profiled'
-     ORDER BY x.kind DESC, x.score DESC, x.dataset, x.column_name
+    -- the dataset's name looked up per candidate (a join would be planned for every dataset)
+    SELECT y.dataset, y.name, y.column_name, y.score, y.kind
+      FROM (SELECT x.dataset, x.column_name, x.score, x.kind,
+                   (SELECT d.name FROM des.discovered_datasets d WHERE d.id = x.dataset AND d.state = 'profiled') AS name
+              FROM (SELECT v.dataset, v.column_name, v.score, 'values' AS kind FROM by_values v WHERE v.score > 0
+                    UNION ALL
+                    SELECT r.dataset, r.column_name, coalesce(r.score, 1), 'range' FROM by_range r) x) y
+     WHERE y.name IS NOT NULL
+     ORDER BY y.kind DESC, y.score DESC, y.dataset, y.column_name
      LIMIT greatest(coalesce("limit", 20), 0);
 END $$;
 COMMENT ON FUNCTION des.search_join(text, text, int) IS
   'columns of other datasets to join a column with: by values (estimated containment of its distinct values, MinHash and LSH), then by overlapping numeric or temporal range';
 GRANT EXECUTE ON FUNCTION des.search_join(text, text, int) TO PUBLIC;
 
--- Datasets to append to this one: share of its columns that another has
--- with the same name (case-insensitive) and a compatible type (integer and
--- float go together).
-CREATE OR REPLACE FUNCTION des.search_union(dataset_id text, "limit" int DEFAULT 20)
+-- Datasets to append to this one: share of the columns (of the larger of
+-- the two) that another has with the same name (case-insensitive) and a
+-- compatible type (integer and float go together), at least min_share of
+-- this one's. Candidates come from this one's rarest column names: a dataset
+-- with k of its n columns has one of any n - k + 1 of them, so a name that
+-- every dataset has (an "id") costs nothing unless it has to.
+CREATE OR REPLACE FUNCTION des.search_union(dataset_id text, "limit" int DEFAULT 20, min_share float8 DEFAULT 0.5)
 RETURNS TABLE (id text, name text, score float8, columns text[])
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH src AS (
-        SELECT lower(c.name) AS name,
+        SELECT DISTINCT lower(c.name) AS name,
                CASE WHEN c.structural_type IN ('http://schema.org/Integer', 'http://schema.org/Float') THEN 'number'
                     ELSE c.structural_type END AS t
           FROM des.discovered_columns c WHERE c.dataset = search_union.dataset_id
-    ), n AS (SELECT count(*) AS n FROM src)
-    SELECT c.dataset, d.name,
-           count(*)::float8 / greatest((SELECT n FROM n),
-                                       (SELECT count(*) FROM des.discovered_columns o WHERE o.dataset = c.dataset)),
-           array_agg(c.name ORDER BY c.position)
-      FROM des.discovered_columns c
-      JOIN src ON src.name = lower(c.name)
-              AND src.t = CASE WHEN c.structural_type IN ('http://schema.org/Integer', 'http://schema.org/Float')
-                               THEN 'number' ELSE c.structural_type END
-      JOIN des.discovered_datasets d ON d.id = c.dataset AND d.state = 'profiled'
-     WHERE c.dataset <> search_union.dataset_id
-     GROUP BY c.dataset, d.name
-     ORDER BY 3 DESC, 1
+    ), need AS (
+        SELECT count(*) AS n, greatest(1, ceil(count(*) * least(greatest(coalesce(min_share, 0.5), 0), 1)))::int AS k
+          FROM src
+    ), rare AS (
+        SELECT s.name
+          FROM src s
+         ORDER BY (SELECT count(*) FROM (SELECT FROM des.discovered_columns c WHERE lower(c.name) = s.name LIMIT 10000) z), s.name
+         LIMIT (SELECT n - k + 1 FROM need)
+    ), candidates AS (
+        SELECT DISTINCT c.dataset
+          FROM rare r JOIN des.discovered_columns c ON lower(c.name) = r.name	-- through the index on lower(name)
+         WHERE c.dataset <> search_union.dataset_id
+    ), matched AS (
+        SELECT c.dataset, count(*) AS matched, array_agg(c.name ORDER BY c.position) AS columns,
+               (SELECT count(*) FROM des.discovered_columns o WHERE o.dataset = c.dataset) AS width
+          FROM candidates m
+          JOIN des.discovered_columns c ON c.dataset = m.dataset
+          JOIN src ON src.name = lower(c.name)
+                  AND src.t = CASE WHEN c.structural_type IN ('http://schema.org/Integer', 'http://schema.org/Float')
+                                   THEN 'number' ELSE c.structural_type END
+         GROUP BY c.dataset
+        HAVING count(*) >= (SELECT k FROM need)
+    )
+    SELECT x.dataset, x.name, x.score, x.columns
+      FROM (SELECT m.dataset, m.columns, m.matched::float8 / greatest((SELECT n FROM need), m.width) AS score,
+                   (SELECT d.name FROM des.discovered_datasets d WHERE d.id = m.dataset AND d.state = 'profiled') AS name
+              FROM matched m) x
+     WHERE x.name IS NOT NULL
+     ORDER BY x.score DESC, x.dataset
      LIMIT greatest(coalesce("limit", 20), 0)
 $$;
-COMMENT ON FUNCTION des.search_union(text, int) IS
-  'datasets with a compatible schema: the share of columns with the same name and a compatible type, ranked';
-GRANT EXECUTE ON FUNCTION des.search_union(text, int) TO PUBLIC;
+COMMENT ON FUNCTION des.search_union(text, int, float8) IS
+  'datasets with a compatible schema: at least min_share of this one''s columns under the same name with a compatible type; scored by the share of the larger schema';
+GRANT EXECUTE ON FUNCTION des.search_union(text, int, float8) TO PUBLIC;

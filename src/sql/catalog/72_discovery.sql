@@ -76,6 +76,9 @@ CREATE TABLE des.discovered_columns (
 );
 CREATE INDEX discovered_columns_lsh ON des.discovered_columns USING gin (lsh);
 CREATE INDEX discovered_columns_types ON des.discovered_columns USING gin (semantic_types);
+CREATE INDEX discovered_columns_name ON des.discovered_columns (lower(name));	-- union search, column filters
+CREATE INDEX discovered_columns_range ON des.discovered_columns
+    USING gist (numrange(range_min::numeric, range_max::numeric, '[]')) WHERE range_min IS NOT NULL;
 COMMENT ON TABLE des.discovered_columns IS 'the profiled columns of each dataset: types, ranges, MinHash and LSH keys for join search';
 
 -- What people said about a dataset or a column (des.annotate): it wins over
