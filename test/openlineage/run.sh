@@ -30,6 +30,10 @@ SELECT des.label_set('ol_raw', 'first', 'gros://ol_raw');
 SELECT des.stage('ol_raw', 'main', 'sales.csv', convert_to('day,amount' || chr(10) || '2,20' || chr(10), 'UTF8'));
 SELECT des.commit('ol_raw', 'main', 'raw 2');
 SELECT des.branch_create('ol_raw', 'feature/q1', 'gros://ol_raw');
+-- the files of ol_raw's head profiled: its input datasets carry a schema facet
+SELECT des.discoverer_create('ol_files', 'bundle', '{"repo": "ol_raw"}');
+SELECT * FROM des.discover('ol_files');
+SELECT des.profile_now('ol_files.ol_raw/sales.csv') IS NOT NULL;
 -- completed: reads by every kind of tag, writes clean
 SELECT des.run_begin('ol clean');
 SELECT count(*) FROM des.files('gros://ol_raw');
@@ -67,7 +71,10 @@ SELECT x FROM e, LATERAL (VALUES
     (e.event #- '{inputs,0,facets,version,datasetVersion}'),              -- a version facet without the version
     (e.event #- '{inputs,0,facets,dataSource,_producer}'),                -- a facet without its producer
     (jsonb_set(e.event, '{outputs,0,facets,dataSource,uri}', '"not a uri"')),  -- a data source whose URI is none
-    (e.event #- '{job,facets,jobType,integration}')                       -- a job type without its integration
+    (e.event #- '{job,facets,jobType,integration}'),                      -- a job type without its integration
+    (jsonb_set(e.event, ARRAY['inputs', (SELECT (o - 1)::text FROM jsonb_array_elements(e.event->'inputs') WITH ORDINALITY x(i, o)
+                                         WHERE i->'facets' ? 'schema' LIMIT 1), 'facets', 'schema', 'fields', '0', 'ordinal_position'],
+               '"first"'))                                                 -- a schema field position that is no integer
 ) AS b(x);
 SQL
 n_events=$(wc -l <"$work/events.jsonl")
@@ -93,6 +100,11 @@ check "the completed run's inputs: raw/main at two versions and feature/q1 (ever
 	"SELECT jsonb_array_length(event->'inputs') = 4 FROM des.openlineage_events() WHERE event_type = 'COMPLETE' AND event->'job'->>'name' = 'ol clean'"
 check "its output carries the committed bundle as its version" \
 	"SELECT event->'outputs'->0->'facets'->'version'->>'datasetVersion' = (SELECT bundle_id FROM des.resolve('gros://ol_clean')) FROM des.openlineage_events() WHERE event_type = 'COMPLETE' AND event->'job'->>'name' = 'ol clean'"
+check "a profiled version's input carries a schema facet: its CSV file's columns and types" \
+	"SELECT string_agg(f->>'name' || ':' || (f->>'type') || ':' || (f->>'ordinal_position'), ',') = 'day:Integer:1,amount:Integer:2'
+	   FROM des.openlineage_events() e, jsonb_array_elements(e.event->'inputs') i, jsonb_array_elements(i->'facets'->'schema'->'fields') f
+	  WHERE e.event_type = 'COMPLETE' AND e.event->'job'->>'name' = 'ol clean' AND i->>'name' = 'ol_raw/main'
+	    AND i->'facets'->'version'->>'datasetVersion' = (SELECT bundle_id FROM des.resolve('gros://ol_raw'))"
 check "the failed run carries its error message" \
 	"SELECT event->'run'->'facets'->'errorMessage'->>'message' = 'the \"printer\" is on fire' FROM des.openlineage_events() WHERE event_type = 'FAIL'"
 check "since the FAIL: the idle run's START and COMPLETE, the abandoned run's START and ABORT" \

@@ -50,6 +50,7 @@
 #include "utils/jsonb.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "discovery/discovery.h"
 
@@ -254,6 +255,7 @@ list_query(ListOut *out, Oid owner, const char *query, int nargs, Oid *types, Da
 	Oid			saved_user;
 	int			saved_sec;
 	volatile int rc = 0;
+	TimestampTz started;
 
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
 		ereport(ERROR,
@@ -269,6 +271,7 @@ list_query(ListOut *out, Oid owner, const char *query, int nargs, Oid *types, Da
 	 * callers can record it as the discoverer's, where a cancel by the user
 	 * stays a cancel.
 	 */
+	started = GetCurrentTimestamp();
 	if (timeout_ms > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, timeout_ms);
 	PG_TRY();
@@ -277,15 +280,19 @@ list_query(ListOut *out, Oid owner, const char *query, int nargs, Oid *types, Da
 	}
 	PG_CATCH();
 	{
-		bool		ours = timeout_ms > 0 && get_timeout_indicator(STATEMENT_TIMEOUT, true);
 		ErrorData  *edata;
 
 		if (timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
-		if (!ours)
-			PG_RE_THROW();
 		MemoryContextSwitchTo(out->rsinfo->econtext->ecxt_per_query_memory);
 		edata = CopyErrorData();
+		/* the interrupt handler resets the timeout's indicator: ours if it came after our time */
+		if (timeout_ms <= 0 || edata->sqlerrcode != ERRCODE_QUERY_CANCELED ||
+			!TimestampDifferenceExceeds(started, GetCurrentTimestamp(), timeout_ms - 1))
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
 		FlushErrorState();
 		edata->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 		edata->message = psprintf("the discoverer ran longer than its %d ms", timeout_ms);
@@ -392,7 +399,15 @@ list_des_entries(ListOut *out, Jsonb *config, Oid owner)
 			if (!one && !glob_match(archive_globs, rel))
 				continue;
 			args[0] = CStringGetTextDatum(archive);
-			if (SPI_execute_with_args("SELECT l.name, l.size, l.flags, l.data_offset FROM des.archive_list($1) l",
+			/*
+			 * payloads lie back to back from offset 16, then the metas: an
+			 * entry's stored length (a compressed one's frame) runs to the
+			 * next payload, or to the first meta
+			 */
+			if (SPI_execute_with_args("WITH l AS (SELECT * FROM des.archive_list($1)) "
+									  "SELECT l.name, coalesce(lead(l.data_offset) OVER w, (SELECT min(m.meta_offset) FROM l m)) "
+									  "           - l.data_offset AS stored, l.flags, l.data_offset "
+									  "  FROM l WHERE l.data_offset > 0 WINDOW w AS (ORDER BY l.data_offset) ORDER BY l.data_offset",
 									  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
 				elog(ERROR, "could not list the entries of %s", archive);
 			for (uint64 e = 0; e < SPI_processed; e++)

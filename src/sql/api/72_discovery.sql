@@ -846,7 +846,8 @@ BEGIN
     IF q IS NOT NULL AND coalesce((f ->> 'on_demand')::boolean, true)
        AND EXISTS (SELECT FROM des.discoverers x WHERE x.kind = 'function' AND x.config ? 'query_function') THEN
         PERFORM des_internal.search_on_demand(keywords,
-                    coalesce((f ->> 'budget_ms')::int, current_setting('des.search_budget')::int));
+                    coalesce((f ->> 'budget_ms')::int,
+                             (extract(epoch FROM current_setting('des.search_budget')::interval) * 1000)::int));
     END IF;
     IF f ? 'source' THEN
         sources := CASE jsonb_typeof(f -> 'source') WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(f -> 'source'))

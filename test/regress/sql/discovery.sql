@@ -191,7 +191,9 @@ SELECT * FROM des.discover('disc_fn');
 -- discoverer errors
 SELECT try($$SELECT des.discoverer_create('Bad.Name', 'directory')$$) AS bad_name;
 SELECT try($$SELECT des.discoverer_create('x', 'ftp')$$) AS bad_kind;
-SELECT try($$SELECT des.discoverer_create('x', 'des')$$) AS des_kind;
+SELECT des.discoverer_create('x', 'des');
+SELECT error AS des_without_location FROM des.discover('x');
+SELECT des.discoverer_drop('x');
 SELECT try($$SELECT des.discoverer_create('x', 'function', '{"function": "no_such_fn"}')$$) AS no_function;
 SELECT try($$SELECT des.discoverer_create('x', 'directory', '{"path": "/tmp"}', '*/5 * * * *')$$) AS schedule_without_cron;
 SELECT try($$SELECT * FROM des.discover('no_such')$$) AS unknown;
@@ -209,6 +211,20 @@ SELECT des.stage('disc_repo', 'main', 'data/one.csv', convert_to(E'k,v\n1,a\n2,b
 SELECT des.commit('disc_repo', 'main', 'second') IS NOT NULL AS committed;
 SELECT found, queued FROM des.discover('disc_bundles');
 SELECT des.profile_now('disc_bundles.disc_repo/data/one.csv') -> 'metadata' ->> 'nb_rows' AS rows;
+
+-- ---- a des discoverer: entries of DES archives, plain and LZ4-compressed ----
+SELECT (des.archive_write(:'dir' || '/archives/day1.des', name, data, NULL, '{"lz4": true}' ORDER BY name)) ->> 'entries' AS entries
+  FROM (VALUES ('logs/plain.csv', convert_to('n,word' || chr(10) || (SELECT string_agg(i || ',w' || (i % 4), chr(10)) FROM generate_series(1, 50) i) || chr(10), 'UTF8')),
+               ('logs/packed.csv', convert_to('n,word' || chr(10) || (SELECT string_agg(i || ',repeat repeat repeat', chr(10)) FROM generate_series(1, 400) i) || chr(10), 'UTF8')),
+               ('logs/tiny.csv', convert_to('a,b' || chr(10) || '1,x' || chr(10) || '2,y' || chr(10), 'UTF8')),
+               ('readme.txt', convert_to('not data', 'UTF8'))) e(name, data);
+SELECT name, flags FROM des.archive_list(:'dir' || '/archives/day1.des') ORDER BY name;
+SELECT des.discoverer_create('disc_des', 'des', jsonb_build_object('location', :'dir' || '/archives/'));
+SELECT found, queued FROM des.discover('disc_des');
+SELECT id, (des.profile_now(id) -> 'metadata' ->> 'nb_rows') AS rows FROM des.datasets WHERE source = 'disc_des' ORDER BY id;
+SELECT des.discoverer_create('disc_des1', 'des', jsonb_build_object('location', :'dir' || '/archives/day1.des', 'globs', '*.txt'));
+SELECT found FROM des.discover('disc_des1');
+SELECT des.discoverer_drop('disc_des1');
 
 -- ---- annotations win, and survive re-profiling ----
 SELECT des.annotate('disc_dir.cities.csv', 'city', '{"semantic_types": ["http://schema.org/AdministrativeArea"]}');
@@ -241,6 +257,33 @@ SELECT try($$SELECT * FROM des.search_join('disc_dir.cities.csv', 'nope')$$) AS 
 SELECT id, round(score::numeric, 2) AS score, columns FROM des.search_union('disc_tables.disc_data.stations');
 SELECT id, round(score::numeric, 2) AS score, columns FROM des.search_union('disc_fn.stations');
 
+-- on-demand discovery: a query function is asked first, within the budget, and what it finds is found
+CREATE FUNCTION disc_query(q text) RETURNS TABLE (dataset_id text, materialize jsonb, metadata jsonb) LANGUAGE sql AS $$
+    SELECT 'q-' || q, jsonb_build_object('kind', 'table', 'relation', 'disc_data.stations'),
+           jsonb_build_object('name', 'found for ' || q, 'description', 'asked about ' || q)
+$$;
+SELECT des.discoverer_create('disc_ondemand', 'function', '{"function": "disc_list", "query_function": "disc_query"}');
+SELECT id, name, profile -> 'metadata' ->> 'nb_rows' AS rows FROM des.search('zebra');
+SELECT id FROM des.search('zebra', '{"on_demand": false}');	-- found now without asking again
+CREATE OR REPLACE FUNCTION disc_query(q text) RETURNS TABLE (dataset_id text, materialize jsonb, metadata jsonb) LANGUAGE sql AS $$
+    SELECT 'slow', NULL::jsonb, NULL::jsonb FROM pg_sleep(5)
+$$;
+SELECT count(*) AS results, clock_timestamp() - now() < interval '3 seconds' AS within_budget
+  FROM des.search('giraffe', '{"budget_ms": 200}');
+SELECT regexp_replace(last_error, '[0-9]+ ms', 'N ms') AS last_error FROM des.discoverers WHERE name = 'disc_ondemand';
+SELECT try($$SELECT des.discoverer_create('x', 'function', '{"function": "disc_list", "query_function": "no_such"}')$$) AS no_query_function;
+SELECT des.discoverer_drop('disc_ondemand');
+
+-- a kept copy stands for a source that goes away
+COPY (SELECT i AS k, 'v' || i AS v FROM generate_series(1, 25) i) TO '/tmp/pg_des_regress/discovery/transient.csv' WITH (FORMAT csv, HEADER);
+SELECT des.record_dataset(jsonb_build_object('kind', 'storage', 'location', :'dir' || '/transient.csv'), '{}', 'transient');
+SELECT des.keep_copy('manual.transient') AS kept;
+SELECT des.storage_delete(:'dir' || '/transient.csv');
+SELECT des.profile_now('manual.transient') -> 'metadata' ->> 'nb_rows' AS rows_from_the_copy;
+SELECT materialize ->> 'kind' AS kind, materialize -> 'original' ->> 'kind' AS original, kept_copy FROM des.discovered_datasets WHERE id = 'manual.transient';
+SELECT length(des.get('discovery/manual.transient')) > 0 AS in_the_pipeline;
+SELECT try($$SELECT des.keep_copy('disc_tables.disc_data.stations')$$) AS table_copy;
+
 -- search sees what RLS lets its caller see
 SET ROLE disc_bob;
 SELECT count(*) AS bob_finds FROM des.search('stations');
@@ -259,3 +302,4 @@ DROP SCHEMA disc_data CASCADE;
 REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM disc_alice;
 DROP ROLE disc_alice;
 DROP ROLE disc_bob;
+DROP FUNCTION disc_query(text);
