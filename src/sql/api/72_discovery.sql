@@ -671,11 +671,20 @@ DECLARE
     state text;
     message text;
 BEGIN
-    IF d.state = 'profiling' AND EXISTS (SELECT FROM pg_stat_activity a
-                                          WHERE a.pid = d.claimed_by AND a.backend_start = d.claim_started) THEN
-        RAISE EXCEPTION 'dataset "%" is being profiled by process %', id, d.claimed_by
-            USING ERRCODE = 'lock_not_available';
-    END IF;
+    -- a profiler has it: wait for that profile (at most 10 s), as good as ours
+    FOR i IN 1 .. 200 LOOP
+        EXIT WHEN d.state <> 'profiling' OR NOT EXISTS (SELECT FROM pg_stat_activity a
+                                                         WHERE a.pid = d.claimed_by AND a.backend_start = d.claim_started);
+        IF i = 200 THEN
+            RAISE EXCEPTION 'dataset "%" is being profiled by process %', id, d.claimed_by
+                USING ERRCODE = 'lock_not_available', HINT = 'Its profile will be in des.profile(id) when it is done.';
+        END IF;
+        PERFORM pg_sleep(0.05);
+        SELECT * INTO d FROM des.discovered_datasets x WHERE x.id = profile_now.id;
+        IF d.state = 'profiled' THEN
+            RETURN des.profile(id);
+        END IF;
+    END LOOP;
     IF d.state = 'deleted' THEN
         RAISE EXCEPTION 'dataset "%" is deleted from its source', id USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
@@ -702,7 +711,7 @@ BEGIN
     RETURN des.profile(id);
 END $$;
 COMMENT ON FUNCTION des.profile_now(text) IS
-  'profile a dataset in this session and store its profile (returned); a failure is recorded (and warned about) as a profiler''s would be';
+  'profile a dataset in this session and store its profile (returned); one a profiler is working on is waited for (10 s at most); a failure is recorded (and warned about) as a profiler''s would be';
 GRANT EXECUTE ON FUNCTION des.profile_now(text) TO PUBLIC;
 
 -- ---- reading ----
