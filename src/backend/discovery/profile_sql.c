@@ -166,11 +166,9 @@ minhash_arg(bytea *b, des_minhash *m)
 				 errmsg("invalid MinHash: %s", err.message)));
 }
 
-PG_FUNCTION_INFO_V1(des_minhash_jaccard_sql);
-
-/* des.minhash_jaccard(a bytea, b bytea): the estimated Jaccard similarity of two columns' value sets. */
-Datum
-des_minhash_jaccard_sql(PG_FUNCTION_ARGS)
+/* the estimated Jaccard similarity of two serialised MinHashes */
+static double
+jaccard_of(bytea *a_bytes, bytea *b_bytes)
 {
 	des_minhash a,
 				b;
@@ -178,8 +176,8 @@ des_minhash_jaccard_sql(PG_FUNCTION_ARGS)
 	double		j;
 	bool		ok;
 
-	minhash_arg(PG_GETARG_BYTEA_PP(0), &a);
-	minhash_arg(PG_GETARG_BYTEA_PP(1), &b);
+	minhash_arg(a_bytes, &a);
+	minhash_arg(b_bytes, &b);
 	ok = des_minhash_jaccard(&a, &b, &j, &err);
 	des_minhash_free(&a);
 	des_minhash_free(&b);
@@ -187,7 +185,16 @@ des_minhash_jaccard_sql(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s", err.message)));
-	PG_RETURN_FLOAT8(j);
+	return j;
+}
+
+PG_FUNCTION_INFO_V1(des_minhash_jaccard_sql);
+
+/* des.minhash_jaccard(a bytea, b bytea): the estimated Jaccard similarity of two columns' value sets. */
+Datum
+des_minhash_jaccard_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FLOAT8(jaccard_of(PG_GETARG_BYTEA_PP(0), PG_GETARG_BYTEA_PP(1)));
 }
 
 PG_FUNCTION_INFO_V1(des_minhash_containment_sql);
@@ -199,21 +206,8 @@ PG_FUNCTION_INFO_V1(des_minhash_containment_sql);
 Datum
 des_minhash_containment_sql(PG_FUNCTION_ARGS)
 {
-	des_minhash a,
-				b;
-	des_error	err;
-	double		j;
-	bool		ok;
+	double		j = jaccard_of(PG_GETARG_BYTEA_PP(0), PG_GETARG_BYTEA_PP(1));
 
-	minhash_arg(PG_GETARG_BYTEA_PP(0), &a);
-	minhash_arg(PG_GETARG_BYTEA_PP(1), &b);
-	ok = des_minhash_jaccard(&a, &b, &j, &err);
-	des_minhash_free(&a);
-	des_minhash_free(&b);
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", err.message)));
 	PG_RETURN_FLOAT8(des_minhash_containment(j, PG_GETARG_FLOAT8(2), PG_GETARG_FLOAT8(3)));
 }
 
