@@ -10,7 +10,8 @@
  *              "globs": [...]}: the objects below a prefix (ListObjectsV2
  *              through the owner's user mapping); version = ETag
  *   des        config {"location": archive or prefix, "archives": glob,
- *              "globs": [...]}: entries of DES archives, local or S3;
+ *              "server": "...", "globs": [...]}: entries of DES archives,
+ *              local or S3 (through the server, or des.default_server);
  *              version = the archive's ETag and the entry's offset
  *   bundle     config {"repo": "...", "branch": null, "globs": [...]}: the
  *              files of a branch's head (the owner's read level); version =
@@ -46,6 +47,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/syscache.h"
@@ -354,7 +356,9 @@ list_des_entries(ListOut *out, Jsonb *config, Oid owner)
 {
 	char	   *location = config_string(config, "location");
 	char	   *archives = config_string(config, "archives");
+	char	   *server = config_string(config, "server");
 	List	   *globs = config_globs(config);
+	int			guc_level = -1;
 	List	   *archive_globs;
 	bool		one;
 	char	   *prefix;
@@ -372,6 +376,13 @@ list_des_entries(ListOut *out, Jsonb *config, Oid owner)
 	prefix = one ? location : (location[strlen(location) - 1] == '/' ? location : psprintf("%s/", location));
 	archive_globs = archives ? list_make1(archives) : list_make2(pstrdup("*.des"), pstrdup("**/*.des"));
 	args[0] = CStringGetTextDatum(prefix);
+	/* the listing and des.archive_list of s3:// locations use the discoverer's server */
+	if (server != NULL)
+	{
+		guc_level = NewGUCNestLevel();
+		(void) set_config_option("des.default_server", server, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+								 false);
+	}
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
 	SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -429,8 +440,14 @@ list_des_entries(ListOut *out, Jsonb *config, Oid owner)
 				escape_json(&m, archive);
 				appendStringInfoString(&m, ",\"name\":");
 				escape_json(&m, name);
-				appendStringInfo(&m, ",\"data_offset\":" INT64_FORMAT ",\"stored_size\":" INT64_FORMAT ",\"flags\":%d}",
+				appendStringInfo(&m, ",\"data_offset\":" INT64_FORMAT ",\"stored_size\":" INT64_FORMAT ",\"flags\":%d",
 								 offset, size, flags);
+				if (server != NULL)
+				{
+					appendStringInfoString(&m, ",\"server\":");
+					escape_json(&m, server);
+				}
+				appendStringInfoChar(&m, '}');
 				initStringInfo(&md);
 				appendStringInfoString(&md, "{\"name\":");
 				escape_json(&md, name);
@@ -446,6 +463,8 @@ list_des_entries(ListOut *out, Jsonb *config, Oid owner)
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(saved_user, saved_sec);
+	if (guc_level >= 0)
+		AtEOXact_GUC(true, guc_level);
 	MemoryContextSwitchTo(outer);
 }
 
