@@ -42,10 +42,12 @@ SELECT u AS uri, vname(r.bundle_id) AS bundle, r.repo, r.branch, r.kind, r.tag_k
 -- a label, and an id prefix (a name of 8+ hex digits: a label first, else an id)
 SELECT des.label_set('lin', 'release-1', 'gros://lin/main:4');
 SELECT des.label_set('lin', 'cafe0000', 'gros://lin/main:0');
-SELECT (SELECT id FROM v WHERE n = 7) AS v7, (SELECT left(id, 8) FROM v WHERE n = 7) AS v7short \gset
+-- (the prefix is 8 digits or more, up to its first letter: all digits would be a position)
+SELECT (SELECT id FROM v WHERE n = 7) AS v7,
+       (SELECT left(id, greatest(8, length(substring(id FROM '^[0-9]*[a-f]')))) FROM v WHERE n = 7) AS v7short \gset
 SELECT replace(replace(u, :'v7', '<v7>'), :'v7short', '<v7 prefix>') AS uri, vname(r.bundle_id) AS bundle, r.tag_kind, r.realtime
   FROM unnest(ARRAY['gros://lin:release-1', 'gros://lin/main:release-1', 'gros://lin:cafe0000',
-                    'gros://lin:' || left(:'v7', 8), 'gros://lin:' || :'v7']) u,
+                    'gros://lin:' || :'v7short', 'gros://lin:' || :'v7']) u,
        LATERAL des.resolve(u) r;
 
 -- days: the commits above happened now; as if made on four days, three a day
