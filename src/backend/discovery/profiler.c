@@ -260,37 +260,13 @@ des_wake_profilers(PG_FUNCTION_ARGS)
 
 /* ---- wake-ups at commit ---- */
 
-static bool wake_at_commit = false;
-static bool wake_callback_registered = false;
-
-static void
-wake_xact_callback(XactEvent event, void *arg)
-{
-	if (!wake_at_commit)
-		return;
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-	{
-		/* SetLatch only: no allocation, no error can happen here */
-		if (profiler_kind.slots)
-			(void) DesWorkerWake(&profiler_kind);
-		wake_at_commit = false;
-	}
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
-		wake_at_commit = false;
-}
-
 PG_FUNCTION_INFO_V1(des_wake_profilers_at_commit);
 
 /* des_internal.wake_profilers_at_commit(): wake the profilers when (and if) this transaction commits. */
 Datum
 des_wake_profilers_at_commit(PG_FUNCTION_ARGS)
 {
-	if (!wake_callback_registered)
-	{
-		RegisterXactCallback(wake_xact_callback, NULL);
-		wake_callback_registered = true;
-	}
-	wake_at_commit = true;
+	DesWorkerWakeAtCommit(&profiler_kind);
 	PG_RETURN_VOID();
 }
 

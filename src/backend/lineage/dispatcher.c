@@ -83,25 +83,6 @@ static Oid	acting_role = InvalidOid;
 
 /* ---- wake-ups at commit ---- */
 
-static bool wake_at_commit = false;
-static bool wake_callback_registered = false;
-
-static void
-wake_xact_callback(XactEvent event, void *arg)
-{
-	if (!wake_at_commit)
-		return;
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-	{
-		/* SetLatch only: no allocation, no error can happen here */
-		if (dispatcher_kind.slots)
-			(void) DesWorkerWake(&dispatcher_kind);
-		wake_at_commit = false;
-	}
-	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
-		wake_at_commit = false;
-}
-
 PG_FUNCTION_INFO_V1(des_wake_dispatchers_at_commit);
 
 /*
@@ -112,12 +93,7 @@ PG_FUNCTION_INFO_V1(des_wake_dispatchers_at_commit);
 Datum
 des_wake_dispatchers_at_commit(PG_FUNCTION_ARGS)
 {
-	if (!wake_callback_registered)
-	{
-		RegisterXactCallback(wake_xact_callback, NULL);
-		wake_callback_registered = true;
-	}
-	wake_at_commit = true;
+	DesWorkerWakeAtCommit(&dispatcher_kind);
 	PG_RETURN_VOID();
 }
 

@@ -5,6 +5,7 @@
  */
 #include "pg_des.h"
 
+#include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
@@ -160,6 +161,51 @@ DesWorkerWake(const DesWorkerKind *kind)
 		}
 	}
 	return n;
+}
+
+/* ---- wake-ups at commit ---- */
+
+/* the kinds to wake when this backend's transaction commits (a handful of kinds exist) */
+#define WAKE_KINDS_MAX 8
+static const DesWorkerKind *wake_kinds[WAKE_KINDS_MAX];
+static int	n_wake_kinds = 0;
+static bool wake_callback_registered = false;
+
+static void
+wake_xact_callback(XactEvent event, void *arg)
+{
+	if (n_wake_kinds == 0)
+		return;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		/* SetLatch only: no allocation, no error can happen here */
+		for (int i = 0; i < n_wake_kinds; i++)
+			(void) DesWorkerWake(wake_kinds[i]);
+		n_wake_kinds = 0;
+	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+		n_wake_kinds = 0;
+}
+
+/*
+ * Wake the running workers of a kind when (and if) this transaction
+ * commits: not before, since what they are to take is not visible until
+ * then, and a rolled-back transaction wakes nobody.
+ */
+void
+DesWorkerWakeAtCommit(const DesWorkerKind *kind)
+{
+	if (!wake_callback_registered)
+	{
+		RegisterXactCallback(wake_xact_callback, NULL);
+		wake_callback_registered = true;
+	}
+	for (int i = 0; i < n_wake_kinds; i++)
+		if (wake_kinds[i] == kind)
+			return;
+	if (n_wake_kinds == WAKE_KINDS_MAX)
+		elog(ERROR, "more than %d kinds of worker to wake at commit", WAKE_KINDS_MAX);
+	wake_kinds[n_wake_kinds++] = kind;
 }
 
 /* One row per configured worker of a kind: number, pid, then the kind's columns. */

@@ -76,6 +76,8 @@ extern void DesWorkerSetCounter(int counter, uint64 value);
 extern uint64 DesWorkerSlotCounter(DesWorkerSlot *slot, int counter);
 
 extern int	DesWorkerWake(const DesWorkerKind *kind);
+/* The same when this transaction commits (nothing on abort). */
+extern void DesWorkerWakeAtCommit(const DesWorkerKind *kind);
 
 /*
  * The stats SRF of a kind: one row per configured worker. The helper fills
