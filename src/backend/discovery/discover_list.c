@@ -71,14 +71,9 @@ typedef struct ListOut
 static char *
 config_string(Jsonb *config, const char *key)
 {
-	JsonbValue	k,
-			   *v;
+	JsonbValue *v = DesJsonbMember(config, key);
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&config->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
+	if (v == NULL)
 		return NULL;
 	if (v->type != jbvString)
 		ereport(ERROR,
@@ -87,19 +82,14 @@ config_string(Jsonb *config, const char *key)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* config's "globs" (an array of strings, or one string), default *.csv and *.tsv anywhere */
+/* config's "globs" (an array of strings, or one string), default *.csv, *.tsv and *.jsonl anywhere */
 static List *
 config_globs(Jsonb *config)
 {
-	JsonbValue	k,
-			   *v;
+	JsonbValue *v = DesJsonbMember(config, "globs");
 	List	   *globs = NIL;
 
-	k.type = jbvString;
-	k.val.string.val = "globs";
-	k.val.string.len = 5;
-	v = findJsonbValueFromContainer(&config->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
+	if (v == NULL)
 	{
 		static const char *const dflt[] = {"*.csv", "**/*.csv", "*.tsv", "**/*.tsv", "*.jsonl", "**/*.jsonl"};
 

@@ -27,6 +27,9 @@ extern int	des_discover_timeout_ms;
 extern int	des_search_budget_ms;
 extern void DesDiscoveryDefineSettings(void);
 
+/* A member of a jsonb object; NULL when j is NULL or no object, or the key is absent or null. */
+extern JsonbValue *DesJsonbMember(Jsonb *j, const char *key);
+
 /* The profiler's options from the settings, then a jsonb of overrides (NULL: none). */
 extern void DesProfileOptions(Jsonb *overrides, des_profile_options *o, int64 *max_bytes);
 

@@ -129,32 +129,10 @@ profile_create(const des_profile_options *o)
 	return h->p;
 }
 
-/* ---- options ---- */
+/* ---- jsonb members (options, materialize specs, discoverers' configs) ---- */
 
-static double
-option_number(Jsonb *options, const char *key, double dflt)
-{
-	JsonbValue	k,
-			   *v;
-
-	if (options == NULL || !JB_ROOT_IS_OBJECT(options))
-		return dflt;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&options->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
-		return dflt;
-	if (v->type != jbvNumeric)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("profile option \"%s\" must be a number", key)));
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-}
-
-/* a string member of a jsonb object (palloc'd), or NULL */
-static char *
-json_string(Jsonb *j, const char *key)
+JsonbValue *
+DesJsonbMember(Jsonb *j, const char *key)
 {
 	JsonbValue	k,
 			   *v;
@@ -165,7 +143,31 @@ json_string(Jsonb *j, const char *key)
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
 	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
+	return v == NULL || v->type == jbvNull ? NULL : v;
+}
+
+/* a number member, or dflt when absent; what names the object for the error */
+static double
+json_number(Jsonb *j, const char *key, double dflt, const char *what)
+{
+	JsonbValue *v = DesJsonbMember(j, key);
+
+	if (v == NULL)
+		return dflt;
+	if (v->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" must be a number", what, key)));
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
+/* a string member of a materialize spec (palloc'd), or NULL */
+static char *
+json_string(Jsonb *j, const char *key)
+{
+	JsonbValue *v = DesJsonbMember(j, key);
+
+	if (v == NULL)
 		return NULL;
 	if (v->type != jbvString)
 		ereport(ERROR,
@@ -174,26 +176,19 @@ json_string(Jsonb *j, const char *key)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* a number member of a jsonb object, or dflt */
-static double
-json_number(Jsonb *j, const char *key, double dflt)
-{
-	return option_number(j, key, dflt);
-}
-
 void
 DesProfileOptions(Jsonb *overrides, des_profile_options *o, int64 *max_bytes)
 {
 	double		seed;
 
 	*o = des_profile_options_default();
-	o->type_threshold = option_number(overrides, "type_threshold", des_profile_type_threshold);
-	o->categorical_ratio = option_number(overrides, "categorical_ratio", des_profile_categorical_ratio);
-	o->free_text_ratio = option_number(overrides, "free_text_ratio", des_profile_free_text_ratio);
-	o->sample_rows = (uint32_t) Max(0, option_number(overrides, "sample_rows", des_profile_sample_rows));
-	seed = option_number(overrides, "seed", 0);
+	o->type_threshold = json_number(overrides, "type_threshold", des_profile_type_threshold, "profile option");
+	o->categorical_ratio = json_number(overrides, "categorical_ratio", des_profile_categorical_ratio, "profile option");
+	o->free_text_ratio = json_number(overrides, "free_text_ratio", des_profile_free_text_ratio, "profile option");
+	o->sample_rows = (uint32_t) Max(0, json_number(overrides, "sample_rows", des_profile_sample_rows, "profile option"));
+	seed = json_number(overrides, "seed", 0, "profile option");
 	o->seed = seed < 0 ? 0 : (uint64_t) seed;
-	*max_bytes = (int64) option_number(overrides, "max_bytes", (double) des_profile_max_kb * 1024);
+	*max_bytes = (int64) json_number(overrides, "max_bytes", (double) des_profile_max_kb * 1024, "profile option");
 	if (*max_bytes < WINDOW_BYTES)
 		*max_bytes = WINDOW_BYTES;
 }
@@ -253,7 +248,8 @@ typedef struct ByteSource
 	/* memory */
 	const char *data;
 	/* a DES entry */
-	uint64		entry_size;		/* stored bytes (0: not an entry) */
+	bool		is_entry;
+	uint64		entry_size;		/* stored bytes */
 	bool		compressed;		/* one LZ4 frame */
 } ByteSource;
 
@@ -533,9 +529,9 @@ open_source(void *arg)
 		/* an entry of a DES archive: a range of the archive object (LZ4-compressed ones inflated after) */
 		char	   *location = json_string(o->materialize, "location");
 		char	   *name = json_string(o->materialize, "name");
-		double		offset = json_number(o->materialize, "data_offset", -1);
-		double		size = json_number(o->materialize, "stored_size", -1);
-		double		flags = json_number(o->materialize, "flags", 0);
+		double		offset = json_number(o->materialize, "data_offset", -1, "materialize field");
+		double		size = json_number(o->materialize, "stored_size", -1, "materialize field");
+		double		flags = json_number(o->materialize, "flags", 0, "materialize field");
 
 		if (location == NULL || name == NULL || offset < 0 || size < 0)
 			ereport(ERROR,
@@ -549,6 +545,7 @@ open_source(void *arg)
 							name, location, (int) flags)));
 		open_storage(o, location);
 		s->what = MemoryContextStrdup(o->cxt, psprintf("%s entry %s", location, name));
+		s->is_entry = true;
 		s->base = (uint64) offset;
 		s->entry_size = (uint64) size;
 		s->compressed = ((int) flags & DES_FLAG_COMPRESSED) != 0;
@@ -1188,6 +1185,24 @@ profile_table(void *arg)
 
 /* ---- entry points ---- */
 
+/*
+ * After open_source (outside any transaction in a worker): the size of an
+ * S3 object by a HEAD; a DES entry sized as its range of the archive, and
+ * inflated when compressed.
+ */
+static void
+size_source(ByteSource *s, Jsonb *options)
+{
+	if (s->is_entry)
+	{
+		s->size = s->entry_size;
+		if (s->compressed)
+			inflate_entry(s, options);
+	}
+	else if (s->kind == SOURCE_S3)
+		head_s3(s);
+}
+
 void
 DesProfileMaterialized(Jsonb *materialize, Oid owner, Jsonb *options, bool in_worker, DesProfileResult *res)
 {
@@ -1199,14 +1214,7 @@ DesProfileMaterialized(Jsonb *materialize, Oid owner, Jsonb *options, bool in_wo
 	s->fd = -1;
 	memset(res, 0, sizeof(*res));
 	in_transaction(s, open_source, &o);
-	if (s->kind == SOURCE_S3 && s->entry_size == 0 && s->base == 0)
-		head_s3(s);
-	if (s->base > 0 || s->entry_size > 0)
-	{
-		s->size = s->entry_size;
-		if (s->compressed)
-			inflate_entry(s, options);
-	}
+	size_source(s, options);
 	if (o.relation != NULL)
 	{
 		TableCall	t = {&o, options, res, CurrentMemoryContext};
@@ -1233,14 +1241,7 @@ DesMaterializedBytes(Jsonb *materialize, Oid owner, int64 max_bytes)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a table is not copied by des.keep_copy"),
 				 errhint("Copy it to a file with COPY and record that, or keep the table.")));
-	if (s->kind == SOURCE_S3 && s->entry_size == 0 && s->base == 0)
-		head_s3(s);
-	if (s->base > 0 || s->entry_size > 0)
-	{
-		s->size = s->entry_size;
-		if (s->compressed)
-			inflate_entry(s, NULL);
-	}
+	size_source(s, NULL);
 	if (s->size > (uint64) max_bytes || s->size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
