@@ -23,6 +23,7 @@
 #   BENCH_LINEAGE_RUNS       runs in the graph   [500000; quick 20000]
 #   BENCH_CSV_ROWS           rows of the CSV files (13d) [1000000; quick 100000]
 #   BENCH_DIR                parent of the temporary directory [/tmp]
+#   BENCH_LINEAGE_PARTS=resolve   13a only
 set -euo pipefail
 
 quick=0
@@ -67,6 +68,16 @@ for uri in "gros://lb" "gros://lb/main:latest" "gros://lb/main:$today" "gros://l
 		"$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { printf "%.2f", a / b }')" ">= 50000/s" \
 		"$(awk -v r="$rate" 'BEGIN { print (r >= 50000) ? "yes" : "no" }')"
 done
+# a different position each call (0 to 199, then -1 to -200), so that no
+# answer is simply the previous one
+ms=$(timed "SELECT count((des.resolve('gros://lb/main:' || CASE WHEN g % 400 < 200 THEN g % 400 ELSE 199 - g % 400 END)).bundle_id)
+            FROM generate_series(1, $RESOLVES) g")
+rate=$(awk -v n="$RESOLVES" -v ms="$ms" 'BEGIN { printf "%.0f", n / ms * 1000 }')
+echo "bench_lineage: each position in turn ${rate}/s" >&2
+row "13a des.resolve('gros://lb/main:N'), N each position in turn, per second vs the ref lb/main" "$rate" "$base_rate" \
+	"$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { printf "%.2f", a / b }')" ">= 50000/s" \
+	"$(awk -v r="$rate" 'BEGIN { print (r >= 50000) ? "yes" : "no" }')"
+[ "${BENCH_LINEAGE_PARTS:-}" = resolve ] && exit 0
 
 # the graph: versions numbered in heap order (1 the root, the first bundle of
 # lb/main, so that des.downstream can start there); run r reads version

@@ -409,4 +409,24 @@ typedef struct DesResolvedRef
 extern void DesResolveRef(const char *ref, const char *level, bool with_staged, DesResolvedRef *out,
 						  DesOwnerScope *scope);
 
+/*
+ * history_scan.c: a day or position tag's bundle read from the indexes of
+ * the branch and history tables directly (as the owner, the active
+ * snapshot). Returns false when the branch is missing, has no head, or its
+ * history is out of step with it (refs.c's query then reports or rebuilds);
+ * otherwise last is the history's last position and found says whether a
+ * row was picked (bundle and root).
+ */
+typedef struct DesHistoryPick
+{
+	int64		last;
+	bool		found;
+	unsigned char bundle[DES_TREE_HASH_BYTES];
+	unsigned char root[DES_TREE_HASH_BYTES];
+} DesHistoryPick;
+
+extern bool DesHistoryPickPosition(int64 repo_id, const char *branch, int64 position, DesHistoryPick *out);
+extern bool DesHistoryPickDay(int64 repo_id, const char *branch, TimestampTz from, TimestampTz until,
+							  DesHistoryPick *out);
+
 #endif

@@ -212,28 +212,48 @@ repo_bundle_prefix(DesResolvedRef *out, const char *hex)
  * One bundle of the branch picked from des.branch_history in one query: the
  * branch row (it must exist and have a bundle), the last history row (the
  * history must end at the head: rebuilt once when it does not, after a
- * restore), the row pick chooses (a LATERAL subquery over h =
+ * restore), the row a pick chooses (a LATERAL subquery over h =
  * des.branch_history that may use br, last and parameters $3 on), and its
- * bundle's root. Returns the last position; *found: pick chose a row, taken
- * into out. Run as the owner.
+ * bundle's root. The usual case takes history_scan.c's index lookups
+ * instead; this query reports what they leave (no such branch, no head) and
+ * rebuilds a history out of step. Each query is one constant, as plan_for
+ * keeps plans by the text's address.
  */
+#define BRANCH_PICK_BEGIN \
+	"SELECT br.head, br.head = last.bundle_id AS in_step, last.position AS last, " \
+	"x.bundle_id, d.root FROM des.dataset_branches br " \
+	"LEFT JOIN LATERAL (SELECT l.bundle_id, l.position FROM des.branch_history l " \
+	"WHERE l.repo_id = br.repo_id AND l.branch = br.name " \
+	"ORDER BY l.position DESC LIMIT 1) last ON true " \
+	"LEFT JOIN LATERAL ("
+#define BRANCH_PICK_END \
+	") x ON true " \
+	"LEFT JOIN des.dataset_bundles d ON d.repo_id = br.repo_id AND d.id = x.bundle_id " \
+	"WHERE br.repo_id = $1 AND br.name = $2"
+
+static const char *const position_query = BRANCH_PICK_BEGIN
+"SELECT h.bundle_id FROM des.branch_history h "
+"WHERE h.repo_id = br.repo_id AND h.branch = br.name "
+"AND h.position = CASE WHEN $3 >= 0 THEN $3 ELSE last.position + 1 + $3 END"
+BRANCH_PICK_END;
+
+static const char *const day_query = BRANCH_PICK_BEGIN
+"SELECT h.bundle_id FROM des.branch_history h "
+"WHERE h.repo_id = br.repo_id AND h.branch = br.name "
+"AND h.committed_at >= $3 AND h.committed_at < $4 "
+"ORDER BY h.committed_at DESC, h.position DESC LIMIT 1"
+BRANCH_PICK_END;
+
+/* Returns the last position; *found: the pick chose a row, taken into out. Run as the owner. */
 static int64
-branch_pick(DesResolvedRef *out, const char *uri, const char *pick, int nextra, Oid *extra_types, Datum *extra_args,
-			bool *found)
+branch_pick(DesResolvedRef *out, const char *uri, const char *query, int nextra, Oid *extra_types,
+			Datum *extra_args, bool *found)
 {
 	Oid			types[4];
 	Datum		args[4];
 	bool		head_null,
 				isnull;
 	Datum		in_step;
-	char	   *query = psprintf("SELECT br.head, br.head = last.bundle_id AS in_step, last.position AS last, "
-								 "x.bundle_id, d.root FROM des.dataset_branches br "
-								 "LEFT JOIN LATERAL (SELECT l.bundle_id, l.position FROM des.branch_history l "
-								 "WHERE l.repo_id = br.repo_id AND l.branch = br.name "
-								 "ORDER BY l.position DESC LIMIT 1) last ON true "
-								 "LEFT JOIN LATERAL (%s) x ON true "
-								 "LEFT JOIN des.dataset_bundles d ON d.repo_id = br.repo_id AND d.id = x.bundle_id "
-								 "WHERE br.repo_id = $1 AND br.name = $2", pick);
 
 	Assert(nextra <= 2);
 	types[0] = INT8OID;
@@ -272,19 +292,36 @@ branch_pick(DesResolvedRef *out, const char *uri, const char *pick, int nextra, 
 	return DatumGetInt64(DesSpiGet(0, "last", &isnull));
 }
 
+/* history_scan.c's answer into out */
+static void
+take_pick(DesResolvedRef *out, const DesHistoryPick *pick)
+{
+	if (!pick->found)
+		return;
+	memcpy(out->bundle, pick->bundle, DES_TREE_HASH_BYTES);
+	memcpy(out->root, pick->root, DES_TREE_HASH_BYTES);
+	out->has_bundle = true;
+	out->root_known = true;
+}
+
 /* The bundle at a position of the branch (0 the first, -1 the latest). Run as the owner. */
 static void
 branch_position(DesResolvedRef *out, int64 position, const char *uri)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(position)};
+	DesHistoryPick pick;
 	bool		found;
-	int64		last = branch_pick(out, uri,
-								   "SELECT h.bundle_id FROM des.branch_history h "
-								   "WHERE h.repo_id = br.repo_id AND h.branch = br.name "
-								   "AND h.position = CASE WHEN $3 >= 0 THEN $3 ELSE last.position + 1 + $3 END",
-								   1, types, args, &found);
+	int64		last;
 
+	if (DesHistoryPickPosition(out->repo.id, out->branch, position, &pick))
+	{
+		take_pick(out, &pick);
+		found = pick.found;
+		last = pick.last;
+	}
+	else
+		last = branch_pick(out, uri, position_query, 1, types, args, &found);
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -295,23 +332,40 @@ branch_position(DesResolvedRef *out, int64 position, const char *uri)
 				 errcontext("gros URI \"%s\"", uri)));
 }
 
+/* midnight starting a day in des.lineage_timezone */
+static TimestampTz
+day_start(int julian_day)
+{
+	Timestamp	midnight = DatumGetTimestamp(DirectFunctionCall1(date_timestamp,
+																 DateADTGetDatum(julian_day - POSTGRES_EPOCH_JDATE)));
+
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, CStringGetTextDatum(des_lineage_timezone),
+												   TimestampGetDatum(midnight)));
+}
+
 /* The last bundle of the branch committed on a day (des.lineage_timezone). Run as the owner. */
 static void
 branch_day(DesResolvedRef *out, int year, int month, int day, const char *uri)
 {
-	Oid			types[2] = {DATEOID, TEXTOID};
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[2];
+	int			julian = date2j(year, month, day);
+	TimestampTz from = day_start(julian),
+				until = day_start(julian + 1);
+	DesHistoryPick pick;
 	bool		found;
 
-	args[0] = DateADTGetDatum(date2j(year, month, day) - POSTGRES_EPOCH_JDATE);
-	args[1] = CStringGetTextDatum(des_lineage_timezone);
-	(void) branch_pick(out, uri,
-					   "SELECT h.bundle_id FROM des.branch_history h "
-					   "WHERE h.repo_id = br.repo_id AND h.branch = br.name "
-					   "AND h.committed_at >= pg_catalog.timezone($4, $3::timestamp) "
-					   "AND h.committed_at < pg_catalog.timezone($4, ($3 + 1)::timestamp) "
-					   "ORDER BY h.committed_at DESC, h.position DESC LIMIT 1",
-					   2, types, args, &found);
+	if (DesHistoryPickDay(out->repo.id, out->branch, from, until, &pick))
+	{
+		take_pick(out, &pick);
+		found = pick.found;
+	}
+	else
+	{
+		args[0] = TimestampTzGetDatum(from);
+		args[1] = TimestampTzGetDatum(until);
+		(void) branch_pick(out, uri, day_query, 2, types, args, &found);
+	}
 	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
