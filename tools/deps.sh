@@ -18,6 +18,7 @@ packages=(
 	libjansson-dev   # unit tests read the fixtures' manifest.json
 	curl awscli      # S3 tests: harness control, interoperability with the AWS CLI
 	libipc-run-perl  # TAP tests (PostgreSQL::Test::Cluster)
+	mariadb-server postgresql-15-mysql-fdw   # foreign sources: a real MariaDB through mysql_fdw
 )
 # The S3 harness runs on Node.js; install Debian's when npm is missing, and
 # leave an existing Node installation alone.

@@ -118,6 +118,12 @@ pg_virtualenv -v 15 -o shared_preload_libraries=pg_des test/openlineage/run.sh >
 grep -E '^  (ok|not ok)' "$logs/openlineage" | grep -v '^  ok' || true
 count openlineage "$logs/openlineage"
 
+echo "== a MariaDB table as a source (test/mariadb: Debian's MariaDB on 127.0.0.1:59306, mysql_fdw, the real workers)"
+pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.marker_naptime=100ms -o des.packer_naptime=100ms \
+	-o des.container_max_age=300ms test/mariadb/run.sh >"$logs/mariadb" 2>&1 || true
+grep -E '^  (ok|not ok)' "$logs/mariadb" | grep -v '^  ok' || true
+count mariadb "$logs/mariadb"
+
 echo "== upgrade (the previous release's script, ALTER EXTENSION pg_des UPDATE, pg_dump compared with a fresh install)"
 pg_virtualenv -v 15 -o shared_preload_libraries=pg_des test/upgrade/run.sh >"$logs/upgrade" 2>&1
 cat "$logs/upgrade"

@@ -23,6 +23,9 @@
 #   14   test/bench/bench_discovery.sh  profiling a 1 GiB CSV vs DuckDB SUMMARIZE and
 #                                  COPY; search over 100,000 profiled datasets
 #                                  (needs node: DuckDB from npm, pinned)
+#   15   test/bench/bench_sources.sh  claims from a foreign PostgreSQL table
+#                                  (postgres_fdw) and a MariaDB one (mysql_fdw)
+#                                  vs a plain table
 #   8    test/bench/bench_fdw.sh   des_fdw foreign tables over local archives:
 #                                  full scan, index-only count, lookups through
 #                                  a join, each vs the same rows in a heap table
@@ -37,7 +40,8 @@
 # BENCH_SKIP_PIPELINE=1 the pipeline, BENCH_SKIP_FDW=1 the des_fdw one and
 # BENCH_SKIP_DATASETS=1 the versioned datasets one, BENCH_SKIP_GC=1 the
 # garbage collection ones, BENCH_SKIP_LINEAGE=1 the lineage one,
-# BENCH_SKIP_DISCOVERY=1 the discovery one.
+# BENCH_SKIP_DISCOVERY=1 the discovery one, BENCH_SKIP_SOURCES=1 the
+# foreign sources one.
 # Sizes: see the BENCH_* variables at the top of bench_core.c and the scripts.
 set -euo pipefail
 
@@ -143,6 +147,15 @@ if [ -n "${BENCH_SKIP_DISCOVERY:-}" ] && [ "${BENCH_SKIP_DISCOVERY}" != 0 ]; the
 else
 	test/bench/bench_discovery.sh >>"$rows" || {
 		printf 'ROW\t14 discovery benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+fi
+
+if [ -n "${BENCH_SKIP_SOURCES:-}" ] && [ "${BENCH_SKIP_SOURCES}" != 0 ]; then
+	printf 'ROW\t15 foreign source benchmarks\tskipped (BENCH_SKIP_SOURCES)\t-\t-\t-\t-\n' >>"$rows"
+else
+	test/bench/bench_sources.sh >>"$rows" || {
+		printf 'ROW\t15 foreign source benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi

@@ -7,7 +7,14 @@
  * MATERIALIZED VIEW run user code): the claim reads and updates the user's
  * table, which may have triggers, and those must get no rights of the
  * caller's (the marker is a superuser) and cannot SET ROLE back. A failing
- * source records its error in des.sources; the others go on.
+ * source records its error in des.sources and waits out a backoff; the
+ * others go on.
+ *
+ * A foreign table is claimed by compare-and-set through its wrapper
+ * (des_internal.claim_foreign_source_rows): one marker at a time per source
+ * (a transaction-level advisory lock, tried, never waited for), and the
+ * rows it claimed and staged recorded in des.source_claims, as the marker,
+ * in the same subtransaction, for the next round to settle.
  */
 #include "pg_des.h"
 #include "pipeline/pipeline.h"
@@ -27,16 +34,27 @@
 
 PG_FUNCTION_INFO_V1(des_claim_sources_rows);
 
-#define SOURCE_ARGS 10			/* the settings des_internal.claim_source_rows takes, before batch_size */
+/* the settings des.sources gives each claim function, in its argument order, before the claim's own */
+#define SOURCE_ARGS 10			/* des_internal.claim_source_rows */
+#define FOREIGN_SOURCE_ARGS 13	/* des_internal.claim_foreign_source_rows */
+
+/* the advisory lock class of a foreign source's claims (key: the source id); "DESF" */
+#define FOREIGN_SOURCE_LOCK_CLASS 0x44455346
 
 typedef struct SourceToClaim
 {
 	int32		id;
 	Oid			registrar;
-	Datum		args[SOURCE_ARGS];
-	char		nulls[SOURCE_ARGS];
+	bool		is_foreign;
+	int32		failures;
+	Datum		args[FOREIGN_SOURCE_ARGS];
+	char		nulls[FOREIGN_SOURCE_ARGS];
 } SourceToClaim;
 
+/*
+ * A round's outcome: a success clears the error and the backoff; a failure
+ * counts and waits 2^failures seconds (at most 5 minutes) before the next.
+ */
 static void
 record_outcome(int32 id, const char *error)
 {
@@ -48,11 +66,132 @@ record_outcome(int32 id, const char *error)
 	args[1] = error ? CStringGetTextDatum(error) : (Datum) 0;
 	/* bookkeeping only: skipped if another claimer holds the row, so markers never wait here */
 	if (SPI_execute_with_args("UPDATE des.sources SET last_error = $2, "
-							  "       last_claim_at = CASE WHEN $2 IS NULL THEN now() ELSE last_claim_at END "
+							  "       last_claim_at = CASE WHEN $2 IS NULL THEN now() ELSE last_claim_at END, "
+							  "       failures = CASE WHEN $2 IS NULL THEN 0 ELSE failures + 1 END, "
+							  "       retry_at = CASE WHEN $2 IS NULL THEN NULL "
+							  "                  ELSE now() + least(power(2, least(failures, 12)), 300) * interval '1 s' END "
 							  " WHERE id = (SELECT id FROM des.sources WHERE id = $1 FOR UPDATE SKIP LOCKED)",
 							  2, types, args, nulls, false, 0) < 0)
 		elog(ERROR, "could not record the outcome of source %d", id);
 }
+
+static int32
+claim_table(const SourceToClaim *src, int32 batch_size)
+{
+	Oid			types[SOURCE_ARGS + 1] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID,
+	TEXTOID, TEXTOID, INTERVALOID, INT4OID};
+	Datum		args[SOURCE_ARGS + 1];
+	char		nulls[SOURCE_ARGS + 1];
+	bool		isnull;
+
+	memcpy(args, src->args, sizeof(Datum) * SOURCE_ARGS);
+	memcpy(nulls, src->nulls, SOURCE_ARGS);
+	args[SOURCE_ARGS] = Int32GetDatum(batch_size);
+	nulls[SOURCE_ARGS] = ' ';
+	if (SPI_execute_with_args("SELECT des_internal.claim_source_rows(relation => $1, name_column => $2, "
+							  "data_column => $3, url_column => $4, meta_column => $5, "
+							  "status_column => $6, age_column => $7, pending_value => $8, "
+							  "claimed_value => $9, min_age => $10, batch_size => $11) AS claimed",
+							  SOURCE_ARGS + 1, types, args, nulls, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "des_internal.claim_source_rows returned no row");
+	return DatumGetInt32(DesSpiGet(0, "claimed", &isnull));
+}
+
+/*
+ * One round of a foreign source: the ledger read as the marker, the claim
+ * run as the registrar (the caller's user and security context are set),
+ * the ledger written as the marker again. Returns the objects staged, or
+ * -1 when another marker has the source this round.
+ */
+static int32
+claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user, int marker_sec)
+{
+	Oid			types[FOREIGN_SOURCE_ARGS + 3] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID,
+	NAMEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID, INT4OID};
+	Datum		args[FOREIGN_SOURCE_ARGS + 3];
+	char		nulls[FOREIGN_SOURCE_ARGS + 3];
+	Oid			settle_types[3] = {INT4OID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		settle_args[3];
+	Oid			ledger_types[3] = {INT4OID, TEXTARRAYOID, INT8ARRAYOID};
+	Datum		ledger_args[3];
+	Datum		row_keys,
+				object_ids;
+	Oid			lock_types[2] = {INT4OID, INT4OID};
+	Datum		lock_args[2] = {Int32GetDatum(FOREIGN_SOURCE_LOCK_CLASS), Int32GetDatum(src->id)};
+	Oid			id_type[1] = {INT4OID};
+	Datum		id_arg[1] = {Int32GetDatum(src->id)};
+	bool		isnull;
+	Oid			user;
+	int			sec;
+	int32		staged;
+
+	GetUserIdAndSecContext(&user, &sec);
+	SetUserIdAndSecContext(marker_user, marker_sec);
+	if (SPI_execute_with_args("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2) AS mine", 2, lock_types, lock_args,
+							  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not try the lock of source %d", src->id);
+	if (!DatumGetBool(DesSpiGet(0, "mine", &isnull)))
+	{
+		SetUserIdAndSecContext(user, sec);
+		return -1;
+	}
+	/* what earlier rounds claimed and committed: settled now */
+	if (SPI_execute_with_args("SELECT coalesce(array_agg(row_key) FILTER (WHERE object_id IS NOT NULL), '{}') AS staged, "
+							  "       coalesce(array_agg(row_key) FILTER (WHERE object_id IS NULL), '{}') AS taken "
+							  "  FROM des.source_claims WHERE source_id = $1",
+							  1, id_type, id_arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the claims of source %d", src->id);
+	memcpy(args, src->args, sizeof(Datum) * FOREIGN_SOURCE_ARGS);
+	memcpy(nulls, src->nulls, FOREIGN_SOURCE_ARGS);
+	args[FOREIGN_SOURCE_ARGS] = SPI_datumTransfer(DesSpiGet(0, "staged", &isnull), false, -1);
+	args[FOREIGN_SOURCE_ARGS + 1] = SPI_datumTransfer(DesSpiGet(0, "taken", &isnull), false, -1);
+	args[FOREIGN_SOURCE_ARGS + 2] = Int32GetDatum(batch_size);
+	nulls[FOREIGN_SOURCE_ARGS] = nulls[FOREIGN_SOURCE_ARGS + 1] = nulls[FOREIGN_SOURCE_ARGS + 2] = ' ';
+
+	SetUserIdAndSecContext(user, sec);
+	if (SPI_execute_with_args("SELECT row_keys, object_ids FROM des_internal.claim_foreign_source_rows("
+							  "relation => $1, key_column => $2, name_column => $3, data_column => $4, "
+							  "url_column => $5, meta_column => $6, status_column => $7, age_column => $8, "
+							  "pending_value => $9, claiming_value => $10, claimed_value => $11, min_age => $12, "
+							  "use_returning => $13, settle_staged => $14, settle_taken => $15, batch_size => $16)",
+							  FOREIGN_SOURCE_ARGS + 3, types, args, nulls, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "des_internal.claim_foreign_source_rows returned no row");
+	/* test/t/015: kill -9 with rows flipped and staged, nothing committed */
+	DesDebugPause("source_claimed", NULL);
+	row_keys = SPI_datumTransfer(DesSpiGet(0, "row_keys", &isnull), false, -1);
+	object_ids = SPI_datumTransfer(DesSpiGet(0, "object_ids", &isnull), false, -1);
+
+	/* settled rows leave the ledger; this round's claims enter it */
+	SetUserIdAndSecContext(marker_user, marker_sec);
+	settle_args[0] = Int32GetDatum(src->id);
+	settle_args[1] = args[FOREIGN_SOURCE_ARGS];
+	settle_args[2] = args[FOREIGN_SOURCE_ARGS + 1];
+	if (SPI_execute_with_args("DELETE FROM des.source_claims c WHERE c.source_id = $1 "
+							  "   AND c.row_key = ANY (pg_catalog.array_cat($2, $3))",
+							  3, settle_types, settle_args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not settle the claims of source %d", src->id);
+	ledger_args[0] = Int32GetDatum(src->id);
+	ledger_args[1] = row_keys;
+	ledger_args[2] = object_ids;
+	if (SPI_execute_with_args("WITH claimed AS (INSERT INTO des.source_claims (source_id, row_key, object_id) "
+							  "                 SELECT $1, r.k, r.o FROM unnest($2, $3) r(k, o) "
+							  "                 ON CONFLICT (source_id, row_key) DO UPDATE "
+							  "                 SET object_id = excluded.object_id, claimed_at = now()) "
+							  "SELECT count(*) FILTER (WHERE r.o IS NOT NULL) AS staged FROM unnest($3) r(o)",
+							  3, ledger_types, ledger_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not record the claims of source %d", src->id);
+	staged = (int32) DatumGetInt64(DesSpiGet(0, "staged", &isnull));
+	SetUserIdAndSecContext(user, sec);
+	return staged;
+}
+
+/*
+ * The settings each claim function takes, by the columns of des.sources
+ * read below: plain tables the first SOURCE_ARGS, foreign tables all.
+ */
+static const int table_columns[SOURCE_ARGS] = {0, 2, 3, 4, 5, 6, 7, 8, 10, 11};
 
 Datum
 des_claim_sources_rows(PG_FUNCTION_ARGS)
@@ -63,8 +202,6 @@ des_claim_sources_rows(PG_FUNCTION_ARGS)
 	SourceToClaim *sources;
 	int			nsources;
 	volatile int64 total = 0;
-	Oid			argtypes[SOURCE_ARGS + 1] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID,
-	TEXTOID, TEXTOID, INTERVALOID, INT4OID};
 
 	if (batch_size < 1)
 		ereport(ERROR,
@@ -72,9 +209,13 @@ des_claim_sources_rows(PG_FUNCTION_ARGS)
 				 errmsg("batch_size must be at least 1")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT id, registered_by::oid, relation, name_column, data_column, url_column, meta_column, "
-					"       status_column, age_column, pending_value, claimed_value, min_age "
-					"  FROM des.sources WHERE enabled ORDER BY last_claim_at NULLS FIRST, id",
+	/* columns 3 on: claim_foreign_source_rows' settings in its order */
+	if (SPI_execute("SELECT id, registered_by::oid, failures, "
+					"       relation, key_column, name_column, data_column, url_column, meta_column, "
+					"       status_column, age_column, pending_value, claiming_value, claimed_value, min_age, "
+					"       use_returning "
+					"  FROM des.sources WHERE enabled AND (retry_at IS NULL OR retry_at <= now()) "
+					" ORDER BY last_claim_at NULLS FIRST, id",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read des.sources");
 	nsources = (int) SPI_processed;
@@ -84,62 +225,67 @@ des_claim_sources_rows(PG_FUNCTION_ARGS)
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	td = SPI_tuptable->tupdesc;
 		bool		isnull;
+		Datum		all[FOREIGN_SOURCE_ARGS];
+		char		all_nulls[FOREIGN_SOURCE_ARGS];
 		MemoryContext old = MemoryContextSwitchTo(callcxt);
 
 		sources[i].id = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
 		sources[i].registrar = DatumGetObjectId(SPI_getbinval(tup, td, 2, &isnull));
-		for (int a = 0; a < SOURCE_ARGS; a++)
+		sources[i].failures = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+		for (int a = 0; a < FOREIGN_SOURCE_ARGS; a++)
 		{
-			Form_pg_attribute att = TupleDescAttr(td, a + 2);
-			Datum		d = SPI_getbinval(tup, td, a + 3, &isnull);
+			Form_pg_attribute att = TupleDescAttr(td, a + 3);
+			Datum		d = SPI_getbinval(tup, td, a + 4, &isnull);
 
-			sources[i].nulls[a] = isnull ? 'n' : ' ';
-			sources[i].args[a] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+			all_nulls[a] = isnull ? 'n' : ' ';
+			all[a] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
 		}
+		sources[i].is_foreign = all_nulls[1] == ' ';	/* a key column */
+		if (sources[i].is_foreign)
+		{
+			memcpy(sources[i].args, all, sizeof(all));
+			memcpy(sources[i].nulls, all_nulls, sizeof(all_nulls));
+		}
+		else
+			for (int a = 0; a < SOURCE_ARGS; a++)
+			{
+				sources[i].args[a] = all[table_columns[a]];
+				sources[i].nulls[a] = all_nulls[table_columns[a]];
+			}
 		MemoryContextSwitchTo(old);
 	}
 
 	for (int i = 0; i < nsources; i++)
 	{
 		SourceToClaim *src = &sources[i];
-		Datum		args[SOURCE_ARGS + 1];
-		char		nulls[SOURCE_ARGS + 1];
 		Oid			save_userid;
 		int			save_sec_context;
 
 		CHECK_FOR_INTERRUPTS();
-		memcpy(args, src->args, sizeof(src->args));
-		memcpy(nulls, src->nulls, sizeof(src->nulls));
-		args[SOURCE_ARGS] = Int32GetDatum(batch_size);
-		nulls[SOURCE_ARGS] = ' ';
-
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(callcxt);
 		PG_TRY();
 		{
 			int			nestlevel;
-			bool		isnull;
 			int32		n;
 
 			GetUserIdAndSecContext(&save_userid, &save_sec_context);
 			SetUserIdAndSecContext(src->registrar,
 								   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 			nestlevel = NewGUCNestLevel();
-			if (SPI_execute_with_args("SELECT des_internal.claim_source_rows(relation => $1, name_column => $2, "
-									  "data_column => $3, url_column => $4, meta_column => $5, "
-									  "status_column => $6, age_column => $7, pending_value => $8, "
-									  "claimed_value => $9, min_age => $10, batch_size => $11) AS claimed",
-									  SOURCE_ARGS + 1, argtypes, args, nulls, false, 1) != SPI_OK_SELECT ||
-				SPI_processed != 1)
-				elog(ERROR, "des_internal.claim_source_rows returned no row");
-			n = DatumGetInt32(DesSpiGet(0, "claimed", &isnull));
+			if (src->is_foreign)
+				n = claim_foreign_table(src, batch_size, save_userid, save_sec_context);
+			else
+				n = claim_table(src, batch_size);
 			AtEOXact_GUC(false, nestlevel);
 			SetUserIdAndSecContext(save_userid, save_sec_context);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(callcxt);
 			CurrentResourceOwner = callowner;
-			total += n;
 			if (n > 0)
+				total += n;
+			/* a round that claimed, or the first good one after failures */
+			if (n > 0 || src->failures > 0)
 				record_outcome(src->id, NULL);
 		}
 		PG_CATCH();

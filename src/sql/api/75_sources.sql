@@ -16,10 +16,12 @@ BEGIN
     -- bookkeeping updates (counters, errors, enabled) keep the registrar
     IF TG_OP = 'UPDATE'
        AND (NEW.relation, NEW.name_column, NEW.data_column, NEW.url_column, NEW.meta_column,
-            NEW.status_column, NEW.age_column, NEW.pending_value, NEW.claimed_value, NEW.registered_by)
+            NEW.status_column, NEW.age_column, NEW.pending_value, NEW.claimed_value, NEW.registered_by,
+            NEW.key_column, NEW.claiming_value, NEW.use_returning)
            IS NOT DISTINCT FROM
            (OLD.relation, OLD.name_column, OLD.data_column, OLD.url_column, OLD.meta_column,
-            OLD.status_column, OLD.age_column, OLD.pending_value, OLD.claimed_value, OLD.registered_by) THEN
+            OLD.status_column, OLD.age_column, OLD.pending_value, OLD.claimed_value, OLD.registered_by,
+            OLD.key_column, OLD.claiming_value, OLD.use_returning) THEN
         RETURN NEW;
     END IF;
     NEW.registered_by := current_user::regrole;
@@ -50,7 +52,10 @@ CREATE OR REPLACE FUNCTION des.register_source(tbl regclass, name_column name,
                                     pending_value text DEFAULT 'pending',
                                     claimed_value text DEFAULT 'queued',
                                     age_column name DEFAULT NULL, min_age interval DEFAULT '0 s',
-                                    meta_column name DEFAULT NULL)
+                                    meta_column name DEFAULT NULL,
+                                    key_column name DEFAULT NULL,
+                                    claiming_value text DEFAULT 'claiming',
+                                    use_returning boolean DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -60,6 +65,8 @@ DECLARE
     want text;
     got regtype;
     new_id int;
+    kind "char" := (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl);
+    wrapper name;
 BEGIN
     IF (data_column IS NULL) = (url_column IS NULL) THEN
         RAISE EXCEPTION 'give exactly one of data_column and url_column' USING ERRCODE = 'invalid_parameter_value';
@@ -68,9 +75,41 @@ BEGIN
         RAISE EXCEPTION 'pending_value and claimed_value must be given and differ'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) <> 'r' THEN
-        RAISE EXCEPTION '% is not a plain table', tbl USING ERRCODE = 'wrong_object_type',
+    IF kind NOT IN ('r', 'f') THEN
+        RAISE EXCEPTION '% is not a plain table or a foreign table', tbl USING ERRCODE = 'wrong_object_type',
             HINT = 'Register the partitions of a partitioned table one by one.';
+    END IF;
+    IF kind = 'r' AND key_column IS NOT NULL THEN
+        RAISE EXCEPTION 'key_column is for foreign tables: rows of % are claimed with FOR UPDATE SKIP LOCKED', tbl
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF kind = 'f' THEN
+        -- claims through a wrapper are compare-and-set on a key (docs/pipeline.md, "Foreign sources")
+        IF key_column IS NULL THEN
+            RAISE EXCEPTION 'a foreign table needs a key_column to be a source' USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Name a column that identifies each row on the remote side (for mysql_fdw, the table''s first column, the remote primary key).';
+        END IF;
+        IF des_internal.source_column_type(tbl, key_column) IS NULL THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', key_column, tbl USING ERRCODE = 'undefined_column';
+        END IF;
+        IF claiming_value IS NULL OR claiming_value IN (pending_value, claimed_value) THEN
+            RAISE EXCEPTION 'claiming_value must be given and differ from pending_value and claimed_value'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF (pg_relation_is_updatable(tbl, false) & 4) = 0 THEN
+            RAISE EXCEPTION 'foreign table % cannot be updated through its wrapper', tbl
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Claims set each row''s status: the wrapper must support UPDATE (and the table must not be declared updatable false).';
+        END IF;
+        SELECT w.fdwname INTO wrapper
+          FROM pg_foreign_table ft JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
+          JOIN pg_foreign_data_wrapper w ON w.oid = fs.srvfdw
+         WHERE ft.ftrelid = tbl;
+        -- postgres_fdw sends UPDATE ... RETURNING as one statement; mysql_fdw refuses RETURNING
+        use_returning := coalesce(use_returning, wrapper = 'postgres_fdw');
+    ELSE
+        claiming_value := NULL;
+        use_returning := NULL;
     END IF;
     -- every named column exists with a usable type
     FOR col, want IN
@@ -99,9 +138,11 @@ BEGIN
                   DETAIL = 'The caller needs SELECT on the table, UPDATE on its status column, and SELECT and INSERT on des.objects: claims run with its rights.';
     END IF;
     INSERT INTO des.sources (relation, name_column, data_column, url_column, meta_column, status_column,
-                             age_column, pending_value, claimed_value, min_age, registered_by)
+                             age_column, pending_value, claimed_value, min_age, registered_by,
+                             key_column, claiming_value, use_returning)
     VALUES (tbl, name_column, data_column, url_column, meta_column, status_column,
-            age_column, pending_value, claimed_value, coalesce(min_age, '0 s'), current_user::regrole)
+            age_column, pending_value, claimed_value, coalesce(min_age, '0 s'), current_user::regrole,
+            key_column, claiming_value, use_returning)
     ON CONFLICT (relation) DO NOTHING
     RETURNING id INTO new_id;
     IF new_id IS NULL THEN
@@ -110,8 +151,8 @@ BEGIN
     END IF;
     RETURN new_id;
 END $$;
-COMMENT ON FUNCTION des.register_source(regclass, name, name, name, name, text, text, name, interval, name) IS
-  'make a table a source: the marker claims its pending rows (SKIP LOCKED) into des.objects and sets their status';
+COMMENT ON FUNCTION des.register_source(regclass, name, name, name, name, text, text, name, interval, name, name, text, boolean) IS
+  'make a table a source: the marker claims its pending rows (SKIP LOCKED; foreign tables: compare-and-set on key_column) into des.objects and sets their status';
 
 CREATE OR REPLACE FUNCTION des.unregister_source(tbl regclass)
 RETURNS boolean
@@ -186,6 +227,169 @@ END $$;
 COMMENT ON FUNCTION des_internal.claim_source_rows(regclass, name, name, name, name, name, name, text, text, interval, int) IS
   'one claim from a source table, run by des_internal.claim_source_tables as the source''s registrar';
 GRANT EXECUTE ON FUNCTION des_internal.claim_source_rows(regclass, name, name, name, name, name, name, text, text, interval, int) TO PUBLIC;	-- run as each source's registrar, whose own privileges bound what it does
+
+-- One round of claims from a foreign table (docs/pipeline.md, "Foreign
+-- sources"), run as the source's registrar like des_internal.claim_source_rows.
+-- SKIP LOCKED does not travel through wrappers, and some (mysql_fdw) commit
+-- each remote statement at once, so a claim is compare-and-set on the key and
+-- goes through a third status value:
+--   1. settle the rows an earlier round claimed and staged (settle_staged:
+--      claiming -> claimed; settle_taken, whose name was already an
+--      object's: claiming -> pending); that round has committed, so their
+--      objects are there;
+--   2. take rows left in the claiming value by a round that did not commit
+--      (no object, no ledger row): they are this round's again;
+--   3. pick pending rows (key order, or age then key; windows by key set, so
+--      rows whose name is taken are passed over, not met every round) and
+--      flip them, pending -> claiming, by an UPDATE conditional on the
+--      status: only the rows it changed are claimed (RETURNING where the
+--      wrapper has it; else they are read back by key and status);
+--   4. stage every claimed row as an object, the first of each new name.
+-- Returns the claimed rows' keys and their objects (NULL: name taken) for
+-- des.source_claims, which the caller writes in the same transaction.
+CREATE OR REPLACE FUNCTION des_internal.claim_foreign_source_rows(
+    relation regclass, key_column name, name_column name, data_column name, url_column name,
+    meta_column name, status_column name, age_column name,
+    pending_value text, claiming_value text, claimed_value text, min_age interval, use_returning boolean,
+    settle_staged text[], settle_taken text[], batch_size int,
+    OUT row_keys text[], OUT object_ids bigint[], OUT settled int)
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- mysql_fdw cannot bind an array parameter of a generic plan: every statement
+-- below is planned with its values
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    key_type text := format_type(des_internal.source_column_type(relation, key_column), NULL);
+    age_type text := format_type(des_internal.source_column_type(relation, age_column), NULL);
+    -- a claimed row: key, name, bytes, URL, meta
+    row_list text := format('t.%I::text, t.%I::text, %s, %s, %s', key_column, name_column,
+                            CASE WHEN data_column IS NULL THEN 'NULL::bytea' ELSE format('t.%I', data_column) END,
+                            CASE WHEN url_column IS NULL THEN 'NULL::text' ELSE format('t.%I::text', url_column) END,
+                            CASE WHEN meta_column IS NULL THEN 'NULL::jsonb' ELSE format('t.%I', meta_column) END);
+    n int;
+    keys text[] := '{}';
+    names text[] := '{}';
+    datas bytea[] := '{}';
+    urls text[] := '{}';
+    metas jsonb[] := '{}';
+    k text[]; nm text[]; d bytea[]; u text[]; m jsonb[];
+    w_keys text[]; w_names text[]; w_ages text[];
+    cands text[];
+    after_key text;
+    after_age text;
+    cutoff timestamptz := now() - min_age;
+    window_size int := greatest(batch_size, 100);
+BEGIN
+    settled := 0;
+    -- 1. settle
+    IF cardinality(settle_staged) > 0 THEN
+        EXECUTE format('UPDATE %s t SET %I = $1 WHERE t.%I = ANY ($2::%s[]) AND t.%I = $3',
+                       relation, status_column, key_column, key_type, status_column)
+          USING claimed_value, settle_staged, claiming_value;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        settled := settled + n;
+    END IF;
+    IF cardinality(settle_taken) > 0 THEN
+        EXECUTE format('UPDATE %s t SET %I = $1 WHERE t.%I = ANY ($2::%s[]) AND t.%I = $3',
+                       relation, status_column, key_column, key_type, status_column)
+          USING pending_value, settle_taken, claiming_value;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        settled := settled + n;
+    END IF;
+
+    -- 2. rows claimed by a round that did not commit
+    EXECUTE format('SELECT array_agg(c.k), array_agg(c.nm), array_agg(c.d), array_agg(c.u), array_agg(c.m)
+                      FROM (SELECT %s FROM %s t WHERE t.%I = $1 ORDER BY t.%I LIMIT $2) c(k, nm, d, u, m)',
+                   row_list, relation, status_column, key_column)
+      INTO k, nm, d, u, m USING claiming_value, batch_size;
+    IF k IS NOT NULL THEN
+        keys := k; names := nm; datas := d; urls := u; metas := m;
+    END IF;
+
+    -- 3. new claims, a window of pending rows at a time
+    WHILE cardinality(keys) < batch_size LOOP
+        EXECUTE format('SELECT array_agg(c.k::text ORDER BY c.a, c.k), array_agg(c.nm ORDER BY c.a, c.k),
+                               array_agg(c.a::text ORDER BY c.a, c.k)
+                          FROM (SELECT t.%1$I, t.%2$I::text, %3$s
+                                  FROM %4$s t
+                                 WHERE t.%5$I = $1 AND t.%6$s IS NOT NULL %7$s %8$s
+                                 ORDER BY %9$s LIMIT $2) c(k, nm, a)',
+                       key_column, name_column,
+                       CASE WHEN age_column IS NULL THEN 'NULL::int' ELSE format('t.%I', age_column) END,
+                       relation, status_column,
+                       quote_ident(coalesce(data_column, url_column)),
+                       CASE WHEN age_column IS NULL THEN '' ELSE format('AND t.%I <= $3::%s', age_column, age_type) END,
+                       CASE WHEN after_key IS NULL THEN ''
+                            WHEN age_column IS NULL THEN format('AND t.%I > $5::%s', key_column, key_type)
+                            ELSE format('AND (t.%1$I > $4::%2$s OR (t.%1$I = $4::%2$s AND t.%3$I > $5::%4$s))',
+                                        age_column, age_type, key_column, key_type) END,
+                       CASE WHEN age_column IS NULL THEN format('t.%I', key_column)
+                            ELSE format('t.%I, t.%I', age_column, key_column) END)
+          INTO w_keys, w_names, w_ages USING pending_value, window_size, cutoff, after_age, after_key;
+        EXIT WHEN w_keys IS NULL;
+        after_key := w_keys[cardinality(w_keys)];
+        after_age := w_ages[cardinality(w_ages)];
+        -- names an archive can hold and no object has (the others stay pending)
+        SELECT array_agg(c.k ORDER BY c.i) INTO cands
+          FROM (SELECT c.k, c.i FROM unnest(w_keys, w_names) WITH ORDINALITY c(k, nm, i)
+                 WHERE c.nm <> '' AND octet_length(c.nm) <= 65535
+                   AND NOT EXISTS (SELECT FROM des.objects o WHERE o.name = c.nm)
+                 ORDER BY c.i LIMIT batch_size - cardinality(keys)) c;
+        IF cands IS NOT NULL THEN
+            IF use_returning THEN
+                EXECUTE format('WITH f AS (UPDATE %s t SET %I = $1 WHERE t.%I = ANY ($2::%s[]) AND t.%I = $3 RETURNING %s)
+                                SELECT array_agg(f.k), array_agg(f.nm), array_agg(f.d), array_agg(f.u), array_agg(f.m)
+                                  FROM f AS f(k, nm, d, u, m)',
+                               relation, status_column, key_column, key_type, status_column, row_list)
+                  INTO k, nm, d, u, m USING claiming_value, cands, pending_value;
+            ELSE
+                -- the wrapper's UPDATE may not re-check the status remotely:
+                -- what is read back in the claiming value was flipped by this round
+                EXECUTE format('UPDATE %s t SET %I = $1 WHERE t.%I = ANY ($2::%s[]) AND t.%I = $3',
+                               relation, status_column, key_column, key_type, status_column)
+                  USING claiming_value, cands, pending_value;
+                EXECUTE format('SELECT array_agg(c.k), array_agg(c.nm), array_agg(c.d), array_agg(c.u), array_agg(c.m)
+                                  FROM (SELECT %s FROM %s t WHERE t.%I = ANY ($2::%s[]) AND t.%I = $1) c(k, nm, d, u, m)',
+                               row_list, relation, key_column, key_type, status_column)
+                  INTO k, nm, d, u, m USING claiming_value, cands;
+            END IF;
+            IF k IS NOT NULL THEN
+                keys := keys || k; names := names || nm; datas := datas || d; urls := urls || u; metas := metas || m;
+            END IF;
+        END IF;
+        EXIT WHEN cardinality(w_keys) < window_size;
+    END LOOP;
+
+    -- 4. stage: the first row of each name whose name no object has
+    IF cardinality(keys) = 0 THEN
+        row_keys := '{}';
+        object_ids := '{}';
+        RETURN;
+    END IF;
+    WITH c AS (
+        SELECT r.k, r.nm, r.d, r.u, r.m, r.i,
+               r.i = min(r.i) OVER (PARTITION BY r.nm) AS first_of_name
+          FROM unnest(keys, names, datas, urls, metas) WITH ORDINALITY r(k, nm, d, u, m, i)
+    ), made AS (
+        INSERT INTO des.objects (id, name, shard, size, meta, staged, source_url)
+        SELECT des.next_id(), c.nm, des.shard_of(c.nm), length(c.d),
+               CASE WHEN jsonb_typeof(c.m) = 'object' THEN c.m ELSE '{}' END, c.d, c.u
+          FROM c
+         WHERE c.first_of_name AND c.nm IS NOT NULL AND c.nm <> '' AND octet_length(c.nm) <= 65535
+           AND (c.d IS NOT NULL OR c.u IS NOT NULL)
+         ORDER BY c.i
+        ON CONFLICT ON CONSTRAINT objects_name_key DO NOTHING
+        RETURNING id, name
+    )
+    SELECT array_agg(c.k ORDER BY c.i), array_agg(CASE WHEN c.first_of_name THEN made.id END ORDER BY c.i)
+      INTO row_keys, object_ids
+      FROM c LEFT JOIN made ON made.name = c.nm;
+END $$;
+COMMENT ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int) IS
+  'one round of compare-and-set claims from a foreign table, run by des_internal.claim_source_tables as the source''s registrar';
+GRANT EXECUTE ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int) TO PUBLIC;	-- run as each source's registrar, whose own privileges bound what it does
 
 -- Every enabled source once, each in its own subtransaction and as its
 -- registrar (security-restricted): a broken source (dropped column, lost

@@ -81,3 +81,22 @@ ALTER TABLE des.containers ADD COLUMN data_bytes bigint CHECK (data_bytes >= 0);
 
 -- Reclaiming space: the deletion log, GC's runs and pending storage deletes.
 --@include catalog/80_gc.sql
+
+-- Foreign tables as sources: compare-and-set claims settled by the next
+-- round, and backoff for every source.
+-- (failures without a default first: a default on ADD COLUMN is kept as the
+-- column's "missing value", which a fresh install does not have)
+ALTER TABLE des.sources
+    ADD COLUMN failures int,
+    ADD COLUMN retry_at timestamptz,
+    ADD COLUMN key_column name,
+    ADD COLUMN claiming_value text,
+    ADD COLUMN use_returning boolean,
+    ADD CONSTRAINT sources_foreign CHECK ((key_column IS NULL) = (claiming_value IS NULL)
+                                         AND (key_column IS NULL) = (use_returning IS NULL)
+                                         AND claiming_value NOT IN (pending_value, claimed_value));
+UPDATE des.sources SET failures = 0;
+ALTER TABLE des.sources ALTER COLUMN failures SET DEFAULT 0, ALTER COLUMN failures SET NOT NULL;
+--@include catalog/76_source_claims.sql
+-- des.register_source takes key_column, claiming_value and use_returning (api/ creates it)
+DROP FUNCTION des.register_source(regclass, name, name, name, name, text, text, name, interval, name);
