@@ -86,8 +86,8 @@ q "SET client_min_messages = warning;
 check "register the MariaDB table (no RETURNING through mysql_fdw)" "f" \
 	"$(q "SELECT des.register_source('maria_uploads', 'path', data_column => 'body', status_column => 'state',
 	                                 pending_value => 'new', claimed_value => 'archived', key_column => 'id',
-	                                 age_column => 'added');
-	      SELECT use_returning FROM des.sources WHERE relation = 'maria_uploads'::regclass")"
+	                                 age_column => 'added') > 0" >/dev/null
+	   q "SELECT use_returning FROM des.sources WHERE relation = 'maria_uploads'::regclass")"
 q "SELECT des.wake_markers()" >/dev/null
 
 wait_for() {	# wait_for <sql returning t> <seconds>
@@ -126,9 +126,10 @@ check "and ends archived" "archived" "$(maria "SELECT state FROM uploads WHERE i
 stop_mariadb
 q "SELECT des.wake_markers()" >/dev/null
 wait_for "SELECT last_error IS NOT NULL FROM des.sources WHERE relation = 'maria_uploads'::regclass" 30
-check "a lost server is recorded on the source, with backoff" "t t" \
-	"$(q "SELECT (last_error LIKE '%MySQL%' OR last_error LIKE '%connect%')::text || ' ' || (failures > 0 AND retry_at > now())::text
+check "a lost server is recorded on the source, with backoff" "true true" \
+	"$(q "SELECT (last_error LIKE '%MySQL%' OR last_error LIKE '%connect%') || ' ' || (failures > 0 AND retry_at > now())
 	      FROM des.sources WHERE relation = 'maria_uploads'::regclass")"
+echo "  (the error recorded: $(q "SELECT last_error FROM des.sources WHERE relation = 'maria_uploads'::regclass"))"
 start_mariadb
 maria "INSERT INTO uploads (id, path, body, added) VALUES (1000002, 'maria/after.bin', 0x0304, NOW(6))"
 q "UPDATE des.sources SET retry_at = now() WHERE relation = 'maria_uploads'::regclass; SELECT des.wake_markers()" >/dev/null

@@ -38,7 +38,7 @@ shared_preload_libraries = 'pg_des'
 des.markers = 2
 des.packers = 2
 des.marker_naptime = '100ms'
-des.marker_batch_size = 200
+des.marker_batch_size = 50
 des.packer_naptime = '100ms'
 des.container_max_age = '300ms'
 des.worker_restart_time = 1
@@ -115,22 +115,24 @@ if (!$hooks)
 	all_claimed(500, 'without pause points');
 }
 
-# kill -9 at random while the markers work through 4,000 more rows
-add_rows(501, 4500);
+# kill -9 at random while the markers work through 20,000 more rows (in
+# rounds of 50): a kill counts when rows were still waiting
+add_rows(501, 20500);
 $node->safe_psql('postgres', 'SELECT des.wake_markers()');
 my $kills = 0;
-for my $round (1 .. 5)
+for my $round (1 .. 8)
 {
-	usleep(int(rand(400_000)) + 50_000);
+	usleep(int(rand(300_000)) + 50_000);
 	my $pid = $node->safe_psql('postgres', q{
 		SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_des marker' ORDER BY random() LIMIT 1});
 	next unless $pid =~ /^[1-9][0-9]*$/;
+	my $waiting = $remote->safe_psql('postgres', "SELECT count(*) FROM uploads WHERE state <> 'archived'");
 	kill9($pid);
-	$kills++;
+	$kills++ if $waiting > 0;
 	$node->poll_query_until('postgres', 'SELECT 1', '1') or die 'the server did not come back';
 }
-cmp_ok($kills, '>=', 3, "killed $kills markers while they claimed");
-all_claimed(4500, 'after kill -9 at random');
+cmp_ok($kills, '>=', 3, "killed $kills markers while rows were waiting");
+all_claimed(20500, 'after kill -9 at random');
 is($node->safe_psql('postgres', "SELECT coalesce(last_error, 'none') FROM des.sources"), 'none',
 	'the source has no error left');
 
