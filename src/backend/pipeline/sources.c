@@ -111,12 +111,13 @@ claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user,
 	NAMEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID, INT4OID};
 	Datum		args[FOREIGN_SOURCE_ARGS + 3];
 	char		nulls[FOREIGN_SOURCE_ARGS + 3];
-	Oid			settle_types[3] = {INT4OID, TEXTARRAYOID, TEXTARRAYOID};
-	Datum		settle_args[3];
+	Oid			settle_types[2] = {INT4OID, INT8ARRAYOID};
+	Datum		settle_args[2];
 	Oid			ledger_types[3] = {INT4OID, TEXTARRAYOID, INT8ARRAYOID};
 	Datum		ledger_args[3];
 	Datum		row_keys,
-				object_ids;
+				object_ids,
+				rounds;
 	Oid			lock_types[2] = {INT4OID, INT4OID};
 	Datum		lock_args[2] = {Int32GetDatum(FOREIGN_SOURCE_LOCK_CLASS), Int32GetDatum(src->id)};
 	Oid			id_type[1] = {INT4OID};
@@ -137,11 +138,14 @@ claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user,
 		return -1;
 	}
 	/* what earlier rounds claimed and committed: settled now */
-	if (SPI_execute_with_args("SELECT coalesce(array_agg(row_key) FILTER (WHERE object_id IS NOT NULL), '{}') AS staged, "
-							  "       coalesce(array_agg(row_key) FILTER (WHERE object_id IS NULL), '{}') AS taken "
-							  "  FROM des.source_claims WHERE source_id = $1",
+	if (SPI_execute_with_args("SELECT coalesce(array_agg(u.k) FILTER (WHERE u.o IS NOT NULL), '{}') AS staged, "
+							  "       coalesce(array_agg(u.k) FILTER (WHERE u.o IS NULL), '{}') AS taken, "
+							  "       coalesce(array_agg(DISTINCT c.id), '{}') AS rounds "
+							  "  FROM des.source_claims c CROSS JOIN LATERAL unnest(c.row_keys, c.object_ids) u(k, o) "
+							  " WHERE c.source_id = $1",
 							  1, id_type, id_arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the claims of source %d", src->id);
+	rounds = SPI_datumTransfer(DesSpiGet(0, "rounds", &isnull), false, -1);
 	memcpy(args, src->args, sizeof(Datum) * FOREIGN_SOURCE_ARGS);
 	memcpy(nulls, src->nulls, FOREIGN_SOURCE_ARGS);
 	args[FOREIGN_SOURCE_ARGS] = SPI_datumTransfer(DesSpiGet(0, "staged", &isnull), false, -1);
@@ -163,22 +167,18 @@ claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user,
 	row_keys = SPI_datumTransfer(DesSpiGet(0, "row_keys", &isnull), false, -1);
 	object_ids = SPI_datumTransfer(DesSpiGet(0, "object_ids", &isnull), false, -1);
 
-	/* settled rows leave the ledger; this round's claims enter it */
+	/* the settled rounds leave the ledger; this round's claims enter it */
 	SetUserIdAndSecContext(marker_user, marker_sec);
 	settle_args[0] = Int32GetDatum(src->id);
-	settle_args[1] = args[FOREIGN_SOURCE_ARGS];
-	settle_args[2] = args[FOREIGN_SOURCE_ARGS + 1];
-	if (SPI_execute_with_args("DELETE FROM des.source_claims c WHERE c.source_id = $1 "
-							  "   AND c.row_key = ANY (pg_catalog.array_cat($2, $3))",
-							  3, settle_types, settle_args, NULL, false, 0) != SPI_OK_DELETE)
+	settle_args[1] = rounds;
+	if (SPI_execute_with_args("DELETE FROM des.source_claims c WHERE c.source_id = $1 AND c.id = ANY ($2)",
+							  2, settle_types, settle_args, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not settle the claims of source %d", src->id);
 	ledger_args[0] = Int32GetDatum(src->id);
 	ledger_args[1] = row_keys;
 	ledger_args[2] = object_ids;
-	if (SPI_execute_with_args("WITH claimed AS (INSERT INTO des.source_claims (source_id, row_key, object_id) "
-							  "                 SELECT $1, r.k, r.o FROM unnest($2, $3) r(k, o) "
-							  "                 ON CONFLICT (source_id, row_key) DO UPDATE "
-							  "                 SET object_id = excluded.object_id, claimed_at = now()) "
+	if (SPI_execute_with_args("WITH claimed AS (INSERT INTO des.source_claims (source_id, row_keys, object_ids) "
+							  "                 SELECT $1, $2, $3 WHERE cardinality($2) > 0) "
 							  "SELECT count(*) FILTER (WHERE r.o IS NOT NULL) AS staged FROM unnest($3) r(o)",
 							  3, ledger_types, ledger_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not record the claims of source %d", src->id);

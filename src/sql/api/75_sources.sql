@@ -259,6 +259,8 @@ SET search_path = pg_catalog, pg_temp
 -- mysql_fdw cannot bind an array parameter of a generic plan: every statement
 -- below is planned with its values
 SET plan_cache_mode = force_custom_plan
+-- (the windows and the leftovers are read with enable_sort off: see below)
+SET enable_sort = on
 AS $$
 DECLARE
     key_type text := format_type(des_internal.source_column_type(relation, key_column), NULL);
@@ -277,6 +279,7 @@ DECLARE
     k text[]; nm text[]; d bytea[]; u text[]; m jsonb[];
     w_keys text[]; w_names text[]; w_ages text[];
     cands text[];
+    taken text[];
     after_key text;
     after_age text;
     cutoff timestamptz := now() - min_age;
@@ -300,6 +303,9 @@ BEGIN
     END IF;
 
     -- 2. rows claimed by a round that did not commit
+    -- (the remote side sorts, here and for each window: without statistics of
+    -- the foreign table the planner would rather fetch every row to sort them)
+    PERFORM set_config('enable_sort', 'off', true);
     EXECUTE format('SELECT array_agg(c.k), array_agg(c.nm), array_agg(c.d), array_agg(c.u), array_agg(c.m)
                       FROM (SELECT %s FROM %s t WHERE t.%I = $1 ORDER BY t.%I LIMIT $2) c(k, nm, d, u, m)',
                    row_list, relation, status_column, key_column)
@@ -308,8 +314,11 @@ BEGIN
         keys := k; names := nm; datas := d; urls := u; metas := m;
     END IF;
 
+    PERFORM set_config('enable_sort', 'on', true);
+
     -- 3. new claims, a window of pending rows at a time
     WHILE cardinality(keys) < batch_size LOOP
+        PERFORM set_config('enable_sort', 'off', true);
         EXECUTE format('SELECT array_agg(c.k::text ORDER BY c.a, c.k), array_agg(c.nm ORDER BY c.a, c.k),
                                array_agg(c.a::text ORDER BY c.a, c.k)
                           FROM (SELECT t.%1$I, t.%2$I::text, %3$s
@@ -328,14 +337,17 @@ BEGIN
                        CASE WHEN age_column IS NULL THEN format('t.%I', key_column)
                             ELSE format('t.%I, t.%I', age_column, key_column) END)
           INTO w_keys, w_names, w_ages USING pending_value, window_size, cutoff, after_age, after_key;
+        PERFORM set_config('enable_sort', 'on', true);
         EXIT WHEN w_keys IS NULL;
         after_key := w_keys[cardinality(w_keys)];
         after_age := w_ages[cardinality(w_ages)];
-        -- names an archive can hold and no object has (the others stay pending)
+        -- names an archive can hold and no object has (the others stay
+        -- pending); the taken ones looked up by the name index, not by a
+        -- join the planner might make a scan of every object
+        taken := ARRAY(SELECT o.name FROM des.objects o WHERE o.name = ANY (w_names));
         SELECT array_agg(c.k ORDER BY c.i) INTO cands
           FROM (SELECT c.k, c.i FROM unnest(w_keys, w_names) WITH ORDINALITY c(k, nm, i)
-                 WHERE c.nm <> '' AND octet_length(c.nm) <= 65535
-                   AND NOT EXISTS (SELECT FROM des.objects o WHERE o.name = c.nm)
+                 WHERE c.nm <> '' AND octet_length(c.nm) <= 65535 AND c.nm <> ALL (taken)
                  ORDER BY c.i LIMIT batch_size - cardinality(keys)) c;
         IF cands IS NOT NULL THEN
             IF use_returning THEN

@@ -1,16 +1,21 @@
 -- Claims from foreign sources not yet settled (docs/pipeline.md, "Foreign
--- sources"): a row of a foreign table claimed by a marker's round (its
--- status set to the source's claiming value) and staged as an object, or
--- found with its name taken, in that round's transaction. The next round,
--- once this row is committed, sets the remote status to the claimed value
--- (or back to pending when the name was taken) and deletes the row. A
--- remote row left in the claiming value with no row here was claimed by a
--- round that did not commit, and is staged again.
+-- sources"): the rows of a foreign table one marker's round claimed (their
+-- status set to the source's claiming value) and staged as objects, or
+-- found with their name taken, in that round's transaction: one row per
+-- round, the keys and their objects side by side (a round's 1,000 claims
+-- are one row written and one deleted, not 1,000 of each). The next round,
+-- once this row is committed, sets the remote statuses to the claimed value
+-- (or back to pending where the name was taken) and deletes the row. A
+-- remote row left in the claiming value and named by no row here was
+-- claimed by a round that did not commit, and is staged again. Rounds of
+-- one source take turns (an advisory lock), so a key is in one row at most.
 CREATE TABLE des.source_claims (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source_id  int NOT NULL REFERENCES des.sources (id) ON DELETE CASCADE,
-    row_key    text NOT NULL,					-- the key column's value, as text
-    object_id  bigint,							-- NULL: the name was already an object's
+    row_keys   text[] NOT NULL,				-- the key column's values, as text
+    object_ids bigint[] NOT NULL,			-- each key's object; NULL: the name was already an object's
     claimed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source_id, row_key)
+    CONSTRAINT source_claims_paired CHECK (cardinality(row_keys) = cardinality(object_ids) AND cardinality(row_keys) > 0)
 );
-COMMENT ON TABLE des.source_claims IS 'rows of foreign sources claimed and staged, whose remote status the next round settles';
+CREATE INDEX source_claims_source ON des.source_claims (source_id);
+COMMENT ON TABLE des.source_claims IS 'rounds of claims from foreign sources, staged, whose remote statuses the next round settles';

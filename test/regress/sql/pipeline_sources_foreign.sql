@@ -77,7 +77,9 @@ SELECT des.put('taken/name', '\xff') > 0 AS put;
 SELECT des_internal.claim_source_tables(4) AS round1;
 SELECT last_error, failures FROM des.sources;
 SELECT id, state FROM remote_uploads WHERE state <> 'new' ORDER BY id;
-SELECT r.row_key, o.name FROM des.source_claims r JOIN des.objects o ON o.id = r.object_id ORDER BY r.row_key::int;
+SELECT u.k AS row_key, o.name
+  FROM des.source_claims r CROSS JOIN LATERAL unnest(r.row_keys, r.object_ids) u(k, object_id)
+  JOIN des.objects o ON o.id = u.object_id ORDER BY u.k::int;
 -- round 2: round 1's rows settle as archived; four more claimed
 SELECT des_internal.claim_source_tables(4) AS round2;
 SELECT state, count(*), min(id), max(id) FROM remote_uploads GROUP BY state ORDER BY state;
@@ -94,7 +96,7 @@ SELECT count(*) AS objects_named_remote_1 FROM des.objects WHERE name = 'remote/
 SELECT des_internal.claim_source_tables(4) AS round4;
 SELECT des_internal.claim_source_tables(4) AS round5;
 SELECT state, count(*) FROM remote_uploads GROUP BY state ORDER BY state;
-SELECT count(*) AS ledger FROM des.source_claims;
+SELECT count(*) AS ledger FROM des.source_claims;	-- every round settled
 -- every claimed row is one object, byte-exact, with its meta; the rest stayed pending
 SELECT count(*) AS objects, count(*) FILTER (WHERE o.name LIKE 'remote/%') AS from_remote,
        bool_and(des.get(r.path) = r.body) AS bytes_equal,
@@ -151,7 +153,7 @@ INSERT INTO queue VALUES ('k8', 'queue/8', '\x08'), ('k9', 'queue/9', '\x09');
 \c contrib_regression
 SET client_min_messages = warning;
 SELECT des_internal.claim_source_tables(5) AS round4;
-SELECT count(*) AS unsettled FROM des.source_claims;
+SELECT count(*) AS rounds, sum(cardinality(row_keys)) AS unsettled FROM des.source_claims;
 SELECT des.unregister_source('remote_queue') AND des.unregister_source('remote_uploads')
        AND des.unregister_source('local_uploads') AS unregistered;
 SELECT count(*) AS ledger_left FROM des.source_claims;
