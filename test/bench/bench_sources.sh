@@ -9,7 +9,10 @@
 #       postgres_fdw (one remote UPDATE ... RETURNING per window)
 #   15b a MariaDB table through mysql_fdw (Debian's MariaDB, started here on
 #       127.0.0.1:59307; mysql_fdw sends one remote UPDATE per row)
-# Rows: a key, a name, 256 random bytes, a status. No workers run.
+# Rows: a key, a name, 256 bytes, a status; the remote table indexed on
+# (status, id), as docs/pipeline.md advises. 15a: best of 3 runs each. No
+# workers run; each round is its own transaction (a procedure that
+# commits), as the marker's are.
 #
 # stdout: "ROW" lines (run.sh formats them); stderr: progress.
 # Environment:
@@ -25,7 +28,7 @@ MROWS=${BENCH_MARIADB_ROWS:-$([ "$quick" = 1 ] && echo 2000 || echo 20000)}
 
 if [ "${1:-}" != --inner ]; then
 	command -v pg_virtualenv >/dev/null || { echo "bench_sources: pg_virtualenv is missing" >&2; exit 2; }
-	pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.markers=0 -o des.packers=0 "$0" --inner
+	pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.markers=0 -o des.packers=0 ${BENCH_PG_OPTIONS:-} "$0" --inner
 	exit $?
 fi
 
@@ -66,8 +69,13 @@ q "CREATE FUNCTION gen_random_bytes_256(i bigint) RETURNS bytea LANGUAGE sql AS
    \$\$ SELECT decode(repeat(md5(i::text), 8), 'hex') || decode(repeat(md5((i + 1)::text), 8), 'hex') \$\$" >/dev/null
 
 # ---- 15a: postgres_fdw ----
-echo "bench_sources: $ROWS rows from a plain table" >&2
-base_ms=$(local_ms "$ROWS")
+echo "bench_sources: $ROWS rows from a plain table (best of 3)" >&2
+base_ms=
+for run in 1 2 3; do
+	ms=$(local_ms "$ROWS")
+	echo "bench_sources: plain table run $run: $ms ms" >&2
+	[ -z "$base_ms" ] || [ "$ms" -lt "$base_ms" ] && base_ms=$ms
+done
 q "CREATE DATABASE bench_remote" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d bench_remote >/dev/null <<SQL
 CREATE TABLE src (id bigint PRIMARY KEY, name text, body bytea, status text NOT NULL DEFAULT 'pending');
@@ -84,8 +92,18 @@ q "DELETE FROM des.sources; TRUNCATE des.objects, des.dead_letters;
    CREATE USER MAPPING FOR CURRENT_USER SERVER remote;
    CREATE FOREIGN TABLE fsrc (id bigint, name text, body bytea, status text) SERVER remote OPTIONS (table_name 'src');
    SELECT des.register_source('fsrc', 'name', data_column => 'body', key_column => 'id')" >/dev/null
-echo "bench_sources: $ROWS rows through postgres_fdw" >&2
-ours_ms=$(claim_all)
+echo "bench_sources: $ROWS rows through postgres_fdw (best of 3)" >&2
+ours_ms=
+for run in 1 2 3; do
+	if [ "$run" -gt 1 ]; then
+		q "TRUNCATE des.objects, des.dead_letters" >/dev/null
+		psql -X -q -d bench_remote -c "UPDATE src SET status = 'pending'" >/dev/null
+		psql -X -q -d bench_remote -c "VACUUM ANALYZE src" >/dev/null
+	fi
+	ms=$(claim_all)
+	echo "bench_sources: postgres_fdw run $run: $ms ms" >&2
+	[ -z "$ours_ms" ] || [ "$ms" -lt "$ours_ms" ] && ours_ms=$ms
+done
 check=$(q "SELECT count(*) FILTER (WHERE status = 'queued') || '/' || count(*) FROM fsrc")
 objs=$(q "SELECT count(*) FROM des.objects")
 echo "bench_sources: postgres_fdw ${ours_ms} ms (plain table ${base_ms} ms); remote rows queued: $check; objects: $objs" >&2
