@@ -265,6 +265,23 @@ take_root(Snapshot snap, int64 repo_id, DesHistoryPick *out)
 	return bundle_root(snap, repo_id, out->bundle, out->root);
 }
 
+/*
+ * What both picks start with: the active snapshot (false without one) and
+ * the branch's history in step with its head (false otherwise: the query's
+ * turn), its last position in out.
+ */
+static bool
+pick_begin(int64 repo_id, const char *branch_name, DesHistoryPick *out, Snapshot *snap, text **branch)
+{
+	memset(out, 0, sizeof(*out));
+	if (!ActiveSnapshotSet())
+		return false;
+	*snap = GetActiveSnapshot();
+	rels_look_up();
+	*branch = cstring_to_text(branch_name);
+	return history_in_step(*snap, repo_id, *branch, out);
+}
+
 bool
 DesHistoryPickPosition(int64 repo_id, const char *branch_name, int64 position, DesHistoryPick *out)
 {
@@ -277,13 +294,7 @@ DesHistoryPickPosition(int64 repo_id, const char *branch_name, int64 position, D
 	Datum		arg;
 	int64		at;
 
-	memset(out, 0, sizeof(*out));
-	if (!ActiveSnapshotSet())
-		return false;
-	snap = GetActiveSnapshot();
-	rels_look_up();
-	branch = cstring_to_text(branch_name);
-	if (!history_in_step(snap, repo_id, branch, out))
+	if (!pick_begin(repo_id, branch_name, out, &snap, &branch))
 		return false;
 	wanted = position >= 0 ? position : out->last + 1 + position;
 	if (wanted < 0 || wanted > out->last)
@@ -305,13 +316,7 @@ DesHistoryPickDay(int64 repo_id, const char *branch_name, TimestampTz from, Time
 	Datum		args[2] = {TimestampTzGetDatum(from), TimestampTzGetDatum(until)};
 	int64		at;
 
-	memset(out, 0, sizeof(*out));
-	if (!ActiveSnapshotSet())
-		return false;
-	snap = GetActiveSnapshot();
-	rels_look_up();
-	branch = cstring_to_text(branch_name);
-	if (!history_in_step(snap, repo_id, branch, out))
+	if (!pick_begin(repo_id, branch_name, out, &snap, &branch))
 		return false;
 	/* the day's last: highest (committed_at, position) in the range */
 	out->found = history_last(snap, rels.history_time, repo_id, branch, 2, columns, strategies, procs, args, &at,

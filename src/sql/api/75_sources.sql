@@ -287,19 +287,12 @@ DECLARE
 BEGIN
     settled := 0;
     -- 1. settle
-    IF cardinality(settle_staged) > 0 THEN
-        EXECUTE format('UPDATE %s t SET %I = $1 WHERE t.%I = ANY ($2::%s[]) AND t.%I = $3',
-                       relation, status_column, key_column, key_type, status_column)
-          USING claimed_value, settle_staged, claiming_value;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        settled := settled + n;
-    END IF;
-    IF cardinality(settle_taken) > 0 THEN
-        EXECUTE format('UPDATE %s t SET %I = $1 WHERE t.%I = ANY ($2::%s[]) AND t.%I = $3',
-                       relation, status_column, key_column, key_type, status_column)
-          USING pending_value, settle_taken, claiming_value;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        settled := settled + n;
+    IF cardinality(settle_staged) + cardinality(settle_taken) > 0 THEN
+        EXECUTE format('UPDATE %s t SET %I = CASE WHEN t.%I = ANY ($2::%s[]) THEN $1 ELSE $4 END
+                         WHERE t.%I = ANY ($5::%s[]) AND t.%I = $3',
+                       relation, status_column, key_column, key_type, key_column, key_type, status_column)
+          USING claimed_value, settle_staged, claiming_value, pending_value, settle_staged || settle_taken;
+        GET DIAGNOSTICS settled = ROW_COUNT;
     END IF;
 
     -- 2. rows claimed by a round that did not commit
