@@ -5,8 +5,9 @@
 -- a versioned dataset, retention and garbage collection, a job's run and
 -- lineage, the job re-run by the trigger dispatcher when a new version is
 -- committed, schedules through pg_cron, CSV files of a version read as a
--- typed table, the runs as OpenLineage events. Run by tools/demo.sh with
--- psql -v dir=<input directory>.
+-- typed table, the runs as OpenLineage events, the dataset's files profiled
+-- for search, and a table of another database as a source (postgres_fdw).
+-- Run by tools/demo.sh with psql -v dir=<input directory>.
 \set ON_ERROR_STOP on
 \pset footer off
 SET client_min_messages = notice;
@@ -242,11 +243,44 @@ SELECT id, round(score::numeric, 3) AS score
   FROM des.search('region amount', '{"temporal": {"start": "2025-01-03", "end": "2025-01-04"}}');
 SELECT id, round(score::numeric, 2) AS same_schema, columns FROM des.search_union('sales_files.demo_sales/daily/2025-01-01.csv', 2);
 
+\echo
+\echo '== 15. A source in another database: an application keeps its uploads in database demo_app;'
+\echo '      through postgres_fdw the marker claims its new rows (compare-and-set on the key, with a'
+\echo '      third status until the claim settles), the packers pack them, and the rows end archived'
+CREATE DATABASE demo_app;
+\! psql -X -q -d demo_app -c "CREATE TABLE uploads (id bigint PRIMARY KEY, path text NOT NULL, body bytea NOT NULL, state text NOT NULL DEFAULT 'new', added timestamptz NOT NULL DEFAULT now()); CREATE INDEX ON uploads (state, added, id); INSERT INTO uploads (id, path, body) SELECT i, 'app/upload_' || i || '.txt', convert_to('upload ' || i || repeat(' payload', i), 'UTF8') FROM generate_series(1, 25) i"
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+DO $$
+BEGIN
+    EXECUTE format('CREATE SERVER demo_app FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %L, port %L, dbname %L)',
+                   split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'), 'demo_app');
+END $$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER demo_app;
+CREATE FOREIGN TABLE app_uploads (id bigint, path text, body bytea, state text, added timestamptz)
+    SERVER demo_app OPTIONS (table_name 'uploads');
+SELECT des.register_source('app_uploads', 'path', data_column => 'body', status_column => 'state',
+                           pending_value => 'new', claimed_value => 'archived', key_column => 'id',
+                           age_column => 'added') AS source;
+SELECT des.wake_markers() IS NOT NULL AS woken;
+-- wait (at most 30 s) for the marker's claim, its settling round and the packers
+DO $$
+BEGIN
+    FOR i IN 1 .. 300 LOOP
+        EXIT WHEN (SELECT count(*) FROM des.objects WHERE name LIKE 'app/%' AND state = 'packed') = 25
+              AND NOT EXISTS (SELECT FROM des.source_claims);
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT state AS remote_state, count(*) AS rows FROM app_uploads GROUP BY state;
+SELECT count(*) AS packed_objects, bool_and(des.get(o.name) = u.body) AS identical
+  FROM des.objects o JOIN app_uploads u ON u.path = o.name WHERE o.state = 'packed';
+
 SELECT CASE WHEN NOT EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
              AND (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g
                    JOIN files f USING (name) WHERE g.data = f.data) = (SELECT count(*) FROM files)
              AND EXISTS (SELECT FROM des.job_triggers WHERE job = 'summarize' AND state = 'done')
              AND (SELECT count(*) FROM des.datasets WHERE source = 'sales_files' AND state = 'profiled') = 7
+             AND (SELECT count(*) FROM app_uploads WHERE state = 'archived') = 25
             THEN 'main job finished: every file was packed by the workers and reads back identical'
             ELSE 'main job FAILED' END AS result;
 
@@ -258,6 +292,10 @@ BEGIN
     END IF;
     IF (SELECT count(*) FROM des.datasets WHERE source = 'sales_files' AND state = 'profiled') <> 7 THEN
         RAISE EXCEPTION 'main job failed: the profiler workers did not profile the 7 CSV files';
+    END IF;
+    IF (SELECT count(*) FROM app_uploads WHERE state = 'archived') <> 25
+       OR (SELECT count(*) FROM des.objects WHERE name LIKE 'app/%' AND state = 'packed') <> 25 THEN
+        RAISE EXCEPTION 'main job failed: the 25 rows of demo_app were not all claimed, packed and settled';
     END IF;
     IF EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
        OR (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g

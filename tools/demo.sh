@@ -6,7 +6,9 @@
 # verifies it and shows the statistics; then the data lake: a versioned
 # dataset, retention and GC, a job's lineage, the trigger dispatcher re-running
 # the job on a new version, schedules through pg_cron (also preloaded), and
-# discovery: the profiler workers profile the dataset's CSV files for search.
+# discovery: the profiler workers profile the dataset's CSV files for search;
+# last, a table of another database (postgres_fdw) as a source the marker
+# claims from.
 # Usage: tools/demo.sh [DIRECTORY]   (default: a generated sample directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."

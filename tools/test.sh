@@ -118,7 +118,7 @@ pg_virtualenv -v 15 -o shared_preload_libraries=pg_des test/openlineage/run.sh >
 grep -E '^  (ok|not ok)' "$logs/openlineage" | grep -v '^  ok' || true
 count openlineage "$logs/openlineage"
 
-echo "== a MariaDB table as a source (test/mariadb: Debian's MariaDB on 127.0.0.1:59306, mysql_fdw, the real workers)"
+echo "== a MariaDB table as a source (test/mariadb: Debian's MariaDB on 127.0.0.1:13306, mysql_fdw, the real workers)"
 pg_virtualenv -v 15 -o shared_preload_libraries=pg_des -o des.marker_naptime=100ms -o des.packer_naptime=100ms \
 	-o des.container_max_age=300ms test/mariadb/run.sh >"$logs/mariadb" 2>&1 || true
 grep -E '^  (ok|not ok)' "$logs/mariadb" | grep -v '^  ok' || true

@@ -8,7 +8,7 @@
 #   15a a table of another PostgreSQL database of the same server, through
 #       postgres_fdw (one remote UPDATE ... RETURNING per window)
 #   15b a MariaDB table through mysql_fdw (Debian's MariaDB, started here on
-#       127.0.0.1:59307; mysql_fdw sends one remote UPDATE per row)
+#       127.0.0.1:13307; mysql_fdw sends one remote UPDATE per row)
 # Rows: a key, a name, 256 bytes, a status; the remote table indexed on
 # (status, id), as docs/pipeline.md advises. 15a: best of 3 runs each. No
 # workers run; each round is its own transaction (a procedure that
@@ -126,7 +126,7 @@ chown mysql:mysql "$work/data" "$work/run"
 trap '[ -f "$work/run/mysqld.pid" ] && kill "$(cat "$work/run/mysqld.pid")"; sleep 1; rm -rf "$work"' EXIT
 su -s /bin/sh mysql -c "mariadb-install-db --no-defaults --datadir=$work/data --auth-root-authentication-method=normal" >/dev/null 2>&1
 su -s /bin/sh mysql -c "nohup /usr/sbin/mariadbd --no-defaults --datadir=$work/data --socket=$work/run/mysqld.sock \
-	--pid-file=$work/run/mysqld.pid --port=59307 --bind-address=127.0.0.1 --log-error=$work/run/error.log >/dev/null 2>&1 &"
+	--pid-file=$work/run/mysqld.pid --port=13307 --bind-address=127.0.0.1 --log-error=$work/run/error.log >/dev/null 2>&1 &"
 for _ in $(seq 1 100); do mariadb-admin --no-defaults -S "$work/run/mysqld.sock" -uroot ping >/dev/null 2>&1 && break; sleep 0.1; done
 mariadb --no-defaults -S "$work/run/mysqld.sock" -uroot -e "
 	CREATE DATABASE bench;
@@ -142,7 +142,7 @@ echo "bench_sources: $MROWS rows from a plain table" >&2
 mbase_ms=$(local_ms "$MROWS")
 q "DELETE FROM des.sources; TRUNCATE des.objects, des.dead_letters;
    CREATE EXTENSION mysql_fdw;
-   CREATE SERVER maria FOREIGN DATA WRAPPER mysql_fdw OPTIONS (host '127.0.0.1', port '59307');
+   CREATE SERVER maria FOREIGN DATA WRAPPER mysql_fdw OPTIONS (host '127.0.0.1', port '13307');
    CREATE USER MAPPING FOR CURRENT_USER SERVER maria OPTIONS (username 'bench', password 'bench-password');
    CREATE FOREIGN TABLE msrc (id bigint, name varchar(100), body bytea, status varchar(20))
        SERVER maria OPTIONS (dbname 'bench', table_name 'src');

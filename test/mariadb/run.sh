@@ -1,6 +1,6 @@
 #!/bin/bash
 # A MariaDB table as a source (docs/pipeline.md, "Foreign sources"), with
-# real components: Debian's MariaDB server, started here on 127.0.0.1:59306
+# real components: Debian's MariaDB server, started here on 127.0.0.1:13306
 # as the mysql user with a throwaway data directory, and Debian's mysql_fdw.
 # Rows inserted in MariaDB are claimed by the real marker (compare-and-set
 # through the wrapper, read back by key and status: mysql_fdw has no
@@ -16,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 export PGDATABASE=postgres
-port=59306
+port=13306	# below the ephemeral range (32768-60999), where a client socket in TIME_WAIT can hold it
 rows=${MARIADB_ROWS:-500}
 work=$(mktemp -d /tmp/pg_des_mariadb.XXXXXX)
 chmod 755 "$work"

@@ -301,7 +301,10 @@ des_claim_sources_rows(PG_FUNCTION_ARGS)
 			CurrentResourceOwner = callowner;
 			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || ProcDiePending)
 				ReThrowError(edata);
-			record_outcome(src->id, psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode), edata->message));
+			/* the detail too: a wrapper's connection error says why only there (libpq's message, no secrets) */
+			record_outcome(src->id, psprintf("%s: %s%s%s%s", unpack_sql_state(edata->sqlerrcode), edata->message,
+											 edata->detail ? " (" : "", edata->detail ? edata->detail : "",
+											 edata->detail ? ")" : ""));
 		}
 		PG_END_TRY();
 	}

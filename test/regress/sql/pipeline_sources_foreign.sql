@@ -131,6 +131,57 @@ SELECT last_error, failures, retry_at FROM des.sources WHERE relation = 'remote_
 SELECT des_internal.claim_source_tables(4) AS round_settle;
 SELECT state FROM remote_uploads WHERE id = 20;
 
+-- other remote errors, each recorded with its SQLSTATE: a remote role without UPDATE, and a
+-- remote value the foreign table's type does not take
+UPDATE des.sources SET failures = 0, retry_at = NULL, last_error = NULL;
+\c pgdes_remote
+CREATE ROLE pgdes_remote_reader LOGIN PASSWORD 'reader-secret';
+GRANT SELECT ON uploads TO pgdes_remote_reader;
+INSERT INTO uploads (id, path, body, added) VALUES (21, 'remote/21', '\x15', '2025-01-01');
+CREATE TABLE odd_keys (k text PRIMARY KEY, name text, body bytea, status text DEFAULT 'pending');
+INSERT INTO odd_keys VALUES ('not-a-number', 'odd/1', '\x01');
+\c contrib_regression
+SET client_min_messages = warning;
+-- (the reader over TCP with a password: the socket's peer authentication knows no such user)
+DO $$ BEGIN
+    EXECUTE format('CREATE SERVER pgdes_remote_tcp FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %L, port %L, dbname %L)',
+                   '127.0.0.1', current_setting('port'), 'pgdes_remote');
+END $$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER pgdes_remote_tcp OPTIONS (user 'pgdes_remote_reader', password 'reader-secret');
+CREATE FOREIGN TABLE remote_uploads_read_only (id bigint, path text, body bytea, state text, added timestamptz)
+    SERVER pgdes_remote_tcp OPTIONS (table_name 'uploads');
+UPDATE des.sources SET enabled = false;
+SELECT des.register_source('remote_uploads_read_only', 'path', data_column => 'body', status_column => 'state',
+                           pending_value => 'new', claimed_value => 'archived', key_column => 'id') > 0 AS registered;
+SELECT des_internal.claim_source_tables(4) AS round_without_update_right;
+SELECT last_error, failures, last_error LIKE '%reader-secret%' AS password_shown
+  FROM des.sources WHERE relation = 'remote_uploads_read_only'::regclass;
+SELECT des.unregister_source('remote_uploads_read_only');
+UPDATE des.sources SET enabled = true;
+SELECT postgres_fdw_disconnect_all() IS NOT NULL AS disconnected;
+DROP FOREIGN TABLE remote_uploads_read_only;
+DROP USER MAPPING FOR CURRENT_USER SERVER pgdes_remote_tcp;
+DROP SERVER pgdes_remote_tcp;
+CREATE FOREIGN TABLE remote_odd_keys (k bigint, name text, body bytea, status text)
+    SERVER pgdes_remote OPTIONS (table_name 'odd_keys');
+SELECT des.register_source('remote_odd_keys', 'name', data_column => 'body', key_column => 'k') > 0 AS registered;
+SELECT des_internal.claim_source_tables(4) AS round_with_odd_key;
+SELECT left(last_error, 60) AS last_error, failures FROM des.sources WHERE relation = 'remote_odd_keys'::regclass;
+SELECT des.unregister_source('remote_odd_keys');
+DROP FOREIGN TABLE remote_odd_keys;
+-- and payloads by URL: the claim registers each row's URL; the marker fetches it later
+\c pgdes_remote
+CREATE TABLE links (id int PRIMARY KEY, name text, url text, status text DEFAULT 'pending');
+INSERT INTO links VALUES (1, 'link/1', 'file:///tmp/pgdes-link-1'), (2, 'link/2', 's3://bucket/link-2');
+\c contrib_regression
+SET client_min_messages = warning;
+CREATE FOREIGN TABLE remote_links (id int, name text, url text, status text) SERVER pgdes_remote OPTIONS (table_name 'links');
+SELECT des.register_source('remote_links', 'name', url_column => 'url', key_column => 'id') > 0 AS registered;
+SELECT des_internal.claim_source_tables(4) AS round_of_urls;
+SELECT name, source_url, staged IS NULL AS no_bytes_yet FROM des.objects WHERE name LIKE 'link/%' ORDER BY name;
+SELECT des.unregister_source('remote_links');
+DROP FOREIGN TABLE remote_links;
+
 -- a wrapper without RETURNING (as mysql_fdw): the flipped rows are read back by key and status
 \c pgdes_remote
 CREATE TABLE queue (k text PRIMARY KEY, name text, payload bytea, st text NOT NULL DEFAULT 'pending');
@@ -164,4 +215,5 @@ DROP USER MAPPING FOR CURRENT_USER SERVER pgdes_remote;
 DROP SERVER pgdes_remote;
 DROP TABLE local_uploads;
 DROP DATABASE pgdes_remote;
+DROP ROLE pgdes_remote_reader;
 TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters;
