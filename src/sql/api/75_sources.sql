@@ -316,7 +316,7 @@ BEGIN
                                array_agg(c.a::text ORDER BY c.a, c.k)
                           FROM (SELECT t.%1$I, t.%2$I::text, %3$s
                                   FROM %4$s t
-                                 WHERE t.%5$I = $1 AND t.%6$s IS NOT NULL %7$s %8$s
+                                 WHERE t.%5$I = $1 AND t.%6$s IS NOT NULL AND t.%1$I IS NOT NULL %7$s %8$s
                                  ORDER BY %9$s LIMIT $2) c(k, nm, a)',
                        key_column, name_column,
                        CASE WHEN age_column IS NULL THEN 'NULL::int' ELSE format('t.%I', age_column) END,

@@ -182,6 +182,22 @@ SELECT name, source_url, staged IS NULL AS no_bytes_yet FROM des.objects WHERE n
 SELECT des.unregister_source('remote_links');
 DROP FOREIGN TABLE remote_links;
 
+-- rows without a key cannot be flipped by it: they stay pending, and the windows go past them
+\c pgdes_remote
+CREATE TABLE loose (k int, name text, body bytea, status text DEFAULT 'pending');
+INSERT INTO loose (k, name, body) SELECT NULL, 'loose/' || i, '\x00' FROM generate_series(1, 150) i;
+INSERT INTO loose (k, name, body) VALUES (1, 'loose/keyed', '\x01');
+\c contrib_regression
+SET client_min_messages = warning;
+CREATE FOREIGN TABLE remote_loose (k int, name text, body bytea, status text) SERVER pgdes_remote OPTIONS (table_name 'loose');
+SELECT des.register_source('remote_loose', 'name', data_column => 'body', key_column => 'k') > 0 AS registered;
+SELECT des_internal.claim_source_tables(4) AS round_with_keyless_rows;
+SELECT count(*) FILTER (WHERE k IS NULL AND status = 'pending') AS keyless_pending,
+       count(*) FILTER (WHERE k = 1 AND status = 'claiming') AS keyed_claimed
+  FROM remote_loose;
+SELECT des.unregister_source('remote_loose');
+DROP FOREIGN TABLE remote_loose;
+
 -- a wrapper without RETURNING (as mysql_fdw): the flipped rows are read back by key and status
 \c pgdes_remote
 CREATE TABLE queue (k text PRIMARY KEY, name text, payload bytea, st text NOT NULL DEFAULT 'pending');
