@@ -7,6 +7,8 @@
 # table of this database in the same run:
 #   15a a table of another PostgreSQL database of the same server, through
 #       postgres_fdw (one remote UPDATE ... RETURNING per window)
+#   15c as 15a with two markers at once (claimers => 2: each its share of the
+#       keys), beside the plain table claimed by two sessions (SKIP LOCKED)
 #   15b a MariaDB table through mysql_fdw (Debian's MariaDB, started here on
 #       127.0.0.1:13307; mysql_fdw sends one remote UPDATE per row)
 # Rows: a key, a name, 256 bytes, a status; the remote table indexed on
@@ -55,14 +57,23 @@ claim_all() {
 	q "CALL claim_all()" >/dev/null
 	echo $(($(now_ms) - t0))
 }
-local_ms() {	# local_ms <rows>: a plain table of this database, the same rows
+# the same in two sessions at once (two markers); prints ms until both are done
+claim_all_2() {
+	local t0
+	t0=$(now_ms)
+	q "CALL claim_all()" >/dev/null &
+	q "CALL claim_all()" >/dev/null &
+	wait
+	echo $(($(now_ms) - t0))
+}
+local_ms() {	# local_ms <rows> [2]: a plain table of this database, the same rows (in two sessions)
 	q "DELETE FROM des.sources; TRUNCATE des.objects, des.dead_letters;
 	   DROP TABLE IF EXISTS lsrc;
 	   CREATE TABLE lsrc (id bigint PRIMARY KEY, name text, body bytea, status text NOT NULL DEFAULT 'pending');
 	   INSERT INTO lsrc (id, name, body) SELECT i, 'l/' || i, gen_random_bytes_256(i) FROM generate_series(1, $1) i;
 	   SELECT des.register_source('lsrc', 'name', data_column => 'body')" >/dev/null
 	q "VACUUM ANALYZE lsrc"
-	claim_all
+	if [ "${2:-1}" = 2 ]; then claim_all_2; else claim_all; fi
 }
 rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", n / ms * 1000 }'; }
 q "CREATE FUNCTION gen_random_bytes_256(i bigint) RETURNS bytea LANGUAGE sql AS
@@ -113,6 +124,36 @@ base=$(rate "$ROWS" "$base_ms")
 row "15a rows/s claimed from another PostgreSQL database (postgres_fdw), batches of 1000, vs a plain table" "$ours" "$base" \
 	"$(awk -v a="$ours" -v b="$base" 'BEGIN { printf "%.2f", a / b }')" ">= 20000/s" \
 	"$(awk -v r="$ours" 'BEGIN { print (r >= 20000) ? "yes" : "no" }')"
+
+# ---- 15c: the same with two markers at once (claimers => 2), against two sessions on the plain table ----
+echo "bench_sources: $ROWS rows from a plain table, two sessions (best of 3)" >&2
+base2_ms=
+for run in 1 2 3; do
+	ms=$(local_ms "$ROWS" 2)
+	echo "bench_sources: plain table, two sessions, run $run: $ms ms" >&2
+	[ -z "$base2_ms" ] || [ "$ms" -lt "$base2_ms" ] && base2_ms=$ms
+done
+q "DELETE FROM des.sources; TRUNCATE des.objects, des.dead_letters;
+   SELECT des.register_source('fsrc', 'name', data_column => 'body', key_column => 'id', claimers => 2)" >/dev/null
+echo "bench_sources: $ROWS rows through postgres_fdw, two markers (best of 3)" >&2
+ours2_ms=
+for run in 1 2 3; do
+	q "TRUNCATE des.objects, des.dead_letters" >/dev/null
+	psql -X -q -d bench_remote -c "UPDATE src SET status = 'pending'" >/dev/null
+	psql -X -q -d bench_remote -c "VACUUM ANALYZE src" >/dev/null
+	ms=$(claim_all_2)
+	echo "bench_sources: postgres_fdw, two markers, run $run: $ms ms" >&2
+	[ -z "$ours2_ms" ] || [ "$ms" -lt "$ours2_ms" ] && ours2_ms=$ms
+done
+check=$(q "SELECT count(*) FILTER (WHERE status = 'queued') || '/' || count(*) FROM fsrc")
+objs=$(q "SELECT count(*) || '/' || count(DISTINCT name) FROM des.objects")
+echo "bench_sources: two markers: remote rows queued: $check; objects: $objs" >&2
+[ "$check" = "$ROWS/$ROWS" ] && [ "$objs" = "$ROWS/$ROWS" ] || { echo "bench_sources: two-marker claims incomplete" >&2; exit 1; }
+ours2=$(rate "$ROWS" "$ours2_ms")
+base2=$(rate "$ROWS" "$base2_ms")
+row "15c rows/s claimed from another PostgreSQL database, two markers (claimers => 2), vs a plain table in two sessions" \
+	"$ours2" "$base2" "$(awk -v a="$ours2" -v b="$base2" 'BEGIN { printf "%.2f", a / b }')" ">= 20000/s" \
+	"$(awk -v r="$ours2" 'BEGIN { print (r >= 20000) ? "yes" : "no" }')"
 
 # ---- 15b: mysql_fdw ----
 if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then

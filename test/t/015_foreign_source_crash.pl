@@ -1,6 +1,7 @@
 # A foreign table as a source (docs/pipeline.md, "Foreign sources"): a
 # second PostgreSQL server holds the application's table, reached through
-# postgres_fdw; two real markers claim from it, two packers pack.
+# postgres_fdw; two real markers claim from it at once (two shares of the
+# keys: claimers => 2), two packers pack.
 # - kill -9 of a marker paused between its claim (remote rows flipped,
 #   objects inserted, nothing committed) and its commit: nothing is lost,
 #   nothing is claimed twice;
@@ -92,7 +93,7 @@ SKIP:
 	$node->safe_psql('postgres', q{
 		SELECT des.register_source('app_uploads', 'path', data_column => 'body', status_column => 'state',
 		                           pending_value => 'new', claimed_value => 'archived', key_column => 'id',
-		                           age_column => 'added')});
+		                           age_column => 'added', claimers => 2)});
 	ok($node->poll_query_until('postgres', q{
 		SELECT count(*) > 0 FROM pg_stat_activity
 		 WHERE backend_type = 'pg_des marker' AND query LIKE '%paused at source_claimed%'}),
@@ -111,7 +112,7 @@ if (!$hooks)
 	$node->safe_psql('postgres', q{
 		SELECT des.register_source('app_uploads', 'path', data_column => 'body', status_column => 'state',
 		                           pending_value => 'new', claimed_value => 'archived', key_column => 'id',
-		                           age_column => 'added')});
+		                           age_column => 'added', claimers => 2)});
 	all_claimed(500, 'without pause points');
 }
 

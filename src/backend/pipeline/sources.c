@@ -38,8 +38,9 @@ PG_FUNCTION_INFO_V1(des_claim_sources_rows);
 #define SOURCE_ARGS 10			/* des_internal.claim_source_rows */
 #define FOREIGN_SOURCE_ARGS 13	/* des_internal.claim_foreign_source_rows */
 
-/* the advisory lock class of a foreign source's claims (key: the source id); "DESF" */
+/* the advisory lock class of a foreign source's claims (key: the source id * 16 + its share); "DESF" */
 #define FOREIGN_SOURCE_LOCK_CLASS 0x44455346
+#define FOREIGN_SOURCE_MAX_CLAIMERS 16	/* des.sources.claimers at most */
 
 typedef struct SourceToClaim
 {
@@ -47,6 +48,7 @@ typedef struct SourceToClaim
 	Oid			registrar;
 	bool		is_foreign;
 	int32		failures;
+	int32		claimers;		/* foreign: shares of the keys claimed at once */
 	Datum		args[FOREIGN_SOURCE_ARGS];
 	char		nulls[FOREIGN_SOURCE_ARGS];
 } SourceToClaim;
@@ -64,13 +66,17 @@ record_outcome(int32 id, const char *error)
 
 	args[0] = Int32GetDatum(id);
 	args[1] = error ? CStringGetTextDatum(error) : (Datum) 0;
-	/* bookkeeping only: skipped if another claimer holds the row, so markers never wait here */
+	/*
+	 * bookkeeping only: skipped if another claimer holds the row, so markers
+	 * never wait here; NO KEY, so that the ledger's foreign key check of
+	 * another marker of the source (FOR KEY SHARE) does not wait for this one
+	 */
 	if (SPI_execute_with_args("UPDATE des.sources SET last_error = $2, "
 							  "       last_claim_at = CASE WHEN $2 IS NULL THEN now() ELSE last_claim_at END, "
 							  "       failures = CASE WHEN $2 IS NULL THEN 0 ELSE failures + 1 END, "
 							  "       retry_at = CASE WHEN $2 IS NULL THEN NULL "
 							  "                  ELSE now() + least(power(2, least(failures, 12)), 300) * interval '1 s' END "
-							  " WHERE id = (SELECT id FROM des.sources WHERE id = $1 FOR UPDATE SKIP LOCKED)",
+							  " WHERE id = (SELECT id FROM des.sources WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED)",
 							  2, types, args, nulls, false, 0) < 0)
 		elog(ERROR, "could not record the outcome of source %d", id);
 }
@@ -99,29 +105,28 @@ claim_table(const SourceToClaim *src, int32 batch_size)
 }
 
 /*
- * One round of a foreign source: the ledger read as the marker, the claim
- * run as the registrar (the caller's user and security context are set),
- * the ledger written as the marker again. Returns the objects staged, or
- * -1 when another marker has the source this round.
+ * One round of one share of a foreign source's keys, whose advisory lock
+ * this transaction holds: the ledger read as the marker, the claim run as
+ * the registrar (the caller's user and security context, set on entry and
+ * on return), the ledger written as the marker again. Returns the objects
+ * staged.
  */
 static int32
-claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user, int marker_sec)
+claim_foreign_share(const SourceToClaim *src, int part, int32 batch_size, Oid marker_user, int marker_sec)
 {
-	Oid			types[FOREIGN_SOURCE_ARGS + 3] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID,
-	NAMEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID, INT4OID};
-	Datum		args[FOREIGN_SOURCE_ARGS + 3];
-	char		nulls[FOREIGN_SOURCE_ARGS + 3];
+	Oid			types[FOREIGN_SOURCE_ARGS + 5] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID,
+	NAMEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID, INT4OID, INT4OID, INT4OID};
+	Datum		args[FOREIGN_SOURCE_ARGS + 5];
+	char		nulls[FOREIGN_SOURCE_ARGS + 5];
 	Oid			settle_types[2] = {INT4OID, INT8ARRAYOID};
 	Datum		settle_args[2];
-	Oid			ledger_types[3] = {INT4OID, TEXTARRAYOID, INT8ARRAYOID};
-	Datum		ledger_args[3];
+	Oid			ledger_types[4] = {INT4OID, TEXTARRAYOID, INT8ARRAYOID, INT4OID};
+	Datum		ledger_args[4];
 	Datum		row_keys,
 				object_ids,
 				rounds;
-	Oid			lock_types[2] = {INT4OID, INT4OID};
-	Datum		lock_args[2] = {Int32GetDatum(FOREIGN_SOURCE_LOCK_CLASS), Int32GetDatum(src->id)};
-	Oid			id_type[1] = {INT4OID};
-	Datum		id_arg[1] = {Int32GetDatum(src->id)};
+	Oid			id_types[2] = {INT4OID, INT4OID};
+	Datum		id_args[2];
 	bool		isnull;
 	Oid			user;
 	int			sec;
@@ -129,21 +134,15 @@ claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user,
 
 	GetUserIdAndSecContext(&user, &sec);
 	SetUserIdAndSecContext(marker_user, marker_sec);
-	if (SPI_execute_with_args("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2) AS mine", 2, lock_types, lock_args,
-							  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not try the lock of source %d", src->id);
-	if (!DatumGetBool(DesSpiGet(0, "mine", &isnull)))
-	{
-		SetUserIdAndSecContext(user, sec);
-		return -1;
-	}
-	/* what earlier rounds claimed and committed: settled now */
+	id_args[0] = Int32GetDatum(src->id);
+	id_args[1] = Int32GetDatum(part);
+	/* what this share's earlier rounds claimed and committed: settled now */
 	if (SPI_execute_with_args("SELECT coalesce(array_agg(u.k) FILTER (WHERE u.o IS NOT NULL), '{}') AS staged, "
 							  "       coalesce(array_agg(u.k) FILTER (WHERE u.o IS NULL), '{}') AS taken, "
 							  "       coalesce(array_agg(DISTINCT c.id), '{}') AS rounds "
 							  "  FROM des.source_claims c CROSS JOIN LATERAL unnest(c.row_keys, c.object_ids) u(k, o) "
-							  " WHERE c.source_id = $1",
-							  1, id_type, id_arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+							  " WHERE c.source_id = $1 AND c.part = $2",
+							  2, id_types, id_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the claims of source %d", src->id);
 	rounds = SPI_datumTransfer(DesSpiGet(0, "rounds", &isnull), false, -1);
 	memcpy(args, src->args, sizeof(Datum) * FOREIGN_SOURCE_ARGS);
@@ -151,15 +150,18 @@ claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user,
 	args[FOREIGN_SOURCE_ARGS] = SPI_datumTransfer(DesSpiGet(0, "staged", &isnull), false, -1);
 	args[FOREIGN_SOURCE_ARGS + 1] = SPI_datumTransfer(DesSpiGet(0, "taken", &isnull), false, -1);
 	args[FOREIGN_SOURCE_ARGS + 2] = Int32GetDatum(batch_size);
-	nulls[FOREIGN_SOURCE_ARGS] = nulls[FOREIGN_SOURCE_ARGS + 1] = nulls[FOREIGN_SOURCE_ARGS + 2] = ' ';
+	args[FOREIGN_SOURCE_ARGS + 3] = Int32GetDatum(part);
+	args[FOREIGN_SOURCE_ARGS + 4] = Int32GetDatum(src->claimers);
+	memset(nulls + FOREIGN_SOURCE_ARGS, ' ', 5);
 
 	SetUserIdAndSecContext(user, sec);
 	if (SPI_execute_with_args("SELECT row_keys, object_ids FROM des_internal.claim_foreign_source_rows("
 							  "relation => $1, key_column => $2, name_column => $3, data_column => $4, "
 							  "url_column => $5, meta_column => $6, status_column => $7, age_column => $8, "
 							  "pending_value => $9, claiming_value => $10, claimed_value => $11, min_age => $12, "
-							  "use_returning => $13, settle_staged => $14, settle_taken => $15, batch_size => $16)",
-							  FOREIGN_SOURCE_ARGS + 3, types, args, nulls, false, 1) != SPI_OK_SELECT ||
+							  "use_returning => $13, settle_staged => $14, settle_taken => $15, batch_size => $16, "
+							  "part => $17, parts => $18)",
+							  FOREIGN_SOURCE_ARGS + 5, types, args, nulls, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "des_internal.claim_foreign_source_rows returned no row");
 	/* test/t/015: kill -9 with rows flipped and staged, nothing committed */
@@ -177,14 +179,62 @@ claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user,
 	ledger_args[0] = Int32GetDatum(src->id);
 	ledger_args[1] = row_keys;
 	ledger_args[2] = object_ids;
-	if (SPI_execute_with_args("WITH claimed AS (INSERT INTO des.source_claims (source_id, row_keys, object_ids) "
-							  "                 SELECT $1, $2, $3 WHERE cardinality($2) > 0) "
+	ledger_args[3] = Int32GetDatum(part);
+	if (SPI_execute_with_args("WITH claimed AS (INSERT INTO des.source_claims (source_id, part, row_keys, object_ids) "
+							  "                 SELECT $1, $4, $2, $3 WHERE cardinality($2) > 0) "
 							  "SELECT count(*) FILTER (WHERE r.o IS NOT NULL) AS staged FROM unnest($3) r(o)",
-							  3, ledger_types, ledger_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+							  4, ledger_types, ledger_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not record the claims of source %d", src->id);
 	staged = (int32) DatumGetInt64(DesSpiGet(0, "staged", &isnull));
 	SetUserIdAndSecContext(user, sec);
 	return staged;
+}
+
+/*
+ * The share this backend tries first in its next round: shares are taken
+ * in turn, so that one marker alone serves them all, and markers claiming
+ * at once each find a different one free.
+ */
+static int	next_share = 0;
+
+/*
+ * One round of a foreign source: the first share of its keys
+ * (des.sources.claimers) whose advisory lock this transaction gets, from
+ * this backend's next in turn; a share another marker holds is skipped,
+ * never waited for. Returns the objects staged, or -1 when other markers
+ * hold every share.
+ */
+static int32
+claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user, int marker_sec)
+{
+	Oid			lock_types[2] = {INT4OID, INT4OID};
+	Datum		lock_args[2];
+	bool		isnull;
+	Oid			user;
+	int			sec;
+
+	GetUserIdAndSecContext(&user, &sec);
+	for (int i = 0; i < src->claimers; i++)
+	{
+		int			part = (next_share + i) % src->claimers;
+		bool		mine;
+
+		CHECK_FOR_INTERRUPTS();
+		SetUserIdAndSecContext(marker_user, marker_sec);
+		lock_args[0] = Int32GetDatum(FOREIGN_SOURCE_LOCK_CLASS);
+		lock_args[1] = Int32GetDatum(src->id * FOREIGN_SOURCE_MAX_CLAIMERS + part);
+		if (SPI_execute_with_args("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2) AS mine", 2, lock_types,
+								  lock_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not try the lock of source %d", src->id);
+		mine = DatumGetBool(DesSpiGet(0, "mine", &isnull));
+		SetUserIdAndSecContext(user, sec);
+		if (mine)
+		{
+			next_share = (part + 1) % FOREIGN_SOURCE_MAX_CLAIMERS;
+			return claim_foreign_share(src, part, batch_size, marker_user, marker_sec);
+		}
+	}
+	return -1;
 }
 
 /*
@@ -213,7 +263,7 @@ des_claim_sources_rows(PG_FUNCTION_ARGS)
 	if (SPI_execute("SELECT id, registered_by::oid, failures, "
 					"       relation, key_column, name_column, data_column, url_column, meta_column, "
 					"       status_column, age_column, pending_value, claiming_value, claimed_value, min_age, "
-					"       use_returning "
+					"       use_returning, claimers "
 					"  FROM des.sources WHERE enabled AND (retry_at IS NULL OR retry_at <= now()) "
 					" ORDER BY last_claim_at NULLS FIRST, id",
 					true, 0) != SPI_OK_SELECT)
@@ -241,6 +291,7 @@ des_claim_sources_rows(PG_FUNCTION_ARGS)
 			all[a] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
 		}
 		sources[i].is_foreign = all_nulls[1] == ' ';	/* a key column */
+		sources[i].claimers = DatumGetInt32(SPI_getbinval(tup, td, FOREIGN_SOURCE_ARGS + 4, &isnull));
 		if (sources[i].is_foreign)
 		{
 			memcpy(sources[i].args, all, sizeof(all));

@@ -55,7 +55,8 @@ CREATE OR REPLACE FUNCTION des.register_source(tbl regclass, name_column name,
                                     meta_column name DEFAULT NULL,
                                     key_column name DEFAULT NULL,
                                     claiming_value text DEFAULT 'claiming',
-                                    use_returning boolean DEFAULT NULL)
+                                    use_returning boolean DEFAULT NULL,
+                                    claimers int DEFAULT 1)
 RETURNS int
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -78,6 +79,13 @@ BEGIN
     IF kind NOT IN ('r', 'f') THEN
         RAISE EXCEPTION '% is not a plain table or a foreign table', tbl USING ERRCODE = 'wrong_object_type',
             HINT = 'Register the partitions of a partitioned table one by one.';
+    END IF;
+    IF claimers IS NULL OR claimers NOT BETWEEN 1 AND 16 THEN
+        RAISE EXCEPTION 'claimers must be between 1 and 16' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF kind = 'r' AND claimers > 1 THEN
+        RAISE EXCEPTION 'claimers is for foreign tables: markers share the rows of % with SKIP LOCKED', tbl
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF kind = 'r' AND key_column IS NOT NULL THEN
         RAISE EXCEPTION 'key_column is for foreign tables: rows of % are claimed with FOR UPDATE SKIP LOCKED', tbl
@@ -139,10 +147,10 @@ BEGIN
     END IF;
     INSERT INTO des.sources (relation, name_column, data_column, url_column, meta_column, status_column,
                              age_column, pending_value, claimed_value, min_age, registered_by,
-                             key_column, claiming_value, use_returning)
+                             key_column, claiming_value, use_returning, claimers)
     VALUES (tbl, name_column, data_column, url_column, meta_column, status_column,
             age_column, pending_value, claimed_value, coalesce(min_age, '0 s'), current_user::regrole,
-            key_column, claiming_value, use_returning)
+            key_column, claiming_value, use_returning, claimers)
     ON CONFLICT (relation) DO NOTHING
     RETURNING id INTO new_id;
     IF new_id IS NULL THEN
@@ -151,7 +159,7 @@ BEGIN
     END IF;
     RETURN new_id;
 END $$;
-COMMENT ON FUNCTION des.register_source(regclass, name, name, name, name, text, text, name, interval, name, name, text, boolean) IS
+COMMENT ON FUNCTION des.register_source(regclass, name, name, name, name, text, text, name, interval, name, name, text, boolean, int) IS
   'make a table a source: the marker claims its pending rows (SKIP LOCKED; foreign tables: compare-and-set on key_column) into des.objects and sets their status';
 
 CREATE OR REPLACE FUNCTION des.unregister_source(tbl regclass)
@@ -246,12 +254,14 @@ GRANT EXECUTE ON FUNCTION des_internal.claim_source_rows(regclass, name, name, n
 --      wrapper has it; else they are read back by key and status);
 --   4. stage every claimed row as an object, the first of each new name.
 -- Returns the claimed rows' keys and their objects (NULL: name taken) for
--- des.source_claims, which the caller writes in the same transaction.
+-- des.source_claims, which the caller writes in the same transaction. With
+-- parts > 1 (des.sources.claimers) the round sees only its share of the keys
+-- (hashtext of the key, modulo parts): markers claim the shares at once.
 CREATE OR REPLACE FUNCTION des_internal.claim_foreign_source_rows(
     relation regclass, key_column name, name_column name, data_column name, url_column name,
     meta_column name, status_column name, age_column name,
     pending_value text, claiming_value text, claimed_value text, min_age interval, use_returning boolean,
-    settle_staged text[], settle_taken text[], batch_size int,
+    settle_staged text[], settle_taken text[], batch_size int, part int, parts int,
     OUT row_keys text[], OUT object_ids bigint[], OUT settled int)
 RETURNS record
 LANGUAGE plpgsql VOLATILE
@@ -284,6 +294,10 @@ DECLARE
     after_age text;
     cutoff timestamptz := now() - min_age;
     window_size int := greatest(batch_size, 100);
+    -- this round's share of the keys, when several markers claim at once
+    share text := CASE WHEN parts > 1
+                       THEN format(' AND (pg_catalog.hashtext(t.%I::text) & 2147483647) %% %s = %s', key_column, parts, part)
+                       ELSE '' END;
 BEGIN
     settled := 0;
     -- 1. settle
@@ -300,8 +314,8 @@ BEGIN
     -- the foreign table the planner would rather fetch every row to sort them)
     PERFORM set_config('enable_sort', 'off', true);
     EXECUTE format('SELECT array_agg(c.k), array_agg(c.nm), array_agg(c.d), array_agg(c.u), array_agg(c.m)
-                      FROM (SELECT %s FROM %s t WHERE t.%I = $1 ORDER BY t.%I LIMIT $2) c(k, nm, d, u, m)',
-                   row_list, relation, status_column, key_column)
+                      FROM (SELECT %s FROM %s t WHERE t.%I = $1%s ORDER BY t.%I LIMIT $2) c(k, nm, d, u, m)',
+                   row_list, relation, status_column, share, key_column)
       INTO k, nm, d, u, m USING claiming_value, batch_size;
     IF k IS NOT NULL THEN
         keys := k; names := nm; datas := d; urls := u; metas := m;
@@ -316,7 +330,7 @@ BEGIN
                                array_agg(c.a::text ORDER BY c.a, c.k)
                           FROM (SELECT t.%1$I, t.%2$I::text, %3$s
                                   FROM %4$s t
-                                 WHERE t.%5$I = $1 AND t.%6$s IS NOT NULL AND t.%1$I IS NOT NULL %7$s %8$s
+                                 WHERE t.%5$I = $1 AND t.%6$s IS NOT NULL AND t.%1$I IS NOT NULL %7$s %8$s %10$s
                                  ORDER BY %9$s LIMIT $2) c(k, nm, a)',
                        key_column, name_column,
                        CASE WHEN age_column IS NULL THEN 'NULL::int' ELSE format('t.%I', age_column) END,
@@ -328,7 +342,8 @@ BEGIN
                             ELSE format('AND (t.%1$I > $4::%2$s OR (t.%1$I = $4::%2$s AND t.%3$I > $5::%4$s))',
                                         age_column, age_type, key_column, key_type) END,
                        CASE WHEN age_column IS NULL THEN format('t.%I', key_column)
-                            ELSE format('t.%I, t.%I', age_column, key_column) END)
+                            ELSE format('t.%I, t.%I', age_column, key_column) END,
+                       share)
           INTO w_keys, w_names, w_ages USING pending_value, window_size, cutoff, after_age, after_key;
         PERFORM set_config('enable_sort', 'on', true);
         EXIT WHEN w_keys IS NULL;
@@ -392,9 +407,9 @@ BEGIN
       INTO row_keys, object_ids
       FROM c LEFT JOIN made ON made.name = c.nm;
 END $$;
-COMMENT ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int) IS
+COMMENT ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int, int, int) IS
   'one round of compare-and-set claims from a foreign table, run by des_internal.claim_source_tables as the source''s registrar';
-GRANT EXECUTE ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int) TO PUBLIC;	-- run as each source's registrar, whose own privileges bound what it does
+GRANT EXECUTE ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int, int, int) TO PUBLIC;	-- run as each source's registrar, whose own privileges bound what it does
 
 -- Every enabled source once, each in its own subtransaction and as its
 -- registrar (security-restricted): a broken source (dropped column, lost

@@ -24,6 +24,8 @@ CREATE TABLE des.sources (
     key_column     name,
     claiming_value text,					-- the status between the claim and its object's commit
     use_returning  boolean,				-- the wrapper returns updated rows (UPDATE ... RETURNING)
+    claimers       int NOT NULL DEFAULT 1	-- foreign tables: markers claiming at once, each its share of the keys
+                   CONSTRAINT sources_claimers CHECK (claimers BETWEEN 1 AND 16),
     CONSTRAINT sources_one_payload CHECK ((data_column IS NULL) <> (url_column IS NULL)),
     CONSTRAINT sources_values_differ CHECK (pending_value <> claimed_value),
     CONSTRAINT sources_foreign CHECK ((key_column IS NULL) = (claiming_value IS NULL)

@@ -8,14 +8,16 @@
 -- (or back to pending where the name was taken) and deletes the row. A
 -- remote row left in the claiming value and named by no row here was
 -- claimed by a round that did not commit, and is staged again. Rounds of
--- one source take turns (an advisory lock), so a key is in one row at most.
+-- one share of one source take turns (an advisory lock), so a key is in
+-- one row at most.
 CREATE TABLE des.source_claims (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source_id  int NOT NULL REFERENCES des.sources (id) ON DELETE CASCADE,
+    part       int NOT NULL DEFAULT 0,		-- the share of the keys (des.sources.claimers) the round claimed from
     row_keys   text[] NOT NULL,				-- the key column's values, as text
     object_ids bigint[] NOT NULL,			-- each key's object; NULL: the name was already an object's
     claimed_at timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT source_claims_paired CHECK (cardinality(row_keys) = cardinality(object_ids) AND cardinality(row_keys) > 0)
 );
-CREATE INDEX source_claims_source ON des.source_claims (source_id);
+CREATE INDEX source_claims_source ON des.source_claims (source_id, part);
 COMMENT ON TABLE des.source_claims IS 'rounds of claims from foreign sources, staged, whose remote statuses the next round settles';

@@ -95,8 +95,11 @@ ALTER TABLE des.sources
     ADD CONSTRAINT sources_foreign CHECK ((key_column IS NULL) = (claiming_value IS NULL)
                                          AND (key_column IS NULL) = (use_returning IS NULL)
                                          AND claiming_value NOT IN (pending_value, claimed_value));
-UPDATE des.sources SET failures = 0;
-ALTER TABLE des.sources ALTER COLUMN failures SET DEFAULT 0, ALTER COLUMN failures SET NOT NULL;
+ALTER TABLE des.sources ADD COLUMN claimers int;
+UPDATE des.sources SET failures = 0, claimers = 1;
+ALTER TABLE des.sources ALTER COLUMN failures SET DEFAULT 0, ALTER COLUMN failures SET NOT NULL,
+    ALTER COLUMN claimers SET DEFAULT 1, ALTER COLUMN claimers SET NOT NULL,
+    ADD CONSTRAINT sources_claimers CHECK (claimers BETWEEN 1 AND 16);
 --@include catalog/76_source_claims.sql
 -- des.register_source takes key_column, claiming_value and use_returning (api/ creates it)
 DROP FUNCTION des.register_source(regclass, name, name, name, name, text, text, name, interval, name);
