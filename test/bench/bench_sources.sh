@@ -73,7 +73,11 @@ local_ms() {	# local_ms <rows> [2]: a plain table of this database, the same row
 	   INSERT INTO lsrc (id, name, body) SELECT i, 'l/' || i, gen_random_bytes_256(i) FROM generate_series(1, $1) i;
 	   SELECT des.register_source('lsrc', 'name', data_column => 'body')" >/dev/null
 	q "VACUUM ANALYZE lsrc"
-	if [ "${2:-1}" = 2 ]; then claim_all_2; else claim_all; fi
+	local ms
+	if [ "${2:-1}" = 2 ]; then ms=$(claim_all_2); else ms=$(claim_all); fi
+	[ "$(q "SELECT count(*) FROM lsrc WHERE status = 'queued'")/$(q "SELECT count(DISTINCT name) FROM des.objects")" = "$1/$1" ] \
+		|| { echo "bench_sources: plain table claims incomplete" >&2; exit 1; }
+	echo "$ms"
 }
 rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", n / ms * 1000 }'; }
 q "CREATE FUNCTION gen_random_bytes_256(i bigint) RETURNS bytea LANGUAGE sql AS
