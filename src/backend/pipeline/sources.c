@@ -114,10 +114,11 @@ claim_table(const SourceToClaim *src, int32 batch_size)
 static int32
 claim_foreign_share(const SourceToClaim *src, int part, int32 batch_size, Oid marker_user, int marker_sec)
 {
-	Oid			types[FOREIGN_SOURCE_ARGS + 5] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID,
-	NAMEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID, INT4OID, INT4OID, INT4OID};
-	Datum		args[FOREIGN_SOURCE_ARGS + 5];
-	char		nulls[FOREIGN_SOURCE_ARGS + 5];
+	Oid			types[FOREIGN_SOURCE_ARGS + 6] = {REGCLASSOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID, NAMEOID,
+	NAMEOID, TEXTOID, TEXTOID, TEXTOID, INTERVALOID, BOOLOID, TEXTARRAYOID, TEXTARRAYOID, INT4OID, INT4OID, INT4OID,
+	TEXTARRAYOID};
+	Datum		args[FOREIGN_SOURCE_ARGS + 6];
+	char		nulls[FOREIGN_SOURCE_ARGS + 6];
 	Oid			settle_types[2] = {INT4OID, INT8ARRAYOID};
 	Datum		settle_args[2];
 	Oid			ledger_types[4] = {INT4OID, TEXTARRAYOID, INT8ARRAYOID, INT4OID};
@@ -125,8 +126,8 @@ claim_foreign_share(const SourceToClaim *src, int part, int32 batch_size, Oid ma
 	Datum		row_keys,
 				object_ids,
 				rounds;
-	Oid			id_types[2] = {INT4OID, INT4OID};
-	Datum		id_args[2];
+	Oid			id_types[3] = {INT4OID, INT4OID, INT4OID};
+	Datum		id_args[3];
 	bool		isnull;
 	Oid			user;
 	int			sec;
@@ -136,13 +137,22 @@ claim_foreign_share(const SourceToClaim *src, int part, int32 batch_size, Oid ma
 	SetUserIdAndSecContext(marker_user, marker_sec);
 	id_args[0] = Int32GetDatum(src->id);
 	id_args[1] = Int32GetDatum(part);
-	/* what this share's earlier rounds claimed and committed: settled now */
-	if (SPI_execute_with_args("SELECT coalesce(array_agg(u.k) FILTER (WHERE u.o IS NOT NULL), '{}') AS staged, "
-							  "       coalesce(array_agg(u.k) FILTER (WHERE u.o IS NULL), '{}') AS taken, "
-							  "       coalesce(array_agg(DISTINCT c.id), '{}') AS rounds "
-							  "  FROM des.source_claims c CROSS JOIN LATERAL unnest(c.row_keys, c.object_ids) u(k, o) "
-							  " WHERE c.source_id = $1 AND c.part = $2",
-							  2, id_types, id_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	id_args[2] = Int32GetDatum(src->claimers);
+	/*
+	 * What this share's earlier rounds claimed and committed: settled now
+	 * (share 0 also settles shares left over when claimers was lowered; a
+	 * round of this same transaction is not committed yet, and waits); and
+	 * every key the ledger has, which no round may take as left over.
+	 */
+	if (SPI_execute_with_args("SELECT coalesce(array_agg(u.k) FILTER (WHERE u.o IS NOT NULL AND c.mine), '{}') AS staged, "
+							  "       coalesce(array_agg(u.k) FILTER (WHERE u.o IS NULL AND c.mine), '{}') AS taken, "
+							  "       coalesce(array_agg(DISTINCT c.id) FILTER (WHERE c.mine), '{}') AS rounds, "
+							  "       coalesce(array_agg(u.k), '{}') AS unsettled "
+							  "  FROM (SELECT c.*, (c.part = $2 OR ($2 = 0 AND c.part >= $3)) "
+							  "                    AND c.claimed_in <> pg_catalog.txid_current() AS mine "
+							  "          FROM des.source_claims c WHERE c.source_id = $1) c "
+							  " CROSS JOIN LATERAL unnest(c.row_keys, c.object_ids) u(k, o)",
+							  3, id_types, id_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the claims of source %d", src->id);
 	rounds = SPI_datumTransfer(DesSpiGet(0, "rounds", &isnull), false, -1);
 	memcpy(args, src->args, sizeof(Datum) * FOREIGN_SOURCE_ARGS);
@@ -152,7 +162,8 @@ claim_foreign_share(const SourceToClaim *src, int part, int32 batch_size, Oid ma
 	args[FOREIGN_SOURCE_ARGS + 2] = Int32GetDatum(batch_size);
 	args[FOREIGN_SOURCE_ARGS + 3] = Int32GetDatum(part);
 	args[FOREIGN_SOURCE_ARGS + 4] = Int32GetDatum(src->claimers);
-	memset(nulls + FOREIGN_SOURCE_ARGS, ' ', 5);
+	args[FOREIGN_SOURCE_ARGS + 5] = SPI_datumTransfer(DesSpiGet(0, "unsettled", &isnull), false, -1);
+	memset(nulls + FOREIGN_SOURCE_ARGS, ' ', 6);
 
 	SetUserIdAndSecContext(user, sec);
 	if (SPI_execute_with_args("SELECT row_keys, object_ids FROM des_internal.claim_foreign_source_rows("
@@ -160,8 +171,8 @@ claim_foreign_share(const SourceToClaim *src, int part, int32 batch_size, Oid ma
 							  "url_column => $5, meta_column => $6, status_column => $7, age_column => $8, "
 							  "pending_value => $9, claiming_value => $10, claimed_value => $11, min_age => $12, "
 							  "use_returning => $13, settle_staged => $14, settle_taken => $15, batch_size => $16, "
-							  "part => $17, parts => $18)",
-							  FOREIGN_SOURCE_ARGS + 5, types, args, nulls, false, 1) != SPI_OK_SELECT ||
+							  "part => $17, parts => $18, unsettled => $19)",
+							  FOREIGN_SOURCE_ARGS + 6, types, args, nulls, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "des_internal.claim_foreign_source_rows returned no row");
 	/* test/t/015: kill -9 with rows flipped and staged, nothing committed */
@@ -191,11 +202,13 @@ claim_foreign_share(const SourceToClaim *src, int part, int32 batch_size, Oid ma
 }
 
 /*
- * The share this backend tries first in its next round: shares are taken
- * in turn, so that one marker alone serves them all, and markers claiming
- * at once each find a different one free.
+ * The share this backend tries first in its next round of a source (by the
+ * source id, modulo the array's size: a collision only changes where a
+ * round starts): shares are taken in turn, so that one marker alone serves
+ * them all, and markers claiming at once each find a different one free.
  */
-static int	next_share = 0;
+#define NEXT_SHARE_SLOTS 64
+static int	next_share[NEXT_SHARE_SLOTS];
 
 /*
  * One round of a foreign source: the first share of its keys
@@ -216,7 +229,7 @@ claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user,
 	GetUserIdAndSecContext(&user, &sec);
 	for (int i = 0; i < src->claimers; i++)
 	{
-		int			part = (next_share + i) % src->claimers;
+		int			part = (next_share[src->id % NEXT_SHARE_SLOTS] + i) % src->claimers;
 		bool		mine;
 
 		CHECK_FOR_INTERRUPTS();
@@ -230,7 +243,7 @@ claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user,
 		SetUserIdAndSecContext(user, sec);
 		if (mine)
 		{
-			next_share = (part + 1) % FOREIGN_SOURCE_MAX_CLAIMERS;
+			next_share[src->id % NEXT_SHARE_SLOTS] = (part + 1) % FOREIGN_SOURCE_MAX_CLAIMERS;
 			return claim_foreign_share(src, part, batch_size, marker_user, marker_sec);
 		}
 	}

@@ -246,7 +246,8 @@ GRANT EXECUTE ON FUNCTION des_internal.claim_source_rows(regclass, name, name, n
 --      object's: claiming -> pending); that round has committed, so their
 --      objects are there;
 --   2. take rows left in the claiming value by a round that did not commit
---      (no object, no ledger row): they are this round's again;
+--      (no object, no ledger row of any share: unsettled lists the keys the
+--      ledger has): they are this round's again;
 --   3. pick pending rows (key order, or age then key; windows by key set, so
 --      rows whose name is taken are passed over, not met every round) and
 --      flip them, pending -> claiming, by an UPDATE conditional on the
@@ -261,7 +262,7 @@ CREATE OR REPLACE FUNCTION des_internal.claim_foreign_source_rows(
     relation regclass, key_column name, name_column name, data_column name, url_column name,
     meta_column name, status_column name, age_column name,
     pending_value text, claiming_value text, claimed_value text, min_age interval, use_returning boolean,
-    settle_staged text[], settle_taken text[], batch_size int, part int, parts int,
+    settle_staged text[], settle_taken text[], batch_size int, part int, parts int, unsettled text[],
     OUT row_keys text[], OUT object_ids bigint[], OUT settled int)
 RETURNS record
 LANGUAGE plpgsql VOLATILE
@@ -294,10 +295,15 @@ DECLARE
     after_age text;
     cutoff timestamptz := now() - min_age;
     window_size int := greatest(batch_size, 100);
-    -- this round's share of the keys, when several markers claim at once
-    share text := CASE WHEN parts > 1
-                       THEN format(' AND (pg_catalog.hashtext(t.%I::text) & 2147483647) %% %s = %s', key_column, parts, part)
-                       ELSE '' END;
+    -- this round's share of the keys, when several markers claim at once,
+    -- written so postgres_fdw sends it (a cast to text it would not)
+    share text := CASE WHEN parts <= 1 THEN ''
+                       WHEN key_type IN ('smallint', 'integer', 'bigint')
+                       THEN format(' AND ((t.%I %% %s) + %s) %% %s = %s', key_column, parts, parts, parts, part)
+                       WHEN key_type IN ('text', 'character varying')
+                       THEN format(' AND (pg_catalog.hashtext(t.%I) & 2147483647) %% %s = %s', key_column, parts, part)
+                       ELSE format(' AND (pg_catalog.hashtext(t.%I::text) & 2147483647) %% %s = %s', key_column, parts, part)
+                       END;
 BEGIN
     settled := 0;
     -- 1. settle
@@ -314,9 +320,13 @@ BEGIN
     -- the foreign table the planner would rather fetch every row to sort them)
     PERFORM set_config('enable_sort', 'off', true);
     EXECUTE format('SELECT array_agg(c.k), array_agg(c.nm), array_agg(c.d), array_agg(c.u), array_agg(c.m)
-                      FROM (SELECT %s FROM %s t WHERE t.%I = $1%s ORDER BY t.%I LIMIT $2) c(k, nm, d, u, m)',
-                   row_list, relation, status_column, share, key_column)
-      INTO k, nm, d, u, m USING claiming_value, batch_size;
+                      FROM (SELECT %s FROM %s t WHERE t.%I = $1%s%s
+                             ORDER BY t.%I LIMIT $2) c(k, nm, d, u, m)',
+                   row_list, relation, status_column, share,
+                   CASE WHEN cardinality(unsettled) > 0 THEN format(' AND t.%I <> ALL ($3::%s[])', key_column, key_type)
+                        ELSE '' END,
+                   key_column)
+      INTO k, nm, d, u, m USING claiming_value, batch_size, unsettled;
     IF k IS NOT NULL THEN
         keys := k; names := nm; datas := d; urls := u; metas := m;
     END IF;
@@ -407,9 +417,9 @@ BEGIN
       INTO row_keys, object_ids
       FROM c LEFT JOIN made ON made.name = c.nm;
 END $$;
-COMMENT ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int, int, int) IS
+COMMENT ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int, int, int, text[]) IS
   'one round of compare-and-set claims from a foreign table, run by des_internal.claim_source_tables as the source''s registrar';
-GRANT EXECUTE ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int, int, int) TO PUBLIC;	-- run as each source's registrar, whose own privileges bound what it does
+GRANT EXECUTE ON FUNCTION des_internal.claim_foreign_source_rows(regclass, name, name, name, name, name, name, name, text, text, text, interval, boolean, text[], text[], int, int, int, text[]) TO PUBLIC;	-- run as each source's registrar, whose own privileges bound what it does
 
 -- Every enabled source once, each in its own subtransaction and as its
 -- registrar (security-restricted): a broken source (dropped column, lost

@@ -17,6 +17,7 @@ CREATE TABLE des.source_claims (
     row_keys   text[] NOT NULL,				-- the key column's values, as text
     object_ids bigint[] NOT NULL,			-- each key's object; NULL: the name was already an object's
     claimed_at timestamptz NOT NULL DEFAULT now(),
+    claimed_in bigint NOT NULL DEFAULT pg_catalog.txid_current(),	-- settled only by a later transaction
     CONSTRAINT source_claims_paired CHECK (cardinality(row_keys) = cardinality(object_ids) AND cardinality(row_keys) > 0)
 );
 CREATE INDEX source_claims_source ON des.source_claims (source_id, part);

@@ -65,6 +65,10 @@ SELECT try($$SELECT des.register_source('remote_uploads_ro', 'path', data_column
                                         pending_value => 'new', claimed_value => 'archived', key_column => 'id')$$) AS not_updatable;
 CREATE TABLE local_uploads (id int, path text, body bytea, state text DEFAULT 'pending');
 SELECT try($$SELECT des.register_source('local_uploads', 'path', data_column => 'body', key_column => 'id')$$) AS key_on_plain_table;
+SELECT try($$SELECT des.register_source('local_uploads', 'path', data_column => 'body', claimers => 2)$$) AS shares_of_plain_table;
+SELECT try($$SELECT des.register_source('remote_uploads', 'path', data_column => 'body', status_column => 'state',
+                                        pending_value => 'new', claimed_value => 'archived', key_column => 'id',
+                                        claimers => 17)$$) AS too_many_shares;
 SELECT des.register_source('remote_uploads', 'path', data_column => 'body', status_column => 'state',
                            pending_value => 'new', claimed_value => 'archived', key_column => 'id',
                            meta_column => 'info', age_column => 'added', min_age => '1 min') > 0 AS registered;
@@ -195,6 +199,17 @@ SELECT des_internal.claim_source_tables(4) AS round_with_keyless_rows;
 SELECT count(*) FILTER (WHERE k IS NULL AND status = 'pending') AS keyless_pending,
        count(*) FILTER (WHERE k = 1 AND status = 'claiming') AS keyed_claimed
   FROM remote_loose;
+-- two shares, one session: its rounds take the shares in turn, and every keyed row is claimed
+UPDATE des.sources SET claimers = 2 WHERE relation = 'remote_loose'::regclass;
+\c pgdes_remote
+INSERT INTO loose (k, name, body) SELECT i, 'loose/keyed' || i, int4send(i) FROM generate_series(2, 9) i;
+\c contrib_regression
+SET client_min_messages = warning;
+SELECT des_internal.claim_source_tables(100) AS share_round_1, des_internal.claim_source_tables(100) AS share_round_2;
+SELECT count(*) FILTER (WHERE k IS NOT NULL AND status = 'pending') AS keyed_pending,
+       count(*) FILTER (WHERE k IS NOT NULL AND status = 'claiming') AS keyed_claiming FROM remote_loose;
+SELECT count(DISTINCT part) AS shares_used FROM des.source_claims c JOIN des.sources s ON s.id = c.source_id
+ WHERE s.relation = 'remote_loose'::regclass;
 SELECT des.unregister_source('remote_loose');
 DROP FOREIGN TABLE remote_loose;
 
