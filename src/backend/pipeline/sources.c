@@ -220,28 +220,14 @@ static int	next_share[NEXT_SHARE_SLOTS];
 static int32
 claim_foreign_table(const SourceToClaim *src, int32 batch_size, Oid marker_user, int marker_sec)
 {
-	Oid			lock_types[2] = {INT4OID, INT4OID};
-	Datum		lock_args[2];
-	bool		isnull;
-	Oid			user;
-	int			sec;
-
-	GetUserIdAndSecContext(&user, &sec);
 	for (int i = 0; i < src->claimers; i++)
 	{
 		int			part = (next_share[src->id % NEXT_SHARE_SLOTS] + i) % src->claimers;
-		bool		mine;
 
 		CHECK_FOR_INTERRUPTS();
-		SetUserIdAndSecContext(marker_user, marker_sec);
-		lock_args[0] = Int32GetDatum(FOREIGN_SOURCE_LOCK_CLASS);
-		lock_args[1] = Int32GetDatum(src->id * FOREIGN_SOURCE_MAX_CLAIMERS + part);
-		if (SPI_execute_with_args("SELECT pg_catalog.pg_try_advisory_xact_lock($1, $2) AS mine", 2, lock_types,
-								  lock_args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not try the lock of source %d", src->id);
-		mine = DatumGetBool(DesSpiGet(0, "mine", &isnull));
-		SetUserIdAndSecContext(user, sec);
-		if (mine)
+		if (DatumGetBool(DirectFunctionCall2(pg_try_advisory_xact_lock_int4,
+											 Int32GetDatum(FOREIGN_SOURCE_LOCK_CLASS),
+											 Int32GetDatum(src->id * FOREIGN_SOURCE_MAX_CLAIMERS + part))))
 		{
 			next_share[src->id % NEXT_SHARE_SLOTS] = (part + 1) % FOREIGN_SOURCE_MAX_CLAIMERS;
 			return claim_foreign_share(src, part, batch_size, marker_user, marker_sec);

@@ -257,13 +257,14 @@ GRANT EXECUTE ON FUNCTION des_internal.claim_source_rows(regclass, name, name, n
 -- Returns the claimed rows' keys and their objects (NULL: name taken) for
 -- des.source_claims, which the caller writes in the same transaction. With
 -- parts > 1 (des.sources.claimers) the round sees only its share of the keys
--- (hashtext of the key, modulo parts): markers claim the shares at once.
+-- (an integer key modulo parts, else hashtext of the key modulo parts):
+-- markers claim the shares at once.
 CREATE OR REPLACE FUNCTION des_internal.claim_foreign_source_rows(
     relation regclass, key_column name, name_column name, data_column name, url_column name,
     meta_column name, status_column name, age_column name,
     pending_value text, claiming_value text, claimed_value text, min_age interval, use_returning boolean,
     settle_staged text[], settle_taken text[], batch_size int, part int, parts int, unsettled text[],
-    OUT row_keys text[], OUT object_ids bigint[], OUT settled int)
+    OUT row_keys text[], OUT object_ids bigint[])
 RETURNS record
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -281,7 +282,6 @@ DECLARE
                             CASE WHEN data_column IS NULL THEN 'NULL::bytea' ELSE format('t.%I', data_column) END,
                             CASE WHEN url_column IS NULL THEN 'NULL::text' ELSE format('t.%I::text', url_column) END,
                             CASE WHEN meta_column IS NULL THEN 'NULL::jsonb' ELSE format('t.%I', meta_column) END);
-    n int;
     keys text[] := '{}';
     names text[] := '{}';
     datas bytea[] := '{}';
@@ -305,14 +305,12 @@ DECLARE
                        ELSE format(' AND (pg_catalog.hashtext(t.%I::text) & 2147483647) %% %s = %s', key_column, parts, part)
                        END;
 BEGIN
-    settled := 0;
     -- 1. settle
     IF cardinality(settle_staged) + cardinality(settle_taken) > 0 THEN
         EXECUTE format('UPDATE %s t SET %I = CASE WHEN t.%I = ANY ($2::%s[]) THEN $1 ELSE $4 END
                          WHERE t.%I = ANY ($5::%s[]) AND t.%I = $3',
                        relation, status_column, key_column, key_type, key_column, key_type, status_column)
           USING claimed_value, settle_staged, claiming_value, pending_value, settle_staged || settle_taken;
-        GET DIAGNOSTICS settled = ROW_COUNT;
     END IF;
 
     -- 2. rows claimed by a round that did not commit
