@@ -57,6 +57,60 @@ CREATE POLICY read_log_visible ON des.read_log FOR SELECT
 GRANT SELECT ON des.dataset_dirs, des.dataset_contents, des.dataset_bundles, des.dataset_branches,
                 des.branch_log, des.dataset_labels, des.label_log, des.staged, des.read_log TO PUBLIC;	-- rows: the policies above; written only as the owner
 
+-- ---- a staged file's content is stored ----
+
+-- What a foreign key from des.staged to des.dataset_contents would keep,
+-- checked per statement rather than per row: the garbage collector deletes
+-- contents by the hundred thousand, and a foreign key's check of des.staged
+-- for each deleted row cost more than the deletion itself. Inserting or
+-- changing staged rows: every content they name is there, and locked (key
+-- share, until the transaction ends, as a foreign key's check locks it) so
+-- that it cannot be removed under them; else foreign_key_violation.
+-- Deleting contents deletes the staged rows naming them (ON DELETE CASCADE).
+CREATE OR REPLACE FUNCTION des_internal.staged_contents_exist()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing record;
+BEGIN
+    WITH wanted AS (
+        SELECT DISTINCT n.repo_id, n.content FROM new_staged n WHERE n.content IS NOT NULL
+    ), present AS MATERIALIZED (
+        SELECT c.repo_id, c.hash FROM des.dataset_contents c JOIN wanted w ON c.repo_id = w.repo_id AND c.hash = w.content
+           FOR KEY SHARE OF c
+    )
+    SELECT w.repo_id, w.content INTO missing FROM wanted w
+     WHERE NOT EXISTS (SELECT FROM present p WHERE p.repo_id = w.repo_id AND p.hash = w.content)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "staged" violates foreign key constraint "staged_content"'
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'des', TABLE = 'staged', CONSTRAINT = 'staged_content',
+                  DETAIL = format('Key (repo_id, content)=(%s, \x%s) is not present in table "dataset_contents".',
+                                  missing.repo_id, encode(missing.content, 'hex'));
+    END IF;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.staged_contents_exist() FROM PUBLIC;	-- a trigger (firing needs no EXECUTE)
+CREATE OR REPLACE TRIGGER staged_content_inserted AFTER INSERT ON des.staged
+    REFERENCING NEW TABLE AS new_staged FOR EACH STATEMENT EXECUTE FUNCTION des_internal.staged_contents_exist();
+CREATE OR REPLACE TRIGGER staged_content_updated AFTER UPDATE ON des.staged
+    REFERENCING NEW TABLE AS new_staged FOR EACH STATEMENT EXECUTE FUNCTION des_internal.staged_contents_exist();
+
+CREATE OR REPLACE FUNCTION des_internal.contents_deleted()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM des.staged s USING gone_contents g WHERE s.repo_id = g.repo_id AND s.content = g.hash;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.contents_deleted() FROM PUBLIC;	-- a trigger (firing needs no EXECUTE)
+CREATE OR REPLACE TRIGGER dataset_contents_deleted AFTER DELETE ON des.dataset_contents
+    REFERENCING OLD TABLE AS gone_contents FOR EACH STATEMENT EXECUTE FUNCTION des_internal.contents_deleted();
+
 -- ---- views: names and hex ids ----
 
 CREATE OR REPLACE VIEW des.bundles WITH (security_invoker = true) AS

@@ -10,12 +10,15 @@
 -- KEY SHARE on the blobs it deduplicates against, and ON CONFLICT DO UPDATE
 -- where it meets one; the packer: the UPDATE of the blob's count that
 -- commits its links). GC then decides in three steps, in one transaction:
--- candidates from one snapshot; a FOR UPDATE SKIP LOCKED lock on them (a
--- blob someone holds is left for the next run); the references looked up
--- again with a new snapshot, taken after the locks, so that every
--- reference committed before is seen and none can come after: a writer
--- that wants a locked blob waits, then finds it gone and stores its bytes
--- again. Containers go the same way: locked, found empty again, their rows
+-- candidates from one snapshot (one mark of the whole store); a FOR UPDATE
+-- SKIP LOCKED lock on them (a blob someone holds is left for the next
+-- run); a look again with a new snapshot, taken after the locks, so that
+-- every reference committed before is seen and none can come after: a
+-- writer that wants a locked blob waits, then finds it gone and stores its
+-- bytes again. The look again reads only what was written since the
+-- candidates' snapshot (rows whose xmin is that new, as references are
+-- made by writing: a new row naming the candidate, or a new version of the
+-- candidate's own row), not the whole store. Containers go the same way: locked, found empty again, their rows
 -- deleted and their files queued (des.gc_pending_deletes), deleted from
 -- storage only once that has committed.
 
@@ -83,61 +86,102 @@ COMMENT ON FUNCTION des_internal.dir_children(bytea) IS
   'what a stored directory (DESD) names: files (kind 1, content hash) and subdirectories (kind 2, directory hash)';
 GRANT EXECUTE ON FUNCTION des_internal.dir_children(bytea) TO PUBLIC;	-- pure: decodes what the caller already reads
 
--- The directories and file contents of every repo that no bundle's tree
--- and no staged file reaches, as the statement's snapshot sees it (what
--- des.squash or a deleted branch's history left). The walk visits each
--- directory once (the recursive UNION remembers the visited: memory
--- proportional to the directories reached).
-CREATE OR REPLACE FUNCTION des_internal.gc_unreachable_trees()
-RETURNS TABLE (repo_id bigint, kind text, hash bytea, bytes bigint)
+-- The transaction id from which on a transaction may be one a snapshot
+-- taken now does not see (the snapshot's xmin, as an xid): a row version
+-- whose xmin is as new or newer (age(xmin) <= age(this)) may have been
+-- written after that snapshot. (Ages are measured from one point per
+-- transaction; frozen rows have the largest age.)
+CREATE OR REPLACE FUNCTION des_internal.gc_snapshot_xmin()
+RETURNS xid
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE live_dirs(repo_id, hash) AS (
+    SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::text::xid
+$$;
+REVOKE ALL ON FUNCTION des_internal.gc_snapshot_xmin() FROM PUBLIC;
+
+-- The directories (kind 2) every bundle's tree reaches and the file
+-- contents (kind 1) they and the staged files name, as the statement's
+-- snapshot sees it; since: only what the bundles and directories written
+-- from that transaction id on reach (the sweeps' look after their locks).
+-- Each directory is visited once (the recursive UNION remembers the
+-- visited: memory proportional to the directories reached, in work_mem);
+-- contents are not de-duplicated (the anti-joins that use them need not).
+CREATE OR REPLACE FUNCTION des_internal.gc_tree_walk(since xid DEFAULT NULL, with_contents boolean DEFAULT true)
+RETURNS TABLE (repo_id bigint, kind int, hash bytea)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+ROWS 100000
+AS $$
+    WITH RECURSIVE dirs(repo_id, hash) AS (
         SELECT b.repo_id, b.root FROM des.dataset_bundles b
+         WHERE since IS NULL OR age(b.xmin) <= age(since)
       UNION
-        SELECT l.repo_id, c.hash FROM live_dirs l
+        SELECT d.repo_id, d.hash FROM des.dataset_dirs d
+         WHERE since IS NOT NULL AND age(d.xmin) <= age(since)
+      UNION
+        SELECT l.repo_id, c.hash FROM dirs l
           JOIN des.dataset_dirs d ON d.repo_id = l.repo_id AND d.hash = l.hash,
                des_internal.dir_children(d.encoding) c
          WHERE c.kind = 2
-    ), live_contents AS (
-        SELECT l.repo_id, c.hash FROM live_dirs l
-          JOIN des.dataset_dirs d ON d.repo_id = l.repo_id AND d.hash = l.hash,
-               des_internal.dir_children(d.encoding) c
-         WHERE c.kind = 1
-      UNION
-        SELECT s.repo_id, s.content FROM des.staged s WHERE s.content IS NOT NULL
     )
-    SELECT d.repo_id, 'dir', d.hash, octet_length(d.encoding)::bigint FROM des.dataset_dirs d
-     WHERE NOT EXISTS (SELECT FROM live_dirs l WHERE l.repo_id = d.repo_id AND l.hash = d.hash)
+    SELECT l.repo_id, 2, l.hash FROM dirs l
     UNION ALL
-    SELECT c.repo_id, 'content', c.hash, octet_length(c.chunks)::bigint FROM des.dataset_contents c
-     WHERE NOT EXISTS (SELECT FROM live_contents l WHERE l.repo_id = c.repo_id AND l.hash = c.hash)
+    SELECT l.repo_id, 1, c.hash FROM dirs l
+      JOIN des.dataset_dirs d ON d.repo_id = l.repo_id AND d.hash = l.hash,
+           des_internal.dir_children(d.encoding) c
+     WHERE with_contents AND c.kind = 1
+    UNION ALL
+    SELECT s.repo_id, 1, s.content FROM des.staged s WHERE with_contents AND s.content IS NOT NULL
 $$;
-REVOKE ALL ON FUNCTION des_internal.gc_unreachable_trees() FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.gc_tree_walk(xid, boolean) FROM PUBLIC;
 
--- Which of these blobs (NULL: all) nothing refers to, as the statement's
--- snapshot sees it. One hash join against all objects and all chunk lists:
--- memory is work_mem (larger joins spill), never proportional to the store.
--- trees_swept: count only the contents the tree sweep would leave (what a
--- dry run reports, as the real run sweeps trees first).
-CREATE OR REPLACE FUNCTION des_internal.gc_unreferenced(candidates bytea[] DEFAULT NULL, trees_swept boolean DEFAULT false)
-RETURNS TABLE (hash bytea, container_id bigint, stored_size bigint)
+-- The directories and file contents of every repo that no bundle's tree
+-- and no staged file reaches, as the statement's snapshot sees it (what
+-- des.squash or a deleted branch's history left), with where their rows are.
+CREATE OR REPLACE FUNCTION des_internal.gc_unreachable_trees()
+RETURNS TABLE (repo_id bigint, kind text, hash bytea, bytes bigint, row_at tid)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH gone_contents AS MATERIALIZED (
-        SELECT t.repo_id, t.hash FROM des_internal.gc_unreachable_trees() t WHERE trees_swept AND t.kind = 'content'
+    WITH live AS MATERIALIZED (
+        SELECT * FROM des_internal.gc_tree_walk()
     )
-    SELECT b.hash, b.container_id, b.stored_size
-      FROM des.blobs b
-     WHERE (candidates IS NULL OR b.hash IN (SELECT unnest(candidates)))
-       AND NOT EXISTS (SELECT FROM des.objects o WHERE o.hash = b.hash)
-       AND NOT EXISTS (SELECT FROM des.dataset_contents c, des_internal.content_chunks(c.chunks) AS ch(id)
-                        WHERE ch.id = b.hash
-                          AND NOT EXISTS (SELECT FROM gone_contents g WHERE g.repo_id = c.repo_id AND g.hash = c.hash))
+    SELECT d.repo_id, 'dir', d.hash, octet_length(d.encoding)::bigint, d.ctid FROM des.dataset_dirs d
+     WHERE NOT EXISTS (SELECT FROM live l WHERE l.kind = 2 AND l.repo_id = d.repo_id AND l.hash = d.hash)
+    UNION ALL
+    SELECT c.repo_id, 'content', c.hash, octet_length(c.chunks)::bigint, c.ctid FROM des.dataset_contents c
+     WHERE NOT EXISTS (SELECT FROM live l WHERE l.kind = 1 AND l.repo_id = c.repo_id AND l.hash = c.hash)
 $$;
-REVOKE ALL ON FUNCTION des_internal.gc_unreferenced(bytea[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.gc_unreachable_trees() FROM PUBLIC;
+
+-- The blobs nothing refers to, as the query's snapshot sees it, with
+-- where their rows are. One hash join against all objects and all chunk
+-- lists: memory is work_mem (larger joins spill), never proportional to
+-- the store. trees_swept: count only the contents the tree sweep would
+-- leave (what a dry run reports, as the real run sweeps trees first).
+-- (plpgsql, one query run to its end: it may use parallel workers, which a
+-- SQL function's query, read row by row, may not.)
+CREATE OR REPLACE FUNCTION des_internal.gc_unreferenced(trees_swept boolean DEFAULT false)
+RETURNS TABLE (hash bytea, container_id bigint, stored_size bigint, row_at tid)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        '%s
+         SELECT b.hash, b.container_id, b.stored_size, b.ctid
+           FROM des.blobs b
+          WHERE NOT EXISTS (SELECT FROM des.objects o WHERE o.hash = b.hash)
+            AND NOT EXISTS (SELECT FROM des.dataset_contents c, des_internal.content_chunks(c.chunks) AS ch(id)
+                             WHERE ch.id = b.hash %s)',
+        CASE WHEN trees_swept THEN
+            'WITH gone AS MATERIALIZED (SELECT t.repo_id, t.hash FROM des_internal.gc_unreachable_trees() t
+                                         WHERE t.kind = ''content'')' ELSE '' END,
+        CASE WHEN trees_swept THEN
+            'AND NOT EXISTS (SELECT FROM gone g WHERE g.repo_id = c.repo_id AND g.hash = c.hash)' ELSE '' END);
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_unreferenced(boolean) FROM PUBLIC;
 
 -- What a run would do now: per repo, 'prune' (its unreachable directories
 -- and contents go; blobs: how many, bytes: their encodings); per container,
@@ -153,7 +197,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     WITH dead AS (
         SELECT d.container_id, count(*) AS n, sum(d.stored_size)::bigint AS bytes
-          FROM des_internal.gc_unreferenced(NULL, true) d
+          FROM des_internal.gc_unreferenced(true) d
          GROUP BY d.container_id
     ), held AS (
         SELECT b.container_id, count(*) AS total FROM des.blobs b GROUP BY b.container_id
@@ -214,48 +258,53 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION des_internal.gc_account(bigint, text, bigint, bigint) FROM PUBLIC;
 
--- Remove the unreachable directories and contents of every repo, in the
--- caller's transaction: candidates, locked (FOR UPDATE SKIP LOCKED: a
--- writer reusing one holds it), looked at again after the locks, deleted.
--- One 'prune' row per repo.
-CREATE OR REPLACE FUNCTION des_internal.gc_sweep_trees()
+-- The rows of table tbl at these places, locked (FOR UPDATE SKIP LOCKED:
+-- one someone holds is left out), and where they are. By their places: a
+-- TID scan (a sequential scan, which the planner picks for many places,
+-- reads every row of the table).
+CREATE OR REPLACE FUNCTION des_internal.gc_lock_rows(tbl regclass, places tid[])
+RETURNS tid[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    locked tid[];
+BEGIN
+    EXECUTE format('SELECT ARRAY(SELECT x.ctid FROM %s x WHERE x.ctid = ANY ($1) FOR UPDATE OF x SKIP LOCKED)', tbl)
+       INTO locked USING places;
+    RETURN locked;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_lock_rows(regclass, tid[]) FROM PUBLIC;
+
+-- Remove the directories and contents gc_sweep_trees locked (since: the
+-- oldest transaction its candidates' snapshot may not see), looked at again
+-- with a snapshot taken after the locks. Whatever was written since the
+-- candidates' snapshot is one of: a new version of a candidate's row (at
+-- another place, which gc_lock_rows does not lock; a place reused since
+-- holds a row whose xmin is that new: left alone), or a bundle, directory
+-- or staged file that may reach a candidate (walked: what it reaches
+-- stays). Rows written before cannot have changed what is reachable but by
+-- being removed. The rest goes. One 'prune' row per repo.
+CREATE OR REPLACE FUNCTION des_internal.gc_prune_trees(since xid, dirs tid[], contents tid[])
 RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    d_repo bigint[];
-    d_hash bytea[];
-    c_repo bigint[];
-    c_hash bytea[];
 BEGIN
     PERFORM des_internal.gc_require_read_committed();
-    SELECT coalesce(array_agg(t.repo_id) FILTER (WHERE t.kind = 'dir'), '{}'),
-           coalesce(array_agg(t.hash) FILTER (WHERE t.kind = 'dir'), '{}'),
-           coalesce(array_agg(t.repo_id) FILTER (WHERE t.kind = 'content'), '{}'),
-           coalesce(array_agg(t.hash) FILTER (WHERE t.kind = 'content'), '{}')
-      INTO d_repo, d_hash, c_repo, c_hash
-      FROM des_internal.gc_unreachable_trees() t;
-    IF cardinality(d_hash) + cardinality(c_hash) = 0 THEN
-        RETURN;
-    END IF;
-    SELECT coalesce(array_agg(d.repo_id), '{}'), coalesce(array_agg(d.hash), '{}') INTO d_repo, d_hash
-      FROM (SELECT x.repo_id, x.hash FROM des.dataset_dirs x JOIN unnest(d_repo, d_hash) AS u(r, h) ON x.repo_id = u.r AND x.hash = u.h
-             ORDER BY x.repo_id, x.hash FOR UPDATE OF x SKIP LOCKED) d;
-    SELECT coalesce(array_agg(c.repo_id), '{}'), coalesce(array_agg(c.hash), '{}') INTO c_repo, c_hash
-      FROM (SELECT x.repo_id, x.hash FROM des.dataset_contents x JOIN unnest(c_repo, c_hash) AS u(r, h) ON x.repo_id = u.r AND x.hash = u.h
-             ORDER BY x.repo_id, x.hash FOR UPDATE OF x SKIP LOCKED) c;
-    -- with a snapshot taken after the locks
     RETURN QUERY
-    WITH again AS MATERIALIZED (
-        SELECT * FROM des_internal.gc_unreachable_trees()
+    WITH fresh AS MATERIALIZED (
+        SELECT * FROM des_internal.gc_tree_walk(since)
     ), gone_dirs AS (
-        DELETE FROM des.dataset_dirs x USING unnest(d_repo, d_hash) AS u(r, h), again a
-         WHERE x.repo_id = u.r AND x.hash = u.h AND a.kind = 'dir' AND a.repo_id = u.r AND a.hash = u.h
+        DELETE FROM des.dataset_dirs x
+         WHERE x.ctid = ANY (dirs) AND age(x.xmin) > age(since)
+           AND NOT EXISTS (SELECT FROM fresh f WHERE f.kind = 2 AND f.repo_id = x.repo_id AND f.hash = x.hash)
         RETURNING x.repo_id, octet_length(x.encoding)::bigint AS bytes
     ), gone_contents AS (
-        DELETE FROM des.dataset_contents x USING unnest(c_repo, c_hash) AS u(r, h), again a
-         WHERE x.repo_id = u.r AND x.hash = u.h AND a.kind = 'content' AND a.repo_id = u.r AND a.hash = u.h
+        DELETE FROM des.dataset_contents x
+         WHERE x.ctid = ANY (contents) AND age(x.xmin) > age(since)
+           AND NOT EXISTS (SELECT FROM fresh f WHERE f.kind = 1 AND f.repo_id = x.repo_id AND f.hash = x.hash)
         RETURNING x.repo_id, octet_length(x.chunks)::bigint AS bytes
     ), gone AS (
         SELECT * FROM gone_dirs UNION ALL SELECT * FROM gone_contents
@@ -263,6 +312,38 @@ BEGIN
     SELECT 'prune'::text, NULL::bigint, 'repo:' || r.name, count(*), sum(g.bytes)::bigint
       FROM gone g JOIN des.repositories r ON r.id = g.repo_id
      GROUP BY r.name;
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_prune_trees(xid, tid[], tid[]) FROM PUBLIC;
+
+-- Remove the unreachable directories and contents of every repo, in the
+-- caller's transaction: candidates (one walk of every tree), locked where
+-- they are (FOR UPDATE SKIP LOCKED: a writer reusing one holds it, and it
+-- waits for the next run), then des_internal.gc_prune_trees.
+CREATE OR REPLACE FUNCTION des_internal.gc_sweep_trees()
+RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    since xid;
+    cand_dirs tid[];
+    cand_contents tid[];
+BEGIN
+    PERFORM des_internal.gc_require_read_committed();
+    -- (taken before the candidates' snapshot: no later than its xmin)
+    since := des_internal.gc_snapshot_xmin();
+    SELECT coalesce(array_agg(t.row_at) FILTER (WHERE t.kind = 'dir'), '{}'),
+           coalesce(array_agg(t.row_at) FILTER (WHERE t.kind = 'content'), '{}')
+      INTO cand_dirs, cand_contents
+      FROM des_internal.gc_unreachable_trees() t;
+    IF cardinality(cand_dirs) + cardinality(cand_contents) = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT * FROM des_internal.gc_prune_trees(
+        since,
+        des_internal.gc_lock_rows('des.dataset_dirs', cand_dirs),
+        des_internal.gc_lock_rows('des.dataset_contents', cand_contents));
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_sweep_trees() FROM PUBLIC;
 
@@ -298,41 +379,67 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION des_internal.gc_drop_empty_containers(bigint[], text) FROM PUBLIC;
 
--- Remove the dead blobs among candidates (NULL: all that one mark finds;
--- given candidates need not be dead: they are looked at again) and then every
--- committed container left without a blob, in the caller's transaction:
--- lock, look again, delete (see the top of this file). Returns what was
--- done, in gc_plan's shape.
-CREATE OR REPLACE FUNCTION des_internal.gc_sweep(candidates bytea[] DEFAULT NULL)
+-- Decide and lock a batch of dead blobs (at most max_blobs; NULL: all one
+-- mark finds), in container order so that containers empty together:
+-- candidates from one statement's snapshot (since: the oldest transaction
+-- it may not see), then locked where they are (FOR UPDATE SKIP LOCKED: a
+-- blob someone holds is left for the next run). candidates: how many the
+-- mark found (fewer than max_blobs: the last batch).
+CREATE OR REPLACE FUNCTION des_internal.gc_lock_dead_blobs(max_blobs bigint DEFAULT NULL,
+                                                       OUT since xid, OUT candidates bigint, OUT locked tid[])
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cands tid[];
+BEGIN
+    PERFORM des_internal.gc_require_read_committed();
+    since := des_internal.gc_snapshot_xmin();
+    cands := ARRAY(SELECT u.row_at FROM des_internal.gc_unreferenced() u ORDER BY u.container_id
+                    LIMIT max_blobs);
+    candidates := cardinality(cands);
+    locked := des_internal.gc_lock_rows('des.blobs', cands);
+END $$;
+REVOKE ALL ON FUNCTION des_internal.gc_lock_dead_blobs(bigint) FROM PUBLIC;
+
+-- The chunks of the file contents written from transaction since on (few:
+-- what was stored while a sweep decided).
+CREATE OR REPLACE FUNCTION des_internal.gc_fresh_chunks(since xid)
+RETURNS TABLE (id bytea)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+ROWS 100
+AS $$
+    SELECT ch.id FROM des.dataset_contents x, des_internal.content_chunks(x.chunks) AS ch(id)
+     WHERE age(x.xmin) <= age(since)
+$$;
+REVOKE ALL ON FUNCTION des_internal.gc_fresh_chunks(xid) FROM PUBLIC;
+
+-- Remove the dead blobs des_internal.gc_lock_dead_blobs locked (since,
+-- locked: what it returned), then every committed container left without
+-- a blob, in the caller's transaction (see the top of this file). A locked
+-- blob is looked at again with a snapshot taken after the locks: every new
+-- reference to a blob is either a new version of its row (the packer's
+-- count, compaction's new place: at another place, so not locked by
+-- gc_lock_rows; a place reused since holds a row whose xmin is that new,
+-- left alone) or a file content written since (its chunks stay). Returns
+-- what was done, in gc_plan's shape.
+CREATE OR REPLACE FUNCTION des_internal.gc_sweep(since xid, locked tid[])
 RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, bytes bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cands bytea[];
-    locked bytea[];
     swept_ids bigint[];
     swept_n bigint[];
     swept_bytes bigint[];
     c record;
 BEGIN
     PERFORM des_internal.gc_require_read_committed();
-    -- 1. candidates, from this statement's snapshot (given ones come from
-    --    a mark of the caller's: des.gc_run's batch)
-    IF candidates IS NULL THEN
-        cands := ARRAY(SELECT u.hash FROM des_internal.gc_unreferenced() u);
-    ELSE
-        cands := candidates;
-    END IF;
-    -- 2. locked, unless someone holds them (they wait for the next run)
-    locked := ARRAY(SELECT b.hash FROM des.blobs b WHERE b.hash IN (SELECT unnest(cands))
-                     ORDER BY b.hash FOR UPDATE OF b SKIP LOCKED);
-    -- 3. references again, with a snapshot taken after the locks; delete
-    --    the dead, per container
-    WITH dead AS (
-        SELECT u.hash FROM des_internal.gc_unreferenced(locked) u
-    ), gone AS (
-        DELETE FROM des.blobs b USING dead d WHERE b.hash = d.hash
+    WITH gone AS (
+        DELETE FROM des.blobs b
+         WHERE b.ctid = ANY (locked) AND age(b.xmin) > age(since)
+           AND NOT EXISTS (SELECT FROM des_internal.gc_fresh_chunks(since) f WHERE f.id = b.hash)
         RETURNING b.container_id, b.stored_size
     ), per_container AS (
         SELECT g.container_id, count(*) AS n, sum(g.stored_size)::bigint AS bytes FROM gone g GROUP BY g.container_id
@@ -366,7 +473,7 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 END $$;
-REVOKE ALL ON FUNCTION des_internal.gc_sweep(bytea[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.gc_sweep(xid, tid[]) FROM PUBLIC;
 
 -- ---- compaction ----
 
@@ -391,7 +498,7 @@ LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH dead AS MATERIALIZED (
-        SELECT u.hash FROM des_internal.gc_unreferenced(NULL, true) u WHERE before_sweep
+        SELECT u.hash FROM des_internal.gc_unreferenced(true) u WHERE before_sweep
     ), live AS (
         SELECT b.container_id, count(*) AS n, sum(b.stored_size) AS bytes FROM des.blobs b
          WHERE NOT EXISTS (SELECT FROM dead d WHERE d.hash = b.hash)
@@ -480,9 +587,12 @@ RETURNS TABLE (action text, container_id bigint, location text, blobs bigint, by
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    dead record;
 BEGIN
     RETURN QUERY SELECT * FROM des_internal.gc_sweep_trees() t ORDER BY t.location;
-    RETURN QUERY SELECT * FROM des_internal.gc_sweep() s ORDER BY s.container_id;
+    dead := des_internal.gc_lock_dead_blobs();
+    RETURN QUERY SELECT * FROM des_internal.gc_sweep(dead.since, dead.locked) s ORDER BY s.container_id;
     RETURN QUERY SELECT * FROM des_internal.gc_compact() c ORDER BY c.container_id;
     RETURN QUERY SELECT * FROM des_internal.gc_abort_stale_uploads();
 END $$;
@@ -674,7 +784,7 @@ COMMENT ON FUNCTION des.gc(boolean) IS
 REVOKE ALL ON FUNCTION des.gc(boolean) FROM PUBLIC;	-- an operator's action
 
 -- The scheduled form (pg_cron: SELECT cron.schedule('pg_des gc', '17 3 * * *', 'CALL des.gc_run()')):
--- batches of batch_size candidate blobs (each costs two marks of the whole store), each in its own transaction, then
+-- batches of batch_size candidate blobs (each costs one mark of the whole store), each in its own transaction, then
 -- the storage deletes, each after its removal committed. Errors are
 -- recorded in des.gc_runs; what a failed or killed run left, the next one
 -- finishes. Only as a top-level CALL (it commits), by the extension's owner
@@ -685,7 +795,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     run bigint;
-    batch bytea[];
+    batch record;
     r record;
     f record;
     swept int;
@@ -711,11 +821,10 @@ BEGIN
     WHILE failure IS NULL LOOP
         BEGIN
             -- one batch: candidates in container order, so that containers empty together
-            batch := ARRAY(SELECT u.hash FROM des_internal.gc_unreferenced() u ORDER BY u.container_id, u.hash
-                            LIMIT batch_size);
+            batch := des_internal.gc_lock_dead_blobs(batch_size);
             PERFORM des_internal.debug_pause('gc_decided');
             swept := 0;
-            FOR r IN SELECT * FROM des_internal.gc_sweep(batch) LOOP
+            FOR r IN SELECT * FROM des_internal.gc_sweep(batch.since, batch.locked) LOOP
                 swept := swept + 1;
                 PERFORM des_internal.gc_account(run, r.action, r.blobs, r.bytes);
             END LOOP;
@@ -727,7 +836,7 @@ BEGIN
         COMMIT;
         PERFORM des_internal.debug_pause('gc_committed');
         -- done when a batch was not full, or removed nothing (all of it held by others)
-        EXIT WHEN cardinality(batch) < batch_size OR swept = 0;
+        EXIT WHEN batch.candidates < batch_size OR swept = 0;
     END LOOP;
     -- compaction: a (day, shard) per transaction; a group that could not
     -- be copied (a 'failed' row, with a warning) is not tried again this run

@@ -132,8 +132,8 @@ CREATE TABLE des.staged (
     staged_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (repo_id, branch, path),
     CONSTRAINT staged_branch FOREIGN KEY (repo_id, branch) REFERENCES des.dataset_branches (repo_id, name) ON DELETE CASCADE,
-    CONSTRAINT staged_content FOREIGN KEY (repo_id, content) REFERENCES des.dataset_contents (repo_id, hash)
-        ON DELETE CASCADE,
+    -- content: a des.dataset_contents row of the repo (checked per statement:
+    -- api/68_versioning.sql, staged_contents_exist)
     CONSTRAINT staged_put_complete CHECK ((op = 'put') = (mode IS NOT NULL AND size IS NOT NULL AND content IS NOT NULL))
 );
 COMMENT ON TABLE des.staged IS 'changes staged for the next commit of a branch (des.stage, des.stage_remove): one row per path';
