@@ -215,6 +215,26 @@ SELECT count(*) AS staged_after FROM des.staged WHERE path = 'rolled/back.bin';
 SELECT count(*) AS orphans_after FROM des.orphans() WHERE location ~ '/datasets/';
 SELECT count(*) AS removed FROM des.orphans(remove => true) WHERE location ~ '/datasets/' AND removed;
 
+-- a staged file names a stored content (checked per statement, as a
+-- foreign key would check each row): rows naming none are refused, a good
+-- row in the same statement with them; deleting a content deletes the
+-- staged rows naming it (as ON DELETE CASCADE would)
+SELECT des.stage('ds', 'feature/x', 'fk/kept.txt', 'bytes the rule keeps') IS NOT NULL AS staged;
+SELECT try($$INSERT INTO des.staged (repo_id, branch, path, op, mode, size, content, staged_by)
+             SELECT s.repo_id, s.branch, p.path, 'put', 420, 20, p.content, 'regress'
+               FROM des.staged s,
+                    (VALUES ('fk/good.txt', (SELECT content FROM des.staged WHERE path = 'fk/kept.txt')),
+                            ('fk/none.txt', '\x00'::bytea || substr((SELECT content FROM des.staged WHERE path = 'fk/kept.txt'), 2))) p(path, content)
+              WHERE s.path = 'fk/kept.txt'$$) AS insert_missing;
+SELECT try($$UPDATE des.staged SET content = des.blake2b('no such content') WHERE path = 'fk/kept.txt'$$) AS update_missing;
+SELECT count(*) AS fk_rows FROM des.staged WHERE path LIKE 'fk/%';
+BEGIN;
+DELETE FROM des.dataset_contents c USING des.staged s
+ WHERE s.path = 'fk/kept.txt' AND c.repo_id = s.repo_id AND c.hash = s.content;
+SELECT count(*) AS staged_left FROM des.staged WHERE path = 'fk/kept.txt';
+ROLLBACK;
+SELECT des.unstage('ds', 'feature/x', 'fk/kept.txt');
+
 -- a repo's deletion takes its versions with it
 SELECT des.repo_delete('other');
 SELECT count(*) FROM des.dataset_bundles b WHERE NOT EXISTS (SELECT FROM des.repositories r WHERE r.id = b.repo_id);
