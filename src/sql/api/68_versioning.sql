@@ -67,9 +67,13 @@ GRANT SELECT ON des.dataset_dirs, des.dataset_contents, des.dataset_bundles, des
 -- share, until the transaction ends, as a foreign key's check locks it) so
 -- that it cannot be removed under them; else foreign_key_violation.
 -- Deleting contents deletes the staged rows naming them (ON DELETE CASCADE).
+-- As the owner, as a foreign key's checks run: a repo's deletion by its
+-- administrator cascades to its contents, and the trigger then fires for
+-- that role, which may not write des.staged.
 CREATE OR REPLACE FUNCTION des_internal.staged_contents_exist()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -101,6 +105,7 @@ CREATE OR REPLACE TRIGGER staged_content_updated AFTER UPDATE ON des.staged
 CREATE OR REPLACE FUNCTION des_internal.contents_deleted()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN

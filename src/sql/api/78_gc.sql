@@ -18,9 +18,10 @@
 -- bytes again. The look again reads only what was written since the
 -- candidates' snapshot (rows whose xmin is that new, as references are
 -- made by writing: a new row naming the candidate, or a new version of the
--- candidate's own row), not the whole store. Containers go the same way: locked, found empty again, their rows
--- deleted and their files queued (des.gc_pending_deletes), deleted from
--- storage only once that has committed.
+-- candidate's own row), not the whole store. Containers go the same way:
+-- locked, found empty again, their rows deleted and their files queued
+-- (des.gc_pending_deletes), deleted from storage only once that has
+-- committed.
 
 -- ---- deleting pipeline objects ----
 
@@ -107,7 +108,7 @@ REVOKE ALL ON FUNCTION des_internal.gc_snapshot_xmin() FROM PUBLIC;
 -- Each directory is visited once (the recursive UNION remembers the
 -- visited: memory proportional to the directories reached, in work_mem);
 -- contents are not de-duplicated (the anti-joins that use them need not).
-CREATE OR REPLACE FUNCTION des_internal.gc_tree_walk(since xid DEFAULT NULL, with_contents boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION des_internal.gc_tree_walk(since xid DEFAULT NULL)
 RETURNS TABLE (repo_id bigint, kind int, hash bytea)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -130,11 +131,11 @@ AS $$
     SELECT l.repo_id, 1, c.hash FROM dirs l
       JOIN des.dataset_dirs d ON d.repo_id = l.repo_id AND d.hash = l.hash,
            des_internal.dir_children(d.encoding) c
-     WHERE with_contents AND c.kind = 1
+     WHERE c.kind = 1
     UNION ALL
-    SELECT s.repo_id, 1, s.content FROM des.staged s WHERE with_contents AND s.content IS NOT NULL
+    SELECT s.repo_id, 1, s.content FROM des.staged s WHERE s.content IS NOT NULL
 $$;
-REVOKE ALL ON FUNCTION des_internal.gc_tree_walk(xid, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.gc_tree_walk(xid) FROM PUBLIC;
 
 -- The directories and file contents of every repo that no bundle's tree
 -- and no staged file reaches, as the statement's snapshot sees it (what
