@@ -3,11 +3,13 @@
  * back from where des.blobs says it is and checked against its BLAKE2b-256
  * (des_internal.scrub_container: one row per blob that fails), and a
  * damaged blob stored again from an intact copy of its bytes
- * (des_internal.scrub_repair: a new container, the blob re-pointed there).
- * Storage errors (a container gone or unreadable) are raised: des.scrub
- * catches them per container.
+ * (des_internal.scrub_repair: a new container, the blob re-pointed there),
+ * found in the pipeline or in another stored archive
+ * (des_internal.scrub_find_copy). Storage errors (a container gone or
+ * unreadable) are raised: des.scrub catches them per container.
  */
 #include "gc/gc.h"
+#include "archive/archive.h"
 #include "datasets/datasets.h"
 #include "workers/workers.h"
 
@@ -17,6 +19,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/memutils.h"
@@ -122,4 +125,58 @@ des_scrub_repair(PG_FUNCTION_ARGS)
 	DesChunkStoreFinish(cs);
 	SPI_finish();
 	PG_RETURN_BOOL(true);
+}
+
+PG_FUNCTION_INFO_V1(des_scrub_find_copy);
+
+/*
+ * des_internal.scrub_find_copy(hash, location, names): the bytes of the
+ * first of these entries of the archive at location that have this
+ * BLAKE2b-256 (read through its index, not through a blob's recorded
+ * place), or NULL: none has them. Storage errors are raised.
+ */
+Datum
+des_scrub_find_copy(PG_FUNCTION_ARGS)
+{
+	bytea	   *hash = PG_GETARG_BYTEA_PP(0);
+	char	   *location = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	ArrayType  *names = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	DesOpenArchive oa;
+
+	if (VARSIZE_ANY_EXHDR(hash) != DES_TREE_HASH_BYTES)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("a blob hash has 32 bytes")));
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	DesOpenArchiveForRead(DesStorageLocation(location), false, false, &oa);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name;
+		int64_t		idx;
+		des_buf    *out;
+		des_error	err;
+		unsigned char digest[DES_TREE_HASH_BYTES];
+
+		CHECK_FOR_INTERRUPTS();
+		if (nulls[i])
+			continue;
+		name = TextDatumGetCString(elems[i]);
+		idx = des_reader_find(oa.reader, name, strlen(name));
+		if (idx < 0)
+			continue;
+		out = DesBufInContext(CurrentMemoryContext);
+		if (!des_reader_get(oa.reader, (uint64_t) idx, &oa.options, out, &err))
+			DesReportError(&err, location);
+		blake2b(digest, out->data, NULL, DES_TREE_HASH_BYTES, out->len, 0);
+		if (memcmp(digest, VARDATA_ANY(hash), DES_TREE_HASH_BYTES) == 0)
+		{
+			bytea	   *copy = palloc(VARHDRSZ + out->len);
+
+			SET_VARSIZE(copy, VARHDRSZ + out->len);
+			memcpy(VARDATA(copy), out->data, out->len);
+			PG_RETURN_BYTEA_P(copy);
+		}
+	}
+	PG_RETURN_NULL();
 }
