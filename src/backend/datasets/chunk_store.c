@@ -206,6 +206,7 @@ open_container(DesChunkStore *cs)
 	cs->sink_open = true;
 	des_writer_options_init(&opts);
 	opts.names = DES_NAMES_STRICT;
+	opts.external_threshold = 0;	/* chunks live inside their container: deleting it frees them all */
 	if (!des_writer_open(&cs->sink, &opts, &cs->writer, &err))
 	{
 		cs->writer = NULL;
