@@ -1,7 +1,8 @@
 # Garbage collection on a schedule, through pg_cron (Debian's
 # postgresql-15-cron), as docs/gc.md says to set it up: a job that runs
 # CALL des.gc_run() every minute collects what a deleted repo and deleted
-# objects left, records the run, and deletes the files from storage.
+# objects left, records the run, and deletes the files from storage; a job
+# running des.scrub() finds a byte flipped on disk and records it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -54,6 +55,24 @@ my @gone = grep { !-e $_ } split / /, $files;
 cmp_ok(scalar(@gone), '>=', 1, 'the deleted repo\'s container file is gone from storage');
 is($node->safe_psql('postgres', q{SELECT convert_from(des.read('kept/main', 'k.txt'), 'UTF8')}), 'kept bytes',
 	'what lives reads back');
+
+# scrub on a schedule: a byte of kept's chunk flipped on disk is found
+$node->safe_psql('postgres', q{SELECT cron.unschedule('pg_des gc')});
+my ($kloc, $koff) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT c.location, b.data_offset FROM des.blobs b JOIN des.containers c ON c.id = b.container_id
+	 WHERE b.hash = des.blake2b('kept bytes')});
+open(my $fh, '+<:raw', $kloc) or die "open $kloc: $!";
+seek($fh, $koff, 0);
+print $fh 'X';
+close($fh);
+$node->safe_psql('postgres', q{SELECT cron.schedule('pg_des scrub', '* * * * *', 'SELECT count(*) FROM des.scrub()')});
+ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM des.scrub_results WHERE hash = des.blake2b('kept bytes')}, 't'),
+	'pg_cron ran des.scrub, which found the flipped byte');
+is($node->safe_psql('postgres', q{SELECT split_part(problem, ':', 1) FROM des.scrub_results WHERE hash = des.blake2b('kept bytes') LIMIT 1}),
+	'damaged', 'recorded as damaged');
+ok($node->poll_query_until('postgres',
+		q{SELECT status FROM cron.job_run_details WHERE command LIKE '%des.scrub%' ORDER BY runid DESC LIMIT 1}, 'succeeded'),
+	'the scrub job succeeded');
 
 $node->stop;
 done_testing();
