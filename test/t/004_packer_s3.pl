@@ -69,7 +69,9 @@ sub check_all
 		SELECT (SELECT count(*) FROM des.objects) = (SELECT sum(refcount) FROM des.blobs)}),
 		't', "$what: each object referenced once");
 	blobs_match_archives($node, $what);
-	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0', "$what: no orphan key in the bucket");
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0', "$what: no orphan key in the bucket")
+	  or diag($node->safe_psql('postgres', q{
+		SELECT string_agg(format('%s (%s bytes)', o.location, o.size), ', ') FROM des.orphans() o}));
 	is($node->safe_psql('postgres',
 		q{SELECT count(*) FROM pg_ls_dir(current_setting('data_directory') || '/pg_des_spool') f}),
 		'0', "$what: no spool file left");
