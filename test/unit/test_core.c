@@ -160,6 +160,42 @@ test_names(void)
 	for (size_t i = 0; i < sizeof(badn) / sizeof(badn[0]); i++)
 		CHECK(des_name_problem(badn[i], strlen(badn[i])) != NULL, "bad name accepted: %s", badn[i]);
 	CHECK(des_name_problem("a\0b", 3) != NULL, "NUL accepted");
+
+	/*
+	 * Names are scanned eight bytes at a time for plain printable ASCII: a
+	 * byte that is not (control, DEL, 0x80 and up, NUL) must be seen at every
+	 * position of a word and of the tail, by both rules.
+	 */
+	{
+		const unsigned char odd[] = {0x00, 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff};
+		const unsigned char edge[] = {0x20, 0x7e, '~', '!'};
+
+		for (size_t len = 1; len <= 19; len++)
+		{
+			char		nm[20];
+
+			for (size_t at = 0; at < len; at++)
+				for (size_t k = 0; k < sizeof(odd); k++)
+				{
+					memset(nm, 'n', len);
+					nm[at] = (char) odd[k];
+					CHECK(des_name_problem(nm, len) != NULL, "byte 0x%02x at %zu of %zu accepted", odd[k], at, len);
+					/* the format's own rule allows controls, not NUL or broken UTF-8 */
+					CHECK((des_name_problem_reference(nm, len) == NULL) == (odd[k] >= 0x01 && odd[k] <= 0x7f),
+						  "reference rule, byte 0x%02x at %zu of %zu", odd[k], at, len);
+				}
+			for (size_t k = 0; k < sizeof(edge); k++)
+			{
+				memset(nm, edge[k], len);
+				nm[0] = 'e';	/* not a "." component */
+				CHECK(des_name_problem(nm, len) == NULL && des_name_problem_reference(nm, len) == NULL,
+					  "printable 0x%02x x %zu rejected", edge[k], len);
+			}
+		}
+		CHECK(des_name_problem("a-long-name/./x", 15) != NULL &&
+			  des_name_problem("/a-long-name-x", 14) != NULL &&
+			  des_name_problem("a-long-name//x", 14) != NULL, "path rules hold for long ASCII names");
+	}
 	CHECK(des_key_problem("a//b", 4) != NULL && des_key_problem("/x", 2) != NULL &&
 		  des_key_problem("p/_bigFiles/x", 13) == NULL, "key rules");
 }
@@ -497,6 +533,66 @@ test_roundtrip(void)
 		des_writer_abort(w);
 		des_local_sink_free(&sink);
 		CHECK(access(p2, F_OK) != 0, "aborted archive not visible");
+		/*
+		 * Duplicates among many names: the writer checks a name against a
+		 * Bloom filter and keeps the exact table up to date only in batches,
+		 * so a repeat must be caught whether its first copy is in the table,
+		 * only in the batch not inserted yet, or from before the filter grew.
+		 */
+		{
+			enum {N = 200000};
+			char		nm[64];
+			uint64_t	rejected = 0;
+			des_writer_summary sum;
+			des_reader *dr;
+			des_source	ds;
+
+			CHECK(des_local_sink_open(p2, &sink, &err) && des_writer_open(&sink, &o, &w, &err), "open many");
+			for (uint64_t i = 0; i < N; i++)
+			{
+				int			len = snprintf(nm, sizeof(nm), "many/%06llu", (unsigned long long) i);
+
+				if (!des_writer_add(w, nm, (size_t) len, "p", 1, NULL, 0, false, &err))
+				{
+					CHECK(false, "add %s: %s", nm, err.message);
+					break;
+				}
+				/* the one just added, one a few back, one from the start, one half-way */
+				if (i % 997 == 5)
+				{
+					uint64_t	again[4] = {i, i - 3, 0, i / 2};
+
+					for (int k = 0; k < 4; k++)
+					{
+						len = snprintf(nm, sizeof(nm), "many/%06llu", (unsigned long long) again[k]);
+						if (!des_writer_add(w, nm, (size_t) len, "q", 1, NULL, 0, false, &err) &&
+							err.code == DES_E_DUPLICATE_NAME)
+							rejected++;
+					}
+				}
+			}
+			CHECK(rejected == 4 * (uint64_t) ((N - 5 + 996) / 997), "every repeat rejected (%llu)",
+				  (unsigned long long) rejected);
+			CHECK(des_writer_finish(w, &sum, &err) && sum.entries == N, "many: %llu entries",
+				  (unsigned long long) sum.entries);
+			des_local_sink_free(&sink);
+			CHECK(open_path(p2, &ds, &dr, &err), "open many: %s", err.message);
+			{
+				uint64_t	found = 0;
+
+				for (uint64_t i = 0; i < N; i += 101)
+				{
+					int			len = snprintf(nm, sizeof(nm), "many/%06llu", (unsigned long long) i);
+					int64_t		ix = des_reader_find(dr, nm, (size_t) len);
+
+					found += ix >= 0;
+				}
+				CHECK(found == (N + 100) / 101, "names read back (%llu)", (unsigned long long) found);
+			}
+			des_reader_close(dr);
+			des_local_source_close(&ds);
+			unlink(p2);
+		}
 		{
 			DIR		   *d;
 			struct dirent *de;

@@ -4,6 +4,7 @@
 #include "des/format/des_format.h"
 
 #include <stdbool.h>
+#include <string.h>
 #include <xxhash.h>
 
 #include "des/common/des_utf8.h"
@@ -12,6 +13,32 @@ uint64_t
 des_name_hash(const char *name, size_t len)
 {
 	return XXH3_64bits(name, len);
+}
+
+/*
+ * True if every byte is printable ASCII (0x20..0x7e), eight at a time: the
+ * common name, for which the UTF-8 decoder (and the NUL scan) can be skipped.
+ */
+static bool
+printable_ascii(const unsigned char *p, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	size_t		i = 0;
+
+	for (; i + 8 <= len; i += 8)
+	{
+		uint64_t	x;
+
+		memcpy(&x, p + i, 8);
+		/* a byte >= 0x80, < 0x20, or 0x7f (0x7f + 1 sets the high bit) */
+		if (((x | (x - 0x20 * ones) | (x + ones)) & highs) != 0)
+			return false;
+	}
+	for (; i < len; i++)
+		if (p[i] < 0x20 || p[i] >= 0x7f)
+			return false;
+	return true;
 }
 
 static bool
@@ -61,10 +88,13 @@ des_name_problem(const char *name, size_t len)
 		return "is empty";
 	if (len > DES_MAX_NAME_LEN)
 		return "is longer than 65535 bytes";
-	if (memchr(name, '\0', len) != NULL)
-		return "contains a NUL byte";
-	if (!utf8_valid((const unsigned char *) name, len, false))
-		return "is not valid UTF-8 or contains control characters";
+	if (!printable_ascii((const unsigned char *) name, len))
+	{
+		if (memchr(name, '\0', len) != NULL)
+			return "contains a NUL byte";
+		if (!utf8_valid((const unsigned char *) name, len, false))
+			return "is not valid UTF-8 or contains control characters";
+	}
 	if (name[0] == '/')
 		return "starts with \"/\"";
 	return path_component_problem(name, len, true);
@@ -77,6 +107,8 @@ des_name_problem_reference(const char *name, size_t len)
 		return "is empty";
 	if (len > DES_MAX_NAME_LEN)
 		return "is longer than 65535 bytes";
+	if (printable_ascii((const unsigned char *) name, len))
+		return NULL;
 	if (memchr(name, '\0', len) != NULL)
 		return "contains a NUL byte";
 	if (!utf8_valid((const unsigned char *) name, len, true))

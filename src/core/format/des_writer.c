@@ -13,6 +13,15 @@
 #include <lz4frame.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE_BYTES ((size_t) 2 * 1024 * 1024)
+
+/* filter: 64-byte blocks (a cache line each), 4 bits set per name, one block per 32 names at most */
+#define FILTER_MIN_BITS 5
+#define FILTER_NAMES_PER_BLOCK 64
+#define TABLE_BATCH 1024		/* names added before they go into the table */
+#define PREFETCH_AHEAD 16
 
 struct des_writer
 {
@@ -23,9 +32,23 @@ struct des_writer
 	des_buf		meta;
 	des_buf		index;			/* entries with meta offsets relative to META start */
 	uint64_t   *name_pos;		/* per entry: offset of its name_len field in index */
-	uint64_t	name_pos_cap;
+	uint64_t   *name_hash;		/* per entry: des_name_hash of its name */
+	uint64_t	name_pos_cap;	/* entries name_pos and name_hash have room for */
+
+	/*
+	 * Duplicate names. A probe of a hash table over a million names is a
+	 * cache miss per entry, the largest cost of adding a small entry; so
+	 * every name goes into a Bloom filter small enough to stay in cache,
+	 * and into the table only in batches (entries in_table..entries-1 are
+	 * not in it yet), inserted with prefetching. The table is probed only
+	 * when the filter says a name may be there already.
+	 */
 	uint64_t   *table;			/* open addressing: (hash tag << 32) | (entry + 1); 0 = empty */
 	uint64_t	table_mask;
+	unsigned	table_bits;		/* table_mask + 1 == 1 << table_bits */
+	uint64_t	in_table;		/* entries inserted into the table */
+	uint64_t   *filter;			/* blocked Bloom filter: 2^filter_bits blocks of 8 words */
+	unsigned	filter_bits;
 	des_writer_summary sum;
 	des_buf		scratch;		/* compression output, external keys */
 	des_writer_entry last;		/* where the last entry added went */
@@ -41,6 +64,28 @@ des_writer_options_init(des_writer_options *o)
 	o->external_threshold = DES_DEFAULT_EXTERNAL_THRESHOLD;
 }
 
+/*
+ * A zeroed table of 2^bits slots. From 2 MiB on it asks for huge pages: each
+ * probe of a large table is a random access, and with 4 KiB pages most were
+ * a TLB miss as well as a cache miss.
+ */
+static uint64_t *
+alloc_table(unsigned bits)
+{
+	size_t		bytes = ((size_t) 1 << bits) * sizeof(uint64_t);
+	void	   *p;
+
+	if (bytes < HUGE_PAGE_BYTES)
+		return calloc((size_t) 1 << bits, sizeof(uint64_t));
+	if (posix_memalign(&p, HUGE_PAGE_BYTES, bytes) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	(void) madvise(p, bytes, MADV_HUGEPAGE);	/* advice only: without it the table works as well */
+#endif
+	memset(p, 0, bytes);
+	return p;
+}
+
 static void
 writer_free(des_writer *w)
 {
@@ -49,7 +94,9 @@ writer_free(des_writer *w)
 	des_buf_free(&w->index);
 	des_buf_free(&w->scratch);
 	free(w->name_pos);
+	free(w->name_hash);
 	free(w->table);
+	free(w->filter);
 	free(w);
 }
 
@@ -96,9 +143,12 @@ des_writer_open(const des_sink *sink, const des_writer_options *opt,
 		return false;
 	}
 	w->prefix = strndup(prefix, plen);
+	w->table_bits = 10;
 	w->table_mask = 1023;
-	w->table = calloc(w->table_mask + 1, sizeof(uint64_t));
-	if (w->prefix == NULL || w->table == NULL)
+	w->table = alloc_table(w->table_bits);
+	w->filter_bits = FILTER_MIN_BITS;
+	w->filter = alloc_table(w->filter_bits + 3);
+	if (w->prefix == NULL || w->table == NULL || w->filter == NULL)
 	{
 		writer_free(w);
 		return des_fail(err, DES_E_NOMEM, "out of memory");
@@ -131,25 +181,42 @@ slot_value(uint64_t hash, uint64_t entry)
 	return (hash & 0xFFFFFFFF00000000ULL) | (entry + 1);
 }
 
+/*
+ * A name's home slot comes from the top bits of its hash, which its slot
+ * value keeps as the tag: growing the table then needs no name (reading
+ * every name back was a cache miss per entry), and slots move in order.
+ */
+static inline uint64_t
+home_slot(uint64_t hash, unsigned bits)
+{
+	return hash >> (64 - bits);
+}
+
 static bool
 grow_table(des_writer *w, des_error *err)
 {
-	uint64_t	newmask = w->table_mask * 2 + 1;
-	uint64_t   *t = calloc(newmask + 1, sizeof(uint64_t));
+	unsigned	newbits = w->table_bits + 1;
+	uint64_t	newmask = (UINT64_C(1) << newbits) - 1;
+	uint64_t   *t = alloc_table(newbits);
 
 	if (t == NULL)
 		return des_fail(err, DES_E_NOMEM, "out of memory");
 	for (uint64_t i = 0; i <= w->table_mask; i++)
 	{
 		uint64_t	v = w->table[i];
-		uint16_t	len;
-		const char *nm;
 		uint64_t	pos;
 
 		if (v == 0)
 			continue;
-		nm = entry_name_at(w, (v & 0xFFFFFFFFULL) - 1, &len);
-		pos = des_name_hash(nm, len) & newmask;
+		if (newbits <= 32)
+			pos = (v >> 32) >> (32 - newbits);
+		else
+		{
+			uint16_t	len;
+			const char *nm = entry_name_at(w, (v & 0xFFFFFFFFULL) - 1, &len);
+
+			pos = home_slot(des_name_hash(nm, len), newbits);
+		}
 		while (t[pos] != 0)
 			pos = (pos + 1) & newmask;
 		t[pos] = v;
@@ -157,6 +224,7 @@ grow_table(des_writer *w, des_error *err)
 	free(w->table);
 	w->table = t;
 	w->table_mask = newmask;
+	w->table_bits = newbits;
 	return true;
 }
 
@@ -167,7 +235,7 @@ grow_table(des_writer *w, des_error *err)
 static uint64_t
 find_slot(const des_writer *w, const char *name, size_t len, uint64_t hash)
 {
-	uint64_t	pos = hash & w->table_mask;
+	uint64_t	pos = home_slot(hash, w->table_bits);
 	uint64_t	tag = hash & 0xFFFFFFFF00000000ULL;
 
 	for (;;)
@@ -188,6 +256,93 @@ find_slot(const des_writer *w, const char *name, size_t len, uint64_t hash)
 	}
 }
 
+static inline uint64_t *
+filter_block(uint64_t *filter, unsigned bits, uint64_t hash)
+{
+	/* the block from the hash's low bits; the table's home slot takes its high bits */
+	return filter + (hash & ((UINT64_C(1) << bits) - 1)) * 8;
+}
+
+/* bit i of the name: word (3 bits) and bit (6 bits) of the block, from hash bits 28..63 */
+static inline unsigned
+filter_bit(uint64_t hash, int i)
+{
+	return (unsigned) (hash >> (28 + 9 * i)) & 511;
+}
+
+static inline bool
+filter_may_hold(const des_writer *w, uint64_t hash)
+{
+	const uint64_t *b = filter_block(w->filter, w->filter_bits, hash);
+
+	for (int i = 0; i < 4; i++)
+	{
+		unsigned	k = filter_bit(hash, i);
+
+		if (!(b[k >> 6] & (UINT64_C(1) << (k & 63))))
+			return false;
+	}
+	return true;
+}
+
+static inline void
+filter_add(uint64_t *filter, unsigned bits, uint64_t hash)
+{
+	uint64_t   *b = filter_block(filter, bits, hash);
+
+	for (int i = 0; i < 4; i++)
+	{
+		unsigned	k = filter_bit(hash, i);
+
+		b[k >> 6] |= UINT64_C(1) << (k & 63);
+	}
+}
+
+/* Room in the filter for one more name: doubled and refilled from name_hash when full. */
+static bool
+filter_reserve(des_writer *w, des_error *err)
+{
+	unsigned	bits = w->filter_bits;
+	uint64_t   *f;
+
+	if (w->sum.entries + 1 <= (UINT64_C(1) << bits) * FILTER_NAMES_PER_BLOCK)
+		return true;
+	bits++;
+	f = alloc_table(bits + 3);
+	if (f == NULL)
+		return des_fail(err, DES_E_NOMEM, "out of memory");
+	for (uint64_t i = 0; i < w->sum.entries; i++)
+		filter_add(f, bits, w->name_hash[i]);
+	free(w->filter);
+	w->filter = f;
+	w->filter_bits = bits;
+	return true;
+}
+
+/* Insert the entries not in the table yet, fetching slots ahead (their names are known to differ). */
+static bool
+flush_table(des_writer *w, des_error *err)
+{
+	uint64_t	n = w->sum.entries;
+
+	while (n * 2 > w->table_mask + 1)
+		if (!grow_table(w, err))
+			return false;
+	for (uint64_t e = w->in_table; e < n; e++)
+	{
+		uint64_t	pos;
+
+		if (e + PREFETCH_AHEAD < n)
+			__builtin_prefetch(&w->table[home_slot(w->name_hash[e + PREFETCH_AHEAD], w->table_bits)], 1);
+		pos = home_slot(w->name_hash[e], w->table_bits);
+		while (w->table[pos] != 0)
+			pos = (pos + 1) & w->table_mask;
+		w->table[pos] = slot_value(w->name_hash[e], e);
+	}
+	w->in_table = n;
+	return true;
+}
+
 static void
 hex_encode(const unsigned char *in, size_t n, char *out)
 {
@@ -199,6 +354,23 @@ hex_encode(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = hexd[in[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+/* n in decimal into out (at least 21 bytes), returning its length: snprintf was a visible share of a small entry's cost */
+static size_t
+format_u64(uint64_t n, char *out)
+{
+	char		tmp[20];
+	size_t		len = 0;
+
+	do
+	{
+		tmp[len++] = (char) ('0' + n % 10);
+		n /= 10;
+	} while (n != 0);
+	for (size_t i = 0; i < len; i++)
+		out[i] = tmp[len - 1 - i];
+	return len;
 }
 
 /* Append ,"key": or "key": depending on whether the object already has members. */
@@ -240,7 +412,6 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 {
 	unsigned char digest[DES_BLAKE2B_BYTES];
 	const char *problem;
-	uint64_t	slot;
 	uint64_t	hash;
 	size_t		meta_start = w->meta.len;
 	size_t		index_start = w->index.len;
@@ -255,6 +426,9 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 
 	if (w->failed)
 		return des_fail(err, DES_E_INVALID_ARGUMENT, "the archive writer failed earlier and must be aborted");
+	/* the name's filter block is fetched while the name is checked */
+	hash = des_name_hash(name, name_len);
+	__builtin_prefetch(filter_block(w->filter, w->filter_bits, hash));
 	external = force_external || (w->opt.external_threshold > 0 && len >= w->opt.external_threshold);
 	problem = (w->opt.names == DES_NAMES_REFERENCE && !external) ?
 		des_name_problem_reference(name, name_len) : des_name_problem(name, name_len);
@@ -263,13 +437,34 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 						(int) (name_len > 200 ? 200 : name_len), name, problem);
 	if (w->sum.entries >= UINT32_MAX - 1)
 		return des_fail(err, DES_E_TOO_LARGE, "an archive holds at most %u entries", UINT32_MAX - 1);
-	if ((w->sum.entries + 1) * 2 > w->table_mask + 1 && !grow_table(w, err))
+	if (filter_may_hold(w, hash))
+	{
+		/* perhaps a duplicate (or one of the filter's rare false alarms): ask the table */
+		if (!flush_table(w, err))
+			return false;
+		if (w->table[find_slot(w, name, name_len, hash)] != 0)
+			return des_fail(err, DES_E_DUPLICATE_NAME, "entry name \"%.*s\" is already in this archive",
+							(int) (name_len > 200 ? 200 : name_len), name);
+	}
+	else if (w->sum.entries - w->in_table >= TABLE_BATCH && !flush_table(w, err))
 		return false;
-	hash = des_name_hash(name, name_len);
-	slot = find_slot(w, name, name_len, hash);
-	if (w->table[slot] != 0)
-		return des_fail(err, DES_E_DUPLICATE_NAME, "entry name \"%.*s\" is already in this archive",
-						(int) (name_len > 200 ? 200 : name_len), name);
+	/* room for the entry's bookkeeping before anything is stored */
+	if (!filter_reserve(w, err))
+		return false;
+	if (w->sum.entries == w->name_pos_cap)
+	{
+		uint64_t	ncap = w->name_pos_cap ? w->name_pos_cap * 2 : 1024;
+		uint64_t   *np = realloc(w->name_pos, ncap * sizeof(uint64_t));
+
+		if (np == NULL)
+			return des_fail(err, DES_E_NOMEM, "out of memory");
+		w->name_pos = np;
+		np = realloc(w->name_hash, ncap * sizeof(uint64_t));
+		if (np == NULL)
+			return des_fail(err, DES_E_NOMEM, "out of memory");
+		w->name_hash = np;
+		w->name_pos_cap = ncap;
+	}
 
 	/* meta: caller's object, compacted, with our keys appended */
 	if (meta != NULL && meta_len > 0)
@@ -334,8 +529,9 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 
 	if (!(keys & DES_JSON_HAS_SIZE))
 	{
-		snprintf(num, sizeof(num), "%llu", (unsigned long long) len);
-		if (!meta_key(&w->meta, meta_start, "size") || !des_buf_append(&w->meta, num, strlen(num)))
+		size_t		num_len = format_u64(len, num);
+
+		if (!meta_key(&w->meta, meta_start, "size") || !des_buf_append(&w->meta, num, num_len))
 			goto oom;
 	}
 	if (external)
@@ -403,16 +599,6 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 		w->sum.compressed_entries++;
 
 	/* index entry; meta offset is relative until finish */
-	if (w->sum.entries == w->name_pos_cap)
-	{
-		uint64_t	ncap = w->name_pos_cap ? w->name_pos_cap * 2 : 1024;
-		uint64_t   *np = realloc(w->name_pos, ncap * sizeof(uint64_t));
-
-		if (np == NULL)
-			goto oom;
-		w->name_pos = np;
-		w->name_pos_cap = ncap;
-	}
 	des_put_u64(fixed, data_offset);
 	des_put_u64(fixed + 8, external ? len : stored_len);
 	des_put_u64(fixed + 16, meta_start);
@@ -430,7 +616,8 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 		}
 	}
 	w->name_pos[w->sum.entries] = index_start;
-	w->table[slot] = slot_value(hash, w->sum.entries);
+	w->name_hash[w->sum.entries] = hash;
+	filter_add(w->filter, w->filter_bits, hash);
 	w->last.data_offset = data_offset;
 	w->last.length = external ? len : stored_len;
 	w->last.flags = (external ? DES_FLAG_EXTERNAL : 0) | (compressed ? DES_FLAG_COMPRESSED : 0);
