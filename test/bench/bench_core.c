@@ -673,7 +673,7 @@ bench_writer_64k(void)
 	double		cold_w = 0,
 				cold_b2 = 0;
 	char		a[64], b[64], metric[128];
-	series		s_b2, s_null, s_fadd, s_fall, s_add, s_all;
+	series		s_b2, s_null, s_fadd, s_fall, s_add, s_all, s_pc;
 
 	wl.esize = 64 * KIB;
 	wl.entries = mib * MIB / wl.esize;
@@ -696,10 +696,17 @@ bench_writer_64k(void)
 	init_series(&s_fall, "blake2b + write() + fsync", reps);
 	init_series(&s_add, "pg_des writer, add phase", reps);
 	init_series(&s_all, "pg_des writer, incl. finish (fsync, rename)", reps);
+	init_series(&s_pc, "pg_des writer, page cache (direct_io off), incl. finish", reps);
 
 	for (int rep = 0; rep < reps; rep++)
 	{
 		add_sample(&s_b2, run_blake2b(&wl));
+		/* the writer as before O_DIRECT: every byte through the page cache */
+		warm_up(wl.entries * wl.esize);
+		des_local_direct_io = false;
+		run_writer(&wl, true, false, &ta, &tf);
+		des_local_direct_io = true;
+		add_sample(&s_pc, tf);
 		run_writer(&wl, false, false, &ta, &tf);
 		add_sample(&s_null, tf);
 		/* the file writers take turns going first; each after a warm-up */
@@ -740,6 +747,7 @@ bench_writer_64k(void)
 	finish_series(&s_fall, bytes, 1e6, "MB/s");
 	finish_series(&s_add, bytes, 1e6, "MB/s");
 	finish_series(&s_all, bytes, 1e6, "MB/s");
+	finish_series(&s_pc, bytes, 1e6, "MB/s");
 
 	snprintf(metric, sizeof(metric), "1a writer 64KiB+blake2b, %llu MiB, add phase", (unsigned long long) mib);
 	snprintf(a, sizeof(a), "%.0f MB/s", bytes / s_add.best / 1e6);
@@ -760,6 +768,10 @@ bench_writer_64k(void)
 	snprintf(b, sizeof(b), "%.0f MB/s b2+write()+fsync", bytes / s_fall.best / 1e6);
 	row("1e   incl. finish vs hashing + write() + fsync", a, b, s_fall.best / s_all.best,
 		"(info: I/O floor)", "-");
+	snprintf(a, sizeof(a), "%.0f MB/s", bytes / s_pc.best / 1e6);
+	snprintf(b, sizeof(b), "%.0f MB/s blake2b()", bytes / s_b2.best / 1e6);
+	row("1i   incl. finish, page cache (des.direct_io off)", a, b, s_b2.best / s_pc.best,
+		"(info: before O_DIRECT)", "-");
 	if (!quick)
 	{
 		snprintf(metric, sizeof(metric), "1f   add phase, cold (after %d s idle)", COLD_PAUSE_S);

@@ -16,6 +16,7 @@
 #include <blake2.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -576,7 +577,9 @@ test_roundtrip(void)
 			CHECK(des_writer_finish(w, &sum, &err) && sum.entries == N, "many: %llu entries",
 				  (unsigned long long) sum.entries);
 			des_local_sink_free(&sink);
-			CHECK(open_path(p2, &ds, &dr, &err), "open many: %s", err.message);
+			if (!open_path(p2, &ds, &dr, &err))
+				CHECK(false, "open many: %s", err.message);
+			else
 			{
 				uint64_t	found = 0;
 
@@ -588,9 +591,9 @@ test_roundtrip(void)
 					found += ix >= 0;
 				}
 				CHECK(found == (N + 100) / 101, "names read back (%llu)", (unsigned long long) found);
+				des_reader_close(dr);
+				des_local_source_close(&ds);
 			}
-			des_reader_close(dr);
-			des_local_source_close(&ds);
 			unlink(p2);
 		}
 		{
@@ -1094,6 +1097,103 @@ test_location(void)
 	CHECK(!des_endpoint_parse("http://host//", &ep) && ep.error_pos == 11, "endpoint two slashes");
 }
 
+/*
+ * Local sinks write whole 8 MiB buffers with O_DIRECT and the rest through
+ * the page cache: an archive of 2.5 buffers must come out byte for byte as
+ * the page-cache-only writer makes it, read back entry by entry, and (where
+ * the file system takes O_DIRECT) have gone past the page cache in part.
+ */
+static void
+test_direct_io(void)
+{
+	char		path[2][512];
+	des_error	err;
+	unsigned char *payload = malloc(64 * 1024 + 7);
+	const int	n = 330;		/* 330 x (64 KiB + 7): about 21 MiB, not a whole number of buffers */
+	uint64_t	direct_before = des_local_direct_bytes;
+	bool		direct_ok;
+	int			probe;
+
+	for (size_t i = 0; i < 64 * 1024 + 7; i++)
+		payload[i] = (unsigned char) (i * 131 + (i >> 9));
+	for (int d = 0; d < 2; d++)
+	{
+		des_sink	sink;
+		des_writer *w;
+		des_writer_options o;
+
+		des_writer_options_init(&o);
+		o.external_threshold = 0;
+		snprintf(path[d], sizeof(path[d]), "%s/direct%d.des", tmpdir, d);
+		des_local_direct_io = d == 0;
+		CHECK(des_local_sink_open(path[d], &sink, &err) && des_writer_open(&sink, &o, &w, &err),
+			  "open direct=%d: %s", d == 0, err.message);
+		for (int i = 0; i < n; i++)
+		{
+			char		nm[32];
+
+			payload[0] = (unsigned char) i;
+			payload[64 * 1024 + 6] = (unsigned char) (i >> 3);
+			snprintf(nm, sizeof(nm), "e/%04d", i);
+			if (!des_writer_add(w, nm, strlen(nm), payload, 64 * 1024 + 7, NULL, 0, false, &err))
+			{
+				CHECK(false, "add %s: %s", nm, err.message);
+				break;
+			}
+		}
+		CHECK(des_writer_finish(w, NULL, &err), "finish direct=%d: %s", d == 0, err.message);
+		des_local_sink_free(&sink);
+	}
+	des_local_direct_io = true;
+	{
+		char		cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", path[0], path[1]);
+		CHECK(system(cmd) == 0, "archives written with and without O_DIRECT are identical");
+	}
+	{
+		des_source	src;
+		des_reader *r;
+		des_read_options ro;
+		des_buf		out = {0};
+		int			good = 0;
+
+		memset(&ro, 0, sizeof(ro));
+		ro.verify_hash = true;
+		bool		opened = open_path(path[0], &src, &r, &err);
+
+		CHECK(opened, "open direct archive: %s", err.message);
+		for (int i = 0; opened && i < n; i++)
+		{
+			out.len = 0;
+			if (des_reader_get(r, (uint64_t) i, &ro, &out, &err) && out.len == 64 * 1024 + 7 &&
+				out.data[0] == (unsigned char) i && out.data[64 * 1024 + 6] == (unsigned char) (i >> 3) &&
+				memcmp(out.data + 1, payload + 1, 64 * 1024 + 5) == 0)
+				good++;
+		}
+		CHECK(good == n, "every entry of the direct archive reads back (%d of %d)", good, n);
+		des_buf_free(&out);
+		if (opened)
+		{
+			des_reader_close(r);
+			des_local_source_close(&src);
+		}
+	}
+	snprintf(path[1], sizeof(path[1]), "%s/probe", tmpdir);
+	probe = open(path[1], O_WRONLY | O_CREAT | O_DIRECT, 0600);
+	direct_ok = probe >= 0;
+	if (probe >= 0)
+		close(probe);
+	if (direct_ok)
+		CHECK(des_local_direct_bytes - direct_before >= 2 * 8 * 1024 * 1024 &&
+			  (des_local_direct_bytes - direct_before) % 4096 == 0,
+			  "whole buffers went past the page cache (%llu bytes)",
+			  (unsigned long long) (des_local_direct_bytes - direct_before));
+	else
+		unit_skipped++;
+	free(payload);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1109,6 +1209,7 @@ main(int argc, char **argv)
 	test_roundtrip();
 	test_last_entry();
 	test_stored_blake2b();
+	test_direct_io();
 	test_resolve();
 	test_location();
 	test_fixtures(fixdir);

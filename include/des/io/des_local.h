@@ -23,6 +23,16 @@ typedef struct des_local_read_stats
 } des_local_read_stats;
 extern des_local_read_stats des_local_reads;
 
+/*
+ * Whether local sinks write whole 8 MiB buffers with O_DIRECT (default true;
+ * the setting des.direct_io in a backend). Where O_DIRECT is refused, they
+ * use the page cache whatever this says.
+ */
+extern bool des_local_direct_io;
+
+/* bytes local sinks have written with O_DIRECT in this process (tests, benchmarks) */
+extern uint64_t des_local_direct_bytes;
+
 /* Open a regular file for reading. */
 extern bool des_local_source_open(const char *path, des_source *src, des_error *err);
 extern void des_local_source_close(des_source *src);

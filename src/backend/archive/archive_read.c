@@ -680,6 +680,10 @@ des_archive_verify(PG_FUNCTION_ARGS)
 void
 DesArchiveDefineSettings(void)
 {
+	DefineCustomBoolVariable("des.direct_io",
+							 "Write local archives larger than 8 MB with O_DIRECT, past the page cache.",
+							 "On file systems that refuse O_DIRECT the page cache is used whatever this says.",
+							 &des_local_direct_io, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("des.read_coalesce_gap",
 							"Largest hole between two requested entries that a batch read of a local archive covers with one read.",
 							"Copying a page of unneeded bytes costs about what another system call does.",

@@ -347,6 +347,21 @@ typedef struct pending_external
  */
 #define IO_BUFFER_SIZE (8 * 1024 * 1024)
 
+/*
+ * Whole buffers go to the file through a second descriptor opened with
+ * O_DIRECT, from buffers aligned for it: the copy into the page cache was
+ * the largest cost of writing a large archive on ext4 (more than a third of
+ * the time, against a device that takes direct writes faster than BLAKE2b
+ * hashes). An archive smaller than one buffer, and the tail of every
+ * archive, are written through the page cache as before; so is everything
+ * on a file system that refuses O_DIRECT (tmpfs), and after any direct write
+ * fails with EINVAL. fsync at commit covers both.
+ */
+#define IO_DIRECT_ALIGN 4096
+
+bool		des_local_direct_io = true;
+uint64_t	des_local_direct_bytes;
+
 typedef struct io_thread
 {
 	pthread_t	thread;
@@ -360,6 +375,7 @@ typedef struct io_thread
 	bool		stop;
 	int			error;			/* errno of a failed write (sticky) */
 	int			fd;
+	int			direct_fd;		/* the same file opened with O_DIRECT, or -1 */
 	uint64_t	written;		/* bytes written so far (thread) */
 	uint64_t	flushed;		/* bytes handed to writeback (thread) */
 } io_thread;
@@ -409,13 +425,54 @@ write_all(int fd, const void *buf, size_t len, const char *what, des_error *err)
 	return true;
 }
 
-/* Write all of buf to fd, then start writeback every WRITEBACK_CHUNK bytes. */
+/* A whole aligned buffer at an aligned offset, by O_DIRECT: 0, or an errno (EINVAL: fall back to the page cache). */
 static int
-io_write(io_thread *io, const unsigned char *p, size_t len)
+io_write_direct(io_thread *io, const unsigned char *p, size_t len)
 {
 	while (len > 0)
 	{
-		ssize_t		n = write(io->fd, p, len > (1U << 30) ? (1U << 30) : len);
+		ssize_t		n = pwrite(io->direct_fd, p, len, (off_t) io->written);
+
+		if (n < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (n % IO_DIRECT_ALIGN != 0)
+			return EINVAL;		/* a short write off the alignment: finish through the page cache */
+		p += n;
+		len -= n;
+		io->written += n;
+		__atomic_fetch_add(&des_local_direct_bytes, (uint64_t) n, __ATOMIC_RELAXED);	/* (the I/O thread) */
+	}
+	return 0;
+}
+
+/* Write all of buf at the file's end, then start writeback every WRITEBACK_CHUNK bytes. */
+static int
+io_write(io_thread *io, const unsigned char *p, size_t len)
+{
+	if (io->direct_fd >= 0 && len % IO_DIRECT_ALIGN == 0 && io->written % IO_DIRECT_ALIGN == 0 &&
+		((uintptr_t) p) % IO_DIRECT_ALIGN == 0)
+	{
+		uint64_t	before = io->written;
+		int			e = io_write_direct(io, p, len);
+
+		if (e == 0)
+			return 0;
+		if (e != EINVAL)
+			return e;
+		/* this file system (or this file) does not take direct writes: stop trying */
+		close(io->direct_fd);
+		io->direct_fd = -1;
+		p += io->written - before;
+		len -= io->written - before;
+		io->flushed = io->written;	/* what went direct needs no writeback */
+	}
+	while (len > 0)
+	{
+		ssize_t		n = pwrite(io->fd, p, len > (1U << 30) ? (1U << 30) : len, (off_t) io->written);
 
 		if (n < 0)
 		{
@@ -473,15 +530,18 @@ io_main(void *arg)
 }
 
 static bool
-io_start(io_thread *io, int fd, des_error *err)
+io_start(io_thread *io, int fd, int direct_fd, des_error *err)
 {
 	sigset_t	all,
 				old;
 	int			rc;
 
 	io->fd = fd;
-	io->buf[0] = malloc(IO_BUFFER_SIZE);
-	io->buf[1] = malloc(IO_BUFFER_SIZE);
+	io->direct_fd = direct_fd;
+	if (posix_memalign((void **) &io->buf[0], IO_DIRECT_ALIGN, IO_BUFFER_SIZE) != 0)
+		io->buf[0] = NULL;
+	if (posix_memalign((void **) &io->buf[1], IO_DIRECT_ALIGN, IO_BUFFER_SIZE) != 0)
+		io->buf[1] = NULL;
 	if (!io->buf[0] || !io->buf[1])
 		return des_fail(err, DES_E_NOMEM, "out of memory for write buffers");
 	pthread_mutex_init(&io->lock, NULL);
@@ -538,6 +598,11 @@ io_handoff(io_thread *io)
 static void
 io_stop(io_thread *io)
 {
+	if (io->direct_fd >= 0 && !io->started)
+	{
+		close(io->direct_fd);
+		io->direct_fd = -1;
+	}
 	if (!io->started)
 	{
 		free(io->buf[0]);
@@ -550,6 +615,11 @@ io_stop(io_thread *io)
 	pthread_cond_broadcast(&io->cond);
 	pthread_mutex_unlock(&io->lock);
 	pthread_join(io->thread, NULL);
+	if (io->direct_fd >= 0)
+	{
+		close(io->direct_fd);
+		io->direct_fd = -1;
+	}
 	pthread_cond_destroy(&io->cond);
 	pthread_mutex_destroy(&io->lock);
 	free(io->buf[0]);
@@ -739,11 +809,13 @@ des_local_sink_open(const char *path, des_sink *sink, des_error *err)
 {
 	local_sink *ls = calloc(1, sizeof(*ls));
 	struct stat st;
+	int			direct_fd;
 
 	memset(sink, 0, sizeof(*sink));
 	if (ls == NULL)
 		return des_fail(err, DES_E_NOMEM, "out of memory");
 	ls->fd = -1;
+	ls->io.direct_fd = -1;
 	ls->path = strdup(path);
 	ls->dir = dir_of(path);
 	ls->tmp = temp_name_for(path);
@@ -772,7 +844,9 @@ des_local_sink_open(const char *path, des_sink *sink, des_error *err)
 		des_local_sink_free(sink);
 		return false;
 	}
-	if (!io_start(&ls->io, ls->fd, err))
+	/* (-1 where O_DIRECT is refused: everything goes through the page cache) */
+	direct_fd = des_local_direct_io ? open(ls->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC) : -1;
+	if (!io_start(&ls->io, ls->fd, direct_fd, err))
 	{
 		des_local_sink_free(sink);
 		return false;
