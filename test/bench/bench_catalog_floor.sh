@@ -16,6 +16,11 @@
 #             row (id, name, hash, size, meta, container; primary key and
 #             unique name) and a blob row per object, the staging table
 #             truncated: no staged row is ever updated or deleted one by one
+#   split     des.objects kept (a small row per object, its state column
+#             and indexes as today) with the staged bytes in a table of their
+#             own keyed by (shard, id), which is also the packers' queue;
+#             packing hashes and updates the small row (no marking step),
+#             records the blob and truncates the bytes' table
 #
 # Each figure is the best of BENCH_FLOOR_REPS runs (default 3) with a
 # CHECKPOINT before each timed statement (so full-page images count where a
@@ -66,7 +71,7 @@ q -c "CREATE TABLE src AS SELECT 'e/' || i AS name, r.data
                         FROM generate_series(1, 64) g) r" -c 'VACUUM ANALYZE src'
 for rep in $(seq 1 "$REPS"); do
 	echo "  run $rep" >&2
-	q -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS heap, staging, objs, blobs2" \
+	q -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS heap, staging, objs, blobs2, objs3, bytes3, blobs3" \
 	  -c 'TRUNCATE des.objects, des.blobs, des.containers, des.dead_letters' \
 	  -c 'CREATE TABLE heap (name text PRIMARY KEY, data bytea)' \
 	  -c 'CREATE TABLE staging (id bigint NOT NULL, name text NOT NULL, data bytea NOT NULL,
@@ -75,7 +80,14 @@ for rep in $(seq 1 "$REPS"); do
 	  -c 'CREATE UNIQUE INDEX ON staging (name)' \
 	  -c 'CREATE TABLE objs (id bigint PRIMARY KEY, name text NOT NULL UNIQUE, hash bytea NOT NULL, size bigint NOT NULL,
 	                         meta jsonb NOT NULL, container_id bigint NOT NULL, created_at timestamptz NOT NULL)' \
-	  -c 'CREATE TABLE blobs2 (LIKE des.blobs INCLUDING DEFAULTS, PRIMARY KEY (hash))'
+	  -c 'CREATE TABLE blobs2 (LIKE des.blobs INCLUDING DEFAULTS, PRIMARY KEY (hash))' \
+	  -c 'CREATE TABLE blobs3 (LIKE des.blobs INCLUDING DEFAULTS, PRIMARY KEY (hash))' \
+	  -c "CREATE TABLE objs3 (id bigint PRIMARY KEY, name text NOT NULL UNIQUE, state des.object_state NOT NULL DEFAULT 'pending',
+	                         shard int, day date, size bigint, hash bytea, meta jsonb NOT NULL DEFAULT '{}',
+	                         created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())
+	      WITH (fillfactor = 70)" \
+	  -c 'CREATE TABLE bytes3 (shard int NOT NULL, object_id bigint NOT NULL, data bytea NOT NULL, PRIMARY KEY (shard, object_id))' \
+	  -c 'ALTER TABLE bytes3 ALTER COLUMN data SET STORAGE EXTERNAL'
 	timed insert -c 'INSERT INTO heap SELECT name, data FROM src'
 	# today: staged rows in, then the writes after the insert
 	timed today_ingest -c "INSERT INTO des.objects (name, shard, size, staged)
@@ -95,11 +107,24 @@ for rep in $(seq 1 "$REPS"); do
 	  -c 'INSERT INTO blobs2 (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
 	      SELECT o.hash, 1, o.name, o.size, 32, o.size, 0, 1 FROM objs o' \
 	  -c 'TRUNCATE staging' -c 'COMMIT'
-	[ "$(q -c 'SELECT count(*) FROM blobs2')" = "$ROWS" ] && [ "$(q -c 'SELECT count(*) FROM des.blobs')" = "$ROWS" ] ||
+	# split: a small object row and its bytes in one statement, then pack by updating the small row
+	timed split_ingest -c 'WITH o AS (INSERT INTO objs3 (id, name, shard, meta)
+	                                  SELECT des.next_id(), name, des.shard_of(name), $${}$$ FROM src
+	                                  RETURNING id, name, shard)
+	                       INSERT INTO bytes3 SELECT o.shard, o.id, s.data FROM o JOIN src s USING (name)'
+	q -c 'VACUUM ANALYZE objs3, bytes3' >/dev/null
+	timed split_pack -c 'BEGIN' \
+	  -c "UPDATE objs3 o SET state = 'packed', hash = des.blake2b(b.data), size = length(b.data),
+	             day = (o.created_at AT TIME ZONE 'UTC')::date, updated_at = now()
+	        FROM bytes3 b WHERE b.object_id = o.id" \
+	  -c 'INSERT INTO blobs3 (hash, container_id, entry, size, data_offset, stored_size, flags, refcount)
+	      SELECT o.hash, 1, o.name, o.size, 32, o.size, 0, 1 FROM objs3 o' \
+	  -c 'TRUNCATE bytes3' -c 'COMMIT'
+	[ "$(q -c 'SELECT count(*) FROM blobs3')" = "$ROWS" ] && [ "$(q -c 'SELECT count(*) FROM blobs2')" = "$ROWS" ] && [ "$(q -c 'SELECT count(*) FROM des.blobs')" = "$ROWS" ] ||
 		{ echo "bench_catalog_floor: not every blob recorded" >&2; exit 1; }
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-for slot in today_ingest today_pack staging_ingest staging_pack; do
+for slot in today_ingest today_pack staging_ingest staging_pack split_ingest split_pack; do
 	printf 'ROW\tcatalog floor %s x 1 KiB: %s (s) vs INSERT (s)\t%.3f\t%.3f\t%s\t(info)\t-\n' \
 		"$ROWS" "$slot" "${best[$slot]}" "${best[insert]}" "$(ratio "${best[$slot]}" "${best[insert]}")"
 done
