@@ -17,7 +17,12 @@
 #      and the ingest itself (des.put per object, des.put_many in batches of
 #      1,000) against the same INSERT, and reads of 2,000 random packed
 #      objects by des.get against the same through their archives' indexes,
-#      as information.
+#      as information;
+#   7p des.put against one-row INSERT statements, both prepared, in one
+#      session (pgbench -M prepared), in µs per object;
+#   7m ingest and packing together: BENCH_MILLION x 1 KiB objects loaded by
+#      COPY into des.objects while the workers run, until all are packed,
+#      against COPY of the same file into a heap table (objects/s, ratio).
 #
 # Needs the extension installed (make && make install).
 # stdout: "ROW" lines (run.sh formats them); stderr: progress.
@@ -28,6 +33,8 @@
 #   BENCH_E2E_SMALL         1 KiB objects end to end         [100000; quick 10000]
 #   BENCH_E2E_LARGE         64 KiB objects end to end        [4000; quick 500]
 #   BENCH_E2E_REPS          end-to-end runs; the best of each figure counts [3; quick 1]
+#   BENCH_PUT_STATEMENTS    des.put calls for 7p, one statement each [50000; quick 5000]
+#   BENCH_MILLION           objects for 7m, ingest by COPY + packing (0: skip) [1000000; quick 20000]
 #   BENCH_DIR               parent of the temporary directory [/tmp]
 set -euo pipefail
 
@@ -38,7 +45,13 @@ MARK_ROWS=${BENCH_MARK_ROWS:-$(pick 200000 20000)}
 E2E_SMALL=${BENCH_E2E_SMALL:-$(pick 100000 10000)}
 E2E_LARGE=${BENCH_E2E_LARGE:-$(pick 4000 500)}
 E2E_REPS=${BENCH_E2E_REPS:-$(pick 3 1)}
-for v in MARK_ROWS E2E_SMALL E2E_LARGE E2E_REPS; do
+MILLION=${BENCH_MILLION:-$(pick 1000000 20000)}
+PUT_STATEMENTS=${BENCH_PUT_STATEMENTS:-$(pick 50000 5000)}
+if [ "$MILLION" != 0 ] && ! [[ $MILLION =~ ^[1-9][0-9]*$ ]]; then
+	echo "bench_pipeline: BENCH_MILLION must be 0 or a positive integer, not '$MILLION'" >&2
+	exit 1
+fi
+for v in MARK_ROWS E2E_SMALL E2E_LARGE E2E_REPS PUT_STATEMENTS; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
 		echo "bench_pipeline: $v must be a positive integer, not '${!v}'" >&2
 		exit 1
@@ -48,8 +61,8 @@ done
 dir=$(mktemp -d "${BENCH_DIR:-/tmp}/pg_des_bench_pipeline.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 chmod 0755 "$dir"
-mkdir "$dir/lake"
-chown postgres "$dir/lake" 2>/dev/null || chmod 0777 "$dir/lake"
+mkdir "$dir/lake" "$dir/copy"
+chown postgres "$dir/lake" "$dir/copy" 2>/dev/null || chmod 0777 "$dir/lake" "$dir/copy"
 
 inner="$dir/inner.sh"
 cat >"$inner" <<'INNER'
@@ -245,11 +258,73 @@ e2e() {	# e2e <label> <objects> <bytes per object>: the best of E2E_REPS runs of
 }
 e2e "$E2E_SMALL x 1 KiB" "$E2E_SMALL" 1024
 e2e "$E2E_LARGE x 64 KiB" "$E2E_LARGE" 65536
+
+# ---- 7p. des.put against one-row INSERT statements ----
+# Both prepared (pgbench -M prepared), one session, one statement per
+# object, the same 1 KiB payload from a one-row table, names from a sequence.
+put_statements() {
+	local n=$1 tps_insert tps_put
+	q -c "ALTER SYSTEM SET des.marker_min_age = '1h'" -c 'SELECT pg_reload_conf()' >/dev/null
+	q -c 'TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters' \
+	  -c 'DROP TABLE IF EXISTS heap1, payload' -c 'DROP SEQUENCE IF EXISTS put_names' \
+	  -c 'CREATE TABLE heap1 (name text PRIMARY KEY, data bytea)' -c 'CREATE SEQUENCE put_names' \
+	  -c "CREATE TABLE payload AS SELECT decode(repeat(md5('payload'), 64), 'hex') AS data" -c 'CHECKPOINT'
+	echo "INSERT INTO heap1 (name, data) VALUES ('p/' || nextval('put_names'), (SELECT data FROM payload));" >"$COPYDIR/insert.sql"
+	echo "SELECT des.put('q/' || nextval('put_names'), (SELECT data FROM payload));" >"$COPYDIR/put.sql"
+	tps_insert=$(pgbench -n -M prepared -c 1 -t "$n" -f "$COPYDIR/insert.sql" postgres 2>/dev/null |
+		sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+	q -c 'CHECKPOINT'
+	tps_put=$(pgbench -n -M prepared -c 1 -t "$n" -f "$COPYDIR/put.sql" postgres 2>/dev/null |
+		sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+	[ -n "$tps_insert" ] && [ -n "$tps_put" ] || { echo "put_statements: pgbench failed" >&2; exit 1; }
+	[ "$(q -c "SELECT count(*) FROM des.objects WHERE name LIKE 'q/%'")" = "$n" ] || { echo "put_statements: objects missing" >&2; exit 1; }
+	echo "one statement per object, prepared, 1 session: INSERT $tps_insert/s, des.put $tps_put/s" >&2
+	printf 'ROW\t7p ingest 1 KiB: des.put, %s prepared statements in 1 session (µs each) vs one-row INSERT statements (µs each)\t%.1f\t%.1f\t%s\t<= 2x\t%s\n' \
+		"$n" "$(awk -v t="$tps_put" 'BEGIN { print 1e6 / t }')" "$(awk -v t="$tps_insert" 'BEGIN { print 1e6 / t }')" \
+		"$(ratio "$tps_insert" "$tps_put")" "$(awk -v a="$tps_insert" -v b="$tps_put" 'BEGIN { print (a / b <= 2) ? "yes" : "no" }')"
+	q -c 'DROP TABLE heap1, payload' -c 'DROP SEQUENCE put_names' >/dev/null
+}
+put_statements "$PUT_STATEMENTS"
+
+# ---- 7m. ingest and packing together, by COPY ----
+# The figure users compare: N x 1 KiB objects loaded with COPY into
+# des.objects (name, staged) while the workers run, until every one is in a
+# committed container, against COPY of the same file into a heap table and
+# nothing else. One run (it takes minutes); the file is binary COPY format.
+million() {
+	local n=$1 t0 t_copy t_des file="$COPYDIR/objects.copy"
+	q -c "ALTER SYSTEM SET des.marker_min_age = '1h'" -c "ALTER SYSTEM SET des.container_max_age = '1h'" \
+	  -c "ALTER SYSTEM SET des.packer_naptime = '1h'" -c 'SELECT pg_reload_conf()' >/dev/null
+	q -c 'TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters' \
+	  -c 'DROP TABLE IF EXISTS src, heap' -c 'CREATE TABLE heap (name text PRIMARY KEY, data bytea)' \
+	  -c "COPY (SELECT 'c/' || i, decode(repeat(md5(i::text), 64), 'hex') FROM generate_series(1, $n) i)
+	        TO '$file' WITH (FORMAT binary)" -c 'CHECKPOINT'
+	rm -rf "${LAKE:?}"/*
+	t0=$(now)
+	q -c "COPY heap FROM '$file' WITH (FORMAT binary)"
+	t_copy=$(elapsed "$t0")
+	q -c 'DROP TABLE heap' -c 'CHECKPOINT'
+	q -c "ALTER SYSTEM SET des.marker_min_age = 0" -c "ALTER SYSTEM SET des.container_max_age = 0" \
+	  -c "ALTER SYSTEM SET des.packer_naptime = '100ms'" -c 'SELECT pg_reload_conf()' >/dev/null
+	t0=$(now)
+	q -c "COPY des.objects (name, staged) FROM '$file' WITH (FORMAT binary)"
+	wait_for "SELECT NOT EXISTS (SELECT FROM des.mark_queue) AND NOT EXISTS (SELECT FROM des.pack_queue)"
+	t_des=$(elapsed "$t0")
+	[ "$(q -c "SELECT count(*) FILTER (WHERE state = 'packed') = $n AND count(*) = $n FROM des.objects")" = t ] ||
+		{ echo "million: not every object packed" >&2; exit 1; }
+	rm -f "$file"
+	echo "$n x 1 KiB: COPY into a heap $t_copy s; COPY into des.objects and packed $t_des s ($(rate "$n" "$t_des") objects/s)" >&2
+	printf 'ROW\t7m ingest + packing, %s x 1 KiB: COPY into des.objects until all packed (s) vs COPY into a heap (s); %s objects/s\t%.2f\t%.2f\t%s\t(info: the figure to compare)\t-\n' \
+		"$n" "$(rate "$n" "$t_des")" "$t_des" "$t_copy" "$(ratio "$t_des" "$t_copy")"
+}
+if [ "$MILLION" != 0 ]; then
+	million "$MILLION"
+fi
 INNER
 chmod 0755 "$inner"
 
 echo "== bench_pipeline: $MARK_ROWS rows to mark; $E2E_SMALL x 1 KiB and $E2E_LARGE x 64 KiB end to end" >&2
-export LAKE="$dir/lake" MARK_ROWS E2E_SMALL E2E_LARGE E2E_REPS BASE_FILE="$dir/base_rate"
+export LAKE="$dir/lake" COPYDIR="$dir/copy" MARK_ROWS E2E_SMALL E2E_LARGE E2E_REPS MILLION PUT_STATEMENTS BASE_FILE="$dir/base_rate"
 PART=all MARKERS=1 pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_des -o des.storage="$dir/lake" \
 	-o des.packers=2 -o des.markers=1 -o des.marker_naptime=100ms -o des.packer_naptime=100ms \
 	-o max_wal_size=4GB bash "$inner"
