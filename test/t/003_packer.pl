@@ -59,12 +59,13 @@ sub check_all
 		"$what: every object is packed");
 	is($node->safe_psql('postgres', q{
 		SELECT count(*) FILTER (WHERE g.data IS DISTINCT FROM
-		           convert_to(rpad(regexp_replace(o.name, '^dup/', 'a/') || ':',
+		           convert_to(rpad(regexp_replace(regexp_replace(o.name, '^dup/', 'a/'),
+		                                          '^adopt/\d+/', 'adopt/') || ':',
 		                           length(g.data), 'abcdefgh'), 'UTF8'))
 		  FROM des.objects o
 		  LEFT JOIN des.get_many(ARRAY(SELECT name FROM des.objects WHERE state = 'packed')) g
 		         ON g.name = o.name
-		 WHERE o.state = 'packed' AND o.name NOT LIKE 'url/%'}),
+		 WHERE o.state = 'packed' AND o.name NOT LIKE 'url/%' AND o.name NOT LIKE 'same/%'}),
 		'0', "$what: every object reads back with its own bytes");
 	is($node->safe_psql('postgres', q{
 		SELECT (SELECT count(*) FROM des.objects WHERE state = 'packed')
@@ -115,6 +116,30 @@ is($node->safe_psql('postgres', q{
 cmp_ok($node->safe_psql('postgres', 'SELECT sum(objects) FROM des.packer_stats()'), '==', 2000,
 	'des.packer_stats counts the objects packed');
 check_all('after packing');
+
+# ---- duplicates packed into the same container get entries of their own ----
+# 20 names of one shard (so one container) with the same bytes, 5 empty ones
+$node->safe_psql('postgres', q{
+	SELECT des.put(n, CASE WHEN k <= 20 THEN convert_to('one payload, many names', 'UTF8') ELSE '' END)
+	  FROM (SELECT n, row_number() OVER (ORDER BY i) AS k
+	          FROM (SELECT 'same/' || i AS n, i FROM generate_series(1, 2000) i) c
+	         WHERE des.shard_of(n) = des.shard_of('same/1')) x
+	 WHERE k <= 25});
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 25 FROM des.objects WHERE name LIKE 'same/%' AND state = 'packed'"), 'the 25 are packed');
+is($node->safe_psql('postgres', q{
+	SELECT count(DISTINCT c.id), count(*), count(DISTINCT (l.data_offset, l.size)),
+	       bool_and(l.meta ->> 'blake2b' = encode(o.hash, 'hex')), bool_and(des.archive_read(c.location, l.name) = des.get(o.name))
+	  FROM des.objects o JOIN des.blobs b ON b.hash = o.hash JOIN des.containers c ON c.id = b.container_id
+	  JOIN des.archive_list(c.location) l ON l.name = o.name
+	 WHERE o.name LIKE 'same/%'}),
+	'1|25|2|t|t', 'each name is an entry of the one container, over two payloads stored once, and reads its bytes from there');
+is($node->safe_psql('postgres', q{
+	SELECT c.entries, (SELECT count(*) FROM des.archive_list(c.location))
+	  FROM des.containers c WHERE c.id = (SELECT b.container_id FROM des.blobs b JOIN des.objects o ON o.hash = b.hash
+	                                       WHERE o.name = 'same/1')}) =~ /^2\|(\d+)$/ ? 'yes' : 'no',
+	'yes', 'des.containers.entries counts the payloads stored (2 here), the archive every name');
+check_all('after duplicates in one container');
 
 # ---- objects registered by URL, and poison objects ----
 for my $i (1 .. 5)
@@ -235,9 +260,45 @@ for my $point ('after_lease', 'mid_write', 'after_write')
 		cmp_ok($node->safe_psql('postgres', 'SELECT sum(adopted) FROM des.packer_stats()'), '>=', 1,
 			'the archive stored before the crash is adopted, not written again');
 	}
+
 }
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT name) FROM des.objects WHERE name LIKE 'k%'}),
 	'2100|2100', 'after three crashes: 2100 objects, each once');
+
+# ---- kill -9 after writing a container with shared entries: adopted as it is ----
+# 12 objects of one shard, one statement (one container): 6 payloads, each
+# under two names (adopt/1/x and adopt/2/x), so 6 entries share bytes
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = 'after_write'; SELECT pg_reload_conf()");
+$node->safe_psql('postgres', q{
+	SELECT des.put('adopt/' || copy || '/' || x, convert_to(rpad('adopt/' || x || ':', 300, 'abcdefgh'), 'UTF8'))
+	  FROM (SELECT x FROM generate_series(1, 2000) x
+	         WHERE des.shard_of('adopt/1/' || x) = des.shard_of('adopt/1/1')
+	           AND des.shard_of('adopt/2/' || x) = des.shard_of('adopt/1/1')
+	         ORDER BY x LIMIT 6) xs, generate_series(1, 2) copy});
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity
+	 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at after_write%'}),
+	'a packer writes the container with shared entries and pauses');
+{
+	my $pid = $node->safe_psql('postgres', q{
+		SELECT pid FROM pg_stat_activity
+		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at after_write%' LIMIT 1});
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
+	kill 'KILL', $pid;
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
+		'the server restarts with two packers');
+}
+check_all('kill -9 after writing shared entries');
+# (the counters restart with the server: any adoption counted is this one)
+cmp_ok($node->safe_psql('postgres', 'SELECT sum(adopted) FROM des.packer_stats()'), '>=', 1,
+	'the container with shared entries is adopted, not written again');
+is($node->safe_psql('postgres', q{
+	SELECT count(*), count(DISTINCT c.id), count(DISTINCT l.data_offset), bool_and(des.archive_read(c.location, l.name) = des.get(o.name))
+	  FROM des.objects o JOIN des.blobs b ON b.hash = o.hash JOIN des.containers c ON c.id = b.container_id
+	  JOIN des.archive_list(c.location) l ON l.name = o.name
+	 WHERE o.name LIKE 'adopt/%'}),
+	'12|1|6|t', 'all 12 names are entries of the adopted container, over 6 payloads');
 
 # ---- kill -9 of the postmaster itself while a packer writes ----
 $node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = 'mid_write'; SELECT pg_reload_conf()");

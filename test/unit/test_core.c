@@ -1098,6 +1098,115 @@ test_location(void)
 }
 
 /*
+ * Entries over the bytes of an earlier entry (des_writer_add_alias): every
+ * name reads back the same payload, plain and LZ4-compressed, with its own
+ * meta and the payload's hash; bad targets are refused.
+ */
+static void
+test_alias_entries(void)
+{
+	char		path[512];
+	des_sink	sink;
+	des_writer *w = NULL;
+	des_writer_options o;
+	des_writer_entry first, packed, beyond;
+	des_writer_summary sum;
+	des_error	err;
+	unsigned char digest[DES_BLAKE2B_BYTES], zdigest[DES_BLAKE2B_BYTES];
+	char		zeros[5000];
+	const char *text = "the same bytes under three names";
+
+	memset(zeros, 'z', sizeof(zeros));
+	blake2b(digest, text, NULL, DES_BLAKE2B_BYTES, strlen(text), 0);
+	blake2b(zdigest, zeros, NULL, DES_BLAKE2B_BYTES, sizeof(zeros), 0);
+	des_writer_options_init(&o);
+	o.lz4 = true;
+	o.external_threshold = 0;
+	snprintf(path, sizeof(path), "%s/alias.des", tmpdir);
+	if (!des_local_sink_open(path, &sink, &err) || !des_writer_open(&sink, &o, &w, &err))
+	{
+		CHECK(false, "open alias: %s", err.message);
+		return;
+	}
+	CHECK(des_writer_add(w, "a", 1, text, strlen(text), "{\"k\":1}", 7, false, &err), "add a: %s", err.message);
+	des_writer_last_entry(w, &first);
+	CHECK(des_writer_add(w, "z", 1, zeros, sizeof(zeros), NULL, 0, false, &err), "add z: %s", err.message);
+	des_writer_last_entry(w, &packed);
+	CHECK(packed.flags == DES_FLAG_COMPRESSED, "z is compressed");
+	CHECK(des_writer_add_alias(w, "b", 1, &first, strlen(text), digest, "{\"k\":2}", 7, &err), "alias b: %s", err.message);
+	CHECK(des_writer_add_alias(w, "dir/c", 5, &first, strlen(text), digest, NULL, 0, &err), "alias c: %s", err.message);
+	CHECK(des_writer_add_alias(w, "z2", 2, &packed, sizeof(zeros), zdigest, NULL, 0, &err), "alias of compressed: %s", err.message);
+	/* refusals */
+	CHECK(!des_writer_add_alias(w, "b", 1, &first, strlen(text), digest, NULL, 0, &err) &&
+		  err.code == DES_E_DUPLICATE_NAME, "alias name taken");
+	CHECK(!des_writer_add_alias(w, "d", 1, &first, strlen(text) + 1, digest, NULL, 0, &err) &&
+		  err.code == DES_E_INVALID_ARGUMENT, "alias of another size");
+	CHECK(!des_writer_add_alias(w, "d", 1, &first, strlen(text), NULL, NULL, 0, &err) &&
+		  err.code == DES_E_INVALID_ARGUMENT, "alias without a hash when hashes are recorded");
+	beyond = packed;
+	beyond.data_offset += 1 << 20;
+	CHECK(!des_writer_add_alias(w, "d", 1, &beyond, sizeof(zeros), zdigest, NULL, 0, &err) &&
+		  err.code == DES_E_INVALID_ARGUMENT, "alias past the data written");
+	beyond = first;
+	beyond.flags = DES_FLAG_EXTERNAL;
+	CHECK(!des_writer_add_alias(w, "d", 1, &beyond, strlen(text), digest, NULL, 0, &err) &&
+		  err.code == DES_E_INVALID_ARGUMENT, "alias of an external entry");
+	CHECK(!des_writer_add_alias(w, "e", 1, &first, strlen(text), digest, "{\"blake2b\":\"00\"}", 16, &err) &&
+		  err.code == DES_E_INVALID_META, "alias meta with a reserved key");
+	CHECK(des_writer_finish(w, &sum, &err), "finish alias: %s", err.message);
+	CHECK(sum.entries == 5 && sum.alias_entries == 3 && sum.compressed_entries == 1, "alias summary %llu %llu %llu",
+		  (unsigned long long) sum.entries, (unsigned long long) sum.alias_entries,
+		  (unsigned long long) sum.compressed_entries);
+	des_local_sink_free(&sink);
+	{
+		des_source	src;
+		des_reader *r;
+		des_read_options ro;
+		des_buf		out = {0};
+		const char *names[] = {"a", "b", "dir/c"};
+
+		memset(&ro, 0, sizeof(ro));
+		ro.verify_hash = true;
+		if (!open_path(path, &src, &r, &err))
+			CHECK(false, "open alias archive: %s", err.message);
+		else
+		{
+			for (int i = 0; i < 3; i++)
+			{
+				int64_t		ix = des_reader_find(r, names[i], strlen(names[i]));
+
+				out.len = 0;
+				CHECK(ix >= 0 && des_reader_get(r, (uint64_t) ix, &ro, &out, &err) &&
+					  out.len == strlen(text) && memcmp(out.data, text, out.len) == 0,
+					  "%s reads the shared bytes", names[i]);
+			}
+			{
+				int64_t		ix = des_reader_find(r, "z2", 2);
+
+				out.len = 0;
+				CHECK(ix >= 0 && des_reader_get(r, (uint64_t) ix, &ro, &out, &err) &&
+					  out.len == sizeof(zeros) && memcmp(out.data, zeros, out.len) == 0,
+					  "an alias of a compressed entry reads back: %s", err.message);
+			}
+			{
+				int64_t		ix = des_reader_find(r, "b", 1);
+				const char *m;
+				size_t		ml;
+
+				CHECK(ix >= 0 && des_reader_meta(r, (uint64_t) ix, &m, &ml, &err) &&
+					  ml > 10 && memmem(m, ml, "\"k\":2", 5) != NULL && memmem(m, ml, "\"size\":", 7) != NULL &&
+					  memmem(m, ml, "\"blake2b\":", 10) != NULL, "an alias has its own meta, size and hash");
+			}
+			CHECK(des_reader_entry(r, (uint64_t) des_reader_find(r, "b", 1))->data_offset == first.data_offset,
+				  "the alias points at the first entry's bytes");
+			des_reader_close(r);
+			des_local_source_close(&src);
+		}
+		des_buf_free(&out);
+	}
+}
+
+/*
  * Local sinks write whole 8 MiB buffers with O_DIRECT and the rest through
  * the page cache: an archive of 2.5 buffers must come out byte for byte as
  * the page-cache-only writer makes it, read back entry by entry, and (where
@@ -1210,6 +1319,7 @@ main(int argc, char **argv)
 	test_last_entry();
 	test_stored_blake2b();
 	test_direct_io();
+	test_alias_entries();
 	test_resolve();
 	test_location();
 	test_fixtures(fixdir);

@@ -57,6 +57,7 @@ typedef struct des_writer_summary
 	uint64_t	compressed_entries;
 	uint64_t	payload_bytes;	/* sum of logical payload sizes */
 	uint64_t	stored_bytes;	/* bytes in the DATA region */
+	uint64_t	alias_entries;	/* entries over the bytes of another (des_writer_add_alias) */
 	uint64_t	archive_bytes;	/* total archive size */
 } des_writer_summary;
 
@@ -96,6 +97,23 @@ typedef struct des_writer_entry
 	uint64_t	length;			/* bytes stored there (the payload's size if external) */
 	uint32_t	flags;			/* DES_FLAG_EXTERNAL, DES_FLAG_COMPRESSED */
 } des_writer_entry;
+
+/*
+ * Add an entry over the bytes of one added earlier to this archive: its
+ * index entry points at the same data range (offset, stored length, flags),
+ * and nothing is stored again, so every reader returns the same payload for
+ * both names (DES v1 allows overlapping ranges; see docs/format.md).
+ * target is what des_writer_last_entry said of that entry (stored inside
+ * the archive, not external); payload_len is the payload's size, which
+ * becomes "size" in the meta; blake2b its BLAKE2b-256, recorded in the meta
+ * as for any entry (required when the writer records hashes; the bytes are
+ * not read again). The name rules and the duplicate check are those of
+ * des_writer_add.
+ */
+extern bool des_writer_add_alias(des_writer *w, const char *name, size_t name_len,
+								 const des_writer_entry *target, uint64_t payload_len,
+								 const unsigned char blake2b[32],
+								 const char *meta, size_t meta_len, des_error *err);
 
 /* The last entry added successfully (zeros before the first). */
 extern void des_writer_last_entry(const des_writer *w, des_writer_entry *entry);

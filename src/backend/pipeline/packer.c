@@ -496,10 +496,19 @@ open_stored_reader(PackerStep *st, const des_source *src, bool remote)
 	return true;
 }
 
+/* An entry of a stored archive by its data range: the names that share it (aliases) are linked objects. */
+typedef struct StoredRange
+{
+	uint64		data_offset;	/* key, with data_length */
+	uint64		data_length;
+	unsigned char hash[DES_BLAKE2B_BYTES];
+} StoredRange;
+
 /*
  * The entries of the stored archive (local: opened here; S3: already open),
  * as the objects of those names; false if one of the names is no object's
- * (then the archive is written again).
+ * (then the archive is written again). An entry over the same bytes as an
+ * earlier one (with the same hash) is an object linked to that blob.
  */
 static bool
 read_stored_entries(PackerStep *st, bool s3)
@@ -507,8 +516,11 @@ read_stored_entries(PackerStep *st, bool s3)
 	des_error	err;
 	uint64		n;
 	DesDatumVec names = {0};
+	DesDatumVec is_alias = {0};
 	Oid			types[1] = {TEXTARRAYOID};
 	Datum		args[1];
+	HTAB	   *ranges;
+	HASHCTL		hctl;
 
 	if (!s3)
 	{
@@ -521,12 +533,19 @@ read_stored_entries(PackerStep *st, bool s3)
 	n = des_reader_count(st->reader);
 	if (n == 0)
 		return false;
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = 2 * sizeof(uint64);
+	hctl.entrysize = sizeof(StoredRange);
+	hctl.hcxt = CurrentMemoryContext;
+	ranges = hash_create("pg_des packer stored ranges", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	for (uint64 i = 0; i < n; i++)
 	{
 		const des_entry *e = des_reader_entry(st->reader, i);
 		bool		found;
 		char		hex[65];
 		bytea	   *hash;
+		uint64		key[2];
+		StoredRange *range;
 
 		check_shutdown("adopting a container");
 		/* every entry the packer writes records its BLAKE2b: one without is not ours */
@@ -537,6 +556,19 @@ read_stored_entries(PackerStep *st, bool s3)
 		if (hex_decode(hex, 64, VARDATA(hash)) != 32)
 			return false;
 		DesVecPush(&names, PointerGetDatum(DesNameToText(e->name, e->name_len)));
+		key[0] = e->data_offset;
+		key[1] = e->data_length;
+		range = hash_search(ranges, key, HASH_ENTER, &found);
+		if (found)
+		{
+			/* an alias the packer wrote for a duplicate: same bytes, so the same hash */
+			if (memcmp(range->hash, VARDATA(hash), DES_BLAKE2B_BYTES) != 0)
+				return false;
+			DesVecPush(&is_alias, BoolGetDatum(true));
+			continue;
+		}
+		memcpy(range->hash, VARDATA(hash), DES_BLAKE2B_BYTES);
+		DesVecPush(&is_alias, BoolGetDatum(false));
 		DesVecPush(&st->hashes, PointerGetDatum(hash));
 		push_entry_location(st, e->data_offset, e->data_length, e->flags);
 	}
@@ -556,7 +588,10 @@ read_stored_entries(PackerStep *st, bool s3)
 		/* no such object: the archive is not this catalog's, write it again */
 		if (isnull)
 			return false;
-		DesVecPush(&st->ids, id);
+		if (DatumGetBool(is_alias.v[i]))
+			DesVecPush(&st->linked, id);
+		else
+			DesVecPush(&st->ids, id);
 	}
 	return true;
 }
@@ -655,6 +690,14 @@ writer_error_is_per_object(const des_error *err)
 		err->code == DES_E_DUPLICATE_NAME || err->code == DES_E_HASH_MISMATCH;
 }
 
+/* A payload written into this container: where its bytes are, for the names that share them. */
+typedef struct WrittenBlob
+{
+	unsigned char hash[DES_BLAKE2B_BYTES];	/* key */
+	des_writer_entry where;
+	bool		stored;			/* written (not only entered before the write) */
+} WrittenBlob;
+
 static void
 write_entries(PackerStep *st, MemoryContext step_cxt)
 {
@@ -667,6 +710,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 	HASHCTL		hctl;
 	MemoryContext row_cxt;
 	int64		bytes = 0;
+	int			aliases = 0;
 	bool		full = false;
 
 	des_writer_options_init(&opts);
@@ -686,8 +730,8 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 		DesReportError(&err, st->location);
 	}
 	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = 32;
-	hctl.entrysize = 32;
+	hctl.keysize = DES_BLAKE2B_BYTES;
+	hctl.entrysize = sizeof(WrittenBlob);
 	hctl.hcxt = step_cxt;
 	seen = hash_create("pg_des packer hashes", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	row_cxt = AllocSetContextCreate(step_cxt, "pg_des packer row", ALLOCSET_DEFAULT_SIZES);
@@ -730,6 +774,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			bytea	   *hash = DatumGetByteaPP(SPI_getbinval(tup, td, c_hash, &isnull));
 			bool		in_blobs = DatumGetBool(SPI_getbinval(tup, td, c_in_blobs, &isnull));
 			bool		dup_here;
+			WrittenBlob *written = NULL;
 			des_writer_entry where;
 			text	   *name;
 			char	   *meta;
@@ -745,7 +790,15 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 				elog(ERROR, "object " INT64_FORMAT " has a hash of %zu bytes", id, VARSIZE_ANY_EXHDR(hash));
 			dup_here = false;
 			if (!in_blobs)
-				(void) hash_search(seen, VARDATA_ANY(hash), HASH_ENTER, &dup_here);
+			{
+				written = hash_search(seen, VARDATA_ANY(hash), HASH_ENTER, &dup_here);
+				if (!dup_here)
+					written->stored = false;
+			}
+			name = DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull));
+			meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
+			uname = DesTextToUtf8(name, &uname_len);
+			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
 			if (in_blobs || dup_here)
 			{
 				unsigned char digest[DES_BLAKE2B_BYTES];
@@ -756,17 +809,34 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 				 * are those bytes (see below).
 				 */
 				blake2b(digest, VARDATA_ANY(data), NULL, DES_BLAKE2B_BYTES, VARSIZE_ANY_EXHDR(data), 0);
-				MemoryContextSwitchTo(step_cxt);
-				if (memcmp(digest, VARDATA_ANY(hash), DES_BLAKE2B_BYTES) == 0)
-					DesVecPush(&st->linked, Int64GetDatum(id));
-				else
+				if (memcmp(digest, VARDATA_ANY(hash), DES_BLAKE2B_BYTES) != 0)
+				{
+					MemoryContextSwitchTo(step_cxt);
 					push_failure(st, id, changed_since_marking);
+					continue;
+				}
+
+				/*
+				 * Bytes written into this container a moment ago: the object
+				 * gets an entry of its own over them, so the archive lists
+				 * every name it holds (an alias: no byte is stored twice).
+				 */
+				if (dup_here && written->stored &&
+					!des_writer_add_alias(st->writer, uname, uname_len, &written->where,
+										  VARSIZE_ANY_EXHDR(data), digest, meta, strlen(meta), &err))
+				{
+					if (!writer_error_is_per_object(&err))
+						DesReportError(&err, st->location);
+					MemoryContextSwitchTo(step_cxt);
+					push_failure(st, id, err.message);
+					continue;
+				}
+				if (dup_here && written->stored)
+					aliases++;
+				MemoryContextSwitchTo(step_cxt);
+				DesVecPush(&st->linked, Int64GetDatum(id));
 				continue;
 			}
-			name = DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull));
-			meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
-			uname = DesTextToUtf8(name, &uname_len);
-			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
 
 			/*
 			 * Written only if the bytes still have the hash the marker
@@ -792,10 +862,12 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			DesVecPush(&st->ids, Int64GetDatum(id));
 			DesVecPush(&st->hashes, PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(hash))));
 			des_writer_last_entry(st->writer, &where);
+			written->where = where;
+			written->stored = true;
 			push_entry_location(st, where.data_offset, where.length, where.flags);
 			if (st->ids.n == 1)
 				DesDebugPause("mid_write", check_shutdown);
-			full = st->ids.n >= des_container_max_entries ||
+			full = st->ids.n + aliases >= des_container_max_entries ||
 				bytes >= (int64) des_container_max_bytes_kb * 1024;
 		}
 		SPI_freetuptable(SPI_tuptable);

@@ -404,11 +404,17 @@ compress_lz4(des_writer *w, const void *data, size_t len, des_error *err)
 	return true;
 }
 
+/*
+ * Add one entry. alias (with alias_blake2b, its payload's hash) makes it an
+ * entry over the bytes of an earlier one: data is NULL, len the payload's
+ * size, and nothing is stored.
+ */
 static bool
 add_entry(des_writer *w, const char *name, size_t name_len,
 		  const void *data, size_t len,
 		  const char *meta, size_t meta_len,
-		  bool force_external, const unsigned char *expected_blake2b, des_error *err)
+		  bool force_external, const unsigned char *expected_blake2b,
+		  const des_writer_entry *alias, const unsigned char *alias_blake2b, des_error *err)
 {
 	unsigned char digest[DES_BLAKE2B_BYTES];
 	const char *problem;
@@ -429,7 +435,8 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 	/* the name's filter block is fetched while the name is checked */
 	hash = des_name_hash(name, name_len);
 	__builtin_prefetch(filter_block(w->filter, w->filter_bits, hash));
-	external = force_external || (w->opt.external_threshold > 0 && len >= w->opt.external_threshold);
+	external = alias == NULL &&
+		(force_external || (w->opt.external_threshold > 0 && len >= w->opt.external_threshold));
 	problem = (w->opt.names == DES_NAMES_REFERENCE && !external) ?
 		des_name_problem_reference(name, name_len) : des_name_problem(name, name_len);
 	if (problem != NULL)
@@ -502,7 +509,12 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 		goto oom;
 
 	/* hashed before anything is stored, so a payload that fails the check leaves no trace */
-	if (w->opt.blake2b || expected_blake2b != NULL)
+	if (alias != NULL)
+	{
+		if (alias_blake2b != NULL)
+			memcpy(digest, alias_blake2b, DES_BLAKE2B_BYTES);
+	}
+	else if (w->opt.blake2b || expected_blake2b != NULL)
 		blake2b(digest, data, NULL, DES_BLAKE2B_BYTES, len, 0);
 	if (expected_blake2b != NULL && memcmp(digest, expected_blake2b, DES_BLAKE2B_BYTES) != 0)
 	{
@@ -512,7 +524,9 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 						(int) (name_len > 200 ? 200 : name_len), name);
 	}
 
-	if (w->opt.lz4 && !external && len > 0)
+	if (alias != NULL)
+		compressed = (alias->flags & DES_FLAG_COMPRESSED) != 0;
+	else if (w->opt.lz4 && !external && len > 0)
 	{
 		if (!compress_lz4(w, data, len, err))
 		{
@@ -583,8 +597,14 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 	if (!des_buf_putc(&w->meta, '}'))
 		goto oom;
 
-	/* payload */
-	if (!external)
+	/* payload (an alias stores none: its index entry points at the earlier bytes) */
+	if (alias != NULL)
+	{
+		data_offset = alias->data_offset;
+		stored_len = alias->length;
+		w->sum.alias_entries++;
+	}
+	else if (!external)
 	{
 		data_offset = DES_HEADER_SIZE + w->data_length;
 		if (!emit(w, stored, stored_len, err))
@@ -595,7 +615,7 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 		w->data_length += stored_len;
 		w->sum.stored_bytes += stored_len;
 	}
-	if (compressed)
+	if (compressed && alias == NULL)
 		w->sum.compressed_entries++;
 
 	/* index entry; meta offset is relative until finish */
@@ -637,7 +657,7 @@ des_writer_add(des_writer *w, const char *name, size_t name_len,
 			   const char *meta, size_t meta_len,
 			   bool force_external, des_error *err)
 {
-	return add_entry(w, name, name_len, data, len, meta, meta_len, force_external, NULL, err);
+	return add_entry(w, name, name_len, data, len, meta, meta_len, force_external, NULL, NULL, NULL, err);
 }
 
 bool
@@ -646,7 +666,34 @@ des_writer_add_verified(des_writer *w, const char *name, size_t name_len,
 						const char *meta, size_t meta_len,
 						const unsigned char expected_blake2b[DES_BLAKE2B_BYTES], des_error *err)
 {
-	return add_entry(w, name, name_len, data, len, meta, meta_len, false, expected_blake2b, err);
+	return add_entry(w, name, name_len, data, len, meta, meta_len, false, expected_blake2b, NULL, NULL, err);
+}
+
+bool
+des_writer_add_alias(des_writer *w, const char *name, size_t name_len,
+					 const des_writer_entry *target, uint64_t payload_len,
+					 const unsigned char blake2b[DES_BLAKE2B_BYTES],
+					 const char *meta, size_t meta_len, des_error *err)
+{
+	if (w->failed)
+		return des_fail(err, DES_E_INVALID_ARGUMENT, "the archive writer failed earlier and must be aborted");
+	if (target == NULL || (target->flags & DES_FLAG_EXTERNAL) ||
+		(target->flags & ~(uint32_t) DES_FLAG_COMPRESSED) != 0 ||
+		target->data_offset < DES_HEADER_SIZE || target->data_offset > DES_HEADER_SIZE + w->data_length ||
+		target->length > DES_HEADER_SIZE + w->data_length - target->data_offset)
+		return des_fail(err, DES_E_INVALID_ARGUMENT,
+						"entry \"%.*s\" can only share the bytes of an entry stored inside this archive",
+						(int) (name_len > 200 ? 200 : name_len), name);
+	if (!(target->flags & DES_FLAG_COMPRESSED) && payload_len != target->length)
+		return des_fail(err, DES_E_INVALID_ARGUMENT,
+						"entry \"%.*s\" has %llu bytes, the entry whose bytes it shares %llu",
+						(int) (name_len > 200 ? 200 : name_len), name,
+						(unsigned long long) payload_len, (unsigned long long) target->length);
+	if (w->opt.blake2b && blake2b == NULL)
+		return des_fail(err, DES_E_INVALID_ARGUMENT,
+						"entry \"%.*s\" needs its payload's BLAKE2b: this archive records one for every entry",
+						(int) (name_len > 200 ? 200 : name_len), name);
+	return add_entry(w, name, name_len, NULL, (size_t) payload_len, meta, meta_len, false, NULL, target, blake2b, err);
 }
 
 void
