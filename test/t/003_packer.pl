@@ -235,12 +235,13 @@ cmp_ok($node->safe_psql('postgres', 'SELECT source_rows FROM des.marker_stats()'
 	'des.marker_stats counts the rows claimed from source tables');
 
 # ---- kill -9 at each step of a packer ----
-my $n = 0;
-for my $point ('after_lease', 'mid_write', 'after_write')
+# kill -9 the packer that $put makes pause at $point, then wait for the
+# crash restart (the setting is reset first: the new packers must not pause)
+sub kill_paused_packer
 {
-	$n++;
+	my ($point, $put) = @_;
 	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
-	put_objects("k$n", 1, 700, 1000);
+	$put->();
 	ok($node->poll_query_until('postgres', qq{
 		SELECT count(*) > 0 FROM pg_stat_activity
 		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%'}),
@@ -248,12 +249,19 @@ for my $point ('after_lease', 'mid_write', 'after_write')
 	my $pid = $node->safe_psql('postgres', qq{
 		SELECT pid FROM pg_stat_activity
 		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%' LIMIT 1});
-	# the restarted server must not pause again: reset the setting before the crash
 	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
 	kill 'KILL', $pid;
 	ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
 		"after kill -9 at $point the server restarts with two packers");
+	return;
+}
+
+my $n = 0;
+for my $point ('after_lease', 'mid_write', 'after_write')
+{
+	$n++;
+	kill_paused_packer($point, sub { put_objects("k$n", 1, 700, 1000); });
 	check_all("kill -9 at $point");
 	if ($point eq 'after_write')
 	{
@@ -268,27 +276,14 @@ is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT name) FROM des
 # ---- kill -9 after writing a container with shared entries: adopted as it is ----
 # 12 objects of one shard, one statement (one container): 6 payloads, each
 # under two names (adopt/1/x and adopt/2/x), so 6 entries share bytes
-$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = 'after_write'; SELECT pg_reload_conf()");
-$node->safe_psql('postgres', q{
-	SELECT des.put('adopt/' || copy || '/' || x, convert_to(rpad('adopt/' || x || ':', 300, 'abcdefgh'), 'UTF8'))
-	  FROM (SELECT x FROM generate_series(1, 2000) x
-	         WHERE des.shard_of('adopt/1/' || x) = des.shard_of('adopt/1/1')
-	           AND des.shard_of('adopt/2/' || x) = des.shard_of('adopt/1/1')
-	         ORDER BY x LIMIT 6) xs, generate_series(1, 2) copy});
-ok($node->poll_query_until('postgres', q{
-	SELECT count(*) > 0 FROM pg_stat_activity
-	 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at after_write%'}),
-	'a packer writes the container with shared entries and pauses');
-{
-	my $pid = $node->safe_psql('postgres', q{
-		SELECT pid FROM pg_stat_activity
-		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at after_write%' LIMIT 1});
-	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-	kill 'KILL', $pid;
-	ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
-		'the server restarts with two packers');
-}
+kill_paused_packer('after_write', sub {
+	$node->safe_psql('postgres', q{
+		SELECT des.put('adopt/' || copy || '/' || x, convert_to(rpad('adopt/' || x || ':', 300, 'abcdefgh'), 'UTF8'))
+		  FROM (SELECT x FROM generate_series(1, 2000) x
+		         WHERE des.shard_of('adopt/1/' || x) = des.shard_of('adopt/1/1')
+		           AND des.shard_of('adopt/2/' || x) = des.shard_of('adopt/1/1')
+		         ORDER BY x LIMIT 6) xs, generate_series(1, 2) copy});
+});
 check_all('kill -9 after writing shared entries');
 # (the counters restart with the server: any adoption counted is this one)
 cmp_ok($node->safe_psql('postgres', 'SELECT sum(adopted) FROM des.packer_stats()'), '>=', 1,
