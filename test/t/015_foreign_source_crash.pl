@@ -130,7 +130,13 @@ for my $round (1 .. 8)
 	my $waiting = $remote->safe_psql('postgres', "SELECT count(*) FROM uploads WHERE state <> 'archived'");
 	kill9($pid);
 	$kills++ if $waiting > 0;
-	$node->poll_query_until('postgres', 'SELECT 1', '1') or die 'the server did not come back';
+	# back once the crash restart is done: until the postmaster notices the
+	# kill, the server still answers (and the next statement would meet the
+	# restart); the dead marker's entry goes only with the restart
+	$node->poll_query_until('postgres', qq{
+		SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $pid)
+		   AND EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'pg_des marker')})
+	  or die 'the server did not come back';
 }
 cmp_ok($kills, '>=', 3, "killed $kills markers while rows were waiting");
 all_claimed(20500, 'after kill -9 at random');
