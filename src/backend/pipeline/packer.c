@@ -777,10 +777,10 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			WrittenBlob *written = NULL;
 			des_writer_entry where;
 			text	   *name;
-			char	   *meta;
+			char	   *meta = NULL;	/* (set below unless in_blobs) */
 			bytea	   *data;
-			const char *uname;
-			size_t		uname_len;
+			const char *uname = NULL;
+			size_t		uname_len = 0;
 
 			check_shutdown("a container");
 			MemoryContextReset(row_cxt);
@@ -795,10 +795,14 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 				if (!dup_here)
 					written->stored = false;
 			}
-			name = DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull));
-			meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
-			uname = DesTextToUtf8(name, &uname_len);
-			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
+			/* the entry's name and meta, for every object that gets an entry here */
+			if (!in_blobs)
+			{
+				name = DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull));
+				meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
+				uname = DesTextToUtf8(name, &uname_len);
+				meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
+			}
 			if (in_blobs || dup_here)
 			{
 				unsigned char digest[DES_BLAKE2B_BYTES];
@@ -821,18 +825,19 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 				 * gets an entry of its own over them, so the archive lists
 				 * every name it holds (an alias: no byte is stored twice).
 				 */
-				if (dup_here && written->stored &&
-					!des_writer_add_alias(st->writer, uname, uname_len, &written->where,
-										  VARSIZE_ANY_EXHDR(data), digest, meta, strlen(meta), &err))
-				{
-					if (!writer_error_is_per_object(&err))
-						DesReportError(&err, st->location);
-					MemoryContextSwitchTo(step_cxt);
-					push_failure(st, id, err.message);
-					continue;
-				}
 				if (dup_here && written->stored)
+				{
+					if (!des_writer_add_alias(st->writer, uname, uname_len, &written->where,
+											  VARSIZE_ANY_EXHDR(data), digest, meta, strlen(meta), &err))
+					{
+						if (!writer_error_is_per_object(&err))
+							DesReportError(&err, st->location);
+						MemoryContextSwitchTo(step_cxt);
+						push_failure(st, id, err.message);
+						continue;
+					}
 					aliases++;
+				}
 				MemoryContextSwitchTo(step_cxt);
 				DesVecPush(&st->linked, Int64GetDatum(id));
 				continue;

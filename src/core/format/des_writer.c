@@ -17,7 +17,7 @@
 
 #define HUGE_PAGE_BYTES ((size_t) 2 * 1024 * 1024)
 
-/* filter: 64-byte blocks (a cache line each), 4 bits set per name, one block per 32 names at most */
+/* filter: 64-byte blocks (a cache line each), 4 bits set per name, one block per 64 names at most */
 #define FILTER_MIN_BITS 5
 #define FILTER_NAMES_PER_BLOCK 64
 #define TABLE_BATCH 1024		/* names added before they go into the table */
@@ -208,15 +208,11 @@ grow_table(des_writer *w, des_error *err)
 
 		if (v == 0)
 			continue;
+		/* the tag is the hash's top 32 bits; a larger table needs more of it (kept per entry) */
 		if (newbits <= 32)
 			pos = (v >> 32) >> (32 - newbits);
 		else
-		{
-			uint16_t	len;
-			const char *nm = entry_name_at(w, (v & 0xFFFFFFFFULL) - 1, &len);
-
-			pos = home_slot(des_name_hash(nm, len), newbits);
-		}
+			pos = home_slot(w->name_hash[(v & 0xFFFFFFFFULL) - 1], newbits);
 		while (t[pos] != 0)
 			pos = (pos + 1) & newmask;
 		t[pos] = v;

@@ -598,34 +598,26 @@ io_handoff(io_thread *io)
 static void
 io_stop(io_thread *io)
 {
-	if (io->direct_fd >= 0 && !io->started)
+	/* the thread first (if it runs): it may be writing through both descriptors */
+	if (io->started)
 	{
-		close(io->direct_fd);
-		io->direct_fd = -1;
+		pthread_mutex_lock(&io->lock);
+		io->stop = true;
+		pthread_cond_broadcast(&io->cond);
+		pthread_mutex_unlock(&io->lock);
+		pthread_join(io->thread, NULL);
+		pthread_cond_destroy(&io->cond);
+		pthread_mutex_destroy(&io->lock);
+		io->started = false;
 	}
-	if (!io->started)
-	{
-		free(io->buf[0]);
-		free(io->buf[1]);
-		io->buf[0] = io->buf[1] = NULL;
-		return;
-	}
-	pthread_mutex_lock(&io->lock);
-	io->stop = true;
-	pthread_cond_broadcast(&io->cond);
-	pthread_mutex_unlock(&io->lock);
-	pthread_join(io->thread, NULL);
 	if (io->direct_fd >= 0)
 	{
 		close(io->direct_fd);
 		io->direct_fd = -1;
 	}
-	pthread_cond_destroy(&io->cond);
-	pthread_mutex_destroy(&io->lock);
 	free(io->buf[0]);
 	free(io->buf[1]);
 	io->buf[0] = io->buf[1] = NULL;
-	io->started = false;
 }
 
 static bool
