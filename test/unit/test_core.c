@@ -1098,6 +1098,79 @@ test_location(void)
 }
 
 /*
+ * Entries added with the caller's hash (des_writer_add_hashed): the archive
+ * is byte for byte the one des_writer_add writes, and the hash recorded is
+ * the one given (a wrong one is caught by readers that verify, not by the
+ * writer: it trusts the caller, which hashed these bytes itself).
+ */
+static void
+test_hashed_entries(void)
+{
+	const char *names[] = {"h/1", "h/2", "h/3"};
+	const char *data[] = {"first payload", "", "a third, longer payload of some bytes"};
+	char		path[3][512];
+	des_error	err;
+
+	for (int v = 0; v < 3; v++)
+	{
+		des_sink	sink;
+		des_writer *w;
+		des_writer_options o;
+
+		des_writer_options_init(&o);
+		o.external_threshold = 0;
+		snprintf(path[v], sizeof(path[v]), "%s/hashed%d.des", tmpdir, v);
+		if (!des_local_sink_open(path[v], &sink, &err) || !des_writer_open(&sink, &o, &w, &err))
+		{
+			CHECK(false, "open hashed %d: %s", v, err.message);
+			return;
+		}
+		for (int i = 0; i < 3; i++)
+		{
+			unsigned char digest[DES_BLAKE2B_BYTES];
+			bool		ok;
+
+			blake2b(digest, data[i], NULL, DES_BLAKE2B_BYTES, strlen(data[i]), 0);
+			if (v == 2 && i == 2)
+				digest[0] ^= 1;	/* a hash that is not the payload's */
+			ok = v == 0 ? des_writer_add(w, names[i], strlen(names[i]), data[i], strlen(data[i]), "{\"n\":1}", 7, false, &err)
+				: des_writer_add_hashed(w, names[i], strlen(names[i]), data[i], strlen(data[i]), "{\"n\":1}", 7, digest, &err);
+			CHECK(ok, "add %s (variant %d): %s", names[i], v, err.message);
+		}
+		CHECK(des_writer_finish(w, NULL, &err), "finish hashed %d: %s", v, err.message);
+		des_local_sink_free(&sink);
+	}
+	{
+		char		cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", path[0], path[1]);
+		CHECK(system(cmd) == 0, "entries added with their hash give the archive des_writer_add gives");
+		snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", path[0], path[2]);
+		CHECK(system(cmd) != 0, "the hash given is the hash recorded");
+	}
+	{
+		des_source	src;
+		des_reader *r;
+		des_read_options ro;
+		des_buf		out = {0};
+
+		memset(&ro, 0, sizeof(ro));
+		ro.verify_hash = true;
+		if (!open_path(path[2], &src, &r, &err))
+			CHECK(false, "open hashed archive: %s", err.message);
+		else
+		{
+			CHECK(des_reader_get(r, 0, &ro, &out, &err) && out.len == strlen(data[0]), "a right hash verifies: %s", err.message);
+			out.len = 0;
+			CHECK(!des_reader_get(r, 2, &ro, &out, &err), "a wrong hash given is caught by a verifying reader");
+			des_reader_close(r);
+			des_local_source_close(&src);
+		}
+		des_buf_free(&out);
+	}
+}
+
+/*
  * Entries over the bytes of an earlier entry (des_writer_add_alias): every
  * name reads back the same payload, plain and LZ4-compressed, with its own
  * meta and the payload's hash; bad targets are refused.
@@ -1320,6 +1393,7 @@ main(int argc, char **argv)
 	test_stored_blake2b();
 	test_direct_io();
 	test_alias_entries();
+	test_hashed_entries();
 	test_resolve();
 	test_location();
 	test_fixtures(fixdir);

@@ -84,6 +84,17 @@ extern bool des_writer_add_verified(des_writer *w, const char *name, size_t name
 									const char *meta, size_t meta_len,
 									const unsigned char expected_blake2b[32], des_error *err);
 
+/*
+ * As des_writer_add (not forced external), for a payload whose BLAKE2b-256
+ * the caller has just computed from these very bytes: it is recorded as it
+ * is, not computed again (a caller that hashes to deduplicate before writing
+ * hashes each payload once).
+ */
+extern bool des_writer_add_hashed(des_writer *w, const char *name, size_t name_len,
+								  const void *data, size_t len,
+								  const char *meta, size_t meta_len,
+								  const unsigned char blake2b[32], des_error *err);
+
 /* Write meta, index and footer, then commit the sink. Frees the writer. */
 extern bool des_writer_finish(des_writer *w, des_writer_summary *summary, des_error *err);
 

@@ -18,7 +18,9 @@ des_gc_delete_file(PG_FUNCTION_ARGS)
 {
 	char	   *location = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *origin = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	DesLocation *loc = strcmp(origin, "packer") == 0 ? DesParseLocation(location) : DesStorageLocation(location);
+	/* the packers write through des.default_server (for a day and shard, or of des.incoming rows) */
+	DesLocation *loc = (strcmp(origin, "packer") == 0 || strcmp(origin, "incoming") == 0) ?
+		DesParseLocation(location) : DesStorageLocation(location);
 
 	PG_RETURN_BOOL(DesStorageDelete(loc));
 }

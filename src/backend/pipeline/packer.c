@@ -54,6 +54,10 @@
 #include "utils/datum.h"
 #include "mb/pg_wchar.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "catalog/namespace.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -244,6 +248,14 @@ typedef struct PackerStep
 	DesDatumVec	errors;
 	int64		archive_size;
 	char	   *etag;
+	/* des.incoming: rows (from_id, to_id] are leased; upto is the last one read */
+	bool		incoming;
+	int64		from_id;
+	int64		to_id;
+	int64		upto;
+	DesDatumVec	sizes;			/* of the payloads written (ids) */
+	DesDatumVec	linked_hashes;
+	DesDatumVec	linked_sizes;
 	/* the step itself */
 	MemoryContext cxt;			/* the step's context: this struct, its lists */
 	bool		leased;
@@ -289,6 +301,10 @@ reset_commit_lists(PackerStep *st)
 	memset(&st->linked, 0, sizeof(DesDatumVec));
 	memset(&st->failed, 0, sizeof(DesDatumVec));
 	memset(&st->errors, 0, sizeof(DesDatumVec));
+	memset(&st->sizes, 0, sizeof(DesDatumVec));
+	memset(&st->linked_hashes, 0, sizeof(DesDatumVec));
+	memset(&st->linked_sizes, 0, sizeof(DesDatumVec));
+	st->upto = st->from_id;
 	st->archive_size = 0;
 	st->etag = NULL;
 }
@@ -397,7 +413,10 @@ release_lease(void *arg)
 	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
 	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
 
-	(void) SPI_execute_with_args("SELECT des_internal.release_lease(day => $1, shard => $2, token => $3)", 3, types, args, NULL, false, 0);
+	if (st->incoming)
+		(void) SPI_execute_with_args("SELECT des_internal.release_incoming_lease(token => $1)", 1, types + 2, args + 2, NULL, false, 0);
+	else
+		(void) SPI_execute_with_args("SELECT des_internal.release_lease(day => $1, shard => $2, token => $3)", 3, types, args, NULL, false, 0);
 }
 
 /* ---- commit (inside the caller's transaction) ---- */
@@ -422,6 +441,54 @@ push_entry_location(PackerStep *st, uint64 data_offset, uint64 length, uint32 fl
 	DesVecPush(&st->flags, Int32GetDatum((int32) flags));
 }
 
+/* The commit of a container of des.incoming rows (des_internal.commit_incoming). */
+static void
+commit_incoming(PackerStep *st)
+{
+	Oid			types[16] = {INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID,
+		INT8ARRAYOID, BYTEAARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID,
+	INT8ARRAYOID, BYTEAARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
+	Datum		args[16];
+	char		nulls[16];
+	bool		isnull;
+
+	set_phase(PHASE_COMMITTING);
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = Int64GetDatum(st->container_id);
+	args[1] = Int64GetDatum(st->token);
+	args[2] = Int64GetDatum(st->archive_size);
+	args[3] = st->etag ? CStringGetTextDatum(st->etag) : (Datum) 0;
+	nulls[3] = st->etag ? ' ' : 'n';
+	args[4] = Int64GetDatum(st->upto);
+	args[5] = DesVecArray(&st->ids, INT8OID);
+	args[6] = DesVecArray(&st->hashes, BYTEAOID);
+	args[7] = DesVecArray(&st->sizes, INT8OID);
+	args[8] = DesVecArray(&st->offsets, INT8OID);
+	args[9] = DesVecArray(&st->lengths, INT8OID);
+	args[10] = DesVecArray(&st->flags, INT4OID);
+	args[11] = DesVecArray(&st->linked, INT8OID);
+	args[12] = DesVecArray(&st->linked_hashes, BYTEAOID);
+	args[13] = DesVecArray(&st->linked_sizes, INT8OID);
+	args[14] = DesVecArray(&st->failed, INT8OID);
+	args[15] = DesVecArray(&st->errors, TEXTOID);
+	if (!DesSpiOneRow("SELECT packed, deduplicated, rejected FROM "
+					  "des_internal.commit_incoming(container_id => $1, lease_token => $2, archive_size => $3, "
+					  "archive_etag => $4, upto => $5, ids => $6, hashes => $7, sizes => $8, offsets => $9, "
+					  "stored_sizes => $10, entry_flags => $11, linked => $12, linked_hashes => $13, "
+					  "linked_sizes => $14, failed => $15, errors => $16)",
+					  16, types, args, nulls))
+		elog(ERROR, "des_internal.commit_incoming returned no row");
+	if (st->ids.n > 0)
+	{
+		DesWorkerCount(PACKER_CONTAINERS, 1);
+		DesWorkerCount(PACKER_BYTES, (uint64) st->archive_size);
+	}
+	DesWorkerCount(PACKER_OBJECTS, (uint64) DatumGetInt32(DesSpiGet(0, "packed", &isnull)));
+	DesWorkerCount(PACKER_DEDUPLICATED, (uint64) DatumGetInt32(DesSpiGet(0, "deduplicated", &isnull)));
+	DesWorkerCount(PACKER_DEAD, (uint64) DatumGetInt32(DesSpiGet(0, "rejected", &isnull)));
+	DesWorkerSetCounter(PACKER_LAST_COMMIT_AT, (uint64) GetCurrentTimestamp());
+}
+
 static void
 commit_container(PackerStep *st, bool adopted)
 {
@@ -435,6 +502,11 @@ commit_container(PackerStep *st, bool adopted)
 				dedup,
 				dead;
 
+	if (st->incoming)
+	{
+		commit_incoming(st);
+		return;
+	}
 	set_phase(PHASE_COMMITTING);
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = Int64GetDatum(st->container_id);
@@ -698,20 +770,13 @@ typedef struct WrittenBlob
 	bool		stored;			/* written (not only entered before the write) */
 } WrittenBlob;
 
-static void
-write_entries(PackerStep *st, MemoryContext step_cxt)
+/* Open the container's archive writer at st->path; returns the table of payloads written into it, by hash. */
+static HTAB *
+open_container_writer(PackerStep *st, MemoryContext step_cxt)
 {
-	Oid			types[2] = {DATEOID, INT4OID};
-	Datum		args[2] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard)};
 	des_writer_options opts;
 	des_error	err;
-	Portal		cursor;
-	HTAB	   *seen;
 	HASHCTL		hctl;
-	MemoryContext row_cxt;
-	int64		bytes = 0;
-	int			aliases = 0;
-	bool		full = false;
 
 	des_writer_options_init(&opts);
 	opts.names = DES_NAMES_REFERENCE;	/* object names are keys: any the format holds */
@@ -733,8 +798,21 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 	hctl.keysize = DES_BLAKE2B_BYTES;
 	hctl.entrysize = sizeof(WrittenBlob);
 	hctl.hcxt = step_cxt;
-	seen = hash_create("pg_des packer hashes", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	row_cxt = AllocSetContextCreate(step_cxt, "pg_des packer row", ALLOCSET_DEFAULT_SIZES);
+	return hash_create("pg_des packer hashes", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static void
+write_entries(PackerStep *st, MemoryContext step_cxt)
+{
+	Oid			types[2] = {DATEOID, INT4OID};
+	Datum		args[2] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard)};
+	des_error	err;
+	Portal		cursor;
+	HTAB	   *seen = open_container_writer(st, step_cxt);
+	MemoryContext row_cxt = AllocSetContextCreate(step_cxt, "pg_des packer row", ALLOCSET_DEFAULT_SIZES);
+	int64		bytes = 0;
+	int			aliases = 0;
+	bool		full = false;
 
 	/* the shard's pack queue; OFFSET 0 keeps one index probe per queue row, whatever the statistics say */
 	cursor = SPI_cursor_open_with_args(NULL,
@@ -882,6 +960,176 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 	MemoryContextDelete(row_cxt);
 }
 
+/*
+ * The container of des.incoming rows (from_id, to_id], read in id order:
+ * each payload is hashed here, once (the writer records that hash), and
+ * looked up among the committed blobs a fetch at a time. A payload stored
+ * already is not written again (an alias entry when its bytes are in this
+ * container); a row the writer refuses is rejected at the commit. st->upto
+ * is the last row read: the container covers the rows up to it.
+ */
+static void
+write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(st->from_id), Int64GetDatum(st->to_id)};
+	des_error	err;
+	Portal		cursor;
+	HTAB	   *seen = open_container_writer(st, step_cxt);
+	HTAB	   *stored_before;
+	HASHCTL		hctl;
+	MemoryContext batch_cxt = AllocSetContextCreate(step_cxt, "pg_des packer batch", ALLOCSET_DEFAULT_SIZES);
+	int64		bytes = 0;
+	int			entries = 0;
+	bool		full = false;
+
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = DES_BLAKE2B_BYTES;
+	hctl.entrysize = DES_BLAKE2B_BYTES;
+	hctl.hcxt = batch_cxt;
+	cursor = SPI_cursor_open_with_args(NULL,
+									   "SELECT i.id, i.name, i.meta::text AS meta, i.data FROM des.incoming i "
+									   " WHERE i.id > $1 AND i.id <= $2 ORDER BY i.id",
+									   2, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
+	while (!full)
+	{
+		SPITupleTable *batch;
+		uint64		n;
+		unsigned char (*digests)[DES_BLAKE2B_BYTES];
+		DesDatumVec	probe = {0};
+		int			c_id,
+					c_name,
+					c_meta,
+					c_data;
+		Oid			ptypes[1] = {BYTEAARRAYOID};
+		Datum		pargs[1];
+
+		SPI_cursor_fetch(cursor, true, 256);
+		if (SPI_processed == 0)
+			break;
+		batch = SPI_tuptable;
+		n = SPI_processed;
+		c_id = DesSpiColumnNumber("id");
+		c_name = DesSpiColumnNumber("name");
+		c_meta = DesSpiColumnNumber("meta");
+		c_data = DesSpiColumnNumber("data");
+		MemoryContextReset(batch_cxt);
+		MemoryContextSwitchTo(batch_cxt);
+		/* hash the fetch, then one probe of des.blobs for all of it */
+		digests = palloc(n * DES_BLAKE2B_BYTES);
+		for (uint64 r = 0; r < n; r++)
+		{
+			bool		isnull;
+			bytea	   *data = DatumGetByteaPP(SPI_getbinval(batch->vals[r], batch->tupdesc, c_data, &isnull));
+			bytea	   *h = palloc(VARHDRSZ + DES_BLAKE2B_BYTES);
+
+			CHECK_FOR_INTERRUPTS();
+			blake2b(digests[r], VARDATA_ANY(data), NULL, DES_BLAKE2B_BYTES, VARSIZE_ANY_EXHDR(data), 0);
+			SET_VARSIZE(h, VARHDRSZ + DES_BLAKE2B_BYTES);
+			memcpy(VARDATA(h), digests[r], DES_BLAKE2B_BYTES);
+			DesVecPush(&probe, PointerGetDatum(h));
+		}
+		stored_before = hash_create("pg_des packer stored blobs", 256, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		pargs[0] = DesVecArray(&probe, BYTEAOID);
+		if (SPI_execute_with_args("SELECT b.hash FROM des.blobs b WHERE b.hash = ANY ($1)", 1, ptypes, pargs,
+								  NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not look up blobs");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			bytea	   *h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+
+			if (VARSIZE_ANY_EXHDR(h) == DES_BLAKE2B_BYTES)
+				(void) hash_search(stored_before, VARDATA_ANY(h), HASH_ENTER, NULL);
+		}
+		SPI_freetuptable(SPI_tuptable);
+
+		for (uint64 r = 0; r < n && !full; r++)
+		{
+			HeapTuple	tup = batch->vals[r];
+			TupleDesc	td = batch->tupdesc;
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(tup, td, c_id, &isnull));
+			bytea	   *data = DatumGetByteaPP(SPI_getbinval(tup, td, c_data, &isnull));
+			char	   *meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
+			size_t		uname_len;
+			const char *uname = DesTextToUtf8(DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull)), &uname_len);
+			size_t		len = VARSIZE_ANY_EXHDR(data);
+			bool		dup_here = false;
+			WrittenBlob *written = NULL;
+			bytea	   *h;
+
+			check_shutdown("a container");
+			st->upto = id;
+			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
+			if (hash_search(stored_before, digests[r], HASH_FIND, NULL) == NULL)
+			{
+				written = hash_search(seen, digests[r], HASH_ENTER, &dup_here);
+				if (!dup_here)
+					written->stored = false;
+			}
+			if (written == NULL || dup_here)
+			{
+				/* stored already: an entry over those bytes if they are in this container */
+				if (dup_here && written->stored)
+				{
+					if (!des_writer_add_alias(st->writer, uname, uname_len, &written->where, len, digests[r],
+											  meta, strlen(meta), &err))
+					{
+						if (!writer_error_is_per_object(&err))
+							DesReportError(&err, st->location);
+						MemoryContextSwitchTo(step_cxt);
+						push_failure(st, id, err.message);
+						MemoryContextSwitchTo(batch_cxt);
+						continue;
+					}
+					entries++;
+				}
+				MemoryContextSwitchTo(step_cxt);
+				h = palloc(VARHDRSZ + DES_BLAKE2B_BYTES);
+				SET_VARSIZE(h, VARHDRSZ + DES_BLAKE2B_BYTES);
+				memcpy(VARDATA(h), digests[r], DES_BLAKE2B_BYTES);
+				DesVecPush(&st->linked, Int64GetDatum(id));
+				DesVecPush(&st->linked_hashes, PointerGetDatum(h));
+				DesVecPush(&st->linked_sizes, Int64GetDatum((int64) len));
+				MemoryContextSwitchTo(batch_cxt);
+				continue;
+			}
+			if (!des_writer_add_hashed(st->writer, uname, uname_len, VARDATA_ANY(data), len,
+									   meta, strlen(meta), digests[r], &err))
+			{
+				if (!writer_error_is_per_object(&err))
+					DesReportError(&err, st->location);
+				(void) hash_search(seen, digests[r], HASH_REMOVE, NULL);
+				MemoryContextSwitchTo(step_cxt);
+				push_failure(st, id, err.message);
+				MemoryContextSwitchTo(batch_cxt);
+				continue;
+			}
+			bytes += len;
+			entries++;
+			MemoryContextSwitchTo(step_cxt);
+			h = palloc(VARHDRSZ + DES_BLAKE2B_BYTES);
+			SET_VARSIZE(h, VARHDRSZ + DES_BLAKE2B_BYTES);
+			memcpy(VARDATA(h), digests[r], DES_BLAKE2B_BYTES);
+			DesVecPush(&st->ids, Int64GetDatum(id));
+			DesVecPush(&st->hashes, PointerGetDatum(h));
+			DesVecPush(&st->sizes, Int64GetDatum((int64) len));
+			des_writer_last_entry(st->writer, &written->where);
+			written->stored = true;
+			push_entry_location(st, written->where.data_offset, written->where.length, written->where.flags);
+			MemoryContextSwitchTo(batch_cxt);
+			if (st->ids.n == 1)
+				DesDebugPause("mid_write", check_shutdown);
+			full = entries >= des_container_max_entries || bytes >= (int64) des_container_max_bytes_kb * 1024;
+		}
+		SPI_freetuptable(batch);
+	}
+	SPI_cursor_close(cursor);
+	MemoryContextSwitchTo(step_cxt);
+	MemoryContextDelete(batch_cxt);
+}
+
 /* Finish (or drop, when empty) the archive; true if one was stored at st->path. */
 static bool
 finish_archive(PackerStep *st)
@@ -1012,7 +1260,14 @@ begin_attempt(PackerStep *st, MemoryContext step_cxt)
 		st->loc = DesParseLocation(st->location);
 		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
 		if (old_path)
+		{
 			remove_stale_temps(old_path);	/* an earlier attempt's, at the old key */
+			/* a container of des.incoming rows is written again, never adopted: what is there goes */
+			if (st->incoming && unlink(old_path) != 0 && errno != ENOENT)
+				ereport(WARNING,
+						(errcode_for_file_access(),
+						 errmsg("could not remove \"%s\": %m", old_path)));
+		}
 	}
 	return true;
 }
@@ -1033,8 +1288,10 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 	if (!DesWorkerBegin(activity))
 		return;
 	/* hold the lease row until the commit: no other packer can take it meanwhile */
-	if (!DesSpiOneRow("SELECT des_internal.hold_lease(day => $1, shard => $2, token => $3) AS held",
-					  3, types, args, NULL) ||
+	if (!(st->incoming ?
+		  DesSpiOneRow("SELECT des_internal.hold_incoming_lease(token => $1) AS held", 1, types + 2, args + 2, NULL) :
+		  DesSpiOneRow("SELECT des_internal.hold_lease(day => $1, shard => $2, token => $3) AS held",
+					   3, types, args, NULL)) ||
 		!DatumGetBool(DesSpiGet(0, "held", &isnull)))
 	{
 		ereport(LOG,
@@ -1043,7 +1300,10 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		DesWorkerCommit();
 		return;
 	}
-	write_entries(st, step_cxt);
+	if (st->incoming)
+		write_incoming_entries(st, step_cxt);
+	else
+		write_entries(st, step_cxt);
 	stored = finish_archive(st);
 	step_cleanup(st);
 	DesDebugPause("after_write", check_shutdown);
@@ -1066,19 +1326,147 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		upload_and_commit(st, step_cxt);
 }
 
+/* ---- des.incoming ---- */
+
+/*
+ * A tick makes des.incoming rows final: every row with an id up to upto is
+ * committed, or never will be. Rows take their ids from the column default,
+ * inside an INSERT or COPY that holds a lock on the table: so once the
+ * transactions holding such a lock when upto was drawn have ended, no row
+ * with a lower id can appear. (Waiting for them is checked at each
+ * iteration, never blocking; the candidate lives in this process only.)
+ */
+static int64 tick_upto = 0;
+static VirtualTransactionId *tick_waits = NULL;
+static int	tick_n_waits = 0;
+
+static void
+incoming_tick(void *arg)
+{
+	bool		isnull;
+	int			still = 0;
+
+	(void) arg;
+	if (tick_upto == 0)
+	{
+		Oid			relid;
+		LOCKTAG		tag;
+		VirtualTransactionId *holders;
+		int			n;
+
+		relid = get_relname_relid("incoming", get_namespace_oid("des", true));
+		if (!OidIsValid(relid) ||
+			!DesSpiOneRow("SELECT des_internal.incoming_needs_tick() AS needs", 0, NULL, NULL, NULL) ||
+			!DatumGetBool(DesSpiGet(0, "needs", &isnull)))
+			return;
+		/* the id first, then who holds the lock: any row with a lower id is theirs or committed */
+		tick_upto = DesNextId();
+		SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+		holders = GetLockConflicts(&tag, ShareLock, &n);
+		tick_waits = MemoryContextAlloc(TopMemoryContext, sizeof(VirtualTransactionId) * (n + 1));
+		tick_n_waits = 0;
+		for (int i = 0; i < n && VirtualTransactionIdIsValid(holders[i]); i++)
+			tick_waits[tick_n_waits++] = holders[i];
+	}
+	for (int i = 0; i < tick_n_waits; i++)
+		if (!VirtualXactLock(tick_waits[i], false))
+			tick_waits[still++] = tick_waits[i];
+	tick_n_waits = still;
+	if (still > 0)
+		return;
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		args[1] = {Int64GetDatum(tick_upto)};
+
+		if (SPI_execute_with_args("SELECT des_internal.incoming_advance(upto => $1)", 1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "des_internal.incoming_advance failed");
+	}
+	pfree(tick_waits);
+	tick_waits = NULL;
+	tick_upto = 0;
+}
+
+/* Lease the work on des.incoming (des_internal.lease_incoming), like lease_step a (day, shard). */
+static bool
+lease_incoming_step(PackerStep *st, const char *holder)
+{
+	Oid			types[6] = {TEXTOID, INTERVALOID, TEXTOID, INT4OID, INT8OID, INTERVALOID};
+	Datum		args[6];
+	bool		isnull;
+	bool		got;
+	MemoryContext step_cxt = CurrentMemoryContext;
+
+	set_phase(PHASE_LEASING);
+	if (!DesWorkerBegin("pg_des packer: leasing des.incoming"))
+		return false;
+	args[0] = CStringGetTextDatum(holder);
+	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
+	args[2] = CStringGetTextDatum(DesStorageRoot());
+	args[3] = Int32GetDatum(des_container_max_entries);
+	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
+	args[5] = DesMsInterval(des_container_max_age_ms);
+	got = DesSpiOneRow("SELECT token, container_id, location, resumed, write_location, day, from_id, to_id "
+					   "FROM des_internal.lease_incoming(holder => $1, lease => $2, storage => $3, "
+					   "max_entries => $4, max_bytes => $5, max_age => $6)", 6, types, args, NULL);
+	if (got)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(step_cxt);
+
+		st->incoming = true;
+		st->day = DatumGetDateADT(DesSpiGet(0, "day", &isnull));
+		st->shard = -1;
+		st->token = DatumGetInt64(DesSpiGet(0, "token", &isnull));
+		st->container_id = DatumGetInt64(DesSpiGet(0, "container_id", &isnull));
+		st->location = TextDatumGetCString(DesSpiGet(0, "location", &isnull));
+		st->resumed = DatumGetBool(DesSpiGet(0, "resumed", &isnull));
+		st->write_location = TextDatumGetCString(DesSpiGet(0, "write_location", &isnull));
+		st->from_id = DatumGetInt64(DesSpiGet(0, "from_id", &isnull));
+		st->to_id = DatumGetInt64(DesSpiGet(0, "to_id", &isnull));
+		st->upto = st->from_id;
+		st->lease_until = GetCurrentTransactionStartTimestamp() + (int64) des_lease_timeout_s * USECS_PER_SEC;
+		st->loc = DesParseLocation(st->location);
+		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
+		MemoryContextSwitchTo(spi);
+	}
+	DesWorkerCommit();
+	return got;
+}
+
+/* Empty des.incoming when every row in it is packed (des_internal.incoming_truncate). */
+static void
+incoming_truncate(void *arg)
+{
+	(void) arg;
+	if (SPI_execute("SELECT des_internal.incoming_truncate()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "des_internal.incoming_truncate failed");
+}
+
 /* ---- the loop ---- */
 
-/* The step (run by DesWorkerGuard): lease, then adopt or write. */
+/*
+ * The step (run by DesWorkerGuard): lease a (day, shard), or the rows of
+ * des.incoming (which comes first alternates, so that neither starves the
+ * other), then adopt or write. A container of des.incoming rows is never
+ * adopted: a resumed one is written again from the rows.
+ */
+static bool incoming_first = false;
+
 static void
 step_run(void *arg)
 {
 	PackerStep *st = arg;
 
-	st->leased = lease_step(st, holder);
+	incoming_first = !incoming_first;
+	st->leased = incoming_first ? lease_incoming_step(st, holder) : lease_step(st, holder);
+	if (!st->leased)
+	{
+		st->incoming = false;
+		st->leased = incoming_first ? lease_step(st, holder) : lease_incoming_step(st, holder);
+	}
 	if (st->leased)
 	{
 		DesDebugPause("after_lease", check_shutdown);
-		if (!(st->resumed && adopt_step(st, st->cxt)))
+		if (st->incoming || !(st->resumed && adopt_step(st, st->cxt)))
 			write_step(st, st->cxt);
 	}
 }
@@ -1157,6 +1545,8 @@ release_own_leases(void *arg)
 
 	args[0] = CStringGetTextDatum(psprintf("packer %d %%", my_index));
 	if (SPI_execute_with_args("UPDATE des.shard_leases SET holder = NULL, expires_at = NULL "
+							  "WHERE holder LIKE $1", 1, types, args, NULL, false, 0) < 0 ||
+		SPI_execute_with_args("UPDATE des.incoming_state SET holder = NULL, expires_at = NULL "
 							  "WHERE holder LIKE $1", 1, types, args, NULL, false, 0) < 0)
 		elog(ERROR, "could not release leases");
 	remove_stale_spool_files();
@@ -1188,9 +1578,11 @@ packer_iterate(MemoryContext loop_cxt)
 			return shutdown_requested ? 0 : des_packer_naptime_ms;
 	}
 	/* a child of the loop context: deleted (its reset callback run) before the next step */
+	(void) DesWorkerRunUnit("pg_des packer: making des.incoming rows final", incoming_tick, NULL);
 	step_cxt = AllocSetContextCreate(loop_cxt, "pg_des packer step", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(step_cxt);
 	worked = packer_step(step_cxt);
+	(void) DesWorkerRunUnit("pg_des packer: emptying des.incoming", incoming_truncate, NULL);
 	return (worked || shutdown_requested) ? 0 : des_packer_naptime_ms;
 }
 

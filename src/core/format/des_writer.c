@@ -401,16 +401,17 @@ compress_lz4(des_writer *w, const void *data, size_t len, des_error *err)
 }
 
 /*
- * Add one entry. alias (with alias_blake2b, its payload's hash) makes it an
- * entry over the bytes of an earlier one: data is NULL, len the payload's
- * size, and nothing is stored.
+ * Add one entry. alias makes it an entry over the bytes of an earlier one:
+ * data is NULL, len the payload's size, and nothing is stored.
+ * known_blake2b, when given, is the payload's hash as the caller computed it
+ * (required for an alias when hashes are recorded): it is not computed again.
  */
 static bool
 add_entry(des_writer *w, const char *name, size_t name_len,
 		  const void *data, size_t len,
 		  const char *meta, size_t meta_len,
 		  bool force_external, const unsigned char *expected_blake2b,
-		  const des_writer_entry *alias, const unsigned char *alias_blake2b, des_error *err)
+		  const des_writer_entry *alias, const unsigned char *known_blake2b, des_error *err)
 {
 	unsigned char digest[DES_BLAKE2B_BYTES];
 	const char *problem;
@@ -505,12 +506,9 @@ add_entry(des_writer *w, const char *name, size_t name_len,
 		goto oom;
 
 	/* hashed before anything is stored, so a payload that fails the check leaves no trace */
-	if (alias != NULL)
-	{
-		if (alias_blake2b != NULL)
-			memcpy(digest, alias_blake2b, DES_BLAKE2B_BYTES);
-	}
-	else if (w->opt.blake2b || expected_blake2b != NULL)
+	if (known_blake2b != NULL)
+		memcpy(digest, known_blake2b, DES_BLAKE2B_BYTES);
+	else if (alias == NULL && (w->opt.blake2b || expected_blake2b != NULL))
 		blake2b(digest, data, NULL, DES_BLAKE2B_BYTES, len, 0);
 	if (expected_blake2b != NULL && memcmp(digest, expected_blake2b, DES_BLAKE2B_BYTES) != 0)
 	{
@@ -663,6 +661,15 @@ des_writer_add_verified(des_writer *w, const char *name, size_t name_len,
 						const unsigned char expected_blake2b[DES_BLAKE2B_BYTES], des_error *err)
 {
 	return add_entry(w, name, name_len, data, len, meta, meta_len, false, expected_blake2b, NULL, NULL, err);
+}
+
+bool
+des_writer_add_hashed(des_writer *w, const char *name, size_t name_len,
+					  const void *data, size_t len,
+					  const char *meta, size_t meta_len,
+					  const unsigned char blake2b[DES_BLAKE2B_BYTES], des_error *err)
+{
+	return add_entry(w, name, name_len, data, len, meta, meta_len, false, NULL, NULL, blake2b, err);
 }
 
 bool

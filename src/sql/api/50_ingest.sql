@@ -111,8 +111,10 @@ BEGIN
     RETURN NULL;
 END $$;
 REVOKE ALL ON FUNCTION des_internal.objects_enqueue() FROM PUBLIC;
+-- (only pending rows: objects the packer records from des.incoming arrive
+-- packed, and a WHEN clause costs them no function call)
 CREATE OR REPLACE TRIGGER objects_enqueue AFTER INSERT ON des.objects
-    FOR EACH ROW EXECUTE FUNCTION des_internal.objects_enqueue();
+    FOR EACH ROW WHEN (NEW.state = 'pending') EXECUTE FUNCTION des_internal.objects_enqueue();
 
 -- Put pending objects that have no queue row into the queue of their next
 -- step (mark when their bytes are staged, fetch when registered by URL):
@@ -223,6 +225,12 @@ BEGIN
     END IF;
     new_id := des.next_id();
     name := coalesce(name, new_id::text);
+    IF des_internal.incoming_name_taken(ARRAY[name]) IS NOT NULL THEN
+        RAISE EXCEPTION 'an object named "%" already exists', name
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = 'It is staged in des.incoming.',
+                  HINT = 'Object names are unique; choose another name, or pass NULL to get a generated one.';
+    END IF;
     -- ON CONFLICT rather than an exception block: no subtransaction per call
     INSERT INTO des.objects (id, name, shard, size, meta, staged, source_url)
     VALUES (new_id, name, des.shard_of(name), length(staged), meta, staged, source_url)
@@ -293,6 +301,12 @@ BEGIN
     END LOOP;
     -- ids first, in the order given (a NULL name becomes its object's id)
     ids := ARRAY(SELECT des.next_id() FROM generate_series(1, n));
+    violated := des_internal.incoming_name_taken(names);
+    IF violated IS NOT NULL THEN
+        RAISE EXCEPTION 'an object of this batch has a name that is taken' USING ERRCODE = 'unique_violation',
+            DETAIL = format('An object named %s is staged in des.incoming.', quote_literal(violated)),
+            HINT = 'Object names are unique, also within a batch; choose others, or pass NULL names to get generated ones.';
+    END IF;
     BEGIN
         INSERT INTO des.objects (id, name, shard, size, meta, staged)
         SELECT x.id, coalesce(x.name, x.id::text), des.shard_of(coalesce(x.name, x.id::text)),
@@ -355,6 +369,14 @@ BEGIN
       LEFT JOIN des.blobs b ON o.state = 'packed' AND b.hash = o.hash
       LEFT JOIN des.containers c ON c.id = b.container_id
      WHERE o.name = stat.name;
+    -- staged in des.incoming, for those who may read it (one snapshot for
+    -- the whole function: packed meanwhile, it was found above)
+    IF NOT FOUND AND has_table_privilege('des.incoming', 'SELECT') THEN
+        SELECT i.id, 'pending', octet_length(i.data), des.shard_of(i.name), des_internal.id_time(i.id)
+          INTO id, state, size, shard, created_at
+          FROM des.incoming i
+         WHERE i.name = stat.name AND i.id > (SELECT s.packed_upto FROM des.incoming_state s);
+    END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no object named "%"', stat.name USING ERRCODE = 'undefined_object';
     END IF;
@@ -387,6 +409,13 @@ BEGIN
       LEFT JOIN des.blobs b ON ob.state = 'packed' AND b.hash = ob.hash
       LEFT JOIN des.containers c ON c.id = b.container_id AND c.state = 'committed'
      WHERE ob.name = get.name;
+    -- staged in des.incoming, for those who may read it (one snapshot for
+    -- the whole function: packed meanwhile, it was found above)
+    IF NOT FOUND AND has_table_privilege('des.incoming', 'SELECT') THEN
+        SELECT 'pending'::des.object_state AS state, i.data AS staged INTO o
+          FROM des.incoming i
+         WHERE i.name = get.name AND i.id > (SELECT s.packed_upto FROM des.incoming_state s);
+    END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no object named "%"', get.name USING ERRCODE = 'undefined_object';
     END IF;
@@ -419,6 +448,12 @@ BEGIN
     -- staged objects straight from the catalog
     RETURN QUERY SELECT o.name, o.staged FROM des.objects o
                   WHERE o.name = ANY (names) AND o.staged IS NOT NULL;
+    -- and from des.incoming, for those who may read it (one snapshot for the
+    -- whole function: each object once, here or among the packed ones)
+    IF has_table_privilege('des.incoming', 'SELECT') THEN
+        RETURN QUERY SELECT i.name, i.data FROM des.incoming i
+                      WHERE i.name = ANY (names) AND i.id > (SELECT s.packed_upto FROM des.incoming_state s);
+    END IF;
     -- packed objects: one batched, coalesced read per container
     FOR c IN
         SELECT ct.location, array_agg(b.entry) AS entries,

@@ -199,7 +199,7 @@ BEGIN
         )
         SELECT m.day, m.shard FROM marked m
         UNION
-        SELECT c.day, c.shard FROM des.containers c WHERE c.state <> 'committed'
+        SELECT c.day, c.shard FROM des.containers c WHERE c.state <> 'committed' AND c.origin = 'packer'
         ORDER BY 1, 2
     LOOP
         -- a (day, shard) gets its lease row the first time it has work; a
@@ -443,14 +443,19 @@ REVOKE ALL ON FUNCTION des_internal.commit_container(bigint, bigint, bigint, tex
 -- lease (expired and taken, or the container committed meanwhile) is a
 -- serialization failure (40001): the caller's step is abandoned and retried.
 CREATE OR REPLACE FUNCTION des_internal.hold_open_container(container_id bigint, lease_token bigint,
-                                                            OUT day date, OUT shard int, OUT seq int)
+                                                            OUT day date, OUT shard int, OUT seq int, OUT origin text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    held boolean;
 BEGIN
-    SELECT ct.day, ct.shard, ct.seq INTO day, shard, seq FROM des.containers ct
+    SELECT ct.day, ct.shard, ct.seq, ct.origin INTO day, shard, seq, origin FROM des.containers ct
      WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
-    IF NOT FOUND OR NOT des_internal.hold_lease(day, shard, lease_token) THEN
+    -- (a container of des.incoming rows is under the lease on des.incoming)
+    held := FOUND AND CASE WHEN origin = 'incoming' THEN des_internal.hold_incoming_lease(lease_token)
+                           ELSE des_internal.hold_lease(day, shard, lease_token) END;
+    IF NOT held THEN
         RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';
     END IF;
 END $$;
@@ -481,10 +486,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     c record;
+    key text;
 BEGIN
     SELECT * INTO c FROM des_internal.hold_open_container(container_id, lease_token);
-    IF right(container_attempt.location, length(des_internal.container_location('', c.day, c.shard, c.seq, lease_token)))
-       IS DISTINCT FROM des_internal.container_location('', c.day, c.shard, c.seq, lease_token) THEN
+    key := CASE WHEN c.origin = 'incoming'
+                THEN des_internal.incoming_container_location('', c.day, container_id, lease_token)
+                ELSE des_internal.container_location('', c.day, c.shard, c.seq, lease_token) END;
+    IF right(container_attempt.location, length(key)) IS DISTINCT FROM key THEN
         RAISE EXCEPTION 'location "%" is not the key of container % under lease token %',
                         container_attempt.location, container_id, lease_token
             USING ERRCODE = 'invalid_parameter_value';

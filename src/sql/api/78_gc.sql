@@ -39,10 +39,23 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    n bigint;
 BEGIN
     -- with the caller's rights: DELETE on des.objects
     DELETE FROM des.objects o WHERE o.name = delete.name;
-    IF NOT FOUND THEN
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- else a row staged in des.incoming, not packed yet; or packed while
+    -- this waited for the packer's commit (that lock came first): then an
+    -- object after all
+    IF n = 0 THEN
+        n := des_internal.incoming_delete(ARRAY[delete.name]);
+    END IF;
+    IF n = 0 THEN
+        DELETE FROM des.objects o WHERE o.name = delete.name;
+        GET DIAGNOSTICS n = ROW_COUNT;
+    END IF;
+    IF n = 0 THEN
         RAISE EXCEPTION 'no object named "%"', delete.name USING ERRCODE = 'undefined_object';
     END IF;
 END $$;
@@ -56,12 +69,22 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     n bigint;
+    m bigint;
 BEGIN
     IF array_position(names, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'des.delete_many: names must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     DELETE FROM des.objects o WHERE o.name IN (SELECT unnest(names));
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- and rows staged in des.incoming (a name is in one place or the
+    -- other), then objects packed from there while this waited for the
+    -- packer's commit
+    IF n < cardinality(names) THEN
+        n := n + des_internal.incoming_delete(names);
+        DELETE FROM des.objects o WHERE o.name IN (SELECT unnest(names));
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END IF;
     RETURN n;
 END $$;
 COMMENT ON FUNCTION des.delete_many(text[]) IS
@@ -514,7 +537,7 @@ AS $$
                       OR (ct.data_bytes > 0
                           AND (ct.data_bytes - l.bytes)::float8 / ct.data_bytes >= current_setting('des.compact_threshold')::float8))
                  AS mostly_dead,
-               ct.origin = 'packer' AND ct.day < (now() AT TIME ZONE 'UTC')::date
+               ct.origin IN ('packer', 'incoming') AND ct.day < (now() AT TIME ZONE 'UTC')::date
                  AND l.bytes < pg_size_bytes(current_setting('des.container_max_bytes')) / 2 AS small
           FROM des.containers ct JOIN live l ON l.container_id = ct.id
          WHERE ct.state = 'committed'

@@ -73,8 +73,8 @@ BEGIN
         SELECT ct.id, ct.location FROM des.containers ct
          WHERE ct.state = 'committed'
            AND CASE WHEN scope = 'all' THEN true
-                    WHEN scope = 'pipeline' THEN ct.origin = 'packer'
-                    WHEN scope = 'datasets' THEN ct.origin <> 'packer'
+                    WHEN scope = 'pipeline' THEN ct.origin IN ('packer', 'incoming')
+                    WHEN scope = 'datasets' THEN ct.origin NOT IN ('packer', 'incoming')
                     ELSE ct.id = substr(scope, 11)::bigint END
          ORDER BY ct.id
     LOOP
@@ -114,7 +114,7 @@ BEGIN
                     UNION
                     SELECT ct.location FROM des.objects o
                       JOIN des.containers ct ON ct.day = o.day AND ct.shard = o.shard
-                     WHERE o.hash = h AND o.state = 'packed' AND ct.origin = 'packer' AND ct.state = 'committed'
+                     WHERE o.hash = h AND o.state = 'packed' AND ct.origin IN ('packer', 'incoming') AND ct.state = 'committed'
                 LOOP
                     BEGIN
                         intact := des_internal.scrub_find_copy(h, place.location, names);

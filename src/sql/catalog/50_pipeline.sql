@@ -18,10 +18,10 @@ CREATE TABLE des.containers (
     etag         text,
     created_at   timestamptz NOT NULL DEFAULT now(),
     committed_at timestamptz,
-    -- who wrote it: a packer (for a day and shard), a dataset function
+    -- who wrote it: a packer (for a day and shard, or of des.incoming rows), a dataset function
     -- (des.stage, des.commit, ...: in the transaction that records its
     -- blobs), or des.gc compacting containers (copies of live blobs)
-    origin       text NOT NULL DEFAULT 'packer' CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets', 'compaction')),
+    origin       text NOT NULL DEFAULT 'packer' CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'incoming', 'datasets', 'compaction')),
     -- the stored bytes of its entries when it was committed (NULL: committed
     -- before pg_des 0.2.0): what des.gc compares the live blobs' bytes with
     data_bytes   bigint CHECK (data_bytes >= 0),

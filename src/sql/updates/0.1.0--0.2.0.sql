@@ -65,10 +65,13 @@ UPDATE des.containers SET origin = 'packer';
 ALTER TABLE des.containers
     ALTER COLUMN origin SET DEFAULT 'packer',
     ALTER COLUMN origin SET NOT NULL,
-    ADD CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'datasets', 'compaction')),
+    ADD CONSTRAINT containers_origin_valid CHECK (origin IN ('packer', 'incoming', 'datasets', 'compaction')),
     ADD CONSTRAINT containers_packer_shard CHECK (origin <> 'packer' OR shard IS NOT NULL);
 -- the stored bytes of a container's entries (unknown for those committed before)
 ALTER TABLE des.containers ADD COLUMN data_bytes bigint CHECK (data_bytes >= 0);
+
+-- The bulk path: des.incoming and the packer's progress through it.
+--@include catalog/52_incoming.sql
 
 -- Versions of datasets: bundles, trees, branches, labels, staging, read log.
 --@include catalog/68_versioning.sql
