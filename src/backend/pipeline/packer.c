@@ -248,8 +248,9 @@ typedef struct PackerStep
 	DesDatumVec	errors;
 	int64		archive_size;
 	char	   *etag;
-	/* des.incoming: rows (from_id, to_id] are leased; upto is the last one read */
+	/* des.incoming: the range (from_id, to_id] is leased; upto is the last row read */
 	bool		incoming;
+	int64		range_id;
 	int64		from_id;
 	int64		to_id;
 	int64		upto;
@@ -414,7 +415,13 @@ release_lease(void *arg)
 	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
 
 	if (st->incoming)
-		(void) SPI_execute_with_args("SELECT des_internal.release_incoming_lease(token => $1)", 1, types + 2, args + 2, NULL, false, 0);
+	{
+		Oid			itypes[2] = {INT8OID, INT8OID};
+		Datum		iargs[2] = {Int64GetDatum(st->range_id), Int64GetDatum(st->token)};
+
+		(void) SPI_execute_with_args("SELECT des_internal.release_incoming_lease(range_id => $1, token => $2)",
+									 2, itypes, iargs, NULL, false, 0);
+	}
 	else
 		(void) SPI_execute_with_args("SELECT des_internal.release_lease(day => $1, shard => $2, token => $3)", 3, types, args, NULL, false, 0);
 }
@@ -454,7 +461,7 @@ commit_incoming(PackerStep *st)
 
 	set_phase(PHASE_COMMITTING);
 	memset(nulls, ' ', sizeof(nulls));
-	args[0] = Int64GetDatum(st->container_id);
+	args[0] = Int64GetDatum(st->range_id);
 	args[1] = Int64GetDatum(st->token);
 	args[2] = Int64GetDatum(st->archive_size);
 	args[3] = st->etag ? CStringGetTextDatum(st->etag) : (Datum) 0;
@@ -472,7 +479,7 @@ commit_incoming(PackerStep *st)
 	args[14] = DesVecArray(&st->failed, INT8OID);
 	args[15] = DesVecArray(&st->errors, TEXTOID);
 	if (!DesSpiOneRow("SELECT packed, deduplicated, rejected FROM "
-					  "des_internal.commit_incoming(container_id => $1, lease_token => $2, archive_size => $3, "
+					  "des_internal.commit_incoming(range_id => $1, lease_token => $2, archive_size => $3, "
 					  "archive_etag => $4, upto => $5, ids => $6, hashes => $7, sizes => $8, offsets => $9, "
 					  "stored_sizes => $10, entry_flags => $11, linked => $12, linked_hashes => $13, "
 					  "linked_sizes => $14, failed => $15, errors => $16)",
@@ -1006,7 +1013,10 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 
 		SPI_cursor_fetch(cursor, true, 256);
 		if (SPI_processed == 0)
+		{
+			st->upto = st->to_id;	/* every row of the range read: the container covers it all */
 			break;
+		}
 		batch = SPI_tuptable;
 		n = SPI_processed;
 		c_id = DesSpiColumnNumber("id");
@@ -1278,6 +1288,8 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 	bool		stored;
 	Oid			types[3] = {DATEOID, INT4OID, INT8OID};
 	Datum		args[3] = {DateADTGetDatum(st->day), Int32GetDatum(st->shard), Int64GetDatum(st->token)};
+	Oid			itypes[2] = {INT8OID, INT8OID};
+	Datum		iargs[2] = {Int64GetDatum(st->range_id), Int64GetDatum(st->token)};
 	bool		isnull;
 	char	   *activity;
 
@@ -1289,7 +1301,8 @@ write_step(PackerStep *st, MemoryContext step_cxt)
 		return;
 	/* hold the lease row until the commit: no other packer can take it meanwhile */
 	if (!(st->incoming ?
-		  DesSpiOneRow("SELECT des_internal.hold_incoming_lease(token => $1) AS held", 1, types + 2, args + 2, NULL) :
+		  DesSpiOneRow("SELECT des_internal.hold_incoming_lease(range_id => $1, token => $2) AS held",
+					   2, itypes, iargs, NULL) :
 		  DesSpiOneRow("SELECT des_internal.hold_lease(day => $1, shard => $2, token => $3) AS held",
 					   3, types, args, NULL)) ||
 		!DatumGetBool(DesSpiGet(0, "held", &isnull)))
@@ -1390,8 +1403,8 @@ incoming_tick(void *arg)
 static bool
 lease_incoming_step(PackerStep *st, const char *holder)
 {
-	Oid			types[6] = {TEXTOID, INTERVALOID, TEXTOID, INT4OID, INT8OID, INTERVALOID};
-	Datum		args[6];
+	Oid			types[7] = {TEXTOID, INTERVALOID, TEXTOID, INT4OID, INT8OID, INTERVALOID, INT4OID};
+	Datum		args[7];
 	bool		isnull;
 	bool		got;
 	MemoryContext step_cxt = CurrentMemoryContext;
@@ -1405,14 +1418,16 @@ lease_incoming_step(PackerStep *st, const char *holder)
 	args[3] = Int32GetDatum(des_container_max_entries);
 	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
 	args[5] = DesMsInterval(des_container_max_age_ms);
-	got = DesSpiOneRow("SELECT token, container_id, location, resumed, write_location, day, from_id, to_id "
+	args[6] = Int32GetDatum(des_packers);
+	got = DesSpiOneRow("SELECT range_id, token, container_id, location, resumed, write_location, day, from_id, to_id "
 					   "FROM des_internal.lease_incoming(holder => $1, lease => $2, storage => $3, "
-					   "max_entries => $4, max_bytes => $5, max_age => $6)", 6, types, args, NULL);
+					   "max_entries => $4, max_bytes => $5, max_age => $6, packers => $7)", 7, types, args, NULL);
 	if (got)
 	{
 		MemoryContext spi = MemoryContextSwitchTo(step_cxt);
 
 		st->incoming = true;
+		st->range_id = DatumGetInt64(DesSpiGet(0, "range_id", &isnull));
 		st->day = DatumGetDateADT(DesSpiGet(0, "day", &isnull));
 		st->shard = -1;
 		st->token = DatumGetInt64(DesSpiGet(0, "token", &isnull));
@@ -1546,7 +1561,7 @@ release_own_leases(void *arg)
 	args[0] = CStringGetTextDatum(psprintf("packer %d %%", my_index));
 	if (SPI_execute_with_args("UPDATE des.shard_leases SET holder = NULL, expires_at = NULL "
 							  "WHERE holder LIKE $1", 1, types, args, NULL, false, 0) < 0 ||
-		SPI_execute_with_args("UPDATE des.incoming_state SET holder = NULL, expires_at = NULL "
+		SPI_execute_with_args("UPDATE des.incoming_ranges SET holder = NULL, expires_at = NULL "
 							  "WHERE holder LIKE $1", 1, types, args, NULL, false, 0) < 0)
 		elog(ERROR, "could not release leases");
 	remove_stale_spool_files();

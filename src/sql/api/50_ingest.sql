@@ -375,7 +375,7 @@ BEGIN
         SELECT i.id, 'pending', octet_length(i.data), des.shard_of(i.name), des_internal.id_time(i.id)
           INTO id, state, size, shard, created_at
           FROM des.incoming i
-         WHERE i.name = stat.name AND i.id > (SELECT s.packed_upto FROM des.incoming_state s);
+         WHERE i.name = stat.name AND des_internal.incoming_staged(i.id);
     END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no object named "%"', stat.name USING ERRCODE = 'undefined_object';
@@ -414,7 +414,7 @@ BEGIN
     IF NOT FOUND AND has_table_privilege('des.incoming', 'SELECT') THEN
         SELECT 'pending'::des.object_state AS state, i.data AS staged INTO o
           FROM des.incoming i
-         WHERE i.name = get.name AND i.id > (SELECT s.packed_upto FROM des.incoming_state s);
+         WHERE i.name = get.name AND des_internal.incoming_staged(i.id);
     END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no object named "%"', get.name USING ERRCODE = 'undefined_object';
@@ -452,7 +452,7 @@ BEGIN
     -- whole function: each object once, here or among the packed ones)
     IF has_table_privilege('des.incoming', 'SELECT') THEN
         RETURN QUERY SELECT i.name, i.data FROM des.incoming i
-                      WHERE i.name = ANY (names) AND i.id > (SELECT s.packed_upto FROM des.incoming_state s);
+                      WHERE i.name = ANY (names) AND des_internal.incoming_staged(i.id);
     END IF;
     -- packed objects: one batched, coalesced read per container
     FOR c IN

@@ -453,7 +453,7 @@ BEGIN
     SELECT ct.day, ct.shard, ct.seq, ct.origin INTO day, shard, seq, origin FROM des.containers ct
      WHERE ct.id = container_id AND ct.state <> 'committed' FOR UPDATE;
     -- (a container of des.incoming rows is under the lease on des.incoming)
-    held := FOUND AND CASE WHEN origin = 'incoming' THEN des_internal.hold_incoming_lease(lease_token)
+    held := FOUND AND CASE WHEN origin = 'incoming' THEN des_internal.hold_incoming_container(container_id, lease_token)
                            ELSE des_internal.hold_lease(day, shard, lease_token) END;
     IF NOT held THEN
         RAISE EXCEPTION 'the lease on container % was lost', container_id USING ERRCODE = 'serialization_failure';

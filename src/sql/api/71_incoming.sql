@@ -15,6 +15,20 @@ AS $$
 $$;
 GRANT EXECUTE ON FUNCTION des_internal.id_time(bigint) TO PUBLIC;	-- des.stat inlines it with its caller's rights
 
+-- Whether the des.incoming row with this id is staged: not packed, nor
+-- rejected (those are in no range any more; deleted rows are gone). Plain
+-- SQL, so callers' queries inline it; one snapshot answers for the row and
+-- for des.objects, as a commit changes both.
+CREATE OR REPLACE FUNCTION des_internal.incoming_staged(row_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT incoming_staged.row_id > (SELECT s.claimed_upto FROM des.incoming_state s)
+           OR EXISTS (SELECT FROM des.incoming_ranges r
+                       WHERE incoming_staged.row_id > r.lo AND incoming_staged.row_id <= r.hi)
+$$;
+GRANT EXECUTE ON FUNCTION des_internal.incoming_staged(bigint) TO PUBLIC;	-- des.get, des.stat and des.get_many inline it with their callers' rights
+
 -- Where the packer holding lease token T writes the container of des.incoming rows:
 -- <storage>/YYYY-MM-DD/incoming-<container id>-t<T>.des
 CREATE OR REPLACE FUNCTION des_internal.incoming_container_location(storage text, day date, container_id bigint, lease_token bigint)
@@ -33,7 +47,8 @@ RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT EXISTS (SELECT FROM des.incoming i, des.incoming_state s WHERE i.id > s.final_upto)
+    -- (max: the index's last entry, whatever the table's statistics say; it is never analyzed)
+    SELECT coalesce((SELECT max(i.id) FROM des.incoming i) > (SELECT s.final_upto FROM des.incoming_state s), false)
 $$;
 REVOKE ALL ON FUNCTION des_internal.incoming_needs_tick() FROM PUBLIC;
 
@@ -48,56 +63,100 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION des_internal.incoming_advance(bigint) FROM PUBLIC;
 
--- Lease the work on des.incoming: an open container to finish (written
--- again from packed_upto), or final rows enough for a container (by count
--- or bytes), or whose first one waited longer than max_age. The rows are
--- those with ids in (from_id, to_id].
+-- Lease work on des.incoming: a range whose packer is gone (its container
+-- written again), or a new range of final rows after claimed_upto, enough
+-- for a container (max_entries rows, or max_bytes), or whose first row
+-- waited longer than max_age; a backlog is cut into a range for each of
+-- the packers. The rows are those with ids in (from_id, to_id].
 CREATE OR REPLACE FUNCTION des_internal.lease_incoming(holder text, lease interval, storage text,
-                                max_entries int, max_bytes bigint, max_age interval,
-                                OUT token bigint, OUT container_id bigint, OUT location text,
-                                OUT resumed boolean, OUT write_location text, OUT day date,
-                                OUT from_id bigint, OUT to_id bigint)
+                                max_entries int, max_bytes bigint, max_age interval, packers int DEFAULT 1,
+                                OUT range_id bigint, OUT token bigint, OUT container_id bigint,
+                                OUT location text, OUT resumed boolean, OUT write_location text,
+                                OUT day date, OUT from_id bigint, OUT to_id bigint)
 RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s record;
+    r record;
     first_id bigint;
     n bigint;
+    share int;
     bytes numeric;
+    lo bigint;
+    hi bigint;
+    hi_next bigint;
 BEGIN
-    SELECT * INTO s FROM des.incoming_state st
-     WHERE st.expires_at IS NULL OR st.expires_at <= now()
-       FOR UPDATE SKIP LOCKED;
+    -- (one lease at a time; a des.delete holding it back makes this wait for the next round)
+    SELECT * INTO s FROM des.incoming_state st FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    token := s.token + 1;
-    SELECT c.id, c.location, c.day INTO container_id, location, day
-      FROM des.containers c WHERE c.origin = 'incoming' AND c.state <> 'committed';
-    resumed := FOUND;
-    IF NOT resumed THEN
+    SELECT * INTO r FROM des.incoming_ranges ir
+     WHERE ir.expires_at IS NULL OR ir.expires_at <= now()
+     ORDER BY ir.lo LIMIT 1
+       FOR UPDATE SKIP LOCKED;
+    IF FOUND THEN
+        range_id := r.id;
+        token := r.token + 1;
+        from_id := r.lo;
+        to_id := r.hi;
+        SELECT c.id, c.location, c.day INTO container_id, location, day
+          FROM des.containers c WHERE c.id = r.container_id AND c.state <> 'committed';
+        resumed := FOUND;
+    ELSE
         SELECT i.id INTO first_id FROM des.incoming i
-         WHERE i.id > s.packed_upto AND i.id <= s.final_upto ORDER BY i.id LIMIT 1;
+         WHERE i.id > s.claimed_upto AND i.id <= s.final_upto ORDER BY i.id LIMIT 1;
         IF NOT FOUND THEN
             -- every row up to final_upto is committed: none is left there
             -- (deleted before it was packed)
-            IF s.packed_upto < s.final_upto THEN
-                UPDATE des.incoming_state st SET packed_upto = st.final_upto;
+            IF s.claimed_upto < s.final_upto THEN
+                UPDATE des.incoming_state st SET claimed_upto = st.final_upto;
             END IF;
             RETURN;
         END IF;
-        IF des_internal.id_time(first_id) > now() - max_age THEN
-            -- enough for a full container? (reads at most max_entries rows)
-            SELECT count(*), sum(octet_length(x.data)) INTO n, bytes
+        -- Enough for a container (a full one by count, or by bytes), or
+        -- waited long enough? Reads at most max_entries x packers rows.
+        SELECT count(*) INTO n
+          FROM (SELECT FROM des.incoming i
+                 WHERE i.id > s.claimed_upto AND i.id <= s.final_upto
+                 ORDER BY i.id LIMIT max_entries::bigint * greatest(packers, 1)) x;
+        -- a backlog is cut into a range for each of the packers (at least
+        -- 1,000 rows each, at most max_entries), made here all at once
+        share := least(max_entries, greatest(1000, ceil(n::numeric / greatest(packers, 1))))::int;
+        IF n < max_entries AND des_internal.id_time(first_id) > now() - max_age THEN
+            SELECT sum(octet_length(x.data)) INTO bytes
               FROM (SELECT i.data FROM des.incoming i
-                     WHERE i.id > s.packed_upto AND i.id <= s.final_upto
-                     ORDER BY i.id LIMIT max_entries) x;
-            IF NOT (n >= max_entries OR bytes >= max_bytes) THEN
-                RETURN;
+                     WHERE i.id > s.claimed_upto AND i.id <= s.final_upto
+                     ORDER BY i.id LIMIT share) x;
+            IF bytes < max_bytes THEN
+                RETURN;		-- the container may still fill
             END IF;
         END IF;
+        from_id := s.claimed_upto;
+        FOR k IN REVERSE ceil(n::numeric / share)::int .. 1 LOOP
+            -- ranges from the last: the first one is leased below
+            lo := CASE WHEN k = 1 THEN s.claimed_upto
+                       ELSE (SELECT i.id FROM des.incoming i
+                              WHERE i.id > s.claimed_upto AND i.id <= s.final_upto
+                              ORDER BY i.id OFFSET (k - 1)::bigint * share - 1 LIMIT 1) END;
+            hi := coalesce(hi_next, CASE WHEN n < max_entries::bigint * greatest(packers, 1) THEN s.final_upto
+                                         ELSE (SELECT i.id FROM des.incoming i
+                                                WHERE i.id > s.claimed_upto AND i.id <= s.final_upto
+                                                ORDER BY i.id OFFSET n - 1 LIMIT 1) END);
+            range_id := des.next_id();
+            INSERT INTO des.incoming_ranges (id, lo, hi) VALUES (range_id, lo, hi);
+            IF hi_next IS NULL THEN
+                UPDATE des.incoming_state st SET claimed_upto = hi;
+            END IF;
+            hi_next := lo;
+            to_id := hi;
+        END LOOP;
+        token := 1;
+        resumed := false;
+    END IF;
+    IF NOT resumed THEN
         day := (now() AT TIME ZONE 'UTC')::date;
         container_id := des.next_id();
         location := des_internal.incoming_container_location(storage, day, container_id, token);
@@ -109,49 +168,62 @@ BEGIN
         THEN des_internal.incoming_container_location(regexp_replace(location, '/[0-9]{4}-[0-9]{2}-[0-9]{2}/[^/]*$', ''),
                                                       day, container_id, token)
         ELSE location END;
-    UPDATE des.incoming_state st
-       SET holder = lease_incoming.holder, expires_at = now() + lease, token = lease_incoming.token;
-    from_id := s.packed_upto;
-    to_id := s.final_upto;
+    UPDATE des.incoming_ranges ir
+       SET holder = lease_incoming.holder, expires_at = now() + lease, token = lease_incoming.token,
+           container_id = lease_incoming.container_id
+     WHERE ir.id = range_id;
     RETURN NEXT;
 END $$;
-COMMENT ON FUNCTION des_internal.lease_incoming(text, interval, text, int, bigint, interval) IS
-  'the packer''s claim on des.incoming: its open container, or final rows enough for one';
-REVOKE ALL ON FUNCTION des_internal.lease_incoming(text, interval, text, int, bigint, interval) FROM PUBLIC;
+COMMENT ON FUNCTION des_internal.lease_incoming(text, interval, text, int, bigint, interval, int) IS
+  'a packer''s claim on des.incoming: a range whose packer is gone, or a new range of final rows enough for a container';
+REVOKE ALL ON FUNCTION des_internal.lease_incoming(text, interval, text, int, bigint, interval, int) FROM PUBLIC;
 
--- Hold the lease on des.incoming for the rest of the transaction (the row
--- lock also keeps des.delete of staged rows out); false if it was lost.
-CREATE OR REPLACE FUNCTION des_internal.hold_incoming_lease(token bigint)
+-- Hold the lease on a range for the rest of the transaction; false if it was lost.
+CREATE OR REPLACE FUNCTION des_internal.hold_incoming_lease(range_id bigint, token bigint)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT EXISTS (SELECT FROM des.incoming_state s WHERE s.token = hold_incoming_lease.token FOR UPDATE)
+    SELECT EXISTS (SELECT FROM des.incoming_ranges r
+                    WHERE r.id = hold_incoming_lease.range_id AND r.token = hold_incoming_lease.token FOR UPDATE)
 $$;
-REVOKE ALL ON FUNCTION des_internal.hold_incoming_lease(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.hold_incoming_lease(bigint, bigint) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION des_internal.release_incoming_lease(token bigint)
+-- The same for the range a container of des.incoming rows is written for
+-- (des_internal.hold_open_container).
+CREATE OR REPLACE FUNCTION des_internal.hold_incoming_container(container_id bigint, token bigint)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    UPDATE des.incoming_state s SET holder = NULL, expires_at = NULL
-     WHERE s.token = release_incoming_lease.token
+    SELECT EXISTS (SELECT FROM des.incoming_ranges r
+                    WHERE r.container_id = hold_incoming_container.container_id
+                      AND r.token = hold_incoming_container.token FOR UPDATE)
+$$;
+REVOKE ALL ON FUNCTION des_internal.hold_incoming_container(bigint, bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION des_internal.release_incoming_lease(range_id bigint, token bigint)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE des.incoming_ranges r SET holder = NULL, expires_at = NULL
+     WHERE r.id = release_incoming_lease.range_id AND r.token = release_incoming_lease.token
     RETURNING true
 $$;
-REVOKE ALL ON FUNCTION des_internal.release_incoming_lease(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION des_internal.release_incoming_lease(bigint, bigint) FROM PUBLIC;
 
--- One transaction records a container written from des.incoming rows
--- (from_id, upto]: each row becomes a packed object (a small row in
+-- One transaction records a container written from the rows of a leased
+-- range (lo, upto]: each row becomes a packed object (a small row in
 -- des.objects: no bytes), each payload written a blob, objects whose bytes
 -- were stored already add a reference to their blob, rows the writer
 -- refused and rows whose name (or id) is taken in des.objects go to
--- des.incoming_rejects, and packed_upto moves to upto. Rows are given by
+-- des.incoming_rejects, and the range is done up to upto. Rows are given by
 -- id: written (archive order, with hash, size and where the archive's index
 -- puts the bytes), linked (hash and size), failed (with the writer's error).
 -- Raises if the lease was lost, or if a blob a row was linked to is gone
 -- (des.gc removed it meanwhile): the container is then written again.
-CREATE OR REPLACE FUNCTION des_internal.commit_incoming(container_id bigint, lease_token bigint,
+CREATE OR REPLACE FUNCTION des_internal.commit_incoming(range_id bigint, lease_token bigint,
                                      archive_size bigint, archive_etag text, upto bigint,
                                      ids bigint[], hashes bytea[], sizes bigint[],
                                      offsets bigint[], stored_sizes bigint[], entry_flags int[],
@@ -161,12 +233,15 @@ CREATE OR REPLACE FUNCTION des_internal.commit_incoming(container_id bigint, lea
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 -- the statement below joins the arrays with a range of des.incoming: one
--- hash join over one pass of the range, not an index probe per row
+-- hash join over one pass of the range, not an index probe per row, in
+-- memory (a container's rows, some MB; not spilled to temporary files)
 SET enable_nestloop = off
 SET plan_cache_mode = force_custom_plan
+SET work_mem = '64MB'
 AS $$
 DECLARE
     s record;
+    rg record;
     c record;
     n_written int := coalesce(cardinality(ids), 0);
     taken bigint[] := '{}';
@@ -175,21 +250,23 @@ DECLARE
     counts record;
     attempt int := 0;
 BEGIN
-    -- the lease row first, then the container row (the order of the write transaction)
+    -- the progress row first (des.delete of staged rows holds it: a row is
+    -- deleted or packed, never both), then the range, then the container
     SELECT * INTO s FROM des.incoming_state st FOR UPDATE;
-    IF s.token IS DISTINCT FROM lease_token THEN
-        RAISE EXCEPTION 'the lease on des.incoming was lost'
+    SELECT * INTO rg FROM des.incoming_ranges r WHERE r.id = range_id FOR UPDATE;
+    IF NOT FOUND OR rg.token IS DISTINCT FROM lease_token THEN
+        RAISE EXCEPTION 'the lease on des.incoming rows was lost'
             USING ERRCODE = 'serialization_failure',
                   DETAIL = 'It expired and another packer took it; that packer writes the container again.';
     END IF;
     SELECT ct.id, ct.day, ct.state, ct.location, ct.origin INTO c
-      FROM des.containers ct WHERE ct.id = container_id FOR UPDATE;
+      FROM des.containers ct WHERE ct.id = rg.container_id FOR UPDATE;
     IF NOT FOUND OR c.state = 'committed' OR c.origin <> 'incoming' THEN
-        RAISE EXCEPTION 'container % is not an open container of des.incoming', container_id
+        RAISE EXCEPTION 'container % is not an open container of des.incoming', rg.container_id
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    IF upto < s.packed_upto OR upto > s.final_upto THEN
-        RAISE EXCEPTION 'rows up to % are not the leased range (%, %]', upto, s.packed_upto, s.final_upto
+    IF upto < rg.lo OR upto > rg.hi THEN
+        RAISE EXCEPTION 'rows up to % are not in the leased range (%, %]', upto, rg.lo, rg.hi
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF coalesce(cardinality(hashes), 0) <> n_written OR coalesce(cardinality(sizes), 0) <> n_written
@@ -206,7 +283,7 @@ BEGIN
     INSERT INTO des.incoming_rejects (id, name, data, meta, error)
     SELECT i.id, i.name, i.data, i.meta, f.error
       FROM unnest(failed, errors) AS f(id, error) JOIN des.incoming i ON i.id = f.id
-     WHERE i.id > s.packed_upto AND i.id <= upto;
+     WHERE i.id > rg.lo AND i.id <= upto;
 
     -- Objects and blobs in one statement, one pass over the rows. A name
     -- taken in des.objects (by des.put since the row was staged) or a blob a
@@ -241,6 +318,7 @@ BEGIN
                     SELECT r.hash, $14, r.name, r.size, r.off, r.stored, r.flags, coalesce(refs.n, 0)
                       FROM r LEFT JOIN refs ON refs.hash = r.hash
                      WHERE r.written
+                     ORDER BY r.hash	-- (index entries in key order: fewer pages touched)
                     %s
                     RETURNING 1
                 ), l AS (
@@ -258,7 +336,7 @@ BEGIN
             INTO counts
             USING ids, hashes, sizes, offsets, stored_sizes, entry_flags,
                   linked, linked_hashes, linked_sizes,
-                  s.packed_upto, upto, c.day, taken, c.id;
+                  rg.lo, upto, c.day, taken, c.id;
             EXIT;
         EXCEPTION WHEN unique_violation THEN
             GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
@@ -269,7 +347,7 @@ BEGIN
             ELSIF violated IN ('objects_name_key', 'objects_pkey') THEN
                 taken := taken || ARRAY(
                     SELECT i.id FROM des.incoming i
-                     WHERE i.id > s.packed_upto AND i.id <= upto AND i.id <> ALL (taken)
+                     WHERE i.id > rg.lo AND i.id <= upto AND i.id <> ALL (taken)
                        AND (i.id = ANY (ids) OR i.id = ANY (linked))
                        AND EXISTS (SELECT FROM des.objects o WHERE o.name = i.name OR o.id = i.id));
             ELSE
@@ -299,7 +377,13 @@ BEGIN
                etag = archive_etag, committed_at = now()
          WHERE ct.id = c.id;
     END IF;
-    UPDATE des.incoming_state st SET packed_upto = upto, holder = NULL, expires_at = NULL;
+    -- the range is done, or its rest (the container filled up) is a range to lease again
+    IF upto >= rg.hi THEN
+        DELETE FROM des.incoming_ranges r WHERE r.id = rg.id;
+    ELSE
+        UPDATE des.incoming_ranges r SET lo = upto, holder = NULL, expires_at = NULL, container_id = NULL
+         WHERE r.id = rg.id;
+    END IF;
 END $$;
 COMMENT ON FUNCTION des_internal.commit_incoming(bigint, bigint, bigint, text, bigint, bigint[], bytea[], bigint[], bigint[], bigint[], int[], bigint[], bytea[], bigint[], bigint[], text[]) IS
   'the packer''s commit of a container of des.incoming rows: objects, blobs, rejects and progress in one transaction';
@@ -317,7 +401,8 @@ AS $$
 BEGIN
     -- nothing to do, or rows left to pack (as far as can be seen without the lock)
     IF NOT EXISTS (SELECT FROM des.incoming)
-       OR EXISTS (SELECT FROM des.incoming i, des.incoming_state s WHERE i.id > s.packed_upto) THEN
+       OR EXISTS (SELECT FROM des.incoming_ranges)
+       OR (SELECT max(i.id) FROM des.incoming i) > (SELECT s.claimed_upto FROM des.incoming_state s) THEN
         RETURN false;
     END IF;
     BEGIN
@@ -325,8 +410,10 @@ BEGIN
     EXCEPTION WHEN lock_not_available THEN
         RETURN false;
     END;
-    -- with the lock, every row is committed: is each one packed?
-    IF EXISTS (SELECT FROM des.incoming i, des.incoming_state s WHERE i.id > s.packed_upto) THEN
+    -- with the lock, every row is committed: is each one packed? (a range
+    -- leased meanwhile is a row lock's wait away from its commit)
+    IF EXISTS (SELECT FROM des.incoming_ranges)
+       OR (SELECT max(i.id) FROM des.incoming i) > (SELECT s.claimed_upto FROM des.incoming_state s) THEN
         RETURN false;
     END IF;
     TRUNCATE des.incoming;
@@ -336,14 +423,16 @@ REVOKE ALL ON FUNCTION des_internal.incoming_truncate() FROM PUBLIC;
 
 -- What the packer has to do on des.incoming, and what it could not do.
 CREATE OR REPLACE VIEW des.stat_incoming AS
-SELECT (SELECT count(*) FROM des.incoming i WHERE i.id > s.packed_upto) AS staged,
-       (SELECT count(*) FROM des.incoming i WHERE i.id > s.packed_upto AND i.id <= s.final_upto) AS final,
-       (SELECT count(*) FROM des.incoming i WHERE i.id <= s.packed_upto) AS packed_not_truncated,
+SELECT (SELECT count(*) FROM des.incoming i WHERE des_internal.incoming_staged(i.id)) AS staged,
+       (SELECT count(*) FROM des.incoming i WHERE i.id <= s.final_upto AND des_internal.incoming_staged(i.id)) AS final,
+       (SELECT count(*) FROM des.incoming i WHERE NOT des_internal.incoming_staged(i.id)) AS packed_not_truncated,
        (SELECT count(*) FROM des.incoming_rejects) AS rejected,
-       s.final_upto, s.packed_upto, s.holder, s.expires_at
+       (SELECT count(*) FROM des.incoming_ranges) AS ranges,
+       (SELECT count(*) FROM des.incoming_ranges r WHERE r.expires_at > now()) AS ranges_leased,
+       s.final_upto, s.claimed_upto
   FROM des.incoming_state s;
 COMMENT ON VIEW des.stat_incoming IS
-  'des.incoming: rows waiting (staged; final: visible to the packer), packed rows not yet truncated, rejects, the packer''s lease';
+  'des.incoming: rows waiting (staged; final: visible to the packers), rows packed or rejected and not yet truncated, rejects, ranges being packed';
 
 -- The first of these names that a staged row of des.incoming holds (NULL:
 -- none): des.put, des.put_many and des.put_url refuse such names at once,
@@ -354,51 +443,49 @@ RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- (a packed row's name is an object's: the put's own insert meets it)
     SELECT i.name FROM des.incoming i
-     WHERE i.name = ANY (names) AND i.id > (SELECT s.packed_upto FROM des.incoming_state s)
+     WHERE i.name = ANY (names) AND des_internal.incoming_staged(i.id)
      LIMIT 1
 $$;
 COMMENT ON FUNCTION des_internal.incoming_name_taken(text[]) IS
-  'the first of these names a staged (unpacked) row of des.incoming holds, or NULL';
+  'the first of these names a staged row of des.incoming holds, or NULL';
 GRANT EXECUTE ON FUNCTION des_internal.incoming_name_taken(text[]) TO PUBLIC;	-- the put functions check names with it (it tells only whether a name is taken)
 
--- des.delete of staged rows: the rows not packed yet, as of now. The lease
--- row is locked (FOR SHARE) to the end of the caller's transaction: a packer
--- writing a container of these rows holds it (FOR UPDATE) until its commit,
--- so a row is either packed (then deleted as an object) or deleted here,
--- never both.
+-- des.delete of staged rows: the rows not packed yet, as of now. The
+-- progress row is locked (FOR SHARE) to the end of the caller's
+-- transaction: a packer's commit takes it (FOR UPDATE) and records only the
+-- rows still there, so a row is either packed (then deleted as an object)
+-- or deleted here, never both.
 CREATE OR REPLACE FUNCTION des_internal.incoming_delete(names text[])
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    upto bigint;
     n bigint;
 BEGIN
     IF NOT has_table_privilege('des.incoming', 'DELETE') THEN
         RETURN 0;	-- (staged rows are deleted with the caller's rights; none of them are theirs)
     END IF;
-    SELECT des_internal.incoming_lock_for_delete() INTO upto;
-    DELETE FROM des.incoming i WHERE i.name = ANY (names) AND i.id > upto;
+    PERFORM des_internal.incoming_lock_for_delete();
+    -- (rows packed are objects now; rejected ones are des.incoming_rejects' to delete)
+    DELETE FROM des.incoming i WHERE i.name = ANY (names) AND des_internal.incoming_staged(i.id);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
 GRANT EXECUTE ON FUNCTION des_internal.incoming_delete(text[]) TO PUBLIC;	-- des.delete calls it with its caller's rights (the DELETE needs the caller's privilege on des.incoming)
 
 CREATE OR REPLACE FUNCTION des_internal.incoming_lock_for_delete()
-RETURNS bigint
+RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    upto bigint;
 BEGIN
-    -- (only for those who may delete staged rows: the lock holds the packer's commits back)
+    -- (only for those who may delete staged rows: the lock holds the packers' commits back)
     IF NOT has_table_privilege(des_internal.invoking_role(), 'des.incoming', 'DELETE') THEN
         RAISE EXCEPTION 'permission denied for table incoming' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    SELECT s.packed_upto INTO upto FROM des.incoming_state s FOR SHARE;
-    RETURN upto;
+    PERFORM FROM des.incoming_state s FOR SHARE;
 END $$;
 GRANT EXECUTE ON FUNCTION des_internal.incoming_lock_for_delete() TO PUBLIC;	-- des_internal.incoming_delete locks the lease row with it; it refuses roles without DELETE on des.incoming

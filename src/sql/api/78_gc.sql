@@ -70,16 +70,19 @@ AS $$
 DECLARE
     n bigint;
     m bigint;
+    done text[];
 BEGIN
     IF array_position(names, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'des.delete_many: names must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    DELETE FROM des.objects o WHERE o.name IN (SELECT unnest(names));
-    GET DIAGNOSTICS n = ROW_COUNT;
-    -- and rows staged in des.incoming (a name is in one place or the
-    -- other), then objects packed from there while this waited for the
+    WITH gone AS (DELETE FROM des.objects o WHERE o.name IN (SELECT unnest(names)) RETURNING o.name)
+    SELECT coalesce(array_agg(g.name), '{}') INTO done FROM gone g;
+    n := cardinality(done);
+    -- the others: rows staged in des.incoming (a name is in one place or
+    -- the other), then objects packed from there while this waited for the
     -- packer's commit
     IF n < cardinality(names) THEN
+        names := ARRAY(SELECT x FROM unnest(names) x WHERE x <> ALL (done));
         n := n + des_internal.incoming_delete(names);
         DELETE FROM des.objects o WHERE o.name IN (SELECT unnest(names));
         GET DIAGNOSTICS m = ROW_COUNT;

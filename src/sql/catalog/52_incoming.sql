@@ -27,26 +27,42 @@ ALTER TABLE des.incoming ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE des.incoming IS
   'objects staged for packing by COPY or INSERT (name, data, meta); packed into containers, then recorded in des.objects';
 
--- One row: how far the packer has come through des.incoming, and the lease
--- of the packer working on it. Rows are packed in id order, and only up to
--- final_upto: every transaction that could still commit a row with a lower
--- id has ended (a packer waits for the transactions that held a lock on
--- des.incoming when it drew the id final_upto; inserting into the table
--- takes that lock before a row's default id is drawn). Rows with ids up to
--- packed_upto are in des.objects or des.incoming_rejects.
+-- One row: how far the packers have come through des.incoming. Rows are
+-- packed in id order, and only up to final_upto: every transaction that
+-- could still commit a row with a lower id has ended (a packer waits for
+-- the transactions that held a lock on des.incoming when it drew the id
+-- final_upto; inserting into the table takes that lock before a row's
+-- default id is drawn). Rows with ids up to claimed_upto belong to a range
+-- of des.incoming_ranges, or are packed (or rejected) already.
 CREATE TABLE des.incoming_state (
-    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    final_upto   bigint NOT NULL DEFAULT 0,
-    packed_upto  bigint NOT NULL DEFAULT 0,
-    holder       text,
-    expires_at   timestamptz,
-    token        bigint NOT NULL DEFAULT 0,
-    CONSTRAINT incoming_state_order CHECK (packed_upto <= final_upto),
-    CONSTRAINT incoming_state_holder_expires CHECK ((holder IS NULL) = (expires_at IS NULL))
+    singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    final_upto    bigint NOT NULL DEFAULT 0,
+    claimed_upto  bigint NOT NULL DEFAULT 0,
+    CONSTRAINT incoming_state_order CHECK (claimed_upto <= final_upto)
 );
 INSERT INTO des.incoming_state DEFAULT VALUES;
 COMMENT ON TABLE des.incoming_state IS
-  'the packer''s progress through des.incoming (final_upto, packed_upto) and its lease on that work';
+  'the packers'' progress through des.incoming: rows final (final_upto), rows handed out in ranges (claimed_upto)';
+
+-- The ranges of des.incoming rows (lo, hi] handed to packers and not packed
+-- yet: each packer leases one, writes its rows into a container of its own
+-- (container_id) and commits; several packers work at once on ranges of
+-- their own. A range whose packer died is leased again (its container is
+-- written again under the new lease's key). A commit that covers part of a
+-- range (the container filled up by bytes) leaves the rest as a range.
+CREATE TABLE des.incoming_ranges (
+    id            bigint PRIMARY KEY,
+    lo            bigint NOT NULL,
+    hi            bigint NOT NULL,
+    holder        text,
+    expires_at    timestamptz,
+    token         bigint NOT NULL DEFAULT 0,
+    container_id  bigint UNIQUE,
+    CONSTRAINT incoming_ranges_order CHECK (lo < hi),
+    CONSTRAINT incoming_ranges_holder_expires CHECK ((holder IS NULL) = (expires_at IS NULL))
+);
+COMMENT ON TABLE des.incoming_ranges IS
+  'ranges of des.incoming rows handed to packers and not packed yet, with the lease on each';
 
 
 -- Rows that could not become objects: their name was taken in des.objects,
@@ -64,8 +80,7 @@ CREATE TABLE des.incoming_rejects (
 ALTER TABLE des.incoming_rejects ALTER COLUMN data SET STORAGE EXTERNAL;
 COMMENT ON TABLE des.incoming_rejects IS 'des.incoming rows the packer could not make objects of, with why';
 
--- progress counters and which packer holds the lease: anyone may see them
--- (des.get and des.stat read packed_upto with their callers' rights)
+-- progress counters: anyone may see them
 GRANT SELECT ON des.incoming_state TO PUBLIC;
 
 -- No autovacuum: rows are never updated (nor deleted but by des.delete), so
@@ -73,3 +88,6 @@ GRANT SELECT ON des.incoming_state TO PUBLIC;
 -- transaction holding a lock that conflicts with inserting, a VACUUM's
 -- included. (Anti-wraparound vacuums still run; TRUNCATE keeps the table small.)
 ALTER TABLE des.incoming SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+-- which ids are in ranges being packed (bounds only): readers tell staged
+-- rows from packed ones with their callers' rights
+GRANT SELECT (lo, hi) ON des.incoming_ranges TO PUBLIC;

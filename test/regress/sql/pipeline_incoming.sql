@@ -13,8 +13,8 @@ EXCEPTION WHEN OTHERS THEN
                           '\d{12,}', '<id>', 'g');
 END $$;
 
-TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters, des.incoming, des.incoming_rejects;
-UPDATE des.incoming_state SET final_upto = 0, packed_upto = 0, holder = NULL, expires_at = NULL;
+TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters, des.incoming, des.incoming_rejects, des.incoming_ranges;
+UPDATE des.incoming_state SET final_upto = 0, claimed_upto = 0;
 
 -- COPY: name, data, meta (the id is the column default: an object id)
 COPY des.incoming (name, data, meta) FROM stdin;
@@ -49,42 +49,57 @@ SELECT des_internal.incoming_advance(des.next_id());
 SELECT des_internal.incoming_needs_tick() AS needs_tick, staged, final FROM des.stat_incoming;
 -- final rows, but not enough for a container and not old enough
 SELECT count(*) AS leased FROM des_internal.lease_incoming('t1', '1 min', '/tmp/pg_des_regress/incoming', 10, 1000000, '1 hour');
--- enough by count
-SELECT token, resumed, write_location = location AS own_key,
+-- enough by count: a range of the first 2 rows, with a container of its own
+SELECT range_id AS rid, token, resumed, write_location = location AS own_key,
        location ~ '^/tmp/pg_des_regress/incoming/\d{4}-\d\d-\d\d/incoming-\d+-t1\.des$' AS key_shape,
-       from_id = 0 AS from_start, to_id = (SELECT final_upto FROM des.incoming_state) AS to_final
-  FROM des_internal.lease_incoming('t1', '1 min', '/tmp/pg_des_regress/incoming', 2, 1000000, '1 hour');
+       from_id = 0 AS from_start, to_id = (SELECT id FROM des.incoming WHERE name = 'i/2') AS to_second
+  FROM des_internal.lease_incoming('t1', '1 min', '/tmp/pg_des_regress/incoming', 2, 1000000, '1 hour') \gset
+SELECT :token AS token, :'resumed' AS resumed, :'own_key' AS own_key, :'key_shape' AS key_shape, :'from_start' AS from_start, :'to_second' AS to_second;
 SELECT id AS cid FROM des.containers WHERE origin = 'incoming' AND state = 'writing' \gset
-SELECT holder, expires_at > now() AS live, token FROM des.incoming_state;
--- a live lease is not handed out again
-SELECT count(*) AS leased_twice FROM des_internal.lease_incoming('t2', '1 min', '/tmp/pg_des_regress/incoming', 1, 1, '0');
+SELECT holder, expires_at > now() AS live, token, container_id = :cid AS its_container FROM des.incoming_ranges;
+-- another packer gets the next range (old enough with max_age 0), with a container of its own
+SELECT range_id AS rid2, from_id = (SELECT id FROM des.incoming WHERE name = 'i/2') AS after_first,
+       to_id = (SELECT id FROM des.incoming WHERE name = 'i/4') AS to_fourth
+  FROM des_internal.lease_incoming('t2', '1 min', '/tmp/pg_des_regress/incoming', 2, 1000000, '0') \gset
+SELECT :'after_first' AS after_first, :'to_fourth' AS to_fourth, (SELECT count(*) FROM des.containers WHERE state = 'writing') AS open_containers;
+-- live leases are not handed out again
+SELECT count(*) AS leased_again FROM des_internal.lease_incoming('t3', '1 min', '/tmp/pg_des_regress/incoming', 1, 1, '0');
+-- the second packer gives its range back (an error): the range waits for the next lease
+SELECT des_internal.release_incoming_lease(:rid2, 1) AS released;
+SELECT range_id = :rid2 AS same_range, token, resumed, write_location <> location AS new_key
+  FROM des_internal.lease_incoming('t3', '1 min', '/tmp/pg_des_regress/incoming', 1, 1, '0');
 SELECT id AS i1 FROM des.incoming WHERE name = 'i/1' \gset
 SELECT id AS i2 FROM des.incoming WHERE name = 'i/2' \gset
 SELECT id AS i3 FROM des.incoming WHERE name = 'i/3' \gset
 SELECT id AS i4 FROM des.incoming WHERE name = 'i/4' \gset
 
 -- commit checks: the lease, the range, the arrays
-SELECT try(format($$SELECT des_internal.commit_incoming(%s, 0, 100, NULL, %s, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')$$, :cid, :i4)) AS lost_lease;
-SELECT try(format($$SELECT des_internal.commit_incoming(%s, 1, 100, NULL, %s, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')$$, :cid, :i4 + (1::bigint << 40))) AS past_final;
-SELECT try(format($$SELECT des_internal.commit_incoming(%s, 1, 100, NULL, %s, ARRAY[%s], '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')$$, :cid, :i4, :i1)) AS arrays_differ;
+SELECT try(format($$SELECT des_internal.commit_incoming(%s, 0, 100, NULL, %s, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')$$, :rid, :i2)) AS lost_lease;
+SELECT try(format($$SELECT des_internal.commit_incoming(%s, 1, 100, NULL, %s, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')$$, :rid, :i4)) AS past_the_range;
+SELECT try(format($$SELECT des_internal.commit_incoming(%s, 1, 100, NULL, %s, ARRAY[%s], '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')$$, :rid, :i2, :i1)) AS arrays_differ;
 -- a row linked to a blob that is not there (des.gc removed it meanwhile): written again
-SELECT try(format($$SELECT des_internal.commit_incoming(%s, 1, 100, NULL, %s, '{}', '{}', '{}', '{}', '{}', '{}', ARRAY[%s], ARRAY[des.blake2b('\x0a')], '{1}', '{}', '{}')$$, :cid, :i1, :i1)) AS blob_gone;
+SELECT try(format($$SELECT des_internal.commit_incoming(%s, 1, 100, NULL, %s, '{}', '{}', '{}', '{}', '{}', '{}', ARRAY[%s], ARRAY[des.blake2b('\x0a')], '{1}', '{}', '{}')$$, :rid, :i1, :i1)) AS blob_gone;
 SELECT count(*) AS nothing_changed FROM des.objects;
 
--- the commit: i/1 and i/2 written, i/3 an alias of i/1's bytes, i/4 refused by the writer
-SELECT * FROM des_internal.commit_incoming(:cid, 1, 321, NULL, :i4,
+-- the first range: i/1 and i/2 written
+SELECT * FROM des_internal.commit_incoming(:rid, 1, 321, NULL, :i2,
     ARRAY[:i1, :i2]::bigint[], ARRAY[des.blake2b('\x0a'), des.blake2b('\x0b')], '{1,1}', '{32,33}', '{1,1}', '{0,0}',
+    '{}', '{}', '{}', '{}', '{}');
+-- the second (leased again, token 2): i/3 has i/1's bytes (linked to its blob), i/4 refused by the writer
+SELECT * FROM des_internal.commit_incoming(:rid2, 2, 0, NULL, :i4,
+    '{}', '{}', '{}', '{}', '{}', '{}',
     ARRAY[:i3]::bigint[], ARRAY[des.blake2b('\x0a')], '{1}',
     ARRAY[:i4]::bigint[], ARRAY['meta of entry "i/4" uses a reserved key']);
 SELECT name, state, staged IS NULL AS no_bytes, size,
        hash = des.blake2b(CASE name WHEN 'i/2' THEN '\x0b' ELSE '\x0a' END::bytea) AS hash_ok,
-       shard = des.shard_of(name) AS shard_ok, day = (SELECT day FROM des.containers WHERE id = :cid) AS day_ok,
+       shard = des.shard_of(name) AS shard_ok, day = (now() AT TIME ZONE 'UTC')::date AS day_ok,
        meta, created_at = des_internal.id_time(id) AS staged_at
   FROM des.objects ORDER BY name;
 SELECT entry, size, data_offset, stored_size, flags, refcount FROM des.blobs ORDER BY entry;
-SELECT state, size, entries, data_bytes, origin FROM des.containers WHERE id = :cid;
+-- (a container with no entry of its own is dropped)
+SELECT state, size, entries, data_bytes, origin FROM des.containers ORDER BY id;
 SELECT name, data, meta, error FROM des.incoming_rejects;
-SELECT staged, final, packed_not_truncated, rejected, holder FROM des.stat_incoming;
+SELECT staged, final, packed_not_truncated, rejected, ranges FROM des.stat_incoming;
 SELECT state, location IS NOT NULL AS has_location, entry FROM des.stat('i/3');
 -- a rejected row is no object, and its name is free again
 SELECT try($$SELECT des.get('i/4')$$) AS rejected_get;
@@ -100,11 +115,11 @@ SELECT des_internal.incoming_truncate() AS nothing_to_truncate;
 INSERT INTO des.incoming (name, data) VALUES ('i/4', '\x0e'), ('n/2', '\x0f');
 SELECT des_internal.incoming_truncate() AS rows_left_to_pack;
 SELECT des_internal.incoming_advance(des.next_id());
-SELECT token FROM des_internal.lease_incoming('t1', '1 min', '/tmp/pg_des_regress/incoming', 2, 1000000, '1 hour') \gset l_
+SELECT range_id AS rid, token FROM des_internal.lease_incoming('t1', '1 min', '/tmp/pg_des_regress/incoming', 2, 1000000, '1 hour') \gset l_
 SELECT id AS cid FROM des.containers WHERE origin = 'incoming' AND state = 'writing' \gset
 SELECT id AS t4 FROM des.incoming WHERE name = 'i/4' \gset
 SELECT id AS n2 FROM des.incoming WHERE name = 'n/2' \gset
-SELECT * FROM des_internal.commit_incoming(:cid, :l_token, 300, NULL, :n2,
+SELECT * FROM des_internal.commit_incoming(:l_rid, :l_token, 300, NULL, :n2,
     ARRAY[:t4, :n2]::bigint[], ARRAY[des.blake2b('\x0e'), des.blake2b('\x0f')], '{1,1}', '{32,33}', '{1,1}', '{0,0}',
     '{}', '{}', '{}', '{}', '{}');
 SELECT name, error FROM des.incoming_rejects ORDER BY name;
@@ -147,14 +162,15 @@ SELECT try($$INSERT INTO des.incoming (name, data) VALUES ('r/3', '\x23')$$) AS 
 SELECT try($$INSERT INTO des.incoming (id, name, data) VALUES (1, 'r/4', '\x24')$$) AS putter_cannot_choose_ids;
 RESET ROLE;
 SELECT p AS packer_function, has_function_privilege('public', p, 'EXECUTE') AS public_may_run
-  FROM unnest(ARRAY['des_internal.lease_incoming(text,interval,text,integer,bigint,interval)',
+  FROM unnest(ARRAY['des_internal.lease_incoming(text,interval,text,integer,bigint,interval,integer)',
                     'des_internal.commit_incoming(bigint,bigint,bigint,text,bigint,bigint[],bytea[],bigint[],bigint[],bigint[],integer[],bigint[],bytea[],bigint[],bigint[],text[])',
-                    'des_internal.hold_incoming_lease(bigint)', 'des_internal.release_incoming_lease(bigint)',
+                    'des_internal.hold_incoming_lease(bigint,bigint)', 'des_internal.hold_incoming_container(bigint,bigint)',
+                    'des_internal.release_incoming_lease(bigint,bigint)',
                     'des_internal.incoming_advance(bigint)', 'des_internal.incoming_truncate()',
                     'des_internal.incoming_needs_tick()']) p;
 DROP OWNED BY incoming_reader, incoming_putter;
 DROP ROLE incoming_reader, incoming_putter;
 
 -- leave nothing behind for the tests after this one
-TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters, des.incoming, des.incoming_rejects;
-UPDATE des.incoming_state SET final_upto = 0, packed_upto = 0, holder = NULL, expires_at = NULL;
+TRUNCATE des.objects, des.blobs, des.containers, des.shard_leases, des.dead_letters, des.incoming, des.incoming_rejects, des.incoming_ranges;
+UPDATE des.incoming_state SET final_upto = 0, claimed_upto = 0;
