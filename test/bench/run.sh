@@ -8,6 +8,8 @@
 #   4    test/bench/bench_sql.sh   SQL: batch des.archive_read vs single calls
 #                                  (needs `make install`; uses pg_virtualenv)
 #   5    test/bench/bench_s3.sh    S3 (needs the test harness)
+#   7c-7n test/bench/bench_incoming.sh  the bulk path: COPY/INSERT into
+#           des.incoming, its backlog packed, 1,000,000 rows ingested and packed
 #   6-7  test/bench/bench_pipeline.sh  marking rate; a backlog packed end to
 #                                  end vs INSERT (workers running)
 #   11   test/bench/bench_datasets.sh  versioned datasets: upload vs restic and
@@ -98,6 +100,11 @@ if [ -n "${BENCH_SKIP_PIPELINE:-}" ] && [ "${BENCH_SKIP_PIPELINE}" != 0 ]; then
 else
 	test/bench/bench_pipeline.sh >>"$rows" || {
 		printf 'ROW\t6-7 pipeline benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
+		sql_status=1
+	}
+	# the bulk path (des.incoming): rows 7c, 7i and 7n
+	test/bench/bench_incoming.sh >>"$rows" || {
+		printf 'ROW\t7c-7n bulk path benchmarks\tFAILED (see above)\t-\t-\t-\t-\n' >>"$rows"
 		sql_status=1
 	}
 fi

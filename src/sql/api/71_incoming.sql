@@ -489,3 +489,18 @@ BEGIN
     PERFORM FROM des.incoming_state s FOR SHARE;
 END $$;
 GRANT EXECUTE ON FUNCTION des_internal.incoming_lock_for_delete() TO PUBLIC;	-- des_internal.incoming_delete locks the lease row with it; it refuses roles without DELETE on des.incoming
+
+-- Every object in the shape of des.objects, wherever it is: the rows of
+-- des.objects and the rows staged in des.incoming (state 'pending', their
+-- bytes as staged). With the caller's rights on both tables.
+CREATE OR REPLACE VIEW des.all_objects WITH (security_invoker = true) AS
+SELECT o.id, o.name, o.state, o.shard, o.day, o.size, o.hash, o.meta, o.staged, o.source_url,
+       o.attempts, o.last_error, o.created_at, o.updated_at
+  FROM des.objects o
+UNION ALL
+SELECT i.id, i.name, 'pending'::des.object_state, des.shard_of(i.name), NULL::date, octet_length(i.data)::bigint,
+       NULL::bytea, i.meta, i.data, NULL::text, 0, NULL::text, des_internal.id_time(i.id), des_internal.id_time(i.id)
+  FROM des.incoming i
+ WHERE des_internal.incoming_staged(i.id);
+COMMENT ON VIEW des.all_objects IS
+  'every object in the shape of des.objects: its rows and the rows staged in des.incoming (pending)';

@@ -33,6 +33,7 @@ SELECT try($$INSERT INTO des.incoming (name, data) VALUES ('i/5', NULL)$$) AS no
 
 -- staged rows read like any pending object
 SELECT state, size, hash, created_at IS NOT NULL AS has_time FROM des.stat('i/1');
+SELECT name, state, size, staged, meta, shard = des.shard_of(name) AS shard_ok FROM des.all_objects ORDER BY name;
 SELECT des.get('i/1') AS i1, des.get('i/2') AS i2;
 SELECT name, data FROM des.get_many(ARRAY['i/2', 'i/3', 'nope']) ORDER BY name;
 -- and their names are taken for the put functions
@@ -101,6 +102,8 @@ SELECT state, size, entries, data_bytes, origin FROM des.containers ORDER BY id;
 SELECT name, data, meta, error FROM des.incoming_rejects;
 SELECT staged, final, packed_not_truncated, rejected, ranges FROM des.stat_incoming;
 SELECT state, location IS NOT NULL AS has_location, entry FROM des.stat('i/3');
+-- des.all_objects: the packed objects, the rejected row in neither
+SELECT name, state, staged IS NULL AS no_bytes FROM des.all_objects ORDER BY name;
 -- a rejected row is no object, and its name is free again
 SELECT try($$SELECT des.get('i/4')$$) AS rejected_get;
 SELECT des.put('i/4', '\x0d') > 0 AS name_free;
