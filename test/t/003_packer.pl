@@ -77,6 +77,11 @@ sub check_all
 		    OR EXISTS (SELECT FROM des.archive_verify(c.location) v WHERE NOT v.ok)}),
 		'0', "$what: every container is committed and verifies");
 	blobs_match_archives($node, $what);
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM des.objects o
+		 WHERE o.state = 'packed'
+		   AND o.name NOT IN (SELECT l.name FROM des.containers c, des.archive_list(c.location) l)}),
+		'0', "$what: every packed object is an entry of a container (its bytes, an alias or a reference)");
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0',
 		"$what: no orphan in storage");
 	is($node->safe_psql('postgres', q{SELECT count(*) FROM des.shard_leases WHERE holder IS NOT NULL}),

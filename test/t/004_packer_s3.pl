@@ -123,6 +123,43 @@ for my $point ('mid_upload', 'after_upload')
 			'the container uploaded before the crash is adopted, not uploaded again');
 	}
 }
+# ---- des.incoming on S3: rows packed and read back; kill -9 after the
+# upload: the container is written again under a new key, and the key the
+# dead packer uploaded is deleted (no orphan) ----
+sub stage_rows
+{
+	my ($p, $n, $size) = @_;
+	$node->safe_psql('postgres', qq{
+		INSERT INTO des.incoming (name, data)
+		SELECT '$p/' || i, convert_to(rpad('$p/' || i || ':', $size, 'xyz'), 'UTF8') FROM generate_series(1, $n) i});
+}
+stage_rows('in', 300, 300);
+ok($node->poll_query_until('postgres', q{SELECT staged = 0 FROM des.stat_incoming}), 'des.incoming rows are packed on S3');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM des.objects WHERE name LIKE 'in/%' AND state = 'packed'}), '300',
+	'each is a packed object');
+check_all('des.incoming on S3');
+$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = 'after_upload'; SELECT pg_reload_conf()");
+stage_rows('ink', 400, 2000);
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity
+	 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at after_upload%'}),
+	'a packer of des.incoming rows reaches after_upload');
+my $ipid = $node->safe_psql('postgres', q{
+	SELECT pid FROM pg_stat_activity
+	 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at after_upload%' LIMIT 1});
+is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM des.containers WHERE state = 'uploading' AND origin = 'incoming'}),
+	't', 'its container is recorded as uploading');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
+kill 'KILL', $ipid;
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $ipid"),
+	'after kill -9 at after_upload the server restarts');
+ok($node->poll_query_until('postgres', q{SELECT staged = 0 AND ranges = 0 FROM des.stat_incoming}),
+	'the rows are packed after the crash');
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT name) FROM des.objects WHERE name LIKE 'ink/%' AND state = 'packed'}),
+	'400|400', 'each once');
+check_all('kill -9 at after_upload of des.incoming rows');
+
 # the lease fences uploads: an upload that would complete after its lease may
 # have passed to another packer is abandoned (here every lease is too short)
 my $errors = $node->safe_psql('postgres', 'SELECT sum(errors) FROM des.packer_stats()');

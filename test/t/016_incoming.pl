@@ -62,10 +62,10 @@ sub check_all
 		"$expect|$expect", "$what: $expect packed objects, each once");
 	is($node->safe_psql('postgres', q{
 		SELECT count(*) FILTER (WHERE g.data IS DISTINCT FROM
-		           convert_to(rpad(regexp_replace(o.name, '^c/', 'a/') || ':', length(g.data), 'abcdefgh'), 'UTF8'))
+		           convert_to(rpad(regexp_replace(o.name, '^[cr]/', 'a/') || ':', length(g.data), 'abcdefgh'), 'UTF8'))
 		  FROM des.objects o
 		  LEFT JOIN des.get_many(ARRAY(SELECT name FROM des.objects WHERE state = 'packed')) g ON g.name = o.name
-		 WHERE o.state = 'packed' AND o.name ~ '^(a|b|c|early|k[0-9]+)/'}),
+		 WHERE o.state = 'packed' AND o.name ~ '^(a|b|c|r|early|k[0-9]+)/'}),
 		'0', "$what: every object reads back with its own bytes");
 	is($node->safe_psql('postgres', q{
 		SELECT (SELECT count(*) FROM des.objects WHERE state = 'packed')
@@ -77,6 +77,11 @@ sub check_all
 		    OR EXISTS (SELECT FROM des.archive_verify(c.location) v WHERE NOT v.ok)}),
 		'0', "$what: every container is committed and verifies");
 	blobs_match_archives($node, $what);
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM des.objects o
+		 WHERE o.state = 'packed'
+		   AND o.name NOT IN (SELECT l.name FROM des.containers c, des.archive_list(c.location) l)}),
+		'0', "$what: every packed object is an entry of a container (its bytes, an alias or a reference)");
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.orphans()'), '0', "$what: no orphan in storage");
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM des.incoming_ranges'), '0', "$what: no range left to pack");
 	return;
@@ -114,6 +119,24 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', 'SELECT count(*) FROM des.incoming'), '0', 'des.incoming is truncated once packed');
 check_all('after packing', 1600);
 
+# ---- rows whose bytes an earlier container holds: reference entries ----
+$node->safe_psql('postgres', q{INSERT INTO des.incoming (name, data, meta)
+	SELECT 'r/' || i, convert_to(rpad('a/' || i || ':', 200, 'abcdefgh'), 'UTF8'), jsonb_build_object('i', i)
+	  FROM generate_series(1, 10) i});
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 10 FROM des.objects WHERE name LIKE 'r/%' AND state = 'packed'}),
+	'rows repeating packed payloads are packed');
+is($node->safe_psql('postgres', q{
+	SELECT count(*), bool_and(l.size = 0), bool_and(l.meta -> 'des_ref' ->> 'entry' = 'a/' || (l.meta ->> 'i')),
+	       bool_and(l.meta -> 'des_ref' ->> 'blake2b' = encode(o.hash, 'hex')),
+	       bool_and((l.meta -> 'des_ref' ->> 'size')::int = 200),
+	       bool_and(l.meta -> 'des_ref' ->> 'container' = (SELECT c2.location FROM des.blobs b JOIN des.containers c2 ON c2.id = b.container_id WHERE b.hash = o.hash))
+	  FROM des.objects o, des.containers c, des.archive_list(c.location) l
+	 WHERE o.name LIKE 'r/%' AND l.name = o.name}),
+	'10|t|t|t|t|t', 'each is an empty entry of its container whose meta des_ref names the bytes: BLAKE2b, size, container and entry');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM des.objects WHERE name LIKE 'r/%' AND des.get(name) = des.get('a/' || split_part(name, '/', 2))}),
+	'10', 'and they read back the bytes they refer to');
+check_all('after reference entries', 1610);
+
 # ---- a name taken in des.objects: the row is rejected, nothing else changes ----
 $node->safe_psql('postgres', q{SELECT des.put('put/1', '\x0102'::bytea)});
 $node->safe_psql('postgres', q{INSERT INTO des.incoming (name, data) VALUES ('put/1', '\x03'), ('d/1', '\x04')});
@@ -125,7 +148,7 @@ ok($node->poll_query_until('postgres', q{SELECT count(*) = 2 FROM des.objects WH
 is($node->safe_psql('postgres', q{SELECT des.get('put/1'), des.get('d/1')}), '\x0102|\x04',
 	'the object that had the name keeps its bytes');
 $node->safe_psql('postgres', 'TRUNCATE des.incoming_rejects');
-check_all('after a rejected row', 1602);
+check_all('after a rejected row', 1612);
 
 # ---- a transaction still inserting holds back the rows it could precede ----
 my $bg = $node->background_psql('postgres');
@@ -140,7 +163,7 @@ $bg->query_safe('COMMIT');
 $bg->quit;
 ok($node->poll_query_until('postgres', q{SELECT count(*) = 51 FROM des.objects WHERE name ~ '^(early|late)/' AND state = 'packed'}),
 	'once it commits, its row and the later ones are packed');
-check_all('after a long insert', 1653);
+check_all('after a long insert', 1663);
 
 # ---- des.delete of a staged row ----
 $node->safe_psql('postgres', q{
@@ -151,7 +174,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM des.incoming WHERE name =
 	'0', 'des.delete removes a row staged in des.incoming');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
 # (a packer paused after leasing goes on once the setting is gone)
-check_all('after a deletion', 1653);
+check_all('after a deletion', 1663);
 is($node->safe_psql('postgres', q{SELECT count(*) FROM des.objects WHERE name = 'gone/1'}), '0', 'the deleted row never becomes an object');
 
 # ---- kill -9 of a packer at each step ----
@@ -176,7 +199,7 @@ sub kill_paused_packer
 	return;
 }
 
-my $total = 1653;
+my $total = 1663;
 my $n = 0;
 for my $point ('after_lease', 'mid_write', 'after_write')
 {

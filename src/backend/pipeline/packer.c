@@ -54,6 +54,7 @@
 #include "utils/datum.h"
 #include "mb/pg_wchar.h"
 #include "utils/hsearch.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -248,6 +249,7 @@ typedef struct PackerStep
 	DesDatumVec	errors;
 	int64		archive_size;
 	char	   *etag;
+	int64		named;			/* entries written: payloads, aliases and references */
 	/* des.incoming: the range (from_id, to_id] is leased; upto is the last row read */
 	bool		incoming;
 	int64		range_id;
@@ -306,6 +308,7 @@ reset_commit_lists(PackerStep *st)
 	memset(&st->linked_hashes, 0, sizeof(DesDatumVec));
 	memset(&st->linked_sizes, 0, sizeof(DesDatumVec));
 	st->upto = st->from_id;
+	st->named = 0;
 	st->archive_size = 0;
 	st->etag = NULL;
 }
@@ -575,7 +578,7 @@ open_stored_reader(PackerStep *st, const des_source *src, bool remote)
 	return true;
 }
 
-/* An entry of a stored archive by its data range: the names that share it (aliases) are linked objects. */
+/* An entry of a stored archive by its data range: the names that share it (aliases) are linked objects, as are reference entries. */
 typedef struct StoredRange
 {
 	uint64		data_offset;	/* key, with data_length */
@@ -627,6 +630,21 @@ read_stored_entries(PackerStep *st, bool s3)
 		StoredRange *range;
 
 		check_shutdown("adopting a container");
+		/* a reference entry (bytes of an earlier container): a linked object */
+		if (e->data_length == 0)
+		{
+			const char *m;
+			size_t		ml;
+
+			if (!des_reader_meta(st->reader, i, &m, &ml, &err))
+				return false;
+			if (ml > 11 && memcmp(m, "{\"des_ref\":", 11) == 0)
+			{
+				DesVecPush(&names, PointerGetDatum(DesNameToText(e->name, e->name_len)));
+				DesVecPush(&is_alias, BoolGetDatum(true));
+				continue;
+			}
+		}
 		/* every entry the packer writes records its BLAKE2b: one without is not ours */
 		if (!des_reader_stored_blake2b(st->reader, i, hex, &found, &err) || !found)
 			return false;
@@ -808,6 +826,65 @@ open_container_writer(PackerStep *st, MemoryContext step_cxt)
 	return hash_create("pg_des packer hashes", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
+/*
+ * The meta of a reference entry: an object whose bytes an earlier container
+ * holds gets an empty entry of its own, so that the container lists every
+ * object packed into it (docs/format.md, "Entries that refer to another
+ * container"). des_ref comes first and names the bytes' BLAKE2b-256, size,
+ * container and entry; the object's own meta (UTF-8 JSON text) follows.
+ */
+static char *
+reference_meta(const char *meta, const unsigned char digest[DES_BLAKE2B_BYTES], int64 size,
+			   const char *location, const char *entry)
+{
+	StringInfoData buf;
+	char		hex[2 * DES_BLAKE2B_BYTES + 1];
+	char	   *loc8 = pg_server_to_any(location, strlen(location), PG_UTF8);
+	char	   *entry8 = pg_server_to_any(entry, strlen(entry), PG_UTF8);
+	const char *rest = meta;
+
+	hex[hex_encode((const char *) digest, DES_BLAKE2B_BYTES, hex)] = '\0';
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"des_ref\":{\"blake2b\":\"%s\",\"size\":" INT64_FORMAT ",\"container\":", hex, size);
+	escape_json(&buf, loc8);
+	appendStringInfoString(&buf, ",\"entry\":");
+	escape_json(&buf, entry8);
+	appendStringInfoChar(&buf, '}');
+	/* the object's meta is a JSON object: its members follow (none: close) */
+	while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
+		rest++;
+	if (*rest == '{')
+		rest++;
+	while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
+		rest++;
+	if (*rest != '}')
+		appendStringInfoChar(&buf, ',');
+	appendStringInfoString(&buf, rest);
+	return buf.data;
+}
+
+/* Add the reference entry of an object whose bytes an earlier container holds; false (pushed as failed) if refused. */
+static bool
+add_reference_entry(PackerStep *st, int64 id, const char *uname, size_t uname_len, const char *meta,
+					const unsigned char digest[DES_BLAKE2B_BYTES], int64 size,
+					const char *location, const char *entry, MemoryContext step_cxt)
+{
+	des_error	err;
+	char	   *rmeta = reference_meta(meta, digest, size, location, entry);
+
+	if (des_writer_add(st->writer, uname, uname_len, "", 0, rmeta, strlen(rmeta), false, &err))
+		return true;
+	if (!writer_error_is_per_object(&err))
+		DesReportError(&err, st->location);
+	{
+		MemoryContext old = MemoryContextSwitchTo(step_cxt);
+
+		push_failure(st, id, err.message);
+		MemoryContextSwitchTo(old);
+	}
+	return false;
+}
+
 static void
 write_entries(PackerStep *st, MemoryContext step_cxt)
 {
@@ -824,10 +901,13 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 	/* the shard's pack queue; OFFSET 0 keeps one index probe per queue row, whatever the statistics say */
 	cursor = SPI_cursor_open_with_args(NULL,
 									   "SELECT o.id, o.name, o.hash, o.meta::text AS meta, o.staged, "
-									   "       EXISTS (SELECT FROM des.blobs b WHERE b.hash = o.hash) AS in_blobs "
+									   "       r.location IS NOT NULL AS in_blobs, r.location AS ref_location, r.entry AS ref_entry "
 									   "  FROM des.pack_queue q, "
 									   "       LATERAL (SELECT * FROM des.objects o "
 									   "                 WHERE o.id = q.object_id OFFSET 0) o "
+									   "       LEFT JOIN LATERAL (SELECT c.location, b.entry FROM des.blobs b "
+									   "                            JOIN des.containers c ON c.id = b.container_id "
+									   "                           WHERE b.hash = o.hash) r ON true "
 									   " WHERE q.day = $1 AND q.shard = $2 AND o.state = 'marked' "
 									   " ORDER BY q.object_id",
 									   2, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
@@ -838,7 +918,9 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 					c_hash,
 					c_meta,
 					c_staged,
-					c_in_blobs;
+					c_in_blobs,
+					c_ref_location,
+					c_ref_entry;
 
 		SPI_cursor_fetch(cursor, true, 256);
 		if (SPI_processed == 0)
@@ -850,6 +932,8 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 		c_meta = DesSpiColumnNumber("meta");
 		c_staged = DesSpiColumnNumber("staged");
 		c_in_blobs = DesSpiColumnNumber("in_blobs");
+		c_ref_location = DesSpiColumnNumber("ref_location");
+		c_ref_entry = DesSpiColumnNumber("ref_entry");
 		for (uint64 r = 0; r < SPI_processed && !full; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
@@ -862,7 +946,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			WrittenBlob *written = NULL;
 			des_writer_entry where;
 			text	   *name;
-			char	   *meta = NULL;	/* (set below unless in_blobs) */
+			char	   *meta;
 			bytea	   *data;
 			const char *uname = NULL;
 			size_t		uname_len = 0;
@@ -880,14 +964,11 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 				if (!dup_here)
 					written->stored = false;
 			}
-			/* the entry's name and meta, for every object that gets an entry here */
-			if (!in_blobs)
-			{
-				name = DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull));
-				meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
-				uname = DesTextToUtf8(name, &uname_len);
-				meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
-			}
+			/* the entry's name and meta: every object gets an entry here */
+			name = DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull));
+			meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
+			uname = DesTextToUtf8(name, &uname_len);
+			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
 			if (in_blobs || dup_here)
 			{
 				unsigned char digest[DES_BLAKE2B_BYTES];
@@ -921,6 +1002,16 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 						push_failure(st, id, err.message);
 						continue;
 					}
+					aliases++;
+				}
+				/* bytes of an earlier container: an empty entry that refers to them */
+				else if (in_blobs)
+				{
+					if (!add_reference_entry(st, id, uname, uname_len, meta, digest, VARSIZE_ANY_EXHDR(data),
+											 TextDatumGetCString(SPI_getbinval(tup, td, c_ref_location, &isnull)),
+											 TextDatumGetCString(SPI_getbinval(tup, td, c_ref_entry, &isnull)),
+											 step_cxt))
+						continue;
 					aliases++;
 				}
 				MemoryContextSwitchTo(step_cxt);
@@ -965,6 +1056,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 	SPI_cursor_close(cursor);
 	MemoryContextSwitchTo(step_cxt);
 	MemoryContextDelete(row_cxt);
+	st->named = st->ids.n + aliases;
 }
 
 /*
@@ -975,6 +1067,14 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
  * container); a row the writer refuses is rejected at the commit. st->upto
  * is the last row read: the container covers the rows up to it.
  */
+/* A payload committed before, by hash: where it is (for reference entries). */
+typedef struct StoredBlob
+{
+	unsigned char hash[DES_BLAKE2B_BYTES];	/* key */
+	char	   *location;
+	char	   *entry;
+} StoredBlob;
+
 static void
 write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 {
@@ -992,11 +1092,12 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 
 	memset(&hctl, 0, sizeof(hctl));
 	hctl.keysize = DES_BLAKE2B_BYTES;
-	hctl.entrysize = DES_BLAKE2B_BYTES;
+	hctl.entrysize = sizeof(StoredBlob);
 	hctl.hcxt = batch_cxt;
+	/* (des_ref is the key of reference entries: an object's own meta must not use it) */
 	cursor = SPI_cursor_open_with_args(NULL,
-									   "SELECT i.id, i.name, i.meta::text AS meta, i.data FROM des.incoming i "
-									   " WHERE i.id > $1 AND i.id <= $2 ORDER BY i.id",
+									   "SELECT i.id, i.name, i.meta::text AS meta, i.data, i.meta ? 'des_ref' AS uses_ref "
+									   "  FROM des.incoming i WHERE i.id > $1 AND i.id <= $2 ORDER BY i.id",
 									   2, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
 	while (!full)
 	{
@@ -1007,7 +1108,8 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 		int			c_id,
 					c_name,
 					c_meta,
-					c_data;
+					c_data,
+					c_uses_ref;
 		Oid			ptypes[1] = {BYTEAARRAYOID};
 		Datum		pargs[1];
 
@@ -1023,6 +1125,7 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 		c_name = DesSpiColumnNumber("name");
 		c_meta = DesSpiColumnNumber("meta");
 		c_data = DesSpiColumnNumber("data");
+		c_uses_ref = DesSpiColumnNumber("uses_ref");
 		MemoryContextReset(batch_cxt);
 		MemoryContextSwitchTo(batch_cxt);
 		/* hash the fetch, then one probe of des.blobs for all of it */
@@ -1041,16 +1144,22 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 		}
 		stored_before = hash_create("pg_des packer stored blobs", 256, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		pargs[0] = DesVecArray(&probe, BYTEAOID);
-		if (SPI_execute_with_args("SELECT b.hash FROM des.blobs b WHERE b.hash = ANY ($1)", 1, ptypes, pargs,
-								  NULL, true, 0) != SPI_OK_SELECT)
+		if (SPI_execute_with_args("SELECT b.hash, c.location, b.entry FROM des.blobs b "
+								  "  JOIN des.containers c ON c.id = b.container_id WHERE b.hash = ANY ($1)",
+								  1, ptypes, pargs, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not look up blobs");
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
 			bool		isnull;
-			bytea	   *h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+			HeapTuple	t = SPI_tuptable->vals[r];
+			bytea	   *h = DatumGetByteaPP(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+			StoredBlob *b;
 
-			if (VARSIZE_ANY_EXHDR(h) == DES_BLAKE2B_BYTES)
-				(void) hash_search(stored_before, VARDATA_ANY(h), HASH_ENTER, NULL);
+			if (VARSIZE_ANY_EXHDR(h) != DES_BLAKE2B_BYTES)
+				continue;
+			b = hash_search(stored_before, VARDATA_ANY(h), HASH_ENTER, NULL);
+			b->location = TextDatumGetCString(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+			b->entry = TextDatumGetCString(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
 		}
 		SPI_freetuptable(SPI_tuptable);
 
@@ -1067,12 +1176,21 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 			size_t		len = VARSIZE_ANY_EXHDR(data);
 			bool		dup_here = false;
 			WrittenBlob *written = NULL;
+			StoredBlob *before;
 			bytea	   *h;
 
 			check_shutdown("a container");
 			st->upto = id;
 			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
-			if (hash_search(stored_before, digests[r], HASH_FIND, NULL) == NULL)
+			if (DatumGetBool(SPI_getbinval(tup, td, c_uses_ref, &isnull)))
+			{
+				MemoryContextSwitchTo(step_cxt);
+				push_failure(st, id, "object meta must not use the key des_ref (the packers' key for references)");
+				MemoryContextSwitchTo(batch_cxt);
+				continue;
+			}
+			before = hash_search(stored_before, digests[r], HASH_FIND, NULL);
+			if (before == NULL)
 			{
 				written = hash_search(seen, digests[r], HASH_ENTER, &dup_here);
 				if (!dup_here)
@@ -1093,6 +1211,14 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 						MemoryContextSwitchTo(batch_cxt);
 						continue;
 					}
+					entries++;
+				}
+				/* bytes of an earlier container: an empty entry that refers to them */
+				else if (before != NULL)
+				{
+					if (!add_reference_entry(st, id, uname, uname_len, meta, digests[r], (int64) len,
+											 before->location, before->entry, step_cxt))
+						continue;
 					entries++;
 				}
 				MemoryContextSwitchTo(step_cxt);
@@ -1138,6 +1264,7 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 	SPI_cursor_close(cursor);
 	MemoryContextSwitchTo(step_cxt);
 	MemoryContextDelete(batch_cxt);
+	st->named = entries;
 }
 
 /* Finish (or drop, when empty) the archive; true if one was stored at st->path. */
@@ -1149,7 +1276,8 @@ finish_archive(PackerStep *st)
 	des_error	err;
 
 	st->writer = NULL;			/* finish and abort free it, even on failure */
-	if (st->ids.n == 0)
+	/* (a container of reference entries only is kept: it names its objects) */
+	if (st->named == 0)
 	{
 		des_writer_abort(w);
 		/* an earlier attempt may have stored an archive there */
@@ -1242,6 +1370,32 @@ upload_and_commit(PackerStep *st, MemoryContext step_cxt)
 }
 
 /*
+ * S3: delete the key an earlier attempt at a container of des.incoming rows
+ * may have uploaded (such containers are written again, never adopted), with
+ * no transaction open. Nothing refers to that key any more; a failure is
+ * only logged (des.orphans then lists the key).
+ */
+static void
+delete_abandoned_key(PackerStep *st, const DesLocation *old_loc, MemoryContext step_cxt)
+{
+	DesS3Transfer t;
+	des_error	err;
+
+	resolve_endpoint(st, step_cxt);
+	MemoryContextSwitchTo(step_cxt);
+	DesS3TransferInit(&t, DES_S3_DELETE, "DELETE", old_loc->bucket, old_loc->key);
+	(void) DesS3Perform(st->ep, &t, 1, 1);
+	if (!DesS3Ok(&t))
+	{
+		DesS3FillError(&t, "DELETE", old_loc->original, &err);
+		ereport(WARNING,
+				(errmsg("pg_des packer: could not delete the abandoned container \"%s\": %s",
+						old_loc->original, err.message)));
+	}
+	DesS3TransferFree(&t);
+}
+
+/*
  * Write under this lease's own key. A resumed container moves its key there
  * in a transaction of its own (committed before any byte is written, so a
  * crash after the write finds the archive to adopt); the key it leaves is
@@ -1253,6 +1407,7 @@ begin_attempt(PackerStep *st, MemoryContext step_cxt)
 	Oid			types[3] = {INT8OID, INT8OID, TEXTOID};
 	Datum		args[3];
 	char	   *old_path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : NULL;
+	DesLocation *old_loc = st->loc;
 
 	if (strcmp(st->location, st->write_location) != 0)
 	{
@@ -1278,6 +1433,8 @@ begin_attempt(PackerStep *st, MemoryContext step_cxt)
 						(errcode_for_file_access(),
 						 errmsg("could not remove \"%s\": %m", old_path)));
 		}
+		else if (st->incoming)
+			delete_abandoned_key(st, old_loc, step_cxt);
 	}
 	return true;
 }

@@ -419,12 +419,16 @@ BEGIN
     dead := des_internal.fail_objects(coalesce(failed, '{}'), coalesce(errors, '{}'), max_attempts, retry_base);
 
     IF n_entries = 0 THEN
-        DELETE FROM des.containers ct WHERE ct.id = c.id;
-        -- nothing was written: queue rows of objects that are no longer marked
-        -- (changed by hand) would bring the packer back here at every lease
+        -- no payload was written: queue rows of objects that are no longer
+        -- marked (changed by hand) would bring the packer back here at every lease
         DELETE FROM des.pack_queue q
          WHERE q.day = c.day AND q.shard = c.shard
            AND NOT EXISTS (SELECT FROM des.objects o WHERE o.id = q.object_id AND o.state = 'marked');
+    END IF;
+    -- no archive stored: nothing to keep (one of reference entries only is
+    -- kept, as it names its objects)
+    IF n_entries = 0 AND coalesce(archive_size, 0) = 0 THEN
+        DELETE FROM des.containers ct WHERE ct.id = c.id;
     ELSE
         UPDATE des.containers ct
            SET state = 'committed', size = archive_size, entries = n_entries,

@@ -368,7 +368,9 @@ BEGIN
     packed := counts.objects;
     deduplicated := counts.deduplicated;
     rejected := coalesce(cardinality(failed), 0) + cardinality(taken);
-    IF n_written = 0 THEN
+    -- (no archive stored: nothing to keep; one of reference entries only is
+    -- kept, as it names its objects)
+    IF n_written = 0 AND coalesce(archive_size, 0) = 0 THEN
         DELETE FROM des.containers ct WHERE ct.id = c.id;
     ELSE
         UPDATE des.containers ct
