@@ -40,6 +40,11 @@ FROM files;
 SELECT count(des.put('copies/' || name, data)) AS copies_put
 FROM (SELECT name, data FROM files WHERE length(data) < 1048576 ORDER BY name LIMIT 25) f;
 SELECT state, count(*) AS objects FROM des.objects GROUP BY state ORDER BY state;
+-- the bulk path: rows COPYed or INSERTed into des.incoming are packed straight
+-- from there (no marking), and the table is truncated once they are packed
+INSERT INTO des.incoming (name, data, meta)
+SELECT 'bulk/' || name, data, meta FROM files WHERE length(data) < 1048576;
+SELECT staged AS bulk_rows_staged FROM des.stat_incoming;
 
 \echo
 \echo '== 3. Watching the workers: the marker hashes and shards the objects, the packers'
@@ -53,10 +58,10 @@ DECLARE
     deadline timestamptz := clock_timestamp() + interval '120 s';
 BEGIN
     LOOP
-        SELECT count(*) FILTER (WHERE state IN ('pending', 'marked')),
-               format('pending %s, marked %s, packed %s, containers %s',
+        SELECT count(*) FILTER (WHERE state IN ('pending', 'marked')) + (SELECT staged FROM des.stat_incoming),
+               format('pending %s, marked %s, staged in des.incoming %s, packed %s, containers %s',
                       count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'marked'),
-                      count(*) FILTER (WHERE state = 'packed'),
+                      (SELECT staged FROM des.stat_incoming), count(*) FILTER (WHERE state = 'packed'),
                       (SELECT count(*) FROM des.containers WHERE state = 'committed'))
           INTO waiting, now_text
           FROM des.objects;
@@ -73,7 +78,11 @@ BEGIN
 END $$;
 
 \echo
-\echo '== 4. The containers the packers wrote (<storage>/YYYY-MM-DD/NN-SSSSSS.des)'
+\echo '== 4. The containers the packers wrote (<storage>/YYYY-MM-DD/NN-SSSSSS-tT.des for a (day, shard),'
+\echo '      incoming-<id>-tT.des for rows of des.incoming); every object is an entry of one'
+SELECT count(*) AS packed_objects,
+       count(*) FILTER (WHERE o.name IN (SELECT l.name FROM des.containers c, des.archive_list(c.location) l)) AS listed_in_containers
+FROM des.objects o WHERE o.state = 'packed';
 SELECT replace(location, des_internal.storage_root(), '<storage>') AS container, entries,
        pg_size_pretty(size) AS size, state
 FROM des.containers ORDER BY location;
@@ -88,6 +97,8 @@ SELECT count(*) AS read_in_batches, count(*) FILTER (WHERE g.data = f.data) AS i
 FROM des.get_many((SELECT array_agg(name) FROM files)) g JOIN files f USING (name);
 SELECT count(*) AS copies_read, count(*) FILTER (WHERE g.data = f.data) AS identical
 FROM des.get_many(ARRAY(SELECT 'copies/' || name FROM files)) g JOIN files f ON g.name = 'copies/' || f.name;
+SELECT count(*) AS bulk_read, count(*) FILTER (WHERE g.data = f.data) AS identical
+FROM des.get_many(ARRAY(SELECT 'bulk/' || name FROM files)) g JOIN files f ON g.name = 'bulk/' || f.name;
 
 \echo
 \echo '== 6. Statistics'
@@ -296,6 +307,12 @@ BEGIN
     IF (SELECT count(*) FROM app_uploads WHERE state = 'archived') <> 25
        OR (SELECT count(*) FROM des.objects WHERE name LIKE 'app/%' AND state = 'packed') <> 25 THEN
         RAISE EXCEPTION 'main job failed: the 25 rows of demo_app were not all claimed, packed and settled';
+    END IF;
+    IF (SELECT count(*) FROM des.get_many(ARRAY(SELECT 'bulk/' || name FROM files WHERE length(data) < 1048576)) g
+          JOIN files f ON g.name = 'bulk/' || f.name WHERE g.data = f.data)
+       <> (SELECT count(*) FROM files WHERE length(data) < 1048576)
+       OR EXISTS (SELECT FROM des.incoming) THEN
+        RAISE EXCEPTION 'main job failed: the rows of des.incoming were not all packed and read back';
     END IF;
     IF EXISTS (SELECT FROM des.containers c, des.archive_verify(c.location) v WHERE NOT v.ok)
        OR (SELECT count(*) FROM des.get_many((SELECT array_agg(name) FROM files)) g

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on local storage: installs dependencies, builds,
 # starts a throwaway PostgreSQL 15 with pg_des preloaded (marker and packer
-# workers running), puts a directory of files into the catalog from SQL,
+# workers running), puts a directory of files into the catalog from SQL (and
+# once more in bulk through des.incoming),
 # watches the workers pack them into DES archives, reads everything back,
 # verifies it and shows the statistics; then the data lake: a versioned
 # dataset, retention and GC, a job's lineage, the trigger dispatcher re-running
