@@ -143,6 +143,8 @@ $node->safe_psql('postgres', q{INSERT INTO des.incoming (name, data) VALUES ('pu
 ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM des.incoming_rejects}), 'a row whose name is taken is rejected');
 is($node->safe_psql('postgres', q{SELECT name, data, error FROM des.incoming_rejects}),
 	q{put/1|\x03|an object named 'put/1' exists}, 'des.incoming_rejects keeps its bytes and says why');
+is($node->safe_psql('postgres', q{SELECT ok, detail FROM des.health() WHERE "check" = 'incoming rejects'}),
+	'f|1 row(s) in des.incoming_rejects', 'des.health reports it');
 ok($node->poll_query_until('postgres', q{SELECT count(*) = 2 FROM des.objects WHERE name IN ('put/1', 'd/1') AND state = 'packed'}),
 	'the rest of the container is packed');
 is($node->safe_psql('postgres', q{SELECT des.get('put/1'), des.get('d/1')}), '\x0102|\x04',
@@ -158,6 +160,8 @@ $node->safe_psql('postgres', q{INSERT INTO des.incoming (name, data)
 sleep(1);
 is($node->safe_psql('postgres', q{SELECT staged, final FROM des.stat_incoming}), '50|0',
 	'rows committed after an id was drawn by an open transaction are not final while it may still commit');
+is($node->safe_psql('postgres', q{SELECT ok, detail ~ '^oldest row staged in des.incoming waited' FROM des.health('0 s') WHERE "check" = 'incoming lag'}),
+	'f|t', 'des.health reports the rows waiting (here against a lag of 0 s)');
 is($node->safe_psql('postgres', q{SELECT state FROM des.stat('early/7')}), 'pending', 'they are readable, pending');
 $bg->query_safe('COMMIT');
 $bg->quit;

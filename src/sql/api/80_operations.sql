@@ -95,6 +95,24 @@ BEGIN
     detail := n || ' object(s) in des.dead_letters';
     RETURN NEXT;
 
+    -- the bulk path: how long the oldest row staged in des.incoming has waited
+    -- (the first one past claimed_upto, or of a range not packed yet)
+    "check" := 'incoming lag';
+    SELECT now() - des_internal.id_time(least(
+               (SELECT min(i.id) FROM des.incoming i WHERE i.id > (SELECT st.claimed_upto FROM des.incoming_state st)),
+               (SELECT min(i.id) FROM des.incoming i, des.incoming_ranges r WHERE i.id > r.lo AND i.id <= r.hi)))
+      INTO age;
+    ok := age IS NULL OR age <= max_lag + coalesce(current_setting('des.container_max_age', true), '0')::interval;
+    detail := CASE WHEN age IS NULL THEN 'nothing staged in des.incoming'
+                   ELSE 'oldest row staged in des.incoming waited ' || date_trunc('second', age) END;
+    RETURN NEXT;
+
+    "check" := 'incoming rejects';
+    SELECT count(*) INTO n FROM des.incoming_rejects;
+    ok := n <= max_dead_letters;
+    detail := n || ' row(s) in des.incoming_rejects';
+    RETURN NEXT;
+
     "check" := 'storage reachable';
     root := des_internal.storage_root();
     BEGIN
@@ -108,4 +126,4 @@ BEGIN
     RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION des.health(interval, bigint) IS
-  'one row per check (library preloaded, worker database, workers running, marking and packing lag, dead letters, storage reachable) for probes';
+  'one row per check (library preloaded, worker database, workers running, marking and packing lag, dead letters, des.incoming lag and rejects, storage reachable) for probes';
