@@ -242,31 +242,12 @@ cmp_ok($node->safe_psql('postgres', 'SELECT source_rows FROM des.marker_stats()'
 # ---- kill -9 at each step of a packer ----
 # kill -9 the packer that $put makes pause at $point, then wait for the
 # crash restart (the setting is reset first: the new packers must not pause)
-sub kill_paused_packer
-{
-	my ($point, $put) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
-	$put->();
-	ok($node->poll_query_until('postgres', qq{
-		SELECT count(*) > 0 FROM pg_stat_activity
-		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%'}),
-		"a packer reaches $point");
-	my $pid = $node->safe_psql('postgres', qq{
-		SELECT pid FROM pg_stat_activity
-		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%' LIMIT 1});
-	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-	kill 'KILL', $pid;
-	ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
-		"after kill -9 at $point the server restarts with two packers");
-	return;
-}
 
 my $n = 0;
 for my $point ('after_lease', 'mid_write', 'after_write')
 {
 	$n++;
-	kill_paused_packer($point, sub { put_objects("k$n", 1, 700, 1000); });
+	kill_paused_packer($node, $point, sub { put_objects("k$n", 1, 700, 1000); });
 	check_all("kill -9 at $point");
 	if ($point eq 'after_write')
 	{
@@ -281,7 +262,7 @@ is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT name) FROM des
 # ---- kill -9 after writing a container with shared entries: adopted as it is ----
 # 12 objects of one shard, one statement (one container): 6 payloads, each
 # under two names (adopt/1/x and adopt/2/x), so 6 entries share bytes
-kill_paused_packer('after_write', sub {
+kill_paused_packer($node, 'after_write', sub {
 	$node->safe_psql('postgres', q{
 		SELECT des.put('adopt/' || copy || '/' || x, convert_to(rpad('adopt/' || x || ':', 300, 'abcdefgh'), 'UTF8'))
 		  FROM (SELECT x FROM generate_series(1, 2000) x

@@ -100,22 +100,10 @@ my $n = 0;
 for my $point ('mid_upload', 'after_upload')
 {
 	$n++;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
-	put_objects("k$n", 400, 2000);
-	ok($node->poll_query_until('postgres', qq{
-		SELECT count(*) > 0 FROM pg_stat_activity
-		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%'}),
-		"a packer reaches $point");
-	my $pid = $node->safe_psql('postgres', qq{
-		SELECT pid FROM pg_stat_activity
-		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%' LIMIT 1});
-	is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM des.containers WHERE state = 'uploading'}),
-		't', "at $point the container is recorded as uploading");
-	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-	kill 'KILL', $pid;
-	ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
-		"after kill -9 at $point the server restarts");
+	kill_paused_packer($node, $point, sub { put_objects("k$n", 400, 2000); }, sub {
+		is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM des.containers WHERE state = 'uploading'}),
+			't', "at $point the container is recorded as uploading");
+	});
 	check_all("kill -9 at $point");
 	if ($point eq 'after_upload')
 	{
@@ -138,22 +126,10 @@ ok($node->poll_query_until('postgres', q{SELECT staged = 0 FROM des.stat_incomin
 is($node->safe_psql('postgres', q{SELECT count(*) FROM des.objects WHERE name LIKE 'in/%' AND state = 'packed'}), '300',
 	'each is a packed object');
 check_all('des.incoming on S3');
-$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = 'after_upload'; SELECT pg_reload_conf()");
-stage_rows('ink', 400, 2000);
-ok($node->poll_query_until('postgres', q{
-	SELECT count(*) > 0 FROM pg_stat_activity
-	 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at after_upload%'}),
-	'a packer of des.incoming rows reaches after_upload');
-my $ipid = $node->safe_psql('postgres', q{
-	SELECT pid FROM pg_stat_activity
-	 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at after_upload%' LIMIT 1});
-is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM des.containers WHERE state = 'uploading' AND origin = 'incoming'}),
-	't', 'its container is recorded as uploading');
-$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-kill 'KILL', $ipid;
-ok($node->poll_query_until('postgres',
-	"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $ipid"),
-	'after kill -9 at after_upload the server restarts');
+kill_paused_packer($node, 'after_upload', sub { stage_rows('ink', 400, 2000); }, sub {
+	is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM des.containers WHERE state = 'uploading' AND origin = 'incoming'}),
+		't', 'its container of des.incoming rows is recorded as uploading');
+});
 ok($node->poll_query_until('postgres', q{SELECT staged = 0 AND ranges = 0 FROM des.stat_incoming}),
 	'the rows are packed after the crash');
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT name) FROM des.objects WHERE name LIKE 'ink/%' AND state = 'packed'}),

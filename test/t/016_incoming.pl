@@ -182,33 +182,13 @@ check_all('after a deletion', 1663);
 is($node->safe_psql('postgres', q{SELECT count(*) FROM des.objects WHERE name = 'gone/1'}), '0', 'the deleted row never becomes an object');
 
 # ---- kill -9 of a packer at each step ----
-sub kill_paused_packer
-{
-	my ($point, $put) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
-	$put->();
-	ok($node->poll_query_until('postgres', qq{
-		SELECT count(*) > 0 FROM pg_stat_activity
-		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%'}),
-		"a packer reaches $point");
-	my $pid = $node->safe_psql('postgres', qq{
-		SELECT pid FROM pg_stat_activity
-		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%' LIMIT 1});
-	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
-	kill 'KILL', $pid;
-	# the crash restart is done when the dead packer's entry is gone and two packers are back
-	ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
-		"after kill -9 at $point the server restarts with two packers");
-	return;
-}
 
 my $total = 1663;
 my $n = 0;
 for my $point ('after_lease', 'mid_write', 'after_write')
 {
 	$n++;
-	kill_paused_packer($point, sub { copy_rows("k$n", 1, 700, 1000); });
+	kill_paused_packer($node, $point, sub { copy_rows("k$n", 1, 700, 1000); });
 	$total += 700;
 	check_all("kill -9 at $point", $total);
 }

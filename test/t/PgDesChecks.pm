@@ -4,7 +4,7 @@ use strict;
 use warnings;
 use Test::More;
 use Exporter 'import';
-our @EXPORT = qw(blobs_match_archives crash_at);
+our @EXPORT = qw(blobs_match_archives crash_at kill_paused_packer);
 
 # every blob records its entry's offset, stored size and flags as the
 # index of its container has them
@@ -35,6 +35,31 @@ sub crash_at
 	kill 'KILL', $pid;
 	eval { $bg->quit; };
 	ok($node->poll_query_until('postgres', 'SELECT 1', '1'), "the server is back after kill -9 at $point");
+	return;
+}
+
+# kill -9 of a packer paused at $point (builds with DES_TEST_HOOKS:
+# des.debug_pause_at) once $put has given it work; $at_pause (optional) runs
+# while it is paused. Then wait until the crash restart is done: the dead
+# packer gone, two packers back.
+sub kill_paused_packer
+{
+	my ($node, $point, $put, $at_pause) = @_;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET des.debug_pause_at = '$point'; SELECT pg_reload_conf()");
+	$put->();
+	ok($node->poll_query_until('postgres', qq{
+		SELECT count(*) > 0 FROM pg_stat_activity
+		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%'}),
+		"a packer reaches $point");
+	my $pid = $node->safe_psql('postgres', qq{
+		SELECT pid FROM pg_stat_activity
+		 WHERE backend_type = 'pg_des packer' AND query LIKE '%paused at $point%' LIMIT 1});
+	$at_pause->() if $at_pause;
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
+	kill 'KILL', $pid;
+	ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
+		"after kill -9 at $point the server restarts with two packers");
 	return;
 }
 

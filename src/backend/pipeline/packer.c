@@ -1,17 +1,26 @@
 /*
  * packer.c - the packers: des.packers static background workers that
- * turn marked objects into containers (DES archives) in des.storage.
+ * turn marked objects, and rows staged in des.incoming, into containers (DES
+ * archives) in des.storage.
  *
- * One step of a packer:
+ * Before each step a packer ticks: it makes des.incoming rows final (see
+ * incoming_tick). One step of a packer:
  *   1. lease (own transaction): des_internal.lease_shard picks a (day, shard) with
- *      work, SKIP LOCKED, and creates or resumes its one open container;
+ *      work, SKIP LOCKED, and creates or resumes its one open container; or
+ *      des_internal.lease_incoming hands out a range of final des.incoming
+ *      rows with a container of its own (which of the two is tried first
+ *      alternates);
  *   2. adopt: a resumed container whose archive is already stored complete
  *      (a crash came after the write, before the commit) and whose entries
  *      are exactly marked objects with those hashes is committed as it is;
  *   3. write (own transaction, holding the lease row): stream the shard's
  *      marked objects into the archive, deduplicating against committed
  *      blobs and within the container, then des_internal.commit_container records
- *      container, blobs and objects at once and frees the staged bytes.
+ *      container, blobs and objects at once and frees the staged bytes (for
+ *      des.incoming rows: hash each once, then des_internal.commit_incoming
+ *      records them as packed objects; such a container is never adopted,
+ *      but written again from its rows). After each step a packer empties
+ *      des.incoming with TRUNCATE once every row in it is packed.
  * Container keys carry the lease token (des_internal.container_location): each lease
  * grant writes a key of its own, and only the key the container row holds at
  * its commit is ever read, so an upload that completes after its lease was
@@ -367,17 +376,23 @@ remove_container_spools(int64 container_id)
 
 /* ---- 1. lease ---- */
 
+/*
+ * Lease work (own transaction): a (day, shard) with des_internal.lease_shard,
+ * or a range of des.incoming rows with des_internal.lease_incoming. Both take
+ * the same settings and answer with the container to write; the leased
+ * work's own columns are read by the caller's function.
+ */
 static bool
-lease_step(PackerStep *st, const char *holder)
+lease_work(PackerStep *st, const char *holder, bool incoming)
 {
-	Oid			types[6] = {TEXTOID, INTERVALOID, TEXTOID, INT4OID, INT8OID, INTERVALOID};
-	Datum		args[6];
+	Oid			types[7] = {TEXTOID, INTERVALOID, TEXTOID, INT4OID, INT8OID, INTERVALOID, INT4OID};
+	Datum		args[7];
 	bool		isnull;
 	bool		got;
 	MemoryContext step_cxt = CurrentMemoryContext;
 
 	set_phase(PHASE_LEASING);
-	if (!DesWorkerBegin("pg_des packer: leasing a (day, shard)"))
+	if (!DesWorkerBegin(incoming ? "pg_des packer: leasing des.incoming rows" : "pg_des packer: leasing a (day, shard)"))
 		return false;
 	args[0] = CStringGetTextDatum(holder);
 	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
@@ -385,13 +400,21 @@ lease_step(PackerStep *st, const char *holder)
 	args[3] = Int32GetDatum(des_container_max_entries);
 	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
 	args[5] = DesMsInterval(des_container_max_age_ms);
-	got = DesSpiOneRow("SELECT day, shard, token, container_id, location, resumed, write_location "
-					   "FROM des_internal.lease_shard(holder => $1, lease => $2, storage => $3, "
-					   "max_entries => $4, max_bytes => $5, max_age => $6)", 6, types, args, NULL);
+	args[6] = Int32GetDatum(des_packers);
+	if (incoming)
+		got = DesSpiOneRow("SELECT day, -1 AS shard, token, container_id, location, resumed, write_location, "
+						   "       range_id, from_id, to_id "
+						   "FROM des_internal.lease_incoming(holder => $1, lease => $2, storage => $3, "
+						   "max_entries => $4, max_bytes => $5, max_age => $6, packers => $7)", 7, types, args, NULL);
+	else
+		got = DesSpiOneRow("SELECT day, shard, token, container_id, location, resumed, write_location "
+						   "FROM des_internal.lease_shard(holder => $1, lease => $2, storage => $3, "
+						   "max_entries => $4, max_bytes => $5, max_age => $6)", 6, types, args, NULL);
 	if (got)
 	{
 		MemoryContext spi = MemoryContextSwitchTo(step_cxt);
 
+		st->incoming = incoming;
 		st->day = DatumGetDateADT(DesSpiGet(0, "day", &isnull));
 		st->shard = DatumGetInt32(DesSpiGet(0, "shard", &isnull));
 		st->token = DatumGetInt64(DesSpiGet(0, "token", &isnull));
@@ -399,6 +422,13 @@ lease_step(PackerStep *st, const char *holder)
 		st->location = TextDatumGetCString(DesSpiGet(0, "location", &isnull));
 		st->resumed = DatumGetBool(DesSpiGet(0, "resumed", &isnull));
 		st->write_location = TextDatumGetCString(DesSpiGet(0, "write_location", &isnull));
+		if (incoming)
+		{
+			st->range_id = DatumGetInt64(DesSpiGet(0, "range_id", &isnull));
+			st->from_id = DatumGetInt64(DesSpiGet(0, "from_id", &isnull));
+			st->to_id = DatumGetInt64(DesSpiGet(0, "to_id", &isnull));
+			st->upto = st->from_id;
+		}
 		/* the lease runs from this transaction's now() */
 		st->lease_until = GetCurrentTransactionStartTimestamp() + (int64) des_lease_timeout_s * USECS_PER_SEC;
 		st->loc = DesParseLocation(st->location);
@@ -488,7 +518,7 @@ commit_incoming(PackerStep *st)
 					  "linked_sizes => $14, failed => $15, errors => $16)",
 					  16, types, args, nulls))
 		elog(ERROR, "des_internal.commit_incoming returned no row");
-	if (st->ids.n > 0)
+	if (st->archive_size > 0)		/* (a container kept: payloads, or references only) */
 	{
 		DesWorkerCount(PACKER_CONTAINERS, 1);
 		DesWorkerCount(PACKER_BYTES, (uint64) st->archive_size);
@@ -544,7 +574,7 @@ commit_container(PackerStep *st, bool adopted)
 	packed = DatumGetInt32(DesSpiGet(0, "packed", &isnull));
 	dedup = DatumGetInt32(DesSpiGet(0, "deduplicated", &isnull));
 	dead = DatumGetInt32(DesSpiGet(0, "dead", &isnull));
-	if (st->ids.n > 0)
+	if (st->archive_size > 0)		/* (a container kept: payloads, or references only) */
 	{
 		DesWorkerCount(PACKER_CONTAINERS, 1);
 		DesWorkerCount(PACKER_BYTES, (uint64) st->archive_size);
@@ -1016,6 +1046,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 				}
 				MemoryContextSwitchTo(step_cxt);
 				DesVecPush(&st->linked, Int64GetDatum(id));
+				full = st->ids.n + aliases >= des_container_max_entries;
 				continue;
 			}
 
@@ -1059,14 +1090,6 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 	st->named = st->ids.n + aliases;
 }
 
-/*
- * The container of des.incoming rows (from_id, to_id], read in id order:
- * each payload is hashed here, once (the writer records that hash), and
- * looked up among the committed blobs a fetch at a time. A payload stored
- * already is not written again (an alias entry when its bytes are in this
- * container); a row the writer refuses is rejected at the commit. st->upto
- * is the last row read: the container covers the rows up to it.
- */
 /* A payload committed before, by hash: where it is (for reference entries). */
 typedef struct StoredBlob
 {
@@ -1075,6 +1098,25 @@ typedef struct StoredBlob
 	char	   *entry;
 } StoredBlob;
 
+/* A BLAKE2b-256 as a bytea, for the commit's arrays. */
+static bytea *
+digest_bytea(const unsigned char digest[DES_BLAKE2B_BYTES])
+{
+	bytea	   *h = palloc(VARHDRSZ + DES_BLAKE2B_BYTES);
+
+	SET_VARSIZE(h, VARHDRSZ + DES_BLAKE2B_BYTES);
+	memcpy(VARDATA(h), digest, DES_BLAKE2B_BYTES);
+	return h;
+}
+
+/*
+ * The container of des.incoming rows (from_id, to_id], read in id order:
+ * each payload is hashed here, once (the writer records that hash), and
+ * looked up among the committed blobs a fetch at a time. A payload stored
+ * already is not written again (an alias entry when its bytes are in this
+ * container); a row the writer refuses is rejected at the commit. st->upto
+ * is the last row read: the container covers the rows up to it.
+ */
 static void
 write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 {
@@ -1134,13 +1176,10 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 		{
 			bool		isnull;
 			bytea	   *data = DatumGetByteaPP(SPI_getbinval(batch->vals[r], batch->tupdesc, c_data, &isnull));
-			bytea	   *h = palloc(VARHDRSZ + DES_BLAKE2B_BYTES);
 
 			CHECK_FOR_INTERRUPTS();
 			blake2b(digests[r], VARDATA_ANY(data), NULL, DES_BLAKE2B_BYTES, VARSIZE_ANY_EXHDR(data), 0);
-			SET_VARSIZE(h, VARHDRSZ + DES_BLAKE2B_BYTES);
-			memcpy(VARDATA(h), digests[r], DES_BLAKE2B_BYTES);
-			DesVecPush(&probe, PointerGetDatum(h));
+			DesVecPush(&probe, PointerGetDatum(digest_bytea(digests[r])));
 		}
 		stored_before = hash_create("pg_des packer stored blobs", 256, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		pargs[0] = DesVecArray(&probe, BYTEAOID);
@@ -1177,7 +1216,6 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 			bool		dup_here = false;
 			WrittenBlob *written = NULL;
 			StoredBlob *before;
-			bytea	   *h;
 
 			check_shutdown("a container");
 			st->upto = id;
@@ -1222,13 +1260,11 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 					entries++;
 				}
 				MemoryContextSwitchTo(step_cxt);
-				h = palloc(VARHDRSZ + DES_BLAKE2B_BYTES);
-				SET_VARSIZE(h, VARHDRSZ + DES_BLAKE2B_BYTES);
-				memcpy(VARDATA(h), digests[r], DES_BLAKE2B_BYTES);
 				DesVecPush(&st->linked, Int64GetDatum(id));
-				DesVecPush(&st->linked_hashes, PointerGetDatum(h));
+				DesVecPush(&st->linked_hashes, PointerGetDatum(digest_bytea(digests[r])));
 				DesVecPush(&st->linked_sizes, Int64GetDatum((int64) len));
 				MemoryContextSwitchTo(batch_cxt);
+				full = entries >= des_container_max_entries;
 				continue;
 			}
 			if (!des_writer_add_hashed(st->writer, uname, uname_len, VARDATA_ANY(data), len,
@@ -1245,11 +1281,8 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 			bytes += len;
 			entries++;
 			MemoryContextSwitchTo(step_cxt);
-			h = palloc(VARHDRSZ + DES_BLAKE2B_BYTES);
-			SET_VARSIZE(h, VARHDRSZ + DES_BLAKE2B_BYTES);
-			memcpy(VARDATA(h), digests[r], DES_BLAKE2B_BYTES);
 			DesVecPush(&st->ids, Int64GetDatum(id));
-			DesVecPush(&st->hashes, PointerGetDatum(h));
+			DesVecPush(&st->hashes, PointerGetDatum(digest_bytea(digests[r])));
 			DesVecPush(&st->sizes, Int64GetDatum((int64) len));
 			des_writer_last_entry(st->writer, &written->where);
 			written->stored = true;
@@ -1556,54 +1589,6 @@ incoming_tick(void *arg)
 	tick_upto = 0;
 }
 
-/* Lease the work on des.incoming (des_internal.lease_incoming), like lease_step a (day, shard). */
-static bool
-lease_incoming_step(PackerStep *st, const char *holder)
-{
-	Oid			types[7] = {TEXTOID, INTERVALOID, TEXTOID, INT4OID, INT8OID, INTERVALOID, INT4OID};
-	Datum		args[7];
-	bool		isnull;
-	bool		got;
-	MemoryContext step_cxt = CurrentMemoryContext;
-
-	set_phase(PHASE_LEASING);
-	if (!DesWorkerBegin("pg_des packer: leasing des.incoming"))
-		return false;
-	args[0] = CStringGetTextDatum(holder);
-	args[1] = DesMsInterval((int64) des_lease_timeout_s * 1000);
-	args[2] = CStringGetTextDatum(DesStorageRoot());
-	args[3] = Int32GetDatum(des_container_max_entries);
-	args[4] = Int64GetDatum((int64) des_container_max_bytes_kb * 1024);
-	args[5] = DesMsInterval(des_container_max_age_ms);
-	args[6] = Int32GetDatum(des_packers);
-	got = DesSpiOneRow("SELECT range_id, token, container_id, location, resumed, write_location, day, from_id, to_id "
-					   "FROM des_internal.lease_incoming(holder => $1, lease => $2, storage => $3, "
-					   "max_entries => $4, max_bytes => $5, max_age => $6, packers => $7)", 7, types, args, NULL);
-	if (got)
-	{
-		MemoryContext spi = MemoryContextSwitchTo(step_cxt);
-
-		st->incoming = true;
-		st->range_id = DatumGetInt64(DesSpiGet(0, "range_id", &isnull));
-		st->day = DatumGetDateADT(DesSpiGet(0, "day", &isnull));
-		st->shard = -1;
-		st->token = DatumGetInt64(DesSpiGet(0, "token", &isnull));
-		st->container_id = DatumGetInt64(DesSpiGet(0, "container_id", &isnull));
-		st->location = TextDatumGetCString(DesSpiGet(0, "location", &isnull));
-		st->resumed = DatumGetBool(DesSpiGet(0, "resumed", &isnull));
-		st->write_location = TextDatumGetCString(DesSpiGet(0, "write_location", &isnull));
-		st->from_id = DatumGetInt64(DesSpiGet(0, "from_id", &isnull));
-		st->to_id = DatumGetInt64(DesSpiGet(0, "to_id", &isnull));
-		st->upto = st->from_id;
-		st->lease_until = GetCurrentTransactionStartTimestamp() + (int64) des_lease_timeout_s * USECS_PER_SEC;
-		st->loc = DesParseLocation(st->location);
-		st->path = st->loc->kind == DES_LOCATION_LOCAL ? st->loc->path : spool_path(st);
-		MemoryContextSwitchTo(spi);
-	}
-	DesWorkerCommit();
-	return got;
-}
-
 /* Empty des.incoming when every row in it is packed (des_internal.incoming_truncate). */
 static void
 incoming_truncate(void *arg)
@@ -1629,12 +1614,9 @@ step_run(void *arg)
 	PackerStep *st = arg;
 
 	incoming_first = !incoming_first;
-	st->leased = incoming_first ? lease_incoming_step(st, holder) : lease_step(st, holder);
+	st->leased = lease_work(st, holder, incoming_first);
 	if (!st->leased)
-	{
-		st->incoming = false;
-		st->leased = incoming_first ? lease_step(st, holder) : lease_incoming_step(st, holder);
-	}
+		st->leased = lease_work(st, holder, !incoming_first);
 	if (st->leased)
 	{
 		DesDebugPause("after_lease", check_shutdown);
