@@ -88,11 +88,8 @@ DECLARE
     hi bigint;
     hi_next bigint;
 BEGIN
-    -- (one lease at a time; a des.delete holding it back makes this wait for the next round)
-    SELECT * INTO s FROM des.incoming_state st FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
+    -- a range free to lease (made by another lease, or whose packer is gone):
+    -- ranges being written are locked, and skipped
     SELECT * INTO r FROM des.incoming_ranges ir
      WHERE ir.expires_at IS NULL OR ir.expires_at <= now()
      ORDER BY ir.lo LIMIT 1
@@ -106,6 +103,12 @@ BEGIN
           FROM des.containers c WHERE c.id = r.container_id AND c.state <> 'committed';
         resumed := FOUND;
     ELSE
+        -- new ranges: one lease at a time makes them (a des.delete holding
+        -- the progress row back makes this wait for the next round)
+        SELECT * INTO s FROM des.incoming_state st FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
         SELECT i.id INTO first_id FROM des.incoming i
          WHERE i.id > s.claimed_upto AND i.id <= s.final_upto ORDER BY i.id LIMIT 1;
         IF NOT FOUND THEN
