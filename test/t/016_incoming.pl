@@ -149,6 +149,8 @@ ok($node->poll_query_until('postgres', q{SELECT count(*) = 2 FROM des.objects WH
 	'the rest of the container is packed');
 is($node->safe_psql('postgres', q{SELECT des.get('put/1'), des.get('d/1')}), '\x0102|\x04',
 	'the object that had the name keeps its bytes');
+is($node->safe_psql('postgres', q{SELECT count(*), min(l.size) FROM des.containers c, des.archive_list(c.location) l WHERE l.name = 'put/1'}),
+	'1|2', 'the rejected row was never written: the only entry of that name is the object\'s');
 $node->safe_psql('postgres', 'TRUNCATE des.incoming_rejects');
 check_all('after a rejected row', 1612);
 

@@ -1136,7 +1136,12 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 	hctl.keysize = DES_BLAKE2B_BYTES;
 	hctl.entrysize = sizeof(StoredBlob);
 	hctl.hcxt = batch_cxt;
-	/* (des_ref is the key of reference entries: an object's own meta must not use it) */
+	/*
+	 * (des_ref is the key of reference entries: an object's own meta must not
+	 * use it. A name an object has already is found here, so the row is
+	 * rejected before it is written: an archive holds no entry of a rejected
+	 * row, but for a name taken between this read and the commit.)
+	 */
 	cursor = SPI_cursor_open_with_args(NULL,
 									   "SELECT i.id, i.name, i.meta::text AS meta, i.data, i.meta ? 'des_ref' AS uses_ref "
 									   "  FROM des.incoming i WHERE i.id > $1 AND i.id <= $2 ORDER BY i.id",
@@ -1152,7 +1157,11 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 					c_meta,
 					c_data,
 					c_uses_ref;
+		DesDatumVec	names = {0};
+		HTAB	   *taken;
+		HASHCTL		nctl;
 		Oid			ptypes[1] = {BYTEAARRAYOID};
+		Oid			ntypes[1] = {TEXTARRAYOID};
 		Datum		pargs[1];
 
 		SPI_cursor_fetch(cursor, true, 256);
@@ -1180,6 +1189,7 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 			CHECK_FOR_INTERRUPTS();
 			blake2b(digests[r], VARDATA_ANY(data), NULL, DES_BLAKE2B_BYTES, VARSIZE_ANY_EXHDR(data), 0);
 			DesVecPush(&probe, PointerGetDatum(digest_bytea(digests[r])));
+			DesVecPush(&names, SPI_getbinval(batch->vals[r], batch->tupdesc, c_name, &isnull));
 		}
 		stored_before = hash_create("pg_des packer stored blobs", 256, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		pargs[0] = DesVecArray(&probe, BYTEAOID);
@@ -1201,6 +1211,25 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 			b->entry = TextDatumGetCString(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
 		}
 		SPI_freetuptable(SPI_tuptable);
+		/* names objects have already: those rows are rejected before they are written */
+		memset(&nctl, 0, sizeof(nctl));
+		nctl.keysize = sizeof(int64);
+		nctl.entrysize = sizeof(int64);
+		nctl.hcxt = batch_cxt;
+		taken = hash_create("pg_des packer taken names", 16, &nctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		pargs[0] = DesVecArray(&names, TEXTOID);
+		if (SPI_execute_with_args("SELECT w.n FROM unnest($1::text[]) WITH ORDINALITY AS w(name, n) "
+								  " WHERE EXISTS (SELECT FROM des.objects o WHERE o.name = w.name)",
+								  1, ntypes, pargs, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not look up object names");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		k = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)) - 1;
+
+			(void) hash_search(taken, &k, HASH_ENTER, NULL);
+		}
+		SPI_freetuptable(SPI_tuptable);
 
 		for (uint64 r = 0; r < n && !full; r++)
 		{
@@ -1216,14 +1245,21 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 			bool		dup_here = false;
 			WrittenBlob *written = NULL;
 			StoredBlob *before;
+			int64		k = (int64) r;
+			bool		name_taken = hash_search(taken, &k, HASH_FIND, NULL) != NULL;
 
 			check_shutdown("a container");
 			st->upto = id;
 			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
-			if (DatumGetBool(SPI_getbinval(tup, td, c_uses_ref, &isnull)))
+			if (DatumGetBool(SPI_getbinval(tup, td, c_uses_ref, &isnull)) || name_taken)
 			{
+				char	   *why = name_taken ?
+					psprintf("an object named %s exists",
+							 quote_literal_cstr(TextDatumGetCString(SPI_getbinval(tup, td, c_name, &isnull)))) :
+					"object meta must not use the key des_ref (the packers' key for references)";
+
 				MemoryContextSwitchTo(step_cxt);
-				push_failure(st, id, "object meta must not use the key des_ref (the packers' key for references)");
+				push_failure(st, id, why);
 				MemoryContextSwitchTo(batch_cxt);
 				continue;
 			}
