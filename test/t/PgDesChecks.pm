@@ -4,7 +4,7 @@ use strict;
 use warnings;
 use Test::More;
 use Exporter 'import';
-our @EXPORT = qw(blobs_match_archives crash_at kill_paused_packer);
+our @EXPORT = qw(blobs_match_archives crash_at kill_paused_packer poll_through_restart);
 
 # every blob records its entry's offset, stored size and flags as the
 # index of its container has them
@@ -57,10 +57,26 @@ sub kill_paused_packer
 	$at_pause->() if $at_pause;
 	$node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
 	kill 'KILL', $pid;
-	ok($node->poll_query_until('postgres',
+	ok(poll_through_restart($node,
 		"SELECT count(*) = 2 FROM des.packer_stats() WHERE pid IS NOT NULL AND pid <> $pid"),
 		"after kill -9 at $point the server restarts with two packers");
 	return;
+}
+
+# poll_query_until across a crash restart: a psql started while the
+# postmaster kills its children can die before it reads the query, and
+# IPC::Run then dies writing it (EPIPE); such a poll is simply made again
+sub poll_through_restart
+{
+	my ($node, $sql) = @_;
+	for my $try (1 .. 10)
+	{
+		my $ok = eval { $node->poll_query_until('postgres', $sql) };
+		return $ok if defined $ok;
+		diag("polling again after: $@");
+		sleep 1;
+	}
+	return 0;
 }
 
 1;

@@ -857,6 +857,31 @@ open_container_writer(PackerStep *st, MemoryContext step_cxt)
 }
 
 /*
+ * The meta of an object's entry: "des_id" (the object's id, so that the
+ * catalog can be rebuilt from storage: des.rebuild_catalog) first, then the
+ * object's own meta (UTF-8 JSON object text; des_id is refused in it).
+ */
+static char *
+object_meta(const char *meta, int64 id)
+{
+	StringInfoData buf;
+	const char *rest = meta;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"des_id\":" INT64_FORMAT, id);
+	while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
+		rest++;
+	if (*rest == '{')
+		rest++;
+	while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
+		rest++;
+	if (*rest != '}')
+		appendStringInfoChar(&buf, ',');
+	appendStringInfoString(&buf, rest);
+	return buf.data;
+}
+
+/*
  * The meta of a reference entry: an object whose bytes an earlier container
  * holds gets an empty entry of its own, so that the container lists every
  * object packed into it (docs/format.md, "Entries that refer to another
@@ -998,7 +1023,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			name = DatumGetTextPP(SPI_getbinval(tup, td, c_name, &isnull));
 			meta = TextDatumGetCString(SPI_getbinval(tup, td, c_meta, &isnull));
 			uname = DesTextToUtf8(name, &uname_len);
-			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
+			meta = object_meta(pg_server_to_any(meta, strlen(meta), PG_UTF8), id);
 			if (in_blobs || dup_here)
 			{
 				unsigned char digest[DES_BLAKE2B_BYTES];
@@ -1137,13 +1162,11 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 	hctl.entrysize = sizeof(StoredBlob);
 	hctl.hcxt = batch_cxt;
 	/*
-	 * (des_ref is the key of reference entries: an object's own meta must not
-	 * use it. A name an object has already is found here, so the row is
-	 * rejected before it is written: an archive holds no entry of a rejected
-	 * row, but for a name taken between this read and the commit.)
+	 * (des_ref and des_id are the packers' keys in entries' meta: an
+	 * object's own meta must not use them.)
 	 */
 	cursor = SPI_cursor_open_with_args(NULL,
-									   "SELECT i.id, i.name, i.meta::text AS meta, i.data, i.meta ? 'des_ref' AS uses_ref "
+									   "SELECT i.id, i.name, i.meta::text AS meta, i.data, i.meta ?| ARRAY['des_ref', 'des_id'] AS uses_ref "
 									   "  FROM des.incoming i WHERE i.id > $1 AND i.id <= $2 ORDER BY i.id",
 									   2, types, args, NULL, true, CURSOR_OPT_NO_SCROLL);
 	while (!full)
@@ -1250,13 +1273,13 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 
 			check_shutdown("a container");
 			st->upto = id;
-			meta = pg_server_to_any(meta, strlen(meta), PG_UTF8);
+			meta = object_meta(pg_server_to_any(meta, strlen(meta), PG_UTF8), id);
 			if (DatumGetBool(SPI_getbinval(tup, td, c_uses_ref, &isnull)) || name_taken)
 			{
 				char	   *why = name_taken ?
 					psprintf("an object named %s exists",
 							 quote_literal_cstr(TextDatumGetCString(SPI_getbinval(tup, td, c_name, &isnull)))) :
-					"object meta must not use the key des_ref (the packers' key for references)";
+					"object meta must not use the keys des_ref or des_id (the packers' keys)";
 
 				MemoryContextSwitchTo(step_cxt);
 				push_failure(st, id, why);

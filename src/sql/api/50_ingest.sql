@@ -173,9 +173,9 @@ BEGIN
         problem := 'object name must not be empty';
         hint := 'Pass NULL to get a generated name.';
     -- the archive format owns these keys of an entry's meta
-    ELSIF meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key', 'des_ref'] THEN
-        problem := 'object meta must not use the keys blake2b, compression, is_external, external_key or des_ref';
-        hint := 'The archive writer sets them for every entry (des_ref: the packers, for an object whose bytes are in another container).';
+    ELSIF meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key', 'des_ref', 'des_id'] THEN
+        problem := 'object meta must not use the keys blake2b, compression, is_external, external_key, des_ref or des_id';
+        hint := 'The archive writer sets them for every entry (des_ref and des_id: the packers).';
     -- archives store "size" in each entry's meta and readers trust it
     ELSIF meta ? 'size' AND (jsonb_typeof(meta -> 'size') <> 'number' OR (meta ->> 'size') !~ '^[0-9]+$') THEN
         problem := 'object meta "size" must be a whole number of bytes';
@@ -208,7 +208,7 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(name = '', false) OR meta IS NULL OR jsonb_typeof(meta) <> 'object'
-           OR meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key', 'des_ref', 'size']
+           OR meta ?| ARRAY['blake2b', 'compression', 'is_external', 'external_key', 'des_ref', 'des_id', 'size']
 $$;
 GRANT EXECUTE ON FUNCTION des_internal.object_needs_check(text, jsonb) TO PUBLIC;	-- des.put and des.put_many call it with their caller's rights
 

@@ -34,6 +34,7 @@ SELECT try($$SELECT des.put('sized', '\x0102'::bytea, '{"size": 2.0}')$$);
 SELECT try($$SELECT des.put('sized', '\x0102'::bytea, '{"size": "2"}')$$);
 SELECT try($$SELECT des.put('reserved', '\x0102'::bytea, '{"blake2b": "00"}')$$);
 SELECT try($$SELECT des.put('reserved', '\x0102'::bytea, '{"des_ref": {}}')$$);
+SELECT try($$SELECT des.put('reserved', '\x0102'::bytea, '{"des_id": 1}')$$);
 SELECT try($$SELECT des.put_url('reserved', 'file:///x', '{"is_external": true}')$$);
 SELECT try($$SELECT des.get('missing')$$);
 SELECT try($$SELECT * FROM des.stat('missing')$$);
