@@ -253,9 +253,11 @@ DECLARE
     counts record;
     attempt int := 0;
 BEGIN
-    -- the progress row first (des.delete of staged rows holds it: a row is
-    -- deleted or packed, never both), then the range, then the container
-    SELECT * INTO s FROM des.incoming_state st FOR UPDATE;
+    -- the progress row first, shared: commits of several packers run at
+    -- once, and des.delete of staged rows (which locks it for update) waits
+    -- for them, or they for it: a row is deleted or packed, never both; then
+    -- the range, then the container
+    SELECT * INTO s FROM des.incoming_state st FOR SHARE;
     SELECT * INTO rg FROM des.incoming_ranges r WHERE r.id = range_id FOR UPDATE;
     IF NOT FOUND OR rg.token IS DISTINCT FROM lease_token THEN
         RAISE EXCEPTION 'the lease on des.incoming rows was lost'
@@ -458,8 +460,8 @@ COMMENT ON FUNCTION des_internal.incoming_name_taken(text[]) IS
 GRANT EXECUTE ON FUNCTION des_internal.incoming_name_taken(text[]) TO PUBLIC;	-- the put functions check names with it (it tells only whether a name is taken)
 
 -- des.delete of staged rows: the rows not packed yet, as of now. The
--- progress row is locked (FOR SHARE) to the end of the caller's
--- transaction: a packer's commit takes it (FOR UPDATE) and records only the
+-- progress row is locked (FOR UPDATE) to the end of the caller's
+-- transaction: a packer's commit takes it (FOR SHARE) and records only the
 -- rows still there, so a row is either packed (then deleted as an object)
 -- or deleted here, never both.
 CREATE OR REPLACE FUNCTION des_internal.incoming_delete(names text[])
@@ -491,7 +493,7 @@ BEGIN
     IF NOT has_table_privilege(des_internal.invoking_role(), 'des.incoming', 'DELETE') THEN
         RAISE EXCEPTION 'permission denied for table incoming' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    PERFORM FROM des.incoming_state s FOR SHARE;
+    PERFORM FROM des.incoming_state s FOR UPDATE;
 END $$;
 GRANT EXECUTE ON FUNCTION des_internal.incoming_lock_for_delete() TO PUBLIC;	-- des_internal.incoming_delete locks the lease row with it; it refuses roles without DELETE on des.incoming
 
