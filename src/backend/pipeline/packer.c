@@ -861,14 +861,12 @@ open_container_writer(PackerStep *st, MemoryContext step_cxt)
  * catalog can be rebuilt from storage: des.rebuild_catalog) first, then the
  * object's own meta (UTF-8 JSON object text; des_id is refused in it).
  */
-static char *
-object_meta(const char *meta, int64 id)
+/* Close an object whose first members buf holds with the members of the JSON object text meta. */
+static void
+append_members(StringInfo buf, const char *meta)
 {
-	StringInfoData buf;
 	const char *rest = meta;
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"des_id\":" INT64_FORMAT, id);
 	while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
 		rest++;
 	if (*rest == '{')
@@ -876,8 +874,18 @@ object_meta(const char *meta, int64 id)
 	while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
 		rest++;
 	if (*rest != '}')
-		appendStringInfoChar(&buf, ',');
-	appendStringInfoString(&buf, rest);
+		appendStringInfoChar(buf, ',');
+	appendStringInfoString(buf, rest);
+}
+
+static char *
+object_meta(const char *meta, int64 id)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"des_id\":" INT64_FORMAT, id);
+	append_members(&buf, meta);
 	return buf.data;
 }
 
@@ -896,7 +904,6 @@ reference_meta(const char *meta, const unsigned char digest[DES_BLAKE2B_BYTES], 
 	char		hex[2 * DES_BLAKE2B_BYTES + 1];
 	char	   *loc8 = pg_server_to_any(location, strlen(location), PG_UTF8);
 	char	   *entry8 = pg_server_to_any(entry, strlen(entry), PG_UTF8);
-	const char *rest = meta;
 
 	hex[hex_encode((const char *) digest, DES_BLAKE2B_BYTES, hex)] = '\0';
 	initStringInfo(&buf);
@@ -905,30 +912,38 @@ reference_meta(const char *meta, const unsigned char digest[DES_BLAKE2B_BYTES], 
 	appendStringInfoString(&buf, ",\"entry\":");
 	escape_json(&buf, entry8);
 	appendStringInfoChar(&buf, '}');
-	/* the object's meta is a JSON object: its members follow (none: close) */
-	while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
-		rest++;
-	if (*rest == '{')
-		rest++;
-	while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
-		rest++;
-	if (*rest != '}')
-		appendStringInfoChar(&buf, ',');
-	appendStringInfoString(&buf, rest);
+	append_members(&buf, meta);
 	return buf.data;
 }
 
-/* Add the reference entry of an object whose bytes an earlier container holds; false (pushed as failed) if refused. */
-static bool
-add_reference_entry(PackerStep *st, int64 id, const char *uname, size_t uname_len, const char *meta,
-					const unsigned char digest[DES_BLAKE2B_BYTES], int64 size,
-					const char *location, const char *entry, MemoryContext step_cxt)
+/*
+ * The entry of a linked object (its bytes stored already, not written
+ * again): an alias over them when this container holds them (here), a
+ * reference entry when an earlier container does (location, entry). Returns
+ * 1 if an entry was added, 0 if none was due, -1 if the writer refused the
+ * object (pushed as failed).
+ */
+static int
+add_linked_entry(PackerStep *st, int64 id, const char *uname, size_t uname_len, const char *meta,
+				 const unsigned char digest[DES_BLAKE2B_BYTES], int64 size, const WrittenBlob *here,
+				 const char *location, const char *entry, MemoryContext step_cxt)
 {
 	des_error	err;
-	char	   *rmeta = reference_meta(meta, digest, size, location, entry);
+	bool		ok;
 
-	if (des_writer_add(st->writer, uname, uname_len, "", 0, rmeta, strlen(rmeta), false, &err))
-		return true;
+	if (here != NULL)
+		ok = des_writer_add_alias(st->writer, uname, uname_len, &here->where, (uint64) size, digest,
+								  meta, strlen(meta), &err);
+	else if (location != NULL)
+	{
+		char	   *rmeta = reference_meta(meta, digest, size, location, entry);
+
+		ok = des_writer_add(st->writer, uname, uname_len, "", 0, rmeta, strlen(rmeta), false, &err);
+	}
+	else
+		return 0;
+	if (ok)
+		return 1;
 	if (!writer_error_is_per_object(&err))
 		DesReportError(&err, st->location);
 	{
@@ -937,7 +952,7 @@ add_reference_entry(PackerStep *st, int64 id, const char *uname, size_t uname_le
 		push_failure(st, id, err.message);
 		MemoryContextSwitchTo(old);
 	}
-	return false;
+	return -1;
 }
 
 static void
@@ -998,6 +1013,7 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 			bytea	   *hash = DatumGetByteaPP(SPI_getbinval(tup, td, c_hash, &isnull));
 			bool		in_blobs = DatumGetBool(SPI_getbinval(tup, td, c_in_blobs, &isnull));
 			bool		dup_here;
+			int			linked;
 			WrittenBlob *written = NULL;
 			des_writer_entry where;
 			text	   *name;
@@ -1042,33 +1058,19 @@ write_entries(PackerStep *st, MemoryContext step_cxt)
 				}
 
 				/*
-				 * Bytes written into this container a moment ago: the object
-				 * gets an entry of its own over them, so the archive lists
-				 * every name it holds (an alias: no byte is stored twice).
+				 * The object gets an entry of its own, so the archive lists
+				 * every name it holds: an alias over bytes written into this
+				 * container a moment ago (no byte stored twice), or a
+				 * reference to an earlier container's.
 				 */
-				if (dup_here && written->stored)
-				{
-					if (!des_writer_add_alias(st->writer, uname, uname_len, &written->where,
-											  VARSIZE_ANY_EXHDR(data), digest, meta, strlen(meta), &err))
-					{
-						if (!writer_error_is_per_object(&err))
-							DesReportError(&err, st->location);
-						MemoryContextSwitchTo(step_cxt);
-						push_failure(st, id, err.message);
-						continue;
-					}
-					aliases++;
-				}
-				/* bytes of an earlier container: an empty entry that refers to them */
-				else if (in_blobs)
-				{
-					if (!add_reference_entry(st, id, uname, uname_len, meta, digest, VARSIZE_ANY_EXHDR(data),
-											 TextDatumGetCString(SPI_getbinval(tup, td, c_ref_location, &isnull)),
-											 TextDatumGetCString(SPI_getbinval(tup, td, c_ref_entry, &isnull)),
-											 step_cxt))
-						continue;
-					aliases++;
-				}
+				linked = add_linked_entry(st, id, uname, uname_len, meta, digest, VARSIZE_ANY_EXHDR(data),
+										  dup_here && written->stored ? written : NULL,
+										  in_blobs ? TextDatumGetCString(SPI_getbinval(tup, td, c_ref_location, &isnull)) : NULL,
+										  in_blobs ? TextDatumGetCString(SPI_getbinval(tup, td, c_ref_entry, &isnull)) : NULL,
+										  step_cxt);
+				if (linked < 0)
+					continue;
+				aliases += linked;
 				MemoryContextSwitchTo(step_cxt);
 				DesVecPush(&st->linked, Int64GetDatum(id));
 				full = st->ids.n + aliases >= des_container_max_entries;
@@ -1268,6 +1270,7 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 			bool		dup_here = false;
 			WrittenBlob *written = NULL;
 			StoredBlob *before;
+			int			linked;
 			int64		k = (int64) r;
 			bool		name_taken = hash_search(taken, &k, HASH_FIND, NULL) != NULL;
 
@@ -1295,29 +1298,13 @@ write_incoming_entries(PackerStep *st, MemoryContext step_cxt)
 			}
 			if (written == NULL || dup_here)
 			{
-				/* stored already: an entry over those bytes if they are in this container */
-				if (dup_here && written->stored)
-				{
-					if (!des_writer_add_alias(st->writer, uname, uname_len, &written->where, len, digests[r],
-											  meta, strlen(meta), &err))
-					{
-						if (!writer_error_is_per_object(&err))
-							DesReportError(&err, st->location);
-						MemoryContextSwitchTo(step_cxt);
-						push_failure(st, id, err.message);
-						MemoryContextSwitchTo(batch_cxt);
-						continue;
-					}
-					entries++;
-				}
-				/* bytes of an earlier container: an empty entry that refers to them */
-				else if (before != NULL)
-				{
-					if (!add_reference_entry(st, id, uname, uname_len, meta, digests[r], (int64) len,
-											 before->location, before->entry, step_cxt))
-						continue;
-					entries++;
-				}
+				/* stored already: an alias over those bytes, or a reference to them */
+				linked = add_linked_entry(st, id, uname, uname_len, meta, digests[r], (int64) len,
+										  dup_here && written->stored ? written : NULL,
+										  before ? before->location : NULL, before ? before->entry : NULL, step_cxt);
+				if (linked < 0)
+					continue;
+				entries += linked;
 				MemoryContextSwitchTo(step_cxt);
 				DesVecPush(&st->linked, Int64GetDatum(id));
 				DesVecPush(&st->linked_hashes, PointerGetDatum(digest_bytea(digests[r])));
