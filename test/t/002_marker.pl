@@ -6,6 +6,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgDesChecks;
 
 my $node = PostgreSQL::Test::Cluster->new('marker');
 $node->init;
@@ -42,8 +45,7 @@ $node->safe_psql('postgres',
 my $pid = $node->safe_psql('postgres', 'SELECT pid FROM des.marker_stats()');
 ok($pid =~ /^\d+$/, 'the marker has a pid');
 kill 'KILL', $pid;
-ok($node->poll_query_until('postgres',
-	"SELECT count(*) = 20500 FROM des.objects WHERE state = 'marked'"),
+ok(poll_through_restart($node, "SELECT count(*) = 20500 FROM des.objects WHERE state = 'marked'"),
 	'after kill -9 of the marker mid-backlog, every object is marked');
 is($node->safe_psql('postgres',
 	"SELECT count(*) = count(DISTINCT name) AND bool_and(hash = des.blake2b(staged)) FROM des.objects"),

@@ -313,7 +313,7 @@ ok($node->poll_query_until('postgres', q{
 my $mpid = $node->safe_psql('postgres', 'SELECT pid FROM des.marker_stats()');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_reload_conf()');
 kill 'KILL', $mpid;
-ok($node->poll_query_until('postgres', "SELECT state = 'packed' FROM des.objects WHERE name = 'url/late'"),
+ok(poll_through_restart($node, "SELECT state = 'packed' FROM des.objects WHERE name = 'url/late'"),
 	'after kill -9 of the marker mid-fetch, its claim is released and the object packed');
 check_all('kill -9 of the marker');
 

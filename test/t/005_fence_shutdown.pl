@@ -162,7 +162,7 @@ $node->safe_psql('postgres', 'ALTER SYSTEM RESET des.debug_pause_at; SELECT pg_r
 harness('reset');
 harness('stall?count=50&ms=0&kind=head,get,get_range');
 kill 'KILL', $pid;
-ok($node->poll_query_until('postgres', q{SELECT count(*) = 1 FROM des.packer_stats() WHERE phase = 'adopting'}),
+ok(poll_through_restart($node, q{SELECT count(*) = 1 FROM des.packer_stats() WHERE phase = 'adopting'}),
 	'after the crash a packer adopts the stored container, and its reads are held');
 sleep(1);
 $t0 = time();
